@@ -1,0 +1,209 @@
+#include "engine/counter_table.h"
+
+#include <xxhash.h>
+
+#include <bit>
+#include <cassert>
+#include <new>
+
+namespace tollgate {
+
+Entry* Entry::create(std::string_view key, uint64_t hash, const Policy* policy, int word_count,
+                     bool dynamic, Nanos now) {
+  size_t bytes = sizeof(Entry) + sizeof(std::atomic<uint64_t>) * word_count + key.size();
+  void* mem = ::operator new(bytes);
+  Entry* e = new (mem) Entry();
+  e->hash_ = hash;
+  e->policy_ = policy;
+  e->key_size_ = static_cast<uint32_t>(key.size());
+  e->word_count_ = static_cast<uint16_t>(word_count);
+  e->dynamic_ = dynamic;
+  e->touch(now);
+  for (int i = 0; i < word_count; ++i) new (e->words() + i) std::atomic<uint64_t>(0);
+  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(e->words() + word_count), key.data(), key.size());
+  return e;
+}
+
+void Entry::destroy(Entry* e) {
+  e->~Entry();
+  ::operator delete(e);
+}
+
+uint64_t CounterTable::hash_key(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+CounterTable::CounterTable(Reclaimer& reclaimer, CounterTableOptions options)
+    : reclaimer_(reclaimer), options_(options) {
+  int shards = std::max(1, options_.shards);
+  if (!std::has_single_bit(static_cast<unsigned>(shards))) shards = static_cast<int>(std::bit_ceil(static_cast<unsigned>(shards)));
+  options_.shards = shards;
+  shard_mask_ = static_cast<uint64_t>(shards - 1);
+  shards_ = std::make_unique<Shard[]>(shards);
+  size_t initial = std::bit_ceil(std::max<size_t>(8, options_.initial_slots_per_shard));
+  for (int i = 0; i < shards; ++i) shards_[i].array.store(new Array(initial), std::memory_order_release);
+}
+
+CounterTable::~CounterTable() {
+  for (int s = 0; s < options_.shards; ++s) {
+    Array* a = shards_[s].array.load(std::memory_order_acquire);
+    for (size_t i = 0; i <= a->mask; ++i) {
+      Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+      if (e != nullptr && e != tombstone()) Entry::destroy(e);
+    }
+    delete a;
+  }
+}
+
+Entry* CounterTable::find(std::string_view key, uint64_t hash) const {
+  const Array* a = shard_for(hash).array.load(std::memory_order_acquire);
+  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
+    Entry* e = a->slots[i].entry.load(std::memory_order_acquire);
+    if (e == nullptr) return nullptr;
+    if (e != tombstone() && a->slots[i].hash.load(std::memory_order_relaxed) == hash && e->key() == key)
+      return e;
+  }
+}
+
+Entry* CounterTable::find_locked(Shard& shard, std::string_view key, uint64_t hash) const {
+  const Array* a = shard.array.load(std::memory_order_relaxed);
+  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
+    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+    if (e == nullptr) return nullptr;
+    if (e != tombstone() && e->hash() == hash && e->key() == key) return e;
+  }
+}
+
+// Rebuilds the shard's array with room for `min_live` entries at most half
+// full, dropping tombstones, and publishes it; readers still on the old array
+// keep working until the reclaimer frees it.
+void CounterTable::grow_locked(Shard& shard, size_t min_live) {
+  Array* old = shard.array.load(std::memory_order_relaxed);
+  size_t capacity = std::bit_ceil(std::max<size_t>(16, min_live * 2));
+  auto* fresh = new Array(capacity);
+  for (size_t i = 0; i <= old->mask; ++i) {
+    Entry* e = old->slots[i].entry.load(std::memory_order_relaxed);
+    if (e == nullptr || e == tombstone()) continue;
+    size_t j = e->hash() & fresh->mask;
+    while (fresh->slots[j].entry.load(std::memory_order_relaxed) != nullptr) j = (j + 1) & fresh->mask;
+    fresh->slots[j].hash.store(e->hash(), std::memory_order_relaxed);
+    fresh->slots[j].entry.store(e, std::memory_order_relaxed);
+  }
+  shard.array.store(fresh, std::memory_order_release);
+  shard.tombstones = 0;
+  shard.cursor = 0;
+  reclaimer_.retire([old] { delete old; });
+}
+
+std::pair<Entry*, CounterTable::InsertResult> CounterTable::insert(
+    std::string_view key, uint64_t hash, const Policy* policy, int word_count, bool dynamic, Nanos now,
+    const std::function<void(Entry*)>& init) {
+  Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mutex);
+  if (Entry* e = find_locked(shard, key, hash)) return {e, InsertResult::kExisted};
+  if (dynamic && dynamic_size_.load(std::memory_order_relaxed) >= options_.max_dynamic_keys) {
+    rejected_full_.fetch_add(1, std::memory_order_relaxed);
+    return {nullptr, InsertResult::kFull};
+  }
+  Array* a = shard.array.load(std::memory_order_relaxed);
+  // Keep the load (live + tombstones) under 3/4 so probes stay short and end.
+  if ((shard.live + shard.tombstones + 1) * 4 > (a->mask + 1) * 3) {
+    grow_locked(shard, std::max(shard.live + 1, (a->mask + 1) / 2));
+    a = shard.array.load(std::memory_order_relaxed);
+  }
+  Entry* e = Entry::create(key, hash, policy, word_count, dynamic, now);
+  if (init) init(e);
+  size_t i = hash & a->mask;
+  for (;; i = (i + 1) & a->mask) {
+    Entry* cur = a->slots[i].entry.load(std::memory_order_relaxed);
+    if (cur == nullptr) break;
+    if (cur == tombstone()) {
+      --shard.tombstones;
+      break;
+    }
+  }
+  a->slots[i].hash.store(hash, std::memory_order_relaxed);
+  a->slots[i].entry.store(e, std::memory_order_release);
+  ++shard.live;
+  size_.fetch_add(1, std::memory_order_relaxed);
+  if (dynamic) dynamic_size_.fetch_add(1, std::memory_order_relaxed);
+  return {e, InsertResult::kInserted};
+}
+
+void CounterTable::unlink_locked(Shard& shard, Array* array, size_t index) {
+  Entry* e = array->slots[index].entry.load(std::memory_order_relaxed);
+  array->slots[index].entry.store(tombstone(), std::memory_order_release);
+  --shard.live;
+  ++shard.tombstones;
+  size_.fetch_sub(1, std::memory_order_relaxed);
+  if (e->dynamic()) dynamic_size_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+size_t CounterTable::sweep(size_t budget, const std::function<bool(Entry*)>& try_evict) {
+  size_t removed = 0;
+  std::vector<Entry*> unlinked;
+  for (int visited_shards = 0; budget > 0 && visited_shards < options_.shards; ++visited_shards) {
+    Shard& shard = shards_[sweep_shard_];
+    std::lock_guard lock(shard.mutex);
+    Array* a = shard.array.load(std::memory_order_relaxed);
+    size_t capacity = a->mask + 1;
+    while (budget > 0 && shard.cursor < capacity) {
+      --budget;
+      size_t i = shard.cursor++;
+      Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+      if (e == nullptr || e == tombstone() || !e->dynamic()) continue;
+      if (!try_evict(e)) continue;
+      unlink_locked(shard, a, i);
+      unlinked.push_back(e);
+    }
+    if (shard.cursor >= capacity) {
+      shard.cursor = 0;
+      sweep_shard_ = (sweep_shard_ + 1) & shard_mask_;
+      // Many tombstones lengthen probes: rebuild at the same size.
+      if (shard.tombstones * 4 > capacity) grow_locked(shard, std::max<size_t>(shard.live, capacity / 4));
+    }
+  }
+  removed = unlinked.size();
+  if (removed > 0) {
+    evicted_.fetch_add(removed, std::memory_order_relaxed);
+    reclaimer_.retire([entries = std::move(unlinked)] {
+      for (Entry* e : entries) Entry::destroy(e);
+    });
+  }
+  return removed;
+}
+
+bool CounterTable::remove(std::string_view key, uint64_t hash) {
+  Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mutex);
+  Array* a = shard.array.load(std::memory_order_relaxed);
+  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
+    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+    if (e == nullptr) return false;
+    if (e != tombstone() && e->hash() == hash && e->key() == key) {
+      unlink_locked(shard, a, i);
+      reclaimer_.retire([e] { Entry::destroy(e); });
+      return true;
+    }
+  }
+}
+
+void CounterTable::for_each(const std::function<void(Entry*)>& fn) const {
+  for (int s = 0; s < options_.shards; ++s) {
+    std::lock_guard lock(shards_[s].mutex);
+    const Array* a = shards_[s].array.load(std::memory_order_relaxed);
+    for (size_t i = 0; i <= a->mask; ++i) {
+      Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+      if (e != nullptr && e != tombstone()) fn(e);
+    }
+  }
+}
+
+size_t CounterTable::slot_capacity() const {
+  size_t total = 0;
+  for (int s = 0; s < options_.shards; ++s) {
+    std::lock_guard lock(shards_[s].mutex);
+    total += shards_[s].array.load(std::memory_order_relaxed)->mask + 1;
+  }
+  return total;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,2 @@
+// tollgated entry point (being built up; see README).
+int main() { return 0; }
