@@ -1,0 +1,262 @@
+#include "engine/money/account.h"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+namespace tollgate {
+namespace {
+
+constexpr uint64_t kFirstChunkLots = 8;
+constexpr uint64_t kHintIndexMask = 0xffff'ffffu;
+
+// Chunk k holds kFirstChunkLots << k lots, starting at lot kFirstChunkLots * (2^k - 1).
+int chunk_of(uint32_t index) {
+  return std::bit_width(uint64_t{index} + kFirstChunkLots) - std::bit_width(kFirstChunkLots);
+}
+uint64_t chunk_offset(uint32_t index, int chunk) {
+  return uint64_t{index} + kFirstChunkLots - (kFirstChunkLots << chunk);
+}
+
+uint64_t make_hint(uint64_t version, uint32_t index) { return (version << 32) | index; }
+
+}  // namespace
+
+Account::Account(PriceLadder ladder) : ladder_(std::move(ladder)) {}
+
+Account::~Account() {
+  for (auto& chunk : chunks_) delete[] chunk.load(std::memory_order_relaxed);
+}
+
+Account::Lot& Account::at(uint32_t index) const {
+  const int chunk = chunk_of(index);
+  return chunks_[chunk].load(std::memory_order_acquire)[chunk_offset(index, chunk)];
+}
+
+std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nanos now) {
+  std::lock_guard lock(control_mutex_);
+  if (amount <= 0) return std::unexpected("recharge amount must be positive");
+  int64_t recharged_total = 0;
+  if (__builtin_add_overflow(recharged_total_, amount, &recharged_total))
+    return std::unexpected("recharge would overflow the balance");
+  const uint32_t index = count_.load(std::memory_order_relaxed);
+  if (index >= kMaxLots) return std::unexpected("too many lots");
+  const int64_t wallet = wallet_.load(std::memory_order_relaxed);
+  // Cannot overflow: wallet <= recharged_total_, so amount + wallet <= recharged_total.
+  const int64_t money = amount + wallet;
+  const int64_t unit_price = ladder_.unit_price_for(amount);
+
+  const int chunk = chunk_of(index);
+  Lot* lots = chunks_[chunk].load(std::memory_order_relaxed);
+  if (lots == nullptr) {
+    lots = new Lot[kFirstChunkLots << chunk];
+    chunks_[chunk].store(lots, std::memory_order_release);
+  }
+  Lot& lot = lots[chunk_offset(index, chunk)];
+  lot.amount = amount;
+  lot.unit_price = unit_price;
+  lot.credits = money / unit_price;
+  lot.created = now;
+  // Wallet before the lot: a concurrent balance() may briefly miss the new
+  // lot but never counts the old wallet twice.
+  wallet_.store(money % unit_price, std::memory_order_release);
+  count_.store(index + 1, std::memory_order_release);
+  recharged_total_ = recharged_total;
+  return RechargeResult{.lot = index,
+                        .amount = amount,
+                        .credits = lot.credits,
+                        .unit_price = unit_price,
+                        .wallet = money % unit_price,
+                        .balance = balance()};
+}
+
+void Account::set_ladder(PriceLadder ladder) {
+  std::lock_guard lock(control_mutex_);
+  ladder_ = std::move(ladder);
+}
+
+PriceLadder Account::ladder() const {
+  std::lock_guard lock(control_mutex_);
+  return ladder_;
+}
+
+// Scans from the hint, taking what each lot has until `cost` is covered; a
+// CAS on `debited` that re-checks availability makes each take safe. If the
+// cost cannot be covered, everything taken is given back through `refunded`
+// (so counters stay monotonic and the ledger shows the debit and its return).
+DebitResult Account::try_debit(int64_t cost) {
+  DebitResult result;
+  if (cost < 0) {
+    result.status = DebitStatus::kInvalidCost;
+    return result;
+  }
+  if (cost == 0) {
+    result.status = DebitStatus::kOk;
+    return result;
+  }
+  uint64_t hint = hint_.load(std::memory_order_acquire);
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  const uint32_t start = static_cast<uint32_t>(hint & kHintIndexMask);
+  uint32_t first_live = count;  // first lot seen with credits
+  int64_t need = cost;
+  for (uint32_t i = start; i < count && need > 0; ++i) {
+    Lot& lot = at(i);
+    int64_t debited = lot.debited.load(std::memory_order_acquire);
+    for (;;) {
+      // refunded only grows, so a stale read can only under-state what is left.
+      const int64_t available =
+          lot.credits - debited + lot.refunded.load(std::memory_order_acquire);
+      if (available <= 0) break;
+      first_live = std::min(first_live, i);
+      if (result.span_count == kMaxDebitSpans) {
+        give_back(result);
+        result.span_count = 0;
+        result.status = DebitStatus::kTooManyLots;
+        return result;
+      }
+      const int64_t take = std::min(available, need);
+      int64_t next = 0;
+      // The lifetime counter of a lot refunded and re-debited ~2^63 credits
+      // would wrap: such a lot is treated as empty instead.
+      if (__builtin_add_overflow(debited, take, &next)) break;
+      if (lot.debited.compare_exchange_weak(debited, next, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+        result.spans[result.span_count++] = DebitSpan{i, take};
+        need -= take;
+        break;
+      }
+    }
+  }
+  if (first_live > start) {
+    // Every lot in [start, first_live) was seen empty. Fails harmlessly if a
+    // refund (version bump) or another debit moved the hint meanwhile.
+    hint_.compare_exchange_strong(hint, make_hint(hint >> 32, first_live),
+                                  std::memory_order_acq_rel, std::memory_order_relaxed);
+  }
+  if (need > 0) {
+    give_back(result);
+    result.span_count = 0;
+    result.status = DebitStatus::kInsufficient;
+    return result;
+  }
+  result.status = DebitStatus::kOk;
+  return result;
+}
+
+void Account::give_back(const DebitResult& taken) {
+  if (taken.span_count == 0) return;
+  // Cannot fail: these spans were just debited.
+  [[maybe_unused]] const RefundStatus status = refund(taken.taken());
+}
+
+RefundStatus Account::refund(std::span<const DebitSpan> spans) {
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  RefundStatus status = RefundStatus::kOk;
+  uint32_t lowest = count;
+  for (const DebitSpan& span : spans) {
+    if (span.lot >= count || span.credits < 0) {
+      status = RefundStatus::kInvalidSpan;
+      continue;
+    }
+    if (span.credits == 0) continue;
+    Lot& lot = at(span.lot);
+    int64_t refunded = lot.refunded.load(std::memory_order_acquire);
+    for (;;) {
+      // debited only grows and already includes the debit being refunded.
+      const int64_t debited = lot.debited.load(std::memory_order_acquire);
+      int64_t next = 0;
+      if (__builtin_add_overflow(refunded, span.credits, &next) || next > debited) {
+        status = RefundStatus::kInvalidSpan;
+        break;
+      }
+      if (lot.refunded.compare_exchange_weak(refunded, next, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+        lowest = std::min(lowest, span.lot);
+        break;
+      }
+    }
+  }
+  if (lowest < count) lower_hint(lowest);
+  return status;
+}
+
+void Account::lower_hint(uint32_t index) {
+  uint64_t hint = hint_.load(std::memory_order_acquire);
+  for (;;) {
+    const uint32_t current = static_cast<uint32_t>(hint & kHintIndexMask);
+    // The version wraps after 2^32 refunds; an advance would have to stay
+    // in flight across all of them to be fooled.
+    const uint64_t next = make_hint((hint >> 32) + 1, std::min(current, index));
+    if (hint_.compare_exchange_weak(hint, next, std::memory_order_acq_rel,
+                                    std::memory_order_acquire))
+      return;
+  }
+}
+
+// Lots before the hint are empty (refunds lower the hint), so sums start there.
+int64_t Account::balance() const {
+  const uint64_t hint = hint_.load(std::memory_order_acquire);
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  int64_t total = wallet();
+  for (uint32_t i = static_cast<uint32_t>(hint & kHintIndexMask); i < count; ++i) {
+    const LotState lot = read_lot(i);
+    // Cannot overflow: remaining <= credits, and Σ credits × price + wallet
+    // <= lifetime top-ups <= INT64_MAX.
+    total += lot.remaining() * lot.unit_price;
+  }
+  return total;
+}
+
+int64_t Account::credits() const {
+  const uint64_t hint = hint_.load(std::memory_order_acquire);
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  int64_t total = 0;
+  for (uint32_t i = static_cast<uint32_t>(hint & kHintIndexMask); i < count; ++i)
+    total += read_lot(i).remaining();
+  return total;
+}
+
+// Reads refunded, debited, refunded until the two refunded reads agree: as
+// refunded only grows, the pair was then the lot's state at one instant.
+LotState Account::read_lot(uint32_t index) const {
+  const Lot& lot = at(index);
+  LotState state{.index = index,
+                 .amount = lot.amount,
+                 .unit_price = lot.unit_price,
+                 .credits = lot.credits,
+                 .created = lot.created};
+  int64_t refunded = lot.refunded.load(std::memory_order_seq_cst);
+  for (int attempt = 0;; ++attempt) {
+    state.debited = lot.debited.load(std::memory_order_seq_cst);
+    const int64_t again = lot.refunded.load(std::memory_order_seq_cst);
+    if (again == refunded || attempt == 64) {
+      // After 64 disagreements use the later refunded; remaining may then be
+      // over-stated by a concurrent refund but is never negative.
+      state.refunded = again;
+      return state;
+    }
+    refunded = again;
+  }
+}
+
+std::optional<LotState> Account::lot(uint32_t index) const {
+  if (index >= lot_count()) return std::nullopt;
+  return read_lot(index);
+}
+
+AccountSnapshot Account::snapshot() const {
+  std::lock_guard lock(control_mutex_);
+  AccountSnapshot snapshot;
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  snapshot.lots.reserve(count);
+  snapshot.wallet = wallet();
+  snapshot.balance = snapshot.wallet;
+  for (uint32_t i = 0; i < count; ++i) {
+    const LotState& lot = snapshot.lots.emplace_back(read_lot(i));
+    snapshot.credits += lot.remaining();
+    snapshot.balance += lot.remaining() * lot.unit_price;
+  }
+  return snapshot;
+}
+
+}  // namespace tollgate

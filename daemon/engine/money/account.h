@@ -1,0 +1,180 @@
+// A contract's prepaid account: lots of credits bought at ladder prices, spent
+// oldest lot first. Thread-safety: try_debit/refund/balance/credits/wallet/
+// lot are lock-free, allocation-free and callable from any thread (data
+// plane); recharge/set_ladder/snapshot are control-plane calls serialized by
+// an internal mutex. The Account owns its lots; lots are never moved or freed
+// before the Account, so lot indices are stable forever.
+//
+// Lot storage: a directory of kLotChunks chunks whose sizes double (8, 16,
+// 32, ...). recharge() fills the next slot (allocating a chunk when needed),
+// then publishes it by a release store of the lot count; readers acquire the
+// count and only ever read slots below it, so they never see a half-written
+// lot, and nothing is ever reallocated or retired.
+//
+// Per lot, `debited` and `refunded` are monotonic counters and
+// remaining = credits - debited + refunded (refunded <= debited always). The
+// ledger derives debit/refund entries from their deltas (ledger.h).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/money/price_ladder.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+// Credits taken from (or given back to) one lot.
+struct DebitSpan {
+  uint32_t lot = 0;
+  int64_t credits = 0;
+  friend bool operator==(const DebitSpan&, const DebitSpan&) = default;
+};
+
+// The most lots one debit may take from. A cost that would need more is
+// denied (kTooManyLots) and takes nothing; lots that small only arise from
+// top-ups worth less than one call, so this bounds the result without
+// allocating.
+inline constexpr int kMaxDebitSpans = 4;
+
+enum class DebitStatus : uint8_t {
+  kOk,
+  kInsufficient,  // not enough credits (or lost a race): nothing taken
+  kTooManyLots,   // would span more than kMaxDebitSpans lots: nothing taken
+  kInvalidCost,   // negative cost
+};
+
+struct DebitResult {
+  DebitStatus status = DebitStatus::kInsufficient;
+  uint8_t span_count = 0;
+  std::array<DebitSpan, kMaxDebitSpans> spans{};
+
+  [[nodiscard]] bool ok() const { return status == DebitStatus::kOk; }
+  // The lots taken from, oldest first; empty unless ok().
+  [[nodiscard]] std::span<const DebitSpan> taken() const { return {spans.data(), span_count}; }
+};
+
+enum class RefundStatus : uint8_t {
+  kOk,
+  kInvalidSpan,  // unknown lot, negative credits, or more than was debited: span skipped
+};
+
+struct RechargeResult {
+  uint32_t lot = 0;        // index of the new lot
+  int64_t amount = 0;      // minor units paid
+  int64_t credits = 0;     // credits in the new lot
+  int64_t unit_price = 0;  // minor units per credit, from the ladder step of `amount`
+  int64_t wallet = 0;      // leftover minor units carried to the next top-up
+  int64_t balance = 0;     // balance() right after the recharge
+};
+
+// One lot as observed at one instant.
+struct LotState {
+  uint32_t index = 0;
+  int64_t amount = 0;
+  int64_t unit_price = 0;
+  int64_t credits = 0;
+  int64_t debited = 0;
+  int64_t refunded = 0;
+  Nanos created = 0;
+  [[nodiscard]] int64_t remaining() const { return credits - debited + refunded; }
+};
+
+// Every lot plus the wallet, each lot's counters read as one consistent pair;
+// `balance` and `credits` are computed from exactly these values.
+struct AccountSnapshot {
+  std::vector<LotState> lots;
+  int64_t wallet = 0;
+  int64_t credits = 0;
+  int64_t balance = 0;
+};
+
+class Account {
+ public:
+  static constexpr int kLotChunks = 28;
+  static constexpr uint32_t kMaxLots = uint32_t{1} << 31;
+
+  explicit Account(PriceLadder ladder);
+  ~Account();
+  Account(const Account&) = delete;
+  Account& operator=(const Account&) = delete;
+
+  // Adds a lot for a top-up of `amount` (> 0) minor units. The unit price is
+  // the ladder step reached by `amount` alone; the credits are
+  // floor((amount + wallet) / unit_price) and the remainder becomes the new
+  // wallet. Errors: amount <= 0, or lifetime top-ups would pass INT64_MAX
+  // (which bounds every balance below), or kMaxLots reached. Control plane;
+  // thread-safe (mutex); may allocate.
+  [[nodiscard]] std::expected<RechargeResult, std::string> recharge(int64_t amount, Nanos now);
+
+  // Replaces the ladder used by later recharges (config reload). Existing lots
+  // keep their price. Control plane; thread-safe (mutex).
+  void set_ladder(PriceLadder ladder);
+  [[nodiscard]] PriceLadder ladder() const;
+
+  // Takes `cost` credits, oldest lot first, possibly from several lots; all or
+  // nothing. Under races it may deny a cost that would just fit (never admits
+  // one that does not). Cost 0 succeeds with no spans. Lock-free; no
+  // allocation; thread-safe.
+  [[nodiscard]] DebitResult try_debit(int64_t cost);
+
+  // Gives credits back to the lots they were taken from (a cancelled hold).
+  // Each span must come from a successful try_debit and be refunded once;
+  // invalid spans are skipped and reported. Lock-free; thread-safe.
+  [[nodiscard]] RefundStatus refund(std::span<const DebitSpan> spans);
+
+  // Σ remaining × unit_price + wallet, in minor units. Each lot is read
+  // atomically but not all lots at one instant: exact when no debit, refund or
+  // recharge runs concurrently, otherwise some value in between. Lock-free.
+  [[nodiscard]] int64_t balance() const;
+  // Σ remaining credits; same consistency as balance(). Lock-free.
+  [[nodiscard]] int64_t credits() const;
+  // Leftover minor units below one credit. Lock-free.
+  [[nodiscard]] int64_t wallet() const { return wallet_.load(std::memory_order_acquire); }
+  // Lots published so far. Lock-free.
+  [[nodiscard]] uint32_t lot_count() const { return count_.load(std::memory_order_acquire); }
+  // One lot's state (counters read as a consistent pair); nullopt past the end.
+  [[nodiscard]] std::optional<LotState> lot(uint32_t index) const;
+
+  // All lots and the wallet; balance/credits computed from the same reads.
+  // Control plane (allocates; takes the mutex, so it never sees half a
+  // recharge); debits may run concurrently.
+  [[nodiscard]] AccountSnapshot snapshot() const;
+
+ private:
+  struct alignas(64) Lot {
+    int64_t amount = 0;  // immutable once published
+    int64_t unit_price = 0;
+    int64_t credits = 0;
+    Nanos created = 0;
+    std::atomic<int64_t> debited{0};  // monotonic
+    std::atomic<int64_t> refunded{0};  // monotonic, <= debited
+  };
+
+  Lot& at(uint32_t index) const;
+  LotState read_lot(uint32_t index) const;
+  // Moves the scan hint down to `index` (and invalidates in-flight advances).
+  void lower_hint(uint32_t index);
+  void give_back(const DebitResult& taken);
+
+  std::array<std::atomic<Lot*>, kLotChunks> chunks_{};
+  std::atomic<uint32_t> count_{0};
+  std::atomic<int64_t> wallet_{0};
+  // Scan start for debits: low 32 bits a lot index such that every lot before
+  // it was seen empty; high 32 bits a version bumped by every refund so a
+  // debit that saw a lot empty cannot advance past a lot refunded meanwhile.
+  alignas(64) std::atomic<uint64_t> hint_{0};
+
+  mutable std::mutex control_mutex_;  // recharge, set_ladder, snapshot
+  PriceLadder ladder_;
+  int64_t recharged_total_ = 0;  // Σ amounts: an upper bound of balance()
+};
+
+}  // namespace tollgate

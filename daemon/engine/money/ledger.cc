@@ -1,0 +1,123 @@
+#include "engine/money/ledger.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace tollgate {
+
+std::string_view ledger_kind_name(LedgerKind kind) {
+  switch (kind) {
+    case LedgerKind::kRecharge: return "recharge";
+    case LedgerKind::kDebit: return "debit";
+    case LedgerKind::kRefund: return "refund";
+    case LedgerKind::kAdjust: return "adjust";
+    case LedgerKind::kAdmin: return "admin";
+  }
+  return "unknown";
+}
+
+uint64_t Ledger::append(LedgerEntry entry) {
+  std::lock_guard lock(mutex_);
+  return append_locked(std::move(entry));
+}
+
+uint64_t Ledger::append_locked(LedgerEntry entry) {
+  entry.seq = entries_.size() + 1;
+  auto it = by_contract_.find(entry.contract);
+  if (it == by_contract_.end()) it = by_contract_.emplace(entry.contract, std::vector<size_t>{}).first;
+  it->second.push_back(entries_.size());
+  entries_.push_back(std::move(entry));
+  return entries_.back().seq;
+}
+
+uint64_t Ledger::record_recharge(std::string_view contract, const RechargeResult& recharge,
+                                 Nanos now, int64_t actor, std::string_view payment_id) {
+  return append(LedgerEntry{.time_ms = now / kNanosPerMilli,
+                            .contract = std::string(contract),
+                            .kind = LedgerKind::kRecharge,
+                            .amount = recharge.amount,
+                            .lot = recharge.lot,
+                            .actor = actor,
+                            .id = std::string(payment_id)});
+}
+
+size_t Ledger::append_counted_locked(std::string_view contract, LedgerKind kind, int64_t credits,
+                                     const LotState& lot, int64_t time_ms) {
+  // One credit's price fits; a flush window holding more than INT64_MAX minor
+  // units of debits is split rather than overflowed.
+  const int64_t max_credits = std::numeric_limits<int64_t>::max() / lot.unit_price;
+  size_t appended = 0;
+  while (credits > 0) {
+    const int64_t part = std::min(credits, max_credits);
+    const int64_t money = part * lot.unit_price;
+    append_locked(LedgerEntry{.time_ms = time_ms,
+                              .contract = std::string(contract),
+                              .kind = kind,
+                              .amount = kind == LedgerKind::kDebit ? -money : money,
+                              .lot = lot.index,
+                              .actor = kDaemonActor,
+                              .id = {}});
+    credits -= part;
+    ++appended;
+  }
+  return appended;
+}
+
+FlushResult Ledger::flush_debits(const Account& account, std::string_view contract, Nanos now) {
+  const AccountSnapshot snapshot = account.snapshot();
+  std::lock_guard lock(mutex_);
+  auto it = flushed_.find(contract);
+  if (it == flushed_.end()) it = flushed_.emplace(std::string(contract), std::vector<FlushMark>{}).first;
+  std::vector<FlushMark>& marks = it->second;
+  marks.resize(std::max(marks.size(), snapshot.lots.size()));
+  FlushResult result{.balance = snapshot.balance, .credits = snapshot.credits};
+  const int64_t time_ms = now / kNanosPerMilli;
+  for (const LotState& lot : snapshot.lots) {
+    FlushMark& mark = marks[lot.index];
+    result.appended += append_counted_locked(contract, LedgerKind::kDebit,
+                                             lot.debited - mark.debited, lot, time_ms);
+    result.appended += append_counted_locked(contract, LedgerKind::kRefund,
+                                             lot.refunded - mark.refunded, lot, time_ms);
+    mark = FlushMark{lot.debited, lot.refunded};
+  }
+  return result;
+}
+
+std::vector<LedgerEntry> Ledger::entries(std::string_view contract, uint64_t since_seq) const {
+  std::lock_guard lock(mutex_);
+  std::vector<LedgerEntry> out;
+  const auto it = by_contract_.find(contract);
+  if (it == by_contract_.end()) return out;
+  const std::vector<size_t>& positions = it->second;
+  // seq == position + 1, so the first position with seq > since_seq is >= since_seq.
+  auto first = std::lower_bound(positions.begin(), positions.end(), since_seq);
+  for (; first != positions.end(); ++first) out.push_back(entries_[*first]);
+  return out;
+}
+
+uint64_t Ledger::last_seq() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+std::expected<void, std::string> check_invariant(const Ledger& ledger, std::string_view contract,
+                                                 int64_t balance) {
+  __int128 sum = 0;
+  for (const LedgerEntry& entry : ledger.entries(contract)) sum += entry.amount;
+  if (sum == balance) return {};
+  const auto to_string = [](__int128 v) {
+    const bool negative = v < 0;
+    unsigned __int128 magnitude = negative ? -static_cast<unsigned __int128>(v)
+                                           : static_cast<unsigned __int128>(v);
+    std::string digits;
+    do {
+      digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+      magnitude /= 10;
+    } while (magnitude != 0);
+    return negative ? "-" + digits : digits;
+  };
+  return std::unexpected("ledger of " + std::string(contract) + " sums to " + to_string(sum) +
+                         " but the balance is " + std::to_string(balance));
+}
+
+}  // namespace tollgate

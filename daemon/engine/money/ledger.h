@@ -1,0 +1,103 @@
+// The append-only money ledger: every change of a contract's balance as an
+// entry (DESIGN §2 principle 5). Thread-safe (one mutex; control plane, never
+// on the hot path). Owns its entries; entries are never changed or removed.
+//
+// `amount` is the signed change of the balance in minor units: recharge > 0,
+// debit < 0, refund > 0, adjust either sign, admin usually 0. So for every
+// contract Σ amount == balance whenever the counters behind the last flush
+// are the ones the balance is computed from (check_invariant).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/money/account.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+enum class LedgerKind : uint8_t { kRecharge, kDebit, kRefund, kAdjust, kAdmin };
+
+// Wire name: "recharge", "debit", "refund", "adjust", "admin".
+[[nodiscard]] std::string_view ledger_kind_name(LedgerKind kind);
+
+inline constexpr int64_t kDaemonActor = -1;  // `actor` of entries the daemon makes itself
+
+struct LedgerEntry {
+  uint64_t seq = 0;  // 1, 2, ... across all contracts; assigned by append
+  int64_t time_ms = 0;
+  std::string contract;
+  LedgerKind kind = LedgerKind::kAdmin;
+  int64_t amount = 0;  // signed minor units (see above)
+  int64_t lot = -1;    // lot index, -1 when no lot is involved
+  int64_t actor = kDaemonActor;  // admin peer uid
+  std::string id;      // payment / idempotency id, may be empty
+  friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
+};
+
+// What a flush observed: the account's balance and credits computed from the
+// very counter values the flush turned into entries.
+struct FlushResult {
+  int64_t balance = 0;
+  int64_t credits = 0;
+  size_t appended = 0;  // entries added
+};
+
+class Ledger {
+ public:
+  // Appends `entry` (its seq is ignored and assigned); returns the seq.
+  uint64_t append(LedgerEntry entry);
+
+  // Appends the recharge entry for `recharge` (amount > 0, its lot).
+  uint64_t record_recharge(std::string_view contract, const RechargeResult& recharge, Nanos now,
+                           int64_t actor, std::string_view payment_id);
+
+  // Turns the account's debit/refund counters into entries: per lot, one
+  // `debit` for the credits debited since the previous flush of `contract`
+  // (amount = -delta × unit_price) and one `refund` for credits refunded
+  // since then. Workers may keep debiting; what they do after the snapshot
+  // goes into the next flush. Flushes of one contract must all be given the
+  // same account.
+  FlushResult flush_debits(const Account& account, std::string_view contract, Nanos now);
+
+  // Entries of `contract` with seq > since_seq, oldest first.
+  [[nodiscard]] std::vector<LedgerEntry> entries(std::string_view contract,
+                                                 uint64_t since_seq = 0) const;
+  // The seq of the newest entry, 0 when empty.
+  [[nodiscard]] uint64_t last_seq() const;
+
+ private:
+  struct FlushMark {
+    int64_t debited = 0;
+    int64_t refunded = 0;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using ByContract = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+  uint64_t append_locked(LedgerEntry entry);
+  // Appends entries for `credits` × `unit_price`, split so no amount overflows.
+  size_t append_counted_locked(std::string_view contract, LedgerKind kind, int64_t credits,
+                               const LotState& lot, int64_t time_ms);
+
+  mutable std::mutex mutex_;
+  std::vector<LedgerEntry> entries_;
+  ByContract<std::vector<size_t>> by_contract_;  // positions in entries_
+  ByContract<std::vector<FlushMark>> flushed_;   // per lot: counters already in entries
+};
+
+// Checks Σ amount of `contract`'s entries == `balance` (exact, no overflow);
+// the error names both sides. Use the balance returned by flush_debits.
+[[nodiscard]] std::expected<void, std::string> check_invariant(const Ledger& ledger,
+                                                               std::string_view contract,
+                                                               int64_t balance);
+
+}  // namespace tollgate

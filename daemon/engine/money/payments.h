@@ -1,0 +1,61 @@
+// Recharge idempotency: payment id -> the first recharge it made and its
+// reply, so a retried RECHARGE returns the same answer and adds nothing.
+// Thread-safe (one mutex; control plane). Owns its records. Unbounded on
+// purpose: every payment id is a money record kept for the contract's life
+// (it is persisted with the ledger), never evicted.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace tollgate {
+
+// The RECHARGE reply: [credits, unit_price_minor, balance_minor].
+struct RechargeReply {
+  int64_t credits = 0;
+  int64_t unit_price = 0;
+  int64_t balance = 0;
+  friend bool operator==(const RechargeReply&, const RechargeReply&) = default;
+};
+
+struct PaymentRecord {
+  std::string contract;
+  int64_t amount = 0;
+  RechargeReply reply;
+  friend bool operator==(const PaymentRecord&, const PaymentRecord&) = default;
+};
+
+class PaymentRegistry {
+ public:
+  // Applies a recharge once per payment id. A new id runs `apply` (the
+  // recharge plus its ledger entry) and, if it succeeds, records its reply;
+  // a known id with the same contract and amount returns the recorded reply
+  // without running `apply`; a known id with another contract or amount, or
+  // an empty id, is an error. Holds the registry mutex while `apply` runs,
+  // so concurrent retries of one id cannot both apply (lock order: registry,
+  // then account, then ledger).
+  [[nodiscard]] std::expected<RechargeReply, std::string> recharge_once(
+      std::string_view payment_id, std::string_view contract, int64_t amount,
+      const std::function<std::expected<RechargeReply, std::string>()>& apply);
+
+  // The record of `payment_id`, if any.
+  [[nodiscard]] std::optional<PaymentRecord> find(std::string_view payment_id) const;
+  [[nodiscard]] size_t size() const;
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, PaymentRecord, StringHash, std::equal_to<>> records_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,233 @@
+#include "engine/money/account.h"
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tollgate {
+namespace {
+
+constexpr Nanos kNow = 1'700'000'000 * kNanosPerSecond;
+
+PriceLadder standard_ladder() {
+  return *PriceLadder::create({{15'000'000, 80}, {10'000'000, 90}, {0, 100}});
+}
+
+// Verifies the seed case: 150,000.00 buys 187,500 credits at 0.80, no wallet.
+TEST(MoneyAccount, RechargeAtTopStep) {
+  Account account(standard_ladder());
+  const auto result = account.recharge(15'000'000, kNow);
+  ASSERT_TRUE(result.has_value()) << result.error();
+  EXPECT_EQ(result->lot, 0u);
+  EXPECT_EQ(result->credits, 187'500);
+  EXPECT_EQ(result->unit_price, 80);
+  EXPECT_EQ(result->wallet, 0);
+  EXPECT_EQ(result->balance, 15'000'000);
+  EXPECT_EQ(account.credits(), 187'500);
+}
+
+// Verifies the seed case: 100,000.00 buys 111,111 credits at 0.90, wallet 0.10.
+TEST(MoneyAccount, RechargeLeavesWallet) {
+  Account account(standard_ladder());
+  const auto result = account.recharge(10'000'000, kNow);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->credits, 111'111);
+  EXPECT_EQ(result->unit_price, 90);
+  EXPECT_EQ(result->wallet, 10);
+  EXPECT_EQ(account.wallet(), 10);
+  EXPECT_EQ(account.balance(), 10'000'000);
+}
+
+// Verifies the wallet joins the next top-up's money but not its price step.
+TEST(MoneyAccount, WalletCarriesOver) {
+  Account account(standard_ladder());
+  ASSERT_TRUE(account.recharge(10'000'000, kNow).has_value());
+  const auto second = account.recharge(10'000'000, kNow + 1);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->lot, 1u);
+  EXPECT_EQ(second->unit_price, 90);  // 10,000,000 alone, not 10,000,010
+  EXPECT_EQ(second->credits, (10'000'000 + 10) / 90);
+  EXPECT_EQ(second->wallet, (10'000'000 + 10) % 90);
+  EXPECT_EQ(account.balance(), 20'000'000);
+  EXPECT_EQ(account.credits(), 111'111 + (10'000'000 + 10) / 90);
+
+  // A small top-up that does not reach a step still gets the wallet.
+  Account small(PriceLadder::flat(100));
+  ASSERT_TRUE(small.recharge(150, kNow).has_value());  // 1 credit, wallet 50
+  const auto next = small.recharge(60, kNow);           // 110 -> 1 credit, wallet 10
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->credits, 1);
+  EXPECT_EQ(next->wallet, 10);
+  EXPECT_EQ(small.balance(), 210);
+}
+
+// Verifies recharges with no or negative money, or that would overflow, change nothing.
+TEST(MoneyAccount, RechargeRejectsBadAmounts) {
+  Account account(PriceLadder::flat(1));
+  EXPECT_FALSE(account.recharge(0, kNow).has_value());
+  EXPECT_FALSE(account.recharge(-5, kNow).has_value());
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const auto full = account.recharge(max, kNow);
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(full->credits, max);
+  EXPECT_EQ(account.balance(), max);
+  EXPECT_FALSE(account.recharge(1, kNow).has_value());  // lifetime top-ups would overflow
+  EXPECT_EQ(account.lot_count(), 1u);
+  EXPECT_EQ(account.balance(), max);
+  // Spending does not make room: the bound is lifetime top-ups.
+  ASSERT_TRUE(account.try_debit(max).ok());
+  EXPECT_EQ(account.balance(), 0);
+  EXPECT_FALSE(account.recharge(1, kNow).has_value());
+}
+
+// Verifies huge credit counts and prices stay exact.
+TEST(MoneyAccount, HugeAmountsExact) {
+  Account account(PriceLadder::flat(3));
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const auto result = account.recharge(max, kNow);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->credits, max / 3);
+  EXPECT_EQ(result->wallet, max % 3);
+  EXPECT_EQ(account.balance(), max);
+  const DebitResult debit = account.try_debit(max / 3 - 1);
+  ASSERT_TRUE(debit.ok());
+  EXPECT_EQ(account.credits(), 1);
+  EXPECT_EQ(account.balance(), 3 + max % 3);
+  EXPECT_FALSE(account.try_debit(2).ok());
+  EXPECT_EQ(account.try_debit(std::numeric_limits<int64_t>::max()).status,
+            DebitStatus::kInsufficient);
+}
+
+// Verifies a debit spanning two lots at different prices takes oldest first.
+TEST(MoneyAccount, DebitSpansTwoLots) {
+  Account account(standard_ladder());
+  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());        // 10 credits at 100
+  ASSERT_TRUE(account.recharge(15'000'000, kNow).has_value());   // 187,500 at 80
+  const DebitResult debit = account.try_debit(14);
+  ASSERT_TRUE(debit.ok());
+  ASSERT_EQ(debit.taken().size(), 2u);
+  EXPECT_EQ(debit.taken()[0], (DebitSpan{0, 10}));
+  EXPECT_EQ(debit.taken()[1], (DebitSpan{1, 4}));
+  EXPECT_EQ(account.credits(), 187'496);
+  EXPECT_EQ(account.balance(), 15'001'000 - 10 * 100 - 4 * 80);
+  EXPECT_EQ(account.lot(0)->remaining(), 0);
+  EXPECT_EQ(account.lot(1)->debited, 4);
+}
+
+// Verifies a debit that cannot be covered takes nothing; cost 0 and negative costs.
+TEST(MoneyAccount, DebitAllOrNothing) {
+  Account account(PriceLadder::flat(10));
+  ASSERT_TRUE(account.recharge(50, kNow).has_value());  // 5 credits
+  ASSERT_TRUE(account.recharge(30, kNow).has_value());  // 3 credits
+  const DebitResult denied = account.try_debit(9);
+  EXPECT_EQ(denied.status, DebitStatus::kInsufficient);
+  EXPECT_TRUE(denied.taken().empty());
+  EXPECT_EQ(account.credits(), 8);
+  EXPECT_EQ(account.balance(), 80);
+  EXPECT_TRUE(account.try_debit(0).ok());
+  EXPECT_TRUE(account.try_debit(0).taken().empty());
+  EXPECT_EQ(account.try_debit(-1).status, DebitStatus::kInvalidCost);
+  EXPECT_TRUE(account.try_debit(8).ok());
+  EXPECT_EQ(account.balance(), 0);
+  EXPECT_FALSE(account.try_debit(1).ok());
+  // Empty account.
+  Account empty(PriceLadder::flat(10));
+  EXPECT_EQ(empty.try_debit(1).status, DebitStatus::kInsufficient);
+  EXPECT_EQ(empty.balance(), 0);
+}
+
+// Verifies a cost needing more than kMaxDebitSpans lots is denied and takes nothing.
+TEST(MoneyAccount, DebitSpanningTooManyLotsIsDenied) {
+  Account account(PriceLadder::flat(1));
+  for (int i = 0; i < kMaxDebitSpans + 1; ++i) ASSERT_TRUE(account.recharge(1, kNow).has_value());
+  const DebitResult denied = account.try_debit(kMaxDebitSpans + 1);
+  EXPECT_EQ(denied.status, DebitStatus::kTooManyLots);
+  EXPECT_TRUE(denied.taken().empty());
+  EXPECT_EQ(account.credits(), kMaxDebitSpans + 1);
+  const DebitResult four = account.try_debit(kMaxDebitSpans);
+  ASSERT_TRUE(four.ok());
+  EXPECT_EQ(four.taken().size(), static_cast<size_t>(kMaxDebitSpans));
+  EXPECT_TRUE(account.try_debit(1).ok());
+  EXPECT_EQ(account.credits(), 0);
+}
+
+// Verifies a refund returns credits to the lot they came from, which is used first again.
+TEST(MoneyAccount, RefundToOriginalLot) {
+  Account account(standard_ladder());
+  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());       // lot 0: 10 at 100
+  ASSERT_TRUE(account.recharge(10'000'000, kNow).has_value());  // lot 1: 111,111 at 90
+  const DebitResult debit = account.try_debit(12);               // 10 from lot 0, 2 from lot 1
+  ASSERT_TRUE(debit.ok());
+  const int64_t after_debit = account.balance();
+  ASSERT_TRUE(account.try_debit(5).ok());  // lot 1 only
+  EXPECT_EQ(account.refund(debit.taken()), RefundStatus::kOk);
+  EXPECT_EQ(account.lot(0)->remaining(), 10);
+  EXPECT_EQ(account.lot(0)->refunded, 10);
+  EXPECT_EQ(account.lot(1)->refunded, 2);
+  EXPECT_EQ(account.balance(), after_debit + 10 * 100 + 2 * 90 - 5 * 90);
+  // The refunded old lot is again the first one debited.
+  const DebitResult again = account.try_debit(1);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.taken()[0], (DebitSpan{0, 1}));
+}
+
+// Verifies refunds of unknown lots or of more than was debited are refused and skipped.
+TEST(MoneyAccount, RefundRejectsInvalidSpans) {
+  Account account(PriceLadder::flat(10));
+  ASSERT_TRUE(account.recharge(100, kNow).has_value());
+  ASSERT_TRUE(account.try_debit(3).ok());
+  const std::vector<DebitSpan> unknown_lot = {{7, 1}};
+  EXPECT_EQ(account.refund(unknown_lot), RefundStatus::kInvalidSpan);
+  const std::vector<DebitSpan> too_much = {{0, 4}};
+  EXPECT_EQ(account.refund(too_much), RefundStatus::kInvalidSpan);
+  const std::vector<DebitSpan> negative = {{0, -1}};
+  EXPECT_EQ(account.refund(negative), RefundStatus::kInvalidSpan);
+  EXPECT_EQ(account.credits(), 7);
+  const std::vector<DebitSpan> mixed = {{0, 2}, {9, 1}};
+  EXPECT_EQ(account.refund(mixed), RefundStatus::kInvalidSpan);
+  EXPECT_EQ(account.credits(), 9);  // the valid span was applied
+}
+
+// Verifies lots beyond the first storage chunks stay addressable and exact.
+TEST(MoneyAccount, ManyLotsAcrossChunks) {
+  Account account(PriceLadder::flat(1));
+  constexpr int kLots = 300;
+  for (int i = 0; i < kLots; ++i) ASSERT_TRUE(account.recharge(i + 1, kNow + i).has_value());
+  EXPECT_EQ(account.lot_count(), static_cast<uint32_t>(kLots));
+  EXPECT_EQ(account.credits(), kLots * (kLots + 1) / 2);
+  for (int i = 0; i < kLots; ++i) {
+    const auto lot = account.lot(static_cast<uint32_t>(i));
+    ASSERT_TRUE(lot.has_value());
+    EXPECT_EQ(lot->credits, i + 1);
+    EXPECT_EQ(lot->created, kNow + i);
+  }
+  EXPECT_FALSE(account.lot(kLots).has_value());
+  // Drain in order; the hint skips emptied lots.
+  for (int i = 0; i < kLots; ++i) {
+    const DebitResult debit = account.try_debit(i + 1);
+    ASSERT_TRUE(debit.ok()) << i;
+    ASSERT_EQ(debit.taken().size(), 1u);
+    EXPECT_EQ(debit.taken()[0].lot, static_cast<uint32_t>(i));
+  }
+  EXPECT_EQ(account.balance(), 0);
+  const AccountSnapshot snapshot = account.snapshot();
+  EXPECT_EQ(snapshot.lots.size(), static_cast<size_t>(kLots));
+  EXPECT_EQ(snapshot.balance, 0);
+}
+
+// Verifies a new ladder prices later top-ups only.
+TEST(MoneyAccount, SetLadderAffectsLaterRecharges) {
+  Account account(PriceLadder::flat(100));
+  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());
+  account.set_ladder(PriceLadder::flat(50));
+  const auto second = account.recharge(1'000, kNow);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->unit_price, 50);
+  EXPECT_EQ(account.lot(0)->unit_price, 100);
+  EXPECT_EQ(account.balance(), 2'000);
+}
+
+}  // namespace
+}  // namespace tollgate
