@@ -1,2 +1,57 @@
-// tollgated entry point (being built up; see README).
-int main() { return 0; }
+// tollgated: the contract and rate-limit enforcement daemon.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/spdlog.h>
+
+#include "app/daemon.h"
+#include "config/config_diff.h"
+#include "config/config_loader.h"
+
+namespace {
+
+// --check-config FILE [--against RUNNING]: validate offline, optionally show
+// what would change relative to another config file.
+int check_config(const std::string& file, const std::string& against) {
+  auto config = tollgate::load_config_file(file);
+  if (!config) {
+    for (const auto& e : config.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "%s: %zu problem%s\n", file.c_str(), config.error().size(),
+                 config.error().size() == 1 ? "" : "s");
+    return 1;
+  }
+  std::printf("%s: OK (%zu contracts, %zu key classes)\n", file.c_str(), config->contracts.size(),
+              config->key_classes.size());
+  if (!against.empty()) {
+    auto running = tollgate::load_config_file(against);
+    if (!running) {
+      for (const auto& e : running.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+      return 1;
+    }
+    auto changes = tollgate::diff_configs(*running, *config);
+    if (changes.empty()) std::printf("no changes against %s\n", against.c_str());
+    for (const auto& c : changes) std::printf("%s\n", c.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tollgated: enforces API-call contracts (rate limits, windows, quotas) over a Unix socket"};
+  std::string config_path = "conf/tollgate.yaml";
+  std::string check_path;
+  std::string against_path;
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  app.add_option("--check-config", check_path, "validate FILE, print every problem as file:line: reason, and exit");
+  app.add_option("--against", against_path, "with --check-config: list what differs from this (running) config");
+  app.set_version_flag("--version", "tollgated 0.1.0");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+  if (!check_path.empty()) return check_config(check_path, against_path);
+  if (!against_path.empty()) {
+    std::fprintf(stderr, "--against needs --check-config FILE\n");
+    return 2;
+  }
+  return tollgate::run_daemon(config_path);
+}

@@ -1,0 +1,148 @@
+#include "app/daemon.h"
+
+#include <signal.h>
+#include <uv.h>
+
+#include <memory>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "app/engine_options.h"
+#include "commands/data_service.h"
+#include "config/config_loader.h"
+#include "engine/engine.h"
+#include "engine/reclaimer.h"
+#include "net/server.h"
+
+namespace tollgate {
+namespace {
+
+constexpr size_t kSweepBudget = 1 << 16;  // slots visited per sweep tick
+
+struct ControlPlane {
+  uv_loop_t loop;
+  uv_signal_t sigterm, sigint, sighup;
+  uv_timer_t sweep_timer;
+  Server* server = nullptr;
+  Engine* engine = nullptr;
+  Reclaimer* reclaimer = nullptr;
+  const Clock* clock = nullptr;
+  bool stopping = false;
+};
+
+void close_all(ControlPlane& cp) {
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.sigterm), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.sighup), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.sweep_timer), nullptr);
+}
+
+void on_stop_signal(uv_signal_t* handle, int signum) {
+  auto* cp = static_cast<ControlPlane*>(handle->data);
+  if (cp->stopping) return;
+  cp->stopping = true;
+  spdlog::info("{} received: stop accepting, flush replies, exit", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  uv_timer_stop(&cp->sweep_timer);
+  cp->server->stop();  // joins the workers after they have written what they owe
+  close_all(*cp);
+}
+
+void on_hup(uv_signal_t*, int) {
+  spdlog::warn("SIGHUP received: live config reload is not available in this version; restart to apply changes");
+}
+
+void on_sweep(uv_timer_t* timer) {
+  auto* cp = static_cast<ControlPlane*>(timer->data);
+  cp->engine->sweep(cp->clock->now(), kSweepBudget);
+  cp->reclaimer->collect();
+}
+
+std::unique_ptr<Engine> build_engine(const Config& config, Reclaimer& reclaimer, Nanos now) {
+  auto engine = Engine::create(engine_options_from(config), reclaimer, now);
+  if (!engine) {
+    for (const auto& e : engine.error()) spdlog::error("{}: {}", config.file, e);
+    return nullptr;
+  }
+  return std::move(*engine);
+}
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+  auto config = load_config_file(config_path);
+  if (!config) {
+    for (const auto& e : config.error()) spdlog::error("{}", e.to_string());
+    spdlog::error("config {} rejected ({} problem{})", config_path, config.error().size(),
+                  config.error().size() == 1 ? "" : "s");
+    return 2;
+  }
+  if (config->storage.mode != StorageMode::kMemory) {
+    spdlog::error("{}: storage.mode '{}' is not available in this version yet; set storage: {{mode: memory}}",
+                  config_path, yaml_name(config->storage.mode));
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  Reclaimer reclaimer;
+  auto engine = build_engine(*config, reclaimer, clock.now());
+  if (!engine) return 2;
+
+  int threads = config->server.threads > 0 ? config->server.threads
+                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ConnectionLimits limits;
+  limits.parser.max_args = static_cast<size_t>(config->server.max_args);
+  limits.parser.max_bulk = static_cast<size_t>(config->server.max_bulk);
+  limits.parser.max_inline = static_cast<size_t>(config->server.max_inline);
+  limits.max_output = static_cast<size_t>(config->server.max_output);
+
+  ControlPlane cp;
+  uv_loop_init(&cp.loop);
+  Server server(&cp.loop, threads, limits, static_cast<size_t>(config->server.max_connections));
+  ServiceInfo info;
+  info.config_path = config_path;
+  info.started_at = clock.now();
+  info.server_stats = [&server] { return server.stats(); };
+  DataService data(*engine, clock, reclaimer, threads, std::move(info));
+
+  ListenerOptions data_listener;
+  data_listener.path = config->server.socket;
+  data_listener.mode = config->server.socket_mode;
+  data_listener.service = &data;
+  if (auto r = server.listen(data_listener); !r) {
+    spdlog::error("cannot listen: {}", r.error());
+    uv_loop_close(&cp.loop);
+    return 1;
+  }
+  if (auto r = server.start(); !r) {
+    spdlog::error("{}", r.error());
+    return 1;
+  }
+
+  cp.server = &server;
+  cp.engine = engine.get();
+  cp.reclaimer = &reclaimer;
+  cp.clock = &clock;
+  for (uv_signal_t* s : {&cp.sigterm, &cp.sigint, &cp.sighup}) {
+    uv_signal_init(&cp.loop, s);
+    s->data = &cp;
+  }
+  uv_signal_start(&cp.sigterm, on_stop_signal, SIGTERM);
+  uv_signal_start(&cp.sigint, on_stop_signal, SIGINT);
+  uv_signal_start(&cp.sighup, on_hup, SIGHUP);
+  uv_timer_init(&cp.loop, &cp.sweep_timer);
+  cp.sweep_timer.data = &cp;
+  uint64_t sweep_ms = static_cast<uint64_t>(std::max<Nanos>(1, config->table.sweep_interval / kNanosPerMilli));
+  uv_timer_start(&cp.sweep_timer, on_sweep, sweep_ms, sweep_ms);
+
+  spdlog::info("tollgated ready: data socket {} ({} worker threads, {} contracts, {} key classes)",
+               config->server.socket, threads, engine->contracts().size(), engine->key_classes().size());
+  uv_run(&cp.loop, UV_RUN_DEFAULT);
+  server.stop();
+  uv_loop_close(&cp.loop);
+  reclaimer.collect();
+  spdlog::info("tollgated stopped");
+  return 0;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,67 @@
+// The command table: every command tollgate answers, declared once with its
+// arity, where it is allowed, and its documentation. COMMAND, help text and
+// dispatch all come from here.
+// Thread-safety: built once at start-up, then read-only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "net/service.h"
+#include "resp/reply_writer.h"
+
+namespace tollgate {
+
+class DataService;
+
+// What a handler gets: the arguments (args[0] is the command name), the
+// connection's session, the reply writer, and the service it runs in.
+struct CommandContext {
+  std::span<const std::string_view> args;
+  Session& session;
+  resp::ReplyWriter& out;
+  DataService& service;
+};
+
+enum CommandFlags : uint32_t {
+  kOnData = 1u << 0,   // allowed on the data socket
+  kOnAdmin = 1u << 1,  // allowed on the admin socket
+  kReadOnly = 1u << 2,
+  kFast = 1u << 3,
+};
+
+struct CommandSpec {
+  std::string_view name;  // upper case
+  int arity;              // Redis convention: n exact, -n at least n (name included)
+  uint32_t flags;
+  void (*handler)(CommandContext&);
+  std::string_view usage;
+  std::string_view summary;
+};
+
+class CommandTable {
+ public:
+  void add(const CommandSpec& spec) { specs_.push_back(spec); }
+  // Case-insensitive lookup; nullptr when unknown.
+  const CommandSpec* find(std::string_view name) const;
+  const std::vector<CommandSpec>& all() const { return specs_; }
+
+ private:
+  std::vector<CommandSpec> specs_;
+};
+
+// Each command family registers itself here (one function per family file).
+void register_server_commands(CommandTable& table);
+void register_check_commands(CommandTable& table);
+
+// Arity check in Redis's convention.
+constexpr bool arity_ok(int arity, size_t argc) {
+  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+
+// ASCII case-insensitive equality, for command names and option words.
+bool equals_ignore_case(std::string_view a, std::string_view b);
+
+}  // namespace tollgate

@@ -1,0 +1,64 @@
+#include "commands/data_service.h"
+
+#include <fmt/format.h>
+
+namespace tollgate {
+
+DataService::DataService(Engine& engine, const Clock& clock, Reclaimer& reclaimer, int workers, ServiceInfo info)
+    : engine_(&engine), clock_(clock), reclaimer_(reclaimer), info_(std::move(info)) {
+  workers_storage_ = std::make_unique<PerWorker[]>(workers);
+  workers_ = std::span<PerWorker>(workers_storage_.get(), workers);
+  for (auto& w : workers_) w.reader_slot = reclaimer_.register_reader();
+  register_server_commands(table_);
+  register_check_commands(table_);
+}
+
+void DataService::begin_batch(int worker) {
+  PerWorker& w = workers_[worker];
+  w.now = clock_.now();
+  reclaimer_.enter(w.reader_slot);
+}
+
+void DataService::end_batch(int worker) { reclaimer_.exit(workers_[worker].reader_slot); }
+
+// Looks the command up, checks arity and where it may run, and calls it.
+// Every path writes exactly one reply.
+void DataService::execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) {
+  if (args.empty()) return out.error("ERR empty command");
+  const CommandSpec* spec = table_.find(args[0]);
+  WorkerMetrics& m = workers_[session.worker].metrics;
+  if (spec == nullptr) {
+    WorkerMetrics::bump(m.unknown_commands);
+    std::string_view name = args[0].substr(0, 128);
+    return out.error(fmt::format("ERR unknown command '{}', with args beginning with: {}", name,
+                                 args.size() > 1 ? args[1].substr(0, 64) : std::string_view{}));
+  }
+  uint32_t where = session.admin ? kOnAdmin : kOnData;
+  if ((spec->flags & where) == 0) {
+    WorkerMetrics::bump(m.client_errors);
+    return out.error(session.admin
+                         ? fmt::format("ERR '{}' is a data command; send it to the data socket", spec->name)
+                         : fmt::format("ERR '{}' is an admin command; send it to the admin socket", spec->name));
+  }
+  if (!arity_ok(spec->arity, args.size())) {
+    WorkerMetrics::bump(m.client_errors);
+    return out.error(fmt::format("ERR wrong number of arguments for '{}' command (usage: {})", spec->name,
+                                 spec->usage));
+  }
+  CommandContext ctx{args, session, out, *this};
+  spec->handler(ctx);
+}
+
+uint64_t DataService::total(std::atomic<uint64_t> WorkerMetrics::*field) const {
+  uint64_t sum = 0;
+  for (const auto& w : workers_) sum += (w.metrics.*field).load(std::memory_order_relaxed);
+  return sum;
+}
+
+uint64_t DataService::total_code(Code c) const {
+  uint64_t sum = 0;
+  for (const auto& w : workers_) sum += w.metrics.by_code[static_cast<int>(c)].load(std::memory_order_relaxed);
+  return sum;
+}
+
+}  // namespace tollgate

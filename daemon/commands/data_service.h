@@ -1,0 +1,77 @@
+// The Service that gives commands their meaning: dispatches through the
+// command table to the engine, and keeps per-worker decision metrics.
+// Thread-safety: shared by all workers; per-worker state is indexed by the
+// worker and touched only by that worker's thread (metrics are read by INFO
+// from any thread with relaxed loads).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "commands/command_table.h"
+#include "engine/engine.h"
+#include "engine/reclaimer.h"
+#include "net/server.h"
+#include "net/service.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+// Relaxed counters owned by one worker; only that worker writes them.
+struct alignas(64) WorkerMetrics {
+  std::atomic<uint64_t> checks{0};
+  std::atomic<uint64_t> peeks{0};
+  std::atomic<uint64_t> client_errors{0};
+  std::atomic<uint64_t> unknown_commands{0};
+  std::atomic<uint64_t> by_code[kCodeCount] = {};
+
+  static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+struct ServiceInfo {
+  std::string config_path;
+  Nanos started_at = 0;
+  std::function<ServerStats()> server_stats;  // connections etc.; may be empty
+};
+
+class DataService final : public Service {
+ public:
+  DataService(Engine& engine, const Clock& clock, Reclaimer& reclaimer, int workers, ServiceInfo info);
+
+  void begin_batch(int worker) override;
+  void end_batch(int worker) override;
+  Nanos batch_now(int worker) const override { return workers_[worker].now; }
+  void execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) override;
+
+  Engine& engine() { return *engine_.load(std::memory_order_acquire); }
+  const CommandTable& commands() const { return table_; }
+  WorkerMetrics& metrics(int worker) { return workers_[worker].metrics; }
+  int worker_count() const { return static_cast<int>(workers_.size()); }
+  const ServiceInfo& info() const { return info_; }
+  const Clock& clock() const { return clock_; }
+
+  // Sums of the per-worker metrics, for INFO.
+  uint64_t total(std::atomic<uint64_t> WorkerMetrics::*field) const;
+  uint64_t total_code(Code c) const;
+
+ private:
+  struct alignas(64) PerWorker {
+    Nanos now = 0;
+    int reader_slot = 0;
+    WorkerMetrics metrics;
+  };
+
+  std::atomic<Engine*> engine_;
+  const Clock& clock_;
+  Reclaimer& reclaimer_;
+  std::unique_ptr<PerWorker[]> workers_storage_;
+  std::span<PerWorker> workers_;
+  ServiceInfo info_;
+  CommandTable table_;
+};
+
+}  // namespace tollgate

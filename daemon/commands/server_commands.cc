@@ -1,0 +1,224 @@
+// Connection and server commands: PING, ECHO, QUIT, HELLO, CLIENT, COMMAND, INFO.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "commands/command_table.h"
+#include "commands/data_service.h"
+
+#ifndef TOLLGATE_VERSION
+#define TOLLGATE_VERSION "0.1.0"
+#endif
+
+namespace tollgate {
+namespace {
+
+void ping_command(CommandContext& ctx) {
+  if (ctx.args.size() > 2) return ctx.out.error("ERR wrong number of arguments for 'PING' command");
+  if (ctx.args.size() == 2) return ctx.out.bulk(ctx.args[1]);
+  ctx.out.simple("PONG");
+}
+
+void echo_command(CommandContext& ctx) { ctx.out.bulk(ctx.args[1]); }
+
+void quit_command(CommandContext& ctx) {
+  ctx.out.simple("OK");
+  ctx.session.close_after_reply = true;
+}
+
+// HELLO [2 [SETNAME name]]: tollgate speaks RESP2 only.
+void hello_command(CommandContext& ctx) {
+  if (ctx.args.size() >= 2) {
+    auto& v = ctx.args[1];
+    if (v != "2") return ctx.out.error("NOPROTO unsupported protocol version; tollgate speaks RESP2 (HELLO 2)");
+    for (size_t i = 2; i < ctx.args.size(); i += 2) {
+      if (i + 1 < ctx.args.size() && equals_ignore_case(ctx.args[i], "SETNAME")) {
+        ctx.session.name = std::string(ctx.args[i + 1]);
+      } else {
+        return ctx.out.error(fmt::format("ERR syntax error in HELLO option '{}'", ctx.args[i].substr(0, 64)));
+      }
+    }
+  }
+  ctx.out.array(14);
+  ctx.out.bulk("server");
+  ctx.out.bulk("tollgate");
+  ctx.out.bulk("version");
+  ctx.out.bulk(TOLLGATE_VERSION);
+  ctx.out.bulk("proto");
+  ctx.out.integer(2);
+  ctx.out.bulk("id");
+  ctx.out.integer(static_cast<int64_t>(ctx.session.id));
+  ctx.out.bulk("mode");
+  ctx.out.bulk("standalone");
+  ctx.out.bulk("role");
+  ctx.out.bulk("master");
+  ctx.out.bulk("modules");
+  ctx.out.array(0);
+}
+
+void client_command(CommandContext& ctx) {
+  auto sub = ctx.args[1];
+  if (equals_ignore_case(sub, "SETNAME") && ctx.args.size() == 3) {
+    for (char c : ctx.args[2])
+      if (c <= ' ' || c > '~') return ctx.out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+    ctx.session.name = std::string(ctx.args[2].substr(0, 256));
+    return ctx.out.simple("OK");
+  }
+  if (equals_ignore_case(sub, "GETNAME") && ctx.args.size() == 2) {
+    if (ctx.session.name.empty()) return ctx.out.null_bulk();
+    return ctx.out.bulk(ctx.session.name);
+  }
+  if (equals_ignore_case(sub, "ID") && ctx.args.size() == 2) return ctx.out.integer(static_cast<int64_t>(ctx.session.id));
+  ctx.out.error(fmt::format("ERR unknown CLIENT subcommand '{}' (SETNAME, GETNAME, ID)", sub.substr(0, 64)));
+}
+
+std::vector<std::string_view> flag_words(uint32_t flags) {
+  std::vector<std::string_view> words;
+  if (flags & kReadOnly) words.push_back("readonly");
+  if (flags & kFast) words.push_back("fast");
+  if (flags & kOnAdmin && !(flags & kOnData)) words.push_back("admin");
+  return words;
+}
+
+void write_command_info(resp::ReplyWriter& out, const CommandSpec& spec) {
+  out.array(6);
+  std::string lower(spec.name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out.bulk(lower);
+  out.integer(spec.arity);
+  auto words = flag_words(spec.flags);
+  out.array(words.size());
+  for (auto w : words) out.simple(w);
+  bool keyed = spec.usage.find("<key>") != std::string_view::npos;
+  out.integer(keyed ? 1 : 0);
+  out.integer(keyed ? 1 : 0);
+  out.integer(keyed ? 1 : 0);
+}
+
+// COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...]:
+// enough for redis-cli 7 (which asks for DOCS at start-up for its hints).
+void command_command(CommandContext& ctx) {
+  const auto& all = ctx.service.commands().all();
+  if (ctx.args.size() == 1) {
+    ctx.out.array(all.size());
+    for (const auto& spec : all) write_command_info(ctx.out, spec);
+    return;
+  }
+  auto sub = ctx.args[1];
+  if (equals_ignore_case(sub, "COUNT")) return ctx.out.integer(static_cast<int64_t>(all.size()));
+  if (equals_ignore_case(sub, "INFO")) {
+    ctx.out.array(ctx.args.size() - 2);
+    for (size_t i = 2; i < ctx.args.size(); ++i) {
+      const CommandSpec* spec = ctx.service.commands().find(ctx.args[i]);
+      if (spec) write_command_info(ctx.out, *spec);
+      else ctx.out.null_array();
+    }
+    return;
+  }
+  if (equals_ignore_case(sub, "DOCS")) {
+    std::vector<const CommandSpec*> chosen;
+    if (ctx.args.size() == 2) {
+      for (const auto& spec : all) chosen.push_back(&spec);
+    } else {
+      for (size_t i = 2; i < ctx.args.size(); ++i)
+        if (const CommandSpec* spec = ctx.service.commands().find(ctx.args[i])) chosen.push_back(spec);
+    }
+    ctx.out.array(chosen.size() * 2);
+    for (const CommandSpec* spec : chosen) {
+      std::string lower(spec->name);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      ctx.out.bulk(lower);
+      ctx.out.array(4);
+      ctx.out.bulk("summary");
+      ctx.out.bulk(spec->summary);
+      ctx.out.bulk("group");
+      ctx.out.bulk("tollgate");
+    }
+    return;
+  }
+  ctx.out.error(fmt::format("ERR unknown COMMAND subcommand '{}' (COUNT, INFO, DOCS)", sub.substr(0, 64)));
+}
+
+void info_command(CommandContext& ctx) {
+  std::string_view section = ctx.args.size() > 1 ? ctx.args[1] : "default";
+  auto want = [&](std::string_view name) {
+    return equals_ignore_case(section, "default") || equals_ignore_case(section, "all") ||
+           equals_ignore_case(section, "everything") || equals_ignore_case(section, name);
+  };
+  DataService& s = ctx.service;
+  const Nanos now = ctx.session.now;
+  std::string text;
+  auto line = [&](std::string_view key, auto value) { fmt::format_to(std::back_inserter(text), "{}:{}\r\n", key, value); };
+  ServerStats net = s.info().server_stats ? s.info().server_stats() : ServerStats{};
+  if (want("server")) {
+    text += "# Server\r\n";
+    line("tollgate_version", TOLLGATE_VERSION);
+    line("process_id", ::getpid());
+    line("uptime_in_seconds", (now - s.info().started_at) / kNanosPerSecond);
+    line("worker_threads", s.worker_count());
+    line("config_file", s.info().config_path);
+    line("timezone", s.engine().options().timezone);
+    line("unknown_keys", s.engine().options().allow_unknown ? "allow" : "deny");
+    text += "\r\n";
+  }
+  if (want("clients")) {
+    text += "# Clients\r\n";
+    line("connected_clients", net.connections);
+    line("total_connections_received", net.connections_total);
+    line("rejected_connections_max_clients", net.rejected_max_clients);
+    line("rejected_connections_peer", net.rejected_peers);
+    line("output_buffer_overflows", net.output_overflows);
+    text += "\r\n";
+  }
+  if (want("stats")) {
+    text += "# Stats\r\n";
+    line("total_commands_processed", net.commands);
+    line("protocol_errors", net.protocol_errors);
+    line("client_errors", s.total(&WorkerMetrics::client_errors));
+    line("unknown_commands", s.total(&WorkerMetrics::unknown_commands));
+    line("checks", s.total(&WorkerMetrics::checks));
+    line("peeks", s.total(&WorkerMetrics::peeks));
+    uint64_t denied = 0;
+    for (int c = 1; c < kCodeCount; ++c) denied += s.total_code(static_cast<Code>(c));
+    line("allowed", s.total_code(Code::kOk));
+    line("denied", denied);
+    for (int c = 1; c < kCodeCount; ++c) {
+      std::string key = "denied_" + std::string(code_name(static_cast<Code>(c)));
+      for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      line(key, s.total_code(static_cast<Code>(c)));
+    }
+    text += "\r\n";
+  }
+  if (want("keyspace")) {
+    const CounterTable& t = s.engine().table();
+    text += "# Keyspace\r\n";
+    line("contracts", s.engine().contracts().size());
+    line("key_classes", s.engine().key_classes().size());
+    line("keys", t.size());
+    line("dynamic_keys", t.dynamic_size());
+    line("max_dynamic_keys", t.max_dynamic_keys());
+    line("evicted_keys", t.evicted());
+    line("rejected_keys_table_full", t.rejected_full());
+    text += "\r\n";
+  }
+  ctx.out.bulk(text);
+}
+
+}  // namespace
+
+void register_server_commands(CommandTable& table) {
+  constexpr uint32_t kBoth = kOnData | kOnAdmin;
+  table.add({"PING", -1, kBoth | kFast, ping_command, "PING [message]", "Liveness check"});
+  table.add({"ECHO", 2, kBoth | kFast, echo_command, "ECHO <message>", "Returns the message"});
+  table.add({"QUIT", 1, kBoth | kFast, quit_command, "QUIT", "Closes the connection after the reply"});
+  table.add({"HELLO", -1, kBoth | kFast, hello_command, "HELLO [2 [SETNAME name]]",
+             "Handshake; only protocol 2 (RESP2) is spoken"});
+  table.add({"CLIENT", -2, kBoth, client_command, "CLIENT SETNAME <name> | GETNAME | ID",
+             "Names the connection"});
+  table.add({"COMMAND", -1, kBoth, command_command, "COMMAND [COUNT | INFO name... | DOCS [name...]]",
+             "Describes the commands"});
+  table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|all]",
+             "Server state as key:value sections"});
+}
+
+}  // namespace tollgate

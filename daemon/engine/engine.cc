@@ -1,0 +1,274 @@
+#include "engine/engine.h"
+
+#include <array>
+#include <fmt/format.h>
+
+namespace tollgate {
+namespace {
+
+constexpr size_t kMaxLimitsPerPolicy = 32;
+
+// A limit whose retry never comes (-1) outranks any finite wait.
+bool longer_wait(Nanos a, Nanos b) {
+  if (a < 0) return b >= 0;
+  if (b < 0) return false;
+  return a > b;
+}
+
+void fill(Decision& d, bool allowed, const CompiledLimit& limit, const LimitResult& r) {
+  d.allowed = allowed;
+  d.code = allowed ? Code::kOk : limit.code;
+  d.limit = limit.spec.name;
+  d.remaining = r.remaining;
+  d.retry_after_ms = allowed ? 0 : (r.retry_after < 0 ? -1 : ceil_millis(r.retry_after));
+  d.reset_after_ms = ceil_millis(r.reset_after);
+}
+
+void fill_allowed_without_limits(Decision& d) {
+  d = Decision{};
+  d.allowed = true;
+  d.code = Code::kOk;
+  d.remaining = -1;
+  d.retry_after_ms = 0;
+  d.reset_after_ms = 0;
+}
+
+// Scratch state for evaluating a key that does not exist yet (PEEK).
+std::atomic<uint64_t>* scratch_words(size_t n) {
+  thread_local std::vector<std::atomic<uint64_t>> scratch;
+  if (scratch.size() < n) scratch = std::vector<std::atomic<uint64_t>>(n);
+  return scratch.data();
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
+    const PolicySpec& spec, bool dynamic, const EngineOptions& options) {
+  std::vector<std::string> errors;
+  auto policy = std::make_unique<Policy>();
+  policy->name = spec.name;
+  policy->dynamic = dynamic;
+  if (dynamic) {
+    policy->exact = !spec.name.ends_with('*');
+    policy->prefix = policy->exact ? spec.name : spec.name.substr(0, spec.name.size() - 1);
+    policy->idle_timeout = spec.idle_timeout > 0 ? spec.idle_timeout : options.idle_timeout;
+  }
+  const std::string& zone = spec.timezone.empty() ? options.timezone : spec.timezone;
+  std::vector<std::unique_ptr<CompiledLimit>> shadows;
+  int offset = 0;
+  for (const LimitSpec& ls : spec.limits) {
+    if (ls.type == LimitType::kConcurrency || ls.type == LimitType::kDistinctSubjects) continue;
+    auto limiter = Limiter::make(ls, zone);
+    if (!limiter) {
+      errors.push_back(fmt::format("{} limit {}: {}", spec.name, ls.name, limiter.error()));
+      continue;
+    }
+    int words = limiter->words();
+    auto compiled = std::make_unique<CompiledLimit>(ls, std::move(*limiter), code_for(ls.type), offset);
+    offset += words;
+    if (ls.shadow || options.shadow_mode) {
+      compiled->spec.shadow = true;
+      shadows.push_back(std::move(compiled));
+    } else {
+      policy->limits.push_back(std::move(compiled));
+    }
+  }
+  policy->enforced_count = policy->limits.size();
+  for (auto& s : shadows) policy->limits.push_back(std::move(s));
+  policy->word_count = offset;
+  if (policy->limits.size() > kMaxLimitsPerPolicy)
+    errors.push_back(fmt::format("{}: at most {} limits", spec.name, kMaxLimitsPerPolicy));
+  if (offset > UINT16_MAX) errors.push_back(fmt::format("{}: limits need too much state", spec.name));
+  if (!errors.empty()) return std::unexpected(std::move(errors));
+  return policy;
+}
+
+Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer)
+    : options_(options), reclaimer_(reclaimer), table_(reclaimer, options.table) {}
+
+std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
+    const EngineOptions& options, Reclaimer& reclaimer, Nanos now) {
+  std::unique_ptr<Engine> engine(new Engine(options, reclaimer));
+  std::vector<std::string> errors;
+  auto add = [&](const PolicySpec& spec, bool dynamic, std::vector<std::unique_ptr<Policy>>& into) {
+    auto compiled = compile_policy(spec, dynamic, options);
+    if (!compiled) {
+      errors.insert(errors.end(), compiled.error().begin(), compiled.error().end());
+      return;
+    }
+    into.push_back(std::move(*compiled));
+  };
+  for (const auto& spec : options.contracts) add(spec, false, engine->contracts_);
+  for (const auto& spec : options.key_classes) add(spec, true, engine->key_classes_);
+  if (!errors.empty()) return std::unexpected(std::move(errors));
+  for (const auto& policy : engine->contracts_) {
+    const Policy* p = policy.get();
+    engine->table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now,
+                          [&](Entry* e) {
+                            for (const auto& l : p->limits) l->limiter.init(e->words() + l->word_offset, now);
+                          });
+  }
+  return engine;
+}
+
+const Policy* Engine::match_class(std::string_view key) const {
+  for (const auto& p : key_classes_)
+    if (p->matches(key)) return p.get();
+  return nullptr;
+}
+
+Decision Engine::unknown_key() const {
+  Decision d;
+  if (options_.allow_unknown) {
+    fill_allowed_without_limits(d);
+    return d;
+  }
+  d.allowed = false;
+  d.code = Code::kUnknown;
+  d.remaining = 0;
+  d.retry_after_ms = -1;
+  d.reset_after_ms = 0;
+  return d;
+}
+
+Decision Engine::table_full() const {
+  Decision d;
+  d.allowed = false;
+  d.code = Code::kRate;
+  d.limit = kTableFullLimit;
+  d.remaining = 0;
+  d.retry_after_ms = ceil_millis(options_.sweep_interval);
+  d.reset_after_ms = ceil_millis(options_.sweep_interval);
+  return d;
+}
+
+// All-or-nothing over the enforced limits: charge each in order; on the first
+// denial give back what was taken, then peek the rest so the reply can name
+// the limit with the longest wait. Shadow limits are charged only when the
+// call is allowed, and count their would-be denials.
+bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out) {
+  const Policy& p = *e->policy();
+  std::atomic<uint64_t>* w = e->words();
+  const size_t enforced = p.enforced_count;
+  std::array<LimitResult, kMaxLimitsPerPolicy> results;
+  size_t denied_at = enforced;
+  for (size_t i = 0; i < enforced; ++i) {
+    const CompiledLimit& l = *p.limits[i];
+    results[i] = l.limiter.try_charge(w + l.word_offset, cost, now);
+    if (results[i].sealed || !results[i].allowed) {
+      for (size_t j = 0; j < i; ++j)
+        p.limits[j]->limiter.refund(w + p.limits[j]->word_offset, cost, results[j].recorded_at, now);
+      if (results[i].sealed) return false;
+      denied_at = i;
+      break;
+    }
+  }
+  if (denied_at < enforced) {
+    size_t worst = denied_at;
+    for (size_t j = denied_at + 1; j < enforced; ++j) {
+      const CompiledLimit& l = *p.limits[j];
+      results[j] = l.limiter.peek(w + l.word_offset, cost, now);
+      if (!results[j].sealed && !results[j].allowed &&
+          longer_wait(results[j].retry_after, results[worst].retry_after))
+        worst = j;
+    }
+    fill(out, false, *p.limits[worst], results[worst]);
+    return true;
+  }
+  for (size_t i = enforced; i < p.limits.size(); ++i) {
+    const CompiledLimit& l = *p.limits[i];
+    LimitResult r = l.limiter.try_charge(w + l.word_offset, cost, now);
+    if (r.sealed && i == 0) return false;  // only shadow limits, and the entry is being evicted
+    if (!r.sealed && !r.allowed) l.shadow_denials.fetch_add(1, std::memory_order_relaxed);
+  }
+  e->touch(now);
+  if (enforced == 0) {
+    fill_allowed_without_limits(out);
+    return true;
+  }
+  size_t least = 0;
+  for (size_t i = 1; i < enforced; ++i)
+    if (results[i].remaining < results[least].remaining) least = i;
+  fill(out, true, *p.limits[least], results[least]);
+  return true;
+}
+
+void Engine::evaluate(const Policy& p, const std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                      Decision& out) const {
+  std::array<LimitResult, kMaxLimitsPerPolicy> results;
+  size_t worst = p.enforced_count, least = p.enforced_count;
+  for (size_t i = 0; i < p.enforced_count; ++i) {
+    const CompiledLimit& l = *p.limits[i];
+    results[i] = l.limiter.peek(w + l.word_offset, cost, now);
+    if (!results[i].allowed) {
+      if (worst == p.enforced_count || longer_wait(results[i].retry_after, results[worst].retry_after))
+        worst = i;
+    } else if (least == p.enforced_count || results[i].remaining < results[least].remaining) {
+      least = i;
+    }
+  }
+  if (worst < p.enforced_count) return fill(out, false, *p.limits[worst], results[worst]);
+  if (least < p.enforced_count) return fill(out, true, *p.limits[least], results[least]);
+  fill_allowed_without_limits(out);
+}
+
+Decision Engine::check(const CheckRequest& request, Nanos now) {
+  const uint64_t hash = CounterTable::hash_key(request.key);
+  Decision out;
+  Entry* e = table_.find(request.key, hash);
+  // A sealed entry is being evicted; the locked insert path waits for the
+  // evictor and then finds or creates the live entry. Bounded retries.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (e == nullptr || attempt > 0) {
+      const Policy* cls = match_class(request.key);
+      if (cls == nullptr) return unknown_key();  // static keys are never sealed
+      auto [entry, result] = table_.insert(request.key, hash, cls, cls->word_count, true, now, [&](Entry* fresh) {
+        for (const auto& l : cls->limits) l->limiter.init(fresh->words() + l->word_offset, now);
+      });
+      if (result == CounterTable::InsertResult::kFull) return table_full();
+      e = entry;
+    }
+    if (charge(e, request.cost, now, out)) return out;
+  }
+  return table_full();
+}
+
+Decision Engine::peek(const CheckRequest& request, Nanos now) const {
+  const uint64_t hash = CounterTable::hash_key(request.key);
+  Decision out;
+  if (const Entry* e = table_.find(request.key, hash)) {
+    evaluate(*e->policy(), e->words(), request.cost, now, out);
+    return out;
+  }
+  const Policy* cls = match_class(request.key);
+  if (cls == nullptr) return unknown_key();
+  // A fresh key's answer, without creating it.
+  std::atomic<uint64_t>* w = scratch_words(static_cast<size_t>(cls->word_count));
+  for (const auto& l : cls->limits) l->limiter.init(w + l->word_offset, now);
+  evaluate(*cls, w, request.cost, now, out);
+  return out;
+}
+
+size_t Engine::sweep(Nanos now, size_t budget) {
+  const uint32_t now_s = static_cast<uint32_t>(now / kNanosPerSecond);
+  return table_.sweep(budget, [&](Entry* e) {
+    const Policy& p = *e->policy();
+    if (int64_t{now_s} - int64_t{e->last_used_s()} < p.idle_timeout / kNanosPerSecond) return false;
+    // Seal from the last limit to the first: a charge always starts at limit
+    // 0, so once limit 0 is sealed no charge can be in flight on this entry.
+    std::atomic<uint64_t>* w = e->words();
+    for (size_t i = p.limits.size(); i-- > 0;) {
+      const CompiledLimit& l = *p.limits[i];
+      if (!l.limiter.try_seal(w + l.word_offset, now)) {
+        // Not at rest after all: the limits sealed so far were at rest, so a
+        // fresh state is equivalent; unseal them that way.
+        for (size_t j = i + 1; j < p.limits.size(); ++j)
+          p.limits[j]->limiter.reset(w + p.limits[j]->word_offset, now);
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
+}  // namespace tollgate

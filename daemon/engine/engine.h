@@ -1,0 +1,105 @@
+// The decision engine: given a key, a cost and `now`, decides allow/deny over
+// every limit that applies and charges all of them or none.
+//
+// Pure logic: no sockets, files, threads or clock reads of its own.
+// Thread-safety: check()/peek() are thread-safe and lock-free for existing
+// keys (creating a dynamic key takes one shard mutex) and must run inside a
+// Reclaimer critical section; sweep() is for the control plane.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/counter_table.h"
+#include "engine/policy.h"
+#include "engine/reclaimer.h"
+#include "tollgate/decision.h"
+#include "tollgate/limit_spec.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+// One CHECK/PEEK as parsed from the wire. Views point into the caller's buffer.
+struct CheckRequest {
+  std::string_view key;
+  int64_t cost = 1;
+  std::string_view channel;
+  std::string_view purpose;
+  std::string_view subject;
+  std::string_view id;
+  int64_t hold_ms = -1;  // -1: not given
+  int64_t wait_ms = -1;  // -1: not given
+};
+
+// The limits of one contract or key class, before compilation.
+struct PolicySpec {
+  std::string name;  // contract key, or key-class pattern ("ip:*" or an exact key)
+  std::vector<LimitSpec> limits;
+  std::string timezone;  // empty: EngineOptions::timezone
+  Nanos idle_timeout = 0;
+};
+
+struct EngineOptions {
+  std::vector<PolicySpec> contracts;
+  std::vector<PolicySpec> key_classes;  // first match in this order wins
+  bool allow_unknown = false;
+  bool shadow_mode = false;  // every limit behaves as shadow
+  std::string timezone = "UTC";
+  Nanos idle_timeout = 600 * kNanosPerSecond;
+  Nanos sweep_interval = kNanosPerSecond;  // retry hint when the key table is full
+  CounterTableOptions table;
+};
+
+// The limit name reported when a new dynamic key cannot be stored.
+inline constexpr std::string_view kTableFullLimit = "max_keys";
+
+class Engine {
+ public:
+  // Compiles the policies and creates the static (contract) entries.
+  // Returns every problem found, one message each.
+  static std::expected<std::unique_ptr<Engine>, std::vector<std::string>> create(
+      const EngineOptions& options, Reclaimer& reclaimer, Nanos now);
+
+  // Decides the call and, when allowed, charges every enforced limit (and the
+  // shadow limits that allow it). A denied call charges nothing. Thread-safe.
+  Decision check(const CheckRequest& request, Nanos now);
+
+  // What check() would answer now; changes nothing (creates no key). Thread-safe.
+  Decision peek(const CheckRequest& request, Nanos now) const;
+
+  // Evicts dynamic keys idle for their class's idle_timeout whose limits are
+  // at rest, visiting at most `budget` slots. Control plane. Returns evictions.
+  size_t sweep(Nanos now, size_t budget);
+
+  const CounterTable& table() const { return table_; }
+  const std::vector<std::unique_ptr<Policy>>& contracts() const { return contracts_; }
+  const std::vector<std::unique_ptr<Policy>>& key_classes() const { return key_classes_; }
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  Engine(const EngineOptions& options, Reclaimer& reclaimer);
+  const Policy* match_class(std::string_view key) const;
+  // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
+  // evictor (nothing charged; the caller looks the key up again).
+  bool charge(Entry* e, int64_t cost, Nanos now, Decision& out);
+  void evaluate(const Policy& policy, const std::atomic<uint64_t>* words, int64_t cost, Nanos now,
+                Decision& out) const;
+  Decision unknown_key() const;
+  Decision table_full() const;
+
+  EngineOptions options_;
+  Reclaimer& reclaimer_;
+  CounterTable table_;
+  std::vector<std::unique_ptr<Policy>> contracts_;
+  std::vector<std::unique_ptr<Policy>> key_classes_;
+};
+
+// Compiles one policy; errors name the policy and limit.
+std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
+    const PolicySpec& spec, bool dynamic, const EngineOptions& options);
+
+}  // namespace tollgate

@@ -1,0 +1,58 @@
+// A compiled set of limits for one contract key or one key class: the
+// immutable rules an Entry's state words are interpreted with.
+// Thread-safety: immutable after construction except the relaxed metric
+// counters, which any thread may bump.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/limits/limiter.h"
+#include "tollgate/decision.h"
+#include "tollgate/limit_spec.h"
+
+namespace tollgate {
+
+struct CompiledLimit {
+  LimitSpec spec;
+  Limiter limiter;
+  Code code = Code::kRate;  // the denial code this limit produces
+  int word_offset = 0;      // first state word in the entry
+  mutable std::atomic<uint64_t> shadow_denials{0};
+
+  CompiledLimit(LimitSpec s, Limiter l, Code c, int offset)
+      : spec(std::move(s)), limiter(std::move(l)), code(c), word_offset(offset) {}
+};
+
+struct Policy {
+  std::string name;        // contract key, or key-class pattern ("ip:*")
+  bool dynamic = false;    // key class: entries created on first use, evicted when idle
+  std::string prefix;      // key class: literal prefix matched (pattern without '*')
+  bool exact = false;      // key class without '*': matches only `prefix`
+  Nanos idle_timeout = 0;  // key class: evict after this long idle and at rest
+  // Enforced limits first (in config order), then shadow limits.
+  std::vector<std::unique_ptr<CompiledLimit>> limits;
+  size_t enforced_count = 0;
+  int word_count = 0;
+
+  bool matches(std::string_view key) const {
+    return exact ? key == prefix : key.starts_with(prefix);
+  }
+};
+
+// Denial code for a counter limit type.
+constexpr Code code_for(LimitType t) {
+  switch (t) {
+    case LimitType::kTokenBucket: return Code::kRate;
+    case LimitType::kSlidingWindow: return Code::kWindow;
+    case LimitType::kQuota: return Code::kQuota;
+    case LimitType::kConcurrency: return Code::kConcurrency;
+    case LimitType::kDistinctSubjects: return Code::kSubjects;
+  }
+  return Code::kRate;
+}
+
+}  // namespace tollgate

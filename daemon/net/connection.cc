@@ -1,0 +1,176 @@
+#include "net/connection.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "net/worker.h"
+
+namespace tollgate {
+namespace {
+
+constexpr size_t kInitialInput = 16 * 1024;
+constexpr size_t kMinFreeInput = 4 * 1024;
+
+}  // namespace
+
+Connection::Connection(Worker& worker, Service& service, const ConnectionLimits& limits, Session session)
+    : worker_(worker), service_(service), limits_(limits), session_(std::move(session)), parser_(limits.parser) {
+  handle_.data = this;
+  write_req_.data = this;
+  in_.resize(kInitialInput);
+  out_.reserve(kInitialInput);
+  writing_.reserve(kInitialInput);
+}
+
+bool Connection::open(int fd) {
+  if (uv_pipe_init(worker_.loop(), &handle_, 0) != 0) return false;
+  worker_.attach(this);
+  if (uv_pipe_open(&handle_, fd) != 0) {
+    ::close(fd);
+    close();
+    return true;
+  }
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), on_alloc, on_read) != 0) {
+    close();
+    return true;
+  }
+  reading_ = true;
+  return true;
+}
+
+void Connection::shutdown() {
+  if (closing_) return;
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+  reading_ = false;
+  close_when_flushed_ = true;
+  if (!write_in_flight_ && out_.empty()) close();
+  else flush();
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
+}
+
+void Connection::on_close(uv_handle_t* h) {
+  auto* self = static_cast<Connection*>(h->data);
+  self->worker_.detach(self);
+  delete self;
+}
+
+// Offers the free tail of the input buffer, growing it when a single
+// pending command needs more room (bounded by the parser's limits).
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(h->data);
+  if (self->in_.size() - self->in_len_ < kMinFreeInput) self->in_.resize(self->in_.size() * 2);
+  buf->base = self->in_.data() + self->in_len_;
+  buf->len = self->in_.size() - self->in_len_;
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<Connection*>(s->data);
+  if (nread == 0) return;  // EAGAIN
+  if (nread < 0) {         // EOF or error: nothing more will come
+    self->close();
+    return;
+  }
+  self->in_len_ += static_cast<size_t>(nread);
+  self->process();
+}
+
+// Runs every complete command in the input, then writes all their replies in
+// one go. A malformed frame gets an error reply and closes the connection.
+void Connection::process() {
+  resp::ReplyWriter writer(out_);
+  size_t parsed = 0;
+  service_.begin_batch(session_.worker);
+  session_.now = service_.batch_now(session_.worker);
+  uint64_t commands = 0;
+  while (!close_when_flushed_) {
+    std::string_view input(in_.data() + parsed, in_len_ - parsed);
+    resp::ParseStatus status = parser_.parse(input);
+    if (status == resp::ParseStatus::kNeedMore) break;
+    if (status == resp::ParseStatus::kError) {
+      writer.error(std::string("ERR ") + std::string(parser_.error()));
+      worker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      close_when_flushed_ = true;
+      break;
+    }
+    parsed += parser_.consumed();
+    ++commands;
+    service_.execute(parser_.args(), session_, writer);
+    if (session_.close_after_reply) close_when_flushed_ = true;
+  }
+  service_.end_batch(session_.worker);
+  worker_.stats().commands.fetch_add(commands, std::memory_order_relaxed);
+
+  if (parsed == in_len_) {
+    in_len_ = 0;
+  } else if (parsed > 0) {
+    std::memmove(in_.data(), in_.data() + parsed, in_len_ - parsed);
+    in_len_ -= parsed;
+  }
+  if (in_len_ == 0 && in_.size() > 4 * kInitialInput) {
+    in_.resize(kInitialInput);
+    in_.shrink_to_fit();
+  }
+  if (close_when_flushed_ && reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+    reading_ = false;
+  }
+  flush();
+}
+
+// Writes what is queued: first a non-blocking try, then an async write for
+// the rest. While a write is in flight, new replies queue behind it.
+void Connection::flush() {
+  if (closing_) return;
+  if (!write_in_flight_ && !out_.empty()) {
+    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+    if (n == static_cast<int>(out_.size())) {
+      out_.clear();
+    } else if (n < 0 && n != UV_EAGAIN) {
+      close();
+      return;
+    } else {
+      size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+      writing_.assign(out_, written);
+      out_.clear();
+      uv_buf_t rest = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+      if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, on_write) != 0) {
+        close();
+        return;
+      }
+      write_in_flight_ = true;
+    }
+  }
+  size_t unwritten = out_.size() + (write_in_flight_ ? writing_.size() : 0);
+  if (unwritten > limits_.max_output) {  // a client that never reads
+    worker_.stats().output_overflows.fetch_add(1, std::memory_order_relaxed);
+    close();
+    return;
+  }
+  if (reading_ && unwritten > limits_.pause_output) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+    reading_ = false;
+  } else if (!reading_ && !close_when_flushed_ && unwritten <= limits_.pause_output) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), on_alloc, on_read) == 0;
+  }
+  if (close_when_flushed_ && !write_in_flight_ && out_.empty()) close();
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  self->write_in_flight_ = false;
+  self->writing_.clear();
+  if (status < 0) {
+    self->close();
+    return;
+  }
+  self->flush();
+}
+
+}  // namespace tollgate

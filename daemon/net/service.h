@@ -1,0 +1,45 @@
+// The one interface between the transport (net/, resp/) and what the commands
+// mean. The transport knows nothing about limits: it parses frames, calls
+// Service::execute once per command and writes whatever it was given.
+// Thread-safety: a Service is shared by all workers; each call happens on the
+// worker thread that owns the connection.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "resp/reply_writer.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+// Per-connection facts a command may read or change. Owned by the connection.
+struct Session {
+  uint64_t id = 0;
+  int worker = 0;            // index of the worker thread serving it
+  bool admin = false;        // arrived on the admin socket
+  int64_t peer_uid = -1;     // SO_PEERCRED
+  int64_t peer_gid = -1;
+  int64_t peer_pid = -1;
+  std::string name;          // CLIENT SETNAME
+  bool close_after_reply = false;  // QUIT: close once the replies so far are written
+  Nanos now = 0;             // the batch's time, set by Service::begin_batch
+};
+
+class Service {
+ public:
+  virtual ~Service() = default;
+  // Called on the worker thread before each read batch's commands (e.g. read
+  // the clock once, enter the reclaimer) and after them.
+  virtual void begin_batch(int worker) = 0;
+  virtual void end_batch(int worker) = 0;
+  // Runs one command and writes exactly one reply.
+  virtual void execute(std::span<const std::string_view> args, Session& session,
+                       resp::ReplyWriter& out) = 0;
+  // The time a batch runs at (what begin_batch read).
+  virtual Nanos batch_now(int worker) const = 0;
+};
+
+}  // namespace tollgate

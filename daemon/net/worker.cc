@@ -1,0 +1,96 @@
+#include "net/worker.h"
+
+#include <unistd.h>
+
+namespace tollgate {
+
+Worker::Worker(int index, const ConnectionLimits& limits) : index_(index), limits_(limits) {}
+
+Worker::~Worker() { join(); }
+
+bool Worker::start() {
+  if (uv_loop_init(&loop_) != 0) return false;
+  async_.data = this;
+  if (uv_async_init(&loop_, &async_, on_async) != 0) return false;
+  thread_ = std::thread([this] {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  });
+  return true;
+}
+
+void Worker::adopt(int fd, Service& service, Session session) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      ::close(fd);
+      return;
+    }
+    session.worker = index_;
+    pending_.push_back({fd, &service, std::move(session)});
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::attach(Connection* c) {
+  c->next = head_;
+  if (head_) head_->prev = c;
+  head_ = c;
+  stats_.connections.fetch_add(1, std::memory_order_relaxed);
+  stats_.connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::detach(Connection* c) {
+  if (c->prev) c->prev->next = c->next;
+  else head_ = c->next;
+  if (c->next) c->next->prev = c->prev;
+  stats_.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain_pending(); }
+
+// Opens connections handed over by the acceptor; on stop, drains every
+// connection (pending replies are written first) and lets the loop end.
+void Worker::drain_pending() {
+  std::vector<Pending> batch;
+  bool stopping;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(pending_);
+    stopping = stopping_;
+  }
+  for (auto& p : batch) {
+    if (stopping) {
+      ::close(p.fd);
+      continue;
+    }
+    auto* c = new Connection(*this, *p.service, limits_, std::move(p.session));
+    if (!c->open(p.fd)) {
+      ::close(p.fd);
+      delete c;
+    }
+  }
+  if (stopping && !stopped_) {
+    stopped_ = true;
+    for (Connection* c = head_; c != nullptr;) {
+      Connection* next = c->next;
+      c->shutdown();
+      c = next;
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+}
+
+}  // namespace tollgate

@@ -1,0 +1,73 @@
+// A data-plane worker: one thread, one libuv loop, many connections.
+// New connections arrive as fds from the acceptor; stop() drains and ends it.
+// Thread-safety: adopt()/stop() may be called from any thread; everything
+// else runs on the worker's own thread.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "net/connection.h"
+
+namespace tollgate {
+
+struct WorkerStats {
+  std::atomic<uint64_t> connections{0};        // open now
+  std::atomic<uint64_t> connections_total{0};  // accepted since start
+  std::atomic<uint64_t> commands{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> output_overflows{0};
+};
+
+class Worker {
+ public:
+  Worker(int index, const ConnectionLimits& limits);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the thread. Returns false if the loop could not be set up.
+  bool start();
+  // Hands a connected fd to this worker, to be served by `service`. Thread-safe.
+  void adopt(int fd, Service& service, Session session);
+  // Stops reading everywhere, writes pending replies, closes all, ends the thread. Thread-safe.
+  void stop();
+  void join();
+
+  int index() const { return index_; }
+  WorkerStats& stats() { return stats_; }
+  const WorkerStats& stats() const { return stats_; }
+  uv_loop_t* loop() { return &loop_; }
+
+  // Called by connections on the worker thread.
+  void attach(Connection* c);
+  void detach(Connection* c);
+
+ private:
+  struct Pending {
+    int fd;
+    Service* service;
+    Session session;
+  };
+  static void on_async(uv_async_t* a);
+  void drain_pending();
+
+  int index_;
+  const ConnectionLimits& limits_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  std::thread thread_;
+  std::mutex mutex_;              // guards pending_ and stopping_
+  std::vector<Pending> pending_;
+  bool stopping_ = false;
+  bool stopped_ = false;          // worker thread only
+  Connection* head_ = nullptr;    // worker thread only
+  WorkerStats stats_;
+};
+
+}  // namespace tollgate

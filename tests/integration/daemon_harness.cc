@@ -1,0 +1,142 @@
+#include "integration/daemon_harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace tollgate::testing {
+
+TempDir::TempDir() {
+  // Short base: Unix socket paths are limited to 107 bytes.
+  std::string tmpl = "/tmp/tgtest.XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Reply command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return Reply(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data())));
+}
+
+Daemon::Daemon(const std::string& yaml_body, const std::string& server_extra) {
+  socket_ = dir_.file("tg.sock");
+  config_ = dir_.file("tollgate.yaml");
+  log_path_ = dir_.file("tollgated.log");
+  std::ofstream(config_) << "server:\n  socket: " << socket_ << "\n  admin_socket: " << dir_.file("admin.sock")
+                         << "\n  " << server_extra << "\nstorage:\n  mode: memory\n  dir: " << dir_.file("var")
+                         << "\n"
+                         << yaml_body;
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(TOLLGATED_PATH, TOLLGATED_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0 && exit_status_ < 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+bool Daemon::running() {
+  if (exit_status_ >= 0) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+// Readiness is polled (bounded): the daemon's start-up is real time, not
+// simulated time, so there is nothing to inject here.
+bool Daemon::wait_ready(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!running()) return false;
+    if (Client c = connect(); c && !c->err) {
+      Reply r = command(c.get(), {"PING"});
+      if (r && r->type == REDIS_REPLY_STATUS) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+int Daemon::stop(int signal) {
+  if (exit_status_ >= 0) return exit_status_;
+  ::kill(pid_, signal);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_status_;
+}
+
+std::string Daemon::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Client Daemon::connect() const {
+  timeval tv{10, 0};
+  Client c(redisConnectUnixWithTimeout(socket_.c_str(), tv));
+  if (c && !c->err) redisSetTimeout(c.get(), tv);
+  return c;
+}
+
+int Daemon::run_tool(const std::vector<std::string>& args, std::string& output) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  char buf[4096];
+  ssize_t n;
+  output.clear();
+  while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) output.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace tollgate::testing
