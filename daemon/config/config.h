@@ -1,0 +1,189 @@
+// The daemon's configuration as loaded from YAML: listeners, tables, storage,
+// prices, contracts and key classes. An immutable value once loaded (see
+// config_loader.h); share it between threads as `std::shared_ptr<const Config>`.
+// A default-constructed Config holds every documented default.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tollgate/limit_spec.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+// Every default and bound of the configuration, in one table. The model below
+// takes its initial values from here; docs and `--check-config` quote it.
+struct ConfigDefaults {
+  // server:
+  static constexpr std::string_view kSocket = "run/tollgate.sock";     // data-plane Unix socket
+  static constexpr int kSocketMode = 0660;                             // data socket file mode
+  static constexpr std::string_view kAdminSocket = "run/admin.sock";   // admin Unix socket
+  static constexpr int kAdminSocketMode = 0600;                        // admin socket file mode
+  static constexpr int kThreads = 0;                                   // data-plane workers; 0 = one per core
+  static constexpr int kMaxThreads = 256;                              // upper bound for `threads`
+  static constexpr int64_t kMaxConnections = 10'000;                   // open data connections
+  static constexpr int64_t kMaxArgs = 1'024;                           // arguments per command
+  static constexpr int64_t kMaxBulk = 1 << 20;                         // bytes per bulk string
+  static constexpr int64_t kMaxInline = 64 << 10;                      // bytes per inline command line
+  static constexpr int64_t kMaxOutput = int64_t{64} << 20;             // unsent reply bytes before a client is dropped
+  // top level:
+  static constexpr std::string_view kTimezone = "UTC";                 // calendar quotas and expiry display
+  static constexpr bool kShadowMode = false;                           // true: no limit ever denies (dry run)
+  static constexpr int kCurrencyDecimals = 2;                          // decimals of the money minor unit
+  static constexpr int kMaxCurrencyDecimals = 6;                       // upper bound for `currency_decimals`
+  // table:
+  static constexpr int64_t kMaxKeys = 10'000'000;                      // dynamic (key-class) keys in the table
+  static constexpr Nanos kIdleTimeout = 10 * 60 * kNanosPerSecond;     // idle + full dynamic keys are evicted after this
+  static constexpr Nanos kSweepInterval = kNanosPerSecond;             // how often the eviction sweep runs
+  static constexpr int kShards = 64;                                   // counter-table shards (power of two)
+  static constexpr int kMaxShards = 1 << 16;                           // upper bound for `shards`
+  // storage:
+  static constexpr std::string_view kStorageDir = "var/";              // journal and snapshots
+  static constexpr int64_t kCheckpointMs = 100;                        // group-commit interval of debits
+  static constexpr Nanos kSnapshotInterval = 5 * 60 * kNanosPerSecond; // full snapshot period
+  static constexpr int kRedisPort = 6379;                              // when `redis.host` is set
+  static constexpr std::string_view kRedisPrefix = "tollgate:";        // key prefix in Redis
+  static constexpr Nanos kRedisConnectTimeout = kNanosPerSecond;       // per connection attempt
+  static constexpr Nanos kRedisCommandTimeout = kNanosPerSecond;       // per command
+  static constexpr int64_t kRedisBufferMax = 1'000'000;                // queued write-behind commands while Redis is slow/down
+  // dedup:
+  static constexpr Nanos kDedupWindow = 10 * 60 * kNanosPerSecond;     // how long a CHECK ID is remembered
+  static constexpr int64_t kDedupMaxEntries = 1'000'000;               // remembered IDs at most
+  // limits:
+  static constexpr int64_t kMaxCount = int64_t{1} << 62;               // largest rate/burst/limit (headroom for sums)
+  static constexpr int32_t kMaxSubBuckets = 1'024;                     // sliding_window `sub_buckets` at most
+};
+
+enum class UnknownKeys : uint8_t { kDeny, kAllow };
+enum class StorageMode : uint8_t { kMemory, kEmbedded, kRedis };
+enum class Durability : uint8_t { kRelaxed, kStrict };
+enum class ContractStatus : uint8_t { kActive, kSuspended, kTerminated };
+enum class HoldTimeoutPolicy : uint8_t { kCommit, kCancel };  // what an unsettled hold becomes
+enum class FailPolicy : uint8_t { kClosed, kOpen, kLocal };   // behaviour while Redis is down
+
+struct ServerConfig {
+  std::string socket{ConfigDefaults::kSocket};
+  int socket_mode = ConfigDefaults::kSocketMode;
+  std::string admin_socket{ConfigDefaults::kAdminSocket};
+  int admin_socket_mode = ConfigDefaults::kAdminSocketMode;
+  int threads = ConfigDefaults::kThreads;
+  int64_t max_connections = ConfigDefaults::kMaxConnections;
+  int64_t max_args = ConfigDefaults::kMaxArgs;
+  int64_t max_bulk = ConfigDefaults::kMaxBulk;
+  int64_t max_inline = ConfigDefaults::kMaxInline;
+  int64_t max_output = ConfigDefaults::kMaxOutput;
+};
+
+struct TableConfig {
+  int64_t max_keys = ConfigDefaults::kMaxKeys;
+  Nanos idle_timeout = ConfigDefaults::kIdleTimeout;
+  Nanos sweep_interval = ConfigDefaults::kSweepInterval;
+  int shards = ConfigDefaults::kShards;
+};
+
+// Either `socket` or `host` (+ `port`) is set when storage.mode is redis.
+struct RedisConfig {
+  std::string socket;
+  std::string host;
+  int port = ConfigDefaults::kRedisPort;
+  std::string password;
+  std::string prefix{ConfigDefaults::kRedisPrefix};
+  Nanos connect_timeout = ConfigDefaults::kRedisConnectTimeout;
+  Nanos command_timeout = ConfigDefaults::kRedisCommandTimeout;
+  int64_t buffer_max = ConfigDefaults::kRedisBufferMax;
+};
+
+struct StorageConfig {
+  StorageMode mode = StorageMode::kEmbedded;
+  std::string dir{ConfigDefaults::kStorageDir};
+  Durability durability = Durability::kRelaxed;
+  int64_t checkpoint_ms = ConfigDefaults::kCheckpointMs;
+  Nanos snapshot_interval = ConfigDefaults::kSnapshotInterval;
+  RedisConfig redis;
+};
+
+// Empty lists: the daemon decides (its own uid and root).
+struct AdminConfig {
+  std::vector<uint32_t> allow_uids;
+  std::vector<uint32_t> allow_gids;
+};
+
+struct DedupConfig {
+  Nanos window = ConfigDefaults::kDedupWindow;
+  int64_t max_entries = ConfigDefaults::kDedupMaxEntries;
+};
+
+// One rung of a price ladder: a top-up of at least `prepay_from` minor units
+// buys calls at `unit_price` minor units each.
+struct PriceStep {
+  int64_t prepay_from = 0;
+  int64_t unit_price = 0;
+  int line = 0;
+};
+
+// Steps sorted by prepay_from descending; the last one has prepay_from 0.
+struct PriceLadder {
+  std::string name;
+  std::vector<PriceStep> steps;
+  int line = 0;
+};
+
+struct ContractConfig {
+  std::string key;
+  ContractStatus status = ContractStatus::kActive;
+  std::optional<Nanos> starts;   // calls before this instant are NOT_STARTED
+  std::optional<Nanos> expires;  // calls from this instant on are EXPIRED
+  std::string timezone;          // empty: the global `timezone`
+  std::vector<std::string> channels;  // empty: any channel
+  std::vector<std::string> purposes;  // empty: any purpose
+  std::string pricing;                // empty: no prepaid balance
+  HoldTimeoutPolicy hold_timeout = HoldTimeoutPolicy::kCancel;
+  FailPolicy fail = FailPolicy::kLocal;
+  std::vector<LimitSpec> limits;       // shared by all calls of the contract
+  std::vector<LimitSpec> per_subject;  // one set per SUBJECT; counter types only
+  int line = 0;
+};
+
+// Generic keys: `match` is either a literal key or a prefix ending in `*`.
+struct KeyClassConfig {
+  std::string match;   // as written, e.g. "ip:*"
+  std::string prefix;  // `match` without the trailing `*`
+  bool is_prefix = false;
+  std::vector<LimitSpec> limits;
+  std::optional<Nanos> idle_timeout;  // overrides table.idle_timeout
+  int line = 0;
+};
+
+struct Config {
+  std::string file;  // where it was loaded from, for messages
+  ServerConfig server;
+  std::string timezone{ConfigDefaults::kTimezone};
+  UnknownKeys unknown_keys = UnknownKeys::kDeny;
+  bool shadow_mode = ConfigDefaults::kShadowMode;
+  TableConfig table;
+  StorageConfig storage;
+  AdminConfig admin;
+  DedupConfig dedup;
+  int currency_decimals = ConfigDefaults::kCurrencyDecimals;
+  std::map<std::string, PriceLadder, std::less<>> pricing;
+  std::map<std::string, ContractConfig, std::less<>> contracts;
+  std::vector<KeyClassConfig> key_classes;  // in file order
+};
+
+// Names of enum values as written in YAML (for messages, diffs and INFO).
+// The tables live in config_names.h.
+std::string_view yaml_name(LimitType type);
+std::string_view yaml_name(Period period);
+std::string_view yaml_name(UnknownKeys value);
+std::string_view yaml_name(StorageMode mode);
+std::string_view yaml_name(Durability value);
+std::string_view yaml_name(ContractStatus status);
+std::string_view yaml_name(HoldTimeoutPolicy policy);
+std::string_view yaml_name(FailPolicy policy);
+
+}  // namespace tollgate

@@ -1,0 +1,195 @@
+#include "config/config_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "config/contract_reader.h"
+#include "config/map_reader.h"
+#include "config/units.h"
+
+namespace tollgate {
+namespace {
+
+constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxMessageBytes = int64_t{1} << 30;  // one bulk string or inline line
+constexpr int64_t kMaxUnixId = int64_t{std::numeric_limits<uint32_t>::max()} - 1;  // (uid_t)-1 means "none"
+constexpr size_t kMaxSocketPath = 107;                 // sizeof(sockaddr_un::sun_path) - 1
+
+// The map under `key` of `parent` (an empty map when absent).
+MapReader child(ErrorSink& errors, const MapReader& parent, std::string_view key,
+                std::initializer_list<std::string_view> known_keys) {
+  const MapReader::Entry* entry = parent.find(key);
+  return MapReader(errors, entry != nullptr ? entry->value : YAML::Node(), parent.path_of(key), known_keys,
+                   entry != nullptr ? entry->key_line : parent.line());
+}
+
+void read_socket_path(const MapReader& section, std::string_view key, std::string& out) {
+  if (!section.read_string(key, out)) return;
+  if (out.size() > kMaxSocketPath) {
+    section.error(*section.find(key), "Unix socket path is longer than " + std::to_string(kMaxSocketPath) +
+                                          " bytes");
+  }
+}
+
+void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server) {
+  const MapReader s = child(errors, root, "server",
+                            {"socket", "socket_mode", "admin_socket", "admin_socket_mode", "threads",
+                             "max_connections", "max_args", "max_bulk", "max_inline", "max_output"});
+  read_socket_path(s, "socket", server.socket);
+  s.read_file_mode("socket_mode", server.socket_mode);
+  read_socket_path(s, "admin_socket", server.admin_socket);
+  s.read_file_mode("admin_socket_mode", server.admin_socket_mode);
+  s.read_integer("threads", server.threads, 0, ConfigDefaults::kMaxThreads);
+  s.read_integer("max_connections", server.max_connections, 1, kMaxInt32);
+  s.read_integer("max_args", server.max_args, 1, kMaxInt32);
+  s.read_size("max_bulk", server.max_bulk, 1, kMaxMessageBytes);
+  s.read_size("max_inline", server.max_inline, 1, kMaxMessageBytes);
+  s.read_size("max_output", server.max_output, 1, std::numeric_limits<int64_t>::max());
+  if (server.socket == server.admin_socket) {
+    const MapReader::Entry* at = s.find("admin_socket") != nullptr ? s.find("admin_socket") : s.find("socket");
+    if (at != nullptr) s.error(*at, "the data and admin sockets must be different paths");
+  }
+}
+
+void read_table(ErrorSink& errors, const MapReader& root, TableConfig& table) {
+  const MapReader t = child(errors, root, "table", {"max_keys", "idle_timeout", "sweep_interval", "shards"});
+  t.read_integer("max_keys", table.max_keys, 1, ConfigDefaults::kMaxCount);
+  t.read_duration("idle_timeout", table.idle_timeout);
+  t.read_duration("sweep_interval", table.sweep_interval);
+  int shards = 0;
+  if (t.read_integer("shards", shards, 1, ConfigDefaults::kMaxShards)) {
+    if ((shards & (shards - 1)) != 0) {
+      t.error(*t.find("shards"), "must be a power of two, got " + std::to_string(shards));
+    } else {
+      table.shards = shards;
+    }
+  }
+}
+
+void read_redis(ErrorSink& errors, const MapReader& storage_section, StorageConfig& storage) {
+  const MapReader r = child(errors, storage_section, "redis",
+                            {"socket", "host", "port", "password", "prefix", "connect_timeout", "command_timeout",
+                             "buffer_max"});
+  RedisConfig& redis = storage.redis;
+  read_socket_path(r, "socket", redis.socket);
+  r.read_string("host", redis.host);
+  r.read_integer("port", redis.port, 1, 65535);
+  r.read_string("password", redis.password);
+  r.read_string("prefix", redis.prefix);
+  r.read_duration("connect_timeout", redis.connect_timeout);
+  r.read_duration("command_timeout", redis.command_timeout);
+  r.read_integer("buffer_max", redis.buffer_max, 1, ConfigDefaults::kMaxCount);
+  if (r.find("socket") != nullptr && r.find("host") != nullptr) {
+    r.error(*r.find("host"), "give either socket or host, not both");
+  } else if (r.find("port") != nullptr && r.find("host") == nullptr) {
+    r.error(*r.find("port"), "port needs a host");
+  }
+  if (storage.mode == StorageMode::kRedis && r.find("socket") == nullptr && r.find("host") == nullptr) {
+    const MapReader::Entry* mode = storage_section.find("mode");
+    errors.add(storage_section.find("redis") != nullptr ? r.line() : storage_section.value_line(*mode),
+               "storage.redis: mode redis needs redis.socket or redis.host");
+  }
+}
+
+void read_storage(ErrorSink& errors, const MapReader& root, StorageConfig& storage) {
+  const MapReader s = child(errors, root, "storage",
+                            {"mode", "dir", "durability", "checkpoint_ms", "snapshot_interval", "redis"});
+  s.read_choice("mode", storage.mode, kStorageModeNames);
+  s.read_string("dir", storage.dir);
+  s.read_choice("durability", storage.durability, kDurabilityNames);
+  s.read_integer("checkpoint_ms", storage.checkpoint_ms, 1, 3'600'000);
+  s.read_duration("snapshot_interval", storage.snapshot_interval);
+  read_redis(errors, s, storage);
+}
+
+void read_id_list(ErrorSink& errors, const MapReader& section, std::string_view key, std::vector<uint32_t>& out) {
+  const MapReader::Entry* entry = section.find(key);
+  if (entry == nullptr) return;
+  const std::string path = section.path_of(key);
+  for (const YAML::Node& item : sequence_items(errors, entry->value, path, entry->key_line)) {
+    const int line = line_of(item, entry->key_line);
+    const std::string text = item.IsScalar() ? item.Scalar() : std::string();
+    auto value = parse_integer(text);
+    if (!value || *value < 0 || *value > kMaxUnixId) {
+      errors.add(line, path + ": expected a numeric id between 0 and " + std::to_string(kMaxUnixId) + ", got '" +
+                           text + "'");
+    } else if (std::find(out.begin(), out.end(), *value) != out.end()) {
+      errors.add(line, path + ": duplicate id " + text);
+    } else {
+      out.push_back(static_cast<uint32_t>(*value));
+    }
+  }
+}
+
+void read_admin(ErrorSink& errors, const MapReader& root, AdminConfig& admin) {
+  const MapReader a = child(errors, root, "admin", {"allow_uids", "allow_gids"});
+  read_id_list(errors, a, "allow_uids", admin.allow_uids);
+  read_id_list(errors, a, "allow_gids", admin.allow_gids);
+}
+
+void read_dedup(ErrorSink& errors, const MapReader& root, DedupConfig& dedup) {
+  const MapReader d = child(errors, root, "dedup", {"window", "max_entries"});
+  d.read_duration("window", dedup.window);
+  d.read_integer("max_entries", dedup.max_entries, 1, ConfigDefaults::kMaxCount);
+}
+
+void read_config(ErrorSink& errors, const YAML::Node& node, Config& config) {
+  const MapReader root(errors, node, "",
+                       {"server", "timezone", "unknown_keys", "shadow_mode", "table", "storage", "admin", "dedup",
+                        "currency_decimals", "pricing", "contracts", "key_classes"},
+                       1);
+  if (!root.is_map()) return;
+  read_server(errors, root, config.server);
+  root.read_timezone("timezone", config.timezone);
+  root.read_choice("unknown_keys", config.unknown_keys, kUnknownKeysNames);
+  root.read_bool("shadow_mode", config.shadow_mode);
+  read_table(errors, root, config.table);
+  read_storage(errors, root, config.storage);
+  read_admin(errors, root, config.admin);
+  read_dedup(errors, root, config.dedup);
+  root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
+  read_pricing_contracts_and_key_classes(errors, root, config);
+}
+
+int error_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }
+
+}  // namespace
+
+std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view yaml_text,
+                                                             const std::string& file_name) {
+  ErrorSink errors(file_name);
+  Config config;
+  config.file = file_name;
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+    if (documents.size() > 1) {
+      errors.add(line_of(documents[1], 0), "only one YAML document is allowed per file");
+    }
+    read_config(errors, documents.empty() ? YAML::Node() : documents.front(), config);
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(std::vector<ConfigError>{{file_name, error_line(e.mark), "YAML syntax error: " + e.msg}});
+  }
+  if (errors.count() > 0) return std::unexpected(errors.take());
+  return config;
+}
+
+std::expected<Config, std::vector<ConfigError>> load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return std::unexpected(std::vector<ConfigError>{{path, 0, std::string("cannot open: ") + std::strerror(errno)}});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return std::unexpected(std::vector<ConfigError>{{path, 0, std::string("cannot read: ") + std::strerror(errno)}});
+  }
+  return parse_config(text.str(), path);
+}
+
+}  // namespace tollgate
