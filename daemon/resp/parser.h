@@ -1,5 +1,4 @@
-// Incremental, zero-copy RESP2 request parser (multibulk and inline); one per
-// connection, not thread-safe; borrows the caller's input, owns only its scratch.
+// Incremental zero-copy RESP2 request parser; one per connection, not thread-safe; borrows input.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,4 @@
-// Appends RESP2 replies to an output buffer; not thread-safe; the buffer is
-// owned by the caller and must outlive the writer.
+// Appends RESP2 replies to a buffer; not thread-safe; the caller owns the buffer, which outlives it.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +16,11 @@ class ReplyWriter {
   void simple(std::string_view s);
   // `-msg\r\n`; `msg` carries its own prefix ("ERR ..."). CR and LF become spaces.
   void error(std::string_view msg);
-  void integer(int64_t v);      // `:v\r\n`
+  void integer(int64_t v);        // `:v\r\n`
   void bulk(std::string_view s);  // `$len\r\ns\r\n`, binary-safe
-  void null_bulk();             // `$-1\r\n`
-  void array(size_t n);         // `*n\r\n`; the caller then writes n elements
-  void null_array();            // `*-1\r\n`
+  void null_bulk();               // `$-1\r\n`
+  void array(size_t n);           // `*n\r\n`; the caller then writes n elements
+  void null_array();              // `*-1\r\n`
   void raw(std::string_view resp) { out_.append(resp); }  // pre-encoded bytes (reply caches)
 
   std::string& out() { return out_; }
