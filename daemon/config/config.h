@@ -56,7 +56,7 @@ struct ConfigDefaults {
   static constexpr int64_t kDedupMaxEntries = 1'000'000;               // remembered IDs at most
   // limits:
   static constexpr int64_t kMaxCount = int64_t{1} << 62;               // largest rate/burst/limit (headroom for sums)
-  static constexpr int32_t kMaxSubBuckets = 1'024;                     // sliding_window `sub_buckets` at most
+  static constexpr int32_t kMaxSubBuckets = 3'600;                     // sliding_window `sub_buckets` at most (engine bound)
 };
 
 enum class UnknownKeys : uint8_t { kDeny, kAllow };
@@ -120,16 +120,17 @@ struct DedupConfig {
 
 // One rung of a price ladder: a top-up of at least `prepay_from` minor units
 // buys calls at `unit_price` minor units each.
-struct PriceStep {
+struct PriceStepConfig {
   int64_t prepay_from = 0;
   int64_t unit_price = 0;
   int line = 0;
 };
 
 // Steps sorted by prepay_from descending; the last one has prepay_from 0.
-struct PriceLadder {
+// The engine builds its PriceLadder (engine/money/price_ladder.h) from this.
+struct PriceLadderConfig {
   std::string name;
-  std::vector<PriceStep> steps;
+  std::vector<PriceStepConfig> steps;
   int line = 0;
 };
 
@@ -170,7 +171,7 @@ struct Config {
   AdminConfig admin;
   DedupConfig dedup;
   int currency_decimals = ConfigDefaults::kCurrencyDecimals;
-  std::map<std::string, PriceLadder, std::less<>> pricing;
+  std::map<std::string, PriceLadderConfig, std::less<>> pricing;
   std::map<std::string, ContractConfig, std::less<>> contracts;
   std::vector<KeyClassConfig> key_classes;  // in file order
 };

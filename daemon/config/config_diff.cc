@@ -136,9 +136,9 @@ Fields settings(const Config& c) {
   };
 }
 
-std::string ladder_text(const PriceLadder& ladder) {
+std::string ladder_text(const PriceLadderConfig& ladder) {
   std::string out;
-  for (const PriceStep& step : ladder.steps) {
+  for (const PriceStepConfig& step : ladder.steps) {
     if (!out.empty()) out += " ";
     out += std::to_string(step.prepay_from) + ":" + std::to_string(step.unit_price);
   }
@@ -215,7 +215,7 @@ std::vector<std::string> diff_configs(const Config& old_cfg, const Config& new_c
   walk(
       old_cfg.pricing, new_cfg.pricing, [&](const std::string& name) { out.push_back("- pricing " + name); },
       [&](const std::string& name) { out.push_back("+ pricing " + name); },
-      [&](const std::string& name, const PriceLadder& a, const PriceLadder& b) {
+      [&](const std::string& name, const PriceLadderConfig& a, const PriceLadderConfig& b) {
         if (ladder_text(a) != ladder_text(b)) {
           out.push_back("pricing " + name + " changed (" + ladder_text(a) + " -> " + ladder_text(b) + ")");
         }

@@ -11,7 +11,7 @@ namespace tollgate {
 namespace {
 
 // Reads one ladder's steps; returns false (after reporting) when unusable.
-bool read_ladder(ErrorSink& errors, const MapReader::Entry& entry, const std::string& path, PriceLadder& ladder) {
+bool read_ladder(ErrorSink& errors, const MapReader::Entry& entry, const std::string& path, PriceLadderConfig& ladder) {
   const size_t errors_before = errors.count();
   std::map<int64_t, int> seen;  // prepay_from → line
   size_t index = 0;
@@ -19,7 +19,7 @@ bool read_ladder(ErrorSink& errors, const MapReader::Entry& entry, const std::st
     const MapReader step(errors, item, path + "[" + std::to_string(index++) + "]", {"prepay_from", "unit_price"},
                          line_of(item, entry.key_line));
     if (!step.is_map()) continue;
-    PriceStep price{0, 0, step.line()};
+    PriceStepConfig price{0, 0, step.line()};
     for (std::string_view field : {"prepay_from", "unit_price"}) {
       if (step.find(field) == nullptr) errors.add(step.line(), step.path_of(field) + ": is required");
     }
@@ -39,7 +39,7 @@ bool read_ladder(ErrorSink& errors, const MapReader::Entry& entry, const std::st
     return false;
   }
   std::sort(ladder.steps.begin(), ladder.steps.end(),
-            [](const PriceStep& a, const PriceStep& b) { return a.prepay_from > b.prepay_from; });
+            [](const PriceStepConfig& a, const PriceStepConfig& b) { return a.prepay_from > b.prepay_from; });
   return true;
 }
 
@@ -58,7 +58,7 @@ std::set<std::string, std::less<>> read_pricing(ErrorSink& errors, const MapRead
                                             "' is not a valid name (use letters, digits, _ . -)");
       continue;
     }
-    PriceLadder ladder{ladder_entry.key, {}, ladder_entry.key_line};
+    PriceLadderConfig ladder{ladder_entry.key, {}, ladder_entry.key_line};
     if (read_ladder(errors, ladder_entry, path, ladder)) config.pricing.emplace(ladder.name, std::move(ladder));
   }
   return declared;

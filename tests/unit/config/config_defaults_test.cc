@@ -219,7 +219,7 @@ TEST(ConfigDefaults, PriceLadderIsSortedDescending) {
     - { prepay_from: 15000000, unit_price: 80 }
     - { prepay_from: 10000000, unit_price: 90 }
 )");
-  const PriceLadder& ladder = c.pricing.at("standard");
+  const PriceLadderConfig& ladder = c.pricing.at("standard");
   EXPECT_EQ(ladder.name, "standard");
   ASSERT_EQ(ladder.steps.size(), 3u);
   EXPECT_EQ(ladder.steps[0].prepay_from, 15'000'000);

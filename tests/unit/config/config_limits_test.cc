@@ -45,7 +45,7 @@ TEST(ConfigLimits, SubBucketBounds) {
                    4, "sub_buckets: must be at least 1");
   EXPECT_ONE_ERROR(
       contract_with("      - { name: w, type: sliding_window, limit: 1, window: 1h, sub_buckets: 5000 }\n"), 4,
-      "sub_buckets: must be at most 1024");
+      "sub_buckets: must be at most 3600");
 }
 
 // Verifies overflowing numbers and rates beyond 1/ns are refused.
