@@ -1,0 +1,123 @@
+// Sliding window: at most `limit` units in any `window`, counted in
+// `sub_buckets` slices of window/sub_buckets ns each. State = one atomic word
+// per slice slot: (window number mod 2^32) << 32 | count. Slot i holds slice
+// indices ≡ i (mod n), so only the window number needs storing, which makes
+// the 32-bit epoch wrap after 2^32 windows (136 years for a 1 s window)
+// instead of 2^32 slices. The object is immutable and shared; the words are
+// owned by the caller.
+//
+// Algorithm (lock-free, sequentially consistent): scan the slots, increment
+// the current slice's slot with a CAS (never past `limit`, so the 32-bit count
+// cannot overflow), then re-scan and roll back if the window sum exceeds
+// `limit` or the state moved to a later slice. Racers can only under-admit.
+//
+// Guarantees (with "recorded slice" = the slice the units were counted in,
+// which is the caller's own slice unless another caller's clock was ahead, in
+// which case the later slice is used, as quotas keep counting against the
+// later period):
+//   * in every window aligned to slice boundaries (n consecutive slices) the
+//     admitted units recorded there never exceed `limit`, under any
+//     interleaving of threads;
+//   * in an arbitrary interval of length `window` (which touches n+1 slices)
+//     the admitted units are at most `limit` + the units of one slice: at
+//     worst 2×limit when a whole window's limit falls into a single slice,
+//     about limit×(1+1/n) for evenly spread traffic. The effective window is
+//     between (n−1)/n×window and window long.
+// Clock skew: a slot up to 2^16 windows ahead of the caller's clock counts as
+// "ahead" (the caller's units go to the later slice); farther means an old
+// wrapped epoch. A slot idle for exactly ~2^32 windows can therefore look
+// ahead by ≤ 2^16 windows: it then under-admits, never over-admits.
+// Cost: each call reads all n slots twice, so keep sub_buckets small.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <string>
+
+#include "engine/limits/limit_result.h"
+#include "tollgate/limit_spec.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+class SlidingWindow {
+ public:
+  static constexpr int32_t kDefaultSubBuckets = 10;
+  static constexpr int32_t kMaxSubBuckets = 3600;
+  // The count field is 32 bits and must never equal the sealed pattern.
+  static constexpr int64_t kMaxLimit = 0xFFFF'FFFE;
+  // Slot 0 holds this when the state is sealed (count 2^32−1 > kMaxLimit).
+  static constexpr uint64_t kSealed = ~uint64_t{0};
+  static constexpr int64_t kMaxSkewWindows = int64_t{1} << 16;
+
+  // Validates spec.limit (1..kMaxLimit), spec.window (≥ 1 ns) and
+  // spec.sub_buckets (0 = default 10, else 1..3600, dividing window exactly).
+  static std::expected<SlidingWindow, std::string> make(const LimitSpec& spec);
+  static std::expected<SlidingWindow, std::string> make(int64_t limit, Nanos window,
+                                                        int32_t sub_buckets);
+
+  int words() const { return sub_buckets_; }
+  int64_t capacity() const { return limit_; }
+  Nanos slice_length() const { return slice_; }
+
+  // Fresh state: all slots empty. Not thread-safe (no racing user).
+  void init(std::atomic<uint64_t>* w, Nanos now) const;
+  // Charges `cost` iff the window has room. cost > limit (or < 0) is denied
+  // with retry_after −1. Thread-safe (CAS + verify + rollback).
+  [[nodiscard]] LimitResult try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // What try_charge would answer now; changes nothing. Thread-safe.
+  [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // Gives back `cost` units counted in the slice of `charged_at` (pass
+  // LimitResult::recorded_at); nothing if that slice's slot was recycled.
+  // `now` is unused (a refund only removes units). Thread-safe.
+  void refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at, Nanos now) const;
+  // Seals slot 0 iff every slot is empty or out of the window; re-checks the
+  // other slots after sealing and unseals if a racing charge slipped in (that
+  // charger then sees no seal and keeps its units). True iff this call
+  // sealed. Thread-safe.
+  [[nodiscard]] bool try_seal(std::atomic<uint64_t>* w, Nanos now) const;
+  // Admin RESET: all counts to zero (slot epochs never move backwards). A
+  // sealed state stays sealed. Thread-safe.
+  void reset(std::atomic<uint64_t>* w, Nanos now) const;
+
+ private:
+  SlidingWindow(int64_t limit, Nanos slice, int32_t sub_buckets)
+      : limit_(limit), slice_(slice), sub_buckets_(sub_buckets) {}
+
+  struct Slot {
+    int64_t index;  // absolute slice index (kStale if unrepresentable)
+    int64_t count;
+  };
+  struct Scan {
+    bool sealed = false;
+    int64_t max_index = 0;   // newest slot index seen
+    int64_t sum = 0;         // units in the window ending at the reference slice
+    int64_t newest_used = 0; // newest slice in that window with units (valid if sum > 0)
+  };
+  enum class Bump { kOk, kFull, kMoved, kSealed };
+
+  int64_t slice_of(Nanos t) const { return limits_detail::floor_div(t, slice_); }
+  Nanos slice_start(int64_t index) const;
+  int slot_of(int64_t index) const {
+    return static_cast<int>(limits_detail::floor_mod(index, sub_buckets_));
+  }
+  Slot decode(uint64_t raw, int slot, int64_t reference) const;
+  uint64_t encode(int64_t index, int64_t count) const;
+
+  Scan scan(const std::atomic<uint64_t>* w, int64_t reference) const;
+  // Scans with the reference moved forward to the newest slice in the state.
+  Scan scan_latest(const std::atomic<uint64_t>* w, int64_t* reference) const;
+  Bump bump(std::atomic<uint64_t>* w, int64_t index, int64_t cost) const;
+  void unbump(std::atomic<uint64_t>* w, int64_t index, int64_t cost) const;
+  bool at_rest(const std::atomic<uint64_t>* w, uint64_t word0, int64_t current) const;
+  LimitResult denied(const std::atomic<uint64_t>* w, int64_t top, int64_t others, int64_t cost,
+                     Nanos now) const;
+  LimitResult allowed(int64_t top, int64_t sum_after, int64_t newest_used, Nanos now) const;
+
+  int64_t limit_;
+  Nanos slice_;
+  int32_t sub_buckets_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,146 @@
+#include "engine/limits/token_bucket.h"
+
+#include <algorithm>
+
+namespace tollgate {
+
+using limits_detail::kNanosMin;
+using limits_detail::saturating_add;
+using limits_detail::saturating_sub;
+
+namespace {
+
+Nanos load_tat(uint64_t raw) { return static_cast<Nanos>(raw); }
+uint64_t store_tat(Nanos tat) {
+  // kNanosMin is the sealed sentinel's bit pattern; the next value up means
+  // the same thing for GCRA (a TAT far in the past).
+  return static_cast<uint64_t>(std::max(tat, kNanosMin + 1));
+}
+
+}  // namespace
+
+std::expected<TokenBucket, std::string> TokenBucket::make(const LimitSpec& spec) {
+  return make(spec.rate, spec.per, spec.burst);
+}
+
+std::expected<TokenBucket, std::string> TokenBucket::make(int64_t rate, Nanos per, int64_t burst) {
+  if (rate < 1) return std::unexpected("token_bucket: rate must be at least 1");
+  if (per < 1) return std::unexpected("token_bucket: per must be at least 1ns");
+  if (burst < 1) return std::unexpected("token_bucket: burst must be at least 1");
+  if (rate > per) return std::unexpected("token_bucket: rate above 1 unit per nanosecond");
+  Nanos interval = per / rate + (per % rate != 0 ? 1 : 0);
+  Nanos tolerance;
+  if (__builtin_mul_overflow(burst, interval, &tolerance)) {
+    return std::unexpected("token_bucket: burst x (per/rate) exceeds the int64 nanosecond range");
+  }
+  return TokenBucket(interval, tolerance, burst);
+}
+
+LimitResult TokenBucket::evaluate(Nanos tat, int64_t cost, Nanos now, Nanos* new_tat) const {
+  LimitResult r;
+  Nanos base = std::max(tat, now);
+  // How far the bucket is drained, in ns; saturates when time ran backwards
+  // a very long way (then nothing is available either way).
+  Nanos backlog = saturating_sub(base, now);
+  r.remaining = backlog >= tolerance_ ? 0 : (tolerance_ - backlog) / interval_;
+  r.reset_after = backlog;
+  if (cost < 0 || cost > burst_) {
+    r.retry_after = -1;
+    return r;
+  }
+  Nanos increment = cost * interval_;   // ≤ tolerance_: cannot overflow
+  Nanos slack = tolerance_ - increment;  // backlog allowed before this charge
+  if (backlog > slack) {
+    r.retry_after = backlog - slack;
+    return r;
+  }
+  Nanos after;
+  if (__builtin_add_overflow(base, increment, &after)) {
+    // The TAT would pass the end of Nanos; storing a saturated one would
+    // understate the debt, so refuse instead.
+    r.retry_after = -1;
+    return r;
+  }
+  r.allowed = true;
+  r.remaining = (slack - backlog) / interval_;
+  r.reset_after = backlog + increment;
+  r.recorded_at = now;
+  *new_tat = after;
+  return r;
+}
+
+Nanos TokenBucket::fresh_tat(Nanos now) const {
+  // Full, and still full if the clock later steps back by up to burst × T.
+  return saturating_sub(now, tolerance_);
+}
+
+void TokenBucket::init(std::atomic<uint64_t>* w, Nanos now) const {
+  w[0].store(store_tat(fresh_tat(now)), std::memory_order_relaxed);
+}
+
+LimitResult TokenBucket::try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
+  uint64_t raw = w[0].load(std::memory_order_acquire);
+  for (;;) {
+    if (raw == kSealed) return LimitResult{.sealed = true};
+    Nanos next = 0;
+    LimitResult r = evaluate(load_tat(raw), cost, now, &next);
+    if (!r.allowed) return r;
+    uint64_t desired = store_tat(next);
+    if (desired == raw) return r;  // cost 0 on a drained bucket: nothing to write
+    if (w[0].compare_exchange_weak(raw, desired, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+      return r;
+    }
+  }
+}
+
+LimitResult TokenBucket::peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
+  uint64_t raw = w[0].load(std::memory_order_acquire);
+  if (raw == kSealed) return LimitResult{.sealed = true};
+  Nanos ignored = 0;
+  return evaluate(load_tat(raw), cost, now, &ignored);
+}
+
+void TokenBucket::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at,
+                         Nanos now) const {
+  if (cost <= 0) return;
+  Nanos charge_ns = std::min(cost, burst_) * interval_;
+  // The charge drains no later than charged_at + cost×T, however much was
+  // queued ahead of it; what may still be in the bucket is at most this.
+  Nanos undrained = saturating_sub(saturating_add(charged_at, charge_ns), now);
+  Nanos give_back = std::clamp<Nanos>(undrained, 0, charge_ns);
+  if (give_back == 0) return;
+  uint64_t raw = w[0].load(std::memory_order_acquire);
+  for (;;) {
+    if (raw == kSealed) return;
+    Nanos tat = load_tat(raw);
+    if (tat <= now) return;  // already full
+    uint64_t desired = store_tat(std::max(saturating_sub(tat, give_back), fresh_tat(now)));
+    if (w[0].compare_exchange_weak(raw, desired, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+      return;
+    }
+  }
+}
+
+bool TokenBucket::try_seal(std::atomic<uint64_t>* w, Nanos now) const {
+  uint64_t raw = w[0].load(std::memory_order_acquire);
+  for (;;) {
+    if (raw == kSealed || load_tat(raw) > now) return false;
+    if (w[0].compare_exchange_weak(raw, kSealed, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+      return true;
+    }
+  }
+}
+
+void TokenBucket::reset(std::atomic<uint64_t>* w, Nanos now) const {
+  uint64_t raw = w[0].load(std::memory_order_acquire);
+  uint64_t fresh = store_tat(fresh_tat(now));
+  while (raw != kSealed &&
+         !w[0].compare_exchange_weak(raw, fresh, std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
+  }
+}
+
+}  // namespace tollgate

@@ -1,0 +1,72 @@
+// GCRA token bucket: `rate` units per `per`, capacity `burst`, state = one
+// atomic word holding the theoretical arrival time (TAT). The object holds
+// only immutable parameters and is shared by all threads; the state words are
+// owned by the caller (a counter-table entry). Under races it may under-admit,
+// never over-admit.
+//
+// Rounding: the emission interval T = ceil(per / rate) ns, so the effective
+// rate per/T never exceeds the configured one; it is lower by a relative
+// error below 1/T (e.g. < 0.0001% for 1000/s, T = 1 ms). Capacity is exactly
+// `burst` units. All arithmetic is overflow-checked: make() rejects what
+// cannot be represented (rate above 1 unit/ns, burst × T beyond int64) and
+// run-time sums saturate instead of wrapping.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <string>
+
+#include "engine/limits/limit_result.h"
+#include "tollgate/limit_spec.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+class TokenBucket {
+ public:
+  // Validates spec.rate/per/burst (all ≥ 1, rate ≤ per, burst × T fits).
+  static std::expected<TokenBucket, std::string> make(const LimitSpec& spec);
+  static std::expected<TokenBucket, std::string> make(int64_t rate, Nanos per, int64_t burst);
+
+  int words() const { return 1; }
+  int64_t capacity() const { return burst_; }
+  Nanos emission_interval() const { return interval_; }
+
+  // Fresh state: a full bucket (TAT = now − burst×T, so a clock stepping back
+  // does not make a fresh bucket look drained). Not thread-safe (no racing user).
+  void init(std::atomic<uint64_t>* w, Nanos now) const;
+  // Charges `cost` units iff they are available. cost > burst (or < 0) is
+  // denied with retry_after -1. Time going backwards never adds capacity.
+  // Thread-safe (CAS loop).
+  [[nodiscard]] LimitResult try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // What try_charge would answer now; changes nothing. Thread-safe.
+  [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // Gives back a charge of `cost` made at `charged_at`. Only the part of the
+  // charge that cannot have drained yet (cost×T − (now − charged_at)) is
+  // returned, so a late refund never frees units consumed by later calls; a
+  // refund never makes the bucket fuller than fresh. Thread-safe.
+  void refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at, Nanos now) const;
+  // Seals the word iff the bucket is full (TAT ≤ now); true iff this call
+  // sealed it. Thread-safe (one CAS, so a racing charge is never lost).
+  [[nodiscard]] bool try_seal(std::atomic<uint64_t>* w, Nanos now) const;
+  // Admin RESET: full bucket. A sealed word stays sealed. Thread-safe.
+  void reset(std::atomic<uint64_t>* w, Nanos now) const;
+
+  // The word value of a sealed state (never a valid TAT).
+  static constexpr uint64_t kSealed = uint64_t{1} << 63;
+
+ private:
+  TokenBucket(Nanos interval, Nanos tolerance, int64_t burst)
+      : interval_(interval), tolerance_(tolerance), burst_(burst) {}
+
+  Nanos fresh_tat(Nanos now) const;
+  // Decides `cost` against stored TAT `tat`; sets *new_tat when allowed.
+  LimitResult evaluate(Nanos tat, int64_t cost, Nanos now, Nanos* new_tat) const;
+
+  Nanos interval_;   // T: ns per unit, rounded up
+  Nanos tolerance_;  // burst × T: how far TAT may run ahead of now
+  int64_t burst_;
+};
+
+}  // namespace tollgate
