@@ -54,8 +54,8 @@ Nanos SlidingWindow::slice_start(int64_t index) const {
   return t;
 }
 
-SlidingWindow::Slot SlidingWindow::decode(uint64_t raw, int slot, int64_t reference) const {
-  int64_t reference_window = floor_div(reference, sub_buckets_);
+SlidingWindow::Slot SlidingWindow::decode(uint64_t raw, int slot,
+                                          int64_t reference_window) const {
   auto stored = static_cast<uint32_t>(raw >> 32);
   // Signed distance in windows, wrap-aware; far "ahead" means long ago.
   int64_t delta = static_cast<int32_t>(stored - static_cast<uint32_t>(reference_window));
@@ -76,13 +76,14 @@ uint64_t SlidingWindow::encode(int64_t index, int64_t count) const {
 SlidingWindow::Scan SlidingWindow::scan(const std::atomic<uint64_t>* w, int64_t reference) const {
   Scan s;
   s.max_index = reference;
+  const int64_t reference_window = window_of(reference);
   for (int i = 0; i < sub_buckets_; ++i) {
     uint64_t raw = w[i].load(std::memory_order_seq_cst);
     if (i == 0 && raw == kSealed) {
       s.sealed = true;
       return s;
     }
-    Slot slot = decode(raw, i, reference);
+    Slot slot = decode(raw, i, reference_window);
     s.max_index = std::max(s.max_index, slot.index);
     if (slot.count > 0 && in_window(slot.index, reference, sub_buckets_)) {
       s.newest_used = s.sum == 0 ? slot.index : std::max(s.newest_used, slot.index);
@@ -107,7 +108,7 @@ SlidingWindow::Bump SlidingWindow::bump(std::atomic<uint64_t>* w, int64_t index,
   uint64_t raw = w[slot].load(std::memory_order_seq_cst);
   for (;;) {
     if (slot == 0 && raw == kSealed) return Bump::kSealed;
-    Slot s = decode(raw, slot, index);
+    Slot s = decode(raw, slot, window_of(index));
     if (s.index > index) return Bump::kMoved;
     int64_t base = s.index == index ? s.count : 0;
     if (base + cost > limit_) return Bump::kFull;
@@ -122,7 +123,7 @@ void SlidingWindow::unbump(std::atomic<uint64_t>* w, int64_t index, int64_t cost
   uint64_t raw = w[slot].load(std::memory_order_seq_cst);
   for (;;) {
     if (slot == 0 && raw == kSealed) return;
-    Slot s = decode(raw, slot, index);
+    Slot s = decode(raw, slot, window_of(index));
     if (s.index != index || s.count == 0) return;  // recycled: the units are gone already
     if (w[slot].compare_exchange_weak(raw, encode(index, s.count - std::min(s.count, cost)),
                                       std::memory_order_seq_cst)) {
@@ -157,7 +158,7 @@ LimitResult SlidingWindow::denied(const std::atomic<uint64_t>* w, int64_t top, i
   for (int64_t j = top - sub_buckets_ + 1; j <= top; ++j) {
     uint64_t raw = w[slot_of(j)].load(std::memory_order_seq_cst);
     if (raw == kSealed && slot_of(j) == 0) return LimitResult{.sealed = true};
-    Slot s = decode(raw, slot_of(j), j);
+    Slot s = decode(raw, slot_of(j), window_of(j));
     if (s.index != j || s.count == 0) continue;
     newest_used = j;
     dropped += s.count;
@@ -177,9 +178,10 @@ LimitResult SlidingWindow::denied(const std::atomic<uint64_t>* w, int64_t top, i
 
 bool SlidingWindow::at_rest(const std::atomic<uint64_t>* w, uint64_t word0,
                             int64_t current) const {
+  const int64_t current_window = window_of(current);
   for (int i = 0; i < sub_buckets_; ++i) {
     uint64_t raw = i == 0 ? word0 : w[i].load(std::memory_order_seq_cst);
-    Slot s = decode(raw, i, current);
+    Slot s = decode(raw, i, current_window);
     if (s.count > 0 && (s.index > current || in_window(s.index, current, sub_buckets_))) {
       return false;
     }
@@ -257,7 +259,7 @@ void SlidingWindow::reset(std::atomic<uint64_t>* w, Nanos now) const {
     uint64_t raw = w[i].load(std::memory_order_seq_cst);
     for (;;) {
       if (i == 0 && raw == kSealed) return;
-      Slot s = decode(raw, i, current);
+      Slot s = decode(raw, i, window_of(current));
       // Zero the count; keep recent epochs so slots never move backwards.
       bool recent = s.index > current || in_window(s.index, current, sub_buckets_);
       uint64_t fresh = recent ? encode(s.index, 0) : word_of(previous, 0);

@@ -102,7 +102,9 @@ class SlidingWindow {
   int slot_of(int64_t index) const {
     return static_cast<int>(limits_detail::floor_mod(index, sub_buckets_));
   }
-  Slot decode(uint64_t raw, int slot, int64_t reference) const;
+  int64_t window_of(int64_t index) const { return limits_detail::floor_div(index, sub_buckets_); }
+  // Reads a slot word; `reference_window` = window_of(the caller's slice).
+  Slot decode(uint64_t raw, int slot, int64_t reference_window) const;
   uint64_t encode(int64_t index, int64_t count) const;
 
   Scan scan(const std::atomic<uint64_t>* w, int64_t reference) const;
