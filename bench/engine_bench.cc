@@ -1,0 +1,178 @@
+// Engine decision cost: ns per CHECK for a one-limit key and a three-limit
+// contract, table lookup at 100k and 1M keys, RESP parse + dispatch per
+// command, and 1 vs 2 threads on distinct keys. Each reports allocs_per_op
+// from the global allocation hook (steady state must be 0).
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "alloc_counter.h"
+#include "commands/data_service.h"
+#include "engine/engine.h"
+#include "resp/parser.h"
+
+namespace tollgate {
+namespace {
+
+constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
+
+LimitSpec big_bucket(std::string name) {
+  LimitSpec s;
+  s.name = std::move(name);
+  s.type = LimitType::kTokenBucket;
+  s.rate = 1'000'000'000;
+  s.per = kNanosPerSecond;
+  s.burst = 1'000'000'000;
+  return s;
+}
+
+struct Fixture {
+  Reclaimer reclaimer{64};
+  std::unique_ptr<Engine> engine;
+
+  explicit Fixture(size_t max_keys = 20'000'000) {
+    EngineOptions o;
+    o.table.max_dynamic_keys = max_keys;
+    o.key_classes.push_back({"k:*", {big_bucket("rl")}, "", 0});
+    LimitSpec window;
+    window.name = "minute";
+    window.type = LimitType::kSlidingWindow;
+    window.limit = 2'000'000'000;
+    window.window = 60 * kNanosPerSecond;
+    LimitSpec quota;
+    quota.name = "daily";
+    quota.type = LimitType::kQuota;
+    quota.limit = int64_t{1} << 34;
+    quota.period = Period::kDay;
+    o.contracts.push_back({"acme", {big_bucket("burst"), window, quota}, "Asia/Shanghai", 0});
+    engine = std::move(*Engine::create(o, reclaimer, kStart));
+  }
+};
+
+Fixture& shared_fixture() {
+  static Fixture f;
+  return f;
+}
+
+void report_allocs(benchmark::State& state, uint64_t before) {
+  state.counters["allocs_per_op"] =
+      benchmark::Counter(static_cast<double>(bench::allocations() - before), benchmark::Counter::kAvgIterations);
+}
+
+// One existing one-limit key, checked over and over (time advances 1 µs per call).
+void BM_CheckOneLimitKey(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  CheckRequest r;
+  r.key = "k:one";
+  Nanos now = kStart;
+  f.engine->check(r, now);
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+  report_allocs(state, before);
+}
+BENCHMARK(BM_CheckOneLimitKey);
+
+// A contract with a token bucket, a sliding window and a calendar quota.
+void BM_CheckThreeLimitContract(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  CheckRequest r;
+  r.key = "acme";
+  Nanos now = kStart;
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+  report_allocs(state, before);
+}
+BENCHMARK(BM_CheckThreeLimitContract);
+
+// Distinct keys per thread (4,096 each): scaling from 1 to 2 threads.
+void BM_CheckDistinctKeysThreads(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4096; ++i) keys.push_back("k:t" + std::to_string(state.thread_index()) + "-" + std::to_string(i));
+  CheckRequest r;
+  Nanos now = kStart;
+  for (auto& k : keys) {
+    r.key = k;
+    f.engine->check(r, now);
+  }
+  size_t i = 0;
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    r.key = keys[i++ & 4095];
+    benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+  }
+  if (state.thread_index() == 0) report_allocs(state, before);
+}
+BENCHMARK(BM_CheckDistinctKeysThreads)->Threads(1)->Threads(2)->UseRealTime();
+
+// Random existing keys out of a table of range(0) keys: lookup + charge cost vs table size.
+void BM_CheckRandomKeyAtTableSize(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  Fixture f(n + 10);
+  int slot = f.reclaimer.register_reader();
+  std::vector<std::string> keys;
+  keys.reserve(n);
+  CheckRequest r;
+  for (size_t i = 0; i < n; ++i) {
+    keys.push_back("k:" + std::to_string(i * 2654435761u));
+    r.key = keys.back();
+    f.engine->check(r, kStart);
+  }
+  std::mt19937_64 rng(7);
+  std::vector<uint32_t> order(1 << 16);
+  for (auto& o : order) o = static_cast<uint32_t>(rng() % n);
+  size_t i = 0;
+  Nanos now = kStart;
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    r.key = keys[order[i++ & 0xffff]];
+    benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+  }
+  report_allocs(state, before);
+  state.counters["keys"] = static_cast<double>(f.engine->table().size());
+}
+BENCHMARK(BM_CheckRandomKeyAtTableSize)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kNanosecond);
+
+// RESP parse + command dispatch + decision + reply encoding, per pipelined CHECK.
+void BM_ParseDispatchCheck(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  SystemClock clock;
+  DataService service(*f.engine, clock, f.reclaimer, 1, ServiceInfo{});
+  std::string batch;
+  for (int i = 0; i < 64; ++i) batch += "*2\r\n$5\r\nCHECK\r\n$7\r\nk:batch\r\n";
+  resp::Parser parser;
+  std::string out;
+  out.reserve(1 << 16);
+  Session session;
+  uint64_t before = bench::allocations();
+  for (auto _ : state) {
+    out.clear();
+    resp::ReplyWriter writer(out);
+    service.begin_batch(0);
+    session.now = service.batch_now(0);
+    std::string_view rest = batch;
+    while (parser.parse(rest) == resp::ParseStatus::kCommand) {
+      service.execute(parser.args(), session, writer);
+      rest.remove_prefix(parser.consumed());
+    }
+    service.end_batch(0);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 64);
+  state.counters["allocs_per_op"] = benchmark::Counter(static_cast<double>(bench::allocations() - before) / 64,
+                                                       benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_ParseDispatchCheck);
+
+}  // namespace
+}  // namespace tollgate
