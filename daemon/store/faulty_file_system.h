@@ -30,7 +30,7 @@ struct Fault {
   // kWrite only: really write min(size, short_write_bytes) bytes and report
   // that count instead of failing (`error` is then ignored).
   size_t short_write_bytes = kNoShortWrite;
-  std::string path_contains;     // when set, only calls on paths containing it match
+  std::string path_contains = {};  // when set, only calls on paths containing it match
   bool writable_opens_only = false;  // kOpen only: match only opens for writing
 };
 

@@ -132,7 +132,9 @@ class Journal {
   // Writes all buffered records and fdatasyncs once; returns the last durable
   // sequence. On failure the records stay buffered (a later commit retries
   // them) and the segment is cut back to its last durable byte, so no reader
-  // ever sees a partial record. Rotates first if the segment is full.
+  // ever sees a partial record. Rotates first if the segment is full. Only
+  // the returned sequence is promised durable: if a failed commit is followed
+  // by a crash, whole records of the failed batch may or may not survive.
   [[nodiscard]] Result<uint64_t> commit();
 
   // Starts a new segment if the current one holds at least segment_bytes, or
