@@ -1,0 +1,133 @@
+// Roll-over machinery shared by the per-period subject structures: a few
+// "generations" of owner-held storage, each tagged with the calendar period it
+// counts, so a new period starts on storage that was zeroed ahead of time
+// instead of clearing a big table while other callers wait.
+//
+// Each generation has one header word:
+//   state (2 bits) | period id (28 bits) | payload (34 bits)
+//   kClean     storage all zero, ready to go live (id: the period it last held)
+//   kLive      counts period `id`; payload = count (25 bits) | writers (9 bits)
+//   kClearing  being zeroed; payload = next chunk (17 bits) | chunks in flight (17 bits)
+// The period id is the period's start in whole minutes since the epoch, mod
+// 2^28, compared wrap-aware (as Quota does): valid while callers' clocks are
+// within ±255 years of each other.
+//
+// Life cycle: clean → live (one CAS, by the first call of a new period) →
+// clearing (once `keep` newer generations are live and no writer is inside)
+// → clean (when every chunk is zeroed and no zeroing is in flight). Every
+// data-plane call zeroes at most one chunk of a superseded generation, so a
+// busy limit pre-clears its spare during the period; a call that finds no
+// clean generation at a roll-over zeroes unclaimed chunks itself (cooperating
+// with the other callers) and reports kBusy only when the last chunks are
+// being zeroed by another thread at that moment.
+//
+// Writers (anything that changes a generation's storage) register in the
+// header for the duration of the change, so no generation is zeroed under a
+// writer and no late write lands in a zeroed generation.
+//
+// Thread-safe and lock-free throughout except reset() (see there). The owner
+// provides the storage and the chunk-zeroing callback and must outlive this.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "engine/limits/calendar.h"
+
+namespace tollgate::subjects_detail {
+
+// The bounds of the period with id `id` (a PeriodGenerations::period_id), which
+// is `current`'s period or a later one (when another caller's clock is ahead).
+// Cold path for later periods: asks the calendar without touching its cache.
+PeriodBounds bounds_of_id(const Calendar& calendar, uint64_t id, const PeriodBounds& current);
+
+class PeriodGenerations {
+ public:
+  static constexpr int kMaxGenerations = 3;
+  static constexpr int kIdBits = 28;
+  static constexpr int kWriterBits = 9;
+  static constexpr int kCountBits = 25;
+  static constexpr int kChunkBits = 17;
+  static constexpr int64_t kMaxCount = (int64_t{1} << kCountBits) - 1;
+  static constexpr uint32_t kMaxChunks = (uint32_t{1} << kChunkBits) - 1;
+  static constexpr uint64_t kIdMask = (uint64_t{1} << kIdBits) - 1;
+
+  enum class State : uint64_t { kClean = 0, kLive = 1, kClearing = 2 };
+
+  // Zeroes chunk `chunk` of generation `gen`'s storage (relaxed stores suffice).
+  using ClearChunk = void (*)(void* owner, int gen, uint32_t chunk);
+
+  // `generations` (2..kMaxGenerations) of storage, each zeroed in `chunks`
+  // (1..kMaxChunks) pieces; the `keep` newest live generations are kept, older
+  // ones are cleared. All storage must start zeroed. Not thread-safe.
+  PeriodGenerations(int generations, int keep, uint32_t chunks, ClearChunk clear, void* owner);
+
+  PeriodGenerations(const PeriodGenerations&) = delete;
+  PeriodGenerations& operator=(const PeriodGenerations&) = delete;
+
+  // The period id of a period starting at `start` (ns since the epoch).
+  static uint64_t period_id(int64_t start);
+  // a − b in periods' minutes, wrap-aware over kIdBits.
+  static int64_t id_distance(uint64_t a, uint64_t b);
+
+  struct Live {
+    enum class Status { kReady, kNone, kBusy } status = Status::kNone;
+    int gen = -1;
+    uint64_t id = 0;  // the period the generation counts (≥ the asked id)
+    int64_t count = 0;
+  };
+
+  // The generation counting period `id_now`, or a later one when another
+  // caller's clock is already there (time never reopens an earlier period).
+  // Activates a clean generation when none is live for `id_now` or later,
+  // zeroing what it must first; kBusy when that zeroing is in another
+  // thread's hands right now. Also zeroes ≤ 1 chunk of a superseded
+  // generation. Thread-safe, lock-free.
+  Live acquire(uint64_t id_now);
+  // As acquire() but changes nothing: kNone when no generation counts
+  // `id_now` or later. Thread-safe.
+  Live find(uint64_t id_now) const;
+  // The live generation counting exactly `id`, or −1. Thread-safe.
+  int find_exact(uint64_t id) const;
+  // True while `gen` is still live for `id` (validates reads of its storage).
+  bool still_live(int gen, uint64_t id) const;
+  int64_t count(int gen) const;
+
+  enum class Enter { kEntered, kMoved, kFull };
+  // Registers a writer on `gen` while it is live for `id`, adding
+  // `count_delta` to its count unless that would pass `count_limit` (kFull;
+  // nothing changed). kMoved: the generation no longer counts `id`.
+  // Thread-safe (CAS loop).
+  [[nodiscard]] Enter enter_writer(int gen, uint64_t id, int64_t count_delta, int64_t count_limit);
+  // Unregisters a writer, subtracting `count_undo` from the count. Thread-safe.
+  void leave_writer(int gen, int64_t count_undo);
+
+  // Zeroes ≤ 1 chunk of a superseded generation. Thread-safe, lock-free.
+  void help_clear();
+
+  // Makes every generation clean (all storage zero). Waits for in-flight
+  // writers and zeroings of others: control-plane only. Calls racing with it
+  // may count into a generation activated during the reset. Thread-safe.
+  void reset();
+
+  State state(int gen) const;
+
+ private:
+  // Zeroes chunks of `gen` until none is left to claim; true when it ended
+  // clean. Thread-safe, lock-free.
+  bool clear_all(int gen);
+  // One step of clearing `gen`: start it (from live, when no writer is in),
+  // zero one chunk, or finish it. False when there was nothing it could do.
+  bool clear_step(int gen);
+  bool superseded(int gen, const std::array<uint64_t, kMaxGenerations>& headers) const;
+
+  int generations_;
+  int keep_;
+  uint32_t chunks_;
+  ClearChunk clear_;
+  void* owner_;
+  std::array<std::atomic<uint64_t>, kMaxGenerations> headers_{};
+};
+
+}  // namespace tollgate::subjects_detail
