@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "store/little_endian.h"
 #include "tollgate/time.h"
 
 namespace tollgate::store {
@@ -16,23 +17,6 @@ namespace {
 
 constexpr std::string_view kSegmentPrefix = "journal.";
 constexpr size_t kSeqDigits = 16;
-
-void put_u32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void put_u64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t get_u32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-uint64_t get_u64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
 
 // XXH3-64 over the first 16 header bytes, then the payload.
 uint64_t record_checksum(const char* header, std::string_view payload) {

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "store/little_endian.h"
+
 namespace tollgate::store {
 namespace {
 
@@ -14,23 +16,6 @@ constexpr size_t kRecordFrameBytes = 5;  // u8 type + u32 length
 constexpr std::string_view kPrefix = "snapshot.";
 constexpr std::string_view kTmpSuffix = ".tmp";
 constexpr size_t kSeqDigits = 16;
-
-void put_u32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void put_u64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t get_u32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-uint64_t get_u64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
 
 std::optional<uint64_t> parse_seq(std::string_view digits) {
   if (digits.size() != kSeqDigits) return std::nullopt;
