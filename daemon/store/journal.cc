@@ -363,6 +363,13 @@ Result<bool> Journal::rotate(bool force) {
   bool full = durable_offset_ >= options_.segment_bytes;
   bool has_records = durable_offset_ > 0;
   if (current_.is_open() && !(has_records && (full || force))) return false;
+  if (current_.is_open() && needs_truncation_) {
+    // Leaving partial bytes behind would turn a torn tail into corruption in
+    // a non-last segment (data loss at recovery): cut them first or stay.
+    auto cut = note(options_.fs->ftruncate(current_.get(), durable_offset_));
+    if (!cut) return std::unexpected(std::move(cut.error()));
+    needs_truncation_ = false;
+  }
   // The durable prefix was synced when committed; nothing else to flush.
   if (current_.is_open()) (void)current_.close();
   if (auto s = note(start_segment(durable_seq_ + 1)); !s) {

@@ -159,6 +159,28 @@ TEST_F(JournalFaultsTest, FailedCutBackIsRepairedByRetryOrRecovery) {
   EXPECT_FALSE(torn);
 }
 
+// Verifies rotate() refuses to leave a segment with uncut partial bytes
+// behind (they would read as data loss once it is not the last segment).
+TEST_F(JournalFaultsTest, RotateCutsPartialBytesFirst) {
+  add(4);
+  fs_.add_fault({.op = FileOp::kWrite, .short_write_bytes = 20});
+  fs_.add_fault({.op = FileOp::kWrite, .nth = 2, .error = ENOSPC});
+  fs_.add_fault({.op = FileOp::kTruncate, .nth = 1, .error = EIO});
+  fs_.add_fault({.op = FileOp::kTruncate, .nth = 2, .error = EIO});
+  ASSERT_FALSE(journal_->commit());
+  auto refused = journal_->rotate(true);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(journal_->segment_paths().size(), 1u);
+  ASSERT_EQ(journal_->rotate(true), true);  // the third ftruncate works
+  ASSERT_EQ(journal_->commit(), 4u);
+  Recorder recorder;
+  auto scan = scan_journal(default_file_system(), dir_.path(), 0, recorder.visitor());
+  ASSERT_TRUE(scan);
+  EXPECT_FALSE(scan->data_loss);
+  EXPECT_FALSE(scan->torn_tail);
+  EXPECT_EQ(recorder.records, first(4));
+}
+
 // Verifies EROFS when opening a segment for writing is an error value from
 // Journal::open, counted, and that opening works once the fault is gone.
 TEST_F(JournalFaultsTest, ErofsOnOpen) {
