@@ -1,7 +1,10 @@
 #include "app/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <uv.h>
+
+#include <algorithm>
 
 #include <memory>
 #include <spdlog/spdlog.h>
@@ -10,6 +13,7 @@
 #include "app/engine_options.h"
 #include "commands/data_service.h"
 #include "config/config_loader.h"
+#include "engine/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "net/server.h"
@@ -26,6 +30,7 @@ struct ControlPlane {
   Server* server = nullptr;
   Engine* engine = nullptr;
   Reclaimer* reclaimer = nullptr;
+  ContractAdmin* admin = nullptr;
   const Clock* clock = nullptr;
   bool stopping = false;
 };
@@ -53,17 +58,33 @@ void on_hup(uv_signal_t*, int) {
 
 void on_sweep(uv_timer_t* timer) {
   auto* cp = static_cast<ControlPlane*>(timer->data);
-  cp->engine->sweep(cp->clock->now(), kSweepBudget);
+  Nanos now = cp->clock->now();
+  cp->engine->sweep(now, kSweepBudget);
+  cp->admin->flush_debits(now);  // per-call debits become ledger entries
   cp->reclaimer->collect();
 }
 
-std::unique_ptr<Engine> build_engine(const Config& config, Reclaimer& reclaimer, Nanos now) {
-  auto engine = Engine::create(engine_options_from(config), reclaimer, now);
+std::unique_ptr<Engine> build_engine(const Config& config, Reclaimer& reclaimer, Nanos now, StateStore& state) {
+  auto engine = Engine::create(engine_options_from(config), reclaimer, now, state);
   if (!engine) {
     for (const auto& e : engine.error()) spdlog::error("{}: {}", config.file, e);
     return nullptr;
   }
   return std::move(*engine);
+}
+
+// Admin peers: the configured uids/gids, or by default the daemon's own uid and root.
+std::function<bool(int64_t, int64_t)> admin_peer_check(const AdminConfig& admin) {
+  std::vector<int64_t> uids(admin.allow_uids.begin(), admin.allow_uids.end());
+  std::vector<int64_t> gids(admin.allow_gids.begin(), admin.allow_gids.end());
+  if (uids.empty() && gids.empty()) {
+    uids.push_back(0);
+    uids.push_back(static_cast<int64_t>(::getuid()));
+  }
+  return [uids, gids](int64_t uid, int64_t gid) {
+    return std::find(uids.begin(), uids.end(), uid) != uids.end() ||
+           std::find(gids.begin(), gids.end(), gid) != gids.end();
+  };
 }
 
 }  // namespace
@@ -85,7 +106,8 @@ int run_daemon(const std::string& config_path) {
 
   SystemClock clock;
   Reclaimer reclaimer;
-  auto engine = build_engine(*config, reclaimer, clock.now());
+  StateStore state;
+  auto engine = build_engine(*config, reclaimer, clock.now(), state);
   if (!engine) return 2;
 
   int threads = config->server.threads > 0 ? config->server.threads
@@ -101,9 +123,13 @@ int run_daemon(const std::string& config_path) {
   Server server(&cp.loop, threads, limits, static_cast<size_t>(config->server.max_connections));
   ServiceInfo info;
   info.config_path = config_path;
+  info.currency_decimals = config->currency_decimals;
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
-  DataService data(*engine, clock, reclaimer, threads, std::move(info));
+  DataService data(*engine, clock, reclaimer, threads, info);
+  ContractAdmin contract_admin([&engine]() -> Engine& { return *engine; }, state);
+  DataService admin(*engine, clock, reclaimer, 1, info);
+  admin.set_admin(&contract_admin);
 
   ListenerOptions data_listener;
   data_listener.path = config->server.socket;
@@ -111,6 +137,20 @@ int run_daemon(const std::string& config_path) {
   data_listener.service = &data;
   if (auto r = server.listen(data_listener); !r) {
     spdlog::error("cannot listen: {}", r.error());
+    uv_loop_close(&cp.loop);
+    return 1;
+  }
+  ListenerOptions admin_listener;
+  admin_listener.path = config->server.admin_socket;
+  admin_listener.mode = config->server.admin_socket_mode;
+  admin_listener.service = &admin;
+  admin_listener.admin = true;
+  admin_listener.dedicated_worker = true;
+  admin_listener.allow_peer = admin_peer_check(config->admin);
+  if (auto r = server.listen(admin_listener); !r) {
+    spdlog::error("cannot listen: {}", r.error());
+    server.stop();
+    uv_run(&cp.loop, UV_RUN_NOWAIT);
     uv_loop_close(&cp.loop);
     return 1;
   }
@@ -122,6 +162,7 @@ int run_daemon(const std::string& config_path) {
   cp.server = &server;
   cp.engine = engine.get();
   cp.reclaimer = &reclaimer;
+  cp.admin = &contract_admin;
   cp.clock = &clock;
   for (uv_signal_t* s : {&cp.sigterm, &cp.sigint, &cp.sighup}) {
     uv_signal_init(&cp.loop, s);
@@ -135,8 +176,8 @@ int run_daemon(const std::string& config_path) {
   uint64_t sweep_ms = static_cast<uint64_t>(std::max<Nanos>(1, config->table.sweep_interval / kNanosPerMilli));
   uv_timer_start(&cp.sweep_timer, on_sweep, sweep_ms, sweep_ms);
 
-  spdlog::info("tollgated ready: data socket {} ({} worker threads, {} contracts, {} key classes)",
-               config->server.socket, threads, engine->contracts().size(), engine->key_classes().size());
+  spdlog::info("tollgated ready: data socket {}, admin socket {} ({} worker threads, {} contracts, {} key classes)",
+               config->server.socket, config->server.admin_socket, threads, engine->contracts().size(), engine->key_classes().size());
   uv_run(&cp.loop, UV_RUN_DEFAULT);
   server.stop();
   uv_loop_close(&cp.loop);

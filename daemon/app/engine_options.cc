@@ -16,6 +16,26 @@ EngineOptions engine_options_from(const Config& config) {
     spec.name = key;
     spec.limits = contract.limits;
     spec.timezone = contract.timezone;
+    ContractRules rules;
+    rules.status = contract.status;
+    rules.starts = contract.starts;
+    rules.expires = contract.expires;
+    rules.channels = contract.channels;
+    rules.purposes = contract.purposes;
+    rules.hold_timeout = contract.hold_timeout;
+    if (!contract.pricing.empty()) {
+      auto it = config.pricing.find(contract.pricing);
+      if (it != config.pricing.end()) {
+        std::vector<PriceStep> steps;
+        for (const auto& st : it->second.steps) steps.push_back({st.prepay_from, st.unit_price});
+        // The loader validated the ladder; create() re-checks the same rules.
+        if (auto ladder = PriceLadder::create(std::move(steps))) rules.pricing = std::move(*ladder);
+        rules.pricing_name = contract.pricing;
+      }
+    }
+    for (const auto& limit : contract.limits)
+      if (limit.type == LimitType::kConcurrency) rules.concurrency.push_back({limit.name, limit.limit, limit.shadow});
+    spec.rules = std::move(rules);
     o.contracts.push_back(std::move(spec));
   }
   for (const auto& kc : config.key_classes) {

@@ -55,6 +55,7 @@ class CommandTable {
 // Each command family registers itself here (one function per family file).
 void register_server_commands(CommandTable& table);
 void register_check_commands(CommandTable& table);
+void register_admin_commands(CommandTable& table);
 
 // Arity check in Redis's convention.
 constexpr bool arity_ok(int arity, size_t argc) {

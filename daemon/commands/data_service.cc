@@ -11,6 +11,7 @@ DataService::DataService(Engine& engine, const Clock& clock, Reclaimer& reclaime
   for (auto& w : workers_) w.reader_slot = reclaimer_.register_reader();
   register_server_commands(table_);
   register_check_commands(table_);
+  register_admin_commands(table_);
 }
 
 void DataService::begin_batch(int worker) {

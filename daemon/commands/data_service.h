@@ -11,6 +11,7 @@
 #include <string>
 
 #include "commands/command_table.h"
+#include "engine/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "net/server.h"
@@ -34,6 +35,7 @@ struct alignas(64) WorkerMetrics {
 
 struct ServiceInfo {
   std::string config_path;
+  int currency_decimals = 2;
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
 };
@@ -53,6 +55,9 @@ class DataService final : public Service {
   int worker_count() const { return static_cast<int>(workers_.size()); }
   const ServiceInfo& info() const { return info_; }
   const Clock& clock() const { return clock_; }
+  // Admin operations; set on the admin socket's service only.
+  ContractAdmin* admin() { return admin_; }
+  void set_admin(ContractAdmin* admin) { admin_ = admin; }
 
   // Sums of the per-worker metrics, for INFO.
   uint64_t total(std::atomic<uint64_t> WorkerMetrics::*field) const;
@@ -72,6 +77,7 @@ class DataService final : public Service {
   std::span<PerWorker> workers_;
   ServiceInfo info_;
   CommandTable table_;
+  ContractAdmin* admin_ = nullptr;
 };
 
 }  // namespace tollgate

@@ -158,6 +158,7 @@ void info_command(CommandContext& ctx) {
     line("worker_threads", s.worker_count());
     line("config_file", s.info().config_path);
     line("timezone", s.engine().options().timezone);
+    line("currency_decimals", s.info().currency_decimals);
     line("unknown_keys", s.engine().options().allow_unknown ? "allow" : "deny");
     text += "\r\n";
   }

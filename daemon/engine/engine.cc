@@ -57,7 +57,7 @@ std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
   std::vector<std::unique_ptr<CompiledLimit>> shadows;
   int offset = 0;
   for (const LimitSpec& ls : spec.limits) {
-    if (ls.type == LimitType::kConcurrency || ls.type == LimitType::kDistinctSubjects) continue;
+    if (ls.type == LimitType::kConcurrency || ls.type == LimitType::kDistinctSubjects) continue;  // see ContractRules
     auto limiter = Limiter::make(ls, zone);
     if (!limiter) {
       errors.push_back(fmt::format("{} limit {}: {}", spec.name, ls.name, limiter.error()));
@@ -83,12 +83,12 @@ std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
   return policy;
 }
 
-Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer)
-    : options_(options), reclaimer_(reclaimer), table_(reclaimer, options.table) {}
+Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state)
+    : options_(options), reclaimer_(reclaimer), state_(state), table_(reclaimer, options.table) {}
 
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
-    const EngineOptions& options, Reclaimer& reclaimer, Nanos now) {
-  std::unique_ptr<Engine> engine(new Engine(options, reclaimer));
+    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state) {
+  std::unique_ptr<Engine> engine(new Engine(options, reclaimer, state));
   std::vector<std::string> errors;
   auto add = [&](const PolicySpec& spec, bool dynamic, std::vector<std::unique_ptr<Policy>>& into) {
     auto compiled = compile_policy(spec, dynamic, options);
@@ -101,6 +101,14 @@ std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
   for (const auto& spec : options.contracts) add(spec, false, engine->contracts_);
   for (const auto& spec : options.key_classes) add(spec, true, engine->key_classes_);
   if (!errors.empty()) return std::unexpected(std::move(errors));
+  for (size_t i = 0; i < engine->contracts_.size(); ++i) {
+    Policy& p = *engine->contracts_[i];
+    const PolicySpec& spec = options.contracts[i];
+    p.rules = std::make_unique<ContractRules>(spec.rules.value_or(ContractRules{}));
+    p.state = &state.contract(p.name);
+    p.state->apply_config_status(p.rules->status);
+    if (p.rules->pricing) p.state->ensure_account(*p.rules->pricing);
+  }
   for (const auto& policy : engine->contracts_) {
     const Policy* p = policy.get();
     engine->table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now,
@@ -228,16 +236,103 @@ Decision Engine::check(const CheckRequest& request, Nanos now) {
       if (result == CounterTable::InsertResult::kFull) return table_full();
       e = entry;
     }
+    if (e->policy()->rules) return check_contract(e, request, now);
     if (charge(e, request.cost, now, out)) return out;
   }
   return table_full();
+}
+
+const Policy* Engine::contract(std::string_view key) const {
+  const Entry* e = table_.find(key, CounterTable::hash_key(key));
+  return e != nullptr && e->policy()->rules ? e->policy() : nullptr;
+}
+
+namespace {
+
+void deny_with(Decision& d, Code code, int64_t retry_after_ms) {
+  d = Decision{};
+  d.allowed = false;
+  d.code = code;
+  d.remaining = 0;
+  d.retry_after_ms = retry_after_ms;
+  d.reset_after_ms = 0;
+}
+
+bool listed(const std::vector<std::string>& allowed, std::string_view value) {
+  if (allowed.empty()) return true;
+  for (const auto& a : allowed)
+    if (a == value) return true;
+  return false;
+}
+
+}  // namespace
+
+bool Engine::gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const {
+  const ContractRules& r = *p.rules;
+  switch (p.state->status()) {
+    case ContractStatus::kTerminated: deny_with(out, Code::kTerminated, -1); break;
+    case ContractStatus::kSuspended: deny_with(out, Code::kSuspended, -1); break;
+    case ContractStatus::kActive:
+      if (r.expires && now >= *r.expires) deny_with(out, Code::kExpired, -1);
+      else if (r.starts && now < *r.starts) deny_with(out, Code::kNotStarted, ceil_millis(*r.starts - now));
+      else if (!listed(r.channels, request.channel)) deny_with(out, Code::kChannel, -1);
+      else if (!listed(r.purposes, request.purpose)) deny_with(out, Code::kPurpose, -1);
+      else return true;
+      break;
+  }
+  if (const Account* a = p.state->account()) out.balance = a->balance();
+  return false;
+}
+
+void Engine::deny_balance(const Policy& p, Decision& out) const {
+  const Account* a = p.state->account();
+  deny_with(out, Code::kBalance, -1);
+  out.limit = "balance";
+  out.remaining = a->credits();
+  out.balance = a->balance();
+}
+
+// A contract call: gates first (status, expiry, scope), then the prepaid
+// debit, then the counter limits; any denial gives back what was taken.
+Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now) {
+  const Policy& p = *e->policy();
+  Decision out;
+  if (!gate(p, request, now, out)) return out;
+  Account* account = p.state->account();
+  DebitResult debit;
+  if (account != nullptr && request.cost > 0) {
+    debit = account->try_debit(request.cost);
+    if (!debit.ok()) {
+      deny_balance(p, out);
+      return out;
+    }
+  }
+  bool charged = charge(e, request.cost, now, out);  // contract entries are never sealed
+  if (!charged || !out.allowed) {
+    if (debit.ok() && debit.span_count > 0) (void)account->refund(debit.taken());
+    if (!charged) return table_full();
+  }
+  out.balance = account != nullptr ? account->balance() : -1;
+  return out;
 }
 
 Decision Engine::peek(const CheckRequest& request, Nanos now) const {
   const uint64_t hash = CounterTable::hash_key(request.key);
   Decision out;
   if (const Entry* e = table_.find(request.key, hash)) {
-    evaluate(*e->policy(), e->words(), request.cost, now, out);
+    const Policy& p = *e->policy();
+    if (p.rules) {
+      if (!gate(p, request, now, out)) return out;
+      const Account* account = p.state->account();
+      if (account != nullptr && account->credits() < request.cost) {
+        deny_balance(p, out);
+        return out;
+      }
+      evaluate(p, e->words(), request.cost, now, out);
+      out.balance = account != nullptr ? account->balance() : -1;
+      return out;
+    }
+    evaluate(p, e->words(), request.cost, now, out);
     return out;
   }
   const Policy* cls = match_class(request.key);

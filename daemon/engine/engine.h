@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,7 @@ struct PolicySpec {
   std::vector<LimitSpec> limits;
   std::string timezone;  // empty: EngineOptions::timezone
   Nanos idle_timeout = 0;
+  std::optional<ContractRules> rules;  // contracts: scope, status, expiry, pricing
 };
 
 struct EngineOptions {
@@ -61,8 +63,9 @@ class Engine {
  public:
   // Compiles the policies and creates the static (contract) entries.
   // Returns every problem found, one message each.
+  // `state` holds what outlives the engine (contract states, ledger).
   static std::expected<std::unique_ptr<Engine>, std::vector<std::string>> create(
-      const EngineOptions& options, Reclaimer& reclaimer, Nanos now);
+      const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state);
 
   // Decides the call and, when allowed, charges every enforced limit (and the
   // shadow limits that allow it). A denied call charges nothing. Thread-safe.
@@ -79,9 +82,16 @@ class Engine {
   const std::vector<std::unique_ptr<Policy>>& contracts() const { return contracts_; }
   const std::vector<std::unique_ptr<Policy>>& key_classes() const { return key_classes_; }
   const EngineOptions& options() const { return options_; }
+  StateStore& state() { return state_; }
+  // The contract's policy, or nullptr.
+  const Policy* contract(std::string_view key) const;
 
  private:
-  Engine(const EngineOptions& options, Reclaimer& reclaimer);
+  Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state);
+  // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
+  bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
+  Decision check_contract(Entry* e, const CheckRequest& request, Nanos now);
+  void deny_balance(const Policy& p, Decision& out) const;
   const Policy* match_class(std::string_view key) const;
   // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
   // evictor (nothing charged; the caller looks the key up again).
@@ -93,6 +103,7 @@ class Engine {
 
   EngineOptions options_;
   Reclaimer& reclaimer_;
+  StateStore& state_;
   CounterTable table_;
   std::vector<std::unique_ptr<Policy>> contracts_;
   std::vector<std::unique_ptr<Policy>> key_classes_;

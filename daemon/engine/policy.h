@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/contract.h"
 #include "engine/limits/limiter.h"
 #include "tollgate/decision.h"
 #include "tollgate/limit_spec.h"
@@ -37,6 +38,10 @@ struct Policy {
   std::vector<std::unique_ptr<CompiledLimit>> limits;
   size_t enforced_count = 0;
   int word_count = 0;
+  // Contracts only: scope, status, expiry, pricing rules, and the runtime
+  // state they act on (owned by the StateStore, outlives this policy).
+  std::unique_ptr<ContractRules> rules;
+  ContractState* state = nullptr;
 
   bool matches(std::string_view key) const {
     return exact ? key == prefix : key.starts_with(prefix);

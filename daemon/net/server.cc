@@ -25,6 +25,7 @@ std::expected<void, std::string> Server::listen(ListenerOptions options) {
   l->options = std::move(options);
   l->fd = *fd;
   l->poll.data = l.get();
+  if (l->options.dedicated_worker) l->own_worker = std::make_unique<Worker>(0, limits_);
   listeners_.push_back(std::move(l));
   return {};
 }
@@ -32,6 +33,8 @@ std::expected<void, std::string> Server::listen(ListenerOptions options) {
 std::expected<void, std::string> Server::start() {
   for (auto& w : workers_)
     if (!w->start()) return std::unexpected("cannot start a worker loop");
+  for (auto& l : listeners_)
+    if (l->own_worker && !l->own_worker->start()) return std::unexpected("cannot start the admin worker loop");
   for (auto& l : listeners_) {
     if (uv_poll_init(control_loop_, &l->poll, l->fd) != 0 || uv_poll_start(&l->poll, UV_READABLE, on_acceptable) != 0)
       return std::unexpected("cannot watch listener " + l->options.path);
@@ -78,7 +81,7 @@ void Server::accept_all(Listener& l) {
       ::close(fd);
       continue;
     }
-    if (stats().connections >= max_connections_) {
+    if (!l.own_worker && stats().connections >= max_connections_) {
       ++rejected_max_clients_;
       constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
       [[maybe_unused]] auto n = ::write(fd, kMsg.data(), kMsg.size());
@@ -87,7 +90,7 @@ void Server::accept_all(Listener& l) {
     }
     session.id = next_session_id_++;
     session.admin = l.options.admin;
-    Worker& w = *workers_[next_worker_++ % workers_.size()];
+    Worker& w = l.own_worker ? *l.own_worker : *workers_[next_worker_++ % workers_.size()];
     w.adopt(fd, *l.options.service, std::move(session));
   }
 }
@@ -108,7 +111,11 @@ void Server::stop() {
     }
   }
   for (auto& w : workers_) w->stop();
+  for (auto& l : listeners_)
+    if (l->own_worker) l->own_worker->stop();
   for (auto& w : workers_) w->join();
+  for (auto& l : listeners_)
+    if (l->own_worker) l->own_worker->join();
 }
 
 ServerStats Server::stats() const {

@@ -22,6 +22,9 @@ struct ListenerOptions {
   int mode = 0660;
   Service* service = nullptr;
   bool admin = false;
+  // Serve this listener's connections on a thread of its own (the admin
+  // socket: slow control-plane work never delays the data plane).
+  bool dedicated_worker = false;
   // Decides whether a peer (uid, gid) may connect; empty: everyone may.
   std::function<bool(int64_t uid, int64_t gid)> allow_peer;
 };
@@ -58,6 +61,7 @@ class Server {
     int fd = -1;
     uv_poll_t poll;
     bool polling = false;
+    std::unique_ptr<Worker> own_worker;
   };
   static void on_acceptable(uv_poll_t* poll, int status, int events);
   void accept_all(Listener& l);

@@ -1,0 +1,145 @@
+// Admin-socket commands: CONTRACT, RECHARGE, SUSPEND, RESUME, TERMINATE,
+// RESET, LEDGER, EVENTS. Refused on the data socket by the command table.
+#include <fmt/format.h>
+
+#include "commands/check_request_parser.h"
+#include "commands/command_table.h"
+#include "commands/data_service.h"
+
+namespace tollgate {
+namespace {
+
+void write_fields(resp::ReplyWriter& out, const Fields& fields) {
+  out.array(fields.size() * 2);
+  for (const auto& [k, v] : fields) {
+    out.bulk(k);
+    out.bulk(v);
+  }
+}
+
+// Every admin handler needs the ContractAdmin; it exists on the admin service.
+ContractAdmin* admin_of(CommandContext& ctx) {
+  ContractAdmin* a = ctx.service.admin();
+  if (a == nullptr) ctx.out.error("ERR admin commands are not available on this socket");
+  return a;
+}
+
+std::expected<uint64_t, std::string> parse_seq(std::string_view s) {
+  auto v = parse_int64(s);
+  if (!v || *v < 0) return std::unexpected("ERR since-seq must be a non-negative integer");
+  return static_cast<uint64_t>(*v);
+}
+
+template <typename T>
+bool report(CommandContext& ctx, const std::expected<T, std::string>& r) {
+  if (r) return true;
+  ctx.out.error(r.error());
+  return false;
+}
+
+void contract_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  auto fields = a->describe(ctx.args[1], ctx.session.now);
+  if (report(ctx, fields)) write_fields(ctx.out, *fields);
+}
+
+void recharge_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  auto r = a->recharge(ctx.args[1], ctx.args[2], ctx.args[3], ctx.session.peer_uid, ctx.session.now);
+  if (!report(ctx, r)) return;
+  ctx.out.array(3);
+  ctx.out.integer(r->credits);
+  ctx.out.integer(r->unit_price);
+  ctx.out.integer(r->balance);
+}
+
+void suspend_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  std::string reason;
+  for (size_t i = 2; i < ctx.args.size(); ++i) reason += (i > 2 ? " " : "") + std::string(ctx.args[i]);
+  if (report(ctx, a->suspend(ctx.args[1], reason.substr(0, 512), ctx.session.peer_uid, ctx.session.now)))
+    ctx.out.simple("OK");
+}
+
+void resume_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (a && report(ctx, a->resume(ctx.args[1], ctx.session.peer_uid, ctx.session.now))) ctx.out.simple("OK");
+}
+
+void terminate_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (a && report(ctx, a->terminate(ctx.args[1], ctx.session.peer_uid, ctx.session.now))) ctx.out.simple("OK");
+}
+
+void reset_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  auto n = a->reset(ctx.args[1], ctx.args.size() > 2 ? ctx.args[2] : std::string_view{}, ctx.session.peer_uid,
+                    ctx.session.now);
+  if (report(ctx, n)) ctx.out.integer(*n);
+}
+
+void ledger_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  uint64_t since = 0;
+  if (ctx.args.size() > 2) {
+    auto s = parse_seq(ctx.args[2]);
+    if (!report(ctx, s)) return;
+    since = *s;
+  }
+  auto entries = a->ledger(ctx.args[1], since, ctx.session.now);
+  if (!report(ctx, entries)) return;
+  ctx.out.array(entries->size());
+  for (const auto& e : *entries) {
+    write_fields(ctx.out, {{"seq", std::to_string(e.seq)},
+                           {"time_ms", std::to_string(e.time_ms)},
+                           {"kind", std::string(ledger_kind_name(e.kind))},
+                           {"amount", std::to_string(e.amount)},
+                           {"lot", std::to_string(e.lot)},
+                           {"actor", std::to_string(e.actor)},
+                           {"id", e.id}});
+  }
+}
+
+void events_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  uint64_t since = 0;
+  if (ctx.args.size() > 1) {
+    auto s = parse_seq(ctx.args[1]);
+    if (!report(ctx, s)) return;
+    since = *s;
+  }
+  auto events = ctx.service.engine().state().events(since);
+  ctx.out.array(events.size());
+  for (const auto& e : events) {
+    write_fields(ctx.out, {{"seq", std::to_string(e.seq)},
+                           {"time_ms", std::to_string(e.time_ms)},
+                           {"kind", e.kind},
+                           {"contract", e.contract},
+                           {"actor", std::to_string(e.actor)},
+                           {"detail", e.detail}});
+  }
+}
+
+}  // namespace
+
+void register_admin_commands(CommandTable& table) {
+  table.add({"CONTRACT", 2, kOnAdmin | kReadOnly, contract_command, "CONTRACT <key>",
+             "Everything about a contract as field/value pairs"});
+  table.add({"RECHARGE", 4, kOnAdmin, recharge_command, "RECHARGE <key> <amount_minor> <payment-id>",
+             "Adds a prepaid lot; idempotent on payment-id: [credits, unit_price_minor, balance_minor]"});
+  table.add({"SUSPEND", -2, kOnAdmin, suspend_command, "SUSPEND <key> [reason]", "Calls are denied SUSPENDED"});
+  table.add({"RESUME", 2, kOnAdmin, resume_command, "RESUME <key>", "Lifts a suspension"});
+  table.add({"TERMINATE", 2, kOnAdmin, terminate_command, "TERMINATE <key>", "Final: calls are denied TERMINATED"});
+  table.add({"RESET", -2, kOnAdmin, reset_command, "RESET <key> [<limit>]", "Clears counters; returns how many"});
+  table.add({"LEDGER", -2, kOnAdmin | kReadOnly, ledger_command, "LEDGER <key> [<since-seq>]",
+             "Money entries, oldest first, each a field/value array"});
+  table.add({"EVENTS", -1, kOnAdmin | kReadOnly, events_command, "EVENTS [<since-seq>]", "Admin and anomaly events"});
+}
+
+}  // namespace tollgate
