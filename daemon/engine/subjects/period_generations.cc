@@ -34,6 +34,13 @@ uint64_t inflight_of(uint64_t h) { return h & kInflightMask; }
 uint64_t make_header(State s, uint64_t id, uint64_t payload) {
   return (static_cast<uint64_t>(s) << kStateShift) | (id << kIdShift) | payload;
 }
+// newest_: 0 = no period yet, else 1 << 63 | generation << kIdBits | id.
+uint64_t newest_word(int gen, uint64_t id) {
+  return (uint64_t{1} << 63) | (static_cast<uint64_t>(gen) << PeriodGenerations::kIdBits) | id;
+}
+int newest_gen(uint64_t n) { return static_cast<int>((n >> PeriodGenerations::kIdBits) & 3); }
+uint64_t newest_id(uint64_t n) { return n & PeriodGenerations::kIdMask; }
+
 uint64_t clearing(uint64_t id, uint64_t next, uint64_t inflight) {
   return make_header(State::kClearing, id, (next << PeriodGenerations::kChunkBits) | inflight);
 }
@@ -74,18 +81,13 @@ PeriodGenerations::State PeriodGenerations::state(int gen) const {
 }
 
 PeriodGenerations::Live PeriodGenerations::find(uint64_t id_now) const {
-  int newest = -1;
-  uint64_t newest_header = 0;
-  for (int g = 0; g < generations_; ++g) {
-    uint64_t h = headers_[g].load(std::memory_order_acquire);
-    if (state_of(h) != State::kLive) continue;
-    if (newest < 0 || id_distance(id_of(h), id_of(newest_header)) > 0) {
-      newest = g;
-      newest_header = h;
-    }
-  }
-  if (newest < 0 || id_distance(id_of(newest_header), id_now) < 0) return {};
-  return {Live::Status::kReady, newest, id_of(newest_header), count_of(newest_header)};
+  uint64_t n = newest_.load(std::memory_order_acquire);
+  if (n == 0 || id_distance(newest_id(n), id_now) < 0) return {};
+  const int gen = newest_gen(n);
+  uint64_t h = headers_[gen].load(std::memory_order_acquire);
+  // Not live yet: it is going live right now, with nothing counted.
+  if (state_of(h) != State::kLive || id_of(h) != newest_id(n)) return {};
+  return {Live::Status::kReady, gen, newest_id(n), count_of(h)};
 }
 
 int PeriodGenerations::find_exact(uint64_t id) const {
@@ -107,16 +109,31 @@ int64_t PeriodGenerations::count(int gen) const {
 
 PeriodGenerations::Live PeriodGenerations::acquire(uint64_t id_now) {
   for (;;) {
-    Live live = find(id_now);
-    if (live.status == Live::Status::kReady) {
-      help_clear();
-      return live;
+    uint64_t n = newest_.load(std::memory_order_acquire);
+    if (n != 0 && id_distance(newest_id(n), id_now) >= 0) {
+      const int gen = newest_gen(n);
+      uint64_t h = headers_[gen].load(std::memory_order_acquire);
+      if (state_of(h) == State::kLive && id_of(h) == newest_id(n)) {
+        help_clear();
+        return {Live::Status::kReady, gen, newest_id(n), count_of(h)};
+      }
+      if (state_of(h) == State::kClean) {
+        // Finish the winning caller's activation for it (it may be preempted).
+        headers_[gen].compare_exchange_strong(h, make_header(State::kLive, newest_id(n), 0),
+                                              std::memory_order_acq_rel,
+                                              std::memory_order_acquire);
+        continue;
+      }
+      return {Live::Status::kBusy, -1, 0, 0};  // reset() is zeroing it
     }
     // No generation counts this period (or a later one): go live on a clean
-    // one, or make one clean first — a clearing one, else the oldest live.
+    // one other than the newest, or make one clean first — a clearing one,
+    // else the oldest live.
+    const int current = n != 0 ? newest_gen(n) : -1;
     int clean = -1, clearing_gen = -1, oldest = -1;
     std::array<uint64_t, kMaxGenerations> h{};
     for (int g = 0; g < generations_; ++g) {
+      if (g == current) continue;
       h[g] = headers_[g].load(std::memory_order_acquire);
       switch (state_of(h[g])) {
         case State::kClean:
@@ -131,12 +148,15 @@ PeriodGenerations::Live PeriodGenerations::acquire(uint64_t id_now) {
       }
     }
     if (clean >= 0) {
-      uint64_t desired = make_header(State::kLive, id_now, 0);
-      if (headers_[clean].compare_exchange_strong(h[clean], desired, std::memory_order_acq_rel,
-                                                  std::memory_order_acquire)) {
-        return {Live::Status::kReady, clean, id_now, 0};
+      // One word decides which generation counts the new period, so two
+      // callers can never bring two generations live for it.
+      if (newest_.compare_exchange_strong(n, newest_word(clean, id_now), std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+        headers_[clean].compare_exchange_strong(h[clean], make_header(State::kLive, id_now, 0),
+                                                std::memory_order_acq_rel,
+                                                std::memory_order_acquire);
       }
-      continue;  // someone else changed it: look again
+      continue;
     }
     int target = clearing_gen >= 0 ? clearing_gen : oldest;
     if (target < 0 || !clear_all(target)) return {Live::Status::kBusy, -1, 0, 0};
@@ -247,6 +267,7 @@ void PeriodGenerations::leave_writer(int gen, int64_t count_undo) {
 }
 
 void PeriodGenerations::reset() {
+  newest_.store(0, std::memory_order_release);
   for (int g = 0; g < generations_; ++g) {
     while (!clear_all(g)) std::this_thread::yield();
   }

@@ -12,7 +12,9 @@
 // 2^28, compared wrap-aware (as Quota does): valid while callers' clocks are
 // within ±255 years of each other.
 //
-// Life cycle: clean → live (one CAS, by the first call of a new period) →
+// Life cycle: clean → live (by the first call of a new period: one CAS on the
+// `newest_` word names the generation, then its header goes live; any caller
+// finishes the second step for a preempted winner) →
 // clearing (once `keep` newer generations are live and no writer is inside)
 // → clean (when every chunk is zeroed and no zeroing is in flight). Every
 // data-plane call zeroes at most one chunk of a superseded generation, so a
@@ -128,6 +130,10 @@ class PeriodGenerations {
   ClearChunk clear_;
   void* owner_;
   std::array<std::atomic<uint64_t>, kMaxGenerations> headers_{};
+  // Which generation counts the newest period (and that period's id): the
+  // single word through which a generation goes live, so concurrent first
+  // calls of a period agree on one. 0: none yet.
+  std::atomic<uint64_t> newest_{0};
 };
 
 }  // namespace tollgate::subjects_detail

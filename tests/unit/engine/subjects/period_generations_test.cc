@@ -29,9 +29,9 @@ struct Recorder {
 };
 
 TEST(PeriodGenerations, SpareIsPreClearedOneChunkPerCall) {
-  // Verifies that after a roll-over each call zeroes exactly one chunk of the
-  // superseded generation until it is clean, and the next roll-over then
-  // goes live without zeroing anything.
+  // Verifies that after a roll-over each call (the activating one included)
+  // zeroes exactly one chunk of the superseded generation until it is clean,
+  // and the next roll-over then goes live without zeroing anything more.
   Recorder rec;
   PeriodGenerations gens(2, 1, 4, &Recorder::clear, &rec);
   PeriodGenerations::Live a = gens.acquire(100);
@@ -40,7 +40,8 @@ TEST(PeriodGenerations, SpareIsPreClearedOneChunkPerCall) {
   PeriodGenerations::Live b = gens.acquire(200);
   ASSERT_EQ(b.status, Status::kReady);
   EXPECT_NE(b.gen, a.gen);
-  for (uint32_t call = 0; call < 4; ++call) {
+  ASSERT_EQ(rec.cleared.size(), 1u);
+  for (uint32_t call = 1; call < 4; ++call) {
     EXPECT_EQ(gens.acquire(200).gen, b.gen);
     ASSERT_EQ(rec.cleared.size(), call + 1);
     EXPECT_EQ(rec.cleared.back(), std::make_pair(a.gen, call));
@@ -50,7 +51,8 @@ TEST(PeriodGenerations, SpareIsPreClearedOneChunkPerCall) {
   EXPECT_EQ(rec.cleared.size(), 4u);
   PeriodGenerations::Live c = gens.acquire(300);
   EXPECT_EQ(c.gen, a.gen);
-  EXPECT_EQ(rec.cleared.size(), 4u);
+  EXPECT_EQ(rec.cleared.size(), 5u);  // only b's first chunk, as b is superseded
+  EXPECT_EQ(rec.cleared.back(), std::make_pair(b.gen, 0u));
 }
 
 TEST(PeriodGenerations, RollOverWithoutPreClearingZeroesFirst) {
@@ -59,12 +61,14 @@ TEST(PeriodGenerations, RollOverWithoutPreClearingZeroesFirst) {
   Recorder rec;
   PeriodGenerations gens(2, 1, 3, &Recorder::clear, &rec);
   int g100 = gens.acquire(100).gen;
-  int g200 = gens.acquire(200).gen;  // no call in between: g100 still dirty
+  int g200 = gens.acquire(200).gen;  // zeroes chunk 0 of g100 only
+  ASSERT_EQ(gens.state(g100), State::kClearing);
   rec.cleared.clear();
   PeriodGenerations::Live live = gens.acquire(300);
   EXPECT_EQ(live.gen, g100);
-  EXPECT_EQ(rec.cleared.size(), 3u);
-  EXPECT_EQ(gens.find_exact(200), g200);  // superseded, not yet zeroed
+  using Cleared = std::vector<std::pair<int, uint32_t>>;
+  // The rest of g100 before going live, then one chunk of the superseded g200.
+  EXPECT_EQ(rec.cleared, (Cleared{{g100, 1}, {g100, 2}, {g200, 0}}));
   PeriodGenerations::Live back = gens.acquire(250);  // time going backwards
   EXPECT_EQ(back.gen, live.gen);
   EXPECT_EQ(back.id, 300u);
@@ -77,9 +81,8 @@ TEST(PeriodGenerations, BusyOnlyWhileAnotherThreadHoldsTheLastChunk) {
   PeriodGenerations gens(2, 1, 1, &Recorder::clear, &rec);
   rec.gens = &gens;
   gens.acquire(100);
-  gens.acquire(200);
   rec.reenter_id = 300;  // a call at 300 arrives while chunk 0 is in flight
-  gens.acquire(200);     // starts zeroing the superseded generation
+  gens.acquire(200);     // goes live, then starts zeroing the superseded one
   EXPECT_EQ(rec.reentered.status, Status::kBusy);
   EXPECT_EQ(gens.acquire(300).status, Status::kReady);
 }
