@@ -64,8 +64,9 @@ void on_sweep(uv_timer_t* timer) {
   cp->reclaimer->collect();
 }
 
-std::unique_ptr<Engine> build_engine(const Config& config, Reclaimer& reclaimer, Nanos now, StateStore& state) {
-  auto engine = Engine::create(engine_options_from(config), reclaimer, now, state);
+std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
+                                     StateStore& state) {
+  auto engine = Engine::create(engine_options_from(config, workers), reclaimer, now, state);
   if (!engine) {
     for (const auto& e : engine.error()) spdlog::error("{}: {}", config.file, e);
     return nullptr;
@@ -106,12 +107,11 @@ int run_daemon(const std::string& config_path) {
 
   SystemClock clock;
   Reclaimer reclaimer;
-  StateStore state;
-  auto engine = build_engine(*config, reclaimer, clock.now(), state);
-  if (!engine) return 2;
-
   int threads = config->server.threads > 0 ? config->server.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  StateStore state;
+  auto engine = build_engine(*config, threads, reclaimer, clock.now(), state);
+  if (!engine) return 2;
   ConnectionLimits limits;
   limits.parser.max_args = static_cast<size_t>(config->server.max_args);
   limits.parser.max_bulk = static_cast<size_t>(config->server.max_bulk);
@@ -128,7 +128,9 @@ int run_daemon(const std::string& config_path) {
   info.server_stats = [&server] { return server.stats(); };
   DataService data(*engine, clock, reclaimer, threads, info);
   ContractAdmin contract_admin([&engine]() -> Engine& { return *engine; }, state);
-  DataService admin(*engine, clock, reclaimer, 1, info);
+  ServiceInfo admin_info = info;
+  admin_info.serves_holds = false;
+  DataService admin(*engine, clock, reclaimer, 1, admin_info);
   admin.set_admin(&contract_admin);
 
   ListenerOptions data_listener;

@@ -2,8 +2,9 @@
 
 namespace tollgate {
 
-EngineOptions engine_options_from(const Config& config) {
+EngineOptions engine_options_from(const Config& config, int workers) {
   EngineOptions o;
+  o.workers = workers;
   o.allow_unknown = config.unknown_keys == UnknownKeys::kAllow;
   o.shadow_mode = config.shadow_mode;
   o.timezone = config.timezone;
@@ -11,6 +12,9 @@ EngineOptions engine_options_from(const Config& config) {
   o.sweep_interval = config.table.sweep_interval;
   o.table.shards = config.table.shards;
   o.table.max_dynamic_keys = static_cast<size_t>(config.table.max_keys);
+  o.dedup_window = config.dedup.window;
+  o.dedup_max_entries = static_cast<size_t>(config.dedup.max_entries);
+  o.max_holds = static_cast<size_t>(config.table.max_holds);
   for (const auto& [key, contract] : config.contracts) {
     PolicySpec spec;
     spec.name = key;

@@ -7,6 +7,7 @@
 
 namespace tollgate {
 
-EngineOptions engine_options_from(const Config& config);
+// `workers`: data-plane threads (each keeps the expiry heap of its holds).
+EngineOptions engine_options_from(const Config& config, int workers);
 
 }  // namespace tollgate

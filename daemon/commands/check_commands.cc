@@ -24,7 +24,12 @@ void check_command(CommandContext& ctx) {
     WorkerMetrics::bump(m.client_errors);
     return ctx.out.error(req.error());
   }
-  Decision d = ctx.service.engine().check(*req, ctx.session.now);
+  Engine& engine = ctx.service.engine();
+  if (req->hold_ms > 0 && engine.contract(req->key) == nullptr) {
+    WorkerMetrics::bump(m.client_errors);
+    return ctx.out.error("ERR HOLD needs a contract key (holds count against a contract's concurrency limits)");
+  }
+  Decision d = engine.check(*req, ctx.session.now, ctx.session.worker);
   WorkerMetrics::bump(m.checks);
   WorkerMetrics::bump(m.by_code[static_cast<int>(d.code)]);
   write_decision(ctx.out, d);
@@ -42,6 +47,20 @@ void peek_command(CommandContext& ctx) {
   write_decision(ctx.out, d);
 }
 
+// SETTLE <key> <id> COMMIT|CANCEL: :1 applied, :0 no such open hold.
+void settle_command(CommandContext& ctx) {
+  bool commit;
+  if (equals_ignore_case(ctx.args[3], "COMMIT")) commit = true;
+  else if (equals_ignore_case(ctx.args[3], "CANCEL")) commit = false;
+  else return ctx.out.error("ERR SETTLE outcome must be COMMIT or CANCEL");
+  if (ctx.args[2].empty() || ctx.args[2].size() > kMaxIdLength)
+    return ctx.out.error("ERR ID must be 1 to 256 bytes");
+  WorkerMetrics& m = ctx.service.metrics(ctx.session.worker);
+  WorkerMetrics::bump(m.settles);
+  bool applied = ctx.service.engine().settle(ctx.args[1], ctx.args[2], commit, ctx.session.now);
+  ctx.out.integer(applied ? 1 : 0);
+}
+
 }  // namespace
 
 void register_check_commands(CommandTable& table) {
@@ -49,6 +68,8 @@ void register_check_commands(CommandTable& table) {
              "CHECK <key> [COST n] [CHANNEL c] [PURPOSE p] [SUBJECT s] [ID id] [HOLD ms] [WAIT ms]",
              "Decide one call and charge it when allowed: [allowed, code, limit, remaining, retry_after_ms, "
              "reset_after_ms, balance]"});
+  table.add({"SETTLE", 4, kOnData | kFast, settle_command, "SETTLE <key> <id> COMMIT|CANCEL",
+             "Makes a hold final or gives back what it took: :1 applied, :0 no such hold"});
   table.add({"PEEK", -2, kOnData | kReadOnly | kFast, peek_command,
              "PEEK <key> [same options as CHECK]", "What CHECK would answer now; changes nothing"});
 }

@@ -50,6 +50,16 @@ void DataService::execute(std::span<const std::string_view> args, Session& sessi
   spec->handler(ctx);
 }
 
+Nanos DataService::next_deadline(int worker) {
+  if (info_.serves_holds == false) return INT64_MAX;
+  return engine().next_hold_expiry(worker);
+}
+
+void DataService::on_deadline(int worker) {
+  size_t n = engine().expire_holds(worker, workers_[worker].now);
+  WorkerMetrics::bump(workers_[worker].metrics.holds_expired, n);
+}
+
 uint64_t DataService::total(std::atomic<uint64_t> WorkerMetrics::*field) const {
   uint64_t sum = 0;
   for (const auto& w : workers_) sum += (w.metrics.*field).load(std::memory_order_relaxed);

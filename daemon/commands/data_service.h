@@ -26,6 +26,8 @@ struct alignas(64) WorkerMetrics {
   std::atomic<uint64_t> peeks{0};
   std::atomic<uint64_t> client_errors{0};
   std::atomic<uint64_t> unknown_commands{0};
+  std::atomic<uint64_t> holds_expired{0};
+  std::atomic<uint64_t> settles{0};
   std::atomic<uint64_t> by_code[kCodeCount] = {};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -36,6 +38,7 @@ struct alignas(64) WorkerMetrics {
 struct ServiceInfo {
   std::string config_path;
   int currency_decimals = 2;
+  bool serves_holds = true;  // false on the admin service: data workers own hold expiry
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
 };
@@ -48,6 +51,8 @@ class DataService final : public Service {
   void end_batch(int worker) override;
   Nanos batch_now(int worker) const override { return workers_[worker].now; }
   void execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) override;
+  Nanos next_deadline(int worker) override;
+  void on_deadline(int worker) override;
 
   Engine& engine() { return *engine_.load(std::memory_order_acquire); }
   const CommandTable& commands() const { return table_; }

@@ -178,6 +178,11 @@ void info_command(CommandContext& ctx) {
     line("client_errors", s.total(&WorkerMetrics::client_errors));
     line("unknown_commands", s.total(&WorkerMetrics::unknown_commands));
     line("checks", s.total(&WorkerMetrics::checks));
+    line("settles", s.total(&WorkerMetrics::settles));
+    line("holds_open", s.engine().holds().open());
+    line("holds_expired", s.total(&WorkerMetrics::holds_expired));
+    line("holds_rejected_pool_full", s.engine().holds().rejected_full());
+    line("dedup_early_evictions", s.engine().dedup().early_evictions());
     line("peeks", s.total(&WorkerMetrics::peeks));
     uint64_t denied = 0;
     for (int c = 1; c < kCodeCount; ++c) denied += s.total_code(static_cast<Code>(c));

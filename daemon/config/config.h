@@ -41,6 +41,7 @@ struct ConfigDefaults {
   static constexpr Nanos kIdleTimeout = 10 * 60 * kNanosPerSecond;     // idle + full dynamic keys are evicted after this
   static constexpr Nanos kSweepInterval = kNanosPerSecond;             // how often the eviction sweep runs
   static constexpr int kShards = 64;                                   // counter-table shards (power of two)
+  static constexpr int64_t kMaxHolds = 100'000;                        // open holds (CHECK ... HOLD) at most; pool allocated once
   static constexpr int kMaxShards = 1 << 16;                           // upper bound for `shards`
   // storage:
   static constexpr std::string_view kStorageDir = "var/";              // journal and snapshots
@@ -84,6 +85,7 @@ struct TableConfig {
   Nanos idle_timeout = ConfigDefaults::kIdleTimeout;
   Nanos sweep_interval = ConfigDefaults::kSweepInterval;
   int shards = ConfigDefaults::kShards;
+  int64_t max_holds = ConfigDefaults::kMaxHolds;
 };
 
 // Either `socket` or `host` (+ `port`) is set when storage.mode is redis.

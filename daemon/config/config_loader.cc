@@ -58,8 +58,9 @@ void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server)
 }
 
 void read_table(ErrorSink& errors, const MapReader& root, TableConfig& table) {
-  const MapReader t = child(errors, root, "table", {"max_keys", "idle_timeout", "sweep_interval", "shards"});
+  const MapReader t = child(errors, root, "table", {"max_keys", "idle_timeout", "sweep_interval", "shards", "max_holds"});
   t.read_integer("max_keys", table.max_keys, 1, ConfigDefaults::kMaxCount);
+  t.read_integer("max_holds", table.max_holds, 1, 10'000'000);
   t.read_duration("idle_timeout", table.idle_timeout);
   t.read_duration("sweep_interval", table.sweep_interval);
   int shards = 0;

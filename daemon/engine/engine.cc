@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <xxhash.h>
+
 #include <array>
 #include <fmt/format.h>
 
@@ -84,7 +86,16 @@ std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
 }
 
 Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state)
-    : options_(options), reclaimer_(reclaimer), state_(state), table_(reclaimer, options.table) {}
+    : options_(options),
+      reclaimer_(reclaimer),
+      state_(state),
+      table_(reclaimer, options.table),
+      dedup_(options.dedup_max_entries, options.dedup_window),
+      holds_(options.max_holds, options.workers) {}
+
+uint64_t request_id_hash(std::string_view key, std::string_view id) {
+  return XXH3_64bits_withSeed(id.data(), id.size(), XXH3_64bits(key.data(), key.size()));
+}
 
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
     const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state) {
@@ -154,7 +165,7 @@ Decision Engine::table_full() const {
 // denial give back what was taken, then peek the rest so the reply can name
 // the limit with the longest wait. Shadow limits are charged only when the
 // call is allowed, and count their would-be denials.
-bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out) {
+bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask) {
   const Policy& p = *e->policy();
   std::atomic<uint64_t>* w = e->words();
   const size_t enforced = p.enforced_count;
@@ -183,12 +194,15 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out) {
     fill(out, false, *p.limits[worst], results[worst]);
     return true;
   }
+  uint32_t mask = enforced >= 32 ? ~uint32_t{0} : (uint32_t{1} << enforced) - 1;
   for (size_t i = enforced; i < p.limits.size(); ++i) {
     const CompiledLimit& l = *p.limits[i];
     LimitResult r = l.limiter.try_charge(w + l.word_offset, cost, now);
     if (r.sealed && i == 0) return false;  // only shadow limits, and the entry is being evicted
     if (!r.sealed && !r.allowed) l.shadow_denials.fetch_add(1, std::memory_order_relaxed);
+    if (r.allowed) mask |= uint32_t{1} << i;
   }
+  if (charged_mask != nullptr) *charged_mask = mask;
   e->touch(now);
   if (enforced == 0) {
     fill_allowed_without_limits(out);
@@ -220,7 +234,52 @@ void Engine::evaluate(const Policy& p, const std::atomic<uint64_t>* w, int64_t c
   fill_allowed_without_limits(out);
 }
 
-Decision Engine::check(const CheckRequest& request, Nanos now) {
+// With an ID, the call is remembered: a retry within the dedup window gets
+// the first allowed reply and is not charged again; a denied call is forgotten.
+Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
+  if (request.id.empty()) return decide(request, now, worker, 0);
+  const uint64_t id_hash = request_id_hash(request.key, request.id);
+  DedupTable::Claim claim = dedup_.begin(id_hash, now);
+  if (claim.result == DedupTable::Lookup::kReplay) return replay(request.key, claim.stored);
+  if (claim.result == DedupTable::Lookup::kInProgress) {
+    Decision d;
+    d.allowed = false;
+    d.code = Code::kConcurrency;
+    d.limit = kIdInProgressLimit;
+    d.retry_after_ms = 1;
+    return d;
+  }
+  Decision d = decide(request, now, worker, id_hash);
+  DedupTable::Stored stored{d.remaining, d.reset_after_ms, d.balance, -1};
+  if (d.allowed && !d.limit.empty()) {
+    if (const Entry* e = table_.find(request.key, CounterTable::hash_key(request.key))) {
+      const Policy& p = *e->policy();
+      for (size_t i = 0; i < p.limits.size(); ++i)
+        if (p.limits[i]->spec.name.data() == d.limit.data()) stored.limit_index = static_cast<int32_t>(i);
+    }
+  }
+  dedup_.finish(claim.slot, id_hash, d.allowed, stored, now);
+  return d;
+}
+
+Decision Engine::replay(std::string_view key, const DedupTable::Stored& stored) const {
+  Decision d;
+  d.allowed = true;
+  d.code = Code::kOk;
+  d.remaining = stored.remaining;
+  d.retry_after_ms = 0;
+  d.reset_after_ms = stored.reset_after_ms;
+  d.balance = stored.balance;
+  if (stored.limit_index >= 0) {
+    if (const Entry* e = table_.find(key, CounterTable::hash_key(key))) {
+      const Policy& p = *e->policy();
+      if (static_cast<size_t>(stored.limit_index) < p.limits.size()) d.limit = p.limits[stored.limit_index]->spec.name;
+    }
+  }
+  return d;
+}
+
+Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint64_t id_hash) {
   const uint64_t hash = CounterTable::hash_key(request.key);
   Decision out;
   Entry* e = table_.find(request.key, hash);
@@ -236,7 +295,7 @@ Decision Engine::check(const CheckRequest& request, Nanos now) {
       if (result == CounterTable::InsertResult::kFull) return table_full();
       e = entry;
     }
-    if (e->policy()->rules) return check_contract(e, request, now);
+    if (e->policy()->rules) return check_contract(e, request, now, worker, id_hash);
     if (charge(e, request.cost, now, out)) return out;
   }
   return table_full();
@@ -292,28 +351,120 @@ void Engine::deny_balance(const Policy& p, Decision& out) const {
   out.balance = a->balance();
 }
 
-// A contract call: gates first (status, expiry, scope), then the prepaid
-// debit, then the counter limits; any denial gives back what was taken.
-Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now) {
+// A contract call: gates first (status, expiry, scope), then concurrency
+// (open holds), then the prepaid debit, then the counter limits; any denial
+// gives back what was taken. With HOLD the charge is registered as a hold.
+Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash) {
   const Policy& p = *e->policy();
+  const ContractRules& rules = *p.rules;
+  ContractState& st = *p.state;
   Decision out;
   if (!gate(p, request, now, out)) return out;
-  Account* account = p.state->account();
+  const bool hold = request.hold_ms > 0;
+
+  // Concurrency: enforced limits bound open holds; shadow ones only count.
+  const ConcurrencyLimit* tightest = nullptr;
+  for (const auto& c : rules.concurrency)
+    if (!c.shadow && !options_.shadow_mode && (tightest == nullptr || c.limit < tightest->limit)) tightest = &c;
+  auto deny_concurrency = [&](std::string_view limit) {
+    out = Decision{};
+    out.code = Code::kConcurrency;
+    out.limit = limit;
+    out.retry_after_ms = kConcurrencyRetryMs;
+    out.balance = st.account() != nullptr ? st.account()->balance() : -1;
+    return out;
+  };
+  std::atomic<int64_t>& open = st.open_holds();
+  int64_t open_before = open.load(std::memory_order_acquire);
+  if (hold) {
+    for (;;) {
+      if (tightest != nullptr && open_before >= tightest->limit) return deny_concurrency(tightest->name);
+      if (open.compare_exchange_weak(open_before, open_before + 1, std::memory_order_acq_rel)) break;
+    }
+  } else if (tightest != nullptr && open_before >= tightest->limit) {
+    return deny_concurrency(tightest->name);  // a call without HOLD occupies no slot
+  }
+  auto release_slot = [&] {
+    if (hold) open.fetch_sub(1, std::memory_order_acq_rel);
+  };
+
+  Account* account = st.account();
   DebitResult debit;
   if (account != nullptr && request.cost > 0) {
     debit = account->try_debit(request.cost);
     if (!debit.ok()) {
+      release_slot();
       deny_balance(p, out);
       return out;
     }
   }
-  bool charged = charge(e, request.cost, now, out);  // contract entries are never sealed
-  if (!charged || !out.allowed) {
+  auto give_back_money = [&] {
     if (debit.ok() && debit.span_count > 0) (void)account->refund(debit.taken());
-    if (!charged) return table_full();
+  };
+  uint32_t mask = 0;
+  if (!charge(e, request.cost, now, out, &mask) || !out.allowed) {  // contract entries are never sealed
+    give_back_money();
+    release_slot();
+    out.balance = account != nullptr ? account->balance() : -1;
+    return out;
+  }
+  for (const auto& c : rules.concurrency)
+    if ((c.shadow || options_.shadow_mode) && open_before >= c.limit)
+      st.concurrency_shadow_denials().fetch_add(1, std::memory_order_relaxed);
+
+  if (hold) {
+    HoldCharge charge;
+    charge.contract = &st;
+    charge.cost = request.cost;
+    charge.charged_at = now;
+    charge.limit_mask = mask;
+    charge.takes_slot = true;
+    charge.commit_on_expiry = rules.hold_timeout == HoldTimeoutPolicy::kCommit;
+    charge.span_count = debit.ok() ? debit.span_count : 0;
+    charge.spans = debit.spans;
+    if (!holds_.create(id_hash, charge, now + request.hold_ms * kNanosPerMilli, worker)) {
+      apply_settlement(charge, false, now);  // gives back limits, money and the slot
+      return deny_concurrency(kHoldPoolFullLimit);
+    }
   }
   out.balance = account != nullptr ? account->balance() : -1;
   return out;
+}
+
+bool Engine::settle(std::string_view key, std::string_view id, bool commit, Nanos now) {
+  HoldCharge charge;
+  if (!holds_.take(request_id_hash(key, id), charge)) return false;
+  apply_settlement(charge, commit, now);
+  return true;
+}
+
+size_t Engine::expire_holds(int worker, Nanos now) {
+  size_t n = 0;
+  HoldCharge charge;
+  while (holds_.pop_expired(worker, now, charge)) {
+    apply_settlement(charge, charge.commit_on_expiry, now);
+    ++n;
+  }
+  return n;
+}
+
+// COMMIT keeps the charge; CANCEL gives every charged limit its units back
+// (to the slice/period they were taken from) and the credits to their lots.
+// Either way the hold stops counting against concurrency.
+void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) {
+  ContractState& st = *charge.contract;
+  if (!commit) {
+    const std::string& key = st.key();
+    if (Entry* e = table_.find(key, CounterTable::hash_key(key))) {
+      const Policy& p = *e->policy();
+      for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
+        if (charge.limit_mask & (uint32_t{1} << i))
+          p.limits[i]->limiter.refund(e->words() + p.limits[i]->word_offset, charge.cost, charge.charged_at, now);
+    }
+    if (charge.span_count > 0 && st.account() != nullptr)
+      (void)st.account()->refund(std::span<const DebitSpan>(charge.spans.data(), charge.span_count));
+  }
+  if (charge.takes_slot) st.open_holds().fetch_sub(1, std::memory_order_acq_rel);
 }
 
 Decision Engine::peek(const CheckRequest& request, Nanos now) const {

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "engine/counter_table.h"
+#include "engine/dedup_table.h"
+#include "engine/hold_table.h"
 #include "engine/policy.h"
 #include "engine/reclaimer.h"
 #include "tollgate/decision.h"
@@ -54,7 +56,17 @@ struct EngineOptions {
   Nanos idle_timeout = 600 * kNanosPerSecond;
   Nanos sweep_interval = kNanosPerSecond;  // retry hint when the key table is full
   CounterTableOptions table;
+  Nanos dedup_window = 600 * kNanosPerSecond;  // CHECK ... ID replays within this
+  size_t dedup_max_entries = 1'000'000;
+  size_t max_holds = 100'000;  // open holds at most (the pool is allocated once)
+  int workers = 1;             // threads that create holds (each keeps an expiry heap)
 };
+
+// Limit names reported for conditions that are not configured limits.
+inline constexpr std::string_view kIdInProgressLimit = "id_in_progress";
+inline constexpr std::string_view kHoldPoolFullLimit = "max_holds";
+// retry_after_ms hint for CONCURRENCY denials: holds end when settled or expired.
+inline constexpr int64_t kConcurrencyRetryMs = 100;
 
 // The limit name reported when a new dynamic key cannot be stored.
 inline constexpr std::string_view kTableFullLimit = "max_keys";
@@ -69,7 +81,18 @@ class Engine {
 
   // Decides the call and, when allowed, charges every enforced limit (and the
   // shadow limits that allow it). A denied call charges nothing. Thread-safe.
-  Decision check(const CheckRequest& request, Nanos now);
+  // `worker` is the calling worker's index (it owns the expiry of holds it creates).
+  Decision check(const CheckRequest& request, Nanos now, int worker = 0);
+
+  // SETTLE: makes a hold final (commit) or gives back everything it took
+  // (cancel). False when there is no open hold for (key, id). Thread-safe.
+  bool settle(std::string_view key, std::string_view id, bool commit, Nanos now);
+  // Settles `worker`'s expired holds by their contract's hold_timeout; returns
+  // how many. Owner thread. next_hold_expiry: INT64_MAX when none.
+  size_t expire_holds(int worker, Nanos now);
+  Nanos next_hold_expiry(int worker) { return holds_.next_expiry(worker); }
+  const HoldTable& holds() const { return holds_; }
+  const DedupTable& dedup() const { return dedup_; }
 
   // What check() would answer now; changes nothing (creates no key). Thread-safe.
   Decision peek(const CheckRequest& request, Nanos now) const;
@@ -90,12 +113,15 @@ class Engine {
   Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state);
   // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
-  Decision check_contract(Entry* e, const CheckRequest& request, Nanos now);
+  Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
   void deny_balance(const Policy& p, Decision& out) const;
   const Policy* match_class(std::string_view key) const;
   // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
   // evictor (nothing charged; the caller looks the key up again).
-  bool charge(Entry* e, int64_t cost, Nanos now, Decision& out);
+  bool charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask = nullptr);
+  Decision decide(const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
+  Decision replay(std::string_view key, const DedupTable::Stored& stored) const;
+  void apply_settlement(const HoldCharge& charge, bool commit, Nanos now);
   void evaluate(const Policy& policy, const std::atomic<uint64_t>* words, int64_t cost, Nanos now,
                 Decision& out) const;
   Decision unknown_key() const;
@@ -105,9 +131,14 @@ class Engine {
   Reclaimer& reclaimer_;
   StateStore& state_;
   CounterTable table_;
+  DedupTable dedup_;
+  HoldTable holds_;
   std::vector<std::unique_ptr<Policy>> contracts_;
   std::vector<std::unique_ptr<Policy>> key_classes_;
 };
+
+// The hash an ID is remembered and held under: per key, so IDs of different keys never collide.
+uint64_t request_id_hash(std::string_view key, std::string_view id);
 
 // Compiles one policy; errors name the policy and limit.
 std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(

@@ -104,6 +104,7 @@ void Connection::process() {
     if (session_.close_after_reply) close_when_flushed_ = true;
   }
   service_.end_batch(session_.worker);
+  worker_.rearm(service_);
   worker_.stats().commands.fetch_add(commands, std::memory_order_relaxed);
 
   if (parsed == in_len_) {

@@ -40,6 +40,11 @@ class Service {
                        resp::ReplyWriter& out) = 0;
   // The time a batch runs at (what begin_batch read).
   virtual Nanos batch_now(int worker) const = 0;
+  // The next instant the worker must call on_deadline (INT64_MAX: none).
+  // Asked after every batch; the worker arms one loop timer for it.
+  virtual Nanos next_deadline(int /*worker*/) { return INT64_MAX; }
+  // Timer work (e.g. expiring holds); runs between begin_batch and end_batch.
+  virtual void on_deadline(int /*worker*/) {}
 };
 
 }  // namespace tollgate

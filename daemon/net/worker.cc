@@ -12,6 +12,8 @@ bool Worker::start() {
   if (uv_loop_init(&loop_) != 0) return false;
   async_.data = this;
   if (uv_async_init(&loop_, &async_, on_async) != 0) return false;
+  timer_.data = this;
+  if (uv_timer_init(&loop_, &timer_) != 0) return false;
   thread_ = std::thread([this] {
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -59,6 +61,32 @@ void Worker::detach(Connection* c) {
   stats_.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void Worker::rearm(Service& service) {
+  if (stopped_) return;
+  timer_service_ = &service;
+  Nanos deadline = service.next_deadline(index_);
+  if (deadline == armed_for_) return;
+  if (deadline == INT64_MAX) {
+    uv_timer_stop(&timer_);
+    armed_for_ = INT64_MAX;
+    return;
+  }
+  Nanos now = service.batch_now(index_);
+  uint64_t delay_ms = deadline <= now ? 0 : static_cast<uint64_t>(ceil_millis(deadline - now));
+  armed_for_ = deadline;
+  uv_timer_start(&timer_, on_timer, delay_ms, 0);
+}
+
+void Worker::on_timer(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  self->armed_for_ = INT64_MAX;
+  Service& s = *self->timer_service_;
+  s.begin_batch(self->index_);
+  s.on_deadline(self->index_);
+  s.end_batch(self->index_);
+  self->rearm(s);
+}
+
 void Worker::on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain_pending(); }
 
 // Opens connections handed over by the acceptor; on stop, drains every
@@ -90,6 +118,7 @@ void Worker::drain_pending() {
       c = next;
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   }
 }
 

@@ -47,6 +47,8 @@ class Worker {
   // Called by connections on the worker thread.
   void attach(Connection* c);
   void detach(Connection* c);
+  // Arms the worker's timer for the service's next deadline (worker thread).
+  void rearm(Service& service);
 
  private:
   struct Pending {
@@ -55,12 +57,16 @@ class Worker {
     Session session;
   };
   static void on_async(uv_async_t* a);
+  static void on_timer(uv_timer_t* t);
   void drain_pending();
 
   int index_;
   const ConnectionLimits& limits_;
   uv_loop_t loop_;
   uv_async_t async_;
+  uv_timer_t timer_;
+  Service* timer_service_ = nullptr;  // worker thread only
+  Nanos armed_for_ = INT64_MAX;       // worker thread only
   std::thread thread_;
   std::mutex mutex_;              // guards pending_ and stopping_
   std::vector<Pending> pending_;

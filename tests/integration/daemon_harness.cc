@@ -16,6 +16,14 @@
 #include <thread>
 
 namespace tollgate::testing {
+namespace {
+// A daemon may close a connection the test is still writing to (refused
+// peers, protocol errors): that must be an error value, not a dead test.
+const bool kIgnoreSigpipe = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+}  // namespace
 
 TempDir::TempDir() {
   // Short base: Unix socket paths are limited to 107 bytes.
@@ -110,6 +118,13 @@ std::string Daemon::log() const {
 Client Daemon::connect() const {
   timeval tv{10, 0};
   Client c(redisConnectUnixWithTimeout(socket_.c_str(), tv));
+  if (c && !c->err) redisSetTimeout(c.get(), tv);
+  return c;
+}
+
+Client Daemon::connect_admin() const {
+  timeval tv{10, 0};
+  Client c(redisConnectUnixWithTimeout(admin_socket().c_str(), tv));
   if (c && !c->err) redisSetTimeout(c.get(), tv);
   return c;
 }

@@ -52,6 +52,8 @@ class Daemon {
   std::string log() const;  // stderr so far
 
   const std::string& socket() const { return socket_; }
+  std::string admin_socket() const { return dir_.file("admin.sock"); }
+  Client connect_admin() const;
   const std::string& config_path() const { return config_; }
   const TempDir& dir() const { return dir_; }
   Client connect() const;

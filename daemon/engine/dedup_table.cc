@@ -1,0 +1,90 @@
+#include "engine/dedup_table.h"
+
+#include <bit>
+#include <cstdlib>
+#include <new>
+
+namespace tollgate {
+
+DedupTable::DedupTable(size_t max_entries, Nanos window) : window_(window) {
+  size_t capacity = std::bit_ceil(std::max<size_t>(kProbe, max_entries));
+  // calloc: zero pages are not resident until a slot is touched. An all-zero
+  // Slot is a valid empty slot (atomics of integers are zero-initializable).
+  slots_ = static_cast<Slot*>(std::calloc(capacity, sizeof(Slot)));
+  if (slots_ == nullptr) throw std::bad_alloc();
+  mask_ = capacity - 1;
+}
+
+DedupTable::~DedupTable() { std::free(slots_); }
+
+// Scan the window: a slot holding this hash decides (replay or in progress);
+// otherwise claim the first free or expired slot, or the one expiring first.
+// After claiming, a second scan resolves a race with a concurrent claim of
+// the same hash in another slot: the lower slot index wins.
+DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
+  const uint64_t t = tag(hash);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    size_t reuse = SIZE_MAX, oldest = SIZE_MAX;
+    int64_t oldest_expiry = INT64_MAX;
+    for (size_t i = 0; i < kProbe; ++i) {
+      size_t idx = (hash + i) & mask_;
+      Slot& s = slots_[idx];
+      uint64_t k = s.key.load(std::memory_order_acquire);
+      if ((k & ~uint64_t{3}) == t) {
+        int64_t expires = s.expires_at.load(std::memory_order_acquire);
+        if ((k & 3) == kPending) return {Lookup::kInProgress};
+        if (expires > now) {
+          Claim c{Lookup::kReplay, idx};
+          c.stored.remaining = s.remaining.load(std::memory_order_relaxed);
+          c.stored.reset_after_ms = s.reset_after_ms.load(std::memory_order_relaxed);
+          c.stored.balance = s.balance.load(std::memory_order_relaxed);
+          c.stored.limit_index = static_cast<int32_t>(s.limit_index.load(std::memory_order_relaxed));
+          // The slot was not replaced while we read it.
+          if (s.key.load(std::memory_order_acquire) == k) return c;
+          continue;
+        }
+      }
+      bool free = k == 0 || ((k & 3) == kReady && s.expires_at.load(std::memory_order_relaxed) <= now);
+      if (free && reuse == SIZE_MAX) reuse = idx;
+      if ((k & 3) == kReady) {
+        int64_t e = s.expires_at.load(std::memory_order_relaxed);
+        if (e < oldest_expiry) oldest_expiry = e, oldest = idx;
+      }
+    }
+    size_t target = reuse != SIZE_MAX ? reuse : oldest;
+    if (target == SIZE_MAX) return {Lookup::kInProgress};  // every slot pending: overload
+    Slot& s = slots_[target];
+    uint64_t expected = s.key.load(std::memory_order_acquire);
+    if (expected != 0 && (expected & 3) != kReady) continue;
+    if (!s.key.compare_exchange_strong(expected, t | kPending, std::memory_order_seq_cst)) continue;
+    if (reuse == SIZE_MAX) early_evictions_.fetch_add(1, std::memory_order_relaxed);
+    // Another thread may have claimed the same hash elsewhere meanwhile.
+    for (size_t i = 0; i < kProbe; ++i) {
+      size_t idx = (hash + i) & mask_;
+      if (idx == target) continue;
+      uint64_t k = slots_[idx].key.load(std::memory_order_seq_cst);
+      if ((k & ~uint64_t{3}) == t && (idx < target || (k & 3) == kReady)) {
+        s.key.store(0, std::memory_order_release);
+        return {Lookup::kInProgress};
+      }
+    }
+    return {Lookup::kClaimed, target};
+  }
+  return {Lookup::kInProgress};
+}
+
+void DedupTable::finish(size_t slot, uint64_t hash, bool allowed, const Stored& reply, Nanos now) {
+  Slot& s = slots_[slot];
+  if (!allowed) {
+    s.key.store(0, std::memory_order_release);
+    return;
+  }
+  s.expires_at.store(now + window_, std::memory_order_relaxed);
+  s.remaining.store(reply.remaining, std::memory_order_relaxed);
+  s.reset_after_ms.store(reply.reset_after_ms, std::memory_order_relaxed);
+  s.balance.store(reply.balance, std::memory_order_relaxed);
+  s.limit_index.store(reply.limit_index, std::memory_order_relaxed);
+  s.key.store(tag(hash) | kReady, std::memory_order_release);
+}
+
+}  // namespace tollgate

@@ -1,0 +1,131 @@
+#include "engine/hold_table.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace tollgate {
+namespace {
+
+struct Later {
+  template <typename T>
+  bool operator()(const T& a, const T& b) const { return a.expires_at > b.expires_at; }
+};
+
+}  // namespace
+
+HoldTable::HoldTable(size_t max_holds, int workers) {
+  size_t capacity = std::bit_ceil(std::max<size_t>(kProbe, max_holds * 2));
+  slots_ = std::make_unique<Slot[]>(capacity);
+  mask_ = capacity - 1;
+  heaps_ = std::make_unique<Heap[]>(std::max(1, workers));
+  heap_limit_ = capacity;
+  for (int i = 0; i < std::max(1, workers); ++i) heaps_[i].items.reserve(heap_limit_);
+}
+
+HoldTable::~HoldTable() = default;
+
+bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker) {
+  const uint64_t t = tag(hash);
+  size_t free_slot = SIZE_MAX;
+  for (size_t i = 0; i < kProbe; ++i) {
+    size_t idx = (hash + i) & mask_;
+    uint64_t k = slots_[idx].key.load(std::memory_order_acquire);
+    if ((k & ~uint64_t{3}) == t) return false;  // this id already has a hold
+    if (k == 0 && free_slot == SIZE_MAX) free_slot = idx;
+  }
+  for (size_t i = 0; i < kProbe && free_slot != SIZE_MAX; ++i) {
+    Slot& s = slots_[free_slot];
+    uint64_t expected = 0;
+    if (s.key.compare_exchange_strong(expected, t | kClaiming, std::memory_order_seq_cst)) {
+      // Lower index wins a race between two claims of the same id.
+      for (size_t j = 0; j < kProbe; ++j) {
+        size_t idx = (hash + j) & mask_;
+        if (idx == free_slot) continue;
+        uint64_t k = slots_[idx].key.load(std::memory_order_seq_cst);
+        if ((k & ~uint64_t{3}) == t && (idx < free_slot || (k & 3) != kClaiming)) {
+          s.key.store(0, std::memory_order_release);
+          return false;
+        }
+      }
+      s.expires_at = expires_at;
+      s.charge = charge;
+      s.key.store(t | kOpen, std::memory_order_release);
+      open_.fetch_add(1, std::memory_order_relaxed);
+      push(heaps_[worker], {expires_at, static_cast<uint32_t>(free_slot), t | kOpen});
+      return true;
+    }
+    free_slot = SIZE_MAX;
+    for (size_t j = i + 1; j < kProbe; ++j) {
+      size_t idx = (hash + j) & mask_;
+      if (slots_[idx].key.load(std::memory_order_acquire) == 0) {
+        free_slot = idx;
+        break;
+      }
+    }
+  }
+  rejected_full_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+bool HoldTable::take(uint64_t hash, HoldCharge& out) {
+  const uint64_t t = tag(hash);
+  for (size_t i = 0; i < kProbe; ++i) {
+    Slot& s = slots_[(hash + i) & mask_];
+    uint64_t expected = t | kOpen;
+    if (s.key.load(std::memory_order_acquire) != expected) continue;
+    if (!s.key.compare_exchange_strong(expected, t | kSettling, std::memory_order_acq_rel)) return false;
+    out = s.charge;
+    s.key.store(0, std::memory_order_release);
+    open_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+void HoldTable::push(Heap& h, HeapItem item) {
+  if (h.items.size() >= heap_limit_) compact(h);
+  h.items.push_back(item);
+  std::push_heap(h.items.begin(), h.items.end(), Later{});
+}
+
+// Drops heap items whose hold was settled early (slot key changed); at most
+// `capacity` holds are open, so this never needs to grow the reservation.
+void HoldTable::compact(Heap& h) {
+  std::erase_if(h.items, [&](const HeapItem& it) {
+    return slots_[it.slot].key.load(std::memory_order_acquire) != it.key;
+  });
+  std::make_heap(h.items.begin(), h.items.end(), Later{});
+}
+
+Nanos HoldTable::next_expiry(int worker) {
+  Heap& h = heaps_[worker];
+  while (!h.items.empty()) {
+    const HeapItem& top = h.items.front();
+    if (slots_[top.slot].key.load(std::memory_order_acquire) == top.key) return top.expires_at;
+    std::pop_heap(h.items.begin(), h.items.end(), Later{});
+    h.items.pop_back();
+  }
+  return INT64_MAX;
+}
+
+bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out) {
+  Heap& h = heaps_[worker];
+  while (!h.items.empty() && h.items.front().expires_at <= now) {
+    HeapItem top = h.items.front();
+    std::pop_heap(h.items.begin(), h.items.end(), Later{});
+    h.items.pop_back();
+    Slot& s = slots_[top.slot];
+    uint64_t expected = top.key;
+    // Same id reused for a new hold in the same slot: not this item's hold.
+    if (s.key.load(std::memory_order_acquire) != expected || s.expires_at != top.expires_at) continue;
+    if (!s.key.compare_exchange_strong(expected, (top.key & ~uint64_t{3}) | kSettling, std::memory_order_acq_rel))
+      continue;  // settled already (or the slot was reused)
+    out = s.charge;
+    s.key.store(0, std::memory_order_release);
+    open_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace tollgate

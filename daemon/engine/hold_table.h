@@ -1,0 +1,91 @@
+// Open holds: provisional charges made by CHECK ... HOLD, waiting for SETTLE
+// COMMIT|CANCEL or for their expiry.
+//
+// A fixed pool of slots (allocated once) keyed by the hash of (contract, id);
+// a slot's key word carries the state, so settle and expiry race through one
+// CAS and exactly one of them applies. Expiry runs on timers: each worker
+// keeps a min-heap of the holds it created (reserved up front, compacted
+// instead of grown), and its loop timer fires at the earliest expiry.
+// Thread-safety: create/settle from any thread; the heap methods
+// (next_expiry, pop_expired) only from the owning worker's thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/money/account.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+class ContractState;
+
+// What a hold took, so that CANCEL can give it back.
+struct HoldCharge {
+  ContractState* contract = nullptr;
+  int64_t cost = 0;
+  Nanos charged_at = 0;
+  uint32_t limit_mask = 0;  // bit i: limit i of the policy was charged
+  bool takes_slot = false;  // counted in open_holds
+  bool commit_on_expiry = false;
+  uint8_t span_count = 0;
+  std::array<DebitSpan, kMaxDebitSpans> spans{};
+};
+
+class HoldTable {
+ public:
+  static constexpr size_t kProbe = 32;
+
+  HoldTable(size_t max_holds, int workers);
+  ~HoldTable();
+  HoldTable(const HoldTable&) = delete;
+  HoldTable& operator=(const HoldTable&) = delete;
+
+  // Registers a hold. False when (contract, id) already has an open hold or
+  // the pool has no free slot near its hash. Any thread; heap of `worker`.
+  bool create(uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker);
+
+  // Takes the open hold for `hash` out of the table (it can be settled only
+  // once). False when there is none. Any thread.
+  bool take(uint64_t hash, HoldCharge& out);
+
+  // Earliest expiry among `worker`'s holds (INT64_MAX when none). Owner thread.
+  Nanos next_expiry(int worker);
+  // Takes one expired hold of `worker` (expires_at <= now). Owner thread.
+  bool pop_expired(int worker, Nanos now, HoldCharge& out);
+
+  size_t open() const { return open_.load(std::memory_order_relaxed); }
+  uint64_t rejected_full() const { return rejected_full_.load(std::memory_order_relaxed); }
+  size_t capacity() const { return mask_ + 1; }
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> key{0};  // 0 free; tag(hash) | state
+    Nanos expires_at = 0;
+    HoldCharge charge;
+  };
+  struct HeapItem {
+    Nanos expires_at;
+    uint32_t slot;
+    uint64_t key;  // the slot's key when pushed: a mismatch later means stale
+  };
+  struct alignas(64) Heap {
+    std::vector<HeapItem> items;
+  };
+  static constexpr uint64_t kClaiming = 1, kOpen = 2, kSettling = 3;
+  static uint64_t tag(uint64_t hash) { return (hash & ~uint64_t{3}) | 4; }
+  void push(Heap& h, HeapItem item);
+  void compact(Heap& h);
+
+  std::unique_ptr<Slot[]> slots_;
+  size_t mask_;
+  std::unique_ptr<Heap[]> heaps_;
+  size_t heap_limit_;
+  std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> rejected_full_{0};
+};
+
+}  // namespace tollgate
