@@ -301,6 +301,17 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint
   return table_full();
 }
 
+Entry* Engine::entry_for(std::string_view key, Nanos now) {
+  const uint64_t hash = CounterTable::hash_key(key);
+  if (Entry* e = table_.find(key, hash)) return e;
+  const Policy* cls = match_class(key);
+  if (cls == nullptr) return nullptr;
+  auto [entry, result] = table_.insert(key, hash, cls, cls->word_count, true, now, [&](Entry* fresh) {
+    for (const auto& l : cls->limits) l->limiter.init(fresh->words() + l->word_offset, now);
+  });
+  return result == CounterTable::InsertResult::kFull ? nullptr : entry;
+}
+
 const Policy* Engine::contract(std::string_view key) const {
   const Entry* e = table_.find(key, CounterTable::hash_key(key));
   return e != nullptr && e->policy()->rules ? e->policy() : nullptr;

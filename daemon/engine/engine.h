@@ -108,6 +108,10 @@ class Engine {
   StateStore& state() { return state_; }
   // The contract's policy, or nullptr.
   const Policy* contract(std::string_view key) const;
+  // For recovery (before workers start) and admin views: the entry of `key`,
+  // creating a dynamic key when a key class matches. nullptr when no contract
+  // or class matches, or the table is full. Thread-safe.
+  Entry* entry_for(std::string_view key, Nanos now);
 
  private:
   Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state);
