@@ -37,7 +37,7 @@ struct Fixture {
   explicit Fixture(size_t max_keys = 20'000'000) {
     EngineOptions o;
     o.table.max_dynamic_keys = max_keys;
-    o.key_classes.push_back({"k:*", {big_bucket("rl")}, "", 0, {}});
+    o.key_classes.push_back({"k:*", {big_bucket("rl")}, "", 0, {}, {}});
     LimitSpec window;
     window.name = "minute";
     window.type = LimitType::kSlidingWindow;
@@ -48,7 +48,7 @@ struct Fixture {
     quota.type = LimitType::kQuota;
     quota.limit = int64_t{1} << 34;
     quota.period = Period::kDay;
-    o.contracts.push_back({"acme", {big_bucket("burst"), window, quota}, "Asia/Shanghai", 0, {}});
+    o.contracts.push_back({"acme", {big_bucket("burst"), window, quota}, "Asia/Shanghai", 0, {}, {}});
     engine = std::move(*Engine::create(o, reclaimer, kStart, state));
   }
 };

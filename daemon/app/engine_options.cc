@@ -40,6 +40,7 @@ EngineOptions engine_options_from(const Config& config, int workers) {
     for (const auto& limit : contract.limits)
       if (limit.type == LimitType::kConcurrency) rules.concurrency.push_back({limit.name, limit.limit, limit.shadow});
     spec.rules = std::move(rules);
+    spec.per_subject = contract.per_subject;
     o.contracts.push_back(std::move(spec));
   }
   for (const auto& kc : config.key_classes) {

@@ -75,7 +75,11 @@ std::expected<CheckRequest, std::string> parse_check_request(std::span<const std
       }
       case kChannel: req.channel = value; break;
       case kPurpose: req.purpose = value; break;
-      case kSubject: req.subject = value; break;
+      case kSubject:
+        if (value.empty() || value.size() > kMaxSubjectLength)
+          return std::unexpected(fmt::format("ERR SUBJECT must be 1 to {} bytes", kMaxSubjectLength));
+        req.subject = value;
+        break;
       case kId:
         if (value.empty() || value.size() > kMaxIdLength)
           return std::unexpected(fmt::format("ERR ID must be 1 to {} bytes", kMaxIdLength));

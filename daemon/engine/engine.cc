@@ -98,7 +98,7 @@ uint64_t request_id_hash(std::string_view key, std::string_view id) {
 }
 
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
-    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state) {
+    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state, Engine* previous) {
   std::unique_ptr<Engine> engine(new Engine(options, reclaimer, state));
   std::vector<std::string> errors;
   auto add = [&](const PolicySpec& spec, bool dynamic, std::vector<std::unique_ptr<Policy>>& into) {
@@ -119,7 +119,9 @@ std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
     p.state = &state.contract(p.name);
     p.state->apply_config_status(p.rules->status);
     if (p.rules->pricing) p.state->ensure_account(*p.rules->pricing);
+    if (auto err = engine->attach_subjects(p, spec, previous); !err.empty()) errors.push_back(err);
   }
+  if (!errors.empty()) return std::unexpected(std::move(errors));
   for (const auto& policy : engine->contracts_) {
     const Policy* p = policy.get();
     engine->table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now,
@@ -128,6 +130,172 @@ std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
                           });
   }
   return engine;
+}
+
+// Per-subject counters and distinct-subject caps of one contract. The caps'
+// sets (and the HLL) are state: taken over from `previous` when the same
+// limit keeps its cap and period, created fresh otherwise.
+std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, Engine* previous) {
+  const std::string& zone = spec.timezone.empty() ? options_.timezone : spec.timezone;
+  if (!spec.per_subject.empty()) {
+    PolicySpec sub{p.name + " per_subject", spec.per_subject, spec.timezone, 0, std::nullopt, {}};
+    auto compiled = compile_policy(sub, true, options_);
+    if (!compiled) return compiled.error().front();
+    p.per_subject = std::move(*compiled);
+  }
+  std::unique_ptr<ContractSubjects> old;
+  if (previous != nullptr) {
+    auto it = previous->subjects_.find(p.name);
+    if (it != previous->subjects_.end()) old = std::move(it->second);
+  }
+  auto subjects = std::make_unique<ContractSubjects>();
+  const LimitSpec* first_distinct = nullptr;
+  for (const LimitSpec& ls : spec.limits) {
+    if (ls.type != LimitType::kDistinctSubjects) continue;
+    if (first_distinct == nullptr) first_distinct = &ls;
+    std::unique_ptr<DistinctSubjects> set;
+    if (old) {
+      auto it = old->sets.find(ls.name);
+      if (it != old->sets.end() && it->second->limit() == ls.limit) set = std::move(it->second);
+    }
+    if (!set) {
+      auto made = DistinctSubjects::make(ls, zone);
+      if (!made) return fmt::format("{} limit {}: {}", p.name, ls.name, made.error());
+      set = std::make_unique<DistinctSubjects>(std::move(*made));
+    }
+    auto limit = std::make_unique<DistinctLimit>();
+    limit->name = ls.name;
+    limit->shadow = ls.shadow || options_.shadow_mode;
+    limit->set = set.get();
+    p.distinct.push_back(std::move(limit));
+    subjects->sets.emplace(ls.name, std::move(set));
+  }
+  if (old && old->hll) {
+    subjects->hll = std::move(old->hll);
+  } else {
+    auto hll = PeriodHll::make(first_distinct ? first_distinct->period : Period::kDay, zone);
+    if (!hll) return fmt::format("{}: {}", p.name, hll.error());
+    subjects->hll = std::make_unique<PeriodHll>(std::move(*hll));
+  }
+  p.subjects = subjects.get();
+  subjects_[p.name] = std::move(subjects);
+  return {};
+}
+
+double Engine::distinct_subjects_estimate(std::string_view key, Nanos now) const {
+  auto it = subjects_.find(key);
+  if (it == subjects_.end() || !it->second->hll) return -1;
+  return it->second->hll->estimate(now).current;
+}
+
+std::string_view Engine::subject_key(const Policy& p, std::string_view subject) const {
+  thread_local std::string key;
+  key.assign(p.name);
+  key += kSubjectSeparator;
+  key.append(subject);
+  return key;
+}
+
+bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) {
+  const uint64_t h = DistinctSubjects::hash_subject(request.subject);
+  std::array<std::pair<DistinctSubjects*, Nanos>, 8> admitted;
+  size_t admitted_count = 0;
+  auto undo = [&] {
+    for (size_t i = 0; i < admitted_count; ++i) admitted[i].first->forget(h, admitted[i].second);
+  };
+  for (const auto& d : p.distinct) {
+    SubjectCharge c = d->set->try_admit(h, now);
+    if (!c.allowed()) {
+      if (d->shadow) {
+        d->shadow_denials.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      undo();
+      out = Decision{};
+      out.code = Code::kSubjects;
+      out.limit = d->name;
+      out.remaining = c.remaining;
+      out.retry_after_ms = c.retry_after < 0 ? -1 : ceil_millis(c.retry_after);
+      out.reset_after_ms = ceil_millis(c.reset_after);
+      return false;
+    }
+    if (c.verdict == SubjectVerdict::kAdmitted && admitted_count < admitted.size())
+      admitted[admitted_count++] = {d->set, c.admitted_in};
+    if (!d->shadow && c.remaining < out.remaining) {
+      out.limit = d->name;
+      out.remaining = c.remaining;
+      out.reset_after_ms = ceil_millis(c.reset_after);
+    }
+  }
+  if (p.per_subject) {
+    const Policy* sp = p.per_subject.get();
+    std::string_view key = subject_key(p, request.subject);
+    const uint64_t kh = CounterTable::hash_key(key);
+    Decision sd;
+    bool done = false;
+    for (int attempt = 0; attempt < 8 && !done; ++attempt) {
+      Entry* se = attempt == 0 ? table_.find(key, kh) : nullptr;
+      if (se == nullptr) {
+        auto [entry, result] = table_.insert(key, kh, sp, sp->word_count, true, now, [&](Entry* fresh) {
+          for (const auto& l : sp->limits) l->limiter.init(fresh->words() + l->word_offset, now);
+        });
+        if (result == CounterTable::InsertResult::kFull) {
+          undo();
+          out = table_full();
+          return false;
+        }
+        se = entry;
+      }
+      done = charge(se, request.cost, now, sd);
+    }
+    if (!done || !sd.allowed) {
+      undo();
+      out = done ? sd : table_full();
+      return false;
+    }
+    if (!sd.limit.empty() && sd.remaining < out.remaining) {
+      out.limit = sd.limit;
+      out.remaining = sd.remaining;
+      out.reset_after_ms = sd.reset_after_ms;
+    }
+  }
+  if (p.subjects != nullptr && p.subjects->hll) p.subjects->hll->add(h, now);
+  return true;
+}
+
+void Engine::peek_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const {
+  const uint64_t h = DistinctSubjects::hash_subject(request.subject);
+  for (const auto& d : p.distinct) {
+    if (d->shadow || d->set->contains(h, now)) continue;
+    int64_t count = d->set->count(now);
+    if (count >= d->set->limit()) {
+      Nanos reset = d->set->reset_after(now);
+      out = Decision{};
+      out.code = Code::kSubjects;
+      out.limit = d->name;
+      out.retry_after_ms = ceil_millis(reset);
+      out.reset_after_ms = ceil_millis(reset);
+      return;
+    }
+  }
+  if (p.per_subject) {
+    const Policy& sp = *p.per_subject;
+    std::string_view key = subject_key(p, request.subject);
+    Decision sd;
+    if (const Entry* se = table_.find(key, CounterTable::hash_key(key))) {
+      evaluate(sp, se->words(), request.cost, now, sd);
+    } else {
+      std::atomic<uint64_t>* w = scratch_words(static_cast<size_t>(sp.word_count));
+      for (const auto& l : sp.limits) l->limiter.init(w + l->word_offset, now);
+      evaluate(sp, w, request.cost, now, sd);
+    }
+    if (!sd.allowed) out = sd;
+    else if (!sd.limit.empty() && sd.remaining < out.remaining) {
+      out.limit = sd.limit;
+      out.remaining = sd.remaining;
+      out.reset_after_ms = sd.reset_after_ms;
+    }
+  }
 }
 
 const Policy* Engine::match_class(std::string_view key) const {
@@ -372,6 +540,13 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   Decision out;
   if (!gate(p, request, now, out)) return out;
   const bool hold = request.hold_ms > 0;
+  const bool needs_subject = p.per_subject != nullptr || !p.distinct.empty();
+  if (needs_subject && request.subject.empty()) {
+    deny_with(out, Code::kSubjects, -1);
+    out.limit = kSubjectRequiredLimit;
+    out.balance = st.account() != nullptr ? st.account()->balance() : -1;
+    return out;
+  }
 
   // Concurrency: enforced limits bound open holds; shadow ones only count.
   const ConcurrencyLimit* tightest = nullptr;
@@ -419,6 +594,13 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
     out.balance = account != nullptr ? account->balance() : -1;
     return out;
   }
+  if (!request.subject.empty() && !charge_subject(p, request, now, out)) {
+    refund_limits(e, mask, request.cost, now, now);
+    give_back_money();
+    release_slot();
+    out.balance = account != nullptr ? account->balance() : -1;
+    return out;
+  }
   for (const auto& c : rules.concurrency)
     if ((c.shadow || options_.shadow_mode) && open_before >= c.limit)
       st.concurrency_shadow_denials().fetch_add(1, std::memory_order_relaxed);
@@ -440,6 +622,13 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   }
   out.balance = account != nullptr ? account->balance() : -1;
   return out;
+}
+
+void Engine::refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_at, Nanos now) {
+  const Policy& p = *e->policy();
+  for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
+    if (mask & (uint32_t{1} << i))
+      p.limits[i]->limiter.refund(e->words() + p.limits[i]->word_offset, cost, charged_at, now);
 }
 
 bool Engine::settle(std::string_view key, std::string_view id, bool commit, Nanos now) {
@@ -468,9 +657,8 @@ void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) 
     const std::string& key = st.key();
     if (Entry* e = table_.find(key, CounterTable::hash_key(key))) {
       const Policy& p = *e->policy();
-      for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
-        if (charge.limit_mask & (uint32_t{1} << i))
-          p.limits[i]->limiter.refund(e->words() + p.limits[i]->word_offset, charge.cost, charge.charged_at, now);
+      (void)p;
+      refund_limits(e, charge.limit_mask, charge.cost, charge.charged_at, now);
     }
     if (charge.span_count > 0 && st.account() != nullptr)
       (void)st.account()->refund(std::span<const DebitSpan>(charge.spans.data(), charge.span_count));
@@ -491,6 +679,14 @@ Decision Engine::peek(const CheckRequest& request, Nanos now) const {
         return out;
       }
       evaluate(p, e->words(), request.cost, now, out);
+      if (out.allowed && (p.per_subject || !p.distinct.empty())) {
+        if (request.subject.empty()) {
+          deny_with(out, Code::kSubjects, -1);
+          out.limit = kSubjectRequiredLimit;
+        } else {
+          peek_subject(p, request, now, out);
+        }
+      }
       out.balance = account != nullptr ? account->balance() : -1;
       return out;
     }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,7 @@ struct PolicySpec {
   std::string timezone;  // empty: EngineOptions::timezone
   Nanos idle_timeout = 0;
   std::optional<ContractRules> rules;  // contracts: scope, status, expiry, pricing
+  std::vector<LimitSpec> per_subject;  // contracts: counters per SUBJECT
 };
 
 struct EngineOptions {
@@ -67,6 +69,10 @@ inline constexpr std::string_view kIdInProgressLimit = "id_in_progress";
 inline constexpr std::string_view kHoldPoolFullLimit = "max_holds";
 // retry_after_ms hint for CONCURRENCY denials: holds end when settled or expired.
 inline constexpr int64_t kConcurrencyRetryMs = 100;
+// A contract with per_subject or distinct_subjects limits needs SUBJECT.
+inline constexpr std::string_view kSubjectRequiredLimit = "subject_required";
+inline constexpr size_t kMaxSubjectLength = 256;
+inline constexpr char kSubjectSeparator = '\x1f';
 
 // The limit name reported when a new dynamic key cannot be stored.
 inline constexpr std::string_view kTableFullLimit = "max_keys";
@@ -76,8 +82,11 @@ class Engine {
   // Compiles the policies and creates the static (contract) entries.
   // Returns every problem found, one message each.
   // `state` holds what outlives the engine (contract states, ledger).
+  // `previous` (a reload) hands on its distinct-subject state where the
+  // contract and limit still exist with the same cap and period.
   static std::expected<std::unique_ptr<Engine>, std::vector<std::string>> create(
-      const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state);
+      const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state,
+      Engine* previous = nullptr);
 
   // Decides the call and, when allowed, charges every enforced limit (and the
   // shadow limits that allow it). A denied call charges nothing. Thread-safe.
@@ -104,6 +113,8 @@ class Engine {
   const CounterTable& table() const { return table_; }
   const std::vector<std::unique_ptr<Policy>>& contracts() const { return contracts_; }
   const std::vector<std::unique_ptr<Policy>>& key_classes() const { return key_classes_; }
+  // Distinct-subject estimate of a contract for the current period (-1 without state).
+  double distinct_subjects_estimate(std::string_view key, Nanos now) const;
   const EngineOptions& options() const { return options_; }
   StateStore& state() { return state_; }
   // The contract's policy, or nullptr.
@@ -119,6 +130,13 @@ class Engine {
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
   void deny_balance(const Policy& p, Decision& out) const;
+  // SUBJECT under a contract: distinct caps, then per-subject counters.
+  // On denial everything this call took from them is given back.
+  bool charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out);
+  void peek_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
+  std::string_view subject_key(const Policy& p, std::string_view subject) const;
+  std::string attach_subjects(Policy& p, const PolicySpec& spec, Engine* previous);
+  void refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_at, Nanos now);
   const Policy* match_class(std::string_view key) const;
   // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
   // evictor (nothing charged; the caller looks the key up again).
@@ -139,6 +157,7 @@ class Engine {
   HoldTable holds_;
   std::vector<std::unique_ptr<Policy>> contracts_;
   std::vector<std::unique_ptr<Policy>> key_classes_;
+  std::map<std::string, std::unique_ptr<ContractSubjects>, std::less<>> subjects_;
 };
 
 // The hash an ID is remembered and held under: per key, so IDs of different keys never collide.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +13,8 @@
 
 #include "engine/contract.h"
 #include "engine/limits/limiter.h"
+#include "engine/subjects/distinct_set.h"
+#include "engine/subjects/hyperloglog.h"
 #include "tollgate/decision.h"
 #include "tollgate/limit_spec.h"
 
@@ -28,6 +31,22 @@ struct CompiledLimit {
       : spec(std::move(s)), limiter(std::move(l)), code(c), word_offset(offset) {}
 };
 
+// A contract's distinct-subject state: one exact capped set per
+// distinct_subjects limit, and a per-period HyperLogLog estimate. Owned by the
+// engine (handed on to the next engine by a reload). Thread-safe (lock-free).
+struct ContractSubjects {
+  std::map<std::string, std::unique_ptr<DistinctSubjects>, std::less<>> sets;  // by limit name
+  std::unique_ptr<PeriodHll> hll;
+  std::atomic<uint64_t> shadow_denials{0};
+};
+
+struct DistinctLimit {
+  std::string name;
+  bool shadow = false;
+  DistinctSubjects* set = nullptr;
+  mutable std::atomic<uint64_t> shadow_denials{0};
+};
+
 struct Policy {
   std::string name;        // contract key, or key-class pattern ("ip:*")
   bool dynamic = false;    // key class: entries created on first use, evicted when idle
@@ -42,6 +61,11 @@ struct Policy {
   // state they act on (owned by the StateStore, outlives this policy).
   std::unique_ptr<ContractRules> rules;
   ContractState* state = nullptr;
+  // Contracts only: per-SUBJECT counters (a dynamic policy, entries keyed
+  // "<contract>\x1f<subject>") and distinct-subject caps.
+  std::unique_ptr<Policy> per_subject;
+  std::vector<std::unique_ptr<DistinctLimit>> distinct;
+  ContractSubjects* subjects = nullptr;
 
   bool matches(std::string_view key) const {
     return exact ? key == prefix : key.starts_with(prefix);

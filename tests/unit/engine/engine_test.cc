@@ -67,7 +67,7 @@ class EngineTest : public ::testing::Test {
 // Verifies a one-limit key class: burst allowed, then RATE with the refill time, then allowed after it.
 TEST_F(EngineTest, TokenBucketKeyClass) {
   EngineOptions o;
-  o.key_classes.push_back({"ip:*", {bucket("ip", 10, kNanosPerSecond, 2)}, "", 0, {}});
+  o.key_classes.push_back({"ip:*", {bucket("ip", 10, kNanosPerSecond, 2)}, "", 0, {}, {}});
   auto e = make(o);
   Decision d = check(*e, "ip:1");
   EXPECT_TRUE(d.allowed);
@@ -88,7 +88,7 @@ TEST_F(EngineTest, TokenBucketKeyClass) {
 // Verifies a denied call charges no limit (all-or-nothing) and the reply names the denying limit.
 TEST_F(EngineTest, AllOrNothing) {
   EngineOptions o;
-  o.contracts.push_back({"acme", {bucket("burst", 1, kNanosPerSecond * 3600, 10), quota("daily", 3)}, "", 0, {}});
+  o.contracts.push_back({"acme", {bucket("burst", 1, kNanosPerSecond * 3600, 10), quota("daily", 3)}, "", 0, {}, {}});
   auto e = make(o);
   EXPECT_TRUE(check(*e, "acme", 2).allowed);
   Decision d = check(*e, "acme", 2);
@@ -108,8 +108,8 @@ TEST_F(EngineTest, AllOrNothing) {
 // Verifies that when several limits deny, the one with the longest wait is named, and "never" (-1) beats any wait.
 TEST_F(EngineTest, DenialPrecedenceLongestRetry) {
   EngineOptions o;
-  o.contracts.push_back({"c", {bucket("fast", 1, kNanosPerSecond, 1), bucket("slow", 1, 60 * kNanosPerSecond, 1)}, "", 0, {}});
-  o.contracts.push_back({"d", {bucket("small", 1, kNanosPerSecond, 1), quota("q", 100)}, "", 0, {}});
+  o.contracts.push_back({"c", {bucket("fast", 1, kNanosPerSecond, 1), bucket("slow", 1, 60 * kNanosPerSecond, 1)}, "", 0, {}, {}});
+  o.contracts.push_back({"d", {bucket("small", 1, kNanosPerSecond, 1), quota("q", 100)}, "", 0, {}, {}});
   auto e = make(o);
   EXPECT_TRUE(check(*e, "c").allowed);
   Decision d = check(*e, "c");
@@ -139,9 +139,9 @@ TEST_F(EngineTest, UnknownKeys) {
 // Verifies the first matching key class wins and exact patterns match only their key.
 TEST_F(EngineTest, KeyClassMatching) {
   EngineOptions o;
-  o.key_classes.push_back({"vip", {bucket("vip", 1, kNanosPerSecond, 100)}, "", 0, {}});
-  o.key_classes.push_back({"ip:10.*", {bucket("lan", 1, kNanosPerSecond, 50)}, "", 0, {}});
-  o.key_classes.push_back({"ip:*", {bucket("wan", 1, kNanosPerSecond, 5)}, "", 0, {}});
+  o.key_classes.push_back({"vip", {bucket("vip", 1, kNanosPerSecond, 100)}, "", 0, {}, {}});
+  o.key_classes.push_back({"ip:10.*", {bucket("lan", 1, kNanosPerSecond, 50)}, "", 0, {}, {}});
+  o.key_classes.push_back({"ip:*", {bucket("wan", 1, kNanosPerSecond, 5)}, "", 0, {}, {}});
   auto e = make(o);
   EXPECT_EQ(check(*e, "vip").limit, "vip");
   EXPECT_EQ(check(*e, "vipx").code, Code::kUnknown);
@@ -152,7 +152,7 @@ TEST_F(EngineTest, KeyClassMatching) {
 // Verifies shadow limits never deny, count would-be denials, and are not charged when a real limit denies.
 TEST_F(EngineTest, ShadowLimits) {
   EngineOptions o;
-  o.contracts.push_back({"c", {quota("real", 3), bucket("proposed", 1, 3600 * kNanosPerSecond, 1, true)}, "", 0, {}});
+  o.contracts.push_back({"c", {quota("real", 3), bucket("proposed", 1, 3600 * kNanosPerSecond, 1, true)}, "", 0, {}, {}});
   auto e = make(o);
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(check(*e, "c").allowed);
   const CompiledLimit& shadow = *e->contracts()[0]->limits[1];
@@ -166,7 +166,7 @@ TEST_F(EngineTest, ShadowLimits) {
 TEST_F(EngineTest, GlobalShadowMode) {
   EngineOptions o;
   o.shadow_mode = true;
-  o.contracts.push_back({"c", {quota("q", 1)}, "", 0, {}});
+  o.contracts.push_back({"c", {quota("q", 1)}, "", 0, {}, {}});
   auto e = make(o);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(check(*e, "c").allowed);
   EXPECT_EQ(e->contracts()[0]->limits[0]->shadow_denials.load(), 4u);
@@ -176,7 +176,7 @@ TEST_F(EngineTest, GlobalShadowMode) {
 TEST_F(EngineTest, TableFull) {
   EngineOptions o;
   o.table.max_dynamic_keys = 2;
-  o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 10)}, "", 0, {}});
+  o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 10)}, "", 0, {}, {}});
   auto e = make(o);
   EXPECT_TRUE(check(*e, "k:1").allowed);
   EXPECT_TRUE(check(*e, "k:2").allowed);
@@ -191,7 +191,7 @@ TEST_F(EngineTest, TableFull) {
 // Verifies PEEK answers for a key that does not exist without creating it, and changes nothing.
 TEST_F(EngineTest, PeekChangesNothing) {
   EngineOptions o;
-  o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 3)}, "", 0, {}});
+  o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 3)}, "", 0, {}, {}});
   auto e = make(o);
   Decision d = peek(*e, "k:new");
   EXPECT_TRUE(d.allowed);
@@ -206,7 +206,7 @@ TEST_F(EngineTest, PeekChangesNothing) {
 TEST_F(EngineTest, IdleEviction) {
   EngineOptions o;
   o.idle_timeout = 60 * kNanosPerSecond;
-  o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 5), quota("day", 1000)}, "", 0, {}});
+  o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 5), quota("day", 1000)}, "", 0, {}, {}});
   auto e = make(o);
   check(*e, "k:a");
   now_ += 30 * kNanosPerSecond;
@@ -219,7 +219,7 @@ TEST_F(EngineTest, IdleEviction) {
   // A key whose limits are all at rest is evicted.
   EngineOptions o2;
   o2.idle_timeout = 60 * kNanosPerSecond;
-  o2.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 5)}, "", 0, {}});
+  o2.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 5)}, "", 0, {}, {}});
   auto e2 = make(o2);
   check(*e2, "k:a");
   now_ += 61 * kNanosPerSecond;
@@ -232,7 +232,7 @@ TEST_F(EngineTest, IdleEviction) {
 // Verifies that many threads hammering one key with no refill admit exactly `burst` in total.
 TEST_F(EngineTest, ConcurrentExactBurst) {
   EngineOptions o;
-  o.key_classes.push_back({"k:*", {bucket("k", 1, 3600 * kNanosPerSecond, 5000)}, "", 0, {}});
+  o.key_classes.push_back({"k:*", {bucket("k", 1, 3600 * kNanosPerSecond, 5000)}, "", 0, {}, {}});
   auto e = make(o);
   std::atomic<int> allowed{0};
   std::vector<std::thread> threads;
@@ -259,6 +259,7 @@ TEST_F(EngineTest, ConcurrentMultiLimitNeverOverAdmits) {
                           window("w", 900, 60 * kNanosPerSecond)},
                          "",
                          0,
+                         {},
                          {}});
   auto e = make(o);
   std::atomic<int> allowed{0};
@@ -295,7 +296,7 @@ TEST_F(EngineTest, ConcurrentMultiLimitNeverOverAdmits) {
 // Verifies an unknown limit configuration is reported with the policy and limit name.
 TEST_F(EngineTest, CompileErrorsNamed) {
   EngineOptions o;
-  o.contracts.push_back({"c", {bucket("bad", 0, kNanosPerSecond, 1)}, "", 0, {}});
+  o.contracts.push_back({"c", {bucket("bad", 0, kNanosPerSecond, 1)}, "", 0, {}, {}});
   auto e = Engine::create(o, reclaimer_, now_, state_);
   ASSERT_FALSE(e.has_value());
   EXPECT_NE(e.error().front().find("c limit bad"), std::string::npos) << e.error().front();
