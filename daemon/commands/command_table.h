@@ -56,6 +56,7 @@ class CommandTable {
 void register_server_commands(CommandTable& table);
 void register_check_commands(CommandTable& table);
 void register_admin_commands(CommandTable& table);
+void register_reload_commands(CommandTable& table);
 
 // Arity check in Redis's convention.
 constexpr bool arity_ok(int arity, size_t argc) {

@@ -12,6 +12,7 @@ DataService::DataService(Engine& engine, const Clock& clock, Reclaimer& reclaime
   register_server_commands(table_);
   register_check_commands(table_);
   register_admin_commands(table_);
+  register_reload_commands(table_);
 }
 
 void DataService::begin_batch(int worker) {

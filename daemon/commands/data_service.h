@@ -6,7 +6,9 @@
 #pragma once
 
 #include <atomic>
+#include <expected>
 #include <functional>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -55,6 +57,13 @@ class DataService final : public Service {
   void on_deadline(int worker) override;
 
   Engine& engine() { return *engine_.load(std::memory_order_acquire); }
+  // Reload: workers pick the new engine up at their next command.
+  void set_engine(Engine* engine) { engine_.store(engine, std::memory_order_release); }
+  // The admin service's RELOAD runs this (returns the RELOAD reply's lines).
+  void set_reload(std::function<std::expected<std::vector<std::string>, std::string>()> reload) {
+    reload_ = std::move(reload);
+  }
+  const auto& reload_hook() const { return reload_; }
   const CommandTable& commands() const { return table_; }
   WorkerMetrics& metrics(int worker) { return workers_[worker].metrics; }
   int worker_count() const { return static_cast<int>(workers_.size()); }
@@ -83,6 +92,7 @@ class DataService final : public Service {
   ServiceInfo info_;
   CommandTable table_;
   ContractAdmin* admin_ = nullptr;
+  std::function<std::expected<std::vector<std::string>, std::string>()> reload_;
 };
 
 }  // namespace tollgate

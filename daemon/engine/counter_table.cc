@@ -14,7 +14,7 @@ Entry* Entry::create(std::string_view key, uint64_t hash, const Policy* policy, 
   void* mem = ::operator new(bytes);
   Entry* e = new (mem) Entry();
   e->hash_ = hash;
-  e->policy_ = policy;
+  e->policy_.store(policy, std::memory_order_relaxed);
   e->key_size_ = static_cast<uint32_t>(key.size());
   e->word_count_ = static_cast<uint16_t>(word_count);
   e->dynamic_ = dynamic;
@@ -180,6 +180,26 @@ bool CounterTable::remove(std::string_view key, uint64_t hash) {
     if (e == nullptr) return false;
     if (e != tombstone() && e->hash() == hash && e->key() == key) {
       unlink_locked(shard, a, i);
+      reclaimer_.retire([e] { Entry::destroy(e); });
+      return true;
+    }
+  }
+}
+
+bool CounterTable::replace(Entry* replacement) {
+  const uint64_t hash = replacement->hash();
+  Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mutex);
+  Array* a = shard.array.load(std::memory_order_relaxed);
+  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
+    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+    if (e == nullptr) return false;
+    if (e != tombstone() && e->hash() == hash && e->key() == replacement->key()) {
+      if (e->dynamic() != replacement->dynamic()) {
+        if (replacement->dynamic()) dynamic_size_.fetch_add(1, std::memory_order_relaxed);
+        else dynamic_size_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      a->slots[i].entry.store(replacement, std::memory_order_release);
       reclaimer_.retire([e] { Entry::destroy(e); });
       return true;
     }

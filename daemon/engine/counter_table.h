@@ -34,7 +34,9 @@ class Entry {
 
   uint64_t hash() const { return hash_; }
   std::string_view key() const { return {reinterpret_cast<const char*>(words() + word_count_), key_size_}; }
-  const Policy* policy() const { return policy_; }
+  const Policy* policy() const { return policy_.load(std::memory_order_acquire); }
+  // A reload points the entry at the new policy when its state layout is unchanged.
+  void set_policy(const Policy* p) { policy_.store(p, std::memory_order_release); }
   bool dynamic() const { return dynamic_; }
   int word_count() const { return word_count_; }
   std::atomic<uint64_t>* words() { return reinterpret_cast<std::atomic<uint64_t>*>(this + 1); }
@@ -52,7 +54,7 @@ class Entry {
  private:
   Entry() = default;
   uint64_t hash_ = 0;
-  const Policy* policy_ = nullptr;
+  std::atomic<const Policy*> policy_{nullptr};
   std::atomic<uint32_t> last_used_s_{0};
   uint32_t key_size_ = 0;
   uint16_t word_count_ = 0;
@@ -95,6 +97,11 @@ class CounterTable {
 
   // Removes a specific (static) entry, e.g. a contract dropped by a reload.
   bool remove(std::string_view key, uint64_t hash);
+
+  // Puts `replacement` (same key) in the place of the entry now stored for
+  // its key and retires the old one. For reloads that change a key's state
+  // layout. Thread-safe (shard mutex). Returns false if the key is gone.
+  bool replace(Entry* replacement);
 
   // Calls fn for every live entry. Takes each shard's lock in turn; control plane only.
   void for_each(const std::function<void(Entry*)>& fn) const;

@@ -85,13 +85,17 @@ std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
   return policy;
 }
 
-Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state)
+Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, Engine* previous)
     : options_(options),
       reclaimer_(reclaimer),
       state_(state),
-      table_(reclaimer, options.table),
-      dedup_(options.dedup_max_entries, options.dedup_window),
-      holds_(options.max_holds, options.workers) {}
+      table_owner_(previous ? previous->table_owner_ : std::make_shared<CounterTable>(reclaimer, options.table)),
+      dedup_owner_(previous ? previous->dedup_owner_
+                            : std::make_shared<DedupTable>(options.dedup_max_entries, options.dedup_window)),
+      holds_owner_(previous ? previous->holds_owner_ : std::make_shared<HoldTable>(options.max_holds, options.workers)),
+      table_(*table_owner_),
+      dedup_(*dedup_owner_),
+      holds_(*holds_owner_) {}
 
 uint64_t request_id_hash(std::string_view key, std::string_view id) {
   return XXH3_64bits_withSeed(id.data(), id.size(), XXH3_64bits(key.data(), key.size()));
@@ -99,7 +103,7 @@ uint64_t request_id_hash(std::string_view key, std::string_view id) {
 
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
     const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state, Engine* previous) {
-  std::unique_ptr<Engine> engine(new Engine(options, reclaimer, state));
+  std::unique_ptr<Engine> engine(new Engine(options, reclaimer, state, previous));
   std::vector<std::string> errors;
   auto add = [&](const PolicySpec& spec, bool dynamic, std::vector<std::unique_ptr<Policy>>& into) {
     auto compiled = compile_policy(spec, dynamic, options);
@@ -129,7 +133,70 @@ std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
                             for (const auto& l : p->limits) l->limiter.init(e->words() + l->word_offset, now);
                           });
   }
+  if (previous != nullptr) engine->adopt_entries(now);
   return engine;
+}
+
+const Policy* Engine::policy_for(const Entry& e) const {
+  std::string_view key = e.key();
+  if (size_t sep = key.find(kSubjectSeparator); e.dynamic() && sep != std::string_view::npos) {
+    for (const auto& c : contracts_)
+      if (c->name == key.substr(0, sep)) return c->per_subject.get();
+  }
+  for (const auto& c : contracts_)
+    if (c->name == key) return c.get();
+  return match_class(key);
+}
+
+namespace {
+
+// Same limits in the same places: the entry's words mean the same thing.
+bool same_layout(const Policy& a, const Policy& b) {
+  if (a.limits.size() != b.limits.size() || a.word_count != b.word_count) return false;
+  for (size_t i = 0; i < a.limits.size(); ++i) {
+    const CompiledLimit& x = *a.limits[i];
+    const CompiledLimit& y = *b.limits[i];
+    if (x.spec.name != y.spec.name || x.spec.type != y.spec.type || x.word_offset != y.word_offset ||
+        x.limiter.words() != y.limiter.words())
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Limits keep their counters when their key, name and type are unchanged
+// (and their state has the same size); new parameters apply from the next
+// call. Everything else starts fresh; keys without a policy are dropped.
+void Engine::adopt_entries(Nanos now) {
+  std::vector<Entry*> entries;
+  table_.for_each([&](Entry* e) { entries.push_back(e); });
+  for (Entry* e : entries) {
+    const Policy* old_policy = e->policy();
+    const Policy* fresh = policy_for(*e);
+    if (fresh == old_policy) continue;
+    if (fresh == nullptr) {
+      table_.remove(e->key(), e->hash());
+      continue;
+    }
+    bool dynamic = fresh->dynamic;
+    if (dynamic == e->dynamic() && same_layout(*old_policy, *fresh)) {
+      e->set_policy(fresh);
+      continue;
+    }
+    Entry* copy = Entry::create(e->key(), e->hash(), fresh, fresh->word_count, dynamic, now);
+    for (const auto& l : fresh->limits) {
+      l->limiter.init(copy->words() + l->word_offset, now);
+      for (const auto& o : old_policy->limits) {
+        if (o->spec.name != l->spec.name || o->spec.type != l->spec.type || o->limiter.words() != l->limiter.words())
+          continue;
+        for (int w = 0; w < l->limiter.words(); ++w)
+          copy->words()[l->word_offset + w].store(e->words()[o->word_offset + w].load(std::memory_order_acquire),
+                                                 std::memory_order_relaxed);
+      }
+    }
+    if (!table_.replace(copy)) Entry::destroy(copy);
+  }
 }
 
 // Per-subject counters and distinct-subject caps of one contract. The caps'
@@ -179,6 +246,9 @@ std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, Engine* p
   }
   p.subjects = subjects.get();
   subjects_[p.name] = std::move(subjects);
+  // Sets not taken over die with the previous engine, after its grace period
+  // (its workers may still be using them).
+  if (old) previous->subjects_[p.name] = std::move(old);
   return {};
 }
 
@@ -454,7 +524,8 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint
   // A sealed entry is being evicted; the locked insert path waits for the
   // evictor and then finds or creates the live entry. Bounded retries.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    if (e == nullptr || attempt > 0) {
+    if (attempt > 0) e = table_.find(request.key, hash);  // replaced by a reload, or evicted
+    if (e == nullptr || (attempt > 0 && e->dynamic())) {
       const Policy* cls = match_class(request.key);
       if (cls == nullptr) return unknown_key();  // static keys are never sealed
       auto [entry, result] = table_.insert(request.key, hash, cls, cls->word_count, true, now, [&](Entry* fresh) {

@@ -113,6 +113,10 @@ class Engine {
   const CounterTable& table() const { return table_; }
   const std::vector<std::unique_ptr<Policy>>& contracts() const { return contracts_; }
   const std::vector<std::unique_ptr<Policy>>& key_classes() const { return key_classes_; }
+  // Reload: points every existing entry at its policy in this engine (same
+  // state layout: in place; else a migrated copy), drops keys whose contract
+  // or class is gone. Control plane.
+  void adopt_entries(Nanos now);
   // Distinct-subject estimate of a contract for the current period (-1 without state).
   double distinct_subjects_estimate(std::string_view key, Nanos now) const;
   const EngineOptions& options() const { return options_; }
@@ -125,7 +129,8 @@ class Engine {
   Entry* entry_for(std::string_view key, Nanos now);
 
  private:
-  Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state);
+  Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, Engine* previous);
+  const Policy* policy_for(const Entry& e) const;
   // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
@@ -152,9 +157,15 @@ class Engine {
   EngineOptions options_;
   Reclaimer& reclaimer_;
   StateStore& state_;
-  CounterTable table_;
-  DedupTable dedup_;
-  HoldTable holds_;
+  // Shared with the engine this one replaces on reload: counters, remembered
+  // IDs and open holds are state, not configuration. (Their sizes are fixed
+  // at start-up; table.* / dedup.* changes need a restart.)
+  std::shared_ptr<CounterTable> table_owner_;
+  std::shared_ptr<DedupTable> dedup_owner_;
+  std::shared_ptr<HoldTable> holds_owner_;
+  CounterTable& table_;
+  DedupTable& dedup_;
+  HoldTable& holds_;
   std::vector<std::unique_ptr<Policy>> contracts_;
   std::vector<std::unique_ptr<Policy>> key_classes_;
   std::map<std::string, std::unique_ptr<ContractSubjects>, std::less<>> subjects_;

@@ -1,0 +1,91 @@
+#include "app/reloader.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app/engine_options.h"
+#include "commands/data_service.h"
+#include "config/config_diff.h"
+#include "config/config_loader.h"
+
+namespace tollgate {
+
+Reloader::Reloader(std::string config_path, Config running, std::unique_ptr<Engine> engine, Reclaimer& reclaimer,
+                   StateStore& state, int workers)
+    : config_path_(std::move(config_path)),
+      running_(std::move(running)),
+      reclaimer_(reclaimer),
+      state_(state),
+      workers_(workers),
+      current_(engine.release()) {}
+
+Reloader::~Reloader() { delete current_.load(); }
+
+std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto note = [&](bool differs, std::string_view what) {
+    if (differs) out.push_back(fmt::format("{} changed: takes effect after a restart", what));
+  };
+  note(a.server.socket != b.server.socket || a.server.socket_mode != b.server.socket_mode, "server.socket");
+  note(a.server.admin_socket != b.server.admin_socket || a.server.admin_socket_mode != b.server.admin_socket_mode,
+       "server.admin_socket");
+  note(a.server.threads != b.server.threads, "server.threads");
+  note(a.server.max_args != b.server.max_args || a.server.max_bulk != b.server.max_bulk ||
+           a.server.max_inline != b.server.max_inline || a.server.max_output != b.server.max_output ||
+           a.server.max_connections != b.server.max_connections,
+       "server limits");
+  note(a.storage.mode != b.storage.mode || a.storage.dir != b.storage.dir ||
+           a.storage.durability != b.storage.durability || a.storage.checkpoint_ms != b.storage.checkpoint_ms,
+       "storage");
+  note(a.table.max_keys != b.table.max_keys || a.table.shards != b.table.shards ||
+           a.table.max_holds != b.table.max_holds,
+       "table sizes");
+  note(a.dedup.max_entries != b.dedup.max_entries || a.dedup.window != b.dedup.window, "dedup");
+  note(a.admin.allow_uids != b.admin.allow_uids || a.admin.allow_gids != b.admin.allow_gids, "admin");
+  note(a.currency_decimals != b.currency_decimals, "currency_decimals");
+  return out;
+}
+
+// Validate everything first; only a config that is whole and compiles is
+// swapped in. The new engine adopts the running counters (same key, limit
+// name and type keep their state), then every service switches with one
+// atomic store. The old engine is retired through the reclaimer; when it is
+// freed, entries created meanwhile by workers still on it are adopted too.
+ReloadResult Reloader::reload(Nanos now) {
+  std::lock_guard lock(mutex_);
+  ReloadResult result;
+  auto next = load_config_file(config_path_);
+  if (!next) {
+    for (const auto& e : next.error()) result.errors.push_back(e.to_string());
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    for (const auto& e : result.errors) spdlog::error("reload rejected: {}", e);
+    return result;
+  }
+  Engine* old = current_.load(std::memory_order_acquire);
+  auto engine = Engine::create(engine_options_from(*next, workers_), reclaimer_, now, state_, old);
+  if (!engine) {
+    for (const auto& e : engine.error()) result.errors.push_back(fmt::format("{}: {}", config_path_, e));
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    for (const auto& e : result.errors) spdlog::error("reload rejected: {}", e);
+    return result;
+  }
+  result.changes = diff_configs(running_, *next);
+  result.warnings = restart_only_changes(running_, *next);
+  Engine* fresh = engine->release();
+  current_.store(fresh, std::memory_order_release);
+  for (DataService* s : services_) s->set_engine(fresh);
+  reclaimer_.retire([this, old, now] {
+    current().adopt_entries(now);
+    delete old;
+  });
+  running_ = std::move(*next);
+  reloads_.fetch_add(1, std::memory_order_relaxed);
+  result.ok = true;
+  spdlog::info("config reloaded from {} ({} change{})", config_path_, result.changes.size(),
+               result.changes.size() == 1 ? "" : "s");
+  for (const auto& c : result.changes) spdlog::info("  {}", c);
+  for (const auto& w : result.warnings) spdlog::warn("  {}", w);
+  return result;
+}
+
+}  // namespace tollgate
