@@ -207,6 +207,32 @@ void info_command(CommandContext& ctx) {
     line("rejected_keys_table_full", t.rejected_full());
     text += "\r\n";
   }
+  if (want("limits")) {
+    // Shadow limits: what a proposed limit would have denied.
+    text += "# Limits\r\n";
+    auto policy_lines = [&](const Policy& p) {
+      for (const auto& l : p.limits)
+        if (l->spec.shadow)
+          line(fmt::format("shadow_denials.{}.{}", p.name, l->spec.name), l->shadow_denials.load(std::memory_order_relaxed));
+      for (const auto& d : p.distinct)
+        if (d->shadow)
+          line(fmt::format("shadow_denials.{}.{}", p.name, d->name), d->shadow_denials.load(std::memory_order_relaxed));
+      if (p.per_subject) {
+        for (const auto& l : p.per_subject->limits)
+          if (l->spec.shadow)
+            line(fmt::format("shadow_denials.{}.{}", p.name, l->spec.name), l->shadow_denials.load(std::memory_order_relaxed));
+      }
+    };
+    Engine& engine = s.engine();
+    line("shadow_mode", engine.options().shadow_mode ? 1 : 0);
+    for (const auto& p : engine.contracts()) {
+      policy_lines(*p);
+      double estimate = engine.distinct_subjects_estimate(p->name, now);
+      if (estimate >= 0) line(fmt::format("distinct_subjects_estimate.{}", p->name), static_cast<int64_t>(estimate + 0.5));
+    }
+    for (const auto& p : engine.key_classes()) policy_lines(*p);
+    text += "\r\n";
+  }
   ctx.out.bulk(text);
 }
 
@@ -223,7 +249,7 @@ void register_server_commands(CommandTable& table) {
              "Names the connection"});
   table.add({"COMMAND", -1, kBoth, command_command, "COMMAND [COUNT | INFO name... | DOCS [name...]]",
              "Describes the commands"});
-  table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|all]",
+  table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|limits|all]",
              "Server state as key:value sections"});
 }
 
