@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "net/server.h"
+#include "persist/embedded_store.h"
 
 namespace tollgate {
 namespace {
@@ -27,7 +28,9 @@ struct ControlPlane {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t sweep_timer;
+  uv_timer_t checkpoint_timer;  // runs only with the embedded store
   Server* server = nullptr;
+  persist::EmbeddedStore* store = nullptr;
   Engine* engine = nullptr;
   Reclaimer* reclaimer = nullptr;
   ContractAdmin* admin = nullptr;
@@ -40,6 +43,7 @@ void close_all(ControlPlane& cp) {
   uv_close(reinterpret_cast<uv_handle_t*>(&cp.sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cp.sighup), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cp.sweep_timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.checkpoint_timer), nullptr);
 }
 
 void on_stop_signal(uv_signal_t* handle, int signum) {
@@ -48,7 +52,13 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
   cp->stopping = true;
   spdlog::info("{} received: stop accepting, flush replies, exit", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_timer_stop(&cp->sweep_timer);
+  uv_timer_stop(&cp->checkpoint_timer);
   cp->server->stop();  // joins the workers after they have written what they owe
+  if (cp->store != nullptr) {
+    // Workers are gone: this checkpoint holds every charge they made.
+    if (auto done = cp->store->checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
+    else spdlog::error("final checkpoint failed: {} (state since the previous checkpoint is lost)", done.error());
+  }
   close_all(*cp);
 }
 
@@ -62,6 +72,22 @@ void on_sweep(uv_timer_t* timer) {
   cp->engine->sweep(now, kSweepBudget);
   cp->admin->flush_debits(now);  // per-call debits become ledger entries
   cp->reclaimer->collect();
+}
+
+void on_checkpoint(uv_timer_t* timer) {
+  auto* cp = static_cast<ControlPlane*>(timer->data);
+  cp->store->tick(cp->clock->now());  // failures are logged and counted inside; the next tick retries
+}
+
+// Which storage modes this build can run; the error says why not.
+std::expected<void, std::string> storage_supported(const StorageConfig& storage) {
+  if (storage.mode == StorageMode::kRedis)
+    return std::unexpected("storage.mode 'redis' is not available in this version yet; use embedded or memory");
+  if (storage.mode == StorageMode::kEmbedded && storage.durability == Durability::kStrict)
+    return std::unexpected(
+        "storage.durability 'strict' is not available in this version yet (replies are not deferred until their "
+        "charge is durable); use relaxed, which loses at most one checkpoint_ms window of charges on a crash");
+  return {};
 }
 
 std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
@@ -98,9 +124,8 @@ int run_daemon(const std::string& config_path) {
                   config.error().size() == 1 ? "" : "s");
     return 2;
   }
-  if (config->storage.mode != StorageMode::kMemory) {
-    spdlog::error("{}: storage.mode '{}' is not available in this version yet; set storage: {{mode: memory}}",
-                  config_path, yaml_name(config->storage.mode));
+  if (auto supported = storage_supported(config->storage); !supported) {
+    spdlog::error("{}: {}", config_path, supported.error());
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -133,6 +158,25 @@ int run_daemon(const std::string& config_path) {
   DataService admin(*engine, clock, reclaimer, 1, admin_info);
   admin.set_admin(&contract_admin);
 
+  // State from the embedded store, before any worker can touch it.
+  std::unique_ptr<persist::EmbeddedStore> store;
+  if (config->storage.mode == StorageMode::kEmbedded) {
+    persist::EmbeddedStoreOptions store_options;
+    store_options.dir = config->storage.dir;
+    store_options.snapshot_interval = config->storage.snapshot_interval;
+    store_options.clock = &clock;
+    store = std::make_unique<persist::EmbeddedStore>(store_options, state, contract_admin,
+                                                     [&engine]() -> Engine& { return *engine; });
+    if (auto recovered = store->recover(clock.now()); !recovered) {
+      spdlog::error("storage: {}; not starting (fix the directory or its permissions)", recovered.error());
+      uv_loop_close(&cp.loop);
+      return 1;
+    }
+    contract_admin.set_durability(store.get());
+    spdlog::info("storage: embedded in {}, durability relaxed, checkpoint every {} ms, snapshot every {} s",
+                 config->storage.dir, config->storage.checkpoint_ms, config->storage.snapshot_interval / kNanosPerSecond);
+  }
+
   ListenerOptions data_listener;
   data_listener.path = config->server.socket;
   data_listener.mode = config->server.socket_mode;
@@ -162,6 +206,7 @@ int run_daemon(const std::string& config_path) {
   }
 
   cp.server = &server;
+  cp.store = store.get();
   cp.engine = engine.get();
   cp.reclaimer = &reclaimer;
   cp.admin = &contract_admin;
@@ -177,6 +222,12 @@ int run_daemon(const std::string& config_path) {
   cp.sweep_timer.data = &cp;
   uint64_t sweep_ms = static_cast<uint64_t>(std::max<Nanos>(1, config->table.sweep_interval / kNanosPerMilli));
   uv_timer_start(&cp.sweep_timer, on_sweep, sweep_ms, sweep_ms);
+  uv_timer_init(&cp.loop, &cp.checkpoint_timer);
+  cp.checkpoint_timer.data = &cp;
+  if (cp.store != nullptr) {
+    const uint64_t checkpoint_ms = static_cast<uint64_t>(std::max<int64_t>(1, config->storage.checkpoint_ms));
+    uv_timer_start(&cp.checkpoint_timer, on_checkpoint, checkpoint_ms, checkpoint_ms);
+  }
 
   spdlog::info("tollgated ready: data socket {}, admin socket {} ({} worker threads, {} contracts, {} key classes)",
                config->server.socket, config->server.admin_socket, threads, engine->contracts().size(), engine->key_classes().size());

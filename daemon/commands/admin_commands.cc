@@ -1,5 +1,5 @@
 // Admin-socket commands: CONTRACT, RECHARGE, SUSPEND, RESUME, TERMINATE,
-// RESET, LEDGER, EVENTS. Refused on the data socket by the command table.
+// RESET, LEDGER, EVENTS, SNAPSHOT. Refused on the data socket by the command table.
 #include <fmt/format.h>
 
 #include "commands/check_request_parser.h"
@@ -126,6 +126,13 @@ void events_command(CommandContext& ctx) {
   }
 }
 
+void snapshot_command(CommandContext& ctx) {
+  ContractAdmin* a = admin_of(ctx);
+  if (!a) return;
+  auto done = a->snapshot();
+  if (report(ctx, done)) ctx.out.bulk(*done);
+}
+
 }  // namespace
 
 void register_admin_commands(CommandTable& table) {
@@ -139,6 +146,8 @@ void register_admin_commands(CommandTable& table) {
   table.add({"RESET", -2, kOnAdmin, reset_command, "RESET <key> [<limit>]", "Clears counters; returns how many"});
   table.add({"LEDGER", -2, kOnAdmin | kReadOnly, ledger_command, "LEDGER <key> [<since-seq>]",
              "Money entries, oldest first, each a field/value array"});
+  table.add({"SNAPSHOT", 1, kOnAdmin, snapshot_command, "SNAPSHOT",
+             "Checkpoint, write a snapshot and compact the journal now (embedded store)"});
   table.add({"EVENTS", -1, kOnAdmin | kReadOnly, events_command, "EVENTS [<since-seq>]", "Admin and anomaly events"});
 }
 

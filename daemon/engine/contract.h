@@ -61,6 +61,13 @@ class ContractState {
     std::lock_guard lock(mutex_);
     return reason_;
   }
+  // Recovery: the status, override flag and reason as they were persisted.
+  void restore_status(ContractStatus s, bool overridden, std::string reason) {
+    std::lock_guard lock(mutex_);
+    reason_ = std::move(reason);
+    overridden_.store(overridden, std::memory_order_release);
+    status_.store(static_cast<uint8_t>(s), std::memory_order_release);
+  }
 
   // The prepaid account; created when the contract first has pricing, kept
   // (with its lots) even if pricing is later removed from the config.

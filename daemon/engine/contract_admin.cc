@@ -20,6 +20,15 @@ std::string join(const std::vector<std::string>& v) {
 
 std::string_view status_word(ContractStatus s) { return yaml_name(s); }
 
+AdminRecord new_record(AdminRecord::Kind kind, std::string_view key, int64_t actor, Nanos now) {
+  AdminRecord record;
+  record.kind = kind;
+  record.contract = std::string(key);
+  record.time = now;
+  record.actor = actor;
+  return record;
+}
+
 }  // namespace
 
 std::string format_instant(Nanos t, std::string_view zone) {
@@ -38,21 +47,74 @@ std::expected<const Policy*, std::string> ContractAdmin::find_contract(std::stri
   return p;
 }
 
-void ContractAdmin::record_admin(std::string_view key, std::string_view what, int64_t actor, Nanos now) {
-  LedgerEntry entry;
-  entry.time_ms = now / kNanosPerMilli;
-  entry.contract = std::string(key);
-  entry.kind = LedgerKind::kAdmin;
-  entry.actor = actor;
-  entry.id = std::string(what);
-  state_.ledger().append(std::move(entry));
-  state_.add_event({0, now / kNanosPerMilli, std::string(what.substr(0, what.find(':'))), std::string(key), actor,
-                    std::string(what)});
+std::unique_lock<std::mutex> ContractAdmin::exclusive() {
+  return hook_ != nullptr ? hook_->exclusive() : std::unique_lock<std::mutex>(memory_mutex_);
+}
+
+std::expected<void, std::string> ContractAdmin::make_durable(const AdminRecord& record) {
+  if (hook_ == nullptr) return {};
+  auto durable = hook_->durable(record);
+  if (!durable) return std::unexpected("ERR cannot make the change durable, nothing was changed: " + durable.error());
+  return {};
+}
+
+std::expected<std::string, std::string> ContractAdmin::snapshot() {
+  if (hook_ == nullptr) return std::unexpected("ERR storage.mode is memory: there is nothing to snapshot");
+  auto done = hook_->snapshot_now();
+  if (!done) return std::unexpected("ERR snapshot failed: " + done.error());
+  return done;
+}
+
+void ContractAdmin::describe_admin(AdminRecord& record, std::string_view what) const {
+  record.ledger_entry = LedgerEntry{.seq = state_.ledger().last_seq() + 1,
+                                    .time_ms = record.time / kNanosPerMilli,
+                                    .contract = record.contract,
+                                    .kind = LedgerKind::kAdmin,
+                                    .amount = 0,
+                                    .lot = -1,
+                                    .actor = record.actor,
+                                    .id = std::string(what)};
+  record.event_kind = std::string(what.substr(0, what.find(':')));
+  record.event_detail = std::string(what);
+}
+
+// The one place a mutation changes state, live or replayed, so a restart
+// rebuilds exactly what the admin was told.
+std::expected<void, std::string> ContractAdmin::apply(const AdminRecord& record) {
+  switch (record.kind) {
+    case AdminRecord::Kind::kRecharge: {
+      ContractState& st = state_.contract(record.contract);
+      Account* account = st.account();
+      // A contract whose pricing left the config keeps its lots.
+      if (account == nullptr) account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
+      if (auto restored = account->restore_lot(record.lot, record.wallet); !restored)
+        return std::unexpected(fmt::format("recharge of '{}' ({}): {}", record.contract, record.payment_id,
+                                           restored.error()));
+      state_.payments().restore(record.payment_id,
+                                PaymentRecord{record.contract, record.lot.amount, record.reply});
+      break;
+    }
+    case AdminRecord::Kind::kStatus:
+      state_.contract(record.contract).override_status(record.status, record.reason);
+      break;
+    case AdminRecord::Kind::kReset: {
+      Entry* e = engine_().entry_for(record.contract, record.time);
+      if (e == nullptr) return std::unexpected(fmt::format("reset of '{}': no such key", record.contract));
+      for (const auto& l : e->policy()->limits)
+        if (record.limit.empty() || l->spec.name == record.limit) l->limiter.reset(e->words() + l->word_offset, record.time);
+      break;
+    }
+  }
+  state_.ledger().restore(record.ledger_entry);
+  state_.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
+                    record.event_detail});
+  return {};
 }
 
 std::expected<RechargeReply, std::string> ContractAdmin::recharge(std::string_view key, std::string_view amount_text,
                                                                   std::string_view payment_id, int64_t actor,
                                                                   Nanos now) {
+  auto lock = exclusive();
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
   Account* account = (*policy)->state->account();
@@ -66,29 +128,58 @@ std::expected<RechargeReply, std::string> ContractAdmin::recharge(std::string_vi
     if (c <= ' ' || c > '~') return std::unexpected("ERR payment id must be printable ASCII without spaces");
   if ((*policy)->state->status() == ContractStatus::kTerminated)
     return std::unexpected(fmt::format("ERR contract '{}' is terminated", key));
-  auto reply = state_.payments().recharge_once(payment_id, key, *amount, [&]() -> std::expected<RechargeReply, std::string> {
-    auto r = account->recharge(*amount, now);
-    if (!r) return std::unexpected("ERR " + r.error());
-    state_.ledger().record_recharge(key, *r, now, actor, payment_id);
-    state_.add_event({0, now / kNanosPerMilli, "recharge", std::string(key), actor,
-                      fmt::format("amount {} credits {} unit_price {} payment {}", r->amount, r->credits,
-                                  r->unit_price, payment_id)});
-    return RechargeReply{r->credits, r->unit_price, r->balance};
-  });
-  if (!reply && !reply.error().starts_with("ERR ")) return std::unexpected("ERR " + reply.error());
-  return reply;
+  // A known payment id answers from its record: nothing new to make durable.
+  if (auto known = state_.payments().find(payment_id)) {
+    if (known->contract != key)
+      return std::unexpected(fmt::format("ERR payment id {} was used for contract {}", payment_id, known->contract));
+    if (known->amount != *amount)
+      return std::unexpected(fmt::format("ERR payment id {} was used with amount {}", payment_id, known->amount));
+    return known->reply;
+  }
+  auto plan = account->plan_recharge(*amount, now);
+  if (!plan) return std::unexpected("ERR " + plan.error());
+  AdminRecord record = new_record(AdminRecord::Kind::kRecharge, key, actor, now);
+  record.payment_id = std::string(payment_id);
+  record.lot = LotState{.index = plan->lot,
+                        .amount = plan->amount,
+                        .unit_price = plan->unit_price,
+                        .credits = plan->credits,
+                        .debited = 0,
+                        .refunded = 0,
+                        .created = now};
+  record.wallet = plan->wallet;
+  record.reply = RechargeReply{plan->credits, plan->unit_price, plan->balance};
+  record.ledger_entry = LedgerEntry{.seq = state_.ledger().last_seq() + 1,
+                                    .time_ms = now / kNanosPerMilli,
+                                    .contract = std::string(key),
+                                    .kind = LedgerKind::kRecharge,
+                                    .amount = plan->amount,
+                                    .lot = plan->lot,
+                                    .actor = actor,
+                                    .id = std::string(payment_id)};
+  record.event_kind = "recharge";
+  record.event_detail = fmt::format("amount {} credits {} unit_price {} payment {}", plan->amount, plan->credits,
+                                    plan->unit_price, payment_id);
+  if (auto durable = make_durable(record); !durable) return std::unexpected(durable.error());
+  if (auto applied = apply(record); !applied) return std::unexpected("ERR " + applied.error());
+  return record.reply;
 }
 
 std::expected<void, std::string> ContractAdmin::set_status(std::string_view key, ContractStatus status,
                                                            std::string_view verb, std::string reason, int64_t actor,
                                                            Nanos now) {
+  auto lock = exclusive();
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
   ContractState& st = *(*policy)->state;
   if (st.status() == ContractStatus::kTerminated && status != ContractStatus::kTerminated)
     return std::unexpected(fmt::format("ERR contract '{}' is terminated; {} is not possible (terminate is final)", key, verb));
-  st.override_status(status, reason);
-  record_admin(key, reason.empty() ? std::string(verb) : fmt::format("{}: {}", verb, reason), actor, now);
+  AdminRecord record = new_record(AdminRecord::Kind::kStatus, key, actor, now);
+  record.status = status;
+  record.reason = reason;
+  describe_admin(record, reason.empty() ? std::string(verb) : fmt::format("{}: {}", verb, reason));
+  if (auto durable = make_durable(record); !durable) return std::unexpected(durable.error());
+  if (auto applied = apply(record); !applied) return std::unexpected("ERR " + applied.error());
   return {};
 }
 
@@ -107,22 +198,24 @@ std::expected<void, std::string> ContractAdmin::terminate(std::string_view key, 
 
 std::expected<int64_t, std::string> ContractAdmin::reset(std::string_view key, std::string_view limit, int64_t actor,
                                                          Nanos now) {
+  auto lock = exclusive();
   Engine& engine = engine_();
-  Entry* e = const_cast<Entry*>(engine.table().find(key, CounterTable::hash_key(key)));
+  const Entry* e = engine.table().find(key, CounterTable::hash_key(key));
   if (e == nullptr) return std::unexpected(fmt::format("ERR no such key '{}'", key.substr(0, 128)));
-  const Policy& p = *e->policy();
   int64_t count = 0;
-  for (const auto& l : p.limits) {
-    if (!limit.empty() && l->spec.name != limit) continue;
-    l->limiter.reset(e->words() + l->word_offset, now);
-    ++count;
-  }
+  for (const auto& l : e->policy()->limits)
+    if (limit.empty() || l->spec.name == limit) ++count;
   if (count == 0) return std::unexpected(fmt::format("ERR key '{}' has no counter limit '{}'", key, limit));
-  record_admin(key, limit.empty() ? std::string("reset") : fmt::format("reset: {}", limit), actor, now);
+  AdminRecord record = new_record(AdminRecord::Kind::kReset, key, actor, now);
+  record.limit = std::string(limit);
+  describe_admin(record, limit.empty() ? std::string("reset") : fmt::format("reset: {}", limit));
+  if (auto durable = make_durable(record); !durable) return std::unexpected(durable.error());
+  if (auto applied = apply(record); !applied) return std::unexpected("ERR " + applied.error());
   return count;
 }
 
 std::expected<Fields, std::string> ContractAdmin::describe(std::string_view key, Nanos now) {
+  auto lock = exclusive();  // its ledger flush is a change of persisted state
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
   Engine& engine = engine_();
@@ -175,6 +268,7 @@ std::expected<Fields, std::string> ContractAdmin::describe(std::string_view key,
 
 std::expected<std::vector<LedgerEntry>, std::string> ContractAdmin::ledger(std::string_view key, uint64_t since_seq,
                                                                           Nanos now) {
+  auto lock = exclusive();
   ContractState* st = state_.find(key);
   if (st == nullptr) return std::unexpected(fmt::format("ERR no such contract '{}'", key.substr(0, 128)));
   if (Account* a = st->account()) state_.ledger().flush_debits(*a, key, now);
@@ -182,6 +276,7 @@ std::expected<std::vector<LedgerEntry>, std::string> ContractAdmin::ledger(std::
 }
 
 void ContractAdmin::flush_debits(Nanos now) {
+  auto lock = exclusive();
   for (ContractState* st : state_.all())
     if (Account* a = st->account()) state_.ledger().flush_debits(*a, st->key(), now);
 }

@@ -70,6 +70,75 @@ std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nan
                         .balance = balance()};
 }
 
+std::expected<RechargeResult, std::string> Account::plan_recharge(int64_t amount, Nanos now) const {
+  std::lock_guard lock(control_mutex_);
+  if (amount <= 0) return std::unexpected("recharge amount must be positive");
+  int64_t recharged_total = 0;
+  if (__builtin_add_overflow(recharged_total_, amount, &recharged_total))
+    return std::unexpected("recharge would overflow the balance");
+  const uint32_t index = count_.load(std::memory_order_relaxed);
+  if (index >= kMaxLots) return std::unexpected("too many lots");
+  const int64_t wallet = wallet_.load(std::memory_order_relaxed);
+  const int64_t money = amount + wallet;
+  const int64_t unit_price = ladder_.unit_price_for(amount);
+  const int64_t credits = money / unit_price;
+  (void)now;
+  // Balance after = balance now - old wallet + the new lot's worth + new wallet.
+  return RechargeResult{.lot = index,
+                        .amount = amount,
+                        .credits = credits,
+                        .unit_price = unit_price,
+                        .wallet = money % unit_price,
+                        .balance = balance() - wallet + credits * unit_price + money % unit_price};
+}
+
+std::expected<void, std::string> Account::restore_lot(const LotState& state, int64_t wallet) {
+  std::lock_guard lock(control_mutex_);
+  const uint32_t index = count_.load(std::memory_order_relaxed);
+  if (state.index != index)
+    return std::unexpected("lot " + std::to_string(state.index) + " restored where lot " + std::to_string(index) +
+                           " comes next");
+  if (state.amount < 0 || state.unit_price <= 0 || state.credits < 0 || wallet < 0 || state.debited < 0 ||
+      state.refunded < 0 || state.refunded > state.debited || state.debited - state.refunded > state.credits)
+    return std::unexpected("lot " + std::to_string(index) + " has invalid fields");
+  int64_t recharged_total = 0;
+  if (__builtin_add_overflow(recharged_total_, state.amount, &recharged_total))
+    return std::unexpected("restored lots would overflow the balance");
+  if (index >= kMaxLots) return std::unexpected("too many lots");
+  const int chunk = chunk_of(index);
+  Lot* lots = chunks_[chunk].load(std::memory_order_relaxed);
+  if (lots == nullptr) {
+    lots = new Lot[kFirstChunkLots << chunk];
+    chunks_[chunk].store(lots, std::memory_order_release);
+  }
+  Lot& lot = lots[chunk_offset(index, chunk)];
+  lot.amount = state.amount;
+  lot.unit_price = state.unit_price;
+  lot.credits = state.credits;
+  lot.created = state.created;
+  lot.debited.store(state.debited, std::memory_order_relaxed);
+  lot.refunded.store(state.refunded, std::memory_order_relaxed);
+  wallet_.store(wallet, std::memory_order_release);
+  count_.store(index + 1, std::memory_order_release);
+  recharged_total_ = recharged_total;
+  return {};
+}
+
+std::expected<void, std::string> Account::restore_counters(uint32_t index, int64_t debited, int64_t refunded) {
+  std::lock_guard lock(control_mutex_);
+  if (index >= count_.load(std::memory_order_relaxed))
+    return std::unexpected("no lot " + std::to_string(index));
+  Lot& lot = at(index);
+  if (debited < 0 || refunded < 0 || refunded > debited || debited - refunded > lot.credits)
+    return std::unexpected("lot " + std::to_string(index) + ": debited " + std::to_string(debited) + ", refunded " +
+                           std::to_string(refunded) + " do not fit " + std::to_string(lot.credits) + " credits");
+  lot.debited.store(debited, std::memory_order_release);
+  lot.refunded.store(refunded, std::memory_order_release);
+  // Lots before the hint were seen empty; a restored lot may not be.
+  lower_hint(0);
+  return {};
+}
+
 void Account::set_ladder(PriceLadder ladder) {
   std::lock_guard lock(control_mutex_);
   ladder_ = std::move(ladder);

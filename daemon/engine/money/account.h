@@ -148,6 +148,23 @@ class Account {
   // recharge); debits may run concurrently.
   [[nodiscard]] AccountSnapshot snapshot() const;
 
+  // --- Persistence (control plane; thread-safe via the control mutex) ---
+
+  // What recharge(amount, now) would do right now, without doing it: the
+  // lot it would add (counters 0) and the wallet after. Same errors as
+  // recharge(). Lets a caller make the change durable before applying it.
+  [[nodiscard]] std::expected<RechargeResult, std::string> plan_recharge(int64_t amount, Nanos now) const;
+
+  // Publishes `lot` (index == lot_count(), counters taken as given) and sets
+  // the wallet: the apply step of a planned recharge, and recovery. Errors:
+  // wrong index, invalid fields, or lifetime top-ups past INT64_MAX.
+  [[nodiscard]] std::expected<void, std::string> restore_lot(const LotState& lot, int64_t wallet);
+
+  // Recovery only (no concurrent debits): sets one lot's monotonic counters.
+  // Errors: unknown lot, refunded > debited, or more remaining than credits.
+  [[nodiscard]] std::expected<void, std::string> restore_counters(uint32_t index, int64_t debited,
+                                                                  int64_t refunded);
+
  private:
   struct alignas(64) Lot {
     int64_t amount = 0;  // immutable once published

@@ -100,6 +100,34 @@ uint64_t Ledger::last_seq() const {
   return entries_.size();
 }
 
+std::vector<LedgerEntry> Ledger::entries_after(uint64_t since_seq, size_t max) const {
+  std::lock_guard lock(mutex_);
+  std::vector<LedgerEntry> out;
+  for (uint64_t i = since_seq; i < entries_.size() && out.size() < max; ++i) out.push_back(entries_[i]);
+  return out;
+}
+
+RestoreOutcome Ledger::restore(LedgerEntry entry) {
+  std::lock_guard lock(mutex_);
+  if (entry.seq != 0 && entry.seq <= entries_.size()) return RestoreOutcome::kDuplicate;
+  const bool in_order = entry.seq == entries_.size() + 1;
+  append_locked(std::move(entry));
+  return in_order ? RestoreOutcome::kAppended : RestoreOutcome::kRenumbered;
+}
+
+std::vector<FlushMark> Ledger::marks(std::string_view contract) const {
+  std::lock_guard lock(mutex_);
+  const auto it = flushed_.find(contract);
+  return it == flushed_.end() ? std::vector<FlushMark>{} : it->second;
+}
+
+void Ledger::restore_marks(std::string_view contract, std::vector<FlushMark> marks) {
+  std::lock_guard lock(mutex_);
+  auto it = flushed_.find(contract);
+  if (it == flushed_.end()) it = flushed_.emplace(std::string(contract), std::vector<FlushMark>{}).first;
+  it->second = std::move(marks);
+}
+
 std::expected<void, std::string> check_invariant(const Ledger& ledger, std::string_view contract,
                                                  int64_t balance) {
   __int128 sum = 0;

@@ -48,6 +48,19 @@ struct FlushResult {
   size_t appended = 0;  // entries added
 };
 
+// Per lot: the debited/refunded counters already turned into entries.
+struct FlushMark {
+  int64_t debited = 0;
+  int64_t refunded = 0;
+  friend bool operator==(const FlushMark&, const FlushMark&) = default;
+};
+
+enum class RestoreOutcome : uint8_t {
+  kAppended,    // seq was the next one
+  kDuplicate,   // seq already present: skipped
+  kRenumbered,  // seq left a gap (records lost): appended under the next seq
+};
+
 class Ledger {
  public:
   // Appends `entry` (its seq is ignored and assigned); returns the seq.
@@ -71,11 +84,18 @@ class Ledger {
   // The seq of the newest entry, 0 when empty.
   [[nodiscard]] uint64_t last_seq() const;
 
+  // --- Persistence (control plane) ---
+
+  // Entries of every contract with seq > since_seq, oldest first, at most `max`.
+  [[nodiscard]] std::vector<LedgerEntry> entries_after(uint64_t since_seq, size_t max) const;
+  // Recovery: appends an entry read back from the store, keeping its seq.
+  RestoreOutcome restore(LedgerEntry entry);
+  // The flush marks of `contract` (per lot), as the next flush starts from.
+  [[nodiscard]] std::vector<FlushMark> marks(std::string_view contract) const;
+  // Recovery: sets the flush marks of `contract` (the restored lot counters).
+  void restore_marks(std::string_view contract, std::vector<FlushMark> marks);
+
  private:
-  struct FlushMark {
-    int64_t debited = 0;
-    int64_t refunded = 0;
-  };
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

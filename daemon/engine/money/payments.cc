@@ -31,6 +31,17 @@ std::optional<PaymentRecord> PaymentRegistry::find(std::string_view payment_id) 
   return it->second;
 }
 
+bool PaymentRegistry::restore(std::string_view payment_id, PaymentRecord record) {
+  std::lock_guard lock(mutex_);
+  return records_.emplace(std::string(payment_id), std::move(record)).second;
+}
+
+void PaymentRegistry::for_each(
+    const std::function<void(const std::string&, const PaymentRecord&)>& fn) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, record] : records_) fn(id, record);
+}
+
 size_t PaymentRegistry::size() const {
   std::lock_guard lock(mutex_);
   return records_.size();

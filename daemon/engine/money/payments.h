@@ -48,6 +48,13 @@ class PaymentRegistry {
   [[nodiscard]] std::optional<PaymentRecord> find(std::string_view payment_id) const;
   [[nodiscard]] size_t size() const;
 
+  // Persistence: records `payment_id` as already applied (a recharge being
+  // applied after it was made durable, or recovery). Returns false when the
+  // id is already known (the record is not replaced).
+  bool restore(std::string_view payment_id, PaymentRecord record);
+  // Calls fn(id, record) for every record, under the mutex (fn must not call back).
+  void for_each(const std::function<void(const std::string&, const PaymentRecord&)>& fn) const;
+
  private:
   struct StringHash {
     using is_transparent = void;

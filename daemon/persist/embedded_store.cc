@@ -1,0 +1,520 @@
+#include "persist/embedded_store.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/counter_table.h"
+#include "engine/policy.h"
+#include "persist/state_codec.h"
+#include "store/snapshot.h"
+
+namespace tollgate::persist {
+namespace {
+
+// A worker may read the clock, be preempted, and charge a little later: keys
+// used this many seconds before the previous checkpoint are written again.
+constexpr uint32_t kDirtyMarginS = 2;
+// Restored keys are marked as last used this long ago, so the first
+// checkpoint after start-up does not rewrite every restored key.
+constexpr Nanos kRestoredAge = 10 * kNanosPerSecond;
+constexpr size_t kBatchBytes = 256 << 10;    // counter/ledger batch per record
+constexpr size_t kLedgerBatch = 4096;        // ledger entries per record
+constexpr Nanos kFailureLogEvery = 10 * kNanosPerSecond;
+constexpr int kMaxErrorLogs = 20;
+
+const SystemClock kSystemClock;
+
+uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
+
+// An entry the evictor has sealed must not be saved: restoring a sealed word
+// would leave the key unusable.
+bool is_sealed(const Entry& e, Nanos now) {
+  for (const auto& l : e.policy()->limits)
+    if (l->limiter.peek(e.words() + l->word_offset, 0, now).sealed) return true;
+  return false;
+}
+
+bool worth_saving(const Entry& e, Nanos now) { return !e.policy()->limits.empty() && !is_sealed(e, now); }
+
+}  // namespace
+
+// Applies snapshot and journal records to the state, in order. Money is
+// rebuilt from the ledger: finish() sets each lot's counters to what its
+// debit/refund entries add up to.
+class EmbeddedStore::Recovery {
+ public:
+  Recovery(EmbeddedStore& store, Nanos now) : store_(store), now_(now), c_(store.counters_) {}
+
+  void snapshot_record(uint8_t type, std::string_view bytes) {
+    switch (static_cast<RecordType>(type)) {
+      case RecordType::kContract: contract(bytes); break;
+      case RecordType::kLedgerEntries: ledger(bytes); break;
+      case RecordType::kPayments: payments(bytes); break;
+      case RecordType::kCounters: counters(bytes); break;
+      case RecordType::kMeta: break;
+      default: error(fmt::format("snapshot record of unknown type {}", type));
+    }
+  }
+
+  void journal_record(const store::RecordView& r) {
+    ++c_.recovery_records_replayed;
+    const auto type = static_cast<RecordType>(r.type);
+    if (held_) {
+      if (type == RecordType::kCancel) {
+        auto seq = decode_cancel(r.payload);
+        if (seq && *seq == held_->first) {
+          ++c_.recovery_admin_cancelled;
+          spdlog::warn("recovery: skipping admin mutation at journal seq {} ({} {}): it was refused", held_->first,
+                       held_->second.event_kind, held_->second.contract);
+          held_.reset();
+          return;
+        }
+      }
+      apply_held();
+    }
+    switch (type) {
+      case RecordType::kLedgerEntries: ledger(r.payload); break;
+      case RecordType::kCounters: counters(r.payload); break;
+      case RecordType::kAdmin: {
+        auto record = decode_admin(r.payload);
+        if (!record) return error(fmt::format("journal seq {}: {}", r.seq, record.error()));
+        held_.emplace(r.seq, std::move(*record));  // applied unless a cancel follows
+        break;
+      }
+      case RecordType::kCancel: break;  // of a record not held: nothing to undo
+      default: error(fmt::format("journal seq {}: unknown record type {}", r.seq, r.type));
+    }
+  }
+
+  void finish() {
+    if (held_) apply_held();
+    for (auto& [key, lots] : money_) {
+      ContractState* st = store_.state_.find(key);
+      Account* account = st != nullptr ? st->account() : nullptr;
+      if (account == nullptr) {
+        error(fmt::format("ledger of '{}' has debits but the contract has no account", key));
+        continue;
+      }
+      std::vector<FlushMark> marks(lots.size());
+      for (uint32_t i = 0; i < lots.size(); ++i) {
+        auto lot = account->lot(i);
+        if (!lot) {
+          error(fmt::format("ledger of '{}' debits lot {} which does not exist", key, i));
+          break;
+        }
+        marks[i] = FlushMark{lots[i].first / lot->unit_price, lots[i].second / lot->unit_price};
+        if (auto r = account->restore_counters(i, marks[i].debited, marks[i].refunded); !r)
+          error(fmt::format("contract '{}': {}", key, r.error()));
+      }
+      store_.state_.ledger().restore_marks(key, std::move(marks));
+    }
+  }
+
+ private:
+  void error(std::string message) {
+    ++c_.recovery_errors;
+    if (c_.recovery_errors <= kMaxErrorLogs) spdlog::error("recovery: {}", message);
+  }
+
+  void apply_held() {
+    if (auto r = store_.admin_.apply(held_->second); !r)
+      error(fmt::format("journal seq {}: {}", held_->first, r.error()));
+    else
+      ++c_.recovery_admin_applied;
+    held_.reset();
+  }
+
+  void contract(std::string_view bytes) {
+    auto image = decode_contract(bytes);
+    if (!image) return error(image.error());
+    ContractState& st = store_.state_.contract(image->key);
+    if (image->overridden) st.restore_status(image->status, true, image->reason);
+    if (!image->has_account) return;
+    Account* account = st.account();
+    if (account == nullptr) {
+      if (image->lots.empty()) return;
+      account = &st.ensure_account(PriceLadder::flat(image->lots.front().unit_price));
+    }
+    for (LotState lot : image->lots) {
+      lot.debited = lot.refunded = 0;  // rebuilt from the ledger in finish()
+      const bool last = lot.index + 1 == image->lots.size();
+      if (auto r = account->restore_lot(lot, last ? image->wallet : 0); !r)
+        return error(fmt::format("contract '{}': {}", image->key, r.error()));
+    }
+  }
+
+  void ledger(std::string_view bytes) {
+    auto entries = decode_ledger_entries(bytes);
+    if (!entries) return error(entries.error());
+    for (LedgerEntry& e : *entries) {
+      if (e.kind == LedgerKind::kDebit || e.kind == LedgerKind::kRefund) {
+        if (e.lot < 0) {
+          error(fmt::format("ledger entry {} has no lot", e.seq));
+          continue;
+        }
+        auto& lots = money_[e.contract];
+        if (lots.size() <= static_cast<size_t>(e.lot)) lots.resize(static_cast<size_t>(e.lot) + 1);
+        if (e.kind == LedgerKind::kDebit) lots[e.lot].first -= e.amount;
+        else lots[e.lot].second += e.amount;
+      }
+      switch (store_.state_.ledger().restore(std::move(e))) {
+        case RestoreOutcome::kAppended: ++c_.recovery_ledger_entries; break;
+        case RestoreOutcome::kDuplicate: break;
+        case RestoreOutcome::kRenumbered: ++c_.recovery_ledger_entries, ++c_.recovery_ledger_gaps; break;
+      }
+    }
+  }
+
+  void payments(std::string_view bytes) {
+    auto payments = decode_payments(bytes);
+    if (!payments) return error(payments.error());
+    for (PaymentImage& p : *payments) store_.state_.payments().restore(p.id, std::move(p.record));
+  }
+
+  void counters(std::string_view bytes) {
+    Engine& engine = store_.engine_();
+    auto decoded = decode_counters(bytes, [&](std::string_view key, std::span<const SavedLimit> saved) {
+      Entry* e = engine.entry_for(key, now_);
+      if (e == nullptr) {
+        ++c_.recovery_keys_skipped;
+        return;
+      }
+      const Policy& policy = *e->policy();
+      for (const SavedLimit& s : saved) {
+        const CompiledLimit* match = nullptr;
+        for (const auto& l : policy.limits)
+          if (l->spec.name == s.name && static_cast<uint8_t>(l->spec.type) == s.type &&
+              static_cast<size_t>(l->limiter.words()) == s.count) {
+            match = l.get();
+            break;
+          }
+        if (match == nullptr) {
+          ++c_.recovery_limits_skipped;
+          continue;
+        }
+        for (size_t w = 0; w < s.count; ++w)
+          e->words()[match->word_offset + w].store(s.word(w), std::memory_order_relaxed);
+      }
+      e->touch(now_ - kRestoredAge);
+      ++c_.recovery_keys_restored;
+    });
+    if (!decoded) error(decoded.error());
+  }
+
+  EmbeddedStore& store_;
+  Nanos now_;
+  PersistStatus& c_;
+  std::optional<std::pair<uint64_t, AdminRecord>> held_;
+  // Per contract, per lot: money debited and refunded according to the ledger.
+  std::unordered_map<std::string, std::vector<std::pair<int64_t, int64_t>>> money_;
+};
+
+EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
+                             std::function<Engine&()> engine)
+    : options_(std::move(options)), state_(state), admin_(admin), engine_(std::move(engine)) {
+  if (options_.clock == nullptr) options_.clock = &kSystemClock;
+  if (options_.fs == nullptr) options_.fs = &store::default_file_system();
+}
+
+EmbeddedStore::~EmbeddedStore() = default;
+
+std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
+  std::lock_guard lock(mutex_);
+  const Nanos started = options_.clock->now();
+  if (auto made = options_.fs->mkdir(options_.dir); !made)
+    return std::unexpected(fmt::format("storage.dir {}: {}", options_.dir, made.error().message));
+  Recovery recovery(*this, now);
+  store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
+  auto load = store::load_latest(
+      options_.dir, [&](uint8_t type, std::string_view bytes) { recovery.snapshot_record(type, bytes); },
+      snapshot_options);
+  if (!load) return std::unexpected(fmt::format("reading snapshots in {}: {}", options_.dir, load.error().message));
+  for (const store::Corruption& bad : load->skipped) {
+    ++counters_.recovery_corrupt_snapshots;
+    spdlog::error("recovery: snapshot {} is corrupt ({} at offset {}); using an older snapshot and the journal",
+                  bad.file, bad.reason, bad.offset);
+  }
+  if (load->loaded) {
+    counters_.recovery_snapshot_seq = load->loaded->seq;
+    spdlog::info("recovery: loaded {} ({} records, {} bytes)", load->loaded->path, load->loaded->records,
+                 load->loaded->bytes);
+  }
+  store::JournalOptions journal_options{.segment_bytes = options_.segment_bytes,
+                                        .fs = options_.fs,
+                                        .status = &store_status_,
+                                        .clock = options_.clock,
+                                        .after_seq = load->loaded ? load->loaded->seq : 0};
+  auto journal = store::Journal::open(options_.dir, journal_options,
+                                      [&](const store::RecordView& r) { recovery.journal_record(r); });
+  if (!journal) return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
+  journal_.emplace(std::move(*journal));
+  const store::RecoveryReport& report = journal_->recovery();
+  if (report.torn_tail) {
+    counters_.recovery_torn_tail_bytes = report.bytes_truncated;
+    spdlog::warn("recovery: journal tail in {} at offset {} was not trusted ({}); {} bytes truncated",
+                 report.torn_tail->file, report.torn_tail->offset, report.torn_tail->reason, report.bytes_truncated);
+  }
+  if (report.data_loss) {
+    counters_.recovery_journal_data_loss = 1;
+    spdlog::error("recovery: journal damaged in {} at offset {} ({}); records after it are lost; quarantined: {}",
+                  report.data_loss->file, report.data_loss->offset, report.data_loss->reason,
+                  fmt::join(report.quarantined, ", "));
+  }
+  recovery.finish();
+  journaled_ledger_seq_ = state_.ledger().last_seq();
+  dirty_since_s_ = seconds(now);
+  last_snapshot_ = now;
+  counters_.recovery_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
+  spdlog::info(
+      "recovery: {} ms; snapshot seq {}, {} journal records replayed (last seq {}), {} keys restored, {} keys and {} "
+      "limits skipped (no longer configured), {} ledger entries, {} admin mutations ({} refused ones skipped), {} errors",
+      counters_.recovery_ms, counters_.recovery_snapshot_seq, counters_.recovery_records_replayed, report.last_seq,
+      counters_.recovery_keys_restored, counters_.recovery_keys_skipped, counters_.recovery_limits_skipped,
+      counters_.recovery_ledger_entries, counters_.recovery_admin_applied, counters_.recovery_admin_cancelled,
+      counters_.recovery_errors);
+  publish_status();
+  return {};
+}
+
+void EmbeddedStore::note_failure(const std::string& what, const std::string& error, Nanos now) {
+  counters_.degraded = 1;
+  counters_.last_error = error;
+  if (!failing_ || now - last_failure_log_ >= kFailureLogEvery) {
+    spdlog::error("persistence: {} failed: {}; deciding from memory, admin mutations are refused, retrying every "
+                  "checkpoint",
+                  what, error);
+    last_failure_log_ = now;
+  }
+  failing_ = true;
+}
+
+void EmbeddedStore::note_success(Nanos) {
+  if (failing_) spdlog::info("persistence: the journal is writable again; pending records are durable");
+  failing_ = false;
+  counters_.degraded = 0;
+}
+
+void EmbeddedStore::publish_status() {
+  std::lock_guard lock(status_mutex_);
+  published_ = counters_;
+  published_.store = store_status_;
+}
+
+PersistStatus EmbeddedStore::status() const {
+  std::lock_guard lock(status_mutex_);
+  return published_;
+}
+
+std::expected<void, std::string> EmbeddedStore::commit_pending_locked() {
+  if (!journal_) return std::unexpected("the store is not open");
+  if (journal_->pending_records() == 0) return {};
+  auto committed = journal_->commit();
+  if (!committed) {
+    note_failure("journal commit", committed.error().message, options_.clock->now());
+    return std::unexpected(committed.error().message);
+  }
+  note_success(options_.clock->now());
+  return {};
+}
+
+size_t EmbeddedStore::append_ledger_tail_locked() {
+  size_t appended = 0;
+  for (;;) {
+    std::vector<LedgerEntry> batch = state_.ledger().entries_after(journaled_ledger_seq_, kLedgerBatch);
+    if (batch.empty()) return appended;
+    journal_->append(static_cast<uint8_t>(RecordType::kLedgerEntries), encode_ledger_entries(batch));
+    journaled_ledger_seq_ = batch.back().seq;
+    appended += batch.size();
+  }
+}
+
+size_t EmbeddedStore::append_dirty_counters_locked(uint32_t since_s, Nanos now) {
+  CounterBatch batch;
+  size_t keys = 0;
+  engine_().table().for_each([&](Entry* e) {
+    if (e->last_used_s() + kDirtyMarginS < since_s || !worth_saving(*e, now)) return;
+    batch.add_entry(*e);
+    ++keys;
+    if (batch.bytes() >= kBatchBytes) {
+      journal_->append(static_cast<uint8_t>(RecordType::kCounters), batch.finish());
+      batch.clear();
+    }
+  });
+  if (batch.keys() > 0) journal_->append(static_cast<uint8_t>(RecordType::kCounters), batch.finish());
+  return keys;
+}
+
+std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& record) {
+  // Caller holds exclusive(). A journal that still refuses earlier records
+  // refuses this one before anything is appended.
+  if (auto pending = commit_pending_locked(); !pending) {
+    ++counters_.admin_refused;
+    publish_status();
+    return std::unexpected(pending.error());
+  }
+  append_ledger_tail_locked();
+  const uint64_t seq = journal_->append(static_cast<uint8_t>(RecordType::kAdmin), encode_admin(record));
+  auto committed = journal_->commit();
+  if (!committed) {
+    // The record stays buffered and a later commit would write it: the cancel
+    // written with it tells recovery it was refused.
+    journal_->append(static_cast<uint8_t>(RecordType::kCancel), encode_cancel(seq));
+    ++counters_.admin_refused;
+    note_failure("admin mutation", committed.error().message, options_.clock->now());
+    publish_status();
+    return std::unexpected(committed.error().message);
+  }
+  journaled_ledger_seq_ = std::max(journaled_ledger_seq_, record.ledger_entry.seq);
+  ++counters_.admin_durable;
+  note_success(options_.clock->now());
+  publish_status();
+  return {};
+}
+
+std::expected<void, std::string> EmbeddedStore::checkpoint(Nanos now) {
+  std::lock_guard lock(mutex_);
+  auto done = checkpoint_locked(now);
+  publish_status();
+  return done;
+}
+
+std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
+  if (!journal_) return std::unexpected("the store is not open");
+  const Nanos started = options_.clock->now();
+  if (auto pending = commit_pending_locked(); !pending) {
+    ++counters_.checkpoint_failures;
+    return pending;
+  }
+  const uint32_t start_s = seconds(now);
+  for (ContractState* st : state_.all())
+    if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+  const size_t entries = append_ledger_tail_locked();
+  const size_t keys = append_dirty_counters_locked(dirty_since_s_, now);
+  if (journal_->pending_records() == 0) {
+    dirty_since_s_ = start_s;
+    return {};
+  }
+  auto committed = journal_->commit();
+  if (!committed) {
+    ++counters_.checkpoint_failures;
+    note_failure("checkpoint", committed.error().message, now);
+    return std::unexpected(committed.error().message);
+  }
+  dirty_since_s_ = start_s;
+  note_success(now);
+  ++counters_.checkpoints;
+  counters_.checkpoint_keys_last = keys;
+  counters_.checkpoint_ledger_entries += entries;
+  const uint64_t took_us = static_cast<uint64_t>((options_.clock->now() - started) / 1000);
+  counters_.checkpoint_last_us = took_us;
+  counters_.checkpoint_max_us = std::max(counters_.checkpoint_max_us, took_us);
+  counters_.last_checkpoint_ms = static_cast<uint64_t>(now / kNanosPerMilli);
+  return {};
+}
+
+void EmbeddedStore::tick(Nanos now) {
+  std::lock_guard lock(mutex_);
+  (void)checkpoint_locked(now);  // failures are counted and logged inside
+  if (now - last_snapshot_ >= options_.snapshot_interval && !failing_) {
+    if (auto done = snapshot_locked(now); done) spdlog::info("persistence: {}", *done);
+    else spdlog::error("persistence: snapshot failed: {}", done.error());
+  }
+  publish_status();
+}
+
+std::expected<std::string, std::string> EmbeddedStore::snapshot(Nanos now) {
+  std::lock_guard lock(mutex_);
+  auto done = snapshot_locked(now);
+  publish_status();
+  return done;
+}
+
+std::expected<std::string, std::string> EmbeddedStore::snapshot_now() {
+  return snapshot(options_.clock->now());
+}
+
+std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now) {
+  const Nanos started = options_.clock->now();
+  last_snapshot_ = now;  // a failing snapshot is retried after another interval, not every tick
+  auto fail = [&](std::string why) -> std::expected<std::string, std::string> {
+    ++counters_.snapshot_failures;
+    return std::unexpected(std::move(why));
+  };
+  if (auto c = checkpoint_locked(now); !c) return fail("checkpoint before the snapshot: " + c.error());
+  if (auto r = journal_->rotate(true); !r) return fail(r.error().message);
+  const uint64_t seq = journal_->last_durable_seq();
+  store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
+  auto writer = store::SnapshotWriter::create(options_.dir, seq, snapshot_options);
+  if (!writer) return fail(writer.error().message);
+  std::optional<store::StoreError> error;
+  auto add = [&](RecordType type, std::string_view bytes) {
+    if (error) return;
+    if (auto r = writer->add(static_cast<uint8_t>(type), bytes); !r) error = r.error();
+  };
+  {
+    Encoder meta;
+    meta.u8(kPayloadVersion);
+    meta.i64(now);
+    add(RecordType::kMeta, meta.bytes());
+  }
+  size_t contracts = 0;
+  for (ContractState* st : state_.all()) {
+    ContractImage image;
+    image.key = st->key();
+    image.status = st->status();
+    image.overridden = st->overridden();
+    image.reason = st->reason();
+    if (Account* account = st->account()) {
+      AccountSnapshot snap = account->snapshot();
+      image.has_account = true;
+      image.wallet = snap.wallet;
+      image.lots = std::move(snap.lots);
+    }
+    add(RecordType::kContract, encode_contract(image));
+    ++contracts;
+  }
+  for (uint64_t after = 0;;) {
+    std::vector<LedgerEntry> batch = state_.ledger().entries_after(after, kLedgerBatch);
+    if (batch.empty()) break;
+    add(RecordType::kLedgerEntries, encode_ledger_entries(batch));
+    after = batch.back().seq;
+  }
+  std::vector<PaymentImage> payments;
+  state_.payments().for_each([&](const std::string& id, const PaymentRecord& record) {
+    payments.push_back(PaymentImage{id, record});
+  });
+  for (size_t i = 0; i < payments.size(); i += kLedgerBatch)
+    add(RecordType::kPayments,
+        encode_payments(std::span<const PaymentImage>(payments).subspan(i, std::min(kLedgerBatch, payments.size() - i))));
+  CounterBatch batch;
+  size_t keys = 0;
+  engine_().table().for_each([&](Entry* e) {
+    if (error || !worth_saving(*e, now)) return;
+    batch.add_entry(*e);
+    ++keys;
+    if (batch.bytes() >= kBatchBytes) {
+      add(RecordType::kCounters, batch.finish());
+      batch.clear();
+    }
+  });
+  if (batch.keys() > 0) add(RecordType::kCounters, batch.finish());
+  if (error) return fail(error->message);
+  auto info = writer->finish();
+  if (!info) return fail(info.error().message);
+  size_t dropped = 0;
+  if (auto d = journal_->drop_segments_before(seq + 1); d) dropped = *d;
+  else spdlog::warn("persistence: snapshot {} written but old journal segments stay: {}", info->path, d.error().message);
+  ++counters_.snapshots;
+  counters_.snapshot_keys_last = keys;
+  counters_.snapshot_last_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
+  return fmt::format("snapshot {} at seq {}: {} contracts, {} keys, {} ledger entries, {} bytes in {} ms; {} journal "
+                     "segments dropped",
+                     info->path, seq, contracts, keys, state_.ledger().last_seq(), info->bytes,
+                     counters_.snapshot_last_ms, dropped);
+}
+
+}  // namespace tollgate::persist

@@ -1,0 +1,152 @@
+// The embedded store (storage.mode: embedded): makes the daemon's runtime
+// state survive restarts and kill -9 with the file layer in store/ (journal +
+// snapshots). It gives the journal's opaque records their meaning:
+//   - admin mutations are journaled and fdatasynced before they are applied
+//     and acknowledged (DurabilityHook, called by ContractAdmin);
+//   - every checkpoint_ms the control plane group-commits a checkpoint: new
+//     ledger entries (per-call debits flushed from the accounts) and the limit
+//     words of every key used since the previous checkpoint;
+//   - every snapshot_interval (and on SNAPSHOT) a snapshot of everything,
+//     after which older journal segments are dropped;
+//   - recover() at start-up: newest valid snapshot + journal replay.
+// Money is restored from the ledger: each lot's debited/refunded counters are
+// exactly what its debit/refund entries add up to, so Σ ledger == balance.
+// Thread-safety: thread-safe. Every method takes the store mutex (the one
+// exclusive() hands out), except status(), which takes only a small one.
+// Owns the Journal; borrows the StateStore, ContractAdmin, engine, clock and
+// FileSystem, which must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "engine/contract_admin.h"
+#include "engine/engine.h"
+#include "store/journal.h"
+#include "store/store_status.h"
+#include "tollgate/time.h"
+
+namespace tollgate::persist {
+
+// name, description: the table INFO's `persistence` section is printed from.
+#define TOLLGATE_PERSIST_COUNTERS(X)                                                               \
+  X(degraded, "1 while the latest journal write failed (admin mutations refused, retrying)")     \
+  X(checkpoints, "checkpoints committed")                                                         \
+  X(checkpoint_failures, "checkpoints that could not be made durable (retried next tick)")        \
+  X(checkpoint_keys_last, "keys written by the latest checkpoint")                                \
+  X(checkpoint_ledger_entries, "ledger entries journaled by checkpoints")                         \
+  X(checkpoint_last_us, "duration of the latest checkpoint, fsync included")                      \
+  X(checkpoint_max_us, "longest checkpoint")                                                      \
+  X(last_checkpoint_ms, "wall time (ms) of the latest durable checkpoint")                        \
+  X(snapshots, "snapshots written")                                                               \
+  X(snapshot_failures, "snapshots that failed (the journal keeps everything)")                    \
+  X(snapshot_last_ms, "duration of the latest snapshot")                                          \
+  X(snapshot_keys_last, "keys in the latest snapshot")                                            \
+  X(admin_durable, "admin mutations made durable before their reply")                            \
+  X(admin_refused, "admin mutations refused because they could not be made durable")             \
+  X(recovery_ms, "start-up recovery time")                                                        \
+  X(recovery_snapshot_seq, "journal sequence of the snapshot recovery started from (0: none)")    \
+  X(recovery_records_replayed, "journal records replayed at start-up")                            \
+  X(recovery_keys_restored, "keys whose counter words were restored")                             \
+  X(recovery_keys_skipped, "saved keys no contract or key class matches any more")                \
+  X(recovery_limits_skipped, "saved limits whose name/type no longer exists in the config")       \
+  X(recovery_ledger_entries, "ledger entries restored")                                           \
+  X(recovery_ledger_gaps, "ledger entries restored out of sequence (after data loss)")            \
+  X(recovery_admin_applied, "admin mutations replayed")                                           \
+  X(recovery_admin_cancelled, "refused admin mutations skipped at replay")                        \
+  X(recovery_errors, "records that could not be decoded or applied (logged)")                     \
+  X(recovery_torn_tail_bytes, "bytes of torn/corrupt journal tail truncated at start-up")         \
+  X(recovery_corrupt_snapshots, "corrupt snapshots skipped at start-up (older one used)")         \
+  X(recovery_journal_data_loss, "1 if the journal was damaged before its last segment")
+
+struct PersistStatus {
+#define TOLLGATE_PERSIST_FIELD(name, description) uint64_t name = 0;
+  TOLLGATE_PERSIST_COUNTERS(TOLLGATE_PERSIST_FIELD)
+#undef TOLLGATE_PERSIST_FIELD
+  store::StoreStatus store;  // the file layer's counters (bytes, fsyncs, errors by kind)
+  std::string last_error;    // latest write-side error; empty if none
+
+  // Calls visit(name, value, description) for every counter, ours then the file layer's.
+  template <typename Visit>
+  void for_each_counter(Visit&& visit) const {
+#define TOLLGATE_PERSIST_VISIT(name, description) visit(#name, name, description);
+    TOLLGATE_PERSIST_COUNTERS(TOLLGATE_PERSIST_VISIT)
+#undef TOLLGATE_PERSIST_VISIT
+    store.for_each_counter(visit);
+  }
+};
+
+struct EmbeddedStoreOptions {
+  std::string dir = "var/";
+  Nanos snapshot_interval = 5 * 60 * kNanosPerSecond;
+  uint64_t segment_bytes = 64ull << 20;
+  store::FileSystem* fs = nullptr;  // null: the real one
+  const Clock* clock = nullptr;     // times fsyncs; null: SystemClock
+};
+
+class EmbeddedStore final : public DurabilityHook {
+ public:
+  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
+                std::function<Engine&()> engine);
+  ~EmbeddedStore() override;
+
+  // Loads the newest valid snapshot, replays the journal after it (torn tail
+  // truncated, corruption reported in the log and status) and opens the
+  // journal for writing. Call once, after the engine exists and before any
+  // worker runs. An error (I/O, unreadable directory) means: do not start.
+  [[nodiscard]] std::expected<void, std::string> recover(Nanos now);
+
+  // The control plane's periodic call: a checkpoint, and a snapshot when
+  // snapshot_interval has passed since the last one.
+  void tick(Nanos now);
+  // Group-commits ledger entries and used keys' counter words.
+  [[nodiscard]] std::expected<void, std::string> checkpoint(Nanos now);
+  // Checkpoint, snapshot, drop covered journal segments.
+  [[nodiscard]] std::expected<std::string, std::string> snapshot(Nanos now);
+
+  // DurabilityHook
+  std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
+  [[nodiscard]] std::expected<void, std::string> durable(const AdminRecord& record) override;
+  [[nodiscard]] std::expected<std::string, std::string> snapshot_now() override;
+
+  // A copy of the counters, for INFO. Thread-safe.
+  PersistStatus status() const;
+
+ private:
+  class Recovery;
+
+  std::expected<void, std::string> checkpoint_locked(Nanos now);
+  std::expected<std::string, std::string> snapshot_locked(Nanos now);
+  // Retries a failed commit; error while the disk still refuses.
+  std::expected<void, std::string> commit_pending_locked();
+  // Journals ledger entries not yet journaled; returns how many.
+  size_t append_ledger_tail_locked();
+  // Journals the counter words of keys used since `since_s`; returns how many keys.
+  size_t append_dirty_counters_locked(uint32_t since_s, Nanos now);
+  void note_failure(const std::string& what, const std::string& error, Nanos now);
+  void note_success(Nanos now);
+  void publish_status();
+
+  EmbeddedStoreOptions options_;
+  StateStore& state_;
+  ContractAdmin& admin_;
+  std::function<Engine&()> engine_;
+  std::mutex mutex_;  // everything below
+  store::StoreStatus store_status_;
+  std::optional<store::Journal> journal_;
+  PersistStatus counters_;
+  uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
+  uint32_t dirty_since_s_ = 0;         // keys used at or after this second (minus a margin) are due
+  Nanos last_snapshot_ = 0;
+  Nanos last_failure_log_ = 0;
+  bool failing_ = false;
+  mutable std::mutex status_mutex_;  // published_
+  PersistStatus published_;
+};
+
+}  // namespace tollgate::persist

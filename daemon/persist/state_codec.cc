@@ -1,0 +1,330 @@
+#include "persist/state_codec.h"
+
+#include <cstring>
+
+#include "engine/counter_table.h"
+#include "engine/policy.h"
+#include "store/little_endian.h"
+
+namespace tollgate::persist {
+namespace {
+
+constexpr size_t kMaxLimitsPerKey = 255;
+
+std::string bad(std::string_view what) { return "malformed " + std::string(what) + " record"; }
+
+bool version_ok(Decoder& in) { return in.u8() == kPayloadVersion && in.ok(); }
+
+void put_entry(Encoder& out, const LedgerEntry& e) {
+  out.u64(e.seq);
+  out.i64(e.time_ms);
+  out.str(e.contract);
+  out.u8(static_cast<uint8_t>(e.kind));
+  out.i64(e.amount);
+  out.i64(e.lot);
+  out.i64(e.actor);
+  out.str(e.id);
+}
+
+LedgerEntry get_entry(Decoder& in) {
+  LedgerEntry e;
+  e.seq = in.u64();
+  e.time_ms = in.i64();
+  e.contract = std::string(in.str());
+  const uint8_t kind = in.u8();
+  e.kind = static_cast<LedgerKind>(kind);
+  e.amount = in.i64();
+  e.lot = in.i64();
+  e.actor = in.i64();
+  e.id = std::string(in.str());
+  return e;
+}
+
+void put_lot(Encoder& out, const LotState& lot) {
+  out.u32(lot.index);
+  out.i64(lot.amount);
+  out.i64(lot.unit_price);
+  out.i64(lot.credits);
+  out.i64(lot.debited);
+  out.i64(lot.refunded);
+  out.i64(lot.created);
+}
+
+LotState get_lot(Decoder& in) {
+  LotState lot;
+  lot.index = in.u32();
+  lot.amount = in.i64();
+  lot.unit_price = in.i64();
+  lot.credits = in.i64();
+  lot.debited = in.i64();
+  lot.refunded = in.i64();
+  lot.created = in.i64();
+  return lot;
+}
+
+}  // namespace
+
+void Encoder::u32(uint32_t v) {
+  char b[4];
+  store::put_u32(b, v);
+  out_.append(b, 4);
+}
+
+void Encoder::u64(uint64_t v) {
+  char b[8];
+  store::put_u64(b, v);
+  out_.append(b, 8);
+}
+
+void Encoder::str(std::string_view s) {
+  u32(static_cast<uint32_t>(s.size()));
+  out_.append(s);
+}
+
+bool Decoder::need(size_t n) {
+  if (!ok_ || in_.size() - pos_ < n) {
+    ok_ = false;
+    return false;
+  }
+  return true;
+}
+
+uint8_t Decoder::u8() {
+  if (!need(1)) return 0;
+  return static_cast<uint8_t>(in_[pos_++]);
+}
+
+uint32_t Decoder::u32() {
+  if (!need(4)) return 0;
+  const uint32_t v = store::get_u32(in_.data() + pos_);
+  pos_ += 4;
+  return v;
+}
+
+uint64_t Decoder::u64() {
+  if (!need(8)) return 0;
+  const uint64_t v = store::get_u64(in_.data() + pos_);
+  pos_ += 8;
+  return v;
+}
+
+std::string_view Decoder::str() { return raw(u32()); }
+
+std::string_view Decoder::raw(size_t n) {
+  if (!need(n)) return {};
+  std::string_view s = in_.substr(pos_, n);
+  pos_ += n;
+  return s;
+}
+
+std::string encode_admin(const AdminRecord& r) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.u8(static_cast<uint8_t>(r.kind));
+  out.str(r.contract);
+  out.i64(r.time);
+  out.i64(r.actor);
+  out.u8(static_cast<uint8_t>(r.status));
+  out.str(r.reason);
+  out.str(r.limit);
+  out.str(r.payment_id);
+  put_lot(out, r.lot);
+  out.i64(r.wallet);
+  out.i64(r.reply.credits);
+  out.i64(r.reply.unit_price);
+  out.i64(r.reply.balance);
+  put_entry(out, r.ledger_entry);
+  out.str(r.event_kind);
+  out.str(r.event_detail);
+  return std::move(out.bytes());
+}
+
+std::expected<AdminRecord, std::string> decode_admin(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("admin (version)"));
+  AdminRecord r;
+  const uint8_t kind = in.u8();
+  if (kind < 1 || kind > 3) return std::unexpected(bad("admin (kind)"));
+  r.kind = static_cast<AdminRecord::Kind>(kind);
+  r.contract = std::string(in.str());
+  r.time = in.i64();
+  r.actor = in.i64();
+  const uint8_t status = in.u8();
+  if (status > static_cast<uint8_t>(ContractStatus::kTerminated)) return std::unexpected(bad("admin (status)"));
+  r.status = static_cast<ContractStatus>(status);
+  r.reason = std::string(in.str());
+  r.limit = std::string(in.str());
+  r.payment_id = std::string(in.str());
+  r.lot = get_lot(in);
+  r.wallet = in.i64();
+  r.reply.credits = in.i64();
+  r.reply.unit_price = in.i64();
+  r.reply.balance = in.i64();
+  r.ledger_entry = get_entry(in);
+  r.event_kind = std::string(in.str());
+  r.event_detail = std::string(in.str());
+  if (!in.ok() || !in.at_end() ||
+      static_cast<uint8_t>(r.ledger_entry.kind) > static_cast<uint8_t>(LedgerKind::kAdmin))
+    return std::unexpected(bad("admin"));
+  return r;
+}
+
+std::string encode_cancel(uint64_t journal_seq) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.u64(journal_seq);
+  return std::move(out.bytes());
+}
+
+std::expected<uint64_t, std::string> decode_cancel(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("cancel"));
+  const uint64_t seq = in.u64();
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("cancel"));
+  return seq;
+}
+
+std::string encode_ledger_entries(std::span<const LedgerEntry> entries) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.u32(static_cast<uint32_t>(entries.size()));
+  for (const LedgerEntry& e : entries) put_entry(out, e);
+  return std::move(out.bytes());
+}
+
+std::expected<std::vector<LedgerEntry>, std::string> decode_ledger_entries(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("ledger"));
+  const uint32_t n = in.u32();
+  std::vector<LedgerEntry> entries;
+  entries.reserve(std::min<size_t>(n, payload.size() / 40));
+  for (uint32_t i = 0; i < n && in.ok(); ++i) entries.push_back(get_entry(in));
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("ledger"));
+  for (const LedgerEntry& e : entries)
+    if (static_cast<uint8_t>(e.kind) > static_cast<uint8_t>(LedgerKind::kAdmin)) return std::unexpected(bad("ledger (kind)"));
+  return entries;
+}
+
+std::string encode_payments(std::span<const PaymentImage> payments) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.u32(static_cast<uint32_t>(payments.size()));
+  for (const PaymentImage& p : payments) {
+    out.str(p.id);
+    out.str(p.record.contract);
+    out.i64(p.record.amount);
+    out.i64(p.record.reply.credits);
+    out.i64(p.record.reply.unit_price);
+    out.i64(p.record.reply.balance);
+  }
+  return std::move(out.bytes());
+}
+
+std::expected<std::vector<PaymentImage>, std::string> decode_payments(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("payments"));
+  const uint32_t n = in.u32();
+  std::vector<PaymentImage> out;
+  out.reserve(std::min<size_t>(n, payload.size() / 40));
+  for (uint32_t i = 0; i < n && in.ok(); ++i) {
+    PaymentImage p;
+    p.id = std::string(in.str());
+    p.record.contract = std::string(in.str());
+    p.record.amount = in.i64();
+    p.record.reply.credits = in.i64();
+    p.record.reply.unit_price = in.i64();
+    p.record.reply.balance = in.i64();
+    out.push_back(std::move(p));
+  }
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("payments"));
+  return out;
+}
+
+std::string encode_contract(const ContractImage& c) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.str(c.key);
+  out.u8(static_cast<uint8_t>(c.status));
+  out.u8(c.overridden ? 1 : 0);
+  out.str(c.reason);
+  out.u8(c.has_account ? 1 : 0);
+  out.i64(c.wallet);
+  out.u32(static_cast<uint32_t>(c.lots.size()));
+  for (const LotState& lot : c.lots) put_lot(out, lot);
+  return std::move(out.bytes());
+}
+
+std::expected<ContractImage, std::string> decode_contract(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("contract"));
+  ContractImage c;
+  c.key = std::string(in.str());
+  const uint8_t status = in.u8();
+  if (status > static_cast<uint8_t>(ContractStatus::kTerminated)) return std::unexpected(bad("contract (status)"));
+  c.status = static_cast<ContractStatus>(status);
+  c.overridden = in.u8() != 0;
+  c.reason = std::string(in.str());
+  c.has_account = in.u8() != 0;
+  c.wallet = in.i64();
+  const uint32_t n = in.u32();
+  c.lots.reserve(std::min<size_t>(n, payload.size() / 52));
+  for (uint32_t i = 0; i < n && in.ok(); ++i) c.lots.push_back(get_lot(in));
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("contract"));
+  return c;
+}
+
+void CounterBatch::clear() {
+  encoder_.clear();
+  encoder_.u8(kPayloadVersion);
+  encoder_.u32(0);  // key count, patched by finish()
+  keys_ = 0;
+}
+
+void CounterBatch::add_entry(const Entry& entry) {
+  const Policy& policy = *entry.policy();
+  encoder_.str(entry.key());
+  const size_t limits = std::min(policy.limits.size(), kMaxLimitsPerKey);
+  encoder_.u8(static_cast<uint8_t>(limits));
+  for (size_t i = 0; i < limits; ++i) {
+    const CompiledLimit& l = *policy.limits[i];
+    encoder_.str(l.spec.name);
+    encoder_.u8(static_cast<uint8_t>(l.spec.type));
+    const int words = l.limiter.words();
+    encoder_.u8(static_cast<uint8_t>(words));
+    for (int w = 0; w < words; ++w) encoder_.u64(entry.words()[l.word_offset + w].load(std::memory_order_acquire));
+  }
+  ++keys_;
+}
+
+std::string_view CounterBatch::finish() {
+  store::put_u32(encoder_.bytes().data() + 1, keys_);
+  return encoder_.bytes();
+}
+
+uint64_t SavedLimit::word(size_t i) const { return store::get_u64(words.data() + 8 * i); }
+
+std::expected<size_t, std::string> decode_counters(
+    std::string_view payload,
+    const std::function<void(std::string_view key, std::span<const SavedLimit> limits)>& visit) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("counters"));
+  const uint32_t keys = in.u32();
+  SavedLimit limits[kMaxLimitsPerKey];
+  for (uint32_t k = 0; k < keys; ++k) {
+    const std::string_view key = in.str();
+    const uint8_t n = in.u8();
+    for (uint8_t i = 0; i < n; ++i) {
+      limits[i].name = in.str();
+      limits[i].type = in.u8();
+      limits[i].count = in.u8();
+      const std::string_view words = in.raw(limits[i].count * 8);
+      limits[i].words = std::span<const char>(words.data(), words.size());
+    }
+    if (!in.ok()) return std::unexpected(bad("counters"));
+    visit(key, std::span<const SavedLimit>(limits, n));
+  }
+  if (!in.at_end()) return std::unexpected(bad("counters"));
+  return keys;
+}
+
+}  // namespace tollgate::persist

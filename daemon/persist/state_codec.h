@@ -1,0 +1,137 @@
+// Binary encoding of the daemon's persisted state (the meaning the store's
+// opaque records carry): admin mutations, ledger entries, payment records,
+// contract images and counter words. Little endian, length-prefixed; every
+// payload starts with a format version byte so the format can evolve.
+// Pure functions and plain values; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/contract_admin.h"
+#include "engine/money/ledger.h"
+#include "engine/money/payments.h"
+
+namespace tollgate {
+class Entry;
+}
+
+namespace tollgate::persist {
+
+inline constexpr uint8_t kPayloadVersion = 1;
+
+// Record type tags, shared by journal records and snapshot records.
+enum class RecordType : uint8_t {
+  kLedgerEntries = 1,  // journal + snapshot: a batch of ledger entries, seq order
+  kAdmin = 2,          // journal: one AdminRecord
+  kCancel = 3,         // journal: the AdminRecord at <seq> was refused, never apply it
+  kCounters = 4,       // journal + snapshot: a batch of keys' limit words
+  kContract = 10,      // snapshot: one contract's status override and account lots
+  kPayments = 11,      // snapshot: a batch of payment records
+  kMeta = 12,          // snapshot: when and by what it was written
+};
+
+// Appends fixed-width little-endian values and length-prefixed strings.
+class Encoder {
+ public:
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(uint32_t v);
+  void u64(uint64_t v);
+  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
+  void str(std::string_view s);
+  std::string& bytes() { return out_; }
+  size_t size() const { return out_.size(); }
+  void clear() { out_.clear(); }
+
+ private:
+  std::string out_;
+};
+
+// Reads what Encoder wrote; any overrun makes ok() false and returns zeros.
+class Decoder {
+ public:
+  explicit Decoder(std::string_view in) : in_(in) {}
+  uint8_t u8();
+  uint32_t u32();
+  uint64_t u64();
+  int64_t i64() { return static_cast<int64_t>(u64()); }
+  std::string_view str();
+  std::string_view raw(size_t n);  // the next n bytes
+  bool ok() const { return ok_; }
+  bool at_end() const { return pos_ == in_.size(); }
+
+ private:
+  bool need(size_t n);
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+std::string encode_admin(const AdminRecord& record);
+std::expected<AdminRecord, std::string> decode_admin(std::string_view payload);
+
+std::string encode_cancel(uint64_t journal_seq);
+std::expected<uint64_t, std::string> decode_cancel(std::string_view payload);
+
+std::string encode_ledger_entries(std::span<const LedgerEntry> entries);
+std::expected<std::vector<LedgerEntry>, std::string> decode_ledger_entries(std::string_view payload);
+
+struct PaymentImage {
+  std::string id;
+  PaymentRecord record;
+};
+std::string encode_payments(std::span<const PaymentImage> payments);
+std::expected<std::vector<PaymentImage>, std::string> decode_payments(std::string_view payload);
+
+// One contract's runtime state. Lot counters are the ledger's flush marks
+// (what the ledger's debit entries add up to), so the two always agree.
+struct ContractImage {
+  std::string key;
+  ContractStatus status = ContractStatus::kActive;
+  bool overridden = false;
+  std::string reason;
+  bool has_account = false;
+  int64_t wallet = 0;
+  std::vector<LotState> lots;
+};
+std::string encode_contract(const ContractImage& image);
+std::expected<ContractImage, std::string> decode_contract(std::string_view payload);
+
+// A batch of keys' counter words: begin, add_entry per key, finish.
+class CounterBatch {
+ public:
+  CounterBatch() { clear(); }
+  // Appends `entry`'s key and every limit's words (name, type, words).
+  void add_entry(const Entry& entry);
+  size_t keys() const { return keys_; }
+  size_t bytes() const { return encoder_.size(); }
+  // The payload (key count patched in); valid until clear().
+  std::string_view finish();
+  void clear();
+
+ private:
+  Encoder encoder_;
+  uint32_t keys_ = 0;
+};
+
+// One limit's saved words as decoded (views into the payload).
+struct SavedLimit {
+  std::string_view name;
+  uint8_t type = 0;
+  std::span<const char> words;  // count × 8 bytes, little endian
+  size_t count = 0;
+  uint64_t word(size_t i) const;
+};
+
+// Calls visit(key, limits) for each key of a kCounters payload. Returns the
+// number of keys, or an error when the payload is malformed.
+std::expected<size_t, std::string> decode_counters(
+    std::string_view payload,
+    const std::function<void(std::string_view key, std::span<const SavedLimit> limits)>& visit);
+
+}  // namespace tollgate::persist
