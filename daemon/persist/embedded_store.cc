@@ -240,6 +240,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   }
   if (load->loaded) {
     counters_.recovery_snapshot_seq = load->loaded->seq;
+    previous_snapshot_seq_ = load->loaded->seq;
     spdlog::info("recovery: loaded {} ({} records, {} bytes)", load->loaded->path, load->loaded->records,
                  load->loaded->bytes);
   }
@@ -506,8 +507,11 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
   auto info = writer->finish();
   if (!info) return fail(info.error().message);
   size_t dropped = 0;
-  if (auto d = journal_->drop_segments_before(seq + 1); d) dropped = *d;
+  // The journal is kept back to the previous snapshot, so if this one turns
+  // out corrupt, recovery falls back to that one plus the journal.
+  if (auto d = journal_->drop_segments_before(previous_snapshot_seq_ + 1); d) dropped = *d;
   else spdlog::warn("persistence: snapshot {} written but old journal segments stay: {}", info->path, d.error().message);
+  previous_snapshot_seq_ = seq;
   ++counters_.snapshots;
   counters_.snapshot_keys_last = keys;
   counters_.snapshot_last_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);

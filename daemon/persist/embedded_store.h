@@ -7,7 +7,8 @@
 //     ledger entries (per-call debits flushed from the accounts) and the limit
 //     words of every key used since the previous checkpoint;
 //   - every snapshot_interval (and on SNAPSHOT) a snapshot of everything,
-//     after which older journal segments are dropped;
+//     after which journal segments older than the previous snapshot are
+//     dropped (so a corrupt newest snapshot falls back to the previous one);
 //   - recover() at start-up: newest valid snapshot + journal replay.
 // Money is restored from the ledger: each lot's debited/refunded counters are
 // exactly what its debit/refund entries add up to, so Σ ledger == balance.
@@ -143,6 +144,7 @@ class EmbeddedStore final : public DurabilityHook {
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
   uint32_t dirty_since_s_ = 0;         // keys used at or after this second (minus a margin) are due
   Nanos last_snapshot_ = 0;
+  uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
   Nanos last_failure_log_ = 0;
   bool failing_ = false;
   mutable std::mutex status_mutex_;  // published_

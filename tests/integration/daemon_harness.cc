@@ -65,6 +65,28 @@ Daemon::Daemon(const std::string& yaml_body, const std::string& server_extra) {
   }
 }
 
+Daemon::Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, const std::string& server_extra) {
+  socket_ = dir_.file("tg.sock");
+  config_ = dir_.file("tollgate.yaml");
+  log_path_ = dir_.file("tollgated.log");
+  std::ofstream(config_) << "server:\n  socket: " << socket_ << "\n  admin_socket: " << dir_.file("admin.sock")
+                         << "\n  " << server_extra << "\nstorage:\n  mode: embedded\n  dir: " << storage.dir
+                         << "\n  checkpoint_ms: " << storage.checkpoint_ms << "\n"
+                         << (storage.extra.empty() ? "" : "  " + storage.extra + "\n") << yaml_body;
+  launch();
+}
+
+void Daemon::launch() {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(TOLLGATED_PATH, TOLLGATED_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+}
+
 Daemon::~Daemon() {
   if (pid_ > 0 && exit_status_ < 0) {
     ::kill(pid_, SIGKILL);

@@ -36,11 +36,20 @@ using Client = std::unique_ptr<redisContext, RedisContextDeleter>;
 // Sends one command given as separate arguments (binary-safe).
 Reply command(redisContext* c, const std::vector<std::string>& args);
 
+// The storage section of Daemon's embedded-store constructor.
+struct EmbeddedStorage {
+  std::string dir;          // survives the Daemon (restart another Daemon on it)
+  int checkpoint_ms = 100;
+  std::string extra;        // more `storage:` lines, e.g. "snapshot_interval: 2s"
+};
+
 class Daemon {
  public:
   // Writes `yaml_body` (everything but server:/storage:) plus a server section
   // pointing at sockets in a temp dir, and starts tollgated on it.
   explicit Daemon(const std::string& yaml_body, const std::string& server_extra = "threads: 2");
+  // The same with `storage: {mode: embedded, dir, checkpoint_ms}` instead of memory.
+  Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, const std::string& server_extra = "threads: 2");
   ~Daemon();  // SIGKILLs the daemon if it still runs
 
   // Waits until the data socket accepts connections. False if the process
@@ -63,6 +72,8 @@ class Daemon {
   static int run_tool(const std::vector<std::string>& args, std::string& output);
 
  private:
+  void launch();  // forks tollgated on config_, output to log_path_
+
   TempDir dir_;
   std::string socket_;
   std::string config_;
