@@ -1,0 +1,216 @@
+// The embedded store's meaning layer (persist/): admin mutations durable
+// before they apply, checkpoints, snapshots and recovery into a fresh engine,
+// refusal while the disk fails. Simulated time; real files in a temp dir.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "engine/contract_admin.h"
+#include "engine/engine.h"
+#include "persist/embedded_store.h"
+#include "persist/state_codec.h"
+#include "store/faulty_file_system.h"
+#include "store_test_util.h"
+
+namespace tollgate::persist {
+namespace {
+
+constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
+
+LimitSpec quota(std::string name, int64_t limit) {
+  LimitSpec s;
+  s.name = std::move(name);
+  s.type = LimitType::kQuota;
+  s.limit = limit;
+  s.period = Period::kDay;
+  return s;
+}
+
+EngineOptions options() {
+  EngineOptions o;
+  PolicySpec acme;
+  acme.name = "acme";
+  acme.limits = {quota("daily", 1000)};
+  ContractRules rules;
+  rules.pricing = PriceLadder::flat(100);
+  acme.rules = rules;
+  o.contracts.push_back(acme);
+  PolicySpec other;
+  other.name = "other";
+  other.limits = {quota("daily", 10)};
+  other.rules = ContractRules{};
+  o.contracts.push_back(other);
+  PolicySpec ip;
+  ip.name = "ip:*";
+  ip.limits = {quota("ip", 5)};
+  o.key_classes.push_back(ip);
+  return o;
+}
+
+// One daemon's worth of state over a storage dir.
+struct World {
+  explicit World(const std::string& dir, store::FileSystem* fs = nullptr, EngineOptions o = options()) {
+    auto e = Engine::create(o, reclaimer, kStart, state);
+    EXPECT_TRUE(e.has_value());
+    engine = std::move(*e);
+    admin = std::make_unique<ContractAdmin>([this]() -> Engine& { return *engine; }, state);
+    EmbeddedStoreOptions so;
+    so.dir = dir;
+    so.fs = fs;
+    so.clock = &clock;
+    so.snapshot_interval = 3600 * kNanosPerSecond;
+    store = std::make_unique<EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
+    auto r = store->recover(clock.now());
+    EXPECT_TRUE(r.has_value()) << r.error();
+    admin->set_durability(store.get());
+  }
+  Decision check(std::string_view key) {
+    CheckRequest r;
+    r.key = key;
+    return engine->check(r, clock.now(), 0);
+  }
+  int64_t remaining(std::string_view key) {
+    CheckRequest r;
+    r.key = key;
+    r.cost = 0;
+    return engine->peek(r, clock.now()).remaining;
+  }
+  int64_t balance() { return state.find("acme")->account()->balance(); }
+
+  ManualClock clock{kStart};
+  Reclaimer reclaimer;
+  StateStore state;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<ContractAdmin> admin;
+  std::unique_ptr<EmbeddedStore> store;
+};
+
+// Verifies admin mutations, checkpointed charges and dynamic keys come back
+// after a restart, with the ledger and payment ids intact.
+TEST(StatePersistence, RecoversAdminChangesChargesAndKeys) {
+  store::testing::TempDir dir;
+  std::vector<LedgerEntry> before;
+  {
+    World w(dir.path());
+    ASSERT_TRUE(w.admin->recharge("acme", "10000", "pay-1", 7, w.clock.now()).has_value());
+    ASSERT_TRUE(w.admin->suspend("other", "unpaid invoice", 7, w.clock.now()).has_value());
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(w.check("acme").allowed);
+    for (int i = 0; i < 2; ++i) EXPECT_TRUE(w.check("ip:1.2.3.4").allowed);
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    before = w.state.ledger().entries("acme");
+    EXPECT_EQ(w.balance(), 9700);
+  }
+  World w(dir.path());
+  EXPECT_EQ(w.balance(), 9700);
+  EXPECT_EQ(w.state.ledger().entries("acme"), before);
+  EXPECT_TRUE(check_invariant(w.state.ledger(), "acme", w.balance()).has_value());
+  EXPECT_EQ(w.state.find("other")->status(), ContractStatus::kSuspended);
+  EXPECT_EQ(w.state.find("other")->reason(), "unpaid invoice");
+  EXPECT_TRUE(w.state.payments().find("pay-1").has_value());
+  EXPECT_EQ(w.remaining("acme"), 1000 - 3);
+  EXPECT_EQ(w.remaining("ip:1.2.3.4"), 5 - 2);
+  // A replayed payment id answers from its record and adds nothing.
+  auto again = w.admin->recharge("acme", "10000", "pay-1", 7, w.clock.now());
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(w.balance(), 9700);
+  EXPECT_EQ(w.store->status().recovery_admin_applied, 2u);
+}
+
+// Verifies that while the disk refuses writes, money-changing admin commands
+// are refused with nothing changed, charges keep being decided from memory,
+// and once the disk recovers everything pending becomes durable; the refused
+// recharge never comes back at recovery.
+TEST(StatePersistence, RefusesAdminMutationsWhileTheDiskFails) {
+  store::testing::TempDir dir;
+  store::FaultyFileSystem fs;
+  {
+    World w(dir.path(), &fs);
+    ASSERT_TRUE(w.admin->recharge("acme", "10000", "pay-1", 0, w.clock.now()).has_value());
+    fs.add_fault({.op = store::FileOp::kSync, .error = ENOSPC, .sticky = true});
+    auto refused = w.admin->recharge("acme", "5000", "pay-2", 0, w.clock.now());
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_TRUE(refused.error().starts_with("ERR cannot make the change durable")) << refused.error();
+    EXPECT_EQ(w.balance(), 10000);
+    EXPECT_FALSE(w.state.payments().find("pay-2").has_value());
+    EXPECT_FALSE(w.admin->suspend("other", "x", 0, w.clock.now()).has_value());
+    EXPECT_EQ(w.state.find("other")->status(), ContractStatus::kActive);
+    EXPECT_TRUE(w.check("acme").allowed);  // decisions go on from memory
+    EXPECT_FALSE(w.store->checkpoint(w.clock.now()).has_value());
+    EXPECT_EQ(w.store->status().degraded, 1u);
+    EXPECT_GE(w.store->status().admin_refused, 2u);
+    EXPECT_GE(w.store->status().store.write_errors_enospc, 1u);
+    fs.clear_faults();
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    EXPECT_EQ(w.store->status().degraded, 0u);
+    ASSERT_TRUE(w.admin->recharge("acme", "5000", "pay-3", 0, w.clock.now()).has_value());
+  }
+  World w(dir.path());
+  EXPECT_FALSE(w.state.payments().find("pay-2").has_value());
+  EXPECT_TRUE(w.state.payments().find("pay-3").has_value());
+  EXPECT_EQ(w.balance(), 10000 - 100 + 5000);
+  EXPECT_EQ(w.state.find("other")->status(), ContractStatus::kActive);
+  EXPECT_EQ(w.store->status().recovery_admin_cancelled, 1u);
+  EXPECT_TRUE(check_invariant(w.state.ledger(), "acme", w.balance()).has_value());
+}
+
+// Verifies a snapshot compacts the journal and recovery from snapshot +
+// journal rebuilds the same state; a reset after the snapshot replays.
+TEST(StatePersistence, SnapshotPlusJournal) {
+  store::testing::TempDir dir;
+  {
+    World w(dir.path());
+    ASSERT_TRUE(w.admin->recharge("acme", "10000", "pay-1", 0, w.clock.now()).has_value());
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(w.check("acme").allowed);
+    EXPECT_TRUE(w.check("ip:a").allowed);
+    ASSERT_TRUE(w.store->snapshot(w.clock.now()).has_value());
+    ASSERT_TRUE(w.store->snapshot(w.clock.now()).has_value());
+    EXPECT_TRUE(w.check("ip:b").allowed);
+    ASSERT_TRUE(w.admin->reset("ip:a", "", 0, w.clock.now()).has_value());
+    ASSERT_TRUE(w.admin->terminate("other", 0, w.clock.now()).has_value());
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  }
+  World w(dir.path());
+  EXPECT_GT(w.store->status().recovery_snapshot_seq, 0u);
+  EXPECT_EQ(w.balance(), 9600);
+  EXPECT_EQ(w.remaining("acme"), 996);
+  EXPECT_EQ(w.remaining("ip:a"), 5);
+  EXPECT_EQ(w.remaining("ip:b"), 4);
+  EXPECT_EQ(w.state.find("other")->status(), ContractStatus::kTerminated);
+  EXPECT_TRUE(check_invariant(w.state.ledger(), "acme", w.balance()).has_value());
+}
+
+// Verifies saved limits whose name or type left the config are skipped and
+// counted, and the others restored.
+TEST(StatePersistence, SkipsLimitsNoLongerConfigured) {
+  store::testing::TempDir dir;
+  {
+    World w(dir.path());
+    EXPECT_TRUE(w.check("other").allowed);
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  }
+  EngineOptions changed = options();
+  changed.contracts[1].limits = {quota("monthly", 10)};
+  World w(dir.path(), nullptr, changed);
+  EXPECT_EQ(w.remaining("other"), 10);
+  EXPECT_GE(w.store->status().recovery_limits_skipped, 1u);
+}
+
+// Verifies malformed payloads are errors, never crashes.
+TEST(StateCodec, RejectsTruncatedPayloads) {
+  AdminRecord r;
+  r.kind = AdminRecord::Kind::kRecharge;
+  r.contract = "acme";
+  r.payment_id = "p";
+  std::string bytes = encode_admin(r);
+  ASSERT_TRUE(decode_admin(bytes).has_value());
+  EXPECT_EQ(decode_admin(bytes)->payment_id, "p");
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode_admin(std::string_view(bytes).substr(0, n)).has_value());
+  std::vector<LedgerEntry> entries(2);
+  entries[1].id = "x";
+  std::string ledger = encode_ledger_entries(entries);
+  ASSERT_EQ(decode_ledger_entries(ledger)->size(), 2u);
+  EXPECT_FALSE(decode_ledger_entries(std::string_view(ledger).substr(0, ledger.size() - 1)).has_value());
+}
+
+}  // namespace
+}  // namespace tollgate::persist
