@@ -1,5 +1,7 @@
 #include "commands/data_service.h"
 
+#include "commands/cell_commands.h"
+
 #include <fmt/format.h>
 
 namespace tollgate {
@@ -11,6 +13,7 @@ DataService::DataService(Engine& engine, const Clock& clock, Reclaimer& reclaime
   for (auto& w : workers_) w.reader_slot = reclaimer_.register_reader();
   register_server_commands(table_);
   register_check_commands(table_);
+  register_cell_commands(table_);
   register_admin_commands(table_);
   register_reload_commands(table_);
 }

@@ -32,9 +32,9 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
       uint64_t k = s.key.load(std::memory_order_acquire);
       if ((k & ~uint64_t{3}) == t) {
         int64_t expires = s.expires_at.load(std::memory_order_acquire);
-        if ((k & 3) == kPending) return {Lookup::kInProgress};
+        if ((k & 3) == kPending) return Claim{Lookup::kInProgress, 0, {}};
         if (expires > now) {
-          Claim c{Lookup::kReplay, idx};
+          Claim c{Lookup::kReplay, idx, {}};
           c.stored.remaining = s.remaining.load(std::memory_order_relaxed);
           c.stored.reset_after_ms = s.reset_after_ms.load(std::memory_order_relaxed);
           c.stored.balance = s.balance.load(std::memory_order_relaxed);
@@ -52,7 +52,7 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
       }
     }
     size_t target = reuse != SIZE_MAX ? reuse : oldest;
-    if (target == SIZE_MAX) return {Lookup::kInProgress};  // every slot pending: overload
+    if (target == SIZE_MAX) return Claim{Lookup::kInProgress, 0, {}};  // every slot pending: overload
     Slot& s = slots_[target];
     uint64_t expected = s.key.load(std::memory_order_acquire);
     if (expected != 0 && (expected & 3) != kReady) continue;
@@ -65,12 +65,12 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
       uint64_t k = slots_[idx].key.load(std::memory_order_seq_cst);
       if ((k & ~uint64_t{3}) == t && (idx < target || (k & 3) == kReady)) {
         s.key.store(0, std::memory_order_release);
-        return {Lookup::kInProgress};
+        return Claim{Lookup::kInProgress, 0, {}};
       }
     }
-    return {Lookup::kClaimed, target};
+    return Claim{Lookup::kClaimed, target, {}};
   }
-  return {Lookup::kInProgress};
+  return Claim{Lookup::kInProgress, 0, {}};
 }
 
 void DedupTable::finish(size_t slot, uint64_t hash, bool allowed, const Stored& reply, Nanos now) {
