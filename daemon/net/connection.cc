@@ -17,6 +17,7 @@ constexpr size_t kMinFreeInput = 4 * 1024;
 Connection::Connection(Worker& worker, Service& service, const ConnectionLimits& limits, Session session)
     : worker_(worker), service_(service), limits_(limits), session_(std::move(session)), parser_(limits.parser) {
   handle_.data = this;
+  release_timer_.data = this;
   write_req_.data = this;
   in_.resize(kInitialInput);
   out_.reserve(kInitialInput);
@@ -25,7 +26,14 @@ Connection::Connection(Worker& worker, Service& service, const ConnectionLimits&
 
 bool Connection::open(int fd) {
   if (uv_pipe_init(worker_.loop(), &handle_, 0) != 0) return false;
+  ++open_handles_;
   worker_.attach(this);
+  if (uv_timer_init(worker_.loop(), &release_timer_) != 0) {
+    ::close(fd);
+    close();
+    return true;
+  }
+  ++open_handles_;
   if (uv_pipe_open(&handle_, fd) != 0) {
     ::close(fd);
     close();
@@ -44,20 +52,56 @@ void Connection::shutdown() {
   if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
   reading_ = false;
   close_when_flushed_ = true;
+  if (!barriers_.empty()) {
+    // The worker may have been idle: read the clock afresh for the grace.
+    service_.begin_batch(session_.worker);
+    close_deadline_ = service_.batch_now(session_.worker) + kShutdownGrace;
+    service_.end_batch(session_.worker);
+  }
   if (!write_in_flight_ && out_.empty()) close();
   else flush();
 }
 
+// Closes both handles; the last close callback frees the connection (libuv
+// may touch a handle until its own callback has run).
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  barriers_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
+  // The timer is initialized iff open() counted it (the pipe is always first).
+  if (open_handles_ == 2) uv_close(reinterpret_cast<uv_handle_t*>(&release_timer_), on_close);
 }
 
 void Connection::on_close(uv_handle_t* h) {
   auto* self = static_cast<Connection*>(h->data);
+  if (--self->open_handles_ > 0) return;
   self->worker_.detach(self);
   delete self;
+}
+
+// Sends the held replies that are due. The service's clock is read by
+// begin_batch, as for a read batch.
+void Connection::on_release_timer(uv_timer_t* t) {
+  auto* self = static_cast<Connection*>(t->data);
+  self->timer_armed_for_ = OutputBarriers::kNone;
+  self->service_.begin_batch(self->session_.worker);
+  self->flush();
+  self->service_.end_batch(self->session_.worker);
+}
+
+void Connection::arm_release_timer(Nanos now) {
+  Nanos next = barriers_.next_release();
+  if (next == timer_armed_for_) return;
+  timer_armed_for_ = next;
+  if (next == OutputBarriers::kNone) {
+    uv_timer_stop(&release_timer_);
+    return;
+  }
+  // Whole milliseconds rounded up: the loop's timers are ms-grained, and a
+  // held reply may go late but never early (an early wake-up re-arms).
+  uint64_t delay_ms = static_cast<uint64_t>(ceil_millis(next - now));
+  uv_timer_start(&release_timer_, on_release_timer, delay_ms == 0 ? 1 : delay_ms, 0);
 }
 
 // Offers the free tail of the input buffer, growing it when a single
@@ -100,7 +144,10 @@ void Connection::process() {
     }
     parsed += parser_.consumed();
     ++commands;
+    size_t reply_at = out_.size();
     service_.execute(parser_.args(), session_, writer);
+    if (session_.release_at > session_.now) barriers_.mark(reply_at, session_.release_at);
+    session_.release_at = 0;
     if (session_.close_after_reply) close_when_flushed_ = true;
   }
   service_.end_batch(session_.worker);
@@ -124,22 +171,23 @@ void Connection::process() {
   flush();
 }
 
-// Writes what is queued: first a non-blocking try, then an async write for
-// the rest. While a write is in flight, new replies queue behind it.
+// Writes what may go: everything queued up to the first held reply whose
+// time has not come; first a non-blocking try, then an async write for the
+// rest. While a write is in flight, new replies queue behind it.
 void Connection::flush() {
   if (closing_) return;
-  if (!write_in_flight_ && !out_.empty()) {
-    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  Nanos now = service_.batch_now(session_.worker);
+  size_t ready = barriers_.writable(out_.size(), now);
+  if (!write_in_flight_ && ready > 0) {
+    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(ready));
     int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
-    if (n == static_cast<int>(out_.size())) {
-      out_.clear();
-    } else if (n < 0 && n != UV_EAGAIN) {
+    if (n < 0 && n != UV_EAGAIN) {
       close();
       return;
-    } else {
-      size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-      writing_.assign(out_, written);
-      out_.clear();
+    }
+    size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+    if (written < ready) {
+      writing_.assign(out_, written, ready - written);
       uv_buf_t rest = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
       if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, on_write) != 0) {
         close();
@@ -147,11 +195,18 @@ void Connection::flush() {
       }
       write_in_flight_ = true;
     }
+    if (ready == out_.size()) out_.clear();
+    else out_.erase(0, ready);  // only while replies are held
+    barriers_.consumed(ready);
   }
   size_t unwritten = out_.size() + (write_in_flight_ ? writing_.size() : 0);
-  if (unwritten > limits_.max_output) {  // a client that never reads
+  if (unwritten > limits_.max_output) {  // a client that never reads (held replies count too)
     worker_.stats().output_overflows.fetch_add(1, std::memory_order_relaxed);
     close();
+    return;
+  }
+  if (close_when_flushed_ && !barriers_.empty() && barriers_.next_release() > close_deadline_) {
+    close();  // shutting down: what is held past the grace is not sent
     return;
   }
   if (reading_ && unwritten > limits_.pause_output) {
@@ -160,7 +215,11 @@ void Connection::flush() {
   } else if (!reading_ && !close_when_flushed_ && unwritten <= limits_.pause_output) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), on_alloc, on_read) == 0;
   }
-  if (close_when_flushed_ && !write_in_flight_ && out_.empty()) close();
+  if (close_when_flushed_ && !write_in_flight_ && out_.empty()) {
+    close();
+    return;
+  }
+  arm_release_timer(now);
 }
 
 void Connection::on_write(uv_write_t* req, int status) {

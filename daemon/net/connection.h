@@ -1,12 +1,16 @@
 // One client connection on a worker loop: reads, parses pipelined commands,
 // hands each to the Service, and writes all replies of a read batch at once.
-// Thread-safety: owned by one worker thread; freed in its libuv close callback.
+// A reply the Service marks with Session::release_at (pacing) is held, with
+// every reply after it, until that instant; a per-connection timer sends it.
+// Thread-safety: owned by one worker thread; freed once the close callbacks
+// of both its handles (socket, timer) have run.
 #pragma once
 
 #include <uv.h>
 
 #include <string>
 
+#include "net/output_barriers.h"
 #include "net/service.h"
 #include "resp/parser.h"
 
@@ -28,7 +32,10 @@ class Connection {
   // still owns both `fd` and this object.
   bool open(int fd);
   // Stops reading; closes once everything already queued has been written.
+  // Held replies due within kShutdownGrace are still sent; if one is due
+  // later, the connection closes when it reaches it.
   void shutdown();
+  static constexpr Nanos kShutdownGrace = kNanosPerSecond;
   // Closes now (the close callback deletes this object).
   void close();
 
@@ -41,12 +48,16 @@ class Connection {
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
   static void on_close(uv_handle_t* h);
+  static void on_release_timer(uv_timer_t* t);
 
   void process();
   void flush();
   void compact();
+  // Arms the release timer for the first held reply, or stops it.
+  void arm_release_timer(Nanos now);
 
   uv_pipe_t handle_;
+  uv_timer_t release_timer_;
   uv_write_t write_req_;
   Worker& worker_;
   Service& service_;
@@ -61,6 +72,10 @@ class Connection {
   bool reading_ = false;
   bool closing_ = false;
   bool close_when_flushed_ = false;
+  OutputBarriers barriers_;                          // held replies in out_
+  Nanos timer_armed_for_ = OutputBarriers::kNone;    // release_timer_'s target
+  Nanos close_deadline_ = OutputBarriers::kNone;     // shutdown: drop replies held past this
+  int open_handles_ = 0;                             // handles whose close callback is pending
 };
 
 }  // namespace tollgate

@@ -26,6 +26,11 @@ struct Session {
   std::string name;          // CLIENT SETNAME
   bool close_after_reply = false;  // QUIT: close once the replies so far are written
   Nanos now = 0;             // the batch's time, set by Service::begin_batch
+  // Set by a command whose reply must not be sent before this instant (a
+  // paced CHECK … WAIT). The connection holds that reply, and every later
+  // one, until then, and resets the field to 0 after each command. Values
+  // not after `now` mean "send at once".
+  Nanos release_at = 0;
 };
 
 class Service {

@@ -1,4 +1,4 @@
-// The outcome of one limiter operation (try_charge / peek), shared by all
+// The outcome of one limiter operation (try_charge / try_reserve / peek), shared by all
 // limiter types. Plain value type.
 #pragma once
 
@@ -23,8 +23,13 @@ struct LimitResult {
   Nanos reset_after = 0;
   // When allowed: an instant inside the slice/period the units were counted
   // in (normally `now`; later than `now` when another thread's clock was
-  // ahead). Pass it to refund() as `charged_at` to give the charge back.
+  // ahead, or for a reservation, its slot: now + delay). Pass it to refund()
+  // as `charged_at` to give the charge back.
   Nanos recorded_at = 0;
+  // When allowed by try_reserve: how long after `now` the call conforms (its
+  // reserved slot); the caller must not act on the call before now + delay.
+  // Always 0 from try_charge / peek.
+  Nanos delay = 0;
 };
 
 namespace limits_detail {

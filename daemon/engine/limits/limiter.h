@@ -71,6 +71,21 @@ class Limiter {
   [[nodiscard]] LimitResult try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
     return dispatch([&](const auto& l) { return l.try_charge(w, cost, now); });
   }
+  // Pacing: token buckets reserve a slot up to `max_delay` ahead (see
+  // TokenBucket::try_reserve); sliding windows and quotas are not paced and
+  // answer exactly as try_charge (delay 0).
+  [[nodiscard]] LimitResult try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                        Nanos max_delay) const {
+    return dispatch([&](const auto& l) {
+      if constexpr (requires { l.try_reserve(w, cost, now, max_delay); }) {
+        return l.try_reserve(w, cost, now, max_delay);
+      } else {
+        return l.try_charge(w, cost, now);
+      }
+    });
+  }
+  // Whether try_reserve can answer with a delay (the limit is paced).
+  bool paced() const { return type_ == LimitType::kTokenBucket; }
   [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
     return dispatch([&](const auto& l) { return l.peek(w, cost, now); });
   }

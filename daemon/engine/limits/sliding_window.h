@@ -28,6 +28,15 @@
 // wrapped epoch. A slot idle for exactly ~2^32 windows can therefore look
 // ahead by ≤ 2^16 windows: it then under-admits, never over-admits.
 // Cost: each call reads all n slots twice, so keep sub_buckets small.
+//
+// Not paced: try_reserve is try_charge (delay 0). Units can only be counted
+// in the newest slice: a slot holding a future slice is read by every caller
+// as "another clock is ahead" and moves them all into that slice, so a
+// reservation there would let callers at the real time be judged against a
+// window that has already dropped slices still inside their real window
+// (over-admission). A WAIT call denied by a window gets its normal denial;
+// one allowed by a window while a bucket delays it is counted in the slice of
+// the reservation, not of its slot.
 #pragma once
 
 #include <atomic>
@@ -66,6 +75,12 @@ class SlidingWindow {
   // Charges `cost` iff the window has room. cost > limit (or < 0) is denied
   // with retry_after −1. Thread-safe (CAS + verify + rollback).
   [[nodiscard]] LimitResult try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // Pacing entry point shared with TokenBucket: exactly try_charge (a window
+  // never reserves future slices, see above); delay is always 0. Thread-safe.
+  [[nodiscard]] LimitResult try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                        Nanos /*max_delay*/) const {
+    return try_charge(w, cost, now);
+  }
   // What try_charge would answer now; changes nothing. Thread-safe.
   [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
   // Gives back `cost` units counted in the slice of `charged_at` (pass

@@ -36,7 +36,8 @@ std::expected<TokenBucket, std::string> TokenBucket::make(int64_t rate, Nanos pe
   return TokenBucket(interval, tolerance, burst);
 }
 
-LimitResult TokenBucket::evaluate(Nanos tat, int64_t cost, Nanos now, Nanos* new_tat) const {
+LimitResult TokenBucket::evaluate(Nanos tat, int64_t cost, Nanos now, Nanos max_delay,
+                                  Nanos* new_tat) const {
   LimitResult r;
   Nanos base = std::max(tat, now);
   // How far the bucket is drained, in ns; saturates when time ran backwards
@@ -50,8 +51,10 @@ LimitResult TokenBucket::evaluate(Nanos tat, int64_t cost, Nanos now, Nanos* new
   }
   Nanos increment = cost * interval_;   // ≤ tolerance_: cannot overflow
   Nanos slack = tolerance_ - increment;  // backlog allowed before this charge
-  if (backlog > slack) {
-    r.retry_after = backlog - slack;
+  // How long until the call conforms: backlog − slack (both ≥ 0, no overflow).
+  Nanos wait = backlog - slack;
+  if (wait > max_delay) {
+    r.retry_after = wait - max_delay;  // max_delay ≥ 0, wait > it: no overflow, ≥ 1
     return r;
   }
   Nanos after;
@@ -62,9 +65,10 @@ LimitResult TokenBucket::evaluate(Nanos tat, int64_t cost, Nanos now, Nanos* new
     return r;
   }
   r.allowed = true;
-  r.remaining = (slack - backlog) / interval_;
-  r.reset_after = backlog + increment;
-  r.recorded_at = now;
+  r.delay = std::max<Nanos>(0, wait);
+  r.remaining = wait > 0 ? 0 : (slack - backlog) / interval_;
+  r.reset_after = saturating_add(backlog, increment);
+  r.recorded_at = saturating_add(now, r.delay);
   *new_tat = after;
   return r;
 }
@@ -79,11 +83,17 @@ void TokenBucket::init(std::atomic<uint64_t>* w, Nanos now) const {
 }
 
 LimitResult TokenBucket::try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
+  return try_reserve(w, cost, now, 0);
+}
+
+LimitResult TokenBucket::try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                     Nanos max_delay) const {
+  max_delay = std::max<Nanos>(0, max_delay);
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
     if (raw == kSealed) return LimitResult{.sealed = true};
     Nanos next = 0;
-    LimitResult r = evaluate(load_tat(raw), cost, now, &next);
+    LimitResult r = evaluate(load_tat(raw), cost, now, max_delay, &next);
     if (!r.allowed) return r;
     uint64_t desired = store_tat(next);
     if (desired == raw) return r;  // cost 0 on a drained bucket: nothing to write
@@ -98,7 +108,7 @@ LimitResult TokenBucket::peek(const std::atomic<uint64_t>* w, int64_t cost, Nano
   uint64_t raw = w[0].load(std::memory_order_acquire);
   if (raw == kSealed) return LimitResult{.sealed = true};
   Nanos ignored = 0;
-  return evaluate(load_tat(raw), cost, now, &ignored);
+  return evaluate(load_tat(raw), cost, now, 0, &ignored);
 }
 
 void TokenBucket::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at,

@@ -40,12 +40,26 @@ class TokenBucket {
   // denied with retry_after -1. Time going backwards never adds capacity.
   // Thread-safe (CAS loop).
   [[nodiscard]] LimitResult try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // Pacing: like try_charge, but a call that would conform within
+  // `max_delay` is admitted now with its slot reserved (GCRA with the
+  // tolerance widened by max_delay: allowed iff new TAT − now ≤ burst×T +
+  // max_delay). On success the charge is made at once and `delay` is the time
+  // until the call conforms (0 if it does now); `recorded_at` = now + delay.
+  // Successive reservations get successive slots T×cost apart. A denial's
+  // retry_after is the time until the same reservation would be accepted
+  // (time to conform − max_delay, at least 1 ns). Negative max_delay counts
+  // as 0 (then this is try_charge); huge ones saturate. Thread-safe (CAS loop).
+  [[nodiscard]] LimitResult try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                        Nanos max_delay) const;
   // What try_charge would answer now; changes nothing. Thread-safe.
   [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
   // Gives back a charge of `cost` made at `charged_at`. Only the part of the
   // charge that cannot have drained yet (cost×T − (now − charged_at)) is
   // returned, so a late refund never frees units consumed by later calls; a
-  // refund never makes the bucket fuller than fresh. Thread-safe.
+  // refund never makes the bucket fuller than fresh. For a reservation pass
+  // its recorded_at (the slot): refunded before its slot it is given back
+  // whole, as if never made (later reservations keep their slots, the next
+  // caller takes the freed one at the end). Thread-safe.
   void refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at, Nanos now) const;
   // Seals the word iff the bucket is full (TAT ≤ now); true iff this call
   // sealed it. Thread-safe (one CAS, so a racing charge is never lost).
@@ -61,8 +75,9 @@ class TokenBucket {
       : interval_(interval), tolerance_(tolerance), burst_(burst) {}
 
   Nanos fresh_tat(Nanos now) const;
-  // Decides `cost` against stored TAT `tat`; sets *new_tat when allowed.
-  LimitResult evaluate(Nanos tat, int64_t cost, Nanos now, Nanos* new_tat) const;
+  // Decides `cost` against stored TAT `tat`, admitting a call that conforms
+  // within `max_delay` (≥ 0); sets *new_tat when allowed.
+  LimitResult evaluate(Nanos tat, int64_t cost, Nanos now, Nanos max_delay, Nanos* new_tat) const;
 
   Nanos interval_;   // T: ns per unit, rounded up
   Nanos tolerance_;  // burst × T: how far TAT may run ahead of now
