@@ -30,6 +30,10 @@ void check_command(CommandContext& ctx) {
     return ctx.out.error("ERR HOLD needs a contract key (holds count against a contract's concurrency limits)");
   }
   Decision d = engine.check(*req, ctx.session.now, ctx.session.worker);
+  if (d.allowed && d.delay_ns > 0) {  // WAIT: the transport holds this reply (and those after it) until the slot
+    ctx.session.release_at = ctx.session.now + d.delay_ns;
+    WorkerMetrics::bump(m.paced);
+  }
   WorkerMetrics::bump(m.checks);
   WorkerMetrics::bump(m.by_code[static_cast<int>(d.code)]);
   write_decision(ctx.out, d);

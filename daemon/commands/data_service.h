@@ -30,6 +30,7 @@ struct alignas(64) WorkerMetrics {
   std::atomic<uint64_t> unknown_commands{0};
   std::atomic<uint64_t> holds_expired{0};
   std::atomic<uint64_t> settles{0};
+  std::atomic<uint64_t> paced{0};  // CHECK ... WAIT replies held for their slot
   std::atomic<uint64_t> by_code[kCodeCount] = {};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {

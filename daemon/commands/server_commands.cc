@@ -179,6 +179,7 @@ void info_command(CommandContext& ctx) {
     line("unknown_commands", s.total(&WorkerMetrics::unknown_commands));
     line("checks", s.total(&WorkerMetrics::checks));
     line("settles", s.total(&WorkerMetrics::settles));
+    line("paced", s.total(&WorkerMetrics::paced));
     line("holds_open", s.engine().holds().open());
     line("holds_expired", s.total(&WorkerMetrics::holds_expired));
     line("holds_rejected_pool_full", s.engine().holds().rejected_full());

@@ -10,6 +10,8 @@ namespace {
 
 constexpr size_t kMaxLimitsPerPolicy = 32;
 
+Nanos wait_of(const CheckRequest& r) { return r.wait_ms > 0 ? r.wait_ms * kNanosPerMilli : 0; }
+
 // A limit whose retry never comes (-1) outranks any finite wait.
 bool longer_wait(Nanos a, Nanos b) {
   if (a < 0) return b >= 0;
@@ -403,7 +405,7 @@ Decision Engine::table_full() const {
 // denial give back what was taken, then peek the rest so the reply can name
 // the limit with the longest wait. Shadow limits are charged only when the
 // call is allowed, and count their would-be denials.
-bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask) {
+bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask, Nanos max_delay) {
   const Policy& p = *e->policy();
   std::atomic<uint64_t>* w = e->words();
   const size_t enforced = p.enforced_count;
@@ -411,7 +413,9 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
   size_t denied_at = enforced;
   for (size_t i = 0; i < enforced; ++i) {
     const CompiledLimit& l = *p.limits[i];
-    results[i] = l.limiter.try_charge(w + l.word_offset, cost, now);
+    // WAIT: token buckets may reserve a slot up to max_delay ahead (pacing).
+    results[i] = max_delay > 0 ? l.limiter.try_reserve(w + l.word_offset, cost, now, max_delay)
+                               : l.limiter.try_charge(w + l.word_offset, cost, now);
     if (results[i].sealed || !results[i].allowed) {
       for (size_t j = 0; j < i; ++j)
         p.limits[j]->limiter.refund(w + p.limits[j]->word_offset, cost, results[j].recorded_at, now);
@@ -447,9 +451,13 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
     return true;
   }
   size_t least = 0;
-  for (size_t i = 1; i < enforced; ++i)
+  Nanos delay = results[0].delay;
+  for (size_t i = 1; i < enforced; ++i) {
     if (results[i].remaining < results[least].remaining) least = i;
+    delay = std::max(delay, results[i].delay);
+  }
   fill(out, true, *p.limits[least], results[least]);
+  out.delay_ns = delay;
   return true;
 }
 
@@ -535,7 +543,7 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint
       e = entry;
     }
     if (e->policy()->rules) return check_contract(e, request, now, worker, id_hash);
-    if (charge(e, request.cost, now, out)) return out;
+    if (charge(e, request.cost, now, out, nullptr, wait_of(request))) return out;
   }
   return table_full();
 }
@@ -659,7 +667,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
     if (debit.ok() && debit.span_count > 0) (void)account->refund(debit.taken());
   };
   uint32_t mask = 0;
-  if (!charge(e, request.cost, now, out, &mask) || !out.allowed) {  // contract entries are never sealed
+  if (!charge(e, request.cost, now, out, &mask, wait_of(request)) || !out.allowed) {  // never sealed
     give_back_money();
     release_slot();
     out.balance = account != nullptr ? account->balance() : -1;
@@ -686,7 +694,8 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
     charge.commit_on_expiry = rules.hold_timeout == HoldTimeoutPolicy::kCommit;
     charge.span_count = debit.ok() ? debit.span_count : 0;
     charge.spans = debit.spans;
-    if (!holds_.create(id_hash, charge, now + request.hold_ms * kNanosPerMilli, worker)) {
+    // A paced call's hold runs from its slot.
+    if (!holds_.create(id_hash, charge, now + out.delay_ns + request.hold_ms * kNanosPerMilli, worker)) {
       apply_settlement(charge, false, now);  // gives back limits, money and the slot
       return deny_concurrency(kHoldPoolFullLimit);
     }

@@ -145,7 +145,8 @@ class Engine {
   const Policy* match_class(std::string_view key) const;
   // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
   // evictor (nothing charged; the caller looks the key up again).
-  bool charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask = nullptr);
+  bool charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask = nullptr,
+              Nanos max_delay = 0);
   Decision decide(const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
   Decision replay(std::string_view key, const DedupTable::Stored& stored) const;
   void apply_settlement(const HoldCharge& charge, bool commit, Nanos now);

@@ -46,6 +46,9 @@ struct Decision {
   int64_t retry_after_ms = 0;   // 0 allowed; -1 when waiting will not help
   int64_t reset_after_ms = 0;   // until that limit is fully replenished / resets
   int64_t balance = -1;         // prepaid minor units; -1 without pricing
+  // Not on the wire: with WAIT, how long the reply must be held until the
+  // reserved slot comes (0: send now).
+  int64_t delay_ns = 0;
 };
 
 }  // namespace tollgate

@@ -1,8 +1,4 @@
-// PENDING (not compiled: the .pending suffix keeps it out of the glob).
-// Rename to wait_test.cc once CHECK … WAIT is wired into the engine and the
-// CHECK command (engine calls try_reserve on rate-shaped limits and sets
-// session.release_at; see the report of the pacing building blocks).
-//
+// End-to-end pacing (CHECK ... WAIT) against a real tollgated.
 // End-to-end pacing against a real tollgated: a WAIT reply is held until its
 // slot and keeps its place in the pipeline; 20 connections sharing one pace
 // get the configured aggregate rate.
