@@ -11,6 +11,9 @@
 #include <thread>
 
 #include "app/engine_options.h"
+#include "app/reloader.h"
+#include "commands/cell_commands.h"
+#include "engine/cell_throttle.h"
 #include "commands/data_service.h"
 #include "config/config_loader.h"
 #include "engine/contract_admin.h"
@@ -31,7 +34,8 @@ struct ControlPlane {
   uv_timer_t checkpoint_timer;  // runs only with the embedded store
   Server* server = nullptr;
   persist::EmbeddedStore* store = nullptr;
-  Engine* engine = nullptr;
+  Reloader* reloader = nullptr;
+  CellThrottle* cell = nullptr;
   Reclaimer* reclaimer = nullptr;
   ContractAdmin* admin = nullptr;
   const Clock* clock = nullptr;
@@ -62,14 +66,17 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
   close_all(*cp);
 }
 
-void on_hup(uv_signal_t*, int) {
-  spdlog::warn("SIGHUP received: live config reload is not available in this version; restart to apply changes");
+void on_hup(uv_signal_t* handle, int) {
+  auto* cp = static_cast<ControlPlane*>(handle->data);
+  spdlog::info("SIGHUP received: reloading the config");
+  cp->reloader->reload(cp->clock->now());  // the outcome is logged by the reloader
 }
 
 void on_sweep(uv_timer_t* timer) {
   auto* cp = static_cast<ControlPlane*>(timer->data);
   Nanos now = cp->clock->now();
-  cp->engine->sweep(now, kSweepBudget);
+  cp->reloader->current().sweep(now, kSweepBudget);
+  cp->cell->sweep(now, kSweepBudget);
   cp->admin->flush_debits(now);  // per-call debits become ledger entries
   cp->reclaimer->collect();
 }
@@ -135,8 +142,12 @@ int run_daemon(const std::string& config_path) {
   int threads = config->server.threads > 0 ? config->server.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   StateStore state;
-  auto engine = build_engine(*config, threads, reclaimer, clock.now(), state);
-  if (!engine) return 2;
+  auto built = build_engine(*config, threads, reclaimer, clock.now(), state);
+  if (!built) return 2;
+  Reloader reloader(config_path, *config, std::move(built), reclaimer, state, threads);
+  auto engine = [&reloader]() -> Engine& { return reloader.current(); };
+  CellThrottle cell(reclaimer, static_cast<size_t>(config->table.max_keys), config->table.idle_timeout);
+  set_cell_throttle(&cell);
   ConnectionLimits limits;
   limits.parser.max_args = static_cast<size_t>(config->server.max_args);
   limits.parser.max_bulk = static_cast<size_t>(config->server.max_bulk);
@@ -151,12 +162,25 @@ int run_daemon(const std::string& config_path) {
   info.currency_decimals = config->currency_decimals;
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
-  DataService data(*engine, clock, reclaimer, threads, info);
-  ContractAdmin contract_admin([&engine]() -> Engine& { return *engine; }, state);
+  DataService data(engine(), clock, reclaimer, threads, info);
+  ContractAdmin contract_admin(engine, state);
   ServiceInfo admin_info = info;
   admin_info.serves_holds = false;
-  DataService admin(*engine, clock, reclaimer, 1, admin_info);
+  DataService admin(engine(), clock, reclaimer, 1, admin_info);
   admin.set_admin(&contract_admin);
+  reloader.add_service(&data);
+  reloader.add_service(&admin);
+  admin.set_reload([&reloader, &clock]() -> std::expected<std::vector<std::string>, std::string> {
+    ReloadResult r = reloader.reload(clock.now());
+    if (!r.ok) {
+      std::string msg = "ERR config rejected, the running config is unchanged:";
+      for (const auto& e : r.errors) msg += " " + e + ";";
+      return std::unexpected(msg);
+    }
+    std::vector<std::string> lines = r.changes;
+    lines.insert(lines.end(), r.warnings.begin(), r.warnings.end());
+    return lines;
+  });
 
   // State from the embedded store, before any worker can touch it.
   std::unique_ptr<persist::EmbeddedStore> store;
@@ -165,8 +189,7 @@ int run_daemon(const std::string& config_path) {
     store_options.dir = config->storage.dir;
     store_options.snapshot_interval = config->storage.snapshot_interval;
     store_options.clock = &clock;
-    store = std::make_unique<persist::EmbeddedStore>(store_options, state, contract_admin,
-                                                     [&engine]() -> Engine& { return *engine; });
+    store = std::make_unique<persist::EmbeddedStore>(store_options, state, contract_admin, engine);
     if (auto recovered = store->recover(clock.now()); !recovered) {
       spdlog::error("storage: {}; not starting (fix the directory or its permissions)", recovered.error());
       uv_loop_close(&cp.loop);
@@ -207,7 +230,8 @@ int run_daemon(const std::string& config_path) {
 
   cp.server = &server;
   cp.store = store.get();
-  cp.engine = engine.get();
+  cp.reloader = &reloader;
+  cp.cell = &cell;
   cp.reclaimer = &reclaimer;
   cp.admin = &contract_admin;
   cp.clock = &clock;
@@ -230,9 +254,11 @@ int run_daemon(const std::string& config_path) {
   }
 
   spdlog::info("tollgated ready: data socket {}, admin socket {} ({} worker threads, {} contracts, {} key classes)",
-               config->server.socket, config->server.admin_socket, threads, engine->contracts().size(), engine->key_classes().size());
+               config->server.socket, config->server.admin_socket, threads, engine().contracts().size(),
+               engine().key_classes().size());
   uv_run(&cp.loop, UV_RUN_DEFAULT);
   server.stop();
+  set_cell_throttle(nullptr);
   uv_loop_close(&cp.loop);
   reclaimer.collect();
   spdlog::info("tollgated stopped");

@@ -19,7 +19,12 @@ Reloader::Reloader(std::string config_path, Config running, std::unique_ptr<Engi
       workers_(workers),
       current_(engine.release()) {}
 
-Reloader::~Reloader() { delete current_.load(); }
+Reloader::~Reloader() {
+  // Retired engines' deleters call back into this object: run them first
+  // (the workers are stopped by now, so they are all due).
+  for (int i = 0; i < 100 && reclaimer_.pending() > 0; ++i) reclaimer_.collect();
+  delete current_.load();
+}
 
 std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
   std::vector<std::string> out;

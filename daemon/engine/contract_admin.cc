@@ -263,6 +263,23 @@ std::expected<Fields, std::string> ContractAdmin::describe(std::string_view key,
     f.emplace_back(prefix + "shadow", c.shadow ? "1" : "0");
     f.emplace_back(prefix + "shadow_denials", std::to_string(c.shadow ? st.concurrency_shadow_denials().load() : 0));
   }
+  for (const auto& d : p.distinct) {
+    std::string prefix = "limit." + d->name + ".";
+    f.emplace_back(prefix + "type", "distinct_subjects");
+    f.emplace_back(prefix + "remaining", std::to_string(std::max<int64_t>(0, d->set->limit() - d->set->count(now))));
+    f.emplace_back(prefix + "reset_after_ms", std::to_string(ceil_millis(d->set->reset_after(now))));
+    f.emplace_back(prefix + "shadow", d->shadow ? "1" : "0");
+    f.emplace_back(prefix + "shadow_denials", std::to_string(d->shadow_denials.load(std::memory_order_relaxed)));
+  }
+  if (p.per_subject) {
+    for (const auto& l : p.per_subject->limits) {
+      std::string prefix = "per_subject." + l->spec.name + ".";
+      f.emplace_back(prefix + "type", std::string(yaml_name(l->spec.type)));
+      f.emplace_back(prefix + "shadow_denials", std::to_string(l->shadow_denials.load(std::memory_order_relaxed)));
+    }
+  }
+  double estimate = engine.distinct_subjects_estimate(key, now);
+  f.emplace_back("distinct_subjects_estimate", estimate < 0 ? "-1" : std::to_string(static_cast<int64_t>(estimate + 0.5)));
   return f;
 }
 

@@ -76,6 +76,14 @@ Daemon::Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, con
   launch();
 }
 
+void Daemon::rewrite_config(const std::string& yaml_body, const std::string& server_extra) const {
+  std::string tmp = config_ + ".tmp";
+  std::ofstream(tmp) << "server:\n  socket: " << socket_ << "\n  admin_socket: " << dir_.file("admin.sock")
+                     << "\n  " << server_extra << "\nstorage:\n  mode: memory\n  dir: " << dir_.file("var") << "\n"
+                     << yaml_body;
+  std::filesystem::rename(tmp, config_);  // a reload never sees a half-written file
+}
+
 void Daemon::launch() {
   pid_ = ::fork();
   if (pid_ == 0) {

@@ -71,6 +71,10 @@ class Daemon {
   // exit status and captures stdout+stderr into `output`.
   static int run_tool(const std::vector<std::string>& args, std::string& output);
 
+  // Rewrites the config file (memory storage, same sockets) for a reload test.
+  void rewrite_config(const std::string& yaml_body, const std::string& server_extra = "threads: 2") const;
+  int pid() const { return pid_; }
+
  private:
   void launch();  // forks tollgated on config_, output to log_path_
 
