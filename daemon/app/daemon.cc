@@ -196,6 +196,14 @@ int run_daemon(const std::string& config_path) {
       return 1;
     }
     contract_admin.set_durability(store.get());
+    persist::EmbeddedStore* st = store.get();
+    auto visit_all = [st](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
+      st->status().for_each_counter(
+          [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
+    };
+    auto last_error = [st] { return st->status().last_error; };
+    data.set_persistence(visit_all, last_error);
+    admin.set_persistence(visit_all, last_error);
     spdlog::info("storage: embedded in {}, durability relaxed, checkpoint every {} ms, snapshot every {} s",
                  config->storage.dir, config->storage.checkpoint_ms, config->storage.snapshot_interval / kNanosPerSecond);
   }

@@ -42,6 +42,9 @@ struct ServiceInfo {
   std::string config_path;
   int currency_decimals = 2;
   bool serves_holds = true;  // false on the admin service: data workers own hold expiry
+  // INFO persistence: name/value/description lines of the store's counters; may be empty.
+  std::function<void(const std::function<void(std::string_view, uint64_t, std::string_view)>&)> persistence;
+  std::function<std::string()> persistence_error;
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
 };
@@ -69,6 +72,11 @@ class DataService final : public Service {
   WorkerMetrics& metrics(int worker) { return workers_[worker].metrics; }
   int worker_count() const { return static_cast<int>(workers_.size()); }
   const ServiceInfo& info() const { return info_; }
+  // Set before the workers start.
+  void set_persistence(decltype(ServiceInfo::persistence) counters, std::function<std::string()> last_error) {
+    info_.persistence = std::move(counters);
+    info_.persistence_error = std::move(last_error);
+  }
   const Clock& clock() const { return clock_; }
   // Admin operations; set on the admin socket's service only.
   ContractAdmin* admin() { return admin_; }

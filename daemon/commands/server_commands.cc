@@ -208,6 +208,12 @@ void info_command(CommandContext& ctx) {
     line("rejected_keys_table_full", t.rejected_full());
     text += "\r\n";
   }
+  if (want("persistence") && s.info().persistence) {
+    text += "# Persistence\r\n";
+    s.info().persistence([&](std::string_view name, uint64_t value, std::string_view) { line(name, value); });
+    if (s.info().persistence_error) line("last_error", s.info().persistence_error());
+    text += "\r\n";
+  }
   if (want("limits")) {
     // Shadow limits: what a proposed limit would have denied.
     text += "# Limits\r\n";
@@ -250,7 +256,7 @@ void register_server_commands(CommandTable& table) {
              "Names the connection"});
   table.add({"COMMAND", -1, kBoth, command_command, "COMMAND [COUNT | INFO name... | DOCS [name...]]",
              "Describes the commands"});
-  table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|limits|all]",
+  table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|persistence|limits|all]",
              "Server state as key:value sections"});
 }
 

@@ -42,7 +42,7 @@ TEST(ConfigFiles, ExampleConfigLoads) {
   EXPECT_EQ(c.server.socket, "run/tollgate.sock");
   EXPECT_EQ(c.server.admin_socket, "run/admin.sock");
   EXPECT_EQ(c.timezone, "Asia/Shanghai");
-  EXPECT_EQ(c.storage.mode, StorageMode::kMemory);
+  EXPECT_EQ(c.storage.mode, StorageMode::kEmbedded);
   EXPECT_EQ(c.unknown_keys, UnknownKeys::kDeny);
   ASSERT_TRUE(c.pricing.contains("standard"));
   EXPECT_EQ(c.pricing.at("standard").steps.size(), 3u);
