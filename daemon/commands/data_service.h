@@ -58,6 +58,7 @@ class DataService final : public Service {
   Nanos batch_now(int worker) const override { return workers_[worker].now; }
   void execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) override;
   Nanos next_deadline(int worker) override;
+  void prefetch(std::string_view input) override;
   void on_deadline(int worker) override;
 
   Engine& engine() { return *engine_.load(std::memory_order_acquire); }

@@ -131,6 +131,7 @@ void Connection::process() {
   size_t parsed = 0;
   service_.begin_batch(session_.worker);
   session_.now = service_.batch_now(session_.worker);
+  service_.prefetch(std::string_view(in_.data(), in_len_));
   uint64_t commands = 0;
   while (!close_when_flushed_) {
     std::string_view input(in_.data() + parsed, in_len_ - parsed);

@@ -48,6 +48,10 @@ class Service {
   // The next instant the worker must call on_deadline (INT64_MAX: none).
   // Asked after every batch; the worker arms one loop timer for it.
   virtual Nanos next_deadline(int /*worker*/) { return INT64_MAX; }
+  // Advisory: a whole read batch before it is parsed, so the service can
+  // prefetch what its commands will touch (their memory misses overlap
+  // instead of queueing one per command). Must not change anything.
+  virtual void prefetch(std::string_view /*input*/) {}
   // Timer work (e.g. expiring holds); runs between begin_batch and end_batch.
   virtual void on_deadline(int /*worker*/) {}
 };
