@@ -128,11 +128,8 @@ Entry* CounterTable::find(std::string_view key, uint64_t hash) const {
 
 Entry* CounterTable::find_locked(Shard& shard, std::string_view key, uint64_t hash) const {
   const Array* a = shard.array.load(std::memory_order_relaxed);
-  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
-    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
-    if (e == nullptr) return nullptr;
-    if (e != tombstone() && e->hash() == hash && e->key() == key) return e;
-  }
+  size_t i = slot_of_locked(a, key, hash);
+  return i == SIZE_MAX ? nullptr : a->slots[i].entry.load(std::memory_order_relaxed);
 }
 
 // Rebuilds the shard's array with room for `min_live` entries at most half
@@ -241,19 +238,24 @@ size_t CounterTable::sweep(size_t budget, const std::function<bool(Entry*)>& try
   return removed;
 }
 
+size_t CounterTable::slot_of_locked(const Array* a, std::string_view key, uint64_t hash) const {
+  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
+    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+    if (e == nullptr) return SIZE_MAX;
+    if (e != tombstone() && e->hash() == hash && e->key() == key) return i;
+  }
+}
+
 bool CounterTable::remove(std::string_view key, uint64_t hash) {
   Shard& shard = shard_for(hash);
   std::lock_guard lock(shard.mutex);
   Array* a = shard.array.load(std::memory_order_relaxed);
-  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
-    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
-    if (e == nullptr) return false;
-    if (e != tombstone() && e->hash() == hash && e->key() == key) {
-      unlink_locked(shard, a, i);
-      reclaimer_.retire([e] { Entry::destroy(e); });
-      return true;
-    }
-  }
+  size_t i = slot_of_locked(a, key, hash);
+  if (i == SIZE_MAX) return false;
+  Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+  unlink_locked(shard, a, i);
+  reclaimer_.retire([e] { Entry::destroy(e); });
+  return true;
 }
 
 bool CounterTable::replace(Entry* replacement) {
@@ -261,19 +263,16 @@ bool CounterTable::replace(Entry* replacement) {
   Shard& shard = shard_for(hash);
   std::lock_guard lock(shard.mutex);
   Array* a = shard.array.load(std::memory_order_relaxed);
-  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
-    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
-    if (e == nullptr) return false;
-    if (e != tombstone() && e->hash() == hash && e->key() == replacement->key()) {
-      if (e->dynamic() != replacement->dynamic()) {
-        if (replacement->dynamic()) dynamic_size_.fetch_add(1, std::memory_order_relaxed);
-        else dynamic_size_.fetch_sub(1, std::memory_order_relaxed);
-      }
-      a->slots[i].entry.store(replacement, std::memory_order_release);
-      reclaimer_.retire([e] { Entry::destroy(e); });
-      return true;
-    }
+  size_t i = slot_of_locked(a, replacement->key(), hash);
+  if (i == SIZE_MAX) return false;
+  Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+  if (e->dynamic() != replacement->dynamic()) {
+    if (replacement->dynamic()) dynamic_size_.fetch_add(1, std::memory_order_relaxed);
+    else dynamic_size_.fetch_sub(1, std::memory_order_relaxed);
   }
+  a->slots[i].entry.store(replacement, std::memory_order_release);
+  reclaimer_.retire([e] { Entry::destroy(e); });
+  return true;
 }
 
 void CounterTable::for_each(const std::function<void(Entry*)>& fn) const {

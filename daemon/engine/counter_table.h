@@ -149,6 +149,8 @@ class CounterTable {
 
   Shard& shard_for(uint64_t hash) const { return shards_[(hash >> 40) & shard_mask_]; }
   Entry* find_locked(Shard& shard, std::string_view key, uint64_t hash) const;
+  // Index of the slot holding `key` in `a`, or SIZE_MAX. Shard mutex held.
+  size_t slot_of_locked(const Array* a, std::string_view key, uint64_t hash) const;
   void grow_locked(Shard& shard, size_t min_live);
   void unlink_locked(Shard& shard, Array* array, size_t index);
 

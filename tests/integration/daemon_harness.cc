@@ -55,14 +55,7 @@ Daemon::Daemon(const std::string& yaml_body, const std::string& server_extra) {
                          << "\n  " << server_extra << "\nstorage:\n  mode: memory\n  dir: " << dir_.file("var")
                          << "\n"
                          << yaml_body;
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(TOLLGATED_PATH, TOLLGATED_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  launch();
 }
 
 Daemon::Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, const std::string& server_extra) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/engine/limit_specs.h"
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -9,36 +11,14 @@
 namespace tollgate {
 namespace {
 
+using testing::bucket;
+using testing::quota;
+using testing::window;
+
 constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
-LimitSpec bucket(std::string name, int64_t rate, Nanos per, int64_t burst, bool shadow = false) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kTokenBucket;
-  s.rate = rate;
-  s.per = per;
-  s.burst = burst;
-  s.shadow = shadow;
-  return s;
-}
 
-LimitSpec quota(std::string name, int64_t limit, Period period = Period::kDay) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kQuota;
-  s.limit = limit;
-  s.period = period;
-  return s;
-}
 
-LimitSpec window(std::string name, int64_t limit, Nanos w) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kSlidingWindow;
-  s.limit = limit;
-  s.window = w;
-  return s;
-}
 
 class EngineTest : public ::testing::Test {
  protected:

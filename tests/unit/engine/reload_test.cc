@@ -2,6 +2,8 @@
 // of limits whose key, name and type are unchanged.
 #include <gtest/gtest.h>
 
+#include "unit/engine/limit_specs.h"
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -12,26 +14,13 @@
 namespace tollgate {
 namespace {
 
+using testing::bucket;
+using testing::quota;
+using testing::window;
+
 constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
-LimitSpec bucket(std::string name, int64_t rate, Nanos per, int64_t burst) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kTokenBucket;
-  s.rate = rate;
-  s.per = per;
-  s.burst = burst;
-  return s;
-}
 
-LimitSpec quota(std::string name, int64_t limit) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kQuota;
-  s.limit = limit;
-  s.period = Period::kDay;
-  return s;
-}
 
 PolicySpec policy(std::string name, std::vector<LimitSpec> limits) {
   PolicySpec p;

@@ -3,6 +3,8 @@
 // refusal while the disk fails. Simulated time; real files in a temp dir.
 #include <gtest/gtest.h>
 
+#include "unit/engine/limit_specs.h"
+
 #include <memory>
 
 #include "engine/contract_admin.h"
@@ -15,16 +17,10 @@
 namespace tollgate::persist {
 namespace {
 
+using tollgate::testing::quota;
+
 constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
-LimitSpec quota(std::string name, int64_t limit) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kQuota;
-  s.limit = limit;
-  s.period = Period::kDay;
-  return s;
-}
 
 EngineOptions options() {
   EngineOptions o;
