@@ -138,9 +138,10 @@ int run_daemon(const std::string& config_path) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
-  Reclaimer reclaimer;
   int threads = config->server.threads > 0 ? config->server.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // One reader slot per data worker, one for the admin thread, spare.
+  Reclaimer reclaimer(threads + 8);
   StateStore state;
   auto built = build_engine(*config, threads, reclaimer, clock.now(), state);
   if (!built) return 2;
