@@ -78,6 +78,32 @@ TEST_F(ReloadTest, CountersSurviveUnchangedLimits) {
   reclaimer_.collect();
 }
 
+// Verifies admin status overrides and prepaid money are state: a reload (even one that changes the
+// configured status) keeps them.
+TEST_F(ReloadTest, OverridesAndMoneySurvive) {
+  EngineOptions a;
+  PolicySpec c = policy("c", {quota("daily", 10)});
+  ContractRules rules;
+  rules.pricing = PriceLadder::flat(100);
+  c.rules = rules;
+  a.contracts.push_back(c);
+  auto e1 = build(a);
+  ASSERT_TRUE(state_.find("c")->account()->recharge(1000, now_).has_value());
+  EXPECT_EQ(check(*e1, "c").balance, 900);
+  state_.find("c")->override_status(ContractStatus::kSuspended, "audit");
+  EngineOptions b = a;
+  b.contracts[0].rules->status = ContractStatus::kActive;  // the file says active
+  b.contracts[0].limits[0].limit = 20;
+  auto e2 = build(b, e1.get());
+  EXPECT_EQ(check(*e2, "c").code, Code::kSuspended);
+  EXPECT_EQ(state_.find("c")->reason(), "audit");
+  state_.find("c")->override_status(ContractStatus::kActive, "");
+  Decision d = check(*e2, "c");
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.balance, 800);    // the account and its lots were kept
+  EXPECT_EQ(d.remaining, 18);   // 2 used of the new 20
+}
+
 // Verifies a limit whose type changes under the same name starts fresh.
 TEST_F(ReloadTest, TypeChangeStartsFresh) {
   EngineOptions a;
