@@ -735,11 +735,8 @@ void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) 
   ContractState& st = *charge.contract;
   if (!commit) {
     const std::string& key = st.key();
-    if (Entry* e = table_.find(key, CounterTable::hash_key(key))) {
-      const Policy& p = *e->policy();
-      (void)p;
+    if (Entry* e = table_.find(key, CounterTable::hash_key(key)))
       refund_limits(e, charge.limit_mask, charge.cost, charge.charged_at, now);
-    }
     if (charge.span_count > 0 && st.account() != nullptr)
       (void)st.account()->refund(std::span<const DebitSpan>(charge.spans.data(), charge.span_count));
   }

@@ -15,40 +15,36 @@ using testing::bucket;
 using testing::quota;
 using testing::window;
 
-constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
+constexpr Nanos kStart = testing::kTestStart;
 
-
-
-
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::EngineFixture {
  protected:
-  std::unique_ptr<Engine> make(EngineOptions o) {
-    auto e = Engine::create(o, reclaimer_, now_, state_);
-    EXPECT_TRUE(e.has_value()) << (e ? "" : e.error().front());
-    return e ? std::move(*e) : nullptr;
+  // Four threads each CHECK `key` `per_thread` times at one frozen instant;
+  // returns how many calls were allowed in total.
+  int hammer(Engine& e, std::string_view key, int per_thread) {
+    std::atomic<int> allowed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        int slot = reclaimer_.register_reader();
+        CheckRequest r;
+        r.key = key;
+        for (int i = 0; i < per_thread; ++i) {
+          ReadGuard g(reclaimer_, slot);
+          if (e.check(r, kStart).allowed) ++allowed;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    return allowed.load();
   }
-  Decision check(Engine& e, std::string_view key, int64_t cost = 1) {
-    CheckRequest r;
-    r.key = key;
-    r.cost = cost;
-    return e.check(r, now_);
-  }
-  Decision peek(Engine& e, std::string_view key, int64_t cost = 1) {
-    CheckRequest r;
-    r.key = key;
-    r.cost = cost;
-    return e.peek(r, now_);
-  }
-  Reclaimer reclaimer_;
-  StateStore state_;
-  Nanos now_ = kStart;
 };
 
 // Verifies a one-limit key class: burst allowed, then RATE with the refill time, then allowed after it.
 TEST_F(EngineTest, TokenBucketKeyClass) {
   EngineOptions o;
   o.key_classes.push_back({"ip:*", {bucket("ip", 10, kNanosPerSecond, 2)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   Decision d = check(*e, "ip:1");
   EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.code, Code::kOk);
@@ -69,7 +65,7 @@ TEST_F(EngineTest, TokenBucketKeyClass) {
 TEST_F(EngineTest, AllOrNothing) {
   EngineOptions o;
   o.contracts.push_back({"acme", {bucket("burst", 1, kNanosPerSecond * 3600, 10), quota("daily", 3)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   EXPECT_TRUE(check(*e, "acme", 2).allowed);
   Decision d = check(*e, "acme", 2);
   EXPECT_FALSE(d.allowed);
@@ -90,7 +86,7 @@ TEST_F(EngineTest, DenialPrecedenceLongestRetry) {
   EngineOptions o;
   o.contracts.push_back({"c", {bucket("fast", 1, kNanosPerSecond, 1), bucket("slow", 1, 60 * kNanosPerSecond, 1)}, "", 0, {}, {}});
   o.contracts.push_back({"d", {bucket("small", 1, kNanosPerSecond, 1), quota("q", 100)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   EXPECT_TRUE(check(*e, "c").allowed);
   Decision d = check(*e, "c");
   EXPECT_EQ(d.limit, "slow");
@@ -104,13 +100,13 @@ TEST_F(EngineTest, DenialPrecedenceLongestRetry) {
 // Verifies unknown keys are denied UNKNOWN (or allowed without limits with unknown_keys: allow).
 TEST_F(EngineTest, UnknownKeys) {
   EngineOptions o;
-  auto deny = make(o);
+  auto deny = build(o);
   Decision d = check(*deny, "x");
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.code, Code::kUnknown);
   EXPECT_EQ(d.retry_after_ms, -1);
   o.allow_unknown = true;
-  auto allow = make(o);
+  auto allow = build(o);
   d = check(*allow, "x");
   EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.limit, "");
@@ -122,7 +118,7 @@ TEST_F(EngineTest, KeyClassMatching) {
   o.key_classes.push_back({"vip", {bucket("vip", 1, kNanosPerSecond, 100)}, "", 0, {}, {}});
   o.key_classes.push_back({"ip:10.*", {bucket("lan", 1, kNanosPerSecond, 50)}, "", 0, {}, {}});
   o.key_classes.push_back({"ip:*", {bucket("wan", 1, kNanosPerSecond, 5)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   EXPECT_EQ(check(*e, "vip").limit, "vip");
   EXPECT_EQ(check(*e, "vipx").code, Code::kUnknown);
   EXPECT_EQ(check(*e, "ip:10.1.1.1").limit, "lan");
@@ -133,7 +129,7 @@ TEST_F(EngineTest, KeyClassMatching) {
 TEST_F(EngineTest, ShadowLimits) {
   EngineOptions o;
   o.contracts.push_back({"c", {quota("real", 3), bucket("proposed", 1, 3600 * kNanosPerSecond, 1, true)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(check(*e, "c").allowed);
   const CompiledLimit& shadow = *e->contracts()[0]->limits[1];
   EXPECT_TRUE(shadow.spec.shadow);
@@ -147,7 +143,7 @@ TEST_F(EngineTest, GlobalShadowMode) {
   EngineOptions o;
   o.shadow_mode = true;
   o.contracts.push_back({"c", {quota("q", 1)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(check(*e, "c").allowed);
   EXPECT_EQ(e->contracts()[0]->limits[0]->shadow_denials.load(), 4u);
 }
@@ -157,7 +153,7 @@ TEST_F(EngineTest, TableFull) {
   EngineOptions o;
   o.table.max_dynamic_keys = 2;
   o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 10)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   EXPECT_TRUE(check(*e, "k:1").allowed);
   EXPECT_TRUE(check(*e, "k:2").allowed);
   Decision d = check(*e, "k:3");
@@ -172,7 +168,7 @@ TEST_F(EngineTest, TableFull) {
 TEST_F(EngineTest, PeekChangesNothing) {
   EngineOptions o;
   o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 3)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   Decision d = peek(*e, "k:new");
   EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.remaining, 2);
@@ -187,7 +183,7 @@ TEST_F(EngineTest, IdleEviction) {
   EngineOptions o;
   o.idle_timeout = 60 * kNanosPerSecond;
   o.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 5), quota("day", 1000)}, "", 0, {}, {}});
-  auto e = make(o);
+  auto e = build(o);
   check(*e, "k:a");
   now_ += 30 * kNanosPerSecond;
   EXPECT_EQ(e->sweep(now_, 1 << 20), 0u);  // not idle long enough
@@ -200,7 +196,7 @@ TEST_F(EngineTest, IdleEviction) {
   EngineOptions o2;
   o2.idle_timeout = 60 * kNanosPerSecond;
   o2.key_classes.push_back({"k:*", {bucket("k", 1, kNanosPerSecond, 5)}, "", 0, {}, {}});
-  auto e2 = make(o2);
+  auto e2 = build(o2);
   check(*e2, "k:a");
   now_ += 61 * kNanosPerSecond;
   EXPECT_EQ(e2->sweep(now_, 1 << 20), 1u);
@@ -213,22 +209,8 @@ TEST_F(EngineTest, IdleEviction) {
 TEST_F(EngineTest, ConcurrentExactBurst) {
   EngineOptions o;
   o.key_classes.push_back({"k:*", {bucket("k", 1, 3600 * kNanosPerSecond, 5000)}, "", 0, {}, {}});
-  auto e = make(o);
-  std::atomic<int> allowed{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      int slot = reclaimer_.register_reader();
-      CheckRequest r;
-      r.key = "k:hot";
-      for (int i = 0; i < 4000; ++i) {
-        ReadGuard g(reclaimer_, slot);
-        if (e->check(r, kStart).allowed) ++allowed;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(allowed.load(), 5000);
+  auto e = build(o);
+  EXPECT_EQ(hammer(*e, "k:hot", 4000), 5000);
 }
 
 // Verifies that under races over several limits nothing is over-admitted and denied calls leave no charge.
@@ -241,22 +223,8 @@ TEST_F(EngineTest, ConcurrentMultiLimitNeverOverAdmits) {
                          0,
                          {},
                          {}});
-  auto e = make(o);
-  std::atomic<int> allowed{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      int slot = reclaimer_.register_reader();
-      CheckRequest r;
-      r.key = "c";
-      for (int i = 0; i < 1000; ++i) {
-        ReadGuard g(reclaimer_, slot);
-        if (e->check(r, kStart).allowed) ++allowed;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(allowed.load(), 700);
+  auto e = build(o);
+  EXPECT_EQ(hammer(*e, "c", 1000), 700);
   // Every limit was charged exactly the admitted calls: the bucket has 300 left.
   CheckRequest r;
   r.key = "c";

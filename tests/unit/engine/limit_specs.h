@@ -1,8 +1,15 @@
-// Builders of LimitSpec values for engine tests. Header-only test helpers.
+// Engine test helpers: LimitSpec builders and a fixture that builds engines
+// on a simulated clock. Header-only; not thread-safe.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include "engine/engine.h"
 
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
@@ -37,5 +44,32 @@ inline LimitSpec window(std::string name, int64_t limit, Nanos w) {
   s.window = w;
   return s;
 }
+
+inline constexpr Nanos kTestStart = 1'700'000'000 * kNanosPerSecond;
+
+// Builds engines sharing one reclaimer and state store; time is `now_`.
+class EngineFixture : public ::testing::Test {
+ protected:
+  std::unique_ptr<Engine> build(const EngineOptions& o, Engine* previous = nullptr) {
+    auto e = Engine::create(o, reclaimer_, now_, state_, previous);
+    EXPECT_TRUE(e.has_value()) << (e ? "" : e.error().front());
+    return e ? std::move(*e) : nullptr;
+  }
+  Decision check(Engine& e, std::string_view key, int64_t cost = 1) {
+    CheckRequest r;
+    r.key = key;
+    r.cost = cost;
+    return e.check(r, now_);
+  }
+  Decision peek(Engine& e, std::string_view key, int64_t cost = 1) {
+    CheckRequest r;
+    r.key = key;
+    r.cost = cost;
+    return e.peek(r, now_);
+  }
+  Reclaimer reclaimer_;
+  StateStore state_;
+  Nanos now_ = kTestStart;
+};
 
 }  // namespace tollgate::testing

@@ -18,9 +18,7 @@ using testing::bucket;
 using testing::quota;
 using testing::window;
 
-constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
-
-
+constexpr Nanos kStart = testing::kTestStart;
 
 PolicySpec policy(std::string name, std::vector<LimitSpec> limits) {
   PolicySpec p;
@@ -29,23 +27,7 @@ PolicySpec policy(std::string name, std::vector<LimitSpec> limits) {
   return p;
 }
 
-class ReloadTest : public ::testing::Test {
- protected:
-  std::unique_ptr<Engine> build(const EngineOptions& o, Engine* previous = nullptr) {
-    auto e = Engine::create(o, reclaimer_, now_, state_, previous);
-    EXPECT_TRUE(e.has_value()) << (e ? "" : e.error().front());
-    return e ? std::move(*e) : nullptr;
-  }
-  Decision check(Engine& e, std::string_view key, int64_t cost = 1) {
-    CheckRequest r;
-    r.key = key;
-    r.cost = cost;
-    return e.check(r, now_);
-  }
-  Reclaimer reclaimer_;
-  StateStore state_;
-  Nanos now_ = kStart;
-};
+using ReloadTest = testing::EngineFixture;
 
 // Verifies unchanged limits keep their counts across a reload, changed parameters apply at once,
 // new limits start fresh, removed contracts and classes are dropped.
