@@ -25,6 +25,7 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
   const uint64_t t = tag(hash);
   for (int attempt = 0; attempt < 4; ++attempt) {
     size_t reuse = SIZE_MAX, oldest = SIZE_MAX;
+    uint64_t reuse_key = 0, oldest_key = 0;  // the key word seen there: the CAS expects exactly it
     int64_t oldest_expiry = INT64_MAX;
     for (size_t i = 0; i < kProbe; ++i) {
       size_t idx = (hash + i) & mask_;
@@ -45,17 +46,19 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
         }
       }
       bool free = k == 0 || ((k & 3) == kReady && s.expires_at.load(std::memory_order_relaxed) <= now);
-      if (free && reuse == SIZE_MAX) reuse = idx;
+      if (free && reuse == SIZE_MAX) reuse = idx, reuse_key = k;
       if ((k & 3) == kReady) {
         int64_t e = s.expires_at.load(std::memory_order_relaxed);
-        if (e < oldest_expiry) oldest_expiry = e, oldest = idx;
+        if (e < oldest_expiry) oldest_expiry = e, oldest = idx, oldest_key = k;
       }
     }
     size_t target = reuse != SIZE_MAX ? reuse : oldest;
     if (target == SIZE_MAX) return Claim{Lookup::kInProgress, 0, {}};  // every slot pending: overload
     Slot& s = slots_[target];
-    uint64_t expected = s.key.load(std::memory_order_acquire);
-    if (expected != 0 && (expected & 3) != kReady) continue;
+    // Expect the key word the scan judged: if the slot changed since (say a
+    // concurrent call with this very ID claimed and finished it), rescan
+    // rather than overwrite a live entry and charge the call twice.
+    uint64_t expected = reuse != SIZE_MAX ? reuse_key : oldest_key;
     if (!s.key.compare_exchange_strong(expected, t | kPending, std::memory_order_seq_cst)) continue;
     if (reuse == SIZE_MAX) early_evictions_.fetch_add(1, std::memory_order_relaxed);
     // Another thread may have claimed the same hash elsewhere meanwhile.
