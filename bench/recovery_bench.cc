@@ -22,6 +22,7 @@ constexpr int kKeys = 1'000'000;
 
 EngineOptions bench_options() {
   EngineOptions o;
+  o.track_changes = true;  // as with a store: checkpoints save changed keys
   LimitSpec daily;
   daily.name = "daily";
   daily.type = LimitType::kQuota;

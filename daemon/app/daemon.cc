@@ -32,7 +32,11 @@ struct ControlPlane {
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t sweep_timer;
   uv_timer_t checkpoint_timer;  // runs only with the embedded store
+  uv_async_t commit_async;      // durability strict: replies wait for a checkpoint
+  uv_async_t drained_async;     // shutdown: the workers have written what they owe
+  std::thread drainer;          // shutdown: joins the workers off the loop
   Server* server = nullptr;
+  CommitGate* gate = nullptr;
   persist::EmbeddedStore* store = nullptr;
   Reloader* reloader = nullptr;
   CellThrottle* cell = nullptr;
@@ -48,22 +52,44 @@ void close_all(ControlPlane& cp) {
   uv_close(reinterpret_cast<uv_handle_t*>(&cp.sighup), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cp.sweep_timer), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cp.checkpoint_timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.commit_async), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cp.drained_async), nullptr);
 }
 
+// The workers are gone: the final checkpoint holds every charge they made.
+void on_drained(uv_async_t* handle) {
+  auto* cp = static_cast<ControlPlane*>(handle->data);
+  cp->drainer.join();
+  if (cp->store != nullptr) {
+    if (auto done = cp->store->checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
+    else spdlog::error("final checkpoint failed: {} (state since the previous checkpoint is lost)", done.error());
+  }
+  close_all(*cp);
+}
+
+// Stop accepting here; drain and join the workers on another thread, so this
+// loop keeps writing the checkpoints that strict replies still wait for.
 void on_stop_signal(uv_signal_t* handle, int signum) {
   auto* cp = static_cast<ControlPlane*>(handle->data);
   if (cp->stopping) return;
   cp->stopping = true;
   spdlog::info("{} received: stop accepting, flush replies, exit", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_timer_stop(&cp->sweep_timer);
-  uv_timer_stop(&cp->checkpoint_timer);
-  cp->server->stop();  // joins the workers after they have written what they owe
-  if (cp->store != nullptr) {
-    // Workers are gone: this checkpoint holds every charge they made.
-    if (auto done = cp->store->checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
-    else spdlog::error("final checkpoint failed: {} (state since the previous checkpoint is lost)", done.error());
-  }
-  close_all(*cp);
+  cp->server->stop_listening();
+  cp->drainer = std::thread([cp] {
+    cp->server->stop();  // joins the workers after they have written what they owe
+    uv_async_send(&cp->drained_async);
+  });
+}
+
+// Group commit for durability strict: while replies wait, checkpoints run
+// back to back, each covering every charge made before it began. A failing
+// disk is retried by the checkpoint timer, not in a tight loop.
+void on_commit_request(uv_async_t* handle) {
+  auto* cp = static_cast<ControlPlane*>(handle->data);
+  if (cp->store == nullptr || !cp->gate->wanted()) return;
+  if (!cp->store->checkpoint(cp->clock->now())) return;  // logged and counted inside
+  if (cp->gate->wanted()) uv_async_send(&cp->commit_async);  // let other events in between
 }
 
 void on_hup(uv_signal_t* handle, int) {
@@ -90,10 +116,6 @@ void on_checkpoint(uv_timer_t* timer) {
 std::expected<void, std::string> storage_supported(const StorageConfig& storage) {
   if (storage.mode == StorageMode::kRedis)
     return std::unexpected("storage.mode 'redis' is not available in this version yet; use embedded or memory");
-  if (storage.mode == StorageMode::kEmbedded && storage.durability == Durability::kStrict)
-    return std::unexpected(
-        "storage.durability 'strict' is not available in this version yet (replies are not deferred until their "
-        "charge is durable); use relaxed, which loses at most one checkpoint_ms window of charges on a crash");
   return {};
 }
 
@@ -157,6 +179,7 @@ int run_daemon(const std::string& config_path) {
 
   ControlPlane cp;
   uv_loop_init(&cp.loop);
+  CommitGate gate;
   Server server(&cp.loop, threads, limits, static_cast<size_t>(config->server.max_connections));
   ServiceInfo info;
   info.config_path = config_path;
@@ -190,6 +213,7 @@ int run_daemon(const std::string& config_path) {
     store_options.dir = config->storage.dir;
     store_options.snapshot_interval = config->storage.snapshot_interval;
     store_options.clock = &clock;
+    store_options.gate = &gate;
     store = std::make_unique<persist::EmbeddedStore>(store_options, state, contract_admin, engine);
     if (auto recovered = store->recover(clock.now()); !recovered) {
       spdlog::error("storage: {}; not starting (fix the directory or its permissions)", recovered.error());
@@ -205,8 +229,11 @@ int run_daemon(const std::string& config_path) {
     auto last_error = [st] { return st->status().last_error; };
     data.set_persistence(visit_all, last_error);
     admin.set_persistence(visit_all, last_error);
-    spdlog::info("storage: embedded in {}, durability relaxed, checkpoint every {} ms, snapshot every {} s",
-                 config->storage.dir, config->storage.checkpoint_ms, config->storage.snapshot_interval / kNanosPerSecond);
+    if (config->storage.durability == Durability::kStrict) data.set_commit_gate(&gate);
+    spdlog::info("storage: embedded in {}, durability {}, checkpoint every {} ms{}, snapshot every {} s",
+                 config->storage.dir, yaml_name(config->storage.durability), config->storage.checkpoint_ms,
+                 config->storage.durability == Durability::kStrict ? " and back to back while replies wait" : "",
+                 config->storage.snapshot_interval / kNanosPerSecond);
   }
 
   ListenerOptions data_listener;
@@ -232,12 +259,18 @@ int run_daemon(const std::string& config_path) {
     uv_loop_close(&cp.loop);
     return 1;
   }
+  // Before any worker runs: strict replies ask this loop for checkpoints.
+  uv_async_init(&cp.loop, &cp.commit_async, on_commit_request);
+  cp.commit_async.data = &cp;
+  gate.set_on_request([&cp] { uv_async_send(&cp.commit_async); });
+  gate.set_on_durable([&server] { server.wake_commits(); });
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
   }
 
   cp.server = &server;
+  cp.gate = &gate;
   cp.store = store.get();
   cp.reloader = &reloader;
   cp.cell = &cell;
@@ -257,6 +290,8 @@ int run_daemon(const std::string& config_path) {
   uv_timer_start(&cp.sweep_timer, on_sweep, sweep_ms, sweep_ms);
   uv_timer_init(&cp.loop, &cp.checkpoint_timer);
   cp.checkpoint_timer.data = &cp;
+  uv_async_init(&cp.loop, &cp.drained_async, on_drained);
+  cp.drained_async.data = &cp;
   if (cp.store != nullptr) {
     const uint64_t checkpoint_ms = static_cast<uint64_t>(std::max<int64_t>(1, config->storage.checkpoint_ms));
     uv_timer_start(&cp.checkpoint_timer, on_checkpoint, checkpoint_ms, checkpoint_ms);

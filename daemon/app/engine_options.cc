@@ -15,6 +15,7 @@ EngineOptions engine_options_from(const Config& config, int workers) {
   o.dedup_window = config.dedup.window;
   o.dedup_max_entries = static_cast<size_t>(config.dedup.max_entries);
   o.max_holds = static_cast<size_t>(config.table.max_holds);
+  o.track_changes = config.storage.mode != StorageMode::kMemory;
   for (const auto& [key, contract] : config.contracts) {
     PolicySpec spec;
     spec.name = key;

@@ -34,6 +34,9 @@ void check_command(CommandContext& ctx) {
     ctx.session.release_at = ctx.session.now + d.delay_ns;
     WorkerMetrics::bump(m.paced);
   }
+  // durability strict: an allowed call charged something; its reply waits
+  // until a checkpoint holding the charge is durable.
+  if (d.allowed) ctx.service.hold_until_durable(ctx.session);
   WorkerMetrics::bump(m.checks);
   WorkerMetrics::bump(m.by_code[static_cast<int>(d.code)]);
   write_decision(ctx.out, d);

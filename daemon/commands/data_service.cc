@@ -24,7 +24,14 @@ void DataService::begin_batch(int worker) {
   reclaimer_.enter(w.reader_slot);
 }
 
-void DataService::end_batch(int worker) { reclaimer_.exit(workers_[worker].reader_slot); }
+void DataService::end_batch(int worker) {
+  PerWorker& w = workers_[worker];
+  reclaimer_.exit(w.reader_slot);
+  if (w.max_ticket != 0) {  // one request per batch: the control plane runs a checkpoint for it
+    commit_gate_->request(w.max_ticket);
+    w.max_ticket = 0;
+  }
+}
 
 // Looks the command up, checks arity and where it may run, and calls it.
 // Every path writes exactly one reply.

@@ -5,6 +5,7 @@
 // from any thread with relaxed loads).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <expected>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "commands/command_table.h"
+#include "engine/commit_gate.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
@@ -31,6 +33,7 @@ struct alignas(64) WorkerMetrics {
   std::atomic<uint64_t> holds_expired{0};
   std::atomic<uint64_t> settles{0};
   std::atomic<uint64_t> paced{0};  // CHECK ... WAIT replies held for their slot
+  std::atomic<uint64_t> commit_waits{0};  // durability strict: replies held until their charge is durable
   std::atomic<uint64_t> by_code[kCodeCount] = {};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -60,7 +63,21 @@ class DataService final : public Service {
   Nanos next_deadline(int worker) override;
   void prefetch(std::string_view input) override;
   void on_deadline(int worker) override;
+  uint64_t durable_through() const override {
+    return commit_gate_ != nullptr ? commit_gate_->durable_through() : UINT64_MAX;
+  }
 
+  // durability strict: allowed CHECK replies wait for the checkpoint holding
+  // their charge. Set before the workers start; null (the default): no wait.
+  void set_commit_gate(CommitGate* gate) { commit_gate_ = gate; }
+  // Gives `session`'s reply a commit ticket when replies wait for commits.
+  void hold_until_durable(Session& session) {
+    if (commit_gate_ == nullptr) return;
+    session.commit_ticket = commit_gate_->ticket();
+    PerWorker& w = workers_[session.worker];
+    w.max_ticket = std::max(w.max_ticket, session.commit_ticket);
+    WorkerMetrics::bump(w.metrics.commit_waits);
+  }
   Engine& engine() { return *engine_.load(std::memory_order_acquire); }
   // Reload: workers pick the new engine up at their next command.
   void set_engine(Engine* engine) { engine_.store(engine, std::memory_order_release); }
@@ -91,6 +108,7 @@ class DataService final : public Service {
   struct alignas(64) PerWorker {
     Nanos now = 0;
     int reader_slot = 0;
+    uint64_t max_ticket = 0;  // highest commit ticket handed out in this batch
     WorkerMetrics metrics;
   };
 
@@ -102,6 +120,7 @@ class DataService final : public Service {
   ServiceInfo info_;
   CommandTable table_;
   ContractAdmin* admin_ = nullptr;
+  CommitGate* commit_gate_ = nullptr;
   std::function<std::expected<std::vector<std::string>, std::string>()> reload_;
 };
 

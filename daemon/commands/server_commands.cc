@@ -180,6 +180,7 @@ void info_command(CommandContext& ctx) {
     line("checks", s.total(&WorkerMetrics::checks));
     line("settles", s.total(&WorkerMetrics::settles));
     line("paced", s.total(&WorkerMetrics::paced));
+    line("commit_waits", s.total(&WorkerMetrics::commit_waits));
     line("holds_open", s.engine().holds().open());
     line("holds_expired", s.total(&WorkerMetrics::holds_expired));
     line("holds_rejected_pool_full", s.engine().holds().rejected_full());

@@ -51,6 +51,16 @@ class Entry {
   }
   uint32_t last_used_s() const { return last_used_s_.load(std::memory_order_relaxed); }
 
+  // Persistence: the words changed since a checkpoint last saved them. The
+  // data plane marks after a change; a checkpoint takes the mark before it
+  // reads the words. Both are read-modify-writes on one flag, so whichever
+  // comes second sees the other: the checkpoint sees the change, or the mark
+  // survives for the next checkpoint.
+  void mark_dirty() { dirty_.exchange(1, std::memory_order_acq_rel); }
+  bool take_dirty() {
+    return dirty_.load(std::memory_order_relaxed) != 0 && dirty_.exchange(0, std::memory_order_acq_rel) != 0;
+  }
+
  private:
   Entry() = default;
   uint64_t hash_ = 0;
@@ -59,7 +69,9 @@ class Entry {
   uint32_t key_size_ = 0;
   uint16_t word_count_ = 0;
   bool dynamic_ = false;
+  std::atomic<uint8_t> dirty_{0};  // in the header's padding: the size stays 32 bytes
 };
+static_assert(sizeof(Entry) == 32);
 static_assert(sizeof(Entry) % alignof(std::atomic<uint64_t>) == 0);
 
 struct CounterTableOptions {

@@ -62,6 +62,8 @@ struct EngineOptions {
   size_t dedup_max_entries = 1'000'000;
   size_t max_holds = 100'000;  // open holds at most (the pool is allocated once)
   int workers = 1;             // threads that create holds (each keeps an expiry heap)
+  // A store saves changed keys: mark each entry a call changes (Entry::mark_dirty).
+  bool track_changes = false;
 };
 
 // Limit names reported for conditions that are not configured limits.

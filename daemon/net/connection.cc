@@ -90,8 +90,10 @@ void Connection::on_release_timer(uv_timer_t* t) {
   self->service_.end_batch(self->session_.worker);
 }
 
-void Connection::arm_release_timer(Nanos now) {
-  Nanos next = barriers_.next_release();
+void Connection::arm_release_timer(Nanos now, uint64_t durable) {
+  Nanos next = barriers_.next_release(durable);
+  // Shutting down while a reply waits for its commit: give up at the deadline.
+  if (close_when_flushed_ && barriers_.waits_for_commit(durable)) next = close_deadline_;
   if (next == timer_armed_for_) return;
   timer_armed_for_ = next;
   if (next == OutputBarriers::kNone) {
@@ -102,6 +104,13 @@ void Connection::arm_release_timer(Nanos now) {
   // held reply may go late but never early (an early wake-up re-arms).
   uint64_t delay_ms = static_cast<uint64_t>(ceil_millis(next - now));
   uv_timer_start(&release_timer_, on_release_timer, delay_ms == 0 ? 1 : delay_ms, 0);
+}
+
+void Connection::on_commit() {
+  if (closing_) return;
+  service_.begin_batch(session_.worker);
+  flush();
+  service_.end_batch(session_.worker);
 }
 
 // Offers the free tail of the input buffer, growing it when a single
@@ -147,8 +156,10 @@ void Connection::process() {
     ++commands;
     size_t reply_at = out_.size();
     service_.execute(parser_.args(), session_, writer);
-    if (session_.release_at > session_.now) barriers_.mark(reply_at, session_.release_at);
+    if (session_.release_at > session_.now || session_.commit_ticket != 0)
+      barriers_.mark(reply_at, session_.release_at, session_.commit_ticket);
     session_.release_at = 0;
+    session_.commit_ticket = 0;
     if (session_.close_after_reply) close_when_flushed_ = true;
   }
   service_.end_batch(session_.worker);
@@ -178,7 +189,8 @@ void Connection::process() {
 void Connection::flush() {
   if (closing_) return;
   Nanos now = service_.batch_now(session_.worker);
-  size_t ready = barriers_.writable(out_.size(), now);
+  const uint64_t durable = barriers_.empty() ? OutputBarriers::kAllDurable : service_.durable_through();
+  size_t ready = barriers_.writable(out_.size(), now, durable);
   if (!write_in_flight_ && ready > 0) {
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(ready));
     int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
@@ -206,7 +218,8 @@ void Connection::flush() {
     close();
     return;
   }
-  if (close_when_flushed_ && !barriers_.empty() && barriers_.next_release() > close_deadline_) {
+  if (close_when_flushed_ && !barriers_.empty() &&
+      (barriers_.waits_for_commit(durable) ? now >= close_deadline_ : barriers_.next_release() > close_deadline_)) {
     close();  // shutting down: what is held past the grace is not sent
     return;
   }
@@ -220,7 +233,8 @@ void Connection::flush() {
     close();
     return;
   }
-  arm_release_timer(now);
+  if (barriers_.waits_for_commit(durable)) worker_.wait_for_commit(this);
+  arm_release_timer(now, durable);
 }
 
 void Connection::on_write(uv_write_t* req, int status) {

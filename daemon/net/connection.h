@@ -2,6 +2,8 @@
 // hands each to the Service, and writes all replies of a read batch at once.
 // A reply the Service marks with Session::release_at (pacing) is held, with
 // every reply after it, until that instant; a per-connection timer sends it.
+// A reply marked with Session::commit_ticket (durability: strict) is held
+// until that ticket is durable; the worker's commit wake-up sends it.
 // Thread-safety: owned by one worker thread; freed once the close callbacks
 // of both its handles (socket, timer) have run.
 #pragma once
@@ -42,6 +44,9 @@ class Connection {
   const Session& session() const { return session_; }
   Connection* next = nullptr;  // worker's intrusive list
   Connection* prev = nullptr;
+  bool waiting_commit = false;  // on the worker's commit-wait list (worker thread)
+  // A commit ticket became durable: send what it released (worker thread).
+  void on_commit();
 
  private:
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -54,7 +59,7 @@ class Connection {
   void flush();
   void compact();
   // Arms the release timer for the first held reply, or stops it.
-  void arm_release_timer(Nanos now);
+  void arm_release_timer(Nanos now, uint64_t durable);
 
   uv_pipe_t handle_;
   uv_timer_t release_timer_;

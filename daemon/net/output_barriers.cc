@@ -1,5 +1,6 @@
 #include "net/output_barriers.h"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 
@@ -10,24 +11,29 @@ OutputBarriers::OutputBarriers(size_t initial_capacity)
   ring_ = std::make_unique<Barrier[]>(capacity_);
 }
 
-void OutputBarriers::mark(size_t offset, Nanos release_at) {
+void OutputBarriers::mark(size_t offset, Nanos release_at, uint64_t ticket) {
   uint64_t position = consumed_ + offset;
   if (size_ > 0) {
     Barrier& last = at(size_ - 1);
     assert(position >= last.position);
-    if (release_at <= last.release_at) return;  // comes due with `last` anyway
-    if (position == last.position) {             // the same bytes: the later instant wins
-      last.release_at = release_at;
+    if (release_at <= last.release_at && ticket <= last.ticket) return;  // released with `last` anyway
+    if (position == last.position) {  // the same bytes: the later instant and ticket win
+      last.release_at = std::max(last.release_at, release_at);
+      last.ticket = std::max(last.ticket, ticket);
       return;
     }
+    // Keep both dimensions non-decreasing, so the first barrier's release
+    // implies every earlier condition of the ones behind it.
+    release_at = std::max(release_at, last.release_at);
+    ticket = std::max(ticket, last.ticket);
   }
   if (size_ == capacity_) grow();
-  at(size_) = Barrier{position, release_at};
+  at(size_) = Barrier{position, release_at, ticket};
   ++size_;
 }
 
-size_t OutputBarriers::writable(size_t total, Nanos now) {
-  while (size_ > 0 && at(0).release_at <= now) {
+size_t OutputBarriers::writable(size_t total, Nanos now, uint64_t durable) {
+  while (size_ > 0 && at(0).release_at <= now && at(0).ticket <= durable) {
     head_ = (head_ + 1) & (capacity_ - 1);
     --size_;
   }

@@ -95,9 +95,9 @@ void Server::accept_all(Listener& l) {
   }
 }
 
-void Server::stop() {
-  if (stopped_) return;
-  stopped_ = true;
+void Server::stop_listening() {
+  if (listening_stopped_) return;
+  listening_stopped_ = true;
   for (auto& l : listeners_) {
     if (l->polling) {
       uv_poll_stop(&l->poll);
@@ -110,12 +110,22 @@ void Server::stop() {
       l->fd = -1;
     }
   }
+}
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stop_listening();
   for (auto& w : workers_) w->stop();
   for (auto& l : listeners_)
     if (l->own_worker) l->own_worker->stop();
   for (auto& w : workers_) w->join();
   for (auto& l : listeners_)
     if (l->own_worker) l->own_worker->join();
+}
+
+void Server::wake_commits() {
+  for (auto& w : workers_) w->wake_commits();
 }
 
 ServerStats Server::stats() const {

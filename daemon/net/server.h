@@ -48,8 +48,14 @@ class Server {
   std::expected<void, std::string> listen(ListenerOptions options);
   // Starts the workers and begins accepting.
   std::expected<void, std::string> start();
-  // Stops accepting, removes the socket files, drains and joins the workers.
+  // Stops accepting and removes the socket files (the thread of the
+  // server's loop). Then stop() may run on another thread.
+  void stop_listening();
+  // Stops accepting (if stop_listening has not), drains and joins the workers.
   void stop();
+  // Commit tickets became durable: every worker sends the replies they
+  // released. Thread-safe.
+  void wake_commits();
 
   int threads() const { return static_cast<int>(workers_.size()); }
   ServerStats stats() const;
@@ -77,6 +83,7 @@ class Server {
   uint64_t rejected_peers_ = 0;
   bool started_ = false;
   bool stopped_ = false;
+  bool listening_stopped_ = false;
 };
 
 }  // namespace tollgate

@@ -31,6 +31,11 @@ struct Session {
   // one, until then, and resets the field to 0 after each command. Values
   // not after `now` mean "send at once".
   Nanos release_at = 0;
+  // Set by a command whose reply must wait until a checkpoint holds its
+  // charge (durability: strict): the commit ticket (engine/commit_gate.h).
+  // The connection holds that reply, and every later one, until the
+  // service's durable_through() reaches it; reset to 0 after each command.
+  uint64_t commit_ticket = 0;
 };
 
 class Service {
@@ -54,6 +59,9 @@ class Service {
   virtual void prefetch(std::string_view /*input*/) {}
   // Timer work (e.g. expiring holds); runs between begin_batch and end_batch.
   virtual void on_deadline(int /*worker*/) {}
+  // The highest commit ticket that is durable (see Session::commit_ticket).
+  // Workers are woken (Worker::wake_commits) when it rises.
+  virtual uint64_t durable_through() const { return UINT64_MAX; }
 };
 
 }  // namespace tollgate

@@ -12,6 +12,9 @@ bool Worker::start() {
   if (uv_loop_init(&loop_) != 0) return false;
   async_.data = this;
   if (uv_async_init(&loop_, &async_, on_async) != 0) return false;
+  commit_async_.data = this;
+  if (uv_async_init(&loop_, &commit_async_, on_commit_async) != 0) return false;
+  commit_async_open_ = true;
   timer_.data = this;
   if (uv_timer_init(&loop_, &timer_) != 0) return false;
   thread_ = std::thread([this] {
@@ -58,7 +61,38 @@ void Worker::detach(Connection* c) {
   if (c->prev) c->prev->next = c->next;
   else head_ = c->next;
   if (c->next) c->next->prev = c->prev;
+  if (c->waiting_commit) std::erase(commit_waiters_, c);
   stats_.connections.fetch_sub(1, std::memory_order_relaxed);
+  close_commit_async_if_done();
+}
+
+void Worker::wait_for_commit(Connection* c) {
+  if (c->waiting_commit) return;
+  c->waiting_commit = true;
+  commit_waiters_.push_back(c);
+}
+
+void Worker::wake_commits() {
+  std::lock_guard lock(commit_mutex_);
+  if (commit_async_open_) uv_async_send(&commit_async_);
+}
+
+// Each waiting connection sends what is now durable; one still waiting (for
+// a later ticket) puts itself back on the list.
+void Worker::on_commit_async(uv_async_t* a) {
+  auto* self = static_cast<Worker*>(a->data);
+  std::vector<Connection*> waiting;
+  waiting.swap(self->commit_waiters_);
+  for (Connection* c : waiting) c->waiting_commit = false;
+  for (Connection* c : waiting) c->on_commit();
+}
+
+void Worker::close_commit_async_if_done() {
+  if (!stopped_ || head_ != nullptr) return;
+  std::lock_guard lock(commit_mutex_);
+  if (!commit_async_open_) return;
+  commit_async_open_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&commit_async_), nullptr);
 }
 
 void Worker::rearm(Service& service) {
@@ -119,6 +153,7 @@ void Worker::drain_pending() {
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    close_commit_async_if_done();
   }
 }
 

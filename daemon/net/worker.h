@@ -49,6 +49,11 @@ class Worker {
   void detach(Connection* c);
   // Arms the worker's timer for the service's next deadline (worker thread).
   void rearm(Service& service);
+  // `c` holds a reply until a commit ticket is durable (worker thread).
+  void wait_for_commit(Connection* c);
+  // Commit tickets became durable: the waiting connections send what they
+  // may. Thread-safe; a no-op once the worker has wound down.
+  void wake_commits();
 
  private:
   struct Pending {
@@ -58,12 +63,17 @@ class Worker {
   };
   static void on_async(uv_async_t* a);
   static void on_timer(uv_timer_t* t);
+  static void on_commit_async(uv_async_t* a);
   void drain_pending();
+  // Once stopped with no connection left, closes the commit wake-up handle
+  // (the last one keeping the loop alive).
+  void close_commit_async_if_done();
 
   int index_;
   const ConnectionLimits& limits_;
   uv_loop_t loop_;
   uv_async_t async_;
+  uv_async_t commit_async_;
   uv_timer_t timer_;
   Service* timer_service_ = nullptr;  // worker thread only
   Nanos armed_for_ = INT64_MAX;       // worker thread only
@@ -73,6 +83,9 @@ class Worker {
   bool stopping_ = false;
   bool stopped_ = false;          // worker thread only
   Connection* head_ = nullptr;    // worker thread only
+  std::vector<Connection*> commit_waiters_;  // worker thread only
+  std::mutex commit_mutex_;       // guards commit_async_open_ (wake_commits vs. close)
+  bool commit_async_open_ = false;
   WorkerStats stats_;
 };
 

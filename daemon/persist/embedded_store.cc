@@ -15,20 +15,12 @@
 namespace tollgate::persist {
 namespace {
 
-// A worker may read the clock, be preempted, and charge a little later: keys
-// used this many seconds before the previous checkpoint are written again.
-constexpr uint32_t kDirtyMarginS = 2;
-// Restored keys are marked as last used this long ago, so the first
-// checkpoint after start-up does not rewrite every restored key.
-constexpr Nanos kRestoredAge = 10 * kNanosPerSecond;
 constexpr size_t kBatchBytes = 256 << 10;    // counter/ledger batch per record
 constexpr size_t kLedgerBatch = 4096;        // ledger entries per record
 constexpr Nanos kFailureLogEvery = 10 * kNanosPerSecond;
 constexpr int kMaxErrorLogs = 20;
 
 const SystemClock kSystemClock;
-
-uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
 
 // An entry the evictor has sealed must not be saved: restoring a sealed word
 // would leave the key unusable.
@@ -199,7 +191,7 @@ class EmbeddedStore::Recovery {
         for (size_t w = 0; w < s.count; ++w)
           e->words()[match->word_offset + w].store(s.word(w), std::memory_order_relaxed);
       }
-      e->touch(now_ - kRestoredAge);
+      e->touch(now_);  // restored, not dirty: the first checkpoint does not rewrite it
       ++c_.recovery_keys_restored;
     });
     if (!decoded) error(decoded.error());
@@ -216,6 +208,7 @@ class EmbeddedStore::Recovery {
 EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
                              std::function<Engine&()> engine)
     : options_(std::move(options)), state_(state), admin_(admin), engine_(std::move(engine)) {
+  gate_ = options_.gate != nullptr ? options_.gate : &own_gate_;
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
   if (options_.fs == nullptr) options_.fs = &store::default_file_system();
 }
@@ -267,7 +260,6 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   }
   recovery.finish();
   journaled_ledger_seq_ = state_.ledger().last_seq();
-  dirty_since_s_ = seconds(now);
   last_snapshot_ = now;
   counters_.recovery_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
   spdlog::info(
@@ -333,11 +325,11 @@ size_t EmbeddedStore::append_ledger_tail_locked() {
   }
 }
 
-size_t EmbeddedStore::append_dirty_counters_locked(uint32_t since_s, Nanos now) {
+size_t EmbeddedStore::append_dirty_counters_locked(Nanos now) {
   CounterBatch batch;
   size_t keys = 0;
   engine_().table().for_each([&](Entry* e) {
-    if (e->last_used_s() + kDirtyMarginS < since_s || !worth_saving(*e, now)) return;
+    if (!e->take_dirty() || !worth_saving(*e, now)) return;
     batch.add_entry(*e);
     ++keys;
     if (batch.bytes() >= kBatchBytes) {
@@ -390,13 +382,15 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     ++counters_.checkpoint_failures;
     return pending;
   }
-  const uint32_t start_s = seconds(now);
+  // Numbered before any state is read: every charge whose ticket is this
+  // number is in what follows (commit_gate.h).
+  const uint64_t number = gate_->begin();
   for (ContractState* st : state_.all())
     if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
   const size_t entries = append_ledger_tail_locked();
-  const size_t keys = append_dirty_counters_locked(dirty_since_s_, now);
+  const size_t keys = append_dirty_counters_locked(now);
   if (journal_->pending_records() == 0) {
-    dirty_since_s_ = start_s;
+    gate_->published(number);
     return {};
   }
   auto committed = journal_->commit();
@@ -405,7 +399,7 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     note_failure("checkpoint", committed.error().message, now);
     return std::unexpected(committed.error().message);
   }
-  dirty_since_s_ = start_s;
+  gate_->published(number);
   note_success(now);
   ++counters_.checkpoints;
   counters_.checkpoint_keys_last = keys;

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/commit_gate.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
 #include "store/journal.h"
@@ -88,6 +89,7 @@ struct EmbeddedStoreOptions {
   uint64_t segment_bytes = 64ull << 20;
   store::FileSystem* fs = nullptr;  // null: the real one
   const Clock* clock = nullptr;     // times fsyncs; null: SystemClock
+  CommitGate* gate = nullptr;       // durability strict: the daemon's gate; null: a private one
 };
 
 class EmbeddedStore final : public DurabilityHook {
@@ -127,8 +129,8 @@ class EmbeddedStore final : public DurabilityHook {
   std::expected<void, std::string> commit_pending_locked();
   // Journals ledger entries not yet journaled; returns how many.
   size_t append_ledger_tail_locked();
-  // Journals the counter words of keys used since `since_s`; returns how many keys.
-  size_t append_dirty_counters_locked(uint32_t since_s, Nanos now);
+  // Journals the counter words of keys changed since they were last saved; returns how many keys.
+  size_t append_dirty_counters_locked(Nanos now);
   void note_failure(const std::string& what, const std::string& error, Nanos now);
   void note_success(Nanos now);
   void publish_status();
@@ -142,7 +144,8 @@ class EmbeddedStore final : public DurabilityHook {
   std::optional<store::Journal> journal_;
   PersistStatus counters_;
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
-  uint32_t dirty_since_s_ = 0;         // keys used at or after this second (minus a margin) are due
+  CommitGate own_gate_;                // when options_.gate is null
+  CommitGate* gate_;                   // numbers checkpoints, releases strict replies
   Nanos last_snapshot_ = 0;
   uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
   Nanos last_failure_log_ = 0;

@@ -24,7 +24,8 @@
 namespace tollgate {
 namespace {
 
-// PING → +PONG; DELAY <ms> → +DELAYED held for ms; QUIT → +OK and close.
+// PING → +PONG; DELAY <ms> → +DELAYED held for ms; COMMIT <ticket> →
+// +COMMITTED held until `durable` reaches ticket; QUIT → +OK and close.
 class StubService final : public Service {
  public:
   void begin_batch(int) override { now_ = clock_.now(); }
@@ -39,13 +40,19 @@ class StubService final : public Service {
       session.release_at = session.now + ms * kNanosPerMilli;
       return out.simple("DELAYED");
     }
+    if (args[0] == "COMMIT" && args.size() == 2) {
+      std::from_chars(args[1].data(), args[1].data() + args[1].size(), session.commit_ticket);
+      return out.simple("COMMITTED");
+    }
     if (args[0] == "QUIT") {
       session.close_after_reply = true;
       return out.simple("OK");
     }
     out.simple("PONG");
   }
+  uint64_t durable_through() const override { return durable.load(); }
   std::atomic<int> executed{0};
+  std::atomic<uint64_t> durable{0};
 
  private:
   SystemClock clock_;
@@ -224,6 +231,61 @@ TEST_F(ConnectionRelease, HeldBytesCountTowardsMaxOutput) {
   send(request);
   EXPECT_TRUE(closed_within(2000));
   EXPECT_EQ(worker_->stats().output_overflows.load(), 1u);
+}
+
+}  // namespace
+}  // namespace tollgate
+
+namespace tollgate {
+namespace {
+
+TEST_F(ConnectionRelease, CommitTicketHoldsRepliesUntilDurable) {
+  // Verifies a reply with a commit ticket, and the replies behind it, wait
+  // until that ticket is durable and the worker is woken, however long that
+  // takes; a lower ticket becoming durable releases nothing.
+  send("PING\r\nCOMMIT 2\r\nPING\r\n");
+  EXPECT_EQ(read_bytes(7), "+PONG\r\n");
+  EXPECT_EQ(read_bytes(1, 100), "");
+  service_.durable = 1;
+  worker_->wake_commits();
+  EXPECT_EQ(read_bytes(1, 100), "");
+  service_.durable = 2;
+  worker_->wake_commits();
+  EXPECT_EQ(read_bytes(19), "+COMMITTED\r\n+PONG\r\n");
+}
+
+TEST_F(ConnectionRelease, CommitAndPacingBothApply) {
+  // Verifies a reply behind a commit wait that is also paced goes only when
+  // both its instant has come and its ticket is durable.
+  Nanos sent = wall_now();
+  send("COMMIT 1\r\nDELAY 80\r\n");
+  wait_executed(2);
+  service_.durable = 1;
+  worker_->wake_commits();
+  EXPECT_EQ(read_bytes(12), "+COMMITTED\r\n");
+  EXPECT_EQ(read_bytes(10), "+DELAYED\r\n");
+  EXPECT_GE(wall_now() - sent, 80 * kNanosPerMilli);
+}
+
+TEST_F(ConnectionRelease, StopGivesUpOnACommitThatNeverComes) {
+  // Verifies a stopping worker does not hang on a reply whose commit never
+  // becomes durable: the connection closes after the grace, without it.
+  send("COMMIT 5\r\n");
+  wait_executed(1);
+  stop_worker();
+  EXPECT_TRUE(closed_within(static_cast<int>(Connection::kShutdownGrace / kNanosPerMilli) + 3000));
+}
+
+TEST_F(ConnectionRelease, StopDeliversACommitThatComesWithinGrace) {
+  // Verifies a reply waiting for its commit during shutdown is still sent
+  // when the commit arrives within the grace.
+  send("COMMIT 3\r\n");
+  wait_executed(1);
+  stop_worker();
+  service_.durable = 3;
+  worker_->wake_commits();
+  EXPECT_EQ(read_bytes(12), "+COMMITTED\r\n");
+  EXPECT_TRUE(closed_within(2000));
 }
 
 }  // namespace

@@ -53,6 +53,27 @@ TEST(OutputBarriers, LaterRepliesQueueBehindInOrder) {
   EXPECT_TRUE(b.empty());
 }
 
+TEST(OutputBarriers, CommitTicketsHoldUntilDurable) {
+  // Verifies a reply waiting for a commit ticket goes out only once that
+  // ticket is durable, whatever the time; the time dimension still applies
+  // to barriers behind it; a lower ticket behind a higher one adds nothing.
+  OutputBarriers b;
+  b.mark(4, 0, 7);         // reply at [4, 8) needs ticket 7
+  b.mark(8, 0, 6);         // absorbed: released with ticket 7 anyway
+  b.mark(12, kT0 + 50, 7); // paced reply at [12, 16) behind it
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.writable(16, kT0, 6), 4u);
+  EXPECT_TRUE(b.waits_for_commit(6));
+  EXPECT_EQ(b.next_release(6), OutputBarriers::kNone);  // a durability notice wakes it, not a timer
+  b.consumed(4);
+  EXPECT_EQ(b.writable(12, kT0, 7), 8u);  // ticket 7 durable: up to the paced reply
+  EXPECT_FALSE(b.waits_for_commit(7));
+  EXPECT_EQ(b.next_release(7), kT0 + 50);
+  b.consumed(8);
+  EXPECT_EQ(b.writable(4, kT0 + 50, 7), 4u);
+  EXPECT_TRUE(b.empty());
+}
+
 TEST(OutputBarriers, EarlierInstantBehindALaterOneAddsNothing) {
   // Verifies a barrier due no later than the previous one is absorbed (its
   // bytes wait behind the previous barrier anyway), and one at the same

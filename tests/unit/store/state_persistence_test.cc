@@ -24,6 +24,7 @@ constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
 EngineOptions options() {
   EngineOptions o;
+  o.track_changes = true;  // as with a store: checkpoints save changed keys
   PolicySpec acme;
   acme.name = "acme";
   acme.limits = {quota("daily", 1000)};
