@@ -17,6 +17,10 @@ bool Worker::start() {
   commit_async_open_ = true;
   timer_.data = this;
   if (uv_timer_init(&loop_, &timer_) != 0) return false;
+  {
+    std::lock_guard lock(mutex_);
+    started_ = true;
+  }
   thread_ = std::thread([this] {
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -41,6 +45,7 @@ void Worker::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    if (!started_) return;  // never ran: no loop to wake (a failed start-up)
   }
   uv_async_send(&async_);
 }

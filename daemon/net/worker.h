@@ -78,9 +78,10 @@ class Worker {
   Service* timer_service_ = nullptr;  // worker thread only
   Nanos armed_for_ = INT64_MAX;       // worker thread only
   std::thread thread_;
-  std::mutex mutex_;              // guards pending_ and stopping_
+  std::mutex mutex_;              // guards pending_, stopping_ and started_
   std::vector<Pending> pending_;
   bool stopping_ = false;
+  bool started_ = false;          // the loop thread runs
   bool stopped_ = false;          // worker thread only
   Connection* head_ = nullptr;    // worker thread only
   std::vector<Connection*> commit_waiters_;  // worker thread only
