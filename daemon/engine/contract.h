@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "engine/dirty_log.h"
 #include "engine/money/account.h"
 #include "engine/money/ledger.h"
 #include "engine/money/payments.h"
@@ -143,6 +144,8 @@ class StateStore {
 
   Ledger& ledger() { return ledger_; }
   PaymentRegistry& payments() { return payments_; }
+  // Keys changed since the last checkpoint; shared by the engines of successive reloads.
+  DirtyLog& dirty_log() { return dirty_log_; }
 
   static constexpr size_t kMaxEvents = 100'000;
 
@@ -152,6 +155,7 @@ class StateStore {
   std::vector<Event> events_;
   Ledger ledger_;
   PaymentRegistry payments_;
+  DirtyLog dirty_log_;
 };
 
 }  // namespace tollgate

@@ -286,6 +286,17 @@ void CounterTable::for_each(const std::function<void(Entry*)>& fn) const {
   }
 }
 
+void CounterTable::for_each_with_hash(uint64_t hash, const std::function<void(Entry*)>& fn) const {
+  Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mutex);
+  const Array* a = shard.array.load(std::memory_order_relaxed);
+  for (size_t i = hash & a->mask;; i = (i + 1) & a->mask) {
+    Entry* e = a->slots[i].entry.load(std::memory_order_relaxed);
+    if (e == nullptr) return;
+    if (e != tombstone() && a->slots[i].hash.load(std::memory_order_relaxed) == hash) fn(e);
+  }
+}
+
 size_t CounterTable::slot_capacity() const {
   size_t total = 0;
   for (int s = 0; s < options_.shards; ++s) {

@@ -51,12 +51,17 @@ class Entry {
   }
   uint32_t last_used_s() const { return last_used_s_.load(std::memory_order_relaxed); }
 
-  // Persistence: the words changed since a checkpoint last saved them. The
-  // data plane marks after a change; a checkpoint takes the mark before it
-  // reads the words. Both are read-modify-writes on one flag, so whichever
-  // comes second sees the other: the checkpoint sees the change, or the mark
-  // survives for the next checkpoint.
-  void mark_dirty() { dirty_.exchange(1, std::memory_order_acq_rel); }
+  // Persistence: the words changed since a checkpoint last saved them
+  // (DirtyLog keeps the protocol). Every access is a read-modify-write, so
+  // whichever of a marker and the checkpoint comes second sees the other.
+  // refresh_dirty: true if the flag was set (and is joined), else no change.
+  bool refresh_dirty() {
+    uint8_t set = 1;
+    return dirty_.compare_exchange_strong(set, 1, std::memory_order_acq_rel, std::memory_order_acquire);
+  }
+  // Sets the flag; true if it was set already.
+  bool set_dirty() { return dirty_.exchange(1, std::memory_order_acq_rel) != 0; }
+  // The checkpoint: clears the flag; true if it was set.
   bool take_dirty() {
     return dirty_.load(std::memory_order_relaxed) != 0 && dirty_.exchange(0, std::memory_order_acq_rel) != 0;
   }
@@ -132,6 +137,9 @@ class CounterTable {
 
   // Calls fn for every live entry. Takes each shard's lock in turn; control plane only.
   void for_each(const std::function<void(Entry*)>& fn) const;
+  // Calls fn for each entry whose key hashes to `hash` (under its shard's
+  // lock, so the entry stays in the table meanwhile).
+  void for_each_with_hash(uint64_t hash, const std::function<void(Entry*)>& fn) const;
 
   size_t size() const { return size_.load(std::memory_order_relaxed); }
   size_t dynamic_size() const { return dynamic_size_.load(std::memory_order_relaxed); }

@@ -197,7 +197,7 @@ void Engine::adopt_entries(Nanos now) {
                                                  std::memory_order_relaxed);
       }
     }
-    copy->mark_dirty();  // its words are new to the store
+    state_.dirty_log().mark(copy);  // its words are new to the store
     if (!table_.replace(copy)) Entry::destroy(copy);
   }
 }
@@ -447,7 +447,7 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
   }
   if (charged_mask != nullptr) *charged_mask = mask;
   e->touch(now);
-  if (options_.track_changes) e->mark_dirty();
+  if (options_.track_changes) state_.dirty_log().mark(e);
   if (enforced == 0) {
     fill_allowed_without_limits(out);
     return true;
@@ -711,7 +711,7 @@ void Engine::refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_
   for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
     if (mask & (uint32_t{1} << i))
       p.limits[i]->limiter.refund(e->words() + p.limits[i]->word_offset, cost, charged_at, now);
-  if (options_.track_changes) e->mark_dirty();
+  if (options_.track_changes) state_.dirty_log().mark(e);
 }
 
 bool Engine::settle(std::string_view key, std::string_view id, bool commit, Nanos now) {

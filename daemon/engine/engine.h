@@ -62,7 +62,7 @@ struct EngineOptions {
   size_t dedup_max_entries = 1'000'000;
   size_t max_holds = 100'000;  // open holds at most (the pool is allocated once)
   int workers = 1;             // threads that create holds (each keeps an expiry heap)
-  // A store saves changed keys: mark each entry a call changes (Entry::mark_dirty).
+  // A store saves changed keys: log each entry a call changes (StateStore::dirty_log).
   bool track_changes = false;
 };
 

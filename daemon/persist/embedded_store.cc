@@ -328,7 +328,10 @@ size_t EmbeddedStore::append_ledger_tail_locked() {
 size_t EmbeddedStore::append_dirty_counters_locked(Nanos now) {
   CounterBatch batch;
   size_t keys = 0;
-  engine_().table().for_each([&](Entry* e) {
+  dirty_hashes_.clear();
+  state_.dirty_log().take(dirty_hashes_);
+  const CounterTable& table = engine_().table();
+  for (uint64_t hash : dirty_hashes_) table.for_each_with_hash(hash, [&](Entry* e) {
     if (!e->take_dirty() || !worth_saving(*e, now)) return;
     batch.add_entry(*e);
     ++keys;

@@ -144,6 +144,7 @@ class EmbeddedStore final : public DurabilityHook {
   std::optional<store::Journal> journal_;
   PersistStatus counters_;
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
+  std::vector<uint64_t> dirty_hashes_;  // a checkpoint's keys to save (reused buffer)
   CommitGate own_gate_;                // when options_.gate is null
   CommitGate* gate_;                   // numbers checkpoints, releases strict replies
   Nanos last_snapshot_ = 0;
