@@ -6,7 +6,7 @@ TSAN      ?= build-tsan
 WERROR    ?= $(or $(TOLLGATE_WERROR),OFF)
 CONFIG    ?= conf/tollgate.yaml
 
-.PHONY: setup build build-asan build-tsan run test test-release test-asan test-tsan bench compare clean
+.PHONY: setup build build-asan build-tsan run test test-release test-asan test-tsan bench compare durability clean
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +47,9 @@ bench: build
 
 compare: build
 	bench/compare.sh
+
+durability: build
+	bench/durability.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN)

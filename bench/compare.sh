@@ -30,7 +30,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-die() { echo "compare: $*" >&2; exit 1; }
+script_name=compare
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 for tool in redis-server redis-benchmark redis-cli python3; do
   command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install redis-server redis-tools python3)"
 done
@@ -55,29 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_for_socket PATH PID NAME LOG: poll up to 10 s for a listening socket.
-wait_for_socket() {
-  local path=$1 pid=$2 name=$3 log=$4
-  for _ in $(seq 1 100); do
-    if [ -S "$path" ] && redis-cli -s "$path" PING >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "compare: $name exited during start-up; its log:" >&2
-      tail -20 "$log" >&2 || true
-      exit 1
-    fi
-    sleep 0.1
-  done
-  die "$name did not open $path within 10 s (log: $log)"
-}
-
-# cpu_ticks PID: utime + stime of the process, in clock ticks.
-cpu_ticks() {
-  # Fields after the parenthesised command name; utime and stime are 14 and 15.
-  local stat
-  stat=$(cat "/proc/$1/stat")
-  stat=${stat##*) }
-  awk '{ print $12 + $13 }' <<<"$stat"
-}
 clock_ticks=$(getconf CLK_TCK)
 
 results="$tmp/results.tsv"
