@@ -65,6 +65,9 @@ void settle_command(CommandContext& ctx) {
   WorkerMetrics& m = ctx.service.metrics(ctx.session.worker);
   WorkerMetrics::bump(m.settles);
   bool applied = ctx.service.engine().settle(ctx.args[1], ctx.args[2], commit, ctx.session.now);
+  // durability strict: a settlement (a CANCEL's refund above all) is
+  // acknowledged once durable, like the charge it settles.
+  if (applied) ctx.service.hold_until_durable(ctx.session);
   ctx.out.integer(applied ? 1 : 0);
 }
 
