@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +42,36 @@ bool is_sealed(const Entry& e, Nanos now) {
 
 bool worth_saving(const Entry& e, Nanos now) { return !e.policy()->limits.empty() && !is_sealed(e, now); }
 
+constexpr size_t kMembersPerRecord = kBatchBytes / 8;
+
+using Emit = std::function<void(RecordType, std::string_view)>;
+
+// Holds are compared by identity: the same (key, id) held again is another hold.
+auto hold_identity(const HoldImage& h) { return std::tie(h.hash, h.charged_at, h.expires_at); }
+bool hold_before(const HoldImage& a, const HoldImage& b) { return hold_identity(a) < hold_identity(b); }
+
+std::string encode_hold_set(std::vector<HoldImage> holds) {
+  std::sort(holds.begin(), holds.end(), hold_before);
+  return encode_holds(holds);
+}
+
+size_t emit_id_records(std::span<const DedupTable::Record> records, const Emit& emit) {
+  for (size_t i = 0; i < records.size(); i += kLedgerBatch)
+    emit(RecordType::kIdRecords, encode_id_records(records.subspan(i, std::min(kLedgerBatch, records.size() - i))));
+  return records.size();
+}
+
+size_t emit_members(const std::string& contract, const std::string& limit, const PeriodMembers& members,
+                    const Emit& emit) {
+  for (size_t i = 0; i < members.hashes.size(); i += kMembersPerRecord) {
+    const size_t n = std::min(kMembersPerRecord, members.hashes.size() - i);
+    SubjectMembers record{contract, limit, members.period_start,
+                          std::vector<uint64_t>(members.hashes.begin() + i, members.hashes.begin() + i + n)};
+    emit(RecordType::kSubjects, encode_subjects(record));
+  }
+  return members.hashes.size();
+}
+
 }  // namespace
 
 // Applies snapshot and journal records to the state, in order. Money is
@@ -55,6 +87,9 @@ class EmbeddedStore::Recovery {
       case RecordType::kLedgerEntries: ledger(bytes); break;
       case RecordType::kPayments: payments(bytes); break;
       case RecordType::kCounters: counters(bytes); break;
+      case RecordType::kHolds: holds(bytes); break;
+      case RecordType::kIdRecords: id_records(bytes); break;
+      case RecordType::kSubjects: subjects(bytes); break;
       case RecordType::kMeta: break;
       default: error(fmt::format("snapshot record of unknown type {}", type));
     }
@@ -79,6 +114,9 @@ class EmbeddedStore::Recovery {
     switch (type) {
       case RecordType::kLedgerEntries: ledger(r.payload); break;
       case RecordType::kCounters: counters(r.payload); break;
+      case RecordType::kHolds: holds(r.payload); break;
+      case RecordType::kIdRecords: id_records(r.payload); break;
+      case RecordType::kSubjects: subjects(r.payload); break;
       case RecordType::kAdmin: {
         auto record = decode_admin(r.payload);
         if (!record) return error(fmt::format("journal seq {}: {}", r.seq, record.error()));
@@ -111,6 +149,13 @@ class EmbeddedStore::Recovery {
           error(fmt::format("contract '{}': {}", key, r.error()));
       }
       store_.state_.ledger().restore_marks(key, std::move(marks));
+    }
+    // Holds last: each one's debit is in the ledger just rebuilt (see
+    // append_state_records_locked), so its CANCEL refunds what was taken.
+    Engine& engine = store_.engine_();
+    for (const HoldImage& h : holds_) {
+      if (engine.restore_hold(h)) ++c_.recovery_holds_restored;
+      else ++c_.recovery_holds_skipped;
     }
   }
 
@@ -205,9 +250,42 @@ class EmbeddedStore::Recovery {
     if (!decoded) error(decoded.error());
   }
 
+  // Each holds record is the whole open set: the latest one wins.
+  void holds(std::string_view bytes) {
+    auto decoded = decode_holds(bytes);
+    if (!decoded) return error(decoded.error());
+    holds_ = std::move(*decoded);
+  }
+
+  // Replies already expired are dropped by restore().
+  void id_records(std::string_view bytes) {
+    auto decoded = decode_id_records(bytes);
+    if (!decoded) return error(decoded.error());
+    DedupTable& dedup = store_.engine_().dedup();
+    for (const DedupTable::Record& r : *decoded)
+      if (dedup.restore(r, now_)) ++c_.recovery_id_records;
+  }
+
+  // Applied in journal order, so an admin RESET replayed later empties them
+  // again; members of a period that has ended are dropped by restore().
+  void subjects(std::string_view bytes) {
+    auto decoded = decode_subjects(bytes);
+    if (!decoded) return error(decoded.error());
+    if (sets_.empty())
+      store_.engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit,
+                                                 DistinctSubjects& set) { sets_[{contract, limit}] = &set; });
+    auto it = sets_.find({decoded->contract, decoded->limit});
+    if (it == sets_.end()) return;  // the limit is no longer configured
+    const int64_t admitted =
+        it->second->restore(PeriodMembers{decoded->period_start, std::move(decoded->hashes)}, now_);
+    c_.recovery_subjects += static_cast<uint64_t>(admitted);
+  }
+
   EmbeddedStore& store_;
   Nanos now_;
   PersistStatus& c_;
+  std::vector<HoldImage> holds_;
+  std::map<std::pair<std::string, std::string>, DistinctSubjects*> sets_;
   std::optional<std::pair<uint64_t, AdminRecord>> held_;
   // Per contract, per lot: money debited and refunded according to the ledger.
   std::unordered_map<std::string, std::vector<std::pair<int64_t, int64_t>>> money_;
@@ -266,6 +344,8 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
                   fmt::join(report.quarantined, ", "));
   }
   recovery.finish();
+  holds_changes_ = engine_().holds().changes();
+  holds_record_ = encode_hold_set(engine_().export_holds());
   journaled_ledger_seq_ = state_.ledger().last_seq();
   dirty_since_s_ = seconds(now);
   last_snapshot_ = now;
@@ -349,6 +429,47 @@ size_t EmbeddedStore::append_dirty_counters_locked(uint32_t since_s, Nanos now) 
   return keys;
 }
 
+std::optional<std::vector<HoldImage>> EmbeddedStore::holds_if_changed_locked() {
+  const uint64_t changes = engine_().holds().changes();
+  if (changes == holds_changes_) return std::nullopt;
+  holds_changes_ = changes;
+  return engine_().export_holds();
+}
+
+// A hold open both before the ledger flush and after the counters were read
+// was charged before this checkpoint's money and counters and settled after
+// them. Journaling only those keeps holds and money consistent: a restart
+// never restores a hold whose debit the ledger lacks (its CANCEL would refund
+// money never taken) nor one whose settlement is already in the ledger (it
+// would be settled twice). Holds created or settled during the checkpoint
+// are picked up by the next one (see docs/durability.md for the loss window).
+// ID replies and members are read after the ledger and counters: one saved
+// without its charge makes a retry free, never charged twice.
+void EmbeddedStore::append_state_records_locked(const std::optional<std::vector<HoldImage>>& before, Nanos now) {
+  Engine& engine = engine_();
+  const Emit emit = [&](RecordType type, std::string_view bytes) {
+    journal_->append(static_cast<uint8_t>(type), bytes);
+  };
+  if (before) {
+    std::vector<HoldImage> was = *before, after = engine.export_holds(), both;
+    std::sort(was.begin(), was.end(), hold_before);
+    std::sort(after.begin(), after.end(), hold_before);
+    std::set_intersection(was.begin(), was.end(), after.begin(), after.end(), std::back_inserter(both), hold_before);
+    std::string payload = encode_holds(both);
+    if (payload != holds_record_) {
+      emit(RecordType::kHolds, payload);
+      holds_record_ = std::move(payload);
+      counters_.checkpoint_holds_last = both.size();
+    }
+  }
+  std::vector<DedupTable::Record> ids;
+  engine.dedup().drain_dirty(now, [&](const DedupTable::Record& r) { ids.push_back(r); });
+  counters_.checkpoint_id_records += emit_id_records(ids, emit);
+  engine.for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
+    counters_.checkpoint_subjects += emit_members(contract, limit, set.drain_new(now), emit);
+  });
+}
+
 std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& record) {
   // Caller holds exclusive(). A journal that still refuses earlier records
   // refuses this one before anything is appended.
@@ -391,10 +512,12 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     return pending;
   }
   const uint32_t start_s = seconds(now);
+  const auto holds_before = holds_if_changed_locked();  // before the flush: see append_state_records_locked
   for (ContractState* st : state_.all())
     if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
   const size_t entries = append_ledger_tail_locked();
   const size_t keys = append_dirty_counters_locked(dirty_since_s_, now);
+  append_state_records_locked(holds_before, now);
   if (journal_->pending_records() == 0) {
     dirty_since_s_ = start_s;
     return {};
@@ -503,6 +626,17 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
     }
   });
   if (batch.keys() > 0) add(RecordType::kCounters, batch.finish());
+  // The hold set of the checkpoint above: consistent with the ledger written here.
+  add(RecordType::kHolds, holds_record_);
+  {
+    const Emit emit = add;
+    std::vector<DedupTable::Record> ids;
+    engine_().dedup().for_each_live(now, [&](const DedupTable::Record& r) { ids.push_back(r); });
+    emit_id_records(ids, emit);
+    engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
+      emit_members(contract, limit, set.members(now), emit);
+    });
+  }
   if (error) return fail(error->message);
   auto info = writer->finish();
   if (!info) return fail(info.error().message);

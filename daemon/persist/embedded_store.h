@@ -4,8 +4,10 @@
 //   - admin mutations are journaled and fdatasynced before they are applied
 //     and acknowledged (DurabilityHook, called by ContractAdmin);
 //   - every checkpoint_ms the control plane group-commits a checkpoint: new
-//     ledger entries (per-call debits flushed from the accounts) and the limit
-//     words of every key used since the previous checkpoint;
+//     ledger entries (per-call debits flushed from the accounts), the limit
+//     words of every key used since the previous checkpoint, the open-hold
+//     set when it changed, ID replies remembered and distinct-subject members
+//     admitted since the previous checkpoint;
 //   - every snapshot_interval (and on SNAPSHOT) a snapshot of everything,
 //     after which journal segments older than the previous snapshot are
 //     dropped (so a corrupt newest snapshot falls back to the previous one);
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
@@ -63,7 +66,14 @@ namespace tollgate::persist {
   X(recovery_errors, "records that could not be decoded or applied (logged)")                     \
   X(recovery_torn_tail_bytes, "bytes of torn/corrupt journal tail truncated at start-up")         \
   X(recovery_corrupt_snapshots, "corrupt snapshots skipped at start-up (older one used)")         \
-  X(recovery_journal_data_loss, "1 if the journal was damaged before its last segment")
+  X(recovery_journal_data_loss, "1 if the journal was damaged before its last segment")           \
+  X(checkpoint_holds_last, "open holds in the latest hold set journaled")                         \
+  X(checkpoint_id_records, "remembered ID replies journaled by checkpoints")                      \
+  X(checkpoint_subjects, "distinct-subject members journaled by checkpoints")                     \
+  X(recovery_holds_restored, "open holds put back at start-up")                                   \
+  X(recovery_holds_skipped, "saved holds whose contract is gone or that the pool refused")        \
+  X(recovery_id_records, "remembered ID replies restored (still inside the dedup window)")        \
+  X(recovery_subjects, "distinct-subject members restored (their period still current)")
 
 struct PersistStatus {
 #define TOLLGATE_PERSIST_FIELD(name, description) uint64_t name = 0;
@@ -129,6 +139,13 @@ class EmbeddedStore final : public DurabilityHook {
   size_t append_ledger_tail_locked();
   // Journals the counter words of keys used since `since_s`; returns how many keys.
   size_t append_dirty_counters_locked(uint32_t since_s, Nanos now);
+  // Journals the holds open both in `before` (read before this checkpoint's
+  // ledger flush) and after its counters (when the set changed), then the ID
+  // replies and distinct-subject members new since the previous checkpoint.
+  void append_state_records_locked(const std::optional<std::vector<HoldImage>>& before, Nanos now);
+  // The open holds read at the start of a checkpoint; nullopt when the set
+  // has not changed since the last one journaled.
+  std::optional<std::vector<HoldImage>> holds_if_changed_locked();
   void note_failure(const std::string& what, const std::string& error, Nanos now);
   void note_success(Nanos now);
   void publish_status();
@@ -144,6 +161,8 @@ class EmbeddedStore final : public DurabilityHook {
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
   uint32_t dirty_since_s_ = 0;         // keys used at or after this second (minus a margin) are due
   Nanos last_snapshot_ = 0;
+  std::string holds_record_;          // the open-hold set last journaled (encoded; written into snapshots)
+  uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when holds_record_ was read
   uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
   Nanos last_failure_log_ = 0;
   bool failing_ = false;

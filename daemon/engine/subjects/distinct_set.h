@@ -36,7 +36,7 @@
 // is thread-safe but may wait (control plane). members() is thread-safe; a
 // concurrent reader sees every member admitted before the call began and
 // maybe some admitted during it (or a forgotten one); drain_new() the same,
-// one caller at a time. restore() is thread-safe. The object owns its storage;
+// one caller at a time. restore() is for recovery. The object owns its storage;
 // it is movable, not copyable; moving is not thread-safe.
 #pragma once
 
@@ -132,7 +132,8 @@ class DistinctSubjects {
   PeriodMembers drain_new(Nanos now);
   // Admits `saved` again when its period is the one containing `now`;
   // returns how many were admitted (0 for a period that has ended).
-  // Thread-safe; meant for recovery, before workers run.
+  // Restored members are not reported by drain_new(). Meant for recovery,
+  // before workers run (a member admitted concurrently might not be either).
   int64_t restore(const PeriodMembers& saved, Nanos now);
 
   // Admin RESET: empties the set. Thread-safe; waits for in-flight writers.
