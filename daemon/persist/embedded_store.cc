@@ -157,7 +157,14 @@ class EmbeddedStore::Recovery {
       if (engine.restore_hold(h)) ++c_.recovery_holds_restored;
       else ++c_.recovery_holds_skipped;
     }
+    // Holds that expired while the daemon was down are settled now, by their
+    // contract's hold_timeout, rather than when their worker next wakes up.
+    for (int worker = 0; worker < engine.holds().workers(); ++worker)
+      c_.recovery_holds_expired += engine.expire_holds(worker, now_);
   }
+
+  // The hold set the journal (or snapshot) last made durable, encoded.
+  std::string durable_holds() const { return encode_hold_set(holds_); }
 
  private:
   void error(std::string message) {
@@ -344,19 +351,24 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
                   fmt::join(report.quarantined, ", "));
   }
   recovery.finish();
-  holds_changes_ = engine_().holds().changes();
-  holds_record_ = encode_hold_set(engine_().export_holds());
+  // The first checkpoint compares the holds now open with the durable set, so
+  // holds skipped or settled by recovery are journaled as gone together with
+  // their refunds (and are not settled a second time after another crash).
+  holds_record_ = recovery.durable_holds();
+  holds_changes_ = UINT64_MAX;
   journaled_ledger_seq_ = state_.ledger().last_seq();
   dirty_since_s_ = seconds(now);
   last_snapshot_ = now;
   counters_.recovery_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
   spdlog::info(
       "recovery: {} ms; snapshot seq {}, {} journal records replayed (last seq {}), {} keys restored, {} keys and {} "
-      "limits skipped (no longer configured), {} ledger entries, {} admin mutations ({} refused ones skipped), {} errors",
+      "limits skipped (no longer configured), {} ledger entries, {} admin mutations ({} refused ones skipped), {} open "
+      "holds ({} expired while down and settled, {} skipped), {} ID replies, {} distinct subjects, {} errors",
       counters_.recovery_ms, counters_.recovery_snapshot_seq, counters_.recovery_records_replayed, report.last_seq,
       counters_.recovery_keys_restored, counters_.recovery_keys_skipped, counters_.recovery_limits_skipped,
       counters_.recovery_ledger_entries, counters_.recovery_admin_applied, counters_.recovery_admin_cancelled,
-      counters_.recovery_errors);
+      counters_.recovery_holds_restored, counters_.recovery_holds_expired, counters_.recovery_holds_skipped,
+      counters_.recovery_id_records, counters_.recovery_subjects, counters_.recovery_errors);
   publish_status();
   return {};
 }

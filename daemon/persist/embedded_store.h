@@ -72,6 +72,7 @@ namespace tollgate::persist {
   X(checkpoint_subjects, "distinct-subject members journaled by checkpoints")                     \
   X(recovery_holds_restored, "open holds put back at start-up")                                   \
   X(recovery_holds_skipped, "saved holds whose contract is gone or that the pool refused")        \
+  X(recovery_holds_expired, "restored holds that expired while the daemon was down, settled at start-up") \
   X(recovery_id_records, "remembered ID replies restored (still inside the dedup window)")        \
   X(recovery_subjects, "distinct-subject members restored (their period still current)")
 
