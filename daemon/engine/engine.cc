@@ -791,6 +791,11 @@ void Engine::for_each_distinct_set(
     for (auto& [limit, set] : subjects->sets) visit(contract, limit, *set);
 }
 
+void Engine::for_each_subject_estimate(const std::function<void(const std::string&, PeriodHll&)>& visit) {
+  for (auto& [contract, subjects] : subjects_)
+    if (subjects->hll) visit(contract, *subjects->hll);
+}
+
 Decision Engine::peek(const CheckRequest& request, Nanos now) const {
   const uint64_t hash = CounterTable::hash_key(request.key);
   Decision out;

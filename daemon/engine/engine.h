@@ -115,6 +115,8 @@ class Engine {
   // Calls visit(contract, limit name, set) for every distinct_subjects set. Control plane.
   void for_each_distinct_set(
       const std::function<void(const std::string&, const std::string&, DistinctSubjects&)>& visit);
+  // Calls visit(contract, estimate) for every contract's distinct-subject HLL. Control plane.
+  void for_each_subject_estimate(const std::function<void(const std::string&, PeriodHll&)>& visit);
 
   // What check() would answer now; changes nothing (creates no key). Thread-safe.
   Decision peek(const CheckRequest& request, Nanos now) const;

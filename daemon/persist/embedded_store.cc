@@ -50,9 +50,9 @@ using Emit = std::function<void(RecordType, std::string_view)>;
 auto hold_identity(const HoldImage& h) { return std::tie(h.hash, h.charged_at, h.expires_at); }
 bool hold_before(const HoldImage& a, const HoldImage& b) { return hold_identity(a) < hold_identity(b); }
 
-std::string encode_hold_set(std::vector<HoldImage> holds) {
-  std::sort(holds.begin(), holds.end(), hold_before);
-  return encode_holds(holds);
+HoldSet sorted_holds(HoldSet set) {
+  std::sort(set.holds.begin(), set.holds.end(), hold_before);
+  return set;
 }
 
 size_t emit_id_records(std::span<const DedupTable::Record> records, const Emit& emit) {
@@ -70,6 +70,12 @@ size_t emit_members(const std::string& contract, const std::string& limit, const
     emit(RecordType::kSubjects, encode_subjects(record));
   }
   return members.hashes.size();
+}
+
+// A PeriodHll has at most 2^18 / 8 words of 12 encoded bytes: one record.
+void emit_estimate(const std::string& contract, HllWords words, const Emit& emit) {
+  if (words.words.empty()) return;
+  emit(RecordType::kSubjectEstimate, encode_subject_estimate(EstimateWords{contract, std::move(words)}));
 }
 
 }  // namespace
@@ -90,6 +96,7 @@ class EmbeddedStore::Recovery {
       case RecordType::kHolds: holds(bytes); break;
       case RecordType::kIdRecords: id_records(bytes); break;
       case RecordType::kSubjects: subjects(bytes); break;
+      case RecordType::kSubjectEstimate: subject_estimate(bytes); break;
       case RecordType::kMeta: break;
       default: error(fmt::format("snapshot record of unknown type {}", type));
     }
@@ -117,6 +124,7 @@ class EmbeddedStore::Recovery {
       case RecordType::kHolds: holds(r.payload); break;
       case RecordType::kIdRecords: id_records(r.payload); break;
       case RecordType::kSubjects: subjects(r.payload); break;
+      case RecordType::kSubjectEstimate: subject_estimate(r.payload); break;
       case RecordType::kAdmin: {
         auto record = decode_admin(r.payload);
         if (!record) return error(fmt::format("journal seq {}: {}", r.seq, record.error()));
@@ -153,7 +161,15 @@ class EmbeddedStore::Recovery {
     // Holds last: each one's debit is in the ledger just rebuilt (see
     // append_state_records_locked), so its CANCEL refunds what was taken.
     Engine& engine = store_.engine_();
-    for (const HoldImage& h : holds_) {
+    if (latest_holds_.ledger_seq > store_.state_.ledger().last_seq()) {
+      // The commit that wrote this set was torn before its ledger entries:
+      // the set before it is the one that agrees with the recovered ledger.
+      ++c_.recovery_holds_sets_untrusted;
+      spdlog::warn("recovery: the latest hold set needs ledger seq {} but the ledger ends at {}; using the one before",
+                   latest_holds_.ledger_seq, store_.state_.ledger().last_seq());
+      latest_holds_ = std::move(previous_holds_);
+    }
+    for (const HoldImage& h : latest_holds_.holds) {
       if (engine.restore_hold(h)) ++c_.recovery_holds_restored;
       else ++c_.recovery_holds_skipped;
     }
@@ -163,8 +179,8 @@ class EmbeddedStore::Recovery {
       c_.recovery_holds_expired += engine.expire_holds(worker, now_);
   }
 
-  // The hold set the journal (or snapshot) last made durable, encoded.
-  std::string durable_holds() const { return encode_hold_set(holds_); }
+  // The hold set recovery trusted (after finish()), sorted.
+  HoldSet durable_holds() const { return sorted_holds(latest_holds_); }
 
  private:
   void error(std::string message) {
@@ -257,11 +273,13 @@ class EmbeddedStore::Recovery {
     if (!decoded) error(decoded.error());
   }
 
-  // Each holds record is the whole open set: the latest one wins.
+  // Each holds record is the whole open set: the latest one wins (unless
+  // its commit was torn, see finish()).
   void holds(std::string_view bytes) {
     auto decoded = decode_holds(bytes);
     if (!decoded) return error(decoded.error());
-    holds_ = std::move(*decoded);
+    previous_holds_ = std::move(latest_holds_);
+    latest_holds_ = std::move(*decoded);
   }
 
   // Replies already expired are dropped by restore().
@@ -288,10 +306,22 @@ class EmbeddedStore::Recovery {
     c_.recovery_subjects += static_cast<uint64_t>(admitted);
   }
 
+  void subject_estimate(std::string_view bytes) {
+    auto decoded = decode_subject_estimate(bytes);
+    if (!decoded) return error(decoded.error());
+    if (estimates_.empty())
+      store_.engine_().for_each_subject_estimate(
+          [&](const std::string& contract, PeriodHll& hll) { estimates_[contract] = &hll; });
+    auto it = estimates_.find(decoded->contract);
+    if (it == estimates_.end()) return;  // the contract is gone
+    c_.recovery_estimate_words += it->second->restore(decoded->registers, now_);
+  }
+
   EmbeddedStore& store_;
   Nanos now_;
   PersistStatus& c_;
-  std::vector<HoldImage> holds_;
+  HoldSet latest_holds_, previous_holds_;
+  std::map<std::string, PeriodHll*, std::less<>> estimates_;
   std::map<std::pair<std::string, std::string>, DistinctSubjects*> sets_;
   std::optional<std::pair<uint64_t, AdminRecord>> held_;
   // Per contract, per lot: money debited and refunded according to the ledger.
@@ -354,7 +384,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   // The first checkpoint compares the holds now open with the durable set, so
   // holds skipped or settled by recovery are journaled as gone together with
   // their refunds (and are not settled a second time after another crash).
-  holds_record_ = recovery.durable_holds();
+  holds_set_ = recovery.durable_holds();
   holds_changes_ = UINT64_MAX;
   journaled_ledger_seq_ = state_.ledger().last_seq();
   dirty_since_s_ = seconds(now);
@@ -441,44 +471,55 @@ size_t EmbeddedStore::append_dirty_counters_locked(uint32_t since_s, Nanos now) 
   return keys;
 }
 
-std::optional<std::vector<HoldImage>> EmbeddedStore::holds_if_changed_locked() {
-  const uint64_t changes = engine_().holds().changes();
-  if (changes == holds_changes_) return std::nullopt;
-  holds_changes_ = changes;
+std::vector<HoldImage> EmbeddedStore::holds_before_flush_locked(uint64_t& changes) {
+  changes = engine_().holds().changes();
+  // No create or settle since the set was journaled: it is the open set.
+  if (changes == holds_changes_) return holds_set_.holds;
   return engine_().export_holds();
 }
 
-// A hold open both before the ledger flush and after the counters were read
-// was charged before this checkpoint's money and counters and settled after
-// them. Journaling only those keeps holds and money consistent: a restart
-// never restores a hold whose debit the ledger lacks (its CANCEL would refund
-// money never taken) nor one whose settlement is already in the ledger (it
-// would be settled twice). Holds created or settled during the checkpoint
-// are picked up by the next one (see docs/durability.md for the loss window).
-// ID replies and members are read after the ledger and counters: one saved
-// without its charge makes a retry free, never charged twice.
-void EmbeddedStore::append_state_records_locked(const std::optional<std::vector<HoldImage>>& before, Nanos now) {
+// A hold open both before the ledger flush and after it was charged before
+// this checkpoint's ledger entries and is settled after them. Journaling only
+// those keeps holds and money consistent: a restart never restores a hold
+// whose debit the ledger lacks (its CANCEL would refund money never taken)
+// nor one whose refund or commit is already in the ledger (it would be settled
+// twice). Holds created or settled during the checkpoint are left to the next
+// one (docs/durability.md states the loss window). The set is written before
+// the ledger entries and carries the ledger sequence they reach, so recovery
+// can tell a commit torn between the two and fall back to the previous set.
+void EmbeddedStore::append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before) {
+  Engine& engine = engine_();
+  const bool unchanged = changes_before == holds_changes_ && engine.holds().changes() == changes_before;
+  holds_changes_ = changes_before;
+  if (unchanged) return;
+  std::vector<HoldImage> after = engine.export_holds();
+  HoldSet set{state_.ledger().last_seq(), {}};
+  std::sort(before.begin(), before.end(), hold_before);
+  std::sort(after.begin(), after.end(), hold_before);
+  std::set_intersection(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(set.holds),
+                        hold_before);
+  if (set.holds == holds_set_.holds) return;
+  journal_->append(static_cast<uint8_t>(RecordType::kHolds), encode_holds(set));
+  counters_.checkpoint_holds_last = set.holds.size();
+  holds_set_ = std::move(set);
+}
+
+// Read after the ledger and counters: a reply or member saved without its
+// charge makes a retry free; a charge saved without its reply happens only
+// for a call in flight across this whole checkpoint.
+void EmbeddedStore::append_id_and_subject_records_locked(Nanos now) {
   Engine& engine = engine_();
   const Emit emit = [&](RecordType type, std::string_view bytes) {
     journal_->append(static_cast<uint8_t>(type), bytes);
   };
-  if (before) {
-    std::vector<HoldImage> was = *before, after = engine.export_holds(), both;
-    std::sort(was.begin(), was.end(), hold_before);
-    std::sort(after.begin(), after.end(), hold_before);
-    std::set_intersection(was.begin(), was.end(), after.begin(), after.end(), std::back_inserter(both), hold_before);
-    std::string payload = encode_holds(both);
-    if (payload != holds_record_) {
-      emit(RecordType::kHolds, payload);
-      holds_record_ = std::move(payload);
-      counters_.checkpoint_holds_last = both.size();
-    }
-  }
   std::vector<DedupTable::Record> ids;
   engine.dedup().drain_dirty(now, [&](const DedupTable::Record& r) { ids.push_back(r); });
   counters_.checkpoint_id_records += emit_id_records(ids, emit);
   engine.for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
     counters_.checkpoint_subjects += emit_members(contract, limit, set.drain_new(now), emit);
+  });
+  engine.for_each_subject_estimate([&](const std::string& contract, PeriodHll& hll) {
+    emit_estimate(contract, hll.drain_changed(now), emit);
   });
 }
 
@@ -524,12 +565,14 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     return pending;
   }
   const uint32_t start_s = seconds(now);
-  const auto holds_before = holds_if_changed_locked();  // before the flush: see append_state_records_locked
+  uint64_t hold_changes = 0;
+  std::vector<HoldImage> holds_before = holds_before_flush_locked(hold_changes);  // see append_hold_set_locked
   for (ContractState* st : state_.all())
     if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+  append_hold_set_locked(std::move(holds_before), hold_changes);
   const size_t entries = append_ledger_tail_locked();
   const size_t keys = append_dirty_counters_locked(dirty_since_s_, now);
-  append_state_records_locked(holds_before, now);
+  append_id_and_subject_records_locked(now);
   if (journal_->pending_records() == 0) {
     dirty_since_s_ = start_s;
     return {};
@@ -639,7 +682,7 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
   });
   if (batch.keys() > 0) add(RecordType::kCounters, batch.finish());
   // The hold set of the checkpoint above: consistent with the ledger written here.
-  add(RecordType::kHolds, holds_record_);
+  add(RecordType::kHolds, encode_holds(holds_set_));
   {
     const Emit emit = add;
     std::vector<DedupTable::Record> ids;
@@ -647,6 +690,9 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
     emit_id_records(ids, emit);
     engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
       emit_members(contract, limit, set.members(now), emit);
+    });
+    engine_().for_each_subject_estimate([&](const std::string& contract, PeriodHll& hll) {
+      emit_estimate(contract, hll.registers(now), emit);
     });
   }
   if (error) return fail(error->message);

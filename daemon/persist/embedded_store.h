@@ -31,6 +31,7 @@
 
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
+#include "persist/state_codec.h"
 #include "store/journal.h"
 #include "store/store_status.h"
 #include "tollgate/time.h"
@@ -72,9 +73,11 @@ namespace tollgate::persist {
   X(checkpoint_subjects, "distinct-subject members journaled by checkpoints")                     \
   X(recovery_holds_restored, "open holds put back at start-up")                                   \
   X(recovery_holds_skipped, "saved holds whose contract is gone or that the pool refused")        \
+  X(recovery_holds_sets_untrusted, "hold sets ignored because their commit was torn before its ledger entries") \
   X(recovery_holds_expired, "restored holds that expired while the daemon was down, settled at start-up") \
   X(recovery_id_records, "remembered ID replies restored (still inside the dedup window)")        \
-  X(recovery_subjects, "distinct-subject members restored (their period still current)")
+  X(recovery_subjects, "distinct-subject members restored (their period still current)")          \
+  X(recovery_estimate_words, "distinct-subject estimate (HLL) register words restored")
 
 struct PersistStatus {
 #define TOLLGATE_PERSIST_FIELD(name, description) uint64_t name = 0;
@@ -140,13 +143,15 @@ class EmbeddedStore final : public DurabilityHook {
   size_t append_ledger_tail_locked();
   // Journals the counter words of keys used since `since_s`; returns how many keys.
   size_t append_dirty_counters_locked(uint32_t since_s, Nanos now);
-  // Journals the holds open both in `before` (read before this checkpoint's
-  // ledger flush) and after its counters (when the set changed), then the ID
-  // replies and distinct-subject members new since the previous checkpoint.
-  void append_state_records_locked(const std::optional<std::vector<HoldImage>>& before, Nanos now);
-  // The open holds read at the start of a checkpoint; nullopt when the set
-  // has not changed since the last one journaled.
-  std::optional<std::vector<HoldImage>> holds_if_changed_locked();
+  // The open holds before this checkpoint's ledger flush, and the hold
+  // table's change count they were read at (see append_hold_set_locked).
+  std::vector<HoldImage> holds_before_flush_locked(uint64_t& changes);
+  // After the flush, before its ledger entries: journals the holds open both
+  // in `before` and now, when that set changed.
+  void append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before);
+  // Journals ID replies, distinct-subject members and estimate registers new
+  // since the previous checkpoint.
+  void append_id_and_subject_records_locked(Nanos now);
   void note_failure(const std::string& what, const std::string& error, Nanos now);
   void note_success(Nanos now);
   void publish_status();
@@ -162,8 +167,8 @@ class EmbeddedStore final : public DurabilityHook {
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
   uint32_t dirty_since_s_ = 0;         // keys used at or after this second (minus a margin) are due
   Nanos last_snapshot_ = 0;
-  std::string holds_record_;          // the open-hold set last journaled (encoded; written into snapshots)
-  uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when holds_record_ was read
+  HoldSet holds_set_;                    // the open-hold set last journaled, sorted (snapshots carry it)
+  uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when the open set was holds_set_
   uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
   Nanos last_failure_log_ = 0;
   bool failing_ = false;

@@ -274,11 +274,12 @@ std::expected<ContractImage, std::string> decode_contract(std::string_view paylo
   return c;
 }
 
-std::string encode_holds(std::span<const HoldImage> holds) {
+std::string encode_holds(const HoldSet& set) {
   Encoder out;
   out.u8(kPayloadVersion);
-  out.u32(static_cast<uint32_t>(holds.size()));
-  for (const HoldImage& h : holds) {
+  out.u64(set.ledger_seq);
+  out.u32(static_cast<uint32_t>(set.holds.size()));
+  for (const HoldImage& h : set.holds) {
     out.u64(h.hash);
     out.str(h.contract);
     out.i64(h.cost);
@@ -296,11 +297,13 @@ std::string encode_holds(std::span<const HoldImage> holds) {
   return std::move(out.bytes());
 }
 
-std::expected<std::vector<HoldImage>, std::string> decode_holds(std::string_view payload) {
+std::expected<HoldSet, std::string> decode_holds(std::string_view payload) {
   Decoder in(payload);
   if (!version_ok(in)) return std::unexpected(bad("holds (version)"));
+  HoldSet set;
+  set.ledger_seq = in.u64();
   const uint32_t n = in.u32();
-  std::vector<HoldImage> holds;
+  std::vector<HoldImage>& holds = set.holds;
   holds.reserve(std::min<size_t>(n, payload.size() / 40));
   for (uint32_t i = 0; i < n && in.ok(); ++i) {
     HoldImage h;
@@ -325,7 +328,7 @@ std::expected<std::vector<HoldImage>, std::string> decode_holds(std::string_view
     holds.push_back(std::move(h));
   }
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("holds"));
-  return holds;
+  return set;
 }
 
 std::string encode_id_records(std::span<const DedupTable::Record> records) {
@@ -386,6 +389,43 @@ std::expected<SubjectMembers, std::string> decode_subjects(std::string_view payl
   m.hashes.resize(n);
   for (uint32_t i = 0; i < n; ++i) m.hashes[i] = store::get_u64(hashes.data() + 8 * i);
   return m;
+}
+
+std::string encode_subject_estimate(const EstimateWords& e) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.str(e.contract);
+  out.i64(e.registers.period_start);
+  out.u8(static_cast<uint8_t>(e.registers.precision));
+  out.u32(static_cast<uint32_t>(e.registers.words.size()));
+  for (const auto& [index, word] : e.registers.words) {
+    out.u32(index);
+    out.u64(word);
+  }
+  return std::move(out.bytes());
+}
+
+std::expected<EstimateWords, std::string> decode_subject_estimate(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("subject estimate (version)"));
+  EstimateWords e;
+  e.contract = std::string(in.str());
+  e.registers.period_start = in.i64();
+  e.registers.precision = in.u8();
+  const uint32_t n = in.u32();
+  if (!in.ok() || e.registers.precision < HyperLogLog::kMinPrecision ||
+      e.registers.precision > HyperLogLog::kMaxPrecision)
+    return std::unexpected(bad("subject estimate (precision)"));
+  const uint64_t words = (uint64_t{1} << e.registers.precision) / 8;
+  const std::string_view pairs = in.raw(size_t{n} * 12);
+  if (!in.ok() || !in.at_end() || n > words) return std::unexpected(bad("subject estimate"));
+  e.registers.words.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t index = store::get_u32(pairs.data() + 12 * i);
+    if (index >= words) return std::unexpected(bad("subject estimate (register index)"));
+    e.registers.words.emplace_back(index, store::get_u64(pairs.data() + 12 * i + 4));
+  }
+  return e;
 }
 
 void CounterBatch::clear() {

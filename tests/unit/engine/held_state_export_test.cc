@@ -13,6 +13,7 @@
 #include "engine/dedup_table.h"
 #include "engine/hold_table.h"
 #include "engine/subjects/distinct_set.h"
+#include "engine/subjects/hyperloglog.h"
 
 namespace tollgate {
 namespace {
@@ -217,6 +218,40 @@ TEST(DistinctSubjectsExport, RestoreCountsAgainstTheCap) {
   const Nanos tomorrow = next_day->calendar().bounds(kNow).end + kNanosPerSecond;
   EXPECT_EQ(next_day->restore(saved, tomorrow), 0);
   EXPECT_EQ(next_day->count(tomorrow), 0);
+}
+
+// Verifies the estimate's registers round-trip into a fresh sketch (same
+// estimate), drain_changed() reports only words raised since its previous
+// call, restored words are not reported as new, and registers of a period
+// that has ended are not restored.
+TEST(PeriodHllExport, RegistersRoundTrip) {
+  auto made = PeriodHll::make(Period::kDay, "UTC");
+  ASSERT_TRUE(made.has_value());
+  PeriodHll& hll = *made;
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  auto next = [&] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(hll.add(next(), kNow));
+  const HllWords all = hll.registers(kNow);
+  EXPECT_EQ(all.period_start, hll.calendar().bounds(kNow).start);
+  EXPECT_EQ(all.precision, hll.precision());
+  EXPECT_FALSE(all.words.empty());
+  EXPECT_EQ(hll.drain_changed(kNow).words.size(), all.words.size());
+  EXPECT_TRUE(hll.drain_changed(kNow).words.empty());
+
+  auto fresh = PeriodHll::make(Period::kDay, "UTC");
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->restore(all, kNow), all.words.size());
+  EXPECT_DOUBLE_EQ(fresh->estimate(kNow).current, hll.estimate(kNow).current);
+  EXPECT_TRUE(fresh->drain_changed(kNow).words.empty());
+
+  auto tomorrow = PeriodHll::make(Period::kDay, "UTC");
+  ASSERT_TRUE(tomorrow.has_value());
+  const Nanos later = tomorrow->calendar().bounds(kNow).end + kNanosPerSecond;
+  EXPECT_EQ(tomorrow->restore(all, later), 0u);
+  EXPECT_EQ(tomorrow->estimate(later).current, 0);
 }
 
 }  // namespace

@@ -56,36 +56,36 @@ void expect_rejects_damage(const std::string& bytes, Decode decode) {
 
 // Verifies a hold set survives encoding whole, including an empty set.
 TEST(HeldStateCodec, HoldsRoundTrip) {
-  std::vector<HoldImage> holds = {sample_hold(7), sample_hold(9)};
-  holds[1].limits.clear();
-  holds[1].spans.clear();
-  holds[1].takes_slot = false;
-  auto decoded = decode_holds(encode_holds(holds));
+  HoldSet set{1234, {sample_hold(7), sample_hold(9)}};
+  set.holds[1].limits.clear();
+  set.holds[1].spans.clear();
+  set.holds[1].takes_slot = false;
+  auto decoded = decode_holds(encode_holds(set));
   ASSERT_TRUE(decoded.has_value()) << decoded.error();
-  EXPECT_EQ(*decoded, holds);
-  auto empty = decode_holds(encode_holds({}));
+  EXPECT_EQ(*decoded, set);
+  auto empty = decode_holds(encode_holds(HoldSet{}));
   ASSERT_TRUE(empty.has_value());
-  EXPECT_TRUE(empty->empty());
+  EXPECT_TRUE(empty->holds.empty());
 }
 
 // Verifies damaged hold payloads are rejected.
 TEST(HeldStateCodec, HoldsRejectDamage) {
-  std::vector<HoldImage> holds = {sample_hold(7), sample_hold(9)};
-  expect_rejects_damage(encode_holds(holds), [](std::string_view b) { return decode_holds(b); });
+  HoldSet set{99, {sample_hold(7), sample_hold(9)}};
+  expect_rejects_damage(encode_holds(set), [](std::string_view b) { return decode_holds(b); });
 }
 
 // Verifies a hold claiming more spans than a debit can have, or negative
 // credits, is rejected rather than trusted.
 TEST(HeldStateCodec, HoldsRejectImpossibleValues) {
-  HoldImage h = sample_hold(1);
-  h.spans.assign(kMaxDebitSpans + 1, DebitSpan{0, 1});
-  EXPECT_FALSE(decode_holds(encode_holds({&h, 1})).has_value());
-  h = sample_hold(1);
-  h.spans = {DebitSpan{0, -5}};
-  EXPECT_FALSE(decode_holds(encode_holds({&h, 1})).has_value());
-  h = sample_hold(1);
-  h.cost = -1;
-  EXPECT_FALSE(decode_holds(encode_holds({&h, 1})).has_value());
+  HoldSet set{1, {sample_hold(1)}};
+  set.holds[0].spans.assign(kMaxDebitSpans + 1, DebitSpan{0, 1});
+  EXPECT_FALSE(decode_holds(encode_holds(set)).has_value());
+  set.holds[0] = sample_hold(1);
+  set.holds[0].spans = {DebitSpan{0, -5}};
+  EXPECT_FALSE(decode_holds(encode_holds(set)).has_value());
+  set.holds[0] = sample_hold(1);
+  set.holds[0].cost = -1;
+  EXPECT_FALSE(decode_holds(encode_holds(set)).has_value());
 }
 
 // Verifies ID replies round-trip, limit index -1 included, and damage is rejected.
@@ -118,13 +118,36 @@ TEST(HeldStateCodec, SubjectMembers) {
   expect_rejects_damage(bytes, [](std::string_view b) { return decode_subjects(b); });
 }
 
+// Verifies estimate registers round-trip and damage (a register index or
+// precision out of range included) is rejected.
+TEST(HeldStateCodec, SubjectEstimate) {
+  EstimateWords e{"acme", {1'699'920'000'000'000'000, 14, {{0, 0x0102030405060708ULL}, {2047, 1}}}};
+  const std::string bytes = encode_subject_estimate(e);
+  auto decoded = decode_subject_estimate(bytes);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error();
+  EXPECT_EQ(decoded->contract, "acme");
+  EXPECT_EQ(decoded->registers.period_start, e.registers.period_start);
+  EXPECT_EQ(decoded->registers.precision, 14);
+  EXPECT_EQ(decoded->registers.words, e.registers.words);
+  expect_rejects_damage(bytes, [](std::string_view b) { return decode_subject_estimate(b); });
+  e.registers.words = {{2048, 1}};  // 2^14 registers are 2048 words
+  EXPECT_FALSE(decode_subject_estimate(encode_subject_estimate(e)).has_value());
+  e.registers.words.clear();
+  e.registers.precision = 30;
+  EXPECT_FALSE(decode_subject_estimate(encode_subject_estimate(e)).has_value());
+}
+
 // Verifies a count far beyond the bytes present is rejected before any
 // allocation sized by it.
 TEST(HeldStateCodec, HugeCountsAreRejected) {
+  Encoder holds;
+  holds.u8(kPayloadVersion);
+  holds.u64(0);
+  holds.u32(UINT32_MAX);
+  EXPECT_FALSE(decode_holds(holds.bytes()).has_value());
   Encoder e;
   e.u8(kPayloadVersion);
   e.u32(UINT32_MAX);
-  EXPECT_FALSE(decode_holds(e.bytes()).has_value());
   EXPECT_FALSE(decode_id_records(e.bytes()).has_value());
   Encoder s;
   s.u8(kPayloadVersion);

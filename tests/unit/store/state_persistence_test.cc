@@ -5,6 +5,10 @@
 
 #include "unit/engine/limit_specs.h"
 
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "engine/contract_admin.h"
@@ -12,6 +16,7 @@
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"
 #include "store/faulty_file_system.h"
+#include "store/journal.h"
 #include "store_test_util.h"
 
 namespace tollgate::persist {
@@ -272,6 +277,7 @@ TEST(HeldStatePersistence, SurviveACheckpointAndACrash) {
   EXPECT_EQ(w.store->status().recovery_holds_restored, 1u);
   EXPECT_EQ(shop_balance(w), 9800);
   EXPECT_EQ(shop_open_holds(w), 1);
+  EXPECT_NEAR(w.engine->distinct_subjects_estimate("shop", w.clock.now()), 2.0, 0.1);
   Decision retry = call(w, "bob", "req-1");
   EXPECT_TRUE(retry.allowed);
   EXPECT_EQ(retry.balance, 9800);
@@ -432,6 +438,54 @@ TEST(HeldStatePersistence, HoldsOfRemovedContractsAreSkipped) {
   EXPECT_EQ(w.store->status().recovery_holds_restored, 0u);
   EXPECT_EQ(w.store->status().recovery_holds_skipped, 1u);
   EXPECT_EQ(w.engine->holds().open(), 0u);
+}
+
+// Cuts the journal right after its last record of `type`, as a crash in the
+// middle of that record's commit would.
+void cut_after_last_record(const std::string& dir, RecordType type) {
+  std::string segment;
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    if (f.path().filename().string().starts_with("journal.")) segment = std::max(segment, f.path().string());
+  ASSERT_FALSE(segment.empty());
+  std::ifstream in(segment, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t cut = 0;
+  for (size_t at = 0; at + store::kRecordHeaderBytes <= bytes.size();) {
+    uint32_t length = 0;
+    std::memcpy(&length, bytes.data() + at + 4, 4);
+    const size_t end = at + store::kRecordHeaderBytes + length;
+    if (static_cast<uint8_t>(bytes[at + 2]) == static_cast<uint8_t>(type)) cut = end;
+    at = end;
+  }
+  ASSERT_GT(cut, 0u);
+  std::filesystem::resize_file(segment, cut);
+}
+
+// Verifies that when a checkpoint's commit is torn after its hold set but
+// before its ledger entries, recovery uses the previous hold set, which
+// agrees with the ledger it recovered: the hold cancelled in the lost window
+// comes back and is refunded once; the hold created in it (whose debit was
+// lost) does not come back to refund money never taken.
+TEST(HeldStatePersistence, TornCommitFallsBackToThePreviousHoldSet) {
+  store::testing::TempDir dir;
+  {
+    World w(dir.path(), nullptr, held_options());
+    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
+    ASSERT_TRUE(call(w, "alice", "hold-1", kHoldMs).allowed);
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    ASSERT_TRUE(w.engine->settle("shop", "hold-1", false, w.clock.now()));
+    ASSERT_TRUE(call(w, "alice", "hold-2", kHoldMs).allowed);
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  }
+  cut_after_last_record(dir.path(), RecordType::kHolds);
+  World w(dir.path(), nullptr, held_options());
+  EXPECT_EQ(w.store->status().recovery_holds_sets_untrusted, 1u);
+  EXPECT_EQ(shop_balance(w), 9900);
+  EXPECT_FALSE(w.engine->settle("shop", "hold-2", false, w.clock.now()));
+  EXPECT_TRUE(w.engine->settle("shop", "hold-1", false, w.clock.now()));
+  EXPECT_EQ(shop_balance(w), 10000);
+  ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  expect_shop_ledger_matches(w);
 }
 
 }  // namespace
