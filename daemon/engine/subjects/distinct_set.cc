@@ -254,28 +254,23 @@ Nanos DistinctSubjects::reset_after(Nanos now) const {
   return std::max<Nanos>(0, limits_detail::saturating_sub(period.end, now));
 }
 
-// Reads the members in `slots` (all when empty) of the live generation,
-// again from the start if the period moved on while it read.
+// Reads the members in the slots `for_slots` names from the live generation.
 template <typename ForSlots>
 PeriodMembers DistinctSubjects::read_members(Nanos now, ForSlots&& for_slots) const {
   const PeriodBounds current = calendar_.bounds(now);
   const Storage& s = *storage_;
   PeriodMembers out;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    PeriodGenerations::Live live = s.generations.find(PeriodGenerations::period_id(current.start));
-    if (live.status != PeriodGenerations::Live::Status::kReady) return {};
-    const std::atomic<uint64_t>* t = s.table(live.gen);
+  auto id = s.generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
+    const std::atomic<uint64_t>* t = s.table(gen);
     out.hashes.clear();
     for_slots([&](uint64_t i) {
       const uint64_t v = t[i].load(std::memory_order_acquire);
       if (v > kRemoved) out.hashes.push_back(v);
     });
-    if (s.generations.still_live(live.gen, live.id)) {
-      out.period_start = bounds_of(live.id, current).start;
-      return out;
-    }
-  }
-  return {};  // the period keeps moving under us: nothing worth saving
+  });
+  if (!id) return {};  // the period keeps moving under us: nothing worth saving
+  out.period_start = bounds_of(*id, current).start;
+  return out;
 }
 
 PeriodMembers DistinctSubjects::members(Nanos now) const {

@@ -235,22 +235,18 @@ HllWords PeriodHll::read_words(Nanos now, ForWords&& for_words) const {
   const PeriodBounds current = calendar_.bounds(now);
   const Storage& s = *storage_;
   HllWords out;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    PeriodGenerations::Live live = s.generations.find(PeriodGenerations::period_id(current.start));
-    if (live.status != PeriodGenerations::Live::Status::kReady) return {};
-    const std::atomic<uint64_t>* t = s.table(live.gen);
+  auto id = s.generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
+    const std::atomic<uint64_t>* t = s.table(gen);
     out.words.clear();
     for_words([&](uint64_t i) {
       const uint64_t w = t[i].load(std::memory_order_relaxed);
       if (w != 0) out.words.emplace_back(static_cast<uint32_t>(i), w);
     });
-    if (s.generations.still_live(live.gen, live.id)) {
-      out.period_start = subjects_detail::bounds_of_id(calendar_, live.id, current).start;
-      out.precision = precision_;
-      return out;
-    }
-  }
-  return {};
+  });
+  if (!id) return {};
+  out.period_start = subjects_detail::bounds_of_id(calendar_, *id, current).start;
+  out.precision = precision_;
+  return out;
 }
 
 HllWords PeriodHll::registers(Nanos now) const {

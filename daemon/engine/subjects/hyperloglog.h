@@ -141,7 +141,7 @@ class PeriodHll {
   PeriodHll(int precision, Calendar calendar);
   // Estimate of generation `gen` while it counts `id`; 0 if it moved on.
   double estimate_generation(int gen, uint64_t id) const;
-  // Copies the words `for_slots` names (non-zero ones) from the live generation.
+  // Copies the words `for_words` names (non-zero ones) from the live generation.
   template <typename ForWords>
   HllWords read_words(Nanos now, ForWords&& for_words) const;
 

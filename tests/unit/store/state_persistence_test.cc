@@ -225,12 +225,7 @@ EngineOptions held_options() {
   EngineOptions o = options();
   PolicySpec shop;
   shop.name = "shop";
-  LimitSpec subjects;
-  subjects.name = "subjects";
-  subjects.type = LimitType::kDistinctSubjects;
-  subjects.limit = 2;
-  subjects.period = Period::kDay;
-  shop.limits = {quota("daily", 1000), subjects};
+  shop.limits = {quota("daily", 1000), tollgate::testing::distinct_subjects("subjects", 2)};
   ContractRules rules;
   rules.pricing = PriceLadder::flat(100);
   rules.concurrency = {ConcurrencyLimit{"inflight", 2, false}};
@@ -253,6 +248,16 @@ int64_t shop_open_holds(World& w) { return w.state.find("shop")->open_holds().lo
 void expect_shop_ledger_matches(World& w) {
   auto ok = check_invariant(w.state.ledger(), "shop", shop_balance(w));
   EXPECT_TRUE(ok.has_value()) << ok.error();
+}
+
+// A first daemon on `dir`: 100 credits, hold-1 (subject alice) open for
+// `hold_ms`, checkpointed. The caller goes on with it, then drops it (a crash).
+std::unique_ptr<World> shop_with_checkpointed_hold(const std::string& dir, int64_t hold_ms = kHoldMs) {
+  auto w = std::make_unique<World>(dir, nullptr, held_options());
+  EXPECT_TRUE(w->admin->recharge("shop", "10000", "pay-1", 0, w->clock.now()).has_value());
+  EXPECT_TRUE(call(*w, "alice", "hold-1", hold_ms).allowed);
+  EXPECT_TRUE(w->store->checkpoint(w->clock.now()).has_value());
+  return w;
 }
 
 // Verifies that after a checkpoint and a crash an open hold comes back
@@ -299,10 +304,8 @@ TEST(HeldStatePersistence, SurviveACheckpointAndACrash) {
 TEST(HeldStatePersistence, CancelInTheLostWindowIsAppliedOnce) {
   store::testing::TempDir dir;
   {
-    World w(dir.path(), nullptr, held_options());
-    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
-    ASSERT_TRUE(call(w, "alice", "hold-1", kHoldMs).allowed);
-    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    auto first = shop_with_checkpointed_hold(dir.path());
+    World& w = *first;
     ASSERT_TRUE(w.engine->settle("shop", "hold-1", false, w.clock.now()));
     EXPECT_EQ(shop_balance(w), 10000);
   }
@@ -345,10 +348,7 @@ TEST(HeldStatePersistence, SettledHoldsStaySettled) {
 TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledByItsPolicy) {
   store::testing::TempDir dir;
   {
-    World w(dir.path(), nullptr, held_options());
-    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
-    ASSERT_TRUE(call(w, "alice", "hold-1", 1'000).allowed);
-    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    shop_with_checkpointed_hold(dir.path(), 1'000);
   }
   World w(dir.path(), nullptr, held_options());
   w.clock.advance(2 * kNanosPerSecond);
@@ -365,10 +365,7 @@ TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledByItsPolicy) {
 TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledAtStartOnce) {
   store::testing::TempDir dir;
   {
-    World w(dir.path(), nullptr, held_options());
-    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
-    ASSERT_TRUE(call(w, "alice", "hold-1", 1'000).allowed);
-    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    shop_with_checkpointed_hold(dir.path(), 1'000);
   }
   for (int start = 2; start <= 3; ++start) {  // the second start follows a crash before any checkpoint
     World w(dir.path(), nullptr, held_options(), kStart + start * kNanosPerSecond);
@@ -421,10 +418,7 @@ TEST(HeldStatePersistence, SnapshotPlusJournal) {
 TEST(HeldStatePersistence, HoldsOfRemovedContractsAreSkipped) {
   store::testing::TempDir dir;
   {
-    World w(dir.path(), nullptr, held_options());
-    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
-    ASSERT_TRUE(call(w, "alice", "hold-1", kHoldMs).allowed);
-    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    shop_with_checkpointed_hold(dir.path());
   }
   {
     World w(dir.path(), nullptr, held_options());
@@ -469,10 +463,8 @@ void cut_after_last_record(const std::string& dir, RecordType type) {
 TEST(HeldStatePersistence, TornCommitFallsBackToThePreviousHoldSet) {
   store::testing::TempDir dir;
   {
-    World w(dir.path(), nullptr, held_options());
-    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
-    ASSERT_TRUE(call(w, "alice", "hold-1", kHoldMs).allowed);
-    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    auto first = shop_with_checkpointed_hold(dir.path());
+    World& w = *first;
     ASSERT_TRUE(w.engine->settle("shop", "hold-1", false, w.clock.now()));
     ASSERT_TRUE(call(w, "alice", "hold-2", kHoldMs).allowed);
     ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
