@@ -159,7 +159,7 @@ class EmbeddedStore::Recovery {
       store_.state_.ledger().restore_marks(key, std::move(marks));
     }
     // Holds last: each one's debit is in the ledger just rebuilt (see
-    // append_state_records_locked), so its CANCEL refunds what was taken.
+    // append_hold_set_locked), so its CANCEL refunds what was taken.
     Engine& engine = store_.engine_();
     if (latest_holds_.ledger_seq > store_.state_.ledger().last_seq()) {
       // The commit that wrote this set was torn before its ledger entries:
