@@ -4,6 +4,7 @@
 // from the global allocation hook (steady state must be 0).
 #include <benchmark/benchmark.h>
 
+#include <charconv>
 #include <memory>
 #include <random>
 #include <string>
@@ -186,6 +187,52 @@ void BM_ParseDispatchCheck(benchmark::State& state) {
                                                        benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_ParseDispatchCheck);
+
+// The paths persistence touches: a CHECK with a fresh ID each call (dedup
+// claim + remembered reply), and a HOLD created then cancelled (hold slot
+// written and taken, balance debited and refunded) on the priced contract.
+std::string_view numbered_id(char (&buf)[24], uint64_t i) {
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+  return {buf, static_cast<size_t>(end - buf)};
+}
+
+void BM_CheckWithFreshId(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  CheckRequest r;
+  r.key = "priced";
+  char buf[24];
+  Nanos now = kStart;
+  uint64_t i = 0;
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    r.id = numbered_id(buf, ++i);
+    benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+  }
+  report_allocs(state, before);
+}
+BENCHMARK(BM_CheckWithFreshId);
+
+void BM_HoldThenCancel(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  CheckRequest r;
+  r.key = "priced";
+  r.hold_ms = 60'000;
+  char buf[24];
+  Nanos now = kStart;
+  uint64_t i = uint64_t{1} << 40;  // IDs apart from BM_CheckWithFreshId's
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    r.id = numbered_id(buf, ++i);
+    benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+    benchmark::DoNotOptimize(f.engine->settle(r.key, r.id, false, now));
+  }
+  report_allocs(state, before);
+}
+BENCHMARK(BM_HoldThenCancel);
 
 }  // namespace
 }  // namespace tollgate
