@@ -152,6 +152,35 @@ TEST(DedupTableExport, DrainsNewRepliesAndVisitsLiveOnes) {
   EXPECT_EQ(live, 1u);  // only 44 is still inside its window
 }
 
+// Verifies a checkpoint draining replies while a worker keeps claiming,
+// finishing and forgetting them reads only whole records (every field is
+// derived from the hash), and never a denied call.
+TEST(DedupTableExport, ConcurrentDrainSeesWholeRecords) {
+  DedupTable t(64, kWindow);
+  std::atomic<bool> stop{false};
+  std::thread worker([&] {
+    for (uint64_t h = 8; !stop.load(std::memory_order_relaxed); h += 8) {
+      auto c = t.begin(h, kNow);
+      if (c.result != DedupTable::Lookup::kClaimed) continue;
+      const int64_t v = static_cast<int64_t>(h);
+      t.finish(c.slot, h, (h & 8) != 0, {.remaining = v, .reset_after_ms = v + 1, .balance = v + 2, .limit_index = 3}, kNow);
+    }
+  });
+  uint64_t drained = 0;
+  auto check = [&](const DedupTable::Record& r) {
+    ++drained;
+    EXPECT_EQ(r.stored.remaining, static_cast<int64_t>(r.hash));
+    EXPECT_EQ(r.stored.reset_after_ms, static_cast<int64_t>(r.hash) + 1);
+    EXPECT_EQ(r.stored.balance, static_cast<int64_t>(r.hash) + 2);
+    EXPECT_EQ(r.expires_at, kNow + kWindow);
+    EXPECT_NE(r.hash & 8, 0u);  // denied calls are never remembered
+  };
+  for (int round = 0; round < 20000 || drained == 0; ++round) t.drain_dirty(kNow, check);
+  stop = true;
+  worker.join();
+  t.drain_dirty(kNow, check);
+}
+
 // Verifies restored replies are replayed with their stored values until
 // their original expiry, and an expired one is not restored.
 TEST(DedupTableExport, RestoredRepliesReplay) {
