@@ -234,5 +234,33 @@ void BM_HoldThenCancel(benchmark::State& state) {
 }
 BENCHMARK(BM_HoldThenCancel);
 
+// A checkpoint's read of the open holds (done twice when holds changed) from
+// the default pool (max_holds 100 000: 262 144 slots), with `range(0)` open.
+void BM_ExportHolds(benchmark::State& state) {
+  Reclaimer reclaimer{4};
+  StateStore store;
+  EngineOptions o;
+  ContractRules rules;
+  rules.pricing = PriceLadder::flat(1);
+  o.contracts.push_back({"held", {big_bucket("burst")}, "", 0, rules, {}});
+  auto engine = std::move(*Engine::create(o, reclaimer, kStart, store));
+  (void)store.find("held")->account()->recharge(int64_t{1} << 40, kStart);
+  int slot = reclaimer.register_reader();
+  {
+    ReadGuard g(reclaimer, slot);
+    CheckRequest r;
+    r.key = "held";
+    r.hold_ms = 3'600'000;
+    char buf[24];
+    for (int64_t i = 0; i < state.range(0); ++i) {
+      r.id = numbered_id(buf, static_cast<uint64_t>(i));
+      if (!engine->check(r, kStart).allowed) state.SkipWithError("hold refused");
+    }
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(engine->export_holds());
+  state.counters["open"] = static_cast<double>(engine->holds().open());
+}
+BENCHMARK(BM_ExportHolds)->Arg(0)->Arg(1000)->Arg(50'000)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace tollgate

@@ -78,6 +78,7 @@ class HoldTable {
   // visited, a visited one is a consistent copy. Any thread.
   template <typename Visit>
   void for_each_open(Visit&& visit) const {
+    if (open() == 0) return;  // the common idle case: no scan of the pool
     HoldCharge charge;
     uint64_t hash = 0;
     Nanos expires_at = 0;
