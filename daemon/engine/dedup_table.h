@@ -13,8 +13,11 @@
 // that drain_dirty runs on one thread at a time. The readers
 // (for_each_live, drain_dirty) run while workers write: they copy a slot and
 // keep the copy only if its key word did not change meanwhile, so a record
-// is visited whole or not at all; one finished or replaced during the call
-// may or may not be visited.
+// is visited whole or not at all (the one exception: the same ID remembered
+// again in the same slot mid-copy can mix two replies of that ID); one
+// finished or replaced during the call may or may not be visited.
+// Memory: 56 bytes a slot (the whole hash is kept for persistence) plus one
+// dirty bit.
 #pragma once
 
 #include <atomic>
