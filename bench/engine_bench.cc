@@ -4,6 +4,7 @@
 // from the global allocation hook (steady state must be 0).
 #include <benchmark/benchmark.h>
 
+#include <charconv>
 #include <memory>
 #include <random>
 #include <string>
@@ -186,6 +187,80 @@ void BM_ParseDispatchCheck(benchmark::State& state) {
                                                        benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_ParseDispatchCheck);
+
+// The paths persistence touches: a CHECK with a fresh ID each call (dedup
+// claim + remembered reply), and a HOLD created then cancelled (hold slot
+// written and taken, balance debited and refunded) on the priced contract.
+std::string_view numbered_id(char (&buf)[24], uint64_t i) {
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+  return {buf, static_cast<size_t>(end - buf)};
+}
+
+void BM_CheckWithFreshId(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  CheckRequest r;
+  r.key = "priced";
+  char buf[24];
+  Nanos now = kStart;
+  uint64_t i = 0;
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    r.id = numbered_id(buf, ++i);
+    benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+  }
+  report_allocs(state, before);
+}
+BENCHMARK(BM_CheckWithFreshId);
+
+void BM_HoldThenCancel(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  int slot = f.reclaimer.register_reader();
+  CheckRequest r;
+  r.key = "priced";
+  r.hold_ms = 60'000;
+  char buf[24];
+  Nanos now = kStart;
+  uint64_t i = uint64_t{1} << 40;  // IDs apart from BM_CheckWithFreshId's
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    r.id = numbered_id(buf, ++i);
+    benchmark::DoNotOptimize(f.engine->check(r, now += 1000));
+    benchmark::DoNotOptimize(f.engine->settle(r.key, r.id, false, now));
+  }
+  report_allocs(state, before);
+}
+BENCHMARK(BM_HoldThenCancel);
+
+// A checkpoint's read of the open holds (done twice when holds changed) from
+// the default pool (max_holds 100 000: 262 144 slots), with `range(0)` open.
+void BM_ExportHolds(benchmark::State& state) {
+  Reclaimer reclaimer{4};
+  StateStore store;
+  EngineOptions o;
+  ContractRules rules;
+  rules.pricing = PriceLadder::flat(1);
+  o.contracts.push_back({"held", {big_bucket("burst")}, "", 0, rules, {}});
+  auto engine = std::move(*Engine::create(o, reclaimer, kStart, store));
+  (void)store.find("held")->account()->recharge(int64_t{1} << 40, kStart);
+  int slot = reclaimer.register_reader();
+  {
+    ReadGuard g(reclaimer, slot);
+    CheckRequest r;
+    r.key = "held";
+    r.hold_ms = 3'600'000;
+    char buf[24];
+    for (int64_t i = 0; i < state.range(0); ++i) {
+      r.id = numbered_id(buf, static_cast<uint64_t>(i));
+      if (!engine->check(r, kStart).allowed) state.SkipWithError("hold refused");
+    }
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(engine->export_holds());
+  state.counters["open"] = static_cast<double>(engine->holds().open());
+}
+BENCHMARK(BM_ExportHolds)->Arg(0)->Arg(1000)->Arg(50'000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace tollgate

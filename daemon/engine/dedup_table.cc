@@ -6,8 +6,12 @@
 
 namespace tollgate {
 
-DedupTable::DedupTable(size_t max_entries, Nanos window) : window_(window) {
-  size_t capacity = std::bit_ceil(std::max<size_t>(kProbe, max_entries));
+namespace {
+size_t capacity_for(size_t max_entries) { return std::bit_ceil(std::max<size_t>(DedupTable::kProbe, max_entries)); }
+}  // namespace
+
+DedupTable::DedupTable(size_t max_entries, Nanos window) : window_(window), dirty_(capacity_for(max_entries)) {
+  size_t capacity = capacity_for(max_entries);
   // calloc: zero pages are not resident until a slot is touched. An all-zero
   // Slot is a valid empty slot (atomics of integers are zero-initializable).
   slots_ = static_cast<Slot*>(std::calloc(capacity, sizeof(Slot)));
@@ -82,12 +86,45 @@ void DedupTable::finish(size_t slot, uint64_t hash, bool allowed, const Stored& 
     s.key.store(0, std::memory_order_release);
     return;
   }
-  s.expires_at.store(now + window_, std::memory_order_relaxed);
+  publish(slot, hash, reply, now + window_);
+  dirty_.mark(slot);
+}
+
+void DedupTable::publish(size_t slot, uint64_t hash, const Stored& reply, Nanos expires_at) {
+  Slot& s = slots_[slot];
+  s.hash.store(hash, std::memory_order_relaxed);
+  s.expires_at.store(expires_at, std::memory_order_relaxed);
   s.remaining.store(reply.remaining, std::memory_order_relaxed);
   s.reset_after_ms.store(reply.reset_after_ms, std::memory_order_relaxed);
   s.balance.store(reply.balance, std::memory_order_relaxed);
   s.limit_index.store(reply.limit_index, std::memory_order_relaxed);
   s.key.store(tag(hash) | kReady, std::memory_order_release);
+}
+
+// A slot is rewritten only after its key word changed (claim CAS to pending),
+// so an unchanged key word around the copy means the copy is one record. The
+// one exception (the same ID re-remembered in the same slot after its record
+// expired, mid-copy) can only mix two replies of that same ID.
+bool DedupTable::read_ready(size_t i, Nanos now, Record& out) const {
+  const Slot& s = slots_[i];
+  const uint64_t k = s.key.load(std::memory_order_acquire);
+  if (k == 0 || (k & 3) != kReady) return false;
+  out.hash = s.hash.load(std::memory_order_relaxed);
+  out.expires_at = s.expires_at.load(std::memory_order_relaxed);
+  out.stored.remaining = s.remaining.load(std::memory_order_relaxed);
+  out.stored.reset_after_ms = s.reset_after_ms.load(std::memory_order_relaxed);
+  out.stored.balance = s.balance.load(std::memory_order_relaxed);
+  out.stored.limit_index = static_cast<int32_t>(s.limit_index.load(std::memory_order_relaxed));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return s.key.load(std::memory_order_relaxed) == k && out.expires_at > now && tag(out.hash) == (k & ~uint64_t{3});
+}
+
+bool DedupTable::restore(const Record& record, Nanos now) {
+  if (record.expires_at <= now) return false;
+  Claim claim = begin(record.hash, now);
+  if (claim.result != Lookup::kClaimed) return false;
+  publish(claim.slot, record.hash, record.stored, record.expires_at);
+  return true;
 }
 
 }  // namespace tollgate

@@ -746,6 +746,59 @@ void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) 
   if (charge.takes_slot) st.open_holds().fetch_sub(1, std::memory_order_acq_rel);
 }
 
+std::vector<HoldImage> Engine::export_holds() const {
+  std::vector<HoldImage> out;
+  holds_.for_each_open([&](uint64_t hash, Nanos expires_at, const HoldCharge& charge) {
+    HoldImage image;
+    image.hash = hash;
+    image.contract = charge.contract->key();
+    image.cost = charge.cost;
+    image.charged_at = charge.charged_at;
+    image.expires_at = expires_at;
+    image.takes_slot = charge.takes_slot;
+    image.commit_on_expiry = charge.commit_on_expiry;
+    image.spans.assign(charge.spans.begin(), charge.spans.begin() + charge.span_count);
+    if (const Policy* p = contract(image.contract))
+      for (size_t i = 0; i < p->limits.size() && i < 32; ++i)
+        if (charge.limit_mask & (uint32_t{1} << i)) image.limits.push_back(p->limits[i]->spec.name);
+    out.push_back(std::move(image));
+  });
+  return out;
+}
+
+// Limits are matched by name: a limit renamed or removed since the hold was
+// charged is not refunded by its CANCEL (its units are gone with it).
+bool Engine::restore_hold(const HoldImage& image) {
+  const Policy* p = contract(image.contract);
+  if (p == nullptr || p->state == nullptr || image.spans.size() > kMaxDebitSpans) return false;
+  HoldCharge charge;
+  charge.contract = p->state;
+  charge.cost = image.cost;
+  charge.charged_at = image.charged_at;
+  for (size_t i = 0; i < p->limits.size() && i < 32; ++i)
+    if (std::find(image.limits.begin(), image.limits.end(), p->limits[i]->spec.name) != image.limits.end())
+      charge.limit_mask |= uint32_t{1} << i;
+  charge.takes_slot = image.takes_slot;
+  charge.commit_on_expiry = image.commit_on_expiry;
+  charge.span_count = static_cast<uint8_t>(image.spans.size());
+  std::copy(image.spans.begin(), image.spans.end(), charge.spans.begin());
+  const int worker = static_cast<int>(image.hash % static_cast<uint64_t>(holds_.workers()));
+  if (!holds_.create(image.hash, charge, image.expires_at, worker)) return false;
+  if (charge.takes_slot) p->state->open_holds().fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
+void Engine::for_each_distinct_set(
+    const std::function<void(const std::string&, const std::string&, DistinctSubjects&)>& visit) {
+  for (auto& [contract, subjects] : subjects_)
+    for (auto& [limit, set] : subjects->sets) visit(contract, limit, *set);
+}
+
+void Engine::for_each_subject_estimate(const std::function<void(const std::string&, PeriodHll&)>& visit) {
+  for (auto& [contract, subjects] : subjects_)
+    if (subjects->hll) visit(contract, *subjects->hll);
+}
+
 Decision Engine::peek(const CheckRequest& request, Nanos now) const {
   const uint64_t hash = CounterTable::hash_key(request.key);
   Decision out;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <map>
 #include <optional>
@@ -104,6 +105,20 @@ class Engine {
   Nanos next_hold_expiry(int worker) { return holds_.next_expiry(worker); }
   const HoldTable& holds() const { return holds_; }
   const DedupTable& dedup() const { return dedup_; }
+
+  // Persistence hooks (embedded store). The open holds as persisted images
+  // (see HoldTable::for_each_open for what a concurrent call sees). Thread-safe.
+  std::vector<HoldImage> export_holds() const;
+  // Puts a persisted hold back, with its expiry, on worker hash % workers'
+  // heap, and takes its concurrency slot. False (nothing changed) when its
+  // contract is no longer configured or the pool refuses it. Before workers run.
+  bool restore_hold(const HoldImage& image);
+  DedupTable& dedup() { return dedup_; }
+  // Calls visit(contract, limit name, set) for every distinct_subjects set. Control plane.
+  void for_each_distinct_set(
+      const std::function<void(const std::string&, const std::string&, DistinctSubjects&)>& visit);
+  // Calls visit(contract, estimate) for every contract's distinct-subject HLL. Control plane.
+  void for_each_subject_estimate(const std::function<void(const std::string&, PeriodHll&)>& visit);
 
   // What check() would answer now; changes nothing (creates no key). Thread-safe.
   Decision peek(const CheckRequest& request, Nanos now) const;

@@ -13,7 +13,7 @@ struct Later {
 
 }  // namespace
 
-HoldTable::HoldTable(size_t max_holds, int workers) {
+HoldTable::HoldTable(size_t max_holds, int workers) : workers_(std::max(1, workers)) {
   size_t capacity = std::bit_ceil(std::max<size_t>(kProbe, max_holds * 2));
   slots_ = std::make_unique<Slot[]>(capacity);
   mask_ = capacity - 1;
@@ -47,10 +47,14 @@ bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at
           return false;
         }
       }
-      s.expires_at = expires_at;
-      s.charge = charge;
+      s.version.store(s.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_release);  // readers that see the new fields see the new version
+      s.hash.store(hash, std::memory_order_relaxed);
+      s.expires_at.store(expires_at, std::memory_order_relaxed);
+      store_charge(s, charge);
       s.key.store(t | kOpen, std::memory_order_release);
       open_.fetch_add(1, std::memory_order_relaxed);
+      changes_.fetch_add(1, std::memory_order_release);
       push(heaps_[worker], {expires_at, static_cast<uint32_t>(free_slot), t | kOpen});
       return true;
     }
@@ -74,12 +78,55 @@ bool HoldTable::take(uint64_t hash, HoldCharge& out) {
     uint64_t expected = t | kOpen;
     if (s.key.load(std::memory_order_acquire) != expected) continue;
     if (!s.key.compare_exchange_strong(expected, t | kSettling, std::memory_order_acq_rel)) return false;
-    out = s.charge;
+    out = load_charge(s);
     s.key.store(0, std::memory_order_release);
     open_.fetch_sub(1, std::memory_order_relaxed);
+    changes_.fetch_add(1, std::memory_order_release);
     return true;
   }
   return false;
+}
+
+void HoldTable::store_charge(Slot& s, const HoldCharge& c) {
+  auto put = [&](size_t i, uint64_t v) { s.charge[i].store(v, std::memory_order_relaxed); };
+  put(0, reinterpret_cast<uintptr_t>(c.contract));
+  put(1, static_cast<uint64_t>(c.cost));
+  put(2, static_cast<uint64_t>(c.charged_at));
+  put(3, uint64_t{c.limit_mask} | uint64_t{c.takes_slot} << 32 | uint64_t{c.commit_on_expiry} << 33 |
+             uint64_t{c.span_count} << 40);
+  for (size_t i = 0; i < kMaxDebitSpans; ++i) {
+    put(4 + 2 * i, c.spans[i].lot);
+    put(5 + 2 * i, static_cast<uint64_t>(c.spans[i].credits));
+  }
+}
+
+HoldCharge HoldTable::load_charge(const Slot& s) {
+  auto get = [&](size_t i) { return s.charge[i].load(std::memory_order_relaxed); };
+  HoldCharge c;
+  c.contract = reinterpret_cast<ContractState*>(static_cast<uintptr_t>(get(0)));
+  c.cost = static_cast<int64_t>(get(1));
+  c.charged_at = static_cast<Nanos>(get(2));
+  const uint64_t flags = get(3);
+  c.limit_mask = static_cast<uint32_t>(flags);
+  c.takes_slot = (flags >> 32 & 1) != 0;
+  c.commit_on_expiry = (flags >> 33 & 1) != 0;
+  c.span_count = static_cast<uint8_t>(flags >> 40);
+  for (size_t i = 0; i < kMaxDebitSpans; ++i) {
+    c.spans[i].lot = static_cast<uint32_t>(get(4 + 2 * i));
+    c.spans[i].credits = static_cast<int64_t>(get(5 + 2 * i));
+  }
+  return c;
+}
+
+bool HoldTable::read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge) {
+  const uint64_t key = s.key.load(std::memory_order_acquire);
+  if (key == 0 || (key & 3) != kOpen) return false;
+  const uint64_t version = s.version.load(std::memory_order_acquire);
+  hash = s.hash.load(std::memory_order_relaxed);
+  expires_at = s.expires_at.load(std::memory_order_relaxed);
+  charge = load_charge(s);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return s.version.load(std::memory_order_relaxed) == version && s.key.load(std::memory_order_relaxed) == key;
 }
 
 void HoldTable::push(Heap& h, HeapItem item) {
@@ -117,12 +164,15 @@ bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out) {
     Slot& s = slots_[top.slot];
     uint64_t expected = top.key;
     // Same id reused for a new hold in the same slot: not this item's hold.
-    if (s.key.load(std::memory_order_acquire) != expected || s.expires_at != top.expires_at) continue;
+    if (s.key.load(std::memory_order_acquire) != expected ||
+        s.expires_at.load(std::memory_order_relaxed) != top.expires_at)
+      continue;
     if (!s.key.compare_exchange_strong(expected, (top.key & ~uint64_t{3}) | kSettling, std::memory_order_acq_rel))
       continue;  // settled already (or the slot was reused)
-    out = s.charge;
+    out = load_charge(s);
     s.key.store(0, std::memory_order_release);
     open_.fetch_sub(1, std::memory_order_relaxed);
+    changes_.fetch_add(1, std::memory_order_release);
     return true;
   }
   return false;

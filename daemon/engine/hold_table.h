@@ -7,13 +7,18 @@
 // keeps a min-heap of the holds it created (reserved up front, compacted
 // instead of grown), and its loop timer fires at the earliest expiry.
 // Thread-safety: create/settle from any thread; the heap methods
-// (next_expiry, pop_expired) only from the owning worker's thread.
+// (next_expiry, pop_expired) only from the owning worker's thread;
+// for_each_open from any thread (the checkpoint reads it while workers run).
+// A slot's fields are atomic words published by the key word's release store
+// and versioned per create, so a concurrent reader copies a hold seqlock-style
+// and never sees a torn one.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/money/account.h"
@@ -25,6 +30,7 @@ class ContractState;
 
 // What a hold took, so that CANCEL can give it back.
 struct HoldCharge {
+  friend bool operator==(const HoldCharge&, const HoldCharge&) = default;
   ContractState* contract = nullptr;
   int64_t cost = 0;
   Nanos charged_at = 0;
@@ -33,6 +39,21 @@ struct HoldCharge {
   bool commit_on_expiry = false;
   uint8_t span_count = 0;
   std::array<DebitSpan, kMaxDebitSpans> spans{};
+};
+
+// A hold as persisted: the contract and the charged limits by name (pointers
+// and limit indexes do not survive a restart or a reload).
+struct HoldImage {
+  uint64_t hash = 0;  // request_id_hash(contract key, id)
+  std::string contract;
+  int64_t cost = 0;
+  Nanos charged_at = 0;
+  Nanos expires_at = 0;
+  std::vector<std::string> limits;
+  bool takes_slot = false;
+  bool commit_on_expiry = false;
+  std::vector<DebitSpan> spans;
+  friend bool operator==(const HoldImage&, const HoldImage&) = default;
 };
 
 class HoldTable {
@@ -52,20 +73,41 @@ class HoldTable {
   // once). False when there is none. Any thread.
   bool take(uint64_t hash, HoldCharge& out);
 
+  // Calls visit(hash, expires_at, charge) for every hold open at some instant
+  // during the call: a hold created or settled meanwhile may or may not be
+  // visited, a visited one is a consistent copy. Any thread.
+  template <typename Visit>
+  void for_each_open(Visit&& visit) const {
+    if (open() == 0) return;  // the common idle case: no scan of the pool
+    HoldCharge charge;
+    uint64_t hash = 0;
+    Nanos expires_at = 0;
+    for (size_t i = 0; i <= mask_; ++i)
+      if (read_open(slots_[i], hash, expires_at, charge)) visit(hash, expires_at, charge);
+  }
+
+  int workers() const { return workers_; }
+
   // Earliest expiry among `worker`'s holds (INT64_MAX when none). Owner thread.
   Nanos next_expiry(int worker);
   // Takes one expired hold of `worker` (expires_at <= now). Owner thread.
   bool pop_expired(int worker, Nanos now, HoldCharge& out);
 
   size_t open() const { return open_.load(std::memory_order_relaxed); }
+  // Bumped by every create and settle: unchanged means the open set is too. Thread-safe.
+  uint64_t changes() const { return changes_.load(std::memory_order_acquire); }
   uint64_t rejected_full() const { return rejected_full_.load(std::memory_order_relaxed); }
   size_t capacity() const { return mask_ + 1; }
 
  private:
+  // HoldCharge packed into words: contract, cost, charged_at, mask|flags, spans.
+  static constexpr size_t kChargeWords = 4 + 2 * kMaxDebitSpans;
   struct Slot {
-    std::atomic<uint64_t> key{0};  // 0 free; tag(hash) | state
-    Nanos expires_at = 0;
-    HoldCharge charge;
+    std::atomic<uint64_t> key{0};      // 0 free; tag(hash) | state
+    std::atomic<uint64_t> version{0};  // bumped by each create before it writes the fields
+    std::atomic<uint64_t> hash{0};
+    std::atomic<int64_t> expires_at{0};
+    std::array<std::atomic<uint64_t>, kChargeWords> charge{};
   };
   struct HeapItem {
     Nanos expires_at;
@@ -77,6 +119,10 @@ class HoldTable {
   };
   static constexpr uint64_t kClaiming = 1, kOpen = 2, kSettling = 3;
   static uint64_t tag(uint64_t hash) { return (hash & ~uint64_t{3}) | 4; }
+  static void store_charge(Slot& s, const HoldCharge& charge);
+  static HoldCharge load_charge(const Slot& s);
+  // Seqlock read of an open slot; false when it is not open or changed meanwhile.
+  static bool read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge);
   void push(Heap& h, HeapItem item);
   void compact(Heap& h);
 
@@ -84,7 +130,9 @@ class HoldTable {
   size_t mask_;
   std::unique_ptr<Heap[]> heaps_;
   size_t heap_limit_;
+  int workers_;
   std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> changes_{0};
   std::atomic<uint64_t> rejected_full_{0};
 };
 

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -32,6 +34,42 @@ bool is_sealed(const Entry& e, Nanos now) {
 
 bool worth_saving(const Entry& e, Nanos now) { return !e.policy()->limits.empty() && !is_sealed(e, now); }
 
+constexpr size_t kMembersPerRecord = kBatchBytes / 8;
+
+using Emit = std::function<void(RecordType, std::string_view)>;
+
+// Holds are compared by identity: the same (key, id) held again is another hold.
+auto hold_identity(const HoldImage& h) { return std::tie(h.hash, h.charged_at, h.expires_at); }
+bool hold_before(const HoldImage& a, const HoldImage& b) { return hold_identity(a) < hold_identity(b); }
+
+HoldSet sorted_holds(HoldSet set) {
+  std::sort(set.holds.begin(), set.holds.end(), hold_before);
+  return set;
+}
+
+size_t emit_id_records(std::span<const DedupTable::Record> records, const Emit& emit) {
+  for (size_t i = 0; i < records.size(); i += kLedgerBatch)
+    emit(RecordType::kIdRecords, encode_id_records(records.subspan(i, std::min(kLedgerBatch, records.size() - i))));
+  return records.size();
+}
+
+size_t emit_members(const std::string& contract, const std::string& limit, const PeriodMembers& members,
+                    const Emit& emit) {
+  for (size_t i = 0; i < members.hashes.size(); i += kMembersPerRecord) {
+    const size_t n = std::min(kMembersPerRecord, members.hashes.size() - i);
+    SubjectMembers record{contract, limit, members.period_start,
+                          std::vector<uint64_t>(members.hashes.begin() + i, members.hashes.begin() + i + n)};
+    emit(RecordType::kSubjects, encode_subjects(record));
+  }
+  return members.hashes.size();
+}
+
+// A PeriodHll has at most 2^18 / 8 words of 12 encoded bytes: one record.
+void emit_estimate(const std::string& contract, HllWords words, const Emit& emit) {
+  if (words.words.empty()) return;
+  emit(RecordType::kSubjectEstimate, encode_subject_estimate(EstimateWords{contract, std::move(words)}));
+}
+
 }  // namespace
 
 // Applies snapshot and journal records to the state, in order. Money is
@@ -47,6 +85,10 @@ class EmbeddedStore::Recovery {
       case RecordType::kLedgerEntries: ledger(bytes); break;
       case RecordType::kPayments: payments(bytes); break;
       case RecordType::kCounters: counters(bytes); break;
+      case RecordType::kHolds: holds(bytes); break;
+      case RecordType::kIdRecords: id_records(bytes); break;
+      case RecordType::kSubjects: subjects(bytes); break;
+      case RecordType::kSubjectEstimate: subject_estimate(bytes); break;
       case RecordType::kMeta: break;
       default: error(fmt::format("snapshot record of unknown type {}", type));
     }
@@ -71,6 +113,10 @@ class EmbeddedStore::Recovery {
     switch (type) {
       case RecordType::kLedgerEntries: ledger(r.payload); break;
       case RecordType::kCounters: counters(r.payload); break;
+      case RecordType::kHolds: holds(r.payload); break;
+      case RecordType::kIdRecords: id_records(r.payload); break;
+      case RecordType::kSubjects: subjects(r.payload); break;
+      case RecordType::kSubjectEstimate: subject_estimate(r.payload); break;
       case RecordType::kAdmin: {
         auto record = decode_admin(r.payload);
         if (!record) return error(fmt::format("journal seq {}: {}", r.seq, record.error()));
@@ -104,7 +150,29 @@ class EmbeddedStore::Recovery {
       }
       store_.state_.ledger().restore_marks(key, std::move(marks));
     }
+    // Holds last: each one's debit is in the ledger just rebuilt (see
+    // append_hold_set_locked), so its CANCEL refunds what was taken.
+    Engine& engine = store_.engine_();
+    if (latest_holds_.ledger_seq > store_.state_.ledger().last_seq()) {
+      // The commit that wrote this set was torn before its ledger entries:
+      // the set before it is the one that agrees with the recovered ledger.
+      ++c_.recovery_holds_sets_untrusted;
+      spdlog::warn("recovery: the latest hold set needs ledger seq {} but the ledger ends at {}; using the one before",
+                   latest_holds_.ledger_seq, store_.state_.ledger().last_seq());
+      latest_holds_ = std::move(previous_holds_);
+    }
+    for (const HoldImage& h : latest_holds_.holds) {
+      if (engine.restore_hold(h)) ++c_.recovery_holds_restored;
+      else ++c_.recovery_holds_skipped;
+    }
+    // Holds that expired while the daemon was down are settled now, by their
+    // contract's hold_timeout, rather than when their worker next wakes up.
+    for (int worker = 0; worker < engine.holds().workers(); ++worker)
+      c_.recovery_holds_expired += engine.expire_holds(worker, now_);
   }
+
+  // The hold set recovery trusted (after finish()), sorted.
+  HoldSet durable_holds() const { return sorted_holds(latest_holds_); }
 
  private:
   void error(std::string message) {
@@ -197,9 +265,56 @@ class EmbeddedStore::Recovery {
     if (!decoded) error(decoded.error());
   }
 
+  // Each holds record is the whole open set: the latest one wins (unless
+  // its commit was torn, see finish()).
+  void holds(std::string_view bytes) {
+    auto decoded = decode_holds(bytes);
+    if (!decoded) return error(decoded.error());
+    previous_holds_ = std::move(latest_holds_);
+    latest_holds_ = std::move(*decoded);
+  }
+
+  // Replies already expired are dropped by restore().
+  void id_records(std::string_view bytes) {
+    auto decoded = decode_id_records(bytes);
+    if (!decoded) return error(decoded.error());
+    DedupTable& dedup = store_.engine_().dedup();
+    for (const DedupTable::Record& r : *decoded)
+      if (dedup.restore(r, now_)) ++c_.recovery_id_records;
+  }
+
+  // Applied in journal order, so an admin RESET replayed later empties them
+  // again; members of a period that has ended are dropped by restore().
+  void subjects(std::string_view bytes) {
+    auto decoded = decode_subjects(bytes);
+    if (!decoded) return error(decoded.error());
+    if (sets_.empty())
+      store_.engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit,
+                                                 DistinctSubjects& set) { sets_[{contract, limit}] = &set; });
+    auto it = sets_.find({decoded->contract, decoded->limit});
+    if (it == sets_.end()) return;  // the limit is no longer configured
+    const int64_t admitted =
+        it->second->restore(PeriodMembers{decoded->period_start, std::move(decoded->hashes)}, now_);
+    c_.recovery_subjects += static_cast<uint64_t>(admitted);
+  }
+
+  void subject_estimate(std::string_view bytes) {
+    auto decoded = decode_subject_estimate(bytes);
+    if (!decoded) return error(decoded.error());
+    if (estimates_.empty())
+      store_.engine_().for_each_subject_estimate(
+          [&](const std::string& contract, PeriodHll& hll) { estimates_[contract] = &hll; });
+    auto it = estimates_.find(decoded->contract);
+    if (it == estimates_.end()) return;  // the contract is gone
+    c_.recovery_estimate_words += it->second->restore(decoded->registers, now_);
+  }
+
   EmbeddedStore& store_;
   Nanos now_;
   PersistStatus& c_;
+  HoldSet latest_holds_, previous_holds_;
+  std::map<std::string, PeriodHll*, std::less<>> estimates_;
+  std::map<std::pair<std::string, std::string>, DistinctSubjects*> sets_;
   std::optional<std::pair<uint64_t, AdminRecord>> held_;
   // Per contract, per lot: money debited and refunded according to the ledger.
   std::unordered_map<std::string, std::vector<std::pair<int64_t, int64_t>>> money_;
@@ -259,16 +374,23 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
                   fmt::join(report.quarantined, ", "));
   }
   recovery.finish();
+  // The first checkpoint compares the holds now open with the durable set, so
+  // holds skipped or settled by recovery are journaled as gone together with
+  // their refunds (and are not settled a second time after another crash).
+  holds_set_ = recovery.durable_holds();
+  holds_changes_ = UINT64_MAX;
   journaled_ledger_seq_ = state_.ledger().last_seq();
   last_snapshot_ = now;
   counters_.recovery_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
   spdlog::info(
       "recovery: {} ms; snapshot seq {}, {} journal records replayed (last seq {}), {} keys restored, {} keys and {} "
-      "limits skipped (no longer configured), {} ledger entries, {} admin mutations ({} refused ones skipped), {} errors",
+      "limits skipped (no longer configured), {} ledger entries, {} admin mutations ({} refused ones skipped), {} open "
+      "holds ({} expired while down and settled, {} skipped), {} ID replies, {} distinct subjects, {} errors",
       counters_.recovery_ms, counters_.recovery_snapshot_seq, counters_.recovery_records_replayed, report.last_seq,
       counters_.recovery_keys_restored, counters_.recovery_keys_skipped, counters_.recovery_limits_skipped,
       counters_.recovery_ledger_entries, counters_.recovery_admin_applied, counters_.recovery_admin_cancelled,
-      counters_.recovery_errors);
+      counters_.recovery_holds_restored, counters_.recovery_holds_expired, counters_.recovery_holds_skipped,
+      counters_.recovery_id_records, counters_.recovery_subjects, counters_.recovery_errors);
   publish_status();
   return {};
 }
@@ -344,6 +466,58 @@ size_t EmbeddedStore::append_dirty_counters_locked(Nanos now) {
   return keys;
 }
 
+std::vector<HoldImage> EmbeddedStore::holds_before_flush_locked(uint64_t& changes) {
+  changes = engine_().holds().changes();
+  // No create or settle since the set was journaled: it is the open set.
+  if (changes == holds_changes_) return holds_set_.holds;
+  return engine_().export_holds();
+}
+
+// A hold open both before the ledger flush and after it was charged before
+// this checkpoint's ledger entries and is settled after them. Journaling only
+// those keeps holds and money consistent: a restart never restores a hold
+// whose debit the ledger lacks (its CANCEL would refund money never taken)
+// nor one whose refund or commit is already in the ledger (it would be settled
+// twice). Holds created or settled during the checkpoint are left to the next
+// one (docs/durability.md states the loss window). The set is written before
+// the ledger entries and carries the ledger sequence they reach, so recovery
+// can tell a commit torn between the two and fall back to the previous set.
+void EmbeddedStore::append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before) {
+  Engine& engine = engine_();
+  const bool unchanged = changes_before == holds_changes_ && engine.holds().changes() == changes_before;
+  holds_changes_ = changes_before;
+  if (unchanged) return;
+  std::vector<HoldImage> after = engine.export_holds();
+  HoldSet set{state_.ledger().last_seq(), {}};
+  std::sort(before.begin(), before.end(), hold_before);
+  std::sort(after.begin(), after.end(), hold_before);
+  std::set_intersection(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(set.holds),
+                        hold_before);
+  if (set.holds == holds_set_.holds) return;
+  journal_->append(static_cast<uint8_t>(RecordType::kHolds), encode_holds(set));
+  counters_.checkpoint_holds_last = set.holds.size();
+  holds_set_ = std::move(set);
+}
+
+// Read after the ledger and counters: a reply or member saved without its
+// charge makes a retry free; a charge saved without its reply happens only
+// for a call in flight across this whole checkpoint.
+void EmbeddedStore::append_id_and_subject_records_locked(Nanos now) {
+  Engine& engine = engine_();
+  const Emit emit = [&](RecordType type, std::string_view bytes) {
+    journal_->append(static_cast<uint8_t>(type), bytes);
+  };
+  std::vector<DedupTable::Record> ids;
+  engine.dedup().drain_dirty(now, [&](const DedupTable::Record& r) { ids.push_back(r); });
+  counters_.checkpoint_id_records += emit_id_records(ids, emit);
+  engine.for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
+    counters_.checkpoint_subjects += emit_members(contract, limit, set.drain_new(now), emit);
+  });
+  engine.for_each_subject_estimate([&](const std::string& contract, PeriodHll& hll) {
+    emit_estimate(contract, hll.drain_changed(now), emit);
+  });
+}
+
 std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& record) {
   // Caller holds exclusive(). A journal that still refuses earlier records
   // refuses this one before anything is appended.
@@ -388,12 +562,18 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   // Numbered before any state is read: every charge whose ticket is this
   // number is in what follows (commit_gate.h).
   const uint64_t number = gate_->begin();
+  counters_.checkpoints_begun = number;
+  uint64_t hold_changes = 0;
+  std::vector<HoldImage> holds_before = holds_before_flush_locked(hold_changes);  // see append_hold_set_locked
   for (ContractState* st : state_.all())
     if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+  append_hold_set_locked(std::move(holds_before), hold_changes);
   const size_t entries = append_ledger_tail_locked();
   const size_t keys = append_dirty_counters_locked(now);
+  append_id_and_subject_records_locked(now);
   if (journal_->pending_records() == 0) {
     gate_->published(number);
+    counters_.checkpoint_durable = number;
     return {};
   }
   auto committed = journal_->commit();
@@ -403,6 +583,7 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     return std::unexpected(committed.error().message);
   }
   gate_->published(number);
+  counters_.checkpoint_durable = number;
   note_success(now);
   ++counters_.checkpoints;
   counters_.checkpoint_keys_last = keys;
@@ -500,6 +681,20 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
     }
   });
   if (batch.keys() > 0) add(RecordType::kCounters, batch.finish());
+  // The hold set of the checkpoint above: consistent with the ledger written here.
+  add(RecordType::kHolds, encode_holds(holds_set_));
+  {
+    const Emit emit = add;
+    std::vector<DedupTable::Record> ids;
+    engine_().dedup().for_each_live(now, [&](const DedupTable::Record& r) { ids.push_back(r); });
+    emit_id_records(ids, emit);
+    engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
+      emit_members(contract, limit, set.members(now), emit);
+    });
+    engine_().for_each_subject_estimate([&](const std::string& contract, PeriodHll& hll) {
+      emit_estimate(contract, hll.registers(now), emit);
+    });
+  }
   if (error) return fail(error->message);
   auto info = writer->finish();
   if (!info) return fail(info.error().message);

@@ -4,8 +4,10 @@
 //   - admin mutations are journaled and fdatasynced before they are applied
 //     and acknowledged (DurabilityHook, called by ContractAdmin);
 //   - every checkpoint_ms the control plane group-commits a checkpoint: new
-//     ledger entries (per-call debits flushed from the accounts) and the limit
-//     words of every key used since the previous checkpoint;
+//     ledger entries (per-call debits flushed from the accounts), the limit
+//     words of every key used since the previous checkpoint, the open-hold
+//     set when it changed, ID replies remembered and distinct-subject members
+//     admitted since the previous checkpoint;
 //   - every snapshot_interval (and on SNAPSHOT) a snapshot of everything,
 //     after which journal segments older than the previous snapshot are
 //     dropped (so a corrupt newest snapshot falls back to the previous one);
@@ -25,10 +27,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/commit_gate.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
+#include "persist/state_codec.h"
 #include "store/journal.h"
 #include "store/store_status.h"
 #include "tollgate/time.h"
@@ -39,6 +43,8 @@ namespace tollgate::persist {
 #define TOLLGATE_PERSIST_COUNTERS(X)                                                               \
   X(degraded, "1 while the latest journal write failed (admin mutations refused, retrying)")     \
   X(checkpoints, "checkpoints committed")                                                         \
+  X(checkpoints_begun, "checkpoints begun, idle ones (nothing to write) included")                \
+  X(checkpoint_durable, "number of the newest checkpoint known durable (and all before it)")     \
   X(checkpoint_failures, "checkpoints that could not be made durable (retried next tick)")        \
   X(checkpoint_keys_last, "keys written by the latest checkpoint")                                \
   X(checkpoint_ledger_entries, "ledger entries journaled by checkpoints")                         \
@@ -64,7 +70,17 @@ namespace tollgate::persist {
   X(recovery_errors, "records that could not be decoded or applied (logged)")                     \
   X(recovery_torn_tail_bytes, "bytes of torn/corrupt journal tail truncated at start-up")         \
   X(recovery_corrupt_snapshots, "corrupt snapshots skipped at start-up (older one used)")         \
-  X(recovery_journal_data_loss, "1 if the journal was damaged before its last segment")
+  X(recovery_journal_data_loss, "1 if the journal was damaged before its last segment")           \
+  X(checkpoint_holds_last, "open holds in the latest hold set journaled")                         \
+  X(checkpoint_id_records, "remembered ID replies journaled by checkpoints")                      \
+  X(checkpoint_subjects, "distinct-subject members journaled by checkpoints")                     \
+  X(recovery_holds_restored, "open holds put back at start-up")                                   \
+  X(recovery_holds_skipped, "saved holds whose contract is gone or that the pool refused")        \
+  X(recovery_holds_sets_untrusted, "hold sets ignored because their commit was torn before its ledger entries") \
+  X(recovery_holds_expired, "restored holds that expired while the daemon was down, settled at start-up") \
+  X(recovery_id_records, "remembered ID replies restored (still inside the dedup window)")        \
+  X(recovery_subjects, "distinct-subject members restored (their period still current)")          \
+  X(recovery_estimate_words, "distinct-subject estimate (HLL) register words restored")
 
 struct PersistStatus {
 #define TOLLGATE_PERSIST_FIELD(name, description) uint64_t name = 0;
@@ -131,6 +147,15 @@ class EmbeddedStore final : public DurabilityHook {
   size_t append_ledger_tail_locked();
   // Journals the counter words of keys changed since they were last saved; returns how many keys.
   size_t append_dirty_counters_locked(Nanos now);
+  // The open holds before this checkpoint's ledger flush, and the hold
+  // table's change count they were read at (see append_hold_set_locked).
+  std::vector<HoldImage> holds_before_flush_locked(uint64_t& changes);
+  // After the flush, before its ledger entries: journals the holds open both
+  // in `before` and now, when that set changed.
+  void append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before);
+  // Journals ID replies, distinct-subject members and estimate registers new
+  // since the previous checkpoint.
+  void append_id_and_subject_records_locked(Nanos now);
   void note_failure(const std::string& what, const std::string& error, Nanos now);
   void note_success(Nanos now);
   void publish_status();
@@ -148,6 +173,8 @@ class EmbeddedStore final : public DurabilityHook {
   CommitGate own_gate_;                // when options_.gate is null
   CommitGate* gate_;                   // numbers checkpoints, releases strict replies
   Nanos last_snapshot_ = 0;
+  HoldSet holds_set_;                    // the open-hold set last journaled, sorted (snapshots carry it)
+  uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when the open set was holds_set_
   uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
   Nanos last_failure_log_ = 0;
   bool failing_ = false;

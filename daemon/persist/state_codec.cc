@@ -10,6 +10,7 @@ namespace tollgate::persist {
 namespace {
 
 constexpr size_t kMaxLimitsPerKey = 255;
+constexpr uint8_t kMaxHeldLimits = 32;  // HoldCharge::limit_mask has 32 bits
 
 std::string bad(std::string_view what) { return "malformed " + std::string(what) + " record"; }
 
@@ -271,6 +272,160 @@ std::expected<ContractImage, std::string> decode_contract(std::string_view paylo
   for (uint32_t i = 0; i < n && in.ok(); ++i) c.lots.push_back(get_lot(in));
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("contract"));
   return c;
+}
+
+std::string encode_holds(const HoldSet& set) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.u64(set.ledger_seq);
+  out.u32(static_cast<uint32_t>(set.holds.size()));
+  for (const HoldImage& h : set.holds) {
+    out.u64(h.hash);
+    out.str(h.contract);
+    out.i64(h.cost);
+    out.i64(h.charged_at);
+    out.i64(h.expires_at);
+    out.u8(static_cast<uint8_t>((h.takes_slot ? 1 : 0) | (h.commit_on_expiry ? 2 : 0)));
+    out.u8(static_cast<uint8_t>(h.limits.size()));
+    for (const std::string& name : h.limits) out.str(name);
+    out.u8(static_cast<uint8_t>(h.spans.size()));
+    for (const DebitSpan& span : h.spans) {
+      out.u32(span.lot);
+      out.i64(span.credits);
+    }
+  }
+  return std::move(out.bytes());
+}
+
+std::expected<HoldSet, std::string> decode_holds(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("holds (version)"));
+  HoldSet set;
+  set.ledger_seq = in.u64();
+  const uint32_t n = in.u32();
+  std::vector<HoldImage>& holds = set.holds;
+  holds.reserve(std::min<size_t>(n, payload.size() / 40));
+  for (uint32_t i = 0; i < n && in.ok(); ++i) {
+    HoldImage h;
+    h.hash = in.u64();
+    h.contract = std::string(in.str());
+    h.cost = in.i64();
+    h.charged_at = in.i64();
+    h.expires_at = in.i64();
+    const uint8_t flags = in.u8();
+    h.takes_slot = (flags & 1) != 0;
+    h.commit_on_expiry = (flags & 2) != 0;
+    const uint8_t limits = in.u8();
+    if (flags > 3 || limits > kMaxHeldLimits || h.cost < 0) return std::unexpected(bad("holds (fields)"));
+    for (uint8_t l = 0; l < limits && in.ok(); ++l) h.limits.emplace_back(in.str());
+    const uint8_t spans = in.u8();
+    if (spans > kMaxDebitSpans) return std::unexpected(bad("holds (spans)"));
+    for (uint8_t k = 0; k < spans && in.ok(); ++k) {
+      DebitSpan span{in.u32(), in.i64()};
+      if (span.credits < 0) return std::unexpected(bad("holds (credits)"));
+      h.spans.push_back(span);
+    }
+    holds.push_back(std::move(h));
+  }
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("holds"));
+  return set;
+}
+
+std::string encode_id_records(std::span<const DedupTable::Record> records) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.u32(static_cast<uint32_t>(records.size()));
+  for (const DedupTable::Record& r : records) {
+    out.u64(r.hash);
+    out.i64(r.expires_at);
+    out.i64(r.stored.remaining);
+    out.i64(r.stored.reset_after_ms);
+    out.i64(r.stored.balance);
+    out.u32(static_cast<uint32_t>(r.stored.limit_index));
+  }
+  return std::move(out.bytes());
+}
+
+std::expected<std::vector<DedupTable::Record>, std::string> decode_id_records(std::string_view payload) {
+  constexpr size_t kRecordBytes = 8 * 5 + 4;
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("id records (version)"));
+  const uint32_t n = in.u32();
+  if (!in.ok() || payload.size() - 5 != size_t{n} * kRecordBytes) return std::unexpected(bad("id records"));
+  std::vector<DedupTable::Record> records(n);
+  for (DedupTable::Record& r : records) {
+    r.hash = in.u64();
+    r.expires_at = in.i64();
+    r.stored.remaining = in.i64();
+    r.stored.reset_after_ms = in.i64();
+    r.stored.balance = in.i64();
+    r.stored.limit_index = static_cast<int32_t>(in.u32());
+  }
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("id records"));
+  return records;
+}
+
+std::string encode_subjects(const SubjectMembers& m) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.str(m.contract);
+  out.str(m.limit);
+  out.i64(m.period_start);
+  out.u32(static_cast<uint32_t>(m.hashes.size()));
+  for (uint64_t h : m.hashes) out.u64(h);
+  return std::move(out.bytes());
+}
+
+std::expected<SubjectMembers, std::string> decode_subjects(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("subjects (version)"));
+  SubjectMembers m;
+  m.contract = std::string(in.str());
+  m.limit = std::string(in.str());
+  m.period_start = in.i64();
+  const uint32_t n = in.u32();
+  const std::string_view hashes = in.raw(size_t{n} * 8);
+  if (!in.ok() || !in.at_end()) return std::unexpected(bad("subjects"));
+  m.hashes.resize(n);
+  for (uint32_t i = 0; i < n; ++i) m.hashes[i] = store::get_u64(hashes.data() + 8 * i);
+  return m;
+}
+
+std::string encode_subject_estimate(const EstimateWords& e) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.str(e.contract);
+  out.i64(e.registers.period_start);
+  out.u8(static_cast<uint8_t>(e.registers.precision));
+  out.u32(static_cast<uint32_t>(e.registers.words.size()));
+  for (const auto& [index, word] : e.registers.words) {
+    out.u32(index);
+    out.u64(word);
+  }
+  return std::move(out.bytes());
+}
+
+std::expected<EstimateWords, std::string> decode_subject_estimate(std::string_view payload) {
+  Decoder in(payload);
+  if (!version_ok(in)) return std::unexpected(bad("subject estimate (version)"));
+  EstimateWords e;
+  e.contract = std::string(in.str());
+  e.registers.period_start = in.i64();
+  e.registers.precision = in.u8();
+  const uint32_t n = in.u32();
+  if (!in.ok() || e.registers.precision < HyperLogLog::kMinPrecision ||
+      e.registers.precision > HyperLogLog::kMaxPrecision)
+    return std::unexpected(bad("subject estimate (precision)"));
+  const uint64_t words = (uint64_t{1} << e.registers.precision) / 8;
+  const std::string_view pairs = in.raw(size_t{n} * 12);
+  if (!in.ok() || !in.at_end() || n > words) return std::unexpected(bad("subject estimate"));
+  e.registers.words.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t index = store::get_u32(pairs.data() + 12 * i);
+    if (index >= words) return std::unexpected(bad("subject estimate (register index)"));
+    e.registers.words.emplace_back(index, store::get_u64(pairs.data() + 12 * i + 4));
+  }
+  return e;
 }
 
 void CounterBatch::clear() {

@@ -1,6 +1,7 @@
 // Binary encoding of the daemon's persisted state (the meaning the store's
 // opaque records carry): admin mutations, ledger entries, payment records,
-// contract images and counter words. Little endian, length-prefixed; every
+// contract images, counter words, open holds, remembered IDs and
+// distinct-subject members. Little endian, length-prefixed; every
 // payload starts with a format version byte so the format can evolve.
 // Pure functions and plain values; thread-safe.
 #pragma once
@@ -14,6 +15,9 @@
 #include <vector>
 
 #include "engine/contract_admin.h"
+#include "engine/dedup_table.h"
+#include "engine/hold_table.h"
+#include "engine/subjects/hyperloglog.h"
 #include "engine/money/ledger.h"
 #include "engine/money/payments.h"
 
@@ -31,6 +35,10 @@ enum class RecordType : uint8_t {
   kAdmin = 2,          // journal: one AdminRecord
   kCancel = 3,         // journal: the AdminRecord at <seq> was refused, never apply it
   kCounters = 4,       // journal + snapshot: a batch of keys' limit words
+  kHolds = 5,          // journal + snapshot: the whole open-hold set (replaces the previous one)
+  kIdRecords = 6,      // journal + snapshot: a batch of remembered CHECK ... ID replies
+  kSubjects = 7,       // journal + snapshot: members of one distinct_subjects set in one period
+  kSubjectEstimate = 8,  // journal + snapshot: register words of one contract's distinct-subject HLL
   kContract = 10,      // snapshot: one contract's status override and account lots
   kPayments = 11,      // snapshot: a batch of payment records
   kMeta = 12,          // snapshot: when and by what it was written
@@ -101,6 +109,40 @@ struct ContractImage {
 };
 std::string encode_contract(const ContractImage& image);
 std::expected<ContractImage, std::string> decode_contract(std::string_view payload);
+
+// The whole open-hold set as of a checkpoint, and the ledger sequence that
+// checkpoint's ledger entries reach: recovery trusts the set only if the
+// ledger it recovered reaches that far (else the commit was torn after it).
+struct HoldSet {
+  uint64_t ledger_seq = 0;
+  std::vector<HoldImage> holds;  // in the order given (the store sorts them)
+  friend bool operator==(const HoldSet&, const HoldSet&) = default;
+};
+std::string encode_holds(const HoldSet& set);
+std::expected<HoldSet, std::string> decode_holds(std::string_view payload);
+
+std::string encode_id_records(std::span<const DedupTable::Record> records);
+std::expected<std::vector<DedupTable::Record>, std::string> decode_id_records(std::string_view payload);
+
+// Members (subject hashes) of one contract's distinct_subjects limit, counted
+// in the period starting at `period_start`.
+struct SubjectMembers {
+  std::string contract;
+  std::string limit;
+  Nanos period_start = 0;
+  std::vector<uint64_t> hashes;
+  friend bool operator==(const SubjectMembers&, const SubjectMembers&) = default;
+};
+std::string encode_subjects(const SubjectMembers& members);
+std::expected<SubjectMembers, std::string> decode_subjects(std::string_view payload);
+
+// Register words of one contract's PeriodHll in one period.
+struct EstimateWords {
+  std::string contract;
+  HllWords registers;
+};
+std::string encode_subject_estimate(const EstimateWords& estimate);
+std::expected<EstimateWords, std::string> decode_subject_estimate(std::string_view payload);
 
 // A batch of keys' counter words: begin, add_entry per key, finish.
 class CounterBatch {

@@ -230,8 +230,11 @@ void kill_nine_rounds(bool strict) {
     lost_allowed_bound = 0;
     for (const auto& id : s.ledger.payment_ids) acked_recharges.insert(id);
 
-    // 2. Load, then kill -9 at a random moment.
+    // 2. Load, then kill -9 at a random moment. The status baseline is
+    // what was restored (a kill right after a SUSPEND leaves it suspended).
     Told told;
+    told.status_acked = s.other_status;
+    told.reason_acked = s.other_reason;
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
     for (int i = 0; i < 3; ++i) threads.emplace_back(check_load, std::cref(d), std::ref(told), std::ref(stop));

@@ -4,6 +4,7 @@
 
 #include <xxhash.h>
 
+#include "engine/dirty_bits.h"
 #include "engine/limits/limit_result.h"
 
 namespace tollgate {
@@ -37,6 +38,7 @@ struct DistinctSubjects::Storage {
       : capacity(capacity),
         chunk_slots(chunk_slots),
         slots(new std::atomic<uint64_t>[2 * capacity]()),
+        inserted(capacity),
         generations(2, 1, static_cast<uint32_t>(capacity / chunk_slots), &clear_chunk, this) {}
 
   static void clear_chunk(void* owner, int gen, uint32_t chunk) {
@@ -81,6 +83,7 @@ struct DistinctSubjects::Storage {
         uint64_t expected = removed >= 0 ? kRemoved : kEmpty;
         if (t[at].compare_exchange_strong(expected, value, std::memory_order_acq_rel,
                                           std::memory_order_acquire)) {
+          inserted.mark(at);
           return true;
         }
         restart = true;
@@ -90,6 +93,7 @@ struct DistinctSubjects::Storage {
       uint64_t expected = kRemoved;
       if (t[removed].compare_exchange_strong(expected, value, std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
+        inserted.mark(static_cast<uint64_t>(removed));
         return true;
       }
     }
@@ -114,6 +118,7 @@ struct DistinctSubjects::Storage {
   uint64_t capacity;
   uint64_t chunk_slots;
   std::unique_ptr<std::atomic<uint64_t>[]> slots;
+  DirtyBits inserted;  // slot indexes (either generation) inserted since the last drain_new()
   PeriodGenerations generations;
 };
 
@@ -247,6 +252,49 @@ Nanos DistinctSubjects::reset_after(Nanos now) const {
   PeriodBounds period =
       live.status == PeriodGenerations::Live::Status::kReady ? bounds_of(live.id, current) : current;
   return std::max<Nanos>(0, limits_detail::saturating_sub(period.end, now));
+}
+
+// Reads the members in the slots `for_slots` names from the live generation.
+template <typename ForSlots>
+PeriodMembers DistinctSubjects::read_members(Nanos now, ForSlots&& for_slots) const {
+  const PeriodBounds current = calendar_.bounds(now);
+  const Storage& s = *storage_;
+  PeriodMembers out;
+  auto id = s.generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
+    const std::atomic<uint64_t>* t = s.table(gen);
+    out.hashes.clear();
+    for_slots([&](uint64_t i) {
+      const uint64_t v = t[i].load(std::memory_order_acquire);
+      if (v > kRemoved) out.hashes.push_back(v);
+    });
+  });
+  if (!id) return {};  // the period keeps moving under us: nothing worth saving
+  out.period_start = bounds_of(*id, current).start;
+  return out;
+}
+
+PeriodMembers DistinctSubjects::members(Nanos now) const {
+  return read_members(now, [&](auto&& visit) {
+    for (uint64_t i = 0; i < capacity_; ++i) visit(i);
+  });
+}
+
+PeriodMembers DistinctSubjects::drain_new(Nanos now) {
+  std::vector<uint64_t> dirty;
+  storage_->inserted.drain([&](uint64_t i) { dirty.push_back(i); });
+  if (dirty.empty()) return {};
+  return read_members(now, [&](auto&& visit) {
+    for (uint64_t i : dirty) visit(i);
+  });
+}
+
+int64_t DistinctSubjects::restore(const PeriodMembers& saved, Nanos now) {
+  if (saved.period_start == 0 || saved.period_start != calendar_.bounds(now).start) return 0;
+  int64_t admitted = 0;
+  for (uint64_t h : saved.hashes)
+    if (try_admit(h, now).verdict == SubjectVerdict::kAdmitted) ++admitted;
+  storage_->inserted.drain([](uint64_t) {});  // already durable: not new to the next checkpoint
+  return admitted;
 }
 
 void DistinctSubjects::reset() { storage_->generations.reset(); }

@@ -27,9 +27,16 @@
 // - Time going backwards into an earlier period never reopens a set: a call
 //   whose clock is behind the newest live period counts in that period.
 //
+// Persistence: members() copies the live period's members, drain_new() those
+// inserted since its previous call (a dirty bit per slot, set on insert),
+// restore() admits saved members again when their period is still current.
+//
 // Thread-safety: try_admit, forget, contains, count, reset_after and
 // retry_after are thread-safe and lock-free (no mutex, no allocation). reset()
-// is thread-safe but may wait (control plane). The object owns its storage;
+// is thread-safe but may wait (control plane). members() is thread-safe; a
+// concurrent reader sees every member admitted before the call began and
+// maybe some admitted during it (or a forgotten one); drain_new() the same,
+// one caller at a time. restore() is for recovery. The object owns its storage;
 // it is movable, not copyable; moving is not thread-safe.
 #pragma once
 
@@ -39,6 +46,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/limits/calendar.h"
 #include "engine/subjects/period_generations.h"
@@ -70,6 +78,13 @@ struct SubjectCharge {
   bool allowed() const {
     return verdict == SubjectVerdict::kSeen || verdict == SubjectVerdict::kAdmitted;
   }
+};
+
+// The members of one period, for persistence. `hashes` are slot values
+// (subject hashes, the two reserved values remapped), fit for try_admit.
+struct PeriodMembers {
+  Nanos period_start = 0;  // 0: no live period
+  std::vector<uint64_t> hashes;
 };
 
 class DistinctSubjects {
@@ -110,6 +125,17 @@ class DistinctSubjects {
   Nanos reset_after(Nanos now) const;
   // How long a new subject denied now must wait (the period's end). Thread-safe.
   Nanos retry_after(Nanos now) const { return reset_after(now); }
+  // Every member of the period try_admit would use at `now`. Thread-safe.
+  PeriodMembers members(Nanos now) const;
+  // The members inserted since the previous drain_new() (as read now, in the
+  // live period). One caller at a time.
+  PeriodMembers drain_new(Nanos now);
+  // Admits `saved` again when its period is the one containing `now`;
+  // returns how many were admitted (0 for a period that has ended).
+  // Restored members are not reported by drain_new(). Meant for recovery,
+  // before workers run (a member admitted concurrently might not be either).
+  int64_t restore(const PeriodMembers& saved, Nanos now);
+
   // Admin RESET: empties the set. Thread-safe; waits for in-flight writers.
   void reset();
 
@@ -124,6 +150,8 @@ class DistinctSubjects {
 
   // The bounds of the period with id `id`, which is `current`'s or later.
   PeriodBounds bounds_of(uint64_t id, const PeriodBounds& current) const;
+  template <typename ForSlots>
+  PeriodMembers read_members(Nanos now, ForSlots&& for_slots) const;
   SubjectCharge answer(SubjectVerdict verdict, int gen, uint64_t id, const PeriodBounds& current,
                        Nanos now) const;
 

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cmath>
 
+#include "engine/dirty_bits.h"
+
 namespace tollgate {
 
 using subjects_detail::PeriodGenerations;
@@ -141,6 +143,7 @@ struct PeriodHll::Storage {
       : words_per_generation((uint64_t{1} << precision) / 8),
         chunk_words(std::min(words_per_generation, kMinChunkWords)),
         words(new std::atomic<uint64_t>[3 * words_per_generation]()),
+        raised(words_per_generation),
         generations(3, 2, static_cast<uint32_t>(words_per_generation / chunk_words), &clear_chunk,
                     this) {}
 
@@ -157,6 +160,7 @@ struct PeriodHll::Storage {
   uint64_t words_per_generation;
   uint64_t chunk_words;
   std::unique_ptr<std::atomic<uint64_t>[]> words;
+  DirtyBits raised;  // word indexes (any generation) raised since the last drain_changed()
   PeriodGenerations generations;
 };
 
@@ -194,7 +198,7 @@ bool PeriodHll::add(uint64_t hash, Nanos now) {
         PeriodGenerations::Enter::kEntered) {
       continue;  // the generation moved on: look again
     }
-    hll_detail::raise(s.table(live.gen), r);
+    if (hll_detail::raise(s.table(live.gen), r)) s.raised.mark(r.index / 8);
     s.generations.leave_writer(live.gen, 0);
     return true;
   }
@@ -224,6 +228,64 @@ PeriodEstimate PeriodHll::estimate(Nanos now) const {
   int gen = storage_->generations.find_exact(previous_id);
   if (gen >= 0) out.previous = estimate_generation(gen, previous_id);
   return out;
+}
+
+template <typename ForWords>
+HllWords PeriodHll::read_words(Nanos now, ForWords&& for_words) const {
+  const PeriodBounds current = calendar_.bounds(now);
+  const Storage& s = *storage_;
+  HllWords out;
+  auto id = s.generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
+    const std::atomic<uint64_t>* t = s.table(gen);
+    out.words.clear();
+    for_words([&](uint64_t i) {
+      const uint64_t w = t[i].load(std::memory_order_relaxed);
+      if (w != 0) out.words.emplace_back(static_cast<uint32_t>(i), w);
+    });
+  });
+  if (!id) return {};
+  out.period_start = subjects_detail::bounds_of_id(calendar_, *id, current).start;
+  out.precision = precision_;
+  return out;
+}
+
+HllWords PeriodHll::registers(Nanos now) const {
+  return read_words(now, [&](auto&& visit) {
+    for (uint64_t i = 0; i < storage_->words_per_generation; ++i) visit(i);
+  });
+}
+
+HllWords PeriodHll::drain_changed(Nanos now) {
+  std::vector<uint64_t> changed;
+  storage_->raised.drain([&](uint64_t i) { changed.push_back(i); });
+  if (changed.empty()) return {};
+  return read_words(now, [&](auto&& visit) {
+    for (uint64_t i : changed) visit(i);
+  });
+}
+
+size_t PeriodHll::restore(const HllWords& saved, Nanos now) {
+  const PeriodBounds current = calendar_.bounds(now);
+  if (saved.precision != precision_ || saved.period_start == 0 || saved.period_start != current.start) return 0;
+  Storage& s = *storage_;
+  const uint64_t id_now = PeriodGenerations::period_id(current.start);
+  PeriodGenerations::Live live = s.generations.acquire(id_now);
+  if (live.status != PeriodGenerations::Live::Status::kReady ||
+      s.generations.enter_writer(live.gen, live.id, 0, PeriodGenerations::kMaxCount) !=
+          PeriodGenerations::Enter::kEntered)
+    return 0;
+  size_t merged = 0;
+  std::atomic<uint64_t>* t = s.table(live.gen);
+  for (const auto& [index, theirs] : saved.words) {
+    if (index >= s.words_per_generation) continue;
+    uint64_t w = t[index].load(std::memory_order_relaxed);
+    while (!t[index].compare_exchange_weak(w, hll_detail::byte_max(w, theirs), std::memory_order_relaxed)) {
+    }
+    ++merged;
+  }
+  s.generations.leave_writer(live.gen, 0);
+  s.raised.drain([](uint64_t) {});  // already durable: not new to the next checkpoint
+  return merged;
 }
 
 void PeriodHll::reset() { storage_->generations.reset(); }

@@ -17,7 +17,11 @@
 // current period, so a roll-over needs no big clear and the previous period
 // stays readable. Roll-over and time going backwards are handled as in
 // DistinctSubjects. Thread-safe (add lock-free, no allocation); reset() may
-// wait (control plane).
+// wait (control plane). Persistence: registers() copies the current period's
+// non-zero register words, drain_changed() those raised since its previous
+// call (a dirty bit per word), restore() merges saved words back (max per
+// register) when their period is still current. A concurrent reader sees
+// every raise made before the call began and maybe some made during it.
 #pragma once
 
 #include <atomic>
@@ -26,6 +30,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/limits/calendar.h"
 #include "engine/subjects/period_generations.h"
@@ -91,6 +97,13 @@ struct PeriodEstimate {
   PeriodBounds previous_period;
 };
 
+// Register words of one period, for persistence: (index, packed word) pairs.
+struct HllWords {
+  Nanos period_start = 0;  // 0: no live period
+  int precision = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> words;
+};
+
 class PeriodHll {
  public:
   static std::expected<PeriodHll, std::string> make(Period period, std::string_view zone,
@@ -107,6 +120,16 @@ class PeriodHll {
   bool add(uint64_t hash, Nanos now);
   // Estimates for the current period and the one before it. Thread-safe.
   PeriodEstimate estimate(Nanos now) const;
+  // The current period's non-zero register words. Thread-safe.
+  HllWords registers(Nanos now) const;
+  // The words raised since the previous drain_changed(), as they are now.
+  // One caller at a time.
+  HllWords drain_changed(Nanos now);
+  // Merges `saved` into the period containing `now` if it is that period
+  // and has this precision; returns how many words it merged. Restored
+  // words are not reported by drain_changed(). Meant for recovery.
+  size_t restore(const HllWords& saved, Nanos now);
+
   // Forgets every period. Thread-safe; waits for in-flight adds (control plane).
   void reset();
 
@@ -118,6 +141,9 @@ class PeriodHll {
   PeriodHll(int precision, Calendar calendar);
   // Estimate of generation `gen` while it counts `id`; 0 if it moved on.
   double estimate_generation(int gen, uint64_t id) const;
+  // Copies the words `for_words` names (non-zero ones) from the live generation.
+  template <typename ForWords>
+  HllWords read_words(Nanos now, ForWords&& for_words) const;
 
   int precision_;
   Calendar calendar_;

@@ -34,6 +34,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "engine/limits/calendar.h"
 
@@ -95,6 +96,21 @@ class PeriodGenerations {
   // True while `gen` is still live for `id` (validates reads of its storage).
   bool still_live(int gen, uint64_t id) const;
   int64_t count(int gen) const;
+
+  // Calls read(gen) on the generation live for `id_now` (or a later period)
+  // until that generation is still live after the read, so what was read is
+  // one period's. The period id read, or nullopt when none is live or it kept
+  // moving (a few attempts). Thread-safe.
+  template <typename Read>
+  std::optional<uint64_t> read_live(uint64_t id_now, Read&& read) const {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      Live live = find(id_now);
+      if (live.status != Live::Status::kReady) return std::nullopt;
+      read(live.gen);
+      if (still_live(live.gen, live.id)) return live.id;
+    }
+    return std::nullopt;
+  }
 
   enum class Enter { kEntered, kMoved, kFull };
   // Registers a writer on `gen` while it is live for `id`, adding

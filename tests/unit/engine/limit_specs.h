@@ -36,6 +36,12 @@ inline LimitSpec quota(std::string name, int64_t limit, Period period = Period::
   return s;
 }
 
+inline LimitSpec distinct_subjects(std::string name, int64_t limit, Period period = Period::kDay) {
+  LimitSpec s = quota(std::move(name), limit, period);
+  s.type = LimitType::kDistinctSubjects;
+  return s;
+}
+
 inline LimitSpec window(std::string name, int64_t limit, Nanos w) {
   LimitSpec s;
   s.name = std::move(name);

@@ -1,0 +1,149 @@
+// Open holds, ID replies and distinct-subject sets across a restart of a real
+// tollgated on the embedded store: a clean SIGTERM, and kill -9 once a
+// checkpoint that began after the calls has committed. After the restart a
+// CANCEL refunds exactly, a retried ID is not charged again, the distinct
+// cap still counts the subjects seen before, and the ledger matches the balance.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/daemon_harness.h"
+
+namespace tollgate::testing {
+namespace {
+
+const std::string kConfig = R"(
+pricing:
+  flat:
+    - { prepay_from: 0, unit_price: 100 }
+contracts:
+  shop:
+    pricing: flat
+    hold_timeout: cancel
+    limits:
+      - { name: inflight, type: concurrency, limit: 3 }
+      - { name: daily, type: quota, limit: 1000000, period: day }
+      - { name: users, type: distinct_subjects, limit: 2, period: day }
+)";
+
+constexpr int kCheckpointMs = 20;
+
+struct CheckReply {
+  long long allowed = -1;
+  std::string code;
+  long long balance = 0;
+};
+
+CheckReply check(redisContext* c, std::vector<std::string> args) {
+  args.insert(args.begin(), {"CHECK", "shop"});
+  Reply r = command(c, args);
+  EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->elements == 7) << (r && r->type == REDIS_REPLY_ERROR ? r->str : "");
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7) return {};
+  return {r->element[0]->integer, r->element[1]->str, r->element[6]->integer};
+}
+
+std::map<std::string, std::string> contract(redisContext* admin) {
+  std::map<std::string, std::string> out;
+  Reply r = command(admin, {"CONTRACT", "shop"});
+  EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
+  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+    out[r->element[i]->str] = r->element[i + 1]->str;
+  return out;
+}
+
+// Recharges minus net debits, from LEDGER.
+long long ledger_sum(redisContext* admin) {
+  Reply r = command(admin, {"LEDGER", "shop"});
+  EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
+  long long sum = 0;
+  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    for (size_t j = 0; j + 1 < e->elements; j += 2)
+      if (std::string(e->element[j]->str) == "amount") sum += std::stoll(e->element[j + 1]->str);
+  }
+  return sum;
+}
+
+uint64_t persistence_counter(redisContext* c, const std::string& name) {
+  Reply r = command(c, {"INFO", "persistence"});
+  if (!r || r->type != REDIS_REPLY_STRING) return 0;
+  const std::string text(r->str, r->len);
+  const size_t at = text.find("\n" + name + ":");
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + name.size() + 2));
+}
+
+// Waits until a checkpoint that began after this call is durable: it holds
+// everything acknowledged before the call.
+bool wait_for_checkpoint_after_now(redisContext* c) {
+  const uint64_t begun = persistence_counter(c, "checkpoints_begun");
+  for (int i = 0; i < 2000; ++i) {
+    if (persistence_counter(c, "checkpoint_durable") >= begun + 1) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, not waiting for time to pass
+  }
+  return false;
+}
+
+class HeldStateRestart : public ::testing::TestWithParam<int> {};
+
+// Verifies holds, ID replies and distinct subjects survive a restart (clean
+// or kill -9 after a checkpoint) with exact money.
+TEST_P(HeldStateRestart, HoldsIdsAndSubjectsSurvive) {
+  const int signal = GetParam();
+  TempDir storage;
+  const EmbeddedStorage embedded{storage.file("var"), kCheckpointMs, ""};
+  {
+    Daemon d(kConfig, embedded);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client data = d.connect();
+    Client admin = d.connect_admin();
+    Reply recharged = command(admin.get(), {"RECHARGE", "shop", "10000", "pay-1"});  // 100 credits at 100
+    ASSERT_TRUE(recharged && recharged->type == REDIS_REPLY_ARRAY) << d.log();
+    EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", "hold-1", "HOLD", "600000"}).balance, 9900);
+    EXPECT_EQ(check(data.get(), {"SUBJECT", "bob", "ID", "hold-2", "HOLD", "600000"}).balance, 9800);
+    CheckReply first = check(data.get(), {"SUBJECT", "alice", "ID", "req-1"});
+    EXPECT_EQ(first.code, "OK");
+    EXPECT_EQ(first.balance, 9700);
+    if (signal == 9) {
+      ASSERT_TRUE(wait_for_checkpoint_after_now(data.get())) << d.log();
+    }
+    d.stop(signal);
+  }
+  Daemon d(kConfig, embedded);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client data = d.connect();
+  Client admin = d.connect_admin();
+  auto f = contract(admin.get());
+  EXPECT_EQ(f["open_holds"], "2") << d.log();
+  EXPECT_EQ(f["balance"], "9700");
+
+  // A retried ID is answered from its record, not charged again.
+  CheckReply retry = check(data.get(), {"SUBJECT", "alice", "ID", "req-1"});
+  EXPECT_EQ(retry.code, "OK");
+  EXPECT_EQ(retry.balance, 9700);
+  EXPECT_EQ(contract(admin.get())["balance"], "9700");
+
+  // alice and bob still fill the cap of two.
+  EXPECT_EQ(check(data.get(), {"SUBJECT", "carol"}).code, "SUBJECTS");
+  EXPECT_EQ(check(data.get(), {"SUBJECT", "bob"}).balance, 9600);
+
+  // CANCEL refunds exactly the hold's charge; a second CANCEL finds nothing.
+  EXPECT_EQ(command(data.get(), {"SETTLE", "shop", "hold-1", "CANCEL"})->integer, 1);
+  EXPECT_EQ(contract(admin.get())["balance"], "9700");
+  EXPECT_EQ(command(data.get(), {"SETTLE", "shop", "hold-1", "CANCEL"})->integer, 0);
+  EXPECT_EQ(command(data.get(), {"SETTLE", "shop", "hold-2", "COMMIT"})->integer, 1);
+  f = contract(admin.get());
+  EXPECT_EQ(f["open_holds"], "0");
+  EXPECT_EQ(f["balance"], "9700");
+  EXPECT_EQ(ledger_sum(admin.get()), 9700);
+  EXPECT_EQ(d.stop(15), 0) << d.log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, HeldStateRestart, ::testing::Values(15, 9),
+                         [](const ::testing::TestParamInfo<int>& p) { return p.param == 9 ? "Kill9" : "Sigterm"; });
+
+}  // namespace
+}  // namespace tollgate::testing
