@@ -31,8 +31,13 @@ std::expected<void, std::string> Server::listen(ListenerOptions options) {
 }
 
 std::expected<void, std::string> Server::start() {
+  // The shared workers serve the listeners without a worker of their own;
+  // their timers start armed for that service (e.g. restored holds' expiry).
+  Service* shared = nullptr;
+  for (auto& l : listeners_)
+    if (!l->own_worker) shared = l->options.service;
   for (auto& w : workers_)
-    if (!w->start()) return std::unexpected("cannot start a worker loop");
+    if (!w->start(shared)) return std::unexpected("cannot start a worker loop");
   for (auto& l : listeners_)
     if (l->own_worker && !l->own_worker->start()) return std::unexpected("cannot start the admin worker loop");
   for (auto& l : listeners_) {

@@ -8,7 +8,7 @@ Worker::Worker(int index, const ConnectionLimits& limits) : index_(index), limit
 
 Worker::~Worker() { join(); }
 
-bool Worker::start() {
+bool Worker::start(Service* timer_service) {
   if (uv_loop_init(&loop_) != 0) return false;
   async_.data = this;
   if (uv_async_init(&loop_, &async_, on_async) != 0) return false;
@@ -21,7 +21,12 @@ bool Worker::start() {
     std::lock_guard lock(mutex_);
     started_ = true;
   }
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, timer_service] {
+    if (timer_service != nullptr) {
+      timer_service->begin_batch(index_);
+      rearm(*timer_service);
+      timer_service->end_batch(index_);
+    }
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   });

@@ -31,8 +31,11 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Starts the thread. Returns false if the loop could not be set up.
-  bool start();
+  // Starts the thread. Returns false if the loop could not be set up. With
+  // `timer_service`, the worker arms its timer for that service's next
+  // deadline before serving anything (holds restored at start-up expire on
+  // time even on a worker no client has reached yet).
+  bool start(Service* timer_service = nullptr);
   // Hands a connected fd to this worker, to be served by `service`. Thread-safe.
   void adopt(int fd, Service& service, Session session);
   // Stops reading everywhere, writes pending replies, closes all, ends the thread. Thread-safe.

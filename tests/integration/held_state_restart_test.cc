@@ -142,6 +142,39 @@ TEST_P(HeldStateRestart, HoldsIdsAndSubjectsSurvive) {
   EXPECT_EQ(d.stop(15), 0) << d.log();
 }
 
+// Verifies restored holds that expire after the restart are settled by their
+// policy (cancel: refunded) although no client has reached their workers:
+// four workers, of which only the first serves the harness's PING, and three
+// holds whose IDs spread over the others.
+TEST(HeldStateRestartIdle, RestoredHoldsExpireOnIdleWorkers) {
+  TempDir storage;
+  const EmbeddedStorage embedded{storage.file("var"), kCheckpointMs, ""};
+  const std::vector<std::string> ids = {"h-a", "h-b", "h-c"};
+  {
+    Daemon d(kConfig, embedded, "threads: 4");
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client data = d.connect();
+    Client admin = d.connect_admin();
+    ASSERT_TRUE(command(admin.get(), {"RECHARGE", "shop", "10000", "pay-1"}));
+    for (const auto& id : ids) EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", id, "HOLD", "1500"}).code, "OK");
+    ASSERT_TRUE(wait_for_checkpoint_after_now(data.get())) << d.log();
+    d.stop(9);
+  }
+  Daemon d(kConfig, embedded, "threads: 4");
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client admin = d.connect_admin();  // the admin worker does not serve holds
+  EXPECT_EQ(contract(admin.get())["open_holds"], "3");
+  std::map<std::string, std::string> f;
+  for (int i = 0; i < 1000; ++i) {  // polling for the expiry, at most 10 s
+    f = contract(admin.get());
+    if (f["open_holds"] == "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(f["open_holds"], "0") << d.log();
+  EXPECT_EQ(f["balance"], "10000");
+  EXPECT_EQ(ledger_sum(admin.get()), 10000);
+}
+
 INSTANTIATE_TEST_SUITE_P(Signals, HeldStateRestart, ::testing::Values(15, 9),
                          [](const ::testing::TestParamInfo<int>& p) { return p.param == 9 ? "Kill9" : "Sigterm"; });
 
