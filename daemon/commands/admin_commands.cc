@@ -59,7 +59,10 @@ void suspend_command(CommandContext& ctx) {
   ContractAdmin* a = admin_of(ctx);
   if (!a) return;
   std::string reason;
-  for (size_t i = 2; i < ctx.args.size(); ++i) reason += (i > 2 ? " " : "") + std::string(ctx.args[i]);
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    if (i > 2) reason += ' ';
+    reason += ctx.args[i];
+  }
   if (report(ctx, a->suspend(ctx.args[1], reason.substr(0, 512), ctx.session.peer_uid, ctx.session.now)))
     ctx.out.simple("OK");
 }
