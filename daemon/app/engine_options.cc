@@ -27,6 +27,7 @@ EngineOptions engine_options_from(const Config& config, int workers) {
     rules.channels = contract.channels;
     rules.purposes = contract.purposes;
     rules.hold_timeout = contract.hold_timeout;
+    rules.fail = contract.fail;
     if (!contract.pricing.empty()) {
       auto it = config.pricing.find(contract.pricing);
       if (it != config.pricing.end()) {
