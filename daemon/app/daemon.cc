@@ -21,6 +21,8 @@
 #include "engine/reclaimer.h"
 #include "net/server.h"
 #include "persist/embedded_store.h"
+#include "persist/redis_store.h"
+#include "persist/redis_sync.h"
 
 namespace tollgate {
 namespace {
@@ -34,6 +36,7 @@ struct ControlPlane {
   uv_timer_t checkpoint_timer;  // runs only with the embedded store
   Server* server = nullptr;
   persist::EmbeddedStore* store = nullptr;
+  persist::RedisStore* redis = nullptr;  // storage.mode: redis (then store is null)
   Reloader* reloader = nullptr;
   CellThrottle* cell = nullptr;
   Reclaimer* reclaimer = nullptr;
@@ -63,6 +66,12 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     if (auto done = cp->store->checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
     else spdlog::error("final checkpoint failed: {} (state since the previous checkpoint is lost)", done.error());
   }
+  if (cp->redis != nullptr) {
+    cp->admin->flush_debits(cp->clock->now());
+    // Workers are gone: this flush holds every charge they made.
+    if (auto done = cp->redis->shutdown(cp->clock->now()); done) spdlog::info("final flush to Redis written");
+    else spdlog::error("final flush to Redis failed: {}", done.error());
+  }
   close_all(*cp);
 }
 
@@ -88,8 +97,10 @@ void on_checkpoint(uv_timer_t* timer) {
 
 // Which storage modes this build can run; the error says why not.
 std::expected<void, std::string> storage_supported(const StorageConfig& storage) {
-  if (storage.mode == StorageMode::kRedis)
-    return std::unexpected("storage.mode 'redis' is not available in this version yet; use embedded or memory");
+  if (storage.mode == StorageMode::kRedis && storage.durability == Durability::kStrict)
+    return std::unexpected(
+        "storage.durability 'strict' applies to the embedded store only; with storage.mode redis charges are written "
+        "behind every checkpoint_ms (use relaxed)");
   if (storage.mode == StorageMode::kEmbedded && storage.durability == Durability::kStrict)
     return std::unexpected(
         "storage.durability 'strict' is not available in this version yet (replies are not deferred until their "
@@ -209,6 +220,36 @@ int run_daemon(const std::string& config_path) {
                  config->storage.dir, config->storage.checkpoint_ms, config->storage.snapshot_interval / kNanosPerSecond);
   }
 
+  // State from Redis, before any worker can touch it. Unreachable Redis at
+  // start-up is fatal: starting empty would hand out fresh quotas and forget
+  // balances, so the daemon exits and its supervisor retries.
+  std::unique_ptr<persist::RedisStore> redis_store;
+  if (config->storage.mode == StorageMode::kRedis) {
+    persist::RedisStoreOptions redis_options;
+    redis_options.redis = config->storage.redis;
+    redis_options.checkpoint_ms = config->storage.checkpoint_ms;
+    redis_options.clock = &clock;
+    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, contract_admin, engine);
+    if (auto loaded = redis_store->load(clock.now()); !loaded) {
+      spdlog::error("storage: {}; not starting (storage.mode is redis and its state could not be loaded)",
+                    loaded.error());
+      uv_loop_close(&cp.loop);
+      return 1;
+    }
+    contract_admin.set_durability(redis_store.get());
+    persist::RedisStore* rs = redis_store.get();
+    auto visit_all = [rs](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
+      rs->status().for_each_counter(
+          [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
+    };
+    auto last_error = [rs] { return rs->status().last_error; };
+    data.set_persistence(visit_all, last_error);
+    admin.set_persistence(visit_all, last_error);
+    spdlog::info("storage: redis at {}, prefix '{}', write-behind every {} ms, buffer up to {} fields",
+                 persist::redis_address(config->storage.redis), config->storage.redis.prefix,
+                 config->storage.checkpoint_ms, config->storage.redis.buffer_max);
+  }
+
   ListenerOptions data_listener;
   data_listener.path = config->server.socket;
   data_listener.mode = config->server.socket_mode;
@@ -232,6 +273,7 @@ int run_daemon(const std::string& config_path) {
     uv_loop_close(&cp.loop);
     return 1;
   }
+  if (redis_store) redis_store->start(&cp.loop);  // connects on the loop; admin mutations wait for it
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
@@ -239,6 +281,7 @@ int run_daemon(const std::string& config_path) {
 
   cp.server = &server;
   cp.store = store.get();
+  cp.redis = redis_store.get();
   cp.reloader = &reloader;
   cp.cell = &cell;
   cp.reclaimer = &reclaimer;

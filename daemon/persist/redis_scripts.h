@@ -1,0 +1,27 @@
+// The Lua scripts the Redis store runs, each one atomic step in Redis.
+// Every ledger entry is stored under an id unique to one daemon run
+// (<run>:<local seq>), so a re-sent entry is never counted twice, and gets a
+// global sequence number from INCR, so several daemons never collide.
+#pragma once
+
+#include <string>
+
+namespace tollgate::persist::scripts {
+
+// KEYS: ledger, ledger seq. ARGV: (id, lot id, entry) triples.
+const std::string& ledger();
+// KEYS: applied marker, then counter hashes. ARGV: now (µs), then per hash:
+// op count, ttl (ms), ops as (op, field, value) triples, op = i | t | p
+// (HINCRBY; TAT = max(stored, now) + value; drop fields under a prefix
+// numbered below value). A batch whose marker exists is skipped (a resend).
+const std::string& counters();
+// KEYS: payments, lots:<contract>, wallet, lot seq, ledger, ledger seq.
+// ARGV: payment id, payment record, lot, contract, wallet, ledger id, entry.
+// Refuses a payment id Redis already has; returns the new lot id.
+const std::string& recharge();
+// KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
+const std::string& status();
+// KEYS: counters hash, ledger, ledger seq. ARGV: field prefix ('' = all), ledger id, entry.
+const std::string& reset();
+
+}  // namespace tollgate::persist::scripts

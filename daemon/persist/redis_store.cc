@@ -1,0 +1,956 @@
+#include "persist/redis_store.h"
+
+#include <fmt/format.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/counter_table.h"
+#include "engine/policy.h"
+#include "persist/redis_scripts.h"
+#include "persist/redis_sync.h"
+#include "persist/state_codec.h"
+#include "persist/state_restorer.h"
+
+namespace tollgate::persist {
+namespace {
+
+// A worker may read the clock, be preempted, and charge a little later: keys
+// used this many seconds before the previous collection are looked at again.
+constexpr uint32_t kDirtyMarginS = 2;
+constexpr size_t kBatchKeys = 512;        // counter hashes per EVAL
+constexpr size_t kLedgerBatch = 2048;     // ledger entries per EVAL
+constexpr size_t kScanCount = 1000;       // SCAN / HSCAN COUNT at start-up
+constexpr Nanos kBackoffFirst = 100 * kNanosPerMilli;
+constexpr Nanos kBackoffMax = 5 * kNanosPerSecond;
+constexpr uint64_t kBaselineSweepTicks = 600;  // drop baselines of evicted keys this often
+constexpr uint64_t kErrorLogEveryS = 10;
+
+const SystemClock kSystemClock;
+
+uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
+int64_t micros(Nanos t) { return t / 1000; }
+
+std::string lot_value(const LotState& lot) {
+  Encoder out;
+  out.u8(kPayloadVersion);
+  out.i64(lot.amount);
+  out.i64(lot.unit_price);
+  out.i64(lot.credits);
+  out.i64(lot.created);
+  return std::move(out.bytes());
+}
+
+std::expected<LotState, std::string> decode_lot(std::string_view bytes) {
+  Decoder in(bytes);
+  LotState lot;
+  if (in.u8() != kPayloadVersion) return std::unexpected("malformed lot (version)");
+  lot.amount = in.i64();
+  lot.unit_price = in.i64();
+  lot.credits = in.i64();
+  lot.created = in.i64();
+  if (!in.ok() || !in.at_end() || lot.unit_price <= 0) return std::unexpected("malformed lot");
+  return lot;
+}
+
+std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
+
+std::string ledger_id(uint64_t run, uint64_t seq) { return fmt::format("{}:{}", run, seq); }
+
+// A counters hash (reply of HGETALL) as field -> integer.
+std::unordered_map<std::string, int64_t> integer_fields(const redisReply* r) {
+  std::unordered_map<std::string, int64_t> out;
+  if (r->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    const std::string value(reply_string(r->element[i + 1]));
+    char* end = nullptr;
+    const long long v = std::strtoll(value.c_str(), &end, 10);
+    if (end != nullptr && *end == '\0') out.emplace(std::string(reply_string(r->element[i])), v);
+  }
+  return out;
+}
+
+}  // namespace
+
+// One EVAL of counter deltas; kept until Redis confirms it and re-sent after
+// a reconnect (its applied-marker makes a second arrival a no-op).
+struct RedisStore::Batch {
+  std::vector<std::string> argv;
+  size_t fields = 0;
+  bool in_flight = false;
+  Nanos sent_at = 0;
+};
+
+// An admin script handed from the admin thread to the loop; guarded by calls_mutex_.
+struct RedisStore::AdminCall {
+  std::vector<std::string> argv;
+  bool done = false;
+  bool abandoned = false;  // the admin thread stopped waiting (timeout)
+  bool ok = false;
+  int64_t integer = 0;
+  std::string error;
+};
+
+struct RedisStore::Request {
+  using Kind = RequestKind;
+  RedisStore* store = nullptr;
+  Kind kind = Kind::kPing;
+  uint64_t generation = 0;  // which connection it was sent on
+  Batch* batch = nullptr;
+  uint64_t ledger_upto = 0;
+  size_t ledger_entries = 0;
+  std::shared_ptr<AdminCall> call;
+};
+
+RedisStore::Request* RedisStore::new_request(Request::Kind kind) {
+  auto* r = new Request;
+  r->store = this;
+  r->kind = kind;
+  r->generation = generation_;
+  return r;
+}
+
+RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin,
+                       std::function<Engine&()> engine)
+    : options_(std::move(options)),
+      keys_(options_.redis.prefix),
+      state_(state),
+      admin_(admin),
+      engine_(std::move(engine)) {
+  if (options_.clock == nullptr) options_.clock = &kSystemClock;
+}
+
+RedisStore::~RedisStore() = default;
+
+// ---------------------------------------------------------------- start-up load
+
+std::expected<void, std::string> RedisStore::load(Nanos now) {
+  std::lock_guard lock(mutex_);
+  const Nanos started = options_.clock->now();
+  auto opened = RedisSync::open(options_.redis);
+  if (!opened) return std::unexpected(opened.error());
+  RedisSync& redis = *opened;
+  auto run = redis.command({"INCR", keys_.runs()});
+  if (!run) return std::unexpected("INCR " + keys_.runs() + ": " + run.error());
+  run_ = static_cast<uint64_t>((*run)->integer);
+
+  StateRestorer restorer(state_, engine_(), now);
+  // Every key matching `pattern`, by SCAN.
+  auto scan = [&](const std::string& pattern) -> std::expected<std::vector<std::string>, std::string> {
+    std::vector<std::string> keys;
+    std::string cursor = "0";
+    do {
+      auto r = redis.command({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)});
+      if (!r) return std::unexpected("SCAN: " + r.error());
+      const redisReply* reply = r->get();
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::unexpected("SCAN: unexpected reply");
+      cursor = std::string(reply_string(reply->element[0]));
+      for (size_t i = 0; i < reply->element[1]->elements; ++i)
+        keys.emplace_back(reply_string(reply->element[1]->element[i]));
+    } while (cursor != "0");
+    return keys;
+  };
+  // Every field/value of one hash, by HSCAN.
+  auto hash = [&](const std::string& key,
+                  const std::function<void(std::string_view, std::string_view)>& visit) -> std::expected<void, std::string> {
+    std::string cursor = "0";
+    do {
+      auto r = redis.command({"HSCAN", key, cursor, "COUNT", std::to_string(kScanCount)});
+      if (!r) return std::unexpected("HSCAN " + key + ": " + r.error());
+      const redisReply* reply = r->get();
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::unexpected("HSCAN: unexpected reply");
+      cursor = std::string(reply_string(reply->element[0]));
+      const redisReply* items = reply->element[1];
+      for (size_t i = 0; i + 1 < items->elements; i += 2)
+        visit(reply_string(items->element[i]), reply_string(items->element[i + 1]));
+    } while (cursor != "0");
+    return {};
+  };
+
+  // Contracts: lots (in lot id order), wallet, status override.
+  std::map<std::string, ContractImage> images;
+  auto lot_keys = scan(keys_.lots_pattern());
+  if (!lot_keys) return std::unexpected(lot_keys.error());
+  const std::string lots_prefix = keys_.lots("");
+  std::unordered_map<std::string, std::unordered_map<int64_t, int64_t>> lot_index;  // contract: lot id -> index
+  for (const std::string& key : *lot_keys) {
+    const std::string contract = key.substr(lots_prefix.size());
+    std::map<int64_t, LotState> lots;
+    auto read = hash(key, [&](std::string_view field, std::string_view value) {
+      auto lot = decode_lot(value);
+      const int64_t id = std::strtoll(std::string(field).c_str(), nullptr, 10);
+      if (!lot || id <= 0) return restorer.error(fmt::format("{} lot {}: malformed", key, field));
+      lots.emplace(id, *lot);
+    });
+    if (!read) return std::unexpected(read.error());
+    ContractImage& image = images[contract];
+    image.key = contract;
+    image.has_account = true;
+    auto& ids = lot_ids_[contract];
+    for (auto& [id, lot] : lots) {
+      lot.index = static_cast<uint32_t>(image.lots.size());
+      lot_index[contract][id] = lot.index;
+      ids.push_back(id);
+      image.lots.push_back(lot);
+    }
+  }
+  auto wallets = hash(keys_.wallets(), [&](std::string_view contract, std::string_view value) {
+    auto it = images.find(std::string(contract));
+    if (it != images.end()) it->second.wallet = std::strtoll(std::string(value).c_str(), nullptr, 10);
+  });
+  if (!wallets) return std::unexpected(wallets.error());
+  auto statuses = hash(keys_.status(), [&](std::string_view contract, std::string_view value) {
+    auto image = decode_contract(value);
+    if (!image) return restorer.error(fmt::format("status of '{}': {}", contract, image.error()));
+    ContractImage& target = images[std::string(contract)];
+    target.key = std::string(contract);
+    target.overridden = true;
+    target.status = image->status;
+    target.reason = image->reason;
+  });
+  if (!statuses) return std::unexpected(statuses.error());
+  for (const auto& [key, image] : images) restorer.contract(image);
+
+  std::vector<PaymentImage> payments;
+  auto paid = hash(keys_.payments(), [&](std::string_view, std::string_view value) {
+    auto decoded = decode_payments(value);
+    if (!decoded) return restorer.error("payment record: " + decoded.error());
+    for (auto& p : *decoded) payments.push_back(std::move(p));
+  });
+  if (!paid) return std::unexpected(paid.error());
+  restorer.payments(std::move(payments));
+
+  // The ledger, in global seq order, lot ids mapped to this daemon's lot indices.
+  std::vector<LedgerEntry> entries;
+  auto ledger = hash(keys_.ledger(), [&](std::string_view id, std::string_view value) {
+    const size_t bar1 = value.find('|');
+    const size_t bar2 = bar1 == std::string_view::npos ? bar1 : value.find('|', bar1 + 1);
+    if (bar2 == std::string_view::npos) return restorer.error(fmt::format("ledger entry {}: malformed", id));
+    auto decoded = decode_ledger_entries(value.substr(bar2 + 1));
+    if (!decoded || decoded->size() != 1) return restorer.error(fmt::format("ledger entry {}: malformed", id));
+    LedgerEntry e = std::move(decoded->front());
+    e.seq = std::strtoull(std::string(value.substr(0, bar1)).c_str(), nullptr, 10);
+    const int64_t lot = std::strtoll(std::string(value.substr(bar1 + 1, bar2 - bar1 - 1)).c_str(), nullptr, 10);
+    e.lot = -1;
+    if (lot > 0) {
+      auto contract = lot_index.find(e.contract);
+      auto index = contract == lot_index.end() ? nullptr : &contract->second;
+      auto it = index == nullptr ? std::unordered_map<int64_t, int64_t>::const_iterator{} : index->find(lot);
+      if (index == nullptr || it == index->end())
+        return restorer.error(fmt::format("ledger entry {} names lot {} of '{}', which is not in Redis", id, lot, e.contract));
+      e.lot = it->second;
+    }
+    entries.push_back(std::move(e));
+  });
+  if (!ledger) return std::unexpected(ledger.error());
+  std::sort(entries.begin(), entries.end(), [](const LedgerEntry& a, const LedgerEntry& b) { return a.seq < b.seq; });
+  const size_t ledger_count = entries.size();
+  restorer.ledger(std::move(entries));
+
+  // Counters, pipelined HGETALLs.
+  auto counter_keys = scan(keys_.counters_pattern());
+  if (!counter_keys) return std::unexpected(counter_keys.error());
+  const size_t prefix_size = keys_.counters("").size();
+  Engine& engine = engine_();
+  for (size_t begin = 0; begin < counter_keys->size(); begin += kScanCount) {
+    const size_t end = std::min(counter_keys->size(), begin + kScanCount);
+    for (size_t i = begin; i < end; ++i)
+      if (auto a = redis.append({"HGETALL", (*counter_keys)[i]}); !a) return std::unexpected("HGETALL: " + a.error());
+    for (size_t i = begin; i < end; ++i) {
+      auto r = redis.reply();
+      if (!r) return std::unexpected("HGETALL: " + r.error());
+      const std::string key = (*counter_keys)[i].substr(prefix_size);
+      Entry* e = engine.entry_for(key, now);
+      if (e == nullptr) {
+        restorer.counters(key, {});  // counted as skipped
+        continue;
+      }
+      const auto fields = integer_fields(r->get());
+      const Policy& policy = *e->policy();
+      std::vector<uint64_t> fresh(static_cast<size_t>(e->word_count()));
+      for (size_t w = 0; w < fresh.size(); ++w) fresh[w] = e->words()[w].load(std::memory_order_relaxed);
+      std::vector<std::string> bytes;  // little-endian words, as SavedLimit reads them
+      std::vector<SavedLimit> saved;
+      bytes.reserve(policy.limits.size());
+      for (const auto& l : policy.limits) {
+        const auto n = static_cast<size_t>(l->limiter.words());
+        auto words = limit_words(l->spec.type, l->spec.name, fields,
+                                 std::span<const uint64_t>(fresh).subspan(static_cast<size_t>(l->word_offset), n));
+        if (!words) continue;
+        Encoder out;
+        for (uint64_t w : *words) out.u64(w);
+        bytes.push_back(std::move(out.bytes()));
+      }
+      size_t next = 0;
+      for (const auto& l : policy.limits) {
+        const auto n = static_cast<size_t>(l->limiter.words());
+        if (!limit_words(l->spec.type, l->spec.name, fields, std::span<const uint64_t>(fresh).subspan(l->word_offset, n)))
+          continue;
+        SavedLimit s;
+        s.name = l->spec.name;
+        s.type = static_cast<uint8_t>(l->spec.type);
+        s.words = std::span<const char>(bytes[next].data(), bytes[next].size());
+        s.count = n;
+        saved.push_back(s);
+        ++next;
+      }
+      restorer.counters(key, saved);
+      // What Redis has is this daemon's starting point: only later changes are deltas.
+      auto& base = baseline_[key];
+      base.resize(fresh.size());
+      for (size_t w = 0; w < base.size(); ++w) base[w] = e->words()[w].load(std::memory_order_relaxed);
+    }
+  }
+  restorer.finish();
+  dirty_since_s_ = seconds(now);
+  ledger_acked_ = state_.ledger().last_seq();  // everything loaded is in Redis
+  const RestoreStats& s = restorer.stats();
+  {
+    std::lock_guard status_lock(status_mutex_);
+    counters_.load_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
+    counters_.load_keys = s.keys_restored;
+    counters_.load_keys_skipped = s.keys_skipped;
+    counters_.load_ledger_entries = s.ledger_entries;
+    counters_.load_errors = s.errors;
+    counters_.redis_connected = 1;
+  }
+  spdlog::info(
+      "storage: loaded from Redis at {} (prefix '{}', run {}) in {} ms: {} contracts with lots or overrides, {} keys "
+      "({} no longer configured, {} limits skipped), {} of {} ledger entries, {} errors",
+      redis_address(options_.redis), keys_.prefix(), run_, counters_.load_ms, images.size(), s.keys_restored,
+      s.keys_skipped, s.limits_skipped, s.ledger_entries, ledger_count, s.errors);
+  return {};
+}
+
+// ---------------------------------------------------------------- connection
+
+void RedisStore::start(uv_loop_t* loop) {
+  loop_ = loop;
+  uv_timer_init(loop_, &tick_timer_);
+  tick_timer_.data = this;
+  uv_timer_init(loop_, &reconnect_timer_);
+  reconnect_timer_.data = this;
+  uv_async_init(loop_, &admin_async_, [](uv_async_t* a) { static_cast<RedisStore*>(a->data)->run_admin_calls(); });
+  admin_async_.data = this;
+  handles_open_ = true;
+  const auto every = static_cast<uint64_t>(std::max<int64_t>(1, options_.checkpoint_ms));
+  uv_timer_start(
+      &tick_timer_, [](uv_timer_t* t) {
+        auto* self = static_cast<RedisStore*>(t->data);
+        self->tick(self->options_.clock->now());
+      },
+      every, every);
+  connect();
+}
+
+void RedisStore::connect() {
+  if (stopping_ || ctx_ != nullptr) return;
+  connect_started_ = options_.clock->now();
+  const RedisConfig& r = options_.redis;
+  redisAsyncContext* c =
+      r.socket.empty() ? redisAsyncConnect(r.host.c_str(), r.port) : redisAsyncConnectUnix(r.socket.c_str());
+  if (c == nullptr || c->err != 0) {
+    const std::string why = c != nullptr ? std::string(c->errstr) : "cannot allocate a context";
+    if (c != nullptr) redisAsyncFree(c);
+    {
+      std::lock_guard lock(status_mutex_);
+      ++counters_.redis_connect_failures;
+      counters_.last_error = why;
+    }
+    const uint64_t now_s = seconds(options_.clock->now());
+    if (now_s >= last_error_log_s_ + kErrorLogEveryS) {
+      spdlog::warn("storage: cannot connect to Redis at {}: {}; retrying", redis_address(r), why);
+      last_error_log_s_ = now_s;
+    }
+    schedule_reconnect();
+    return;
+  }
+  c->data = this;
+  redisLibuvAttach(c, loop_);
+  redisAsyncSetConnectCallback(c, on_connect_cb);
+  redisAsyncSetDisconnectCallback(c, on_disconnect_cb);
+  ctx_ = c;
+  ++generation_;
+  if (!r.password.empty()) {
+    auto* auth = new_request(Request::Kind::kAuth);
+    send(auth, {"AUTH", r.password});
+  }
+  auto* ping = new_request(Request::Kind::kPing);
+  send(ping, {"PING"});
+}
+
+void RedisStore::schedule_reconnect() {
+  if (stopping_) return;
+  backoff_ = backoff_ == 0 ? kBackoffFirst : std::min(kBackoffMax, backoff_ * 2);
+  uv_timer_start(
+      &reconnect_timer_, [](uv_timer_t* t) { static_cast<RedisStore*>(t->data)->connect(); },
+      static_cast<uint64_t>(backoff_ / kNanosPerMilli), 0);
+}
+
+void RedisStore::on_connect_cb(const redisAsyncContext* c, int status) {
+  auto* self = static_cast<RedisStore*>(c->data);
+  if (status != REDIS_OK && self->ctx_ == c) {
+    // hiredis frees the context after this callback.
+    {
+      std::lock_guard lock(self->status_mutex_);
+      ++self->counters_.redis_connect_failures;
+      self->counters_.last_error = c->errstr;
+    }
+    self->on_lost(fmt::format("connect failed: {}", c->errstr));
+  }
+}
+
+void RedisStore::on_disconnect_cb(const redisAsyncContext* c, int) {
+  auto* self = static_cast<RedisStore*>(c->data);
+  if (self->ctx_ == c) self->on_lost(c->err != 0 ? std::string(c->errstr) : "connection closed");
+}
+
+void RedisStore::on_ready() {
+  ready_ = true;
+  backoff_ = 0;
+  const Nanos now = options_.clock->now();
+  if (ever_ready_) {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.redis_reconnects;
+  }
+  ever_ready_ = true;
+  {
+    std::lock_guard lock(status_mutex_);
+    counters_.redis_connected = 1;
+  }
+  set_available(true, now);
+  send_pending(now);
+}
+
+// The connection is gone (or being dropped): everything in flight is
+// re-sent on the next connection; deciding follows the fail: policies.
+void RedisStore::on_lost(const std::string& why) {
+  const bool was_ready = ready_;
+  ctx_ = nullptr;
+  ready_ = false;
+  sent_at_.clear();
+  for (auto& b : batches_) b->in_flight = false;
+  ledger_in_flight_ = 0;
+  {
+    std::lock_guard lock(status_mutex_);
+    counters_.redis_connected = 0;
+    counters_.last_error = why;
+  }
+  const Nanos now = options_.clock->now();
+  if (was_ready || !ever_ready_)
+    spdlog::error("storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
+                  "buffering deltas, reconnecting",
+                  redis_address(options_.redis), why);
+  set_available(false, now);
+  schedule_reconnect();
+}
+
+void RedisStore::set_available(bool up, Nanos now) {
+  if (state_.storage_available() == up) return;
+  state_.set_storage_available(up);
+  if (up) {
+    std::lock_guard lock(status_mutex_);
+    if (down_since_ != 0) counters_.redis_down_ms_total += static_cast<uint64_t>((now - down_since_) / kNanosPerMilli);
+    down_since_ = 0;
+    spdlog::info("storage: connected to Redis at {}; flushing buffered deltas", redis_address(options_.redis));
+  } else {
+    std::lock_guard lock(status_mutex_);
+    down_since_ = now;
+  }
+}
+
+void RedisStore::send(Request* request, const std::vector<std::string>& argv) {
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  args.reserve(argv.size());
+  lengths.reserve(argv.size());
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  if (ctx_ == nullptr ||
+      redisAsyncCommandArgv(ctx_, on_reply_cb, request, static_cast<int>(args.size()), args.data(), lengths.data()) !=
+          REDIS_OK) {
+    on_reply(request, nullptr);
+    return;
+  }
+  sent_at_.push_back(options_.clock->now());
+}
+
+void RedisStore::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
+  auto* request = static_cast<Request*>(privdata);
+  request->store->on_reply(request, reply);
+}
+
+void RedisStore::on_reply(Request* request, void* raw) {
+  std::unique_ptr<Request> owned(request);
+  const auto* reply = static_cast<const redisReply*>(raw);
+  const bool current = request->generation == generation_ && ctx_ != nullptr;
+  if (current && !sent_at_.empty()) sent_at_.pop_front();
+  const bool error = reply == nullptr || reply->type == REDIS_REPLY_ERROR;
+  const std::string error_text =
+      reply == nullptr ? "the connection to Redis was lost" : error ? std::string(reply_string(reply)) : "";
+  const Nanos now = options_.clock->now();
+  switch (request->kind) {
+    case Request::Kind::kAuth:
+      if (error && reply != nullptr) {
+        spdlog::error("storage: Redis refused AUTH: {}", error_text);
+        std::lock_guard lock(status_mutex_);
+        counters_.last_error = "AUTH: " + error_text;
+      }
+      break;
+    case Request::Kind::kPing:
+      if (!error && current) on_ready();
+      else if (reply != nullptr && current) {
+        spdlog::error("storage: Redis at {} answered PING with: {}", redis_address(options_.redis), error_text);
+        redisAsyncDisconnect(ctx_);  // a callback may only ask for the disconnect
+      }
+      break;
+    case Request::Kind::kBatch: {
+      Batch* b = request->batch;
+      if (!error) {
+        std::lock_guard lock(status_mutex_);
+        ++counters_.flushes;
+        counters_.flushed_fields += b->fields;
+        const auto took = static_cast<uint64_t>((now - b->sent_at) / 1000);
+        counters_.flush_last_us = took;
+        counters_.flush_max_us = std::max(counters_.flush_max_us, took);
+        batch_fields_ -= b->fields;
+        batches_.remove_if([b](const std::unique_ptr<Batch>& x) { return x.get() == b; });
+      } else {
+        b->in_flight = false;
+        std::lock_guard lock(status_mutex_);
+        ++counters_.flush_failures;
+        if (reply != nullptr) {
+          counters_.last_error = error_text;
+          spdlog::error("storage: Redis refused a counter batch: {} (re-sent on the next tick)", error_text);
+        }
+      }
+      break;
+    }
+    case Request::Kind::kLedger:
+      if (!error) {
+        ledger_acked_ = std::max(ledger_acked_, request->ledger_upto);
+        std::lock_guard lock(status_mutex_);
+        ++counters_.flushes;
+        counters_.flushed_ledger_entries += request->ledger_entries;
+      } else {
+        std::lock_guard lock(status_mutex_);
+        ++counters_.flush_failures;
+        if (reply != nullptr) {
+          counters_.last_error = error_text;
+          spdlog::error("storage: Redis refused ledger entries: {} (re-sent on the next tick)", error_text);
+        }
+      }
+      if (ledger_in_flight_ == request->ledger_upto) ledger_in_flight_ = 0;
+      break;
+    case Request::Kind::kAdmin: {
+      std::lock_guard lock(calls_mutex_);
+      AdminCall& call = *request->call;
+      call.done = true;
+      call.ok = !error;
+      call.error = error_text;
+      if (!error && reply->type == REDIS_REPLY_INTEGER) call.integer = reply->integer;
+      calls_cv_.notify_all();
+      break;
+    }
+  }
+}
+
+void RedisStore::check_timeouts(Nanos now) {
+  if (ctx_ == nullptr) return;
+  std::string why;
+  if (!ready_ && now - connect_started_ > options_.redis.connect_timeout)
+    why = fmt::format("no connection within connect_timeout ({} ms)", options_.redis.connect_timeout / kNanosPerMilli);
+  else if (!sent_at_.empty() && now - sent_at_.front() > options_.redis.command_timeout) {
+    why = fmt::format("no reply within command_timeout ({} ms)", options_.redis.command_timeout / kNanosPerMilli);
+    std::lock_guard lock(status_mutex_);
+    ++counters_.redis_command_timeouts;
+  }
+  if (why.empty()) return;
+  redisAsyncContext* c = ctx_;
+  on_lost(why);
+  redisAsyncFree(c);  // answers what is in flight with null replies (re-sent later)
+}
+
+// ---------------------------------------------------------------- write-behind
+
+void RedisStore::tick(Nanos now) {
+  if (stopping_) return;
+  check_timeouts(now);
+  if (mutex_.try_lock()) {  // held by an admin mutation waiting for this loop: collect next tick
+    std::lock_guard lock(mutex_, std::adopt_lock);
+    for (ContractState* st : state_.all())
+      if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+    collect_counters_locked(now);
+    seal_batches(now);
+    if (ready_ && ledger_in_flight_ == 0) {
+      uint64_t last = 0;
+      auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+      if (!argv.empty()) {
+        auto* r = new_request(Request::Kind::kLedger);
+        r->ledger_upto = last;
+        r->ledger_entries = (argv.size() - 5) / 3;
+        ledger_in_flight_ = last;
+        send(r, argv);
+      }
+    }
+    std::lock_guard status_lock(status_mutex_);
+    counters_.buffered_ledger_entries = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
+    counters_.buffered_fields = pending_fields_ + batch_fields_;
+  }
+  send_pending(now);
+}
+
+void RedisStore::send_pending(Nanos now) {
+  if (!ready_) return;
+  for (auto& b : batches_) {
+    if (b->in_flight) continue;
+    b->in_flight = true;
+    b->sent_at = now;
+    auto* r = new_request(Request::Kind::kBatch);
+    r->batch = b.get();
+    send(r, b->argv);
+    if (!ready_) return;  // the send failed and dropped the connection
+  }
+}
+
+void RedisStore::collect_counters_locked(Nanos now) {
+  const uint32_t start_s = seconds(now);
+  const size_t bound = static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max));
+  bool deferred = false;
+  std::vector<FieldDelta> deltas;
+  std::vector<uint64_t> words;
+  Engine& engine = engine_();
+  engine.table().for_each([&](Entry* e) {
+    if (e->last_used_s() + kDirtyMarginS < dirty_since_s_ || !worth_saving(*e, now)) return;
+    const Policy& policy = *e->policy();
+    words.resize(static_cast<size_t>(e->word_count()));
+    for (size_t w = 0; w < words.size(); ++w) words[w] = e->words()[w].load(std::memory_order_acquire);
+    auto [it, inserted] = baseline_.try_emplace(std::string(e->key()));
+    std::vector<uint64_t>& base = it->second;
+    if (base.size() != words.size()) base.assign(words.size(), 0);
+    deltas.clear();
+    int64_t ttl = 0;
+    for (const auto& l : policy.limits) {
+      const auto n = static_cast<size_t>(l->limiter.words());
+      const auto off = static_cast<size_t>(l->word_offset);
+      limit_deltas(l->spec.type, l->spec.name, std::span<const uint64_t>(base).subspan(off, n),
+                   std::span<const uint64_t>(words).subspan(off, n), deltas);
+      ttl = std::max(ttl, counters_ttl_ms(l->spec));
+    }
+    if (deltas.empty()) return;
+    const std::string key = keys_.counters(e->key());
+    auto& fields = pending_[key];
+    size_t fresh = 0;
+    for (const FieldDelta& d : deltas) fresh += fields.count(d.field) == 0 ? 1 : 0;
+    if (pending_fields_ + batch_fields_ + fresh > bound) {
+      // Full: the delta stays in the counters (baseline unchanged) and is taken later.
+      if (fields.empty()) pending_.erase(key);
+      deferred_keys_.insert(std::string(e->key()));
+      deferred = true;
+      std::lock_guard lock(status_mutex_);
+      ++counters_.buffer_deferred;
+      return;
+    }
+    for (const FieldDelta& d : deltas) {
+      auto [slot, added] = fields.try_emplace(d.field, d);
+      if (!added) coalesce(slot->second, d);
+    }
+    pending_fields_ += fresh;
+    pending_ttl_[key] = ttl;
+    base = words;
+    deferred_keys_.erase(std::string(e->key()));
+  });
+  if (!deferred) dirty_since_s_ = start_s;
+  // A deferred key evicted meanwhile took its delta with it.
+  for (auto it = deferred_keys_.begin(); it != deferred_keys_.end();) {
+    if (engine.table().find(*it, CounterTable::hash_key(*it)) == nullptr) {
+      std::lock_guard lock(status_mutex_);
+      ++counters_.buffer_dropped;
+      baseline_.erase(*it);
+      it = deferred_keys_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (++ticks_ % kBaselineSweepTicks == 0) {
+    for (auto it = baseline_.begin(); it != baseline_.end();) {
+      if (engine.table().find(it->first, CounterTable::hash_key(it->first)) == nullptr) it = baseline_.erase(it);
+      else ++it;
+    }
+  }
+}
+
+void RedisStore::seal_batches(Nanos now) {
+  const int64_t now_us = micros(now);
+  while (!pending_.empty()) {
+    auto batch = std::make_unique<Batch>();
+    std::vector<std::string> keys{keys_.applied(run_, next_batch_++)};
+    std::vector<std::string> args{std::to_string(now_us)};
+    size_t fields = 0;
+    for (auto it = pending_.begin(); it != pending_.end() && keys.size() <= kBatchKeys;) {
+      const size_t count_at = args.size();
+      args.emplace_back();  // op count, set below
+      args.push_back(std::to_string(pending_ttl_[it->first]));
+      size_t ops = 0;
+      for (const auto& [field, d] : it->second) {
+        ++fields;
+        int64_t value = d.value;
+        if (d.op == FieldDelta::Op::kTat) {
+          value = tat_advance(d.tat_base, d.value, now_us);
+          if (value == 0) continue;  // the bucket is full again: nothing Redis must know
+        }
+        args.push_back(std::string(1, static_cast<char>(d.op)));
+        args.push_back(field);
+        args.push_back(std::to_string(value));
+        ++ops;
+      }
+      args[count_at] = std::to_string(ops);
+      keys.push_back(it->first);
+      pending_ttl_.erase(it->first);
+      it = pending_.erase(it);
+    }
+    pending_fields_ -= std::min(pending_fields_, fields);
+    batch->fields = fields;
+    batch_fields_ += fields;
+    batch->argv = {"EVAL", scripts::counters(), std::to_string(keys.size())};
+    for (auto& k : keys) batch->argv.push_back(std::move(k));
+    for (auto& a : args) batch->argv.push_back(std::move(a));
+    batches_.push_back(std::move(batch));
+  }
+}
+
+int64_t RedisStore::lot_id(const std::string& contract, int64_t lot) const {
+  if (lot < 0) return -1;
+  auto it = lot_ids_.find(contract);
+  if (it == lot_ids_.end() || static_cast<size_t>(lot) >= it->second.size()) return -1;
+  return it->second[static_cast<size_t>(lot)];
+}
+
+std::vector<std::string> RedisStore::ledger_command_locked(uint64_t after, size_t max, uint64_t* last) {
+  std::vector<LedgerEntry> entries = state_.ledger().entries_after(after, max);
+  if (entries.empty()) return {};
+  std::vector<std::string> argv{"EVAL", scripts::ledger(), "2", keys_.ledger(), keys_.ledger_seq()};
+  argv.reserve(5 + 3 * entries.size());
+  for (LedgerEntry& e : entries) {
+    argv.push_back(ledger_id(run_, e.seq));
+    const int64_t id = lot_id(e.contract, e.lot);
+    if (e.lot >= 0 && id < 0)
+      spdlog::error("storage: ledger entry {} of '{}' names lot {} which has no id in Redis", e.seq, e.contract, e.lot);
+    argv.push_back(std::to_string(id));
+    argv.push_back(encode_ledger_entries(std::span<const LedgerEntry>(&e, 1)));
+    *last = e.seq;
+  }
+  return argv;
+}
+
+// ---------------------------------------------------------------- admin mutations
+
+std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) const {
+  const std::string id = ledger_id(run_, record.ledger_entry.seq);
+  const std::string entry = encode_ledger_entries(std::span<const LedgerEntry>(&record.ledger_entry, 1));
+  switch (record.kind) {
+    case AdminRecord::Kind::kRecharge: {
+      PaymentImage payment{record.payment_id, PaymentRecord{record.contract, record.lot.amount, record.reply}};
+      return {"EVAL",
+              scripts::recharge(),
+              "6",
+              keys_.payments(),
+              keys_.lots(record.contract),
+              keys_.wallets(),
+              keys_.lot_seq(),
+              keys_.ledger(),
+              keys_.ledger_seq(),
+              record.payment_id,
+              encode_payments(std::span<const PaymentImage>(&payment, 1)),
+              lot_value(record.lot),
+              record.contract,
+              std::to_string(record.wallet),
+              id,
+              entry};
+    }
+    case AdminRecord::Kind::kStatus: {
+      ContractImage image;
+      image.key = record.contract;
+      image.status = record.status;
+      image.overridden = true;
+      image.reason = record.reason;
+      return {"EVAL",         scripts::status(),      "3", keys_.status(), keys_.ledger(), keys_.ledger_seq(),
+              record.contract, encode_contract(image), id,  entry};
+    }
+    case AdminRecord::Kind::kReset:
+      return {"EVAL", scripts::reset(), "3", keys_.counters(record.contract), keys_.ledger(), keys_.ledger_seq(),
+              record.limit.empty() ? std::string() : record.limit + "|",
+              id, entry};
+  }
+  return {};
+}
+
+std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) {
+  // Caller holds exclusive() (mutex_). The loop never waits for mutex_.
+  auto refuse = [&](std::string why) -> std::expected<void, std::string> {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.admin_refused;
+    counters_.last_error = why;
+    return std::unexpected(std::move(why));
+  };
+  if (!handles_open_) return refuse("the Redis store is not running");
+  auto call = std::make_shared<AdminCall>();
+  call->argv = admin_command(record);
+  {
+    std::lock_guard lock(calls_mutex_);
+    calls_.push_back(call);
+  }
+  uv_async_send(&admin_async_);
+  std::unique_lock lock(calls_mutex_);
+  const auto timeout = std::chrono::nanoseconds(options_.redis.command_timeout);
+  if (!calls_cv_.wait_for(lock, timeout, [&] { return call->done; })) {
+    call->abandoned = true;
+    lock.unlock();
+    return refuse(fmt::format("Redis did not confirm within command_timeout ({} ms); the change was not applied here "
+                              "(if it reached Redis after all, it takes effect at the next start-up)",
+                              options_.redis.command_timeout / kNanosPerMilli));
+  }
+  if (!call->ok) {
+    lock.unlock();
+    return refuse("Redis: " + call->error);
+  }
+  lock.unlock();
+  if (record.kind == AdminRecord::Kind::kRecharge) {
+    auto& ids = lot_ids_[record.contract];
+    if (ids.size() != record.lot.index)
+      spdlog::error("storage: lot {} of '{}' recorded as Redis lot {} but {} lot ids are known", record.lot.index,
+                    record.contract, call->integer, ids.size());
+    ids.push_back(call->integer);
+  } else if (record.kind == AdminRecord::Kind::kReset) {
+    // Redis dropped the fields; deltas from here on start at the reset state.
+    Engine& engine = engine_();
+    if (Entry* e = engine.entry_for(record.contract, record.time)) {
+      auto& base = baseline_[record.contract];
+      base.resize(static_cast<size_t>(e->word_count()));
+      std::vector<std::atomic<uint64_t>> scratch(base.size());
+      for (size_t w = 0; w < base.size(); ++w) scratch[w].store(e->words()[w].load(std::memory_order_acquire));
+      for (const auto& l : e->policy()->limits)
+        if (record.limit.empty() || l->spec.name == record.limit)
+          l->limiter.reset(scratch.data() + l->word_offset, record.time);
+      for (size_t w = 0; w < base.size(); ++w) base[w] = scratch[w].load();
+      auto pending = pending_.find(keys_.counters(record.contract));
+      if (pending != pending_.end()) {
+        const std::string prefix = record.limit.empty() ? "" : record.limit + "|";
+        for (auto it = pending->second.begin(); it != pending->second.end();) {
+          if (it->first.starts_with(prefix)) {
+            it = pending->second.erase(it);
+            --pending_fields_;
+          } else {
+            ++it;
+          }
+        }
+      }
+    }
+  }
+  std::lock_guard status_lock(status_mutex_);
+  ++counters_.admin_durable;
+  return {};
+}
+
+void RedisStore::run_admin_calls() {
+  std::deque<std::shared_ptr<AdminCall>> calls;
+  {
+    std::lock_guard lock(calls_mutex_);
+    calls.swap(calls_);
+  }
+  for (auto& call : calls) {
+    {
+      std::lock_guard lock(calls_mutex_);
+      if (call->abandoned) continue;
+      if (!ready_ || stopping_) {
+        call->done = true;
+        call->error = stopping_ ? "the daemon is stopping" : "not connected (reconnecting)";
+        calls_cv_.notify_all();
+        continue;
+      }
+    }
+    auto* r = new_request(Request::Kind::kAdmin);
+    r->call = call;
+    send(r, call->argv);
+  }
+}
+
+std::expected<std::string, std::string> RedisStore::snapshot_now() {
+  return std::unexpected(
+      "storage.mode is redis: Redis holds the state (use BGSAVE or AOF on the Redis side for its own snapshots)");
+}
+
+// ---------------------------------------------------------------- shutdown
+
+std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
+  stopping_ = true;
+  {
+    std::lock_guard lock(calls_mutex_);
+    for (auto& call : calls_) {
+      call->done = true;
+      call->error = "the daemon is stopping";
+    }
+    calls_.clear();
+    calls_cv_.notify_all();
+  }
+  if (ctx_ != nullptr) {
+    redisAsyncContext* c = ctx_;
+    on_lost("shutting down");
+    redisAsyncFree(c);
+  }
+  if (handles_open_) {
+    uv_timer_stop(&tick_timer_);
+    uv_timer_stop(&reconnect_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&reconnect_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&admin_async_), nullptr);
+    handles_open_ = false;
+  }
+  std::lock_guard lock(mutex_);
+  for (ContractState* st : state_.all())
+    if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+  dirty_since_s_ = std::min(dirty_since_s_, seconds(now));
+  collect_counters_locked(now);
+  seal_batches(now);
+  const uint64_t ledger_backlog = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
+  auto lost = [&](const std::string& why) -> std::expected<void, std::string> {
+    return std::unexpected(fmt::format("{}; not written: {} counter fields, {} ledger entries", why, batch_fields_,
+                                       state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq())));
+  };
+  if (batches_.empty() && ledger_backlog == 0) return {};
+  auto redis = RedisSync::open(options_.redis);
+  if (!redis) return lost(redis.error());
+  while (!batches_.empty()) {
+    auto r = redis->command(batches_.front()->argv);
+    if (!r) return lost("counter batch: " + r.error());
+    batch_fields_ -= batches_.front()->fields;
+    batches_.pop_front();
+  }
+  for (;;) {
+    uint64_t last = 0;
+    auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+    if (argv.empty()) break;
+    auto r = redis->command(argv);
+    if (!r) return lost("ledger entries: " + r.error());
+    ledger_acked_ = last;
+  }
+  return {};
+}
+
+RedisStatus RedisStore::status() const {
+  std::lock_guard lock(status_mutex_);
+  RedisStatus s = counters_;
+  s.fail_open_allowed = state_.fail_open_allowed().load(std::memory_order_relaxed);
+  s.fail_closed_denied = state_.fail_closed_denied().load(std::memory_order_relaxed);
+  if (down_since_ != 0)
+    s.redis_down_ms_total += static_cast<uint64_t>((options_.clock->now() - down_since_) / kNanosPerMilli);
+  return s;
+}
+
+}  // namespace tollgate::persist
