@@ -166,6 +166,24 @@ int run_daemon(const std::string& config_path) {
   limits.parser.max_inline = static_cast<size_t>(config->server.max_inline);
   limits.max_output = static_cast<size_t>(config->server.max_output);
 
+  // State from Redis, before any worker (or the server) exists. Unreachable
+  // Redis at start-up is fatal: starting empty would hand out fresh quotas
+  // and forget balances, so the daemon exits and its supervisor retries.
+  ContractAdmin contract_admin(engine, state);
+  std::unique_ptr<persist::RedisStore> redis_store;
+  if (config->storage.mode == StorageMode::kRedis) {
+    persist::RedisStoreOptions redis_options;
+    redis_options.redis = config->storage.redis;
+    redis_options.checkpoint_ms = config->storage.checkpoint_ms;
+    redis_options.clock = &clock;
+    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, contract_admin, engine);
+    if (auto loaded = redis_store->load(clock.now()); !loaded) {
+      spdlog::error("storage: {}; not starting (storage.mode is redis and its state could not be loaded)",
+                    loaded.error());
+      return 1;
+    }
+  }
+
   ControlPlane cp;
   uv_loop_init(&cp.loop);
   Server server(&cp.loop, threads, limits, static_cast<size_t>(config->server.max_connections));
@@ -175,7 +193,6 @@ int run_daemon(const std::string& config_path) {
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
   DataService data(engine(), clock, reclaimer, threads, info);
-  ContractAdmin contract_admin(engine, state);
   ServiceInfo admin_info = info;
   admin_info.serves_holds = false;
   DataService admin(engine(), clock, reclaimer, 1, admin_info);
@@ -220,22 +237,7 @@ int run_daemon(const std::string& config_path) {
                  config->storage.dir, config->storage.checkpoint_ms, config->storage.snapshot_interval / kNanosPerSecond);
   }
 
-  // State from Redis, before any worker can touch it. Unreachable Redis at
-  // start-up is fatal: starting empty would hand out fresh quotas and forget
-  // balances, so the daemon exits and its supervisor retries.
-  std::unique_ptr<persist::RedisStore> redis_store;
-  if (config->storage.mode == StorageMode::kRedis) {
-    persist::RedisStoreOptions redis_options;
-    redis_options.redis = config->storage.redis;
-    redis_options.checkpoint_ms = config->storage.checkpoint_ms;
-    redis_options.clock = &clock;
-    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, contract_admin, engine);
-    if (auto loaded = redis_store->load(clock.now()); !loaded) {
-      spdlog::error("storage: {}; not starting (storage.mode is redis and its state could not be loaded)",
-                    loaded.error());
-      uv_loop_close(&cp.loop);
-      return 1;
-    }
+  if (redis_store) {
     contract_admin.set_durability(redis_store.get());
     persist::RedisStore* rs = redis_store.get();
     auto visit_all = [rs](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {

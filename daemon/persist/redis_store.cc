@@ -600,6 +600,7 @@ void RedisStore::tick(Nanos now) {
       }
     }
     std::lock_guard status_lock(status_mutex_);
+    ++counters_.checkpoints;
     counters_.buffered_ledger_entries = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
     counters_.buffered_fields = pending_fields_ + batch_fields_;
   }

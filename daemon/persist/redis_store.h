@@ -59,12 +59,13 @@ namespace tollgate::persist {
   X(buffered_ledger_entries, "ledger entries not yet confirmed by Redis (kept in memory, never dropped)")   \
   X(buffer_deferred, "deltas left in the counters because the buffer was full (collected later)")          \
   X(buffer_dropped, "deferred deltas of keys evicted before they could be buffered (lost)")                \
+  X(checkpoints, "write-behind ticks that collected the deltas of every key used since the previous one")    \
   X(flushes, "write-behind batches Redis confirmed")                                                       \
   X(flush_failures, "write-behind batches that failed (re-sent after reconnect)")                          \
   X(flush_last_us, "latency of the latest confirmed batch (send to reply)")                                \
   X(flush_max_us, "highest batch latency")                                                                 \
   X(flushed_fields, "counter fields written to Redis")                                                     \
-  X(flushed_ledger_entries, "ledger entries written to Redis")                                             \
+  X(flushed_ledger_entries, "ledger entries sent and confirmed (an admin entry re-sent is a no-op)")                                             \
   X(admin_durable, "admin mutations confirmed by Redis before their reply")                                \
   X(admin_refused, "admin mutations refused (Redis down, error or timeout): not applied")                  \
   X(fail_open_allowed, "calls allowed without charging by fail: open while Redis was down")                \
