@@ -167,7 +167,7 @@ int64_t counters_ttl_ms(const LimitSpec& spec) {
   switch (spec.type) {
     case LimitType::kTokenBucket: {
       // Time to refill from empty, plus a minute.
-      const int64_t refill_ms = spec.rate > 0 ? spec.per / kNanosPerMilli / spec.rate * spec.burst : 0;
+      const int64_t refill_ms = spec.rate > 0 ? spec.per / kNanosPerMilli * spec.burst / spec.rate : 0;
       return std::max<int64_t>(refill_ms, 0) + 60'000;
     }
     case LimitType::kSlidingWindow: return 2 * (spec.window / kNanosPerMilli) + 60'000;

@@ -299,10 +299,7 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
         ++next;
       }
       restorer.counters(key, saved);
-      // What Redis has is this daemon's starting point: only later changes are deltas.
-      auto& base = baseline_[key];
-      base.resize(fresh.size());
-      for (size_t w = 0; w < base.size(); ++w) base[w] = e->words()[w].load(std::memory_order_relaxed);
+      rebase_locked(*e);  // what Redis has is this daemon's starting point: only later changes are deltas
     }
   }
   restorer.finish();
@@ -632,15 +629,13 @@ void RedisStore::collect_counters_locked(Nanos now) {
     const Policy& policy = *e->policy();
     words.resize(static_cast<size_t>(e->word_count()));
     for (size_t w = 0; w < words.size(); ++w) words[w] = e->words()[w].load(std::memory_order_acquire);
-    auto [it, inserted] = baseline_.try_emplace(std::string(e->key()));
-    std::vector<uint64_t>& base = it->second;
-    if (base.size() != words.size()) base.assign(words.size(), 0);
+    auto& key_baseline = baseline_[std::string(e->key())];
     deltas.clear();
     int64_t ttl = 0;
     for (const auto& l : policy.limits) {
       const auto n = static_cast<size_t>(l->limiter.words());
       const auto off = static_cast<size_t>(l->word_offset);
-      limit_deltas(l->spec.type, l->spec.name, std::span<const uint64_t>(base).subspan(off, n),
+      limit_deltas(l->spec.type, l->spec.name, baseline_of(key_baseline, l->spec, n),
                    std::span<const uint64_t>(words).subspan(off, n), deltas);
       ttl = std::max(ttl, counters_ttl_ms(l->spec));
     }
@@ -664,7 +659,11 @@ void RedisStore::collect_counters_locked(Nanos now) {
     }
     pending_fields_ += fresh;
     pending_ttl_[key] = ttl;
-    base = words;
+    for (const auto& l : policy.limits) {
+      const auto n = static_cast<size_t>(l->limiter.words());
+      const auto first = words.begin() + l->word_offset;
+      baseline_of(key_baseline, l->spec, n).assign(first, first + static_cast<std::ptrdiff_t>(n));
+    }
     deferred_keys_.erase(std::string(e->key()));
   });
   if (!deferred) dirty_since_s_ = start_s;
@@ -723,6 +722,23 @@ void RedisStore::seal_batches(Nanos now) {
     for (auto& k : keys) batch->argv.push_back(std::move(k));
     for (auto& a : args) batch->argv.push_back(std::move(a));
     batches_.push_back(std::move(batch));
+  }
+}
+
+std::vector<uint64_t>& RedisStore::baseline_of(std::vector<LimitBaseline>& key_baseline, const LimitSpec& limit,
+                                               size_t words) {
+  for (LimitBaseline& b : key_baseline)
+    if (b.name == limit.name && b.type == limit.type && b.words.size() == words) return b.words;
+  key_baseline.push_back(LimitBaseline{limit.name, limit.type, std::vector<uint64_t>(words, 0)});
+  return key_baseline.back().words;
+}
+
+void RedisStore::rebase_locked(const Entry& e) {
+  auto& key_baseline = baseline_[std::string(e.key())];
+  for (const auto& l : e.policy()->limits) {
+    auto& base = baseline_of(key_baseline, l->spec, static_cast<size_t>(l->limiter.words()));
+    for (size_t w = 0; w < base.size(); ++w)
+      base[w] = e.words()[static_cast<size_t>(l->word_offset) + w].load(std::memory_order_acquire);
   }
 }
 
@@ -832,14 +848,16 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
     // Redis dropped the fields; deltas from here on start at the reset state.
     Engine& engine = engine_();
     if (Entry* e = engine.entry_for(record.contract, record.time)) {
-      auto& base = baseline_[record.contract];
-      base.resize(static_cast<size_t>(e->word_count()));
-      std::vector<std::atomic<uint64_t>> scratch(base.size());
-      for (size_t w = 0; w < base.size(); ++w) scratch[w].store(e->words()[w].load(std::memory_order_acquire));
-      for (const auto& l : e->policy()->limits)
-        if (record.limit.empty() || l->spec.name == record.limit)
-          l->limiter.reset(scratch.data() + l->word_offset, record.time);
-      for (size_t w = 0; w < base.size(); ++w) base[w] = scratch[w].load();
+      const auto count = static_cast<size_t>(e->word_count());
+      std::vector<std::atomic<uint64_t>> scratch(count);
+      for (size_t w = 0; w < count; ++w) scratch[w].store(e->words()[w].load(std::memory_order_acquire));
+      auto& key_baseline = baseline_[record.contract];
+      for (const auto& l : e->policy()->limits) {
+        if (!record.limit.empty() && l->spec.name != record.limit) continue;
+        l->limiter.reset(scratch.data() + l->word_offset, record.time);
+        auto& base = baseline_of(key_baseline, l->spec, static_cast<size_t>(l->limiter.words()));
+        for (size_t w = 0; w < base.size(); ++w) base[w] = scratch[static_cast<size_t>(l->word_offset) + w].load();
+      }
       auto pending = pending_.find(keys_.counters(record.contract));
       if (pending != pending_.end()) {
         const std::string prefix = record.limit.empty() ? "" : record.limit + "|";

@@ -166,8 +166,20 @@ class RedisStore final : public DurabilityHook {
   // Persisted-state order (held by the admin thread across durable + apply).
   std::mutex mutex_;
   uint64_t run_ = 0;  // this daemon run's id (INCR P runs)
-  // Per key: the words Redis has from this daemon (what deltas are taken from).
-  std::unordered_map<std::string, std::vector<uint64_t>> baseline_;
+  // Per key and limit: the words Redis has from this daemon (what deltas are
+  // taken from). Keyed by limit name and type, so a reload that changes a
+  // key's layout keeps the baseline of every limit it keeps.
+  struct LimitBaseline {
+    std::string name;
+    LimitType type = LimitType::kQuota;
+    std::vector<uint64_t> words;
+  };
+  std::unordered_map<std::string, std::vector<LimitBaseline>> baseline_;
+  // The baseline of `limit` in `key_baseline` (all zero when new).
+  static std::vector<uint64_t>& baseline_of(std::vector<LimitBaseline>& key_baseline, const LimitSpec& limit,
+                                            size_t words);
+  // Sets the baseline of every limit of `e` to its words now.
+  void rebase_locked(const Entry& e);
   // Per contract: lot index -> lot id in Redis.
   std::unordered_map<std::string, std::vector<int64_t>> lot_ids_;
   uint32_t dirty_since_s_ = 0;
