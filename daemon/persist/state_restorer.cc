@@ -99,16 +99,33 @@ void StateRestorer::finish() {
       error(fmt::format("ledger of '{}' has debits but the contract has no account", key));
       continue;
     }
-    std::vector<FlushMark> marks(lots.size());
-    for (uint32_t i = 0; i < lots.size(); ++i) {
+    // Several daemons sharing one balance (storage.mode redis) can debit a
+    // lot past its credits; the excess moves on to the next lots so the
+    // balance still equals the ledger's sum (the marks follow the counters).
+    std::vector<FlushMark> marks(std::max<size_t>(lots.size(), account->lot_count()));
+    int64_t carry = 0;  // credits debited beyond earlier lots
+    for (uint32_t i = 0; i < marks.size(); ++i) {
       auto lot = account->lot(i);
       if (!lot) {
         error(fmt::format("ledger of '{}' debits lot {} which does not exist", key, i));
         break;
       }
-      marks[i] = FlushMark{lots[i].first / lot->unit_price, lots[i].second / lot->unit_price};
-      if (auto r = account->restore_counters(i, marks[i].debited, marks[i].refunded); !r)
+      const auto [debited, refunded] = i < lots.size() ? lots[i] : std::pair<int64_t, int64_t>{0, 0};
+      FlushMark mark{debited / lot->unit_price + carry, refunded / lot->unit_price};
+      carry = 0;
+      if (mark.debited - mark.refunded > lot->credits) {
+        carry = mark.debited - mark.refunded - lot->credits;
+        mark.debited -= carry;
+      }
+      marks[i] = mark;
+      if (auto r = account->restore_counters(i, mark.debited, mark.refunded); !r)
         error(fmt::format("contract '{}': {}", key, r.error()));
+    }
+    if (carry > 0) {
+      ++stats_.overdrafts;
+      spdlog::warn("recovery: contract '{}' was debited {} credits beyond its lots (several daemons spent one balance); "
+                   "its balance is 0",
+                   key, carry);
     }
     state_.ledger().restore_marks(key, std::move(marks));
   }

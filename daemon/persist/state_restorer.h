@@ -34,6 +34,7 @@ struct RestoreStats {
   uint64_t ledger_entries = 0;  // ledger entries restored
   uint64_t ledger_gaps = 0;     // ledger entries restored out of sequence (after data loss)
   uint64_t errors = 0;          // pieces that could not be applied (the first ones are logged)
+  uint64_t overdrafts = 0;      // contracts whose ledger debits exceed their lots (balance shared by daemons)
 };
 
 class StateRestorer {

@@ -49,6 +49,14 @@ contracts:
     fail: local
     limits:
       - { name: daily, type: quota, limit: 1000, period: day }
+  small:
+    pricing: flat
+    limits:
+      - { name: daily, type: quota, limit: 1000, period: day }
+key_classes:
+  - match: "ip:*"
+    limits:
+      - { name: daily, type: quota, limit: 1000, period: day }
 )";
 
 // Polls `condition` every few ms until it holds or `timeout_ms` passes.
@@ -317,6 +325,7 @@ TEST(RedisStore, TwoDaemonsAddTheirDeltas) {
     ASSERT_TRUE(first.wait_ready()) << first.log();
     Client admin = first.connect_admin();
     ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "1000000", "pay-shared"})->type, REDIS_REPLY_ARRAY);
+    ASSERT_EQ(command(admin.get(), {"RECHARGE", "small", "5000", "pay-small"})->type, REDIS_REPLY_ARRAY);
     ASSERT_EQ(first.stop(15), 0);
   }
   Daemon a(kConfig, storage);
@@ -333,6 +342,11 @@ TEST(RedisStore, TwoDaemonsAddTheirDeltas) {
     });
     ta.join();
     tb.join();
+    // Each daemon sees the whole 50-credit balance of `small`: together they overspend it.
+    for (int i = 0; i < 40; ++i) {
+      EXPECT_TRUE(check(ca.get(), "small").allowed);
+      EXPECT_TRUE(check(cb.get(), "small").allowed);
+    }
     // Each recharges too: lots and ledger seqs come from Redis and never collide.
     ASSERT_EQ(command(a.connect_admin().get(), {"RECHARGE", "acme", "5000", "pay-a"})->type, REDIS_REPLY_ARRAY);
     ASSERT_EQ(command(b.connect_admin().get(), {"RECHARGE", "acme", "7000", "pay-b"})->type, REDIS_REPLY_ARRAY);
@@ -355,6 +369,10 @@ TEST(RedisStore, TwoDaemonsAddTheirDeltas) {
   EXPECT_EQ(l.sum, std::stoll(acme["balance"]));
   EXPECT_EQ(l.payment_ids, (std::set<std::string>{"pay-shared", "pay-a", "pay-b"}));
   EXPECT_EQ(persistence(admin.get(), "load_errors"), 0);
+  // The overspent balance restores as 0 (not as fresh credits), and says why.
+  EXPECT_EQ(fields(admin.get(), {"CONTRACT", "small"})["balance"], "0");
+  EXPECT_EQ(ledger(admin.get(), "small").sum, 5000 - 80 * kUnitPrice);
+  EXPECT_NE(c.log().find("beyond its lots"), std::string::npos) << c.log();
 }
 
 // Verifies the daemon refuses to start, with a clear log line, when Redis is
