@@ -314,6 +314,34 @@ TEST(RedisStore, FailPoliciesWhileRedisIsDownAndFlushOnReturn) {
   EXPECT_EQ(d.stop(15), 0);
 }
 
+// Verifies the bound on buffered deltas while Redis is down: beyond
+// buffer_max fields the deltas stay in the counters (counted as deferred)
+// and still reach Redis once it is back — nothing is dropped for live keys.
+TEST(RedisStore, FullBufferDefersDeltasAndLosesNone) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  Daemon d(kConfig, RedisStorage{redis.socket(), "", "", kCheckpointMs, "buffer_max: 4"});
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client admin = d.connect_admin();
+  Client data = d.connect();
+  redis.kill();
+  ASSERT_TRUE(eventually([&] { return persistence(admin.get(), "redis_connected") == 0; }));
+  constexpr int kKeys = 12;
+  for (int k = 0; k < kKeys; ++k)
+    for (int i = 0; i <= k; ++i) ASSERT_TRUE(check(data.get(), "ip:" + std::to_string(k)).allowed);
+  ASSERT_TRUE(eventually([&] { return persistence(admin.get(), "buffer_deferred") > 0; })) << d.log();
+  EXPECT_LE(persistence(admin.get(), "buffered_fields"), 4);
+  ASSERT_TRUE(redis.start());
+  ASSERT_TRUE(flushed(admin.get())) << d.log();
+  Client r = redis.connect();
+  ASSERT_TRUE(eventually([&] {
+    for (int k = 0; k < kKeys; ++k)
+      if (redis_sum(r.get(), "tollgate:k:ip:" + std::to_string(k), "daily|q|") != k + 1) return false;
+    return true;
+  })) << "every key's units reach Redis";
+  EXPECT_EQ(persistence(admin.get(), "buffer_dropped"), 0);
+}
+
 // Verifies two daemons charging one contract on one Redis add their debits:
 // Redis holds the sum, and a third daemon starting on it sees all of it.
 TEST(RedisStore, TwoDaemonsAddTheirDeltas) {
