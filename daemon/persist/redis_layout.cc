@@ -43,7 +43,9 @@ void quota_deltas(std::string_view name, uint64_t before, uint64_t after, std::v
   }
   if (after_count == 0) return;  // a new period with nothing used yet
   out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(after_id), after_count, 0});
-  out.push_back({FieldDelta::Op::kPrune, prefix, static_cast<int64_t>(after_id), 0});
+  // Earlier periods this daemon wrote are dead now (a never-flushed key has none; the TTL takes the rest).
+  if (before != 0 && before != Quota::kSealed)
+    out.push_back({FieldDelta::Op::kPrune, prefix, static_cast<int64_t>(after_id), 0});
 }
 
 void window_deltas(std::string_view name, std::span<const uint64_t> before, std::span<const uint64_t> after,
@@ -60,7 +62,7 @@ void window_deltas(std::string_view name, std::span<const uint64_t> before, std:
     const int64_t diff = (b >> 32) == window ? count - static_cast<int64_t>(b & kWindowCountMask) : count;
     if (diff == 0) continue;
     out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(window) + '|' + std::to_string(i), diff, 0});
-    if ((b >> 32) != window) newest = std::max(newest, static_cast<int64_t>(window));
+    if (b != 0 && (b >> 32) != window) newest = std::max(newest, static_cast<int64_t>(window));
   }
   // Slices older than the previous window can no longer count.
   if (newest > 0) out.push_back({FieldDelta::Op::kPrune, prefix, newest - 1, 0});

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
@@ -22,9 +23,12 @@ namespace {
 // A worker may read the clock, be preempted, and charge a little later: keys
 // used this many seconds before the previous collection are looked at again.
 constexpr uint32_t kDirtyMarginS = 2;
-constexpr size_t kBatchKeys = 512;        // counter hashes per EVAL
+constexpr size_t kBatchKeys = 256;        // counter hashes per EVAL
 constexpr size_t kLedgerBatch = 2048;     // ledger entries per EVAL
 constexpr size_t kScanCount = 1000;       // SCAN / HSCAN COUNT at start-up
+// Counter batches on the wire at once: more would queue in Redis behind each
+// other and the last ones would pass command_timeout (a reconnect storm).
+constexpr size_t kMaxBatchesInFlight = 4;
 constexpr Nanos kBackoffFirst = 100 * kNanosPerMilli;
 constexpr Nanos kBackoffMax = 5 * kNanosPerSecond;
 constexpr uint64_t kBaselineSweepTicks = 600;  // drop baselines of evicted keys this often
@@ -510,14 +514,23 @@ void RedisStore::on_reply(Request* request, void* raw) {
     case Request::Kind::kBatch: {
       Batch* b = request->batch;
       if (!error) {
-        std::lock_guard lock(status_mutex_);
-        ++counters_.flushes;
-        counters_.flushed_fields += b->fields;
-        const auto took = static_cast<uint64_t>((now - b->sent_at) / 1000);
-        counters_.flush_last_us = took;
-        counters_.flush_max_us = std::max(counters_.flush_max_us, took);
+        {
+          std::lock_guard lock(status_mutex_);
+          ++counters_.flushes;
+          counters_.flushed_fields += b->fields;
+          const auto took = static_cast<uint64_t>((now - b->sent_at) / 1000);
+          counters_.flush_last_us = took;
+          counters_.flush_max_us = std::max(counters_.flush_max_us, took);
+        }
         batch_fields_ -= b->fields;
         batches_.remove_if([b](const std::unique_ptr<Batch>& x) { return x.get() == b; });
+        // The next batch takes its place on the wire (if an admin mutation
+        // holds the mutex, the next tick does it).
+        if (current && !stopping_ && mutex_.try_lock()) {
+          std::lock_guard lock(mutex_, std::adopt_lock);
+          seal_batches(now, kMaxBatchesInFlight);
+        }
+        if (current) send_pending(now);
       } else {
         b->in_flight = false;
         std::lock_guard lock(status_mutex_);
@@ -584,7 +597,7 @@ void RedisStore::tick(Nanos now) {
     for (ContractState* st : state_.all())
       if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
     collect_counters_locked(now);
-    seal_batches(now);
+    if (ready_) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
     if (ready_ && ledger_in_flight_ == 0) {
       uint64_t last = 0;
       auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
@@ -606,8 +619,12 @@ void RedisStore::tick(Nanos now) {
 
 void RedisStore::send_pending(Nanos now) {
   if (!ready_) return;
+  size_t in_flight = 0;
+  for (auto& b : batches_) in_flight += b->in_flight ? 1 : 0;
   for (auto& b : batches_) {
+    if (in_flight >= kMaxBatchesInFlight) return;
     if (b->in_flight) continue;
+    ++in_flight;
     b->in_flight = true;
     b->sent_at = now;
     auto* r = new_request(Request::Kind::kBatch);
@@ -686,9 +703,9 @@ void RedisStore::collect_counters_locked(Nanos now) {
   }
 }
 
-void RedisStore::seal_batches(Nanos now) {
+void RedisStore::seal_batches(Nanos now, size_t max_batches) {
   const int64_t now_us = micros(now);
-  while (!pending_.empty()) {
+  while (!pending_.empty() && batches_.size() < max_batches) {
     auto batch = std::make_unique<Batch>();
     std::vector<std::string> keys{keys_.applied(run_, next_batch_++)};
     std::vector<std::string> args{std::to_string(now_us)};
@@ -936,7 +953,7 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
     if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
   dirty_since_s_ = std::min(dirty_since_s_, seconds(now));
   collect_counters_locked(now);
-  seal_batches(now);
+  seal_batches(now, std::numeric_limits<size_t>::max());
   const uint64_t ledger_backlog = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
   auto lost = [&](const std::string& why) -> std::expected<void, std::string> {
     return std::unexpected(fmt::format("{}; not written: {} counter fields, {} ledger entries", why, batch_fields_,

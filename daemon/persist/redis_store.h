@@ -144,8 +144,10 @@ class RedisStore final : public DurabilityHook {
   void check_timeouts(Nanos now);
   // Under mutex_: counter deltas of keys used since dirty_since_s_ into pending_.
   void collect_counters_locked(Nanos now);
-  // Moves pending_ into batches (TAT advances computed at `now`).
-  void seal_batches(Nanos now);
+  // Moves pending_ into batches until there are `max_batches` (TAT advances
+  // computed at `now`). Batches are only sealed when they can go on the wire,
+  // so everything else keeps coalescing in pending_. Under mutex_.
+  void seal_batches(Nanos now, size_t max_batches);
   std::vector<std::string> ledger_command_locked(uint64_t after, size_t max, uint64_t* last);
   void set_available(bool up, Nanos now);
 
@@ -204,7 +206,7 @@ class RedisStore final : public DurabilityHook {
   std::map<std::string, std::map<std::string, FieldDelta>> pending_;
   std::unordered_map<std::string, int64_t> pending_ttl_;
   size_t pending_fields_ = 0;
-  std::list<std::unique_ptr<Batch>> batches_;  // sealed, not yet confirmed, in send order
+  std::list<std::unique_ptr<Batch>> batches_;  // sealed, not yet confirmed, in send order (re-sent as they are)
   size_t batch_fields_ = 0;
   uint64_t next_batch_ = 1;
   uint64_t ledger_acked_ = 0;      // ledger entries up to this local seq are in Redis
