@@ -23,6 +23,7 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -192,7 +193,7 @@ class RedisStore final : public DurabilityHook {
   uv_timer_t tick_timer_{};
   uv_timer_t reconnect_timer_{};
   uv_async_t admin_async_{};
-  bool handles_open_ = false;
+  std::atomic<bool> handles_open_{false};  // read by durable() on the admin thread
   redisAsyncContext* ctx_ = nullptr;
   bool ready_ = false;
   bool ever_ready_ = false;
