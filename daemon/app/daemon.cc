@@ -119,6 +119,20 @@ std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaime
   return std::move(*engine);
 }
 
+// INFO `persistence` of both services comes from the store's status(): its
+// counters (name, value, description) and its latest error.
+template <typename Store>
+void show_persistence(const Store& store, DataService& data, DataService& admin) {
+  const Store* st = &store;
+  auto visit_all = [st](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
+    st->status().for_each_counter(
+        [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
+  };
+  auto last_error = [st] { return st->status().last_error; };
+  data.set_persistence(visit_all, last_error);
+  admin.set_persistence(visit_all, last_error);
+}
+
 // Admin peers: the configured uids/gids, or by default the daemon's own uid and root.
 std::function<bool(int64_t, int64_t)> admin_peer_check(const AdminConfig& admin) {
   std::vector<int64_t> uids(admin.allow_uids.begin(), admin.allow_uids.end());
@@ -226,28 +240,14 @@ int run_daemon(const std::string& config_path) {
       return 1;
     }
     contract_admin.set_durability(store.get());
-    persist::EmbeddedStore* st = store.get();
-    auto visit_all = [st](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
-      st->status().for_each_counter(
-          [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
-    };
-    auto last_error = [st] { return st->status().last_error; };
-    data.set_persistence(visit_all, last_error);
-    admin.set_persistence(visit_all, last_error);
+    show_persistence(*store, data, admin);
     spdlog::info("storage: embedded in {}, durability relaxed, checkpoint every {} ms, snapshot every {} s",
                  config->storage.dir, config->storage.checkpoint_ms, config->storage.snapshot_interval / kNanosPerSecond);
   }
 
   if (redis_store) {
     contract_admin.set_durability(redis_store.get());
-    persist::RedisStore* rs = redis_store.get();
-    auto visit_all = [rs](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
-      rs->status().for_each_counter(
-          [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
-    };
-    auto last_error = [rs] { return rs->status().last_error; };
-    data.set_persistence(visit_all, last_error);
-    admin.set_persistence(visit_all, last_error);
+    show_persistence(*redis_store, data, admin);
     spdlog::info("storage: redis at {}, prefix '{}', write-behind every {} ms, buffer up to {} fields",
                  persist::redis_address(config->storage.redis), config->storage.redis.prefix,
                  config->storage.checkpoint_ms, config->storage.redis.buffer_max);

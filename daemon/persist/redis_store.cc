@@ -465,17 +465,9 @@ void RedisStore::set_available(bool up, Nanos now) {
 }
 
 void RedisStore::send(Request* request, const std::vector<std::string>& argv) {
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  args.reserve(argv.size());
-  lengths.reserve(argv.size());
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lengths.push_back(a.size());
-  }
+  ArgvView view(argv);  // hiredis 0.14 takes a non-const argv
   if (ctx_ == nullptr ||
-      redisAsyncCommandArgv(ctx_, on_reply_cb, request, static_cast<int>(args.size()), args.data(), lengths.data()) !=
-          REDIS_OK) {
+      redisAsyncCommandArgv(ctx_, on_reply_cb, request, view.argc(), view.args.data(), view.lengths.data()) != REDIS_OK) {
     on_reply(request, nullptr);
     return;
   }

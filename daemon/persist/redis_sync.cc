@@ -48,16 +48,18 @@ RedisSync::~RedisSync() {
   if (context_ != nullptr) redisFree(context_);
 }
 
-std::expected<void, std::string> RedisSync::append(const std::vector<std::string>& argv) {
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
+ArgvView::ArgvView(const std::vector<std::string>& argv) {
   args.reserve(argv.size());
   lengths.reserve(argv.size());
   for (const auto& a : argv) {
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
-  if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()) != REDIS_OK)
+}
+
+std::expected<void, std::string> RedisSync::append(const std::vector<std::string>& argv) {
+  ArgvView view(argv);  // hiredis 0.14 takes a non-const argv
+  if (redisAppendCommandArgv(context_, view.argc(), view.args.data(), view.lengths.data()) != REDIS_OK)
     return std::unexpected(context_error(context_));
   return {};
 }

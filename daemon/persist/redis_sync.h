@@ -22,6 +22,15 @@ struct ReplyDeleter {
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
+// An argument vector as hiredis takes it (views into the strings, which must
+// outlive it).
+struct ArgvView {
+  explicit ArgvView(const std::vector<std::string>& argv);
+  int argc() const { return static_cast<int>(args.size()); }
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+};
+
 // Where the config points: "unix socket <path>" or "<host>:<port>", for messages.
 std::string redis_address(const RedisConfig& config);
 
