@@ -124,7 +124,8 @@ RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, ContractAdm
       keys_(options_.redis.prefix),
       state_(state),
       admin_(admin),
-      engine_(std::move(engine)) {
+      engine_(std::move(engine)),
+      pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max))) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
 }
 
@@ -604,7 +605,7 @@ void RedisStore::tick(Nanos now) {
     std::lock_guard status_lock(status_mutex_);
     ++counters_.checkpoints;
     counters_.buffered_ledger_entries = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
-    counters_.buffered_fields = pending_fields_ + batch_fields_;
+    counters_.buffered_fields = pending_.fields() + batch_fields_;
   }
   send_pending(now);
 }
@@ -628,7 +629,6 @@ void RedisStore::send_pending(Nanos now) {
 
 void RedisStore::collect_counters_locked(Nanos now) {
   const uint32_t start_s = seconds(now);
-  const size_t bound = static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max));
   bool deferred = false;
   std::vector<FieldDelta> deltas;
   std::vector<uint64_t> words;
@@ -649,25 +649,14 @@ void RedisStore::collect_counters_locked(Nanos now) {
       ttl = std::max(ttl, counters_ttl_ms(l->spec));
     }
     if (deltas.empty()) return;
-    const std::string key = keys_.counters(e->key());
-    auto& fields = pending_[key];
-    size_t fresh = 0;
-    for (const FieldDelta& d : deltas) fresh += fields.count(d.field) == 0 ? 1 : 0;
-    if (pending_fields_ + batch_fields_ + fresh > bound) {
+    if (!pending_.add(keys_.counters(e->key()), deltas, ttl, batch_fields_)) {
       // Full: the delta stays in the counters (baseline unchanged) and is taken later.
-      if (fields.empty()) pending_.erase(key);
       deferred_keys_.insert(std::string(e->key()));
       deferred = true;
       std::lock_guard lock(status_mutex_);
       ++counters_.buffer_deferred;
       return;
     }
-    for (const FieldDelta& d : deltas) {
-      auto [slot, added] = fields.try_emplace(d.field, d);
-      if (!added) coalesce(slot->second, d);
-    }
-    pending_fields_ += fresh;
-    pending_ttl_[key] = ttl;
     for (const auto& l : policy.limits) {
       const auto n = static_cast<size_t>(l->limiter.words());
       const auto first = words.begin() + l->word_offset;
@@ -696,40 +685,16 @@ void RedisStore::collect_counters_locked(Nanos now) {
 }
 
 void RedisStore::seal_batches(Nanos now, size_t max_batches) {
-  const int64_t now_us = micros(now);
   while (!pending_.empty() && batches_.size() < max_batches) {
+    DeltaBuffer::Batch taken = pending_.take(kBatchKeys, micros(now));
     auto batch = std::make_unique<Batch>();
-    std::vector<std::string> keys{keys_.applied(run_, next_batch_++)};
-    std::vector<std::string> args{std::to_string(now_us)};
-    size_t fields = 0;
-    for (auto it = pending_.begin(); it != pending_.end() && keys.size() <= kBatchKeys;) {
-      const size_t count_at = args.size();
-      args.emplace_back();  // op count, set below
-      args.push_back(std::to_string(pending_ttl_[it->first]));
-      size_t ops = 0;
-      for (const auto& [field, d] : it->second) {
-        ++fields;
-        int64_t value = d.value;
-        if (d.op == FieldDelta::Op::kTat) {
-          value = tat_advance(d.tat_base, d.value, now_us);
-          if (value == 0) continue;  // the bucket is full again: nothing Redis must know
-        }
-        args.push_back(std::string(1, static_cast<char>(d.op)));
-        args.push_back(field);
-        args.push_back(std::to_string(value));
-        ++ops;
-      }
-      args[count_at] = std::to_string(ops);
-      keys.push_back(it->first);
-      pending_ttl_.erase(it->first);
-      it = pending_.erase(it);
-    }
-    pending_fields_ -= std::min(pending_fields_, fields);
-    batch->fields = fields;
-    batch_fields_ += fields;
-    batch->argv = {"EVAL", scripts::counters(), std::to_string(keys.size())};
-    for (auto& k : keys) batch->argv.push_back(std::move(k));
-    for (auto& a : args) batch->argv.push_back(std::move(a));
+    batch->fields = taken.fields;
+    batch_fields_ += taken.fields;
+    batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1),
+                   keys_.applied(run_, next_batch_++)};
+    for (auto& k : taken.keys) batch->argv.push_back(std::move(k));
+    batch->argv.push_back(std::to_string(micros(now)));
+    for (auto& a : taken.args) batch->argv.push_back(std::move(a));
     batches_.push_back(std::move(batch));
   }
 }
@@ -867,18 +832,7 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
         auto& base = baseline_of(key_baseline, l->spec, static_cast<size_t>(l->limiter.words()));
         for (size_t w = 0; w < base.size(); ++w) base[w] = scratch[static_cast<size_t>(l->word_offset) + w].load();
       }
-      auto pending = pending_.find(keys_.counters(record.contract));
-      if (pending != pending_.end()) {
-        const std::string prefix = record.limit.empty() ? "" : record.limit + "|";
-        for (auto it = pending->second.begin(); it != pending->second.end();) {
-          if (it->first.starts_with(prefix)) {
-            it = pending->second.erase(it);
-            --pending_fields_;
-          } else {
-            ++it;
-          }
-        }
-      }
+      pending_.drop(keys_.counters(record.contract), record.limit.empty() ? "" : record.limit + "|");
     }
   }
   std::lock_guard status_lock(status_mutex_);

@@ -41,6 +41,7 @@
 #include "config/config.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
+#include "persist/delta_buffer.h"
 #include "persist/redis_layout.h"
 #include "tollgate/time.h"
 
@@ -203,10 +204,7 @@ class RedisStore final : public DurabilityHook {
   Nanos connect_started_ = 0;
   Nanos backoff_ = 0;
   std::deque<Nanos> sent_at_;  // send time of each unanswered command, in order
-  // pending_: counter hash key -> field -> delta (coalesced), plus each key's TTL.
-  std::map<std::string, std::map<std::string, FieldDelta>> pending_;
-  std::unordered_map<std::string, int64_t> pending_ttl_;
-  size_t pending_fields_ = 0;
+  DeltaBuffer pending_;  // counter deltas not yet in a batch (under mutex_)
   std::list<std::unique_ptr<Batch>> batches_;  // sealed, not yet confirmed, in send order (re-sent as they are)
   size_t batch_fields_ = 0;
   uint64_t next_batch_ = 1;
