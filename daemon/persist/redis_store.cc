@@ -12,6 +12,7 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
+#include "persist/redis_loader.h"
 #include "persist/redis_scripts.h"
 #include "persist/redis_sync.h"
 #include "persist/state_codec.h"
@@ -25,7 +26,6 @@ namespace {
 constexpr uint32_t kDirtyMarginS = 2;
 constexpr size_t kBatchKeys = 256;        // counter hashes per EVAL
 constexpr size_t kLedgerBatch = 2048;     // ledger entries per EVAL
-constexpr size_t kScanCount = 1000;       // SCAN / HSCAN COUNT at start-up
 // Counter batches on the wire at once: more would queue in Redis behind each
 // other and the last ones would pass command_timeout (a reconnect storm).
 constexpr size_t kMaxBatchesInFlight = 4;
@@ -39,44 +39,9 @@ const SystemClock kSystemClock;
 uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
 int64_t micros(Nanos t) { return t / 1000; }
 
-std::string lot_value(const LotState& lot) {
-  Encoder out;
-  out.u8(kPayloadVersion);
-  out.i64(lot.amount);
-  out.i64(lot.unit_price);
-  out.i64(lot.credits);
-  out.i64(lot.created);
-  return std::move(out.bytes());
-}
-
-std::expected<LotState, std::string> decode_lot(std::string_view bytes) {
-  Decoder in(bytes);
-  LotState lot;
-  if (in.u8() != kPayloadVersion) return std::unexpected("malformed lot (version)");
-  lot.amount = in.i64();
-  lot.unit_price = in.i64();
-  lot.credits = in.i64();
-  lot.created = in.i64();
-  if (!in.ok() || !in.at_end() || lot.unit_price <= 0) return std::unexpected("malformed lot");
-  return lot;
-}
-
 std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
 
 std::string ledger_id(uint64_t run, uint64_t seq) { return fmt::format("{}:{}", run, seq); }
-
-// A counters hash (reply of HGETALL) as field -> integer.
-std::unordered_map<std::string, int64_t> integer_fields(const redisReply* r) {
-  std::unordered_map<std::string, int64_t> out;
-  if (r->type != REDIS_REPLY_ARRAY) return out;
-  for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    const std::string value(reply_string(r->element[i + 1]));
-    char* end = nullptr;
-    const long long v = std::strtoll(value.c_str(), &end, 10);
-    if (end != nullptr && *end == '\0') out.emplace(std::string(reply_string(r->element[i])), v);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -138,193 +103,35 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
   const Nanos started = options_.clock->now();
   auto opened = RedisSync::open(options_.redis);
   if (!opened) return std::unexpected(opened.error());
-  RedisSync& redis = *opened;
-  auto run = redis.command({"INCR", keys_.runs()});
+  auto run = opened->command({"INCR", keys_.runs()});
   if (!run) return std::unexpected("INCR " + keys_.runs() + ": " + run.error());
   run_ = static_cast<uint64_t>((*run)->integer);
-
   StateRestorer restorer(state_, engine_(), now);
-  // Every key matching `pattern`, by SCAN.
-  auto scan = [&](const std::string& pattern) -> std::expected<std::vector<std::string>, std::string> {
-    std::vector<std::string> keys;
-    std::string cursor = "0";
-    do {
-      auto r = redis.command({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(kScanCount)});
-      if (!r) return std::unexpected("SCAN: " + r.error());
-      const redisReply* reply = r->get();
-      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::unexpected("SCAN: unexpected reply");
-      cursor = std::string(reply_string(reply->element[0]));
-      for (size_t i = 0; i < reply->element[1]->elements; ++i)
-        keys.emplace_back(reply_string(reply->element[1]->element[i]));
-    } while (cursor != "0");
-    return keys;
-  };
-  // Every field/value of one hash, by HSCAN.
-  auto hash = [&](const std::string& key,
-                  const std::function<void(std::string_view, std::string_view)>& visit) -> std::expected<void, std::string> {
-    std::string cursor = "0";
-    do {
-      auto r = redis.command({"HSCAN", key, cursor, "COUNT", std::to_string(kScanCount)});
-      if (!r) return std::unexpected("HSCAN " + key + ": " + r.error());
-      const redisReply* reply = r->get();
-      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::unexpected("HSCAN: unexpected reply");
-      cursor = std::string(reply_string(reply->element[0]));
-      const redisReply* items = reply->element[1];
-      for (size_t i = 0; i + 1 < items->elements; i += 2)
-        visit(reply_string(items->element[i]), reply_string(items->element[i + 1]));
-    } while (cursor != "0");
-    return {};
-  };
-
-  // Contracts: lots (in lot id order), wallet, status override.
-  std::map<std::string, ContractImage> images;
-  auto lot_keys = scan(keys_.lots_pattern());
-  if (!lot_keys) return std::unexpected(lot_keys.error());
-  const std::string lots_prefix = keys_.lots("");
-  std::unordered_map<std::string, std::unordered_map<int64_t, int64_t>> lot_index;  // contract: lot id -> index
-  for (const std::string& key : *lot_keys) {
-    const std::string contract = key.substr(lots_prefix.size());
-    std::map<int64_t, LotState> lots;
-    auto read = hash(key, [&](std::string_view field, std::string_view value) {
-      auto lot = decode_lot(value);
-      const int64_t id = std::strtoll(std::string(field).c_str(), nullptr, 10);
-      if (!lot || id <= 0) return restorer.error(fmt::format("{} lot {}: malformed", key, field));
-      lots.emplace(id, *lot);
-    });
-    if (!read) return std::unexpected(read.error());
-    ContractImage& image = images[contract];
-    image.key = contract;
-    image.has_account = true;
-    auto& ids = lot_ids_[contract];
-    for (auto& [id, lot] : lots) {
-      lot.index = static_cast<uint32_t>(image.lots.size());
-      lot_index[contract][id] = lot.index;
-      ids.push_back(id);
-      image.lots.push_back(lot);
-    }
-  }
-  auto wallets = hash(keys_.wallets(), [&](std::string_view contract, std::string_view value) {
-    auto it = images.find(std::string(contract));
-    if (it != images.end()) it->second.wallet = std::strtoll(std::string(value).c_str(), nullptr, 10);
-  });
-  if (!wallets) return std::unexpected(wallets.error());
-  auto statuses = hash(keys_.status(), [&](std::string_view contract, std::string_view value) {
-    auto image = decode_contract(value);
-    if (!image) return restorer.error(fmt::format("status of '{}': {}", contract, image.error()));
-    ContractImage& target = images[std::string(contract)];
-    target.key = std::string(contract);
-    target.overridden = true;
-    target.status = image->status;
-    target.reason = image->reason;
-  });
-  if (!statuses) return std::unexpected(statuses.error());
-  for (const auto& [key, image] : images) restorer.contract(image);
-
-  std::vector<PaymentImage> payments;
-  auto paid = hash(keys_.payments(), [&](std::string_view, std::string_view value) {
-    auto decoded = decode_payments(value);
-    if (!decoded) return restorer.error("payment record: " + decoded.error());
-    for (auto& p : *decoded) payments.push_back(std::move(p));
-  });
-  if (!paid) return std::unexpected(paid.error());
-  restorer.payments(std::move(payments));
-
-  // The ledger, in global seq order, lot ids mapped to this daemon's lot indices.
-  std::vector<LedgerEntry> entries;
-  auto ledger = hash(keys_.ledger(), [&](std::string_view id, std::string_view value) {
-    const size_t bar1 = value.find('|');
-    const size_t bar2 = bar1 == std::string_view::npos ? bar1 : value.find('|', bar1 + 1);
-    if (bar2 == std::string_view::npos) return restorer.error(fmt::format("ledger entry {}: malformed", id));
-    auto decoded = decode_ledger_entries(value.substr(bar2 + 1));
-    if (!decoded || decoded->size() != 1) return restorer.error(fmt::format("ledger entry {}: malformed", id));
-    LedgerEntry e = std::move(decoded->front());
-    e.seq = std::strtoull(std::string(value.substr(0, bar1)).c_str(), nullptr, 10);
-    const int64_t lot = std::strtoll(std::string(value.substr(bar1 + 1, bar2 - bar1 - 1)).c_str(), nullptr, 10);
-    e.lot = -1;
-    if (lot > 0) {
-      auto contract = lot_index.find(e.contract);
-      auto index = contract == lot_index.end() ? nullptr : &contract->second;
-      auto it = index == nullptr ? std::unordered_map<int64_t, int64_t>::const_iterator{} : index->find(lot);
-      if (index == nullptr || it == index->end())
-        return restorer.error(fmt::format("ledger entry {} names lot {} of '{}', which is not in Redis", id, lot, e.contract));
-      e.lot = it->second;
-    }
-    entries.push_back(std::move(e));
-  });
-  if (!ledger) return std::unexpected(ledger.error());
-  std::sort(entries.begin(), entries.end(), [](const LedgerEntry& a, const LedgerEntry& b) { return a.seq < b.seq; });
-  const size_t ledger_count = entries.size();
-  restorer.ledger(std::move(entries));
-
-  // Counters, pipelined HGETALLs.
-  auto counter_keys = scan(keys_.counters_pattern());
-  if (!counter_keys) return std::unexpected(counter_keys.error());
-  const size_t prefix_size = keys_.counters("").size();
-  Engine& engine = engine_();
-  for (size_t begin = 0; begin < counter_keys->size(); begin += kScanCount) {
-    const size_t end = std::min(counter_keys->size(), begin + kScanCount);
-    for (size_t i = begin; i < end; ++i)
-      if (auto a = redis.append({"HGETALL", (*counter_keys)[i]}); !a) return std::unexpected("HGETALL: " + a.error());
-    for (size_t i = begin; i < end; ++i) {
-      auto r = redis.reply();
-      if (!r) return std::unexpected("HGETALL: " + r.error());
-      const std::string key = (*counter_keys)[i].substr(prefix_size);
-      Entry* e = engine.entry_for(key, now);
-      if (e == nullptr) {
-        restorer.counters(key, {});  // counted as skipped
-        continue;
-      }
-      const auto fields = integer_fields(r->get());
-      const Policy& policy = *e->policy();
-      std::vector<uint64_t> fresh(static_cast<size_t>(e->word_count()));
-      for (size_t w = 0; w < fresh.size(); ++w) fresh[w] = e->words()[w].load(std::memory_order_relaxed);
-      std::vector<std::string> bytes;  // little-endian words, as SavedLimit reads them
-      std::vector<SavedLimit> saved;
-      bytes.reserve(policy.limits.size());
-      for (const auto& l : policy.limits) {
-        const auto n = static_cast<size_t>(l->limiter.words());
-        auto words = limit_words(l->spec.type, l->spec.name, fields,
-                                 std::span<const uint64_t>(fresh).subspan(static_cast<size_t>(l->word_offset), n));
-        if (!words) continue;
-        Encoder out;
-        for (uint64_t w : *words) out.u64(w);
-        bytes.push_back(std::move(out.bytes()));
-      }
-      size_t next = 0;
-      for (const auto& l : policy.limits) {
-        const auto n = static_cast<size_t>(l->limiter.words());
-        if (!limit_words(l->spec.type, l->spec.name, fields, std::span<const uint64_t>(fresh).subspan(l->word_offset, n)))
-          continue;
-        SavedLimit s;
-        s.name = l->spec.name;
-        s.type = static_cast<uint8_t>(l->spec.type);
-        s.words = std::span<const char>(bytes[next].data(), bytes[next].size());
-        s.count = n;
-        saved.push_back(s);
-        ++next;
-      }
-      restorer.counters(key, saved);
-      rebase_locked(*e);  // what Redis has is this daemon's starting point: only later changes are deltas
-    }
-  }
+  RedisLoader loader(*opened, keys_, restorer);
+  auto contracts = loader.contracts(lot_ids_);
+  if (!contracts) return std::unexpected(contracts.error());
+  if (auto paid = loader.payments(); !paid) return std::unexpected(paid.error());
+  auto entries = loader.ledger();
+  if (!entries) return std::unexpected(entries.error());
+  // What Redis has is this daemon's starting point: only later changes are deltas.
+  auto counters = loader.counters(engine_(), now, [this](const Entry& e) { rebase_locked(e); });
+  if (!counters) return std::unexpected(counters.error());
   restorer.finish();
   dirty_since_s_ = seconds(now);
   ledger_acked_ = state_.ledger().last_seq();  // everything loaded is in Redis
   const RestoreStats& s = restorer.stats();
-  {
-    std::lock_guard status_lock(status_mutex_);
-    counters_.load_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
-    counters_.load_keys = s.keys_restored;
-    counters_.load_keys_skipped = s.keys_skipped;
-    counters_.load_ledger_entries = s.ledger_entries;
-    counters_.load_errors = s.errors;
-    counters_.redis_connected = 1;
-  }
+  std::lock_guard status_lock(status_mutex_);
+  counters_.load_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
+  counters_.load_keys = s.keys_restored;
+  counters_.load_keys_skipped = s.keys_skipped;
+  counters_.load_ledger_entries = s.ledger_entries;
+  counters_.load_errors = s.errors;
+  counters_.redis_connected = 1;
   spdlog::info(
       "storage: loaded from Redis at {} (prefix '{}', run {}) in {} ms: {} contracts with lots or overrides, {} keys "
       "({} no longer configured, {} limits skipped), {} of {} ledger entries, {} errors",
-      redis_address(options_.redis), keys_.prefix(), run_, counters_.load_ms, images.size(), s.keys_restored,
-      s.keys_skipped, s.limits_skipped, s.ledger_entries, ledger_count, s.errors);
+      redis_address(options_.redis), keys_.prefix(), run_, counters_.load_ms, *contracts, s.keys_restored,
+      s.keys_skipped, s.limits_skipped, s.ledger_entries, *entries, s.errors);
   return {};
 }
 
@@ -759,7 +566,7 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
               keys_.ledger_seq(),
               record.payment_id,
               encode_payments(std::span<const PaymentImage>(&payment, 1)),
-              lot_value(record.lot),
+              encode_lot_value(record.lot),
               record.contract,
               std::to_string(record.wallet),
               id,
