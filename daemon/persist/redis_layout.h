@@ -14,7 +14,7 @@
 //   P payments         hash: payment id -> recharge record (idempotency)
 //   P ledger           hash: <run>:<local seq> -> "<global seq>|<lot id>|<entry>"
 //   P ledger:seq, P lot:seq, P runs   counters (INCR) for global ledger seqs, lot ids, daemon runs
-//   P applied:<run>:<batch>  marker: a counter batch was applied (resends are no-ops)
+//   P applied:<run>    the highest counter batch of a daemon run applied (resends are no-ops)
 #pragma once
 
 #include <cstdint>
@@ -43,9 +43,7 @@ class RedisKeys {
   std::string ledger_seq() const { return prefix_ + "ledger:seq"; }
   std::string lot_seq() const { return prefix_ + "lot:seq"; }
   std::string runs() const { return prefix_ + "runs"; }
-  std::string applied(uint64_t run, uint64_t batch) const {
-    return prefix_ + "applied:" + std::to_string(run) + ":" + std::to_string(batch);
-  }
+  std::string applied(uint64_t run) const { return prefix_ + "applied:" + std::to_string(run); }
   // SCAN MATCH patterns for every counters / lots key (glob characters of the prefix escaped).
   std::string counters_pattern() const { return glob_escape(prefix_ + "k:") + "*"; }
   std::string lots_pattern() const { return glob_escape(prefix_ + "lots:") + "*"; }

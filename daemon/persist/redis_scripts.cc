@@ -24,9 +24,11 @@ return #ARGV / 3
 
 const std::string& counters() {
   static const std::string s = R"lua(
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', 86400000) then return 0 end
-local now = tonumber(ARGV[1])
-local a = 2
+local batch = tonumber(ARGV[1])
+if batch <= (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', 2592000000)
+local now = tonumber(ARGV[2])
+local a = 3
 for k = 2, #KEYS do
   local key = KEYS[k]
   local n = tonumber(ARGV[a])

@@ -10,10 +10,12 @@ namespace tollgate::persist::scripts {
 
 // KEYS: ledger, ledger seq. ARGV: (id, lot id, entry) triples.
 const std::string& ledger();
-// KEYS: applied marker, then counter hashes. ARGV: now (µs), then per hash:
-// op count, ttl (ms), ops as (op, field, value) triples, op = i | t | p
-// (HINCRBY; TAT = max(stored, now) + value; drop fields under a prefix
-// numbered below value). A batch whose marker exists is skipped (a resend).
+// KEYS: the run's applied mark, then counter hashes. ARGV: batch number,
+// now (µs), then per hash: op count, ttl (ms), ops as (op, field, value)
+// triples, op = i | t | p (HINCRBY; TAT = max(stored, now) + value; drop
+// fields under a prefix numbered below value). Batches of one run are applied
+// in number order, so a batch numbered at or below the mark is a resend and
+// is skipped.
 const std::string& counters();
 // KEYS: payments, lots:<contract>, wallet, lot seq, ledger, ledger seq.
 // ARGV: payment id, payment record, lot, contract, wallet, ledger id, entry.

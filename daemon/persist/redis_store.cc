@@ -45,8 +45,9 @@ std::string ledger_id(uint64_t run, uint64_t seq) { return fmt::format("{}:{}", 
 
 }  // namespace
 
-// One EVAL of counter deltas; kept until Redis confirms it and re-sent after
-// a reconnect (its applied-marker makes a second arrival a no-op).
+// One EVAL of counter deltas; kept until Redis confirms it and re-sent, in
+// number order, after a reconnect (the run's applied mark makes a second
+// arrival a no-op).
 struct RedisStore::Batch {
   std::vector<std::string> argv;
   size_t fields = 0;
@@ -497,9 +498,9 @@ void RedisStore::seal_batches(Nanos now, size_t max_batches) {
     auto batch = std::make_unique<Batch>();
     batch->fields = taken.fields;
     batch_fields_ += taken.fields;
-    batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1),
-                   keys_.applied(run_, next_batch_++)};
+    batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1), keys_.applied(run_)};
     for (auto& k : taken.keys) batch->argv.push_back(std::move(k));
+    batch->argv.push_back(std::to_string(next_batch_++));
     batch->argv.push_back(std::to_string(micros(now)));
     for (auto& a : taken.args) batch->argv.push_back(std::move(a));
     batches_.push_back(std::move(batch));

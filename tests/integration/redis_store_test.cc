@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "integration/daemon_harness.h"
+#include "persist/redis_scripts.h"
 
 namespace tollgate::testing {
 namespace {
@@ -452,6 +453,57 @@ TEST(RedisStore, StalledRedisDuringAnAdminMutationIsAClearError) {
   EXPECT_EQ(ok->type, REDIS_REPLY_STATUS) << (ok->type == REDIS_REPLY_ERROR ? ok->str : "");
   Client rc = redis.connect();
   EXPECT_EQ(command(rc.get(), {"HEXISTS", "tg-test:status", "other"})->integer, 1);
+}
+
+// Verifies the scripts against a real Redis: a counter batch re-sent (same
+// run, number at or below the applied mark) is a no-op, increments add, a
+// TAT advances from max(stored, now); a ledger entry re-sent under its id is
+// stored once with the next global seq; a recharge refuses a known payment id.
+TEST(RedisStore, ScriptsAreIdempotentAndAdditive) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  Client r = redis.connect();
+  auto counters = [&](const std::string& batch, const std::string& now, const std::string& incr,
+                      const std::string& advance) {
+    Reply reply = command(r.get(), {"EVAL", persist::scripts::counters(), "2", "p:applied:7", "p:k:a", batch, now, "2",
+                                    "60000", "i", "q|q|5", incr, "t", "b|t", advance});
+    return reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+  };
+  EXPECT_EQ(counters("1", "1000", "3", "50"), 1);
+  EXPECT_EQ(counters("1", "1000", "3", "50"), 0) << "a resend";
+  EXPECT_EQ(counters("2", "1020", "4", "10"), 1);
+  EXPECT_EQ(counters("2", "1020", "4", "10"), 0);
+  auto hash = fields(r.get(), {"HGETALL", "p:k:a"});
+  EXPECT_EQ(hash["q|q|5"], "7");
+  EXPECT_EQ(hash["b|t"], "1060") << "max(1050, 1020) + 10";
+  EXPECT_EQ(counters("3", "5000", "1", "10"), 1);
+  EXPECT_EQ(fields(r.get(), {"HGETALL", "p:k:a"})["b|t"], "5010") << "a drained bucket restarts from now";
+  EXPECT_GT(command(r.get(), {"PTTL", "p:k:a"})->integer, 0);
+
+  auto ledger = [&](const std::string& id) {
+    return command(r.get(), {"EVAL", persist::scripts::ledger(), "2", "p:ledger", "p:ledger:seq", id, "3", "entry"});
+  };
+  ledger("7:1");
+  ledger("7:1");
+  ledger("8:1");
+  auto entries = fields(r.get(), {"HGETALL", "p:ledger"});
+  EXPECT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries["7:1"], "1|3|entry");
+  EXPECT_EQ(entries["8:1"], "2|3|entry");
+
+  auto recharge = [&](const std::string& payment) {
+    return command(r.get(), {"EVAL", persist::scripts::recharge(), "6", "p:payments", "p:lots:acme", "p:wallet",
+                             "p:lot:seq", "p:ledger", "p:ledger:seq", payment, "record", "lot", "acme", "0",
+                             "7:" + payment, "entry"});
+  };
+  Reply first = recharge("pay-1");
+  ASSERT_EQ(first->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ(first->integer, 1) << "lot id from INCR";
+  EXPECT_EQ(recharge("pay-2")->integer, 2);
+  Reply again = recharge("pay-1");
+  ASSERT_EQ(again->type, REDIS_REPLY_ERROR);
+  EXPECT_NE(std::string(again->str).find("already recorded"), std::string::npos);
+  EXPECT_EQ(command(r.get(), {"HLEN", "p:lots:acme"})->integer, 2);
 }
 
 }  // namespace

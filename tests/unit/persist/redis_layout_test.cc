@@ -30,7 +30,7 @@ TEST(RedisLayout, KeyNames) {
   RedisKeys keys("tg*:");
   EXPECT_EQ(keys.counters("acme"), "tg*:k:acme");
   EXPECT_EQ(keys.lots("acme"), "tg*:lots:acme");
-  EXPECT_EQ(keys.applied(3, 17), "tg*:applied:3:17");
+  EXPECT_EQ(keys.applied(3), "tg*:applied:3");
   EXPECT_EQ(keys.counters_pattern(), "tg\\*:k:*");
   EXPECT_EQ(keys.lots_pattern(), "tg\\*:lots:*");
 }
