@@ -140,7 +140,7 @@ class Engine {
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
   void deny_balance(const Policy& p, Decision& out) const;
-  Decision decide_unavailable(const Policy& p, Decision& out) const;
+  Decision decide_unavailable(const Policy& p, Decision& out, bool count) const;
   // SUBJECT under a contract: distinct caps, then per-subject counters.
   // On denial everything this call took from them is given back.
   bool charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out);

@@ -287,6 +287,9 @@ TEST(RedisStore, FailPoliciesWhileRedisIsDownAndFlushOnReturn) {
 
   redis.kill();
   ASSERT_TRUE(eventually([&] { return check(data.get(), "shut").code == "UNAVAILABLE"; })) << d.log();
+  Reply peek = command(data.get(), {"PEEK", "shut"});
+  ASSERT_TRUE(peek && peek->type == REDIS_REPLY_ARRAY);
+  EXPECT_EQ(std::string(peek->element[1]->str), "UNAVAILABLE") << "PEEK answers what CHECK would";
   EXPECT_GT(persistence(admin.get(), "fail_closed_denied"), 0);
   EXPECT_EQ(persistence(admin.get(), "redis_connected"), 0);
   const int64_t open_before = remaining(admin.get(), "open", "daily");
