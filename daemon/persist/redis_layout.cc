@@ -80,11 +80,12 @@ std::string RedisKeys::glob_escape(std::string_view s) {
 }
 
 void limit_deltas(LimitType type, std::string_view name, std::span<const uint64_t> before,
-                  std::span<const uint64_t> after, std::vector<FieldDelta>& out) {
+                  std::span<const uint64_t> after, Nanos now, std::vector<FieldDelta>& out) {
   const uint64_t b0 = before.empty() ? 0 : before[0];
   switch (type) {
     case LimitType::kTokenBucket: {
       if (after.empty() || after[0] == b0 || (after[0] & TokenBucket::kSealed) != 0) return;
+      if (static_cast<int64_t>(after[0]) <= now) return;  // full: nothing ahead of now
       const int64_t base = (b0 & TokenBucket::kSealed) != 0 ? 0 : static_cast<int64_t>(b0) / kNanosPerMicro;
       // Round the TAT up: Redis may see a bucket a µs emptier, never fuller.
       const int64_t tat = (static_cast<int64_t>(after[0]) + kNanosPerMicro - 1) / kNanosPerMicro;

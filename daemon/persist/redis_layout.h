@@ -67,9 +67,10 @@ struct FieldDelta {
 // Appends what changed in one limit's words from `before` (what Redis has
 // from this daemon; all zero for a key never flushed) to `after` (now).
 // Sealed words produce nothing. Quota and window deltas are unit counts per
-// period / slice; a token bucket yields its TAT pair (see tat_advance).
+// period / slice; a token bucket yields its TAT pair (see tat_advance), and
+// nothing when it is full at `now` (Redis' max(stored, now) covers that).
 void limit_deltas(LimitType type, std::string_view name, std::span<const uint64_t> before,
-                  std::span<const uint64_t> after, std::vector<FieldDelta>& out);
+                  std::span<const uint64_t> after, Nanos now, std::vector<FieldDelta>& out);
 
 // How far a token-bucket TAT in Redis is advanced (µs) at `now_us` for a
 // daemon whose TAT went from `base_us` to `tat_us`: the part of its advance

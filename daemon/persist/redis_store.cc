@@ -453,7 +453,7 @@ void RedisStore::collect_counters_locked(Nanos now) {
       const auto n = static_cast<size_t>(l->limiter.words());
       const auto off = static_cast<size_t>(l->word_offset);
       limit_deltas(l->spec.type, l->spec.name, baseline_of(key_baseline, l->spec, n),
-                   std::span<const uint64_t>(words).subspan(off, n), deltas);
+                   std::span<const uint64_t>(words).subspan(off, n), now, deltas);
       ttl = std::max(ttl, counters_ttl_ms(l->spec));
     }
     if (deltas.empty()) return;

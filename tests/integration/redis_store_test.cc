@@ -346,6 +346,23 @@ TEST(RedisStore, FullBufferDefersDeltasAndLosesNone) {
   EXPECT_EQ(persistence(admin.get(), "buffer_dropped"), 0);
 }
 
+// Verifies a clean stop while Redis is down exits normally and says what
+// could not be written.
+TEST(RedisStore, StopWhileRedisIsDownSaysWhatWasNotWritten) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  Daemon d(kConfig, RedisStorage{redis.socket(), "", "", kCheckpointMs, "connect_timeout: 200ms"});
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client admin = d.connect_admin();
+  Client data = d.connect();
+  redis.kill();
+  ASSERT_TRUE(eventually([&] { return persistence(admin.get(), "redis_connected") == 0; }));
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(check(data.get(), "local").allowed);
+  EXPECT_EQ(d.stop(15), 0);
+  EXPECT_NE(d.log().find("final flush to Redis failed"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("not written: 1 counter fields, 0 ledger entries"), std::string::npos) << d.log();
+}
+
 // Verifies two daemons charging one contract on one Redis add their debits:
 // Redis holds the sum, and a third daemon starting on it sees all of it.
 TEST(RedisStore, TwoDaemonsAddTheirDeltas) {

@@ -21,7 +21,7 @@ uint64_t window_word(uint64_t window, uint64_t count) { return window << 32 | co
 
 std::vector<FieldDelta> deltas(LimitType type, std::vector<uint64_t> before, std::vector<uint64_t> after) {
   std::vector<FieldDelta> out;
-  limit_deltas(type, "daily", before, after, out);
+  limit_deltas(type, "daily", before, after, 0, out);
   return out;
 }
 
@@ -107,6 +107,9 @@ TEST(RedisLayout, TokenBucketDelta) {
   EXPECT_EQ(d[0].value, 10);
   EXPECT_EQ(d[0].tat_base, 5);
   EXPECT_TRUE(deltas(LimitType::kTokenBucket, {5'000}, {TokenBucket::kSealed}).empty());
+  std::vector<FieldDelta> full;
+  limit_deltas(LimitType::kTokenBucket, "b", std::vector<uint64_t>{0}, std::vector<uint64_t>{9'000}, 10'000, full);
+  EXPECT_TRUE(full.empty()) << "a bucket full at now (TAT <= now) has nothing for Redis";
 }
 
 // Verifies coalescing keeps one pending delta per field: increments add up,
@@ -153,7 +156,7 @@ TEST(RedisLayout, QuotaRoundTrip) {
   const uint64_t fresh = word.load();
   ASSERT_TRUE(q->try_charge(&word, 7, kNow).allowed);
   std::vector<FieldDelta> out;
-  limit_deltas(LimitType::kQuota, "daily", std::vector<uint64_t>{fresh}, std::vector<uint64_t>{word.load()}, out);
+  limit_deltas(LimitType::kQuota, "daily", std::vector<uint64_t>{fresh}, std::vector<uint64_t>{word.load()}, kNow, out);
   std::unordered_map<std::string, int64_t> redis;
   for (const auto& d : out)
     if (d.op == FieldDelta::Op::kIncr) redis[d.field] += d.value;
