@@ -12,6 +12,7 @@
 //   P wallet           hash: contract -> wallet after its latest recharge
 //   P status           hash: contract -> admin status override
 //   P payments         hash: payment id -> recharge record (idempotency)
+//   P payment-lots     hash: payment id -> "<contract>|<amount>|<lot id>"
 //   P ledger           hash: <run>:<local seq> -> "<global seq>|<lot id>|<entry>"
 //   P ledger:seq, P lot:seq, P runs   counters (INCR) for global ledger seqs, lot ids, daemon runs
 //   P applied:<run>    the highest counter batch of a daemon run applied (resends are no-ops)
@@ -39,6 +40,7 @@ class RedisKeys {
   std::string wallets() const { return prefix_ + "wallet"; }
   std::string status() const { return prefix_ + "status"; }
   std::string payments() const { return prefix_ + "payments"; }
+  std::string payment_lots() const { return prefix_ + "payment-lots"; }
   std::string ledger() const { return prefix_ + "ledger"; }
   std::string ledger_seq() const { return prefix_ + "ledger:seq"; }
   std::string lot_seq() const { return prefix_ + "lot:seq"; }

@@ -62,16 +62,19 @@ return 1
 
 const std::string& recharge() {
   static const std::string s = std::string(kAppend) + R"lua(
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  return redis.error_reply('payment id ' .. ARGV[1] .. ' is already recorded in Redis (by another daemon, or by an ' ..
-    'attempt whose confirmation was lost); restart this daemon to load it')
+local known = redis.call('HGET', KEYS[7], ARGV[1])
+if known then
+  local expect = ARGV[4] .. '|' .. ARGV[8] .. '|'
+  if string.sub(known, 1, #expect) == expect then return {tonumber(string.sub(known, #expect + 1)), 1} end
+  return redis.error_reply('payment id ' .. ARGV[1] .. ' was already used for another contract or amount')
 end
 local lot = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[2], lot, ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[7], ARGV[1], ARGV[4] .. '|' .. ARGV[8] .. '|' .. lot)
 append(KEYS[5], KEYS[6], ARGV[6], lot, ARGV[7])
-return lot
+return {lot, 0}
 )lua";
   return s;
 }

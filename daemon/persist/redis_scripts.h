@@ -17,9 +17,12 @@ const std::string& ledger();
 // in number order, so a batch numbered at or below the mark is a resend and
 // is skipped.
 const std::string& counters();
-// KEYS: payments, lots:<contract>, wallet, lot seq, ledger, ledger seq.
-// ARGV: payment id, payment record, lot, contract, wallet, ledger id, entry.
-// Refuses a payment id Redis already has; returns the new lot id.
+// KEYS: payments, lots:<contract>, wallet, lot seq, ledger, ledger seq,
+// payment lots. ARGV: payment id, payment record, lot, contract, wallet,
+// ledger id, entry, amount. Returns {lot id, 0} for a new payment id, and
+// {its lot id, 1} for one Redis already has with the same contract and amount
+// (a retry whose first confirmation was lost, or another daemon's recharge);
+// an error for one used with another contract or amount.
 const std::string& recharge();
 // KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
 const std::string& status();

@@ -62,6 +62,7 @@ struct RedisStore::AdminCall {
   bool abandoned = false;  // the admin thread stopped waiting (timeout)
   bool ok = false;
   int64_t integer = 0;
+  bool known = false;  // RECHARGE: Redis had the payment id already
   std::string error;
 };
 
@@ -366,6 +367,10 @@ void RedisStore::on_reply(Request* request, void* raw) {
       call.ok = !error;
       call.error = error_text;
       if (!error && reply->type == REDIS_REPLY_INTEGER) call.integer = reply->integer;
+      if (!error && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {  // {lot id, known}
+        call.integer = reply->element[0]->integer;
+        call.known = reply->element[1]->integer == 1;
+      }
       calls_cv_.notify_all();
       break;
     }
@@ -532,18 +537,20 @@ int64_t RedisStore::lot_id(const std::string& contract, int64_t lot) const {
 }
 
 std::vector<std::string> RedisStore::ledger_command_locked(uint64_t after, size_t max, uint64_t* last) {
+  std::erase_if(skip_ledger_, [after](uint64_t seq) { return seq <= after; });  // confirmed: no longer needed
   std::vector<LedgerEntry> entries = state_.ledger().entries_after(after, max);
   if (entries.empty()) return {};
   std::vector<std::string> argv{"EVAL", scripts::ledger(), "2", keys_.ledger(), keys_.ledger_seq()};
   argv.reserve(5 + 3 * entries.size());
   for (LedgerEntry& e : entries) {
+    *last = e.seq;
+    if (skip_ledger_.contains(e.seq)) continue;  // Redis has it under another id
     argv.push_back(ledger_id(run_, e.seq));
     const int64_t id = lot_id(e.contract, e.lot);
     if (e.lot >= 0 && id < 0)
       spdlog::error("storage: ledger entry {} of '{}' names lot {} which has no id in Redis", e.seq, e.contract, e.lot);
     argv.push_back(std::to_string(id));
     argv.push_back(encode_ledger_entries(std::span<const LedgerEntry>(&e, 1)));
-    *last = e.seq;
   }
   return argv;
 }
@@ -558,20 +565,22 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
       PaymentImage payment{record.payment_id, PaymentRecord{record.contract, record.lot.amount, record.reply}};
       return {"EVAL",
               scripts::recharge(),
-              "6",
+              "7",
               keys_.payments(),
               keys_.lots(record.contract),
               keys_.wallets(),
               keys_.lot_seq(),
               keys_.ledger(),
               keys_.ledger_seq(),
+              keys_.payment_lots(),
               record.payment_id,
               encode_payments(std::span<const PaymentImage>(&payment, 1)),
               encode_lot_value(record.lot),
               record.contract,
               std::to_string(record.wallet),
               id,
-              entry};
+              entry,
+              std::to_string(record.lot.amount)};
     }
     case AdminRecord::Kind::kStatus: {
       ContractImage image;
@@ -626,6 +635,13 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
       spdlog::error("storage: lot {} of '{}' recorded as Redis lot {} but {} lot ids are known", record.lot.index,
                     record.contract, call->integer, ids.size());
     ids.push_back(call->integer);
+    if (call->known) {
+      // Redis has this recharge already (its ledger entry included): apply it
+      // here, and never send this daemon's copy of the entry.
+      skip_ledger_.insert(record.ledger_entry.seq);
+      spdlog::info("storage: payment id {} of '{}' was already recorded in Redis (lot {}); applied here", record.payment_id,
+                   record.contract, call->integer);
+    }
   } else if (record.kind == AdminRecord::Kind::kReset) {
     // Redis dropped the fields; deltas from here on start at the reset state.
     Engine& engine = engine_();

@@ -188,6 +188,7 @@ class RedisStore final : public DurabilityHook {
   std::unordered_map<std::string, std::vector<int64_t>> lot_ids_;
   uint32_t dirty_since_s_ = 0;
   std::unordered_set<std::string> deferred_keys_;
+  std::unordered_set<uint64_t> skip_ledger_;  // local ledger seqs Redis has under another id
 
   // Loop thread only.
   uv_loop_t* loop_ = nullptr;
