@@ -95,9 +95,12 @@ void limit_deltas(LimitType type, std::string_view name, std::span<const uint64_
     case LimitType::kQuota:
       if (!after.empty()) quota_deltas(name, b0, after[0], out);
       return;
-    case LimitType::kSlidingWindow: window_deltas(name, before, after, out); return;
+    case LimitType::kSlidingWindow:
+      window_deltas(name, before, after, out);
+      return;
     case LimitType::kConcurrency:
-    case LimitType::kDistinctSubjects: return;
+    case LimitType::kDistinctSubjects:
+      return;
   }
 }
 
@@ -107,9 +110,15 @@ int64_t tat_advance(int64_t base_us, int64_t tat_us, int64_t now_us) {
 
 void coalesce(FieldDelta& pending, const FieldDelta& d) {
   switch (d.op) {
-    case FieldDelta::Op::kIncr: pending.value += d.value; break;
-    case FieldDelta::Op::kTat: pending.value = d.value; break;  // pending.tat_base stays: Redis has that one
-    case FieldDelta::Op::kPrune: pending.value = std::max(pending.value, d.value); break;
+    case FieldDelta::Op::kIncr:
+      pending.value += d.value;
+      break;
+    case FieldDelta::Op::kTat:
+      pending.value = d.value;
+      break;  // pending.tat_base stays: Redis has that one
+    case FieldDelta::Op::kPrune:
+      pending.value = std::max(pending.value, d.value);
+      break;
   }
 }
 
@@ -161,7 +170,8 @@ std::optional<std::vector<uint64_t>> limit_words(LimitType type, std::string_vie
       return words;
     }
     case LimitType::kConcurrency:
-    case LimitType::kDistinctSubjects: break;
+    case LimitType::kDistinctSubjects:
+      break;
   }
   return std::nullopt;
 }
@@ -173,10 +183,13 @@ int64_t counters_ttl_ms(const LimitSpec& spec) {
       const int64_t refill_ms = spec.rate > 0 ? spec.per / kNanosPerMilli * spec.burst / spec.rate : 0;
       return std::max<int64_t>(refill_ms, 0) + 60'000;
     }
-    case LimitType::kSlidingWindow: return 2 * (spec.window / kNanosPerMilli) + 60'000;
-    case LimitType::kQuota: return 35 * kDayMs;  // the longest period (a month) and some
+    case LimitType::kSlidingWindow:
+      return 2 * (spec.window / kNanosPerMilli) + 60'000;
+    case LimitType::kQuota:
+      return 35 * kDayMs;  // the longest period (a month) and some
     case LimitType::kConcurrency:
-    case LimitType::kDistinctSubjects: break;
+    case LimitType::kDistinctSubjects:
+      break;
   }
   return kDayMs;
 }

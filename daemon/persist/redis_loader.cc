@@ -66,7 +66,8 @@ std::expected<std::vector<std::string>, std::string> RedisLoader::scan(const std
     const redisReply* reply = r->get();
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return std::unexpected("SCAN: unexpected reply");
     cursor = std::string(reply_string(reply->element[0]));
-    for (size_t i = 0; i < reply->element[1]->elements; ++i) keys.emplace_back(reply_string(reply->element[1]->element[i]));
+    for (size_t i = 0; i < reply->element[1]->elements; ++i)
+      keys.emplace_back(reply_string(reply->element[1]->element[i]));
   } while (cursor != "0");
   return keys;
 }

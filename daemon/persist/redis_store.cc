@@ -24,8 +24,8 @@ namespace {
 // A worker may read the clock, be preempted, and charge a little later: keys
 // used this many seconds before the previous collection are looked at again.
 constexpr uint32_t kDirtyMarginS = 2;
-constexpr size_t kBatchKeys = 256;        // counter hashes per EVAL
-constexpr size_t kLedgerBatch = 2048;     // ledger entries per EVAL
+constexpr size_t kBatchKeys = 256;     // counter hashes per EVAL
+constexpr size_t kLedgerBatch = 2048;  // ledger entries per EVAL
 // Counter batches on the wire at once: more would queue in Redis behind each
 // other and the last ones would pass command_timeout (a reconnect storm).
 constexpr size_t kMaxBatchesInFlight = 4;
@@ -150,7 +150,8 @@ void RedisStore::start(uv_loop_t* loop) {
   handles_open_ = true;
   const auto every = static_cast<uint64_t>(std::max<int64_t>(1, options_.checkpoint_ms));
   uv_timer_start(
-      &tick_timer_, [](uv_timer_t* t) {
+      &tick_timer_,
+      [](uv_timer_t* t) {
         auto* self = static_cast<RedisStore*>(t->data);
         self->tick(self->options_.clock->now());
       },
@@ -253,9 +254,10 @@ void RedisStore::on_lost(const std::string& why) {
   }
   const Nanos now = options_.clock->now();
   if (was_ready || !ever_ready_)
-    spdlog::error("storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
-                  "buffering deltas, reconnecting",
-                  redis_address(options_.redis), why);
+    spdlog::error(
+        "storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
+        "buffering deltas, reconnecting",
+        redis_address(options_.redis), why);
   set_available(false, now);
   schedule_reconnect();
 }
@@ -276,8 +278,8 @@ void RedisStore::set_available(bool up, Nanos now) {
 
 void RedisStore::send(Request* request, const std::vector<std::string>& argv) {
   ArgvView view(argv);  // hiredis 0.14 takes a non-const argv
-  if (ctx_ == nullptr ||
-      redisAsyncCommandArgv(ctx_, on_reply_cb, request, view.argc(), view.args.data(), view.lengths.data()) != REDIS_OK) {
+  if (ctx_ == nullptr || redisAsyncCommandArgv(ctx_, on_reply_cb, request, view.argc(), view.args.data(),
+                                               view.lengths.data()) != REDIS_OK) {
     on_reply(request, nullptr);
     return;
   }
@@ -295,9 +297,9 @@ void RedisStore::on_reply(Request* request, void* raw) {
   const bool current = request->generation == generation_ && ctx_ != nullptr;
   if (current && !sent_at_.empty()) sent_at_.pop_front();
   const bool error = reply == nullptr || reply->type == REDIS_REPLY_ERROR;
-  const std::string error_text =
-      reply == nullptr ? "the connection to Redis was lost" : error ? std::string(reply_string(reply)) : "";
-  const Nanos now = options_.clock->now();
+  const std::string error_text = reply == nullptr ? "the connection to Redis was lost"
+                                 : error          ? std::string(reply_string(reply))
+                                                  : "";
   switch (request->kind) {
     case Request::Kind::kAuth:
       if (error && reply != nullptr) {
@@ -307,58 +309,18 @@ void RedisStore::on_reply(Request* request, void* raw) {
       }
       break;
     case Request::Kind::kPing:
-      if (!error && current) on_ready();
+      if (!error && current)
+        on_ready();
       else if (reply != nullptr && current) {
         spdlog::error("storage: Redis at {} answered PING with: {}", redis_address(options_.redis), error_text);
         redisAsyncDisconnect(ctx_);  // a callback may only ask for the disconnect
       }
       break;
-    case Request::Kind::kBatch: {
-      Batch* b = request->batch;
-      if (!error) {
-        {
-          std::lock_guard lock(status_mutex_);
-          ++counters_.flushes;
-          counters_.flushed_fields += b->fields;
-          const auto took = static_cast<uint64_t>((now - b->sent_at) / 1000);
-          counters_.flush_last_us = took;
-          counters_.flush_max_us = std::max(counters_.flush_max_us, took);
-        }
-        batch_fields_ -= b->fields;
-        batches_.remove_if([b](const std::unique_ptr<Batch>& x) { return x.get() == b; });
-        // The next batch takes its place on the wire (if an admin mutation
-        // holds the mutex, the next tick does it).
-        if (current && !stopping_ && mutex_.try_lock()) {
-          std::lock_guard lock(mutex_, std::adopt_lock);
-          seal_batches(now, kMaxBatchesInFlight);
-        }
-        if (current) send_pending(now);
-      } else {
-        b->in_flight = false;
-        std::lock_guard lock(status_mutex_);
-        ++counters_.flush_failures;
-        if (reply != nullptr) {
-          counters_.last_error = error_text;
-          spdlog::error("storage: Redis refused a counter batch: {} (re-sent on the next tick)", error_text);
-        }
-      }
+    case Request::Kind::kBatch:
+      on_batch_reply(*request->batch, error ? &error_text : nullptr, reply != nullptr, current);
       break;
-    }
     case Request::Kind::kLedger:
-      if (!error) {
-        ledger_acked_ = std::max(ledger_acked_, request->ledger_upto);
-        std::lock_guard lock(status_mutex_);
-        ++counters_.flushes;
-        counters_.flushed_ledger_entries += request->ledger_entries;
-      } else {
-        std::lock_guard lock(status_mutex_);
-        ++counters_.flush_failures;
-        if (reply != nullptr) {
-          counters_.last_error = error_text;
-          spdlog::error("storage: Redis refused ledger entries: {} (re-sent on the next tick)", error_text);
-        }
-      }
-      if (ledger_in_flight_ == request->ledger_upto) ledger_in_flight_ = 0;
+      on_ledger_reply(*request, error ? &error_text : nullptr, reply != nullptr);
       break;
     case Request::Kind::kAdmin: {
       std::lock_guard lock(calls_mutex_);
@@ -375,6 +337,53 @@ void RedisStore::on_reply(Request* request, void* raw) {
       break;
     }
   }
+}
+
+void RedisStore::on_batch_reply(Batch& b, const std::string* error, bool answered, bool current) {
+  const Nanos now = options_.clock->now();
+  if (error != nullptr) {
+    b.in_flight = false;  // re-sent as it is
+    std::lock_guard lock(status_mutex_);
+    ++counters_.flush_failures;
+    if (answered) {
+      counters_.last_error = *error;
+      spdlog::error("storage: Redis refused a counter batch: {} (re-sent on the next tick)", *error);
+    }
+    return;
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.flushes;
+    counters_.flushed_fields += b.fields;
+    const auto took = static_cast<uint64_t>((now - b.sent_at) / 1000);
+    counters_.flush_last_us = took;
+    counters_.flush_max_us = std::max(counters_.flush_max_us, took);
+  }
+  batch_fields_ -= b.fields;
+  batches_.remove_if([&b](const std::unique_ptr<Batch>& x) { return x.get() == &b; });
+  // The next batch takes its place on the wire (if an admin mutation holds
+  // the mutex, the next tick does it).
+  if (current && !stopping_ && mutex_.try_lock()) {
+    std::lock_guard lock(mutex_, std::adopt_lock);
+    seal_batches(now, kMaxBatchesInFlight);
+  }
+  if (current) send_pending(now);
+}
+
+void RedisStore::on_ledger_reply(const Request& request, const std::string* error, bool answered) {
+  if (ledger_in_flight_ == request.ledger_upto) ledger_in_flight_ = 0;
+  std::lock_guard lock(status_mutex_);
+  if (error != nullptr) {
+    ++counters_.flush_failures;
+    if (answered) {
+      counters_.last_error = *error;
+      spdlog::error("storage: Redis refused ledger entries: {} (re-sent on the next tick)", *error);
+    }
+    return;
+  }
+  ledger_acked_ = std::max(ledger_acked_, request.ledger_upto);
+  ++counters_.flushes;
+  counters_.flushed_ledger_entries += request.ledger_entries;
 }
 
 void RedisStore::check_timeouts(Nanos now) {
@@ -417,7 +426,8 @@ void RedisStore::tick(Nanos now) {
     }
     std::lock_guard status_lock(status_mutex_);
     ++counters_.checkpoints;
-    counters_.buffered_ledger_entries = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
+    counters_.buffered_ledger_entries =
+        state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
     counters_.buffered_fields = pending_.fields() + batch_fields_;
   }
   send_pending(now);
@@ -491,8 +501,10 @@ void RedisStore::collect_counters_locked(Nanos now) {
   }
   if (++ticks_ % kBaselineSweepTicks == 0) {
     for (auto it = baseline_.begin(); it != baseline_.end();) {
-      if (engine.table().find(it->first, CounterTable::hash_key(it->first)) == nullptr) it = baseline_.erase(it);
-      else ++it;
+      if (engine.table().find(it->first, CounterTable::hash_key(it->first)) == nullptr)
+        it = baseline_.erase(it);
+      else
+        ++it;
     }
   }
 }
@@ -588,13 +600,19 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
       image.status = record.status;
       image.overridden = true;
       image.reason = record.reason;
-      return {"EVAL",         scripts::status(),      "3", keys_.status(), keys_.ledger(), keys_.ledger_seq(),
+      return {"EVAL",          scripts::status(),      "3", keys_.status(), keys_.ledger(), keys_.ledger_seq(),
               record.contract, encode_contract(image), id,  entry};
     }
     case AdminRecord::Kind::kReset:
-      return {"EVAL", scripts::reset(), "3", keys_.counters(record.contract), keys_.ledger(), keys_.ledger_seq(),
+      return {"EVAL",
+              scripts::reset(),
+              "3",
+              keys_.counters(record.contract),
+              keys_.ledger(),
+              keys_.ledger_seq(),
               record.limit.empty() ? std::string() : record.limit + "|",
-              id, entry};
+              id,
+              entry};
   }
   return {};
 }
@@ -620,9 +638,10 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
   if (!calls_cv_.wait_for(lock, timeout, [&] { return call->done; })) {
     call->abandoned = true;
     lock.unlock();
-    return refuse(fmt::format("Redis did not confirm within command_timeout ({} ms); the change was not applied here "
-                              "(if it reached Redis after all, it takes effect at the next start-up)",
-                              options_.redis.command_timeout / kNanosPerMilli));
+    return refuse(
+        fmt::format("Redis did not confirm within command_timeout ({} ms); the change was not applied here "
+                    "(if it reached Redis after all, it takes effect at the next start-up)",
+                    options_.redis.command_timeout / kNanosPerMilli));
   }
   if (!call->ok) {
     lock.unlock();
@@ -639,8 +658,8 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
       // Redis has this recharge already (its ledger entry included): apply it
       // here, and never send this daemon's copy of the entry.
       skip_ledger_.insert(record.ledger_entry.seq);
-      spdlog::info("storage: payment id {} of '{}' was already recorded in Redis (lot {}); applied here", record.payment_id,
-                   record.contract, call->integer);
+      spdlog::info("storage: payment id {} of '{}' was already recorded in Redis (lot {}); applied here",
+                   record.payment_id, record.contract, call->integer);
     }
   } else if (record.kind == AdminRecord::Kind::kReset) {
     // Redis dropped the fields; deltas from here on start at the reset state.
@@ -726,8 +745,9 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
   seal_batches(now, std::numeric_limits<size_t>::max());
   const uint64_t ledger_backlog = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
   auto lost = [&](const std::string& why) -> std::expected<void, std::string> {
-    return std::unexpected(fmt::format("{}; not written: {} counter fields, {} ledger entries", why, batch_fields_,
-                                       state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq())));
+    return std::unexpected(
+        fmt::format("{}; not written: {} counter fields, {} ledger entries", why, batch_fields_,
+                    state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq())));
   };
   if (batches_.empty() && ledger_backlog == 0) return {};
   auto redis = RedisSync::open(options_.redis);

@@ -67,7 +67,7 @@ namespace tollgate::persist {
   X(flush_last_us, "latency of the latest confirmed batch (send to reply)")                                \
   X(flush_max_us, "highest batch latency")                                                                 \
   X(flushed_fields, "counter fields written to Redis")                                                     \
-  X(flushed_ledger_entries, "ledger entries sent and confirmed (an admin entry re-sent is a no-op)")                                             \
+  X(flushed_ledger_entries, "ledger entries confirmed (an admin one re-sent is a no-op)")                 \
   X(admin_durable, "admin mutations confirmed by Redis before their reply")                                \
   X(admin_refused, "admin mutations refused (Redis down, error or timeout): not applied")                  \
   X(fail_open_allowed, "calls allowed without charging by fail: open while Redis was down")                \
@@ -138,6 +138,9 @@ class RedisStore final : public DurabilityHook {
   void on_ready();
   void on_lost(const std::string& why);
   void on_reply(Request* request, void* reply);
+  // `error`: null when Redis confirmed; `answered`: Redis replied (else the connection is gone).
+  void on_batch_reply(Batch& batch, const std::string* error, bool answered, bool current);
+  void on_ledger_reply(const Request& request, const std::string* error, bool answered);
   enum class RequestKind : uint8_t { kAuth, kPing, kBatch, kLedger, kAdmin };
   Request* new_request(RequestKind kind);
   void send(Request* request, const std::vector<std::string>& argv);

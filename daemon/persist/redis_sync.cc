@@ -35,7 +35,8 @@ std::expected<RedisSync, std::string> RedisSync::open(const RedisConfig& config)
                         : redisConnectUnixWithTimeout(config.socket.c_str(), to_timeval(config.connect_timeout));
   if (c == nullptr) return std::unexpected("cannot allocate a Redis context");
   RedisSync sync(c);
-  if (c->err != 0) return std::unexpected(fmt::format("cannot connect to Redis at {}: {}", redis_address(config), context_error(c)));
+  if (c->err != 0)
+    return std::unexpected(fmt::format("cannot connect to Redis at {}: {}", redis_address(config), context_error(c)));
   redisSetTimeout(c, to_timeval(config.command_timeout));
   if (!config.password.empty()) {
     auto auth = sync.command({"AUTH", config.password});

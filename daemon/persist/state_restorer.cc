@@ -51,13 +51,20 @@ void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
       }
       auto& lots = money_[e.contract];
       if (lots.size() <= static_cast<size_t>(e.lot)) lots.resize(static_cast<size_t>(e.lot) + 1);
-      if (e.kind == LedgerKind::kDebit) lots[e.lot].first -= e.amount;
-      else lots[e.lot].second += e.amount;
+      if (e.kind == LedgerKind::kDebit)
+        lots[e.lot].first -= e.amount;
+      else
+        lots[e.lot].second += e.amount;
     }
     switch (state_.ledger().restore(std::move(e))) {
-      case RestoreOutcome::kAppended: ++stats_.ledger_entries; break;
-      case RestoreOutcome::kDuplicate: break;
-      case RestoreOutcome::kRenumbered: ++stats_.ledger_entries, ++stats_.ledger_gaps; break;
+      case RestoreOutcome::kAppended:
+        ++stats_.ledger_entries;
+        break;
+      case RestoreOutcome::kDuplicate:
+        break;
+      case RestoreOutcome::kRenumbered:
+        ++stats_.ledger_entries, ++stats_.ledger_gaps;
+        break;
     }
   }
 }
@@ -123,9 +130,10 @@ void StateRestorer::finish() {
     }
     if (carry > 0) {
       ++stats_.overdrafts;
-      spdlog::warn("recovery: contract '{}' was debited {} credits beyond its lots (several daemons spent one balance); "
-                   "its balance is 0",
-                   key, carry);
+      spdlog::warn(
+          "recovery: contract '{}' was debited {} credits beyond its lots (several daemons spent one balance); "
+          "its balance is 0",
+          key, carry);
     }
     state_.ledger().restore_marks(key, std::move(marks));
   }

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -191,7 +191,8 @@ TEST(RedisStore, KillNineUnderLoadLosesNoAcknowledgedAdminChange) {
     Client admin = d.connect_admin();
     auto acme = fields(admin.get(), {"CONTRACT", "acme"});
     const LedgerView l = ledger(admin.get(), "acme");
-    for (const auto& id : acked_recharges) EXPECT_TRUE(l.payment_ids.count(id)) << "acknowledged recharge " << id << " lost";
+    for (const auto& id : acked_recharges)
+      EXPECT_TRUE(l.payment_ids.count(id)) << "acknowledged recharge " << id << " lost";
     EXPECT_EQ(l.sum, std::stoll(acme["balance"])) << "ledger invariant";
     const int64_t restored_used = kQuota - std::stoll(acme["limit.monthly.remaining"]);
     if (round > 0) {
@@ -273,9 +274,10 @@ TEST(RedisStore, KillNineUnderLoadLosesNoAcknowledgedAdminChange) {
     if (::testing::Test::HasFailure()) break;
   }
   EXPECT_GT(acked_recharges.size(), static_cast<size_t>(kRounds)) << "the admin load ran";
-  std::printf("[ redis crash ] %d kill points, %zu acknowledged recharges kept; most acknowledged calls lost in one "
-              "crash: %lld\n",
-              kRounds, acked_recharges.size(), static_cast<long long>(most_lost));
+  std::printf(
+      "[ redis crash ] %d kill points, %zu acknowledged recharges kept; most acknowledged calls lost in one "
+      "crash: %lld\n",
+      kRounds, acked_recharges.size(), static_cast<long long>(most_lost));
 }
 
 // Verifies each fail: policy while Redis is down — closed denies UNAVAILABLE,
@@ -366,8 +368,10 @@ TEST(RedisStore, RedisKilledDuringAdminMutations) {
     for (int i = 0; i < 400; ++i) {
       Reply r = i % 2 == 0 ? command(c.get(), {"SUSPEND", "other", "n" + std::to_string(i)})
                            : command(c.get(), {"RECHARGE", "acme", "100", "kill-" + std::to_string(i)});
-      if (r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ARRAY)) ++ok;
-      else if (r && r->type == REDIS_REPLY_ERROR && std::string(r->str).find("nothing was changed") != std::string::npos)
+      if (r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ARRAY))
+        ++ok;
+      else if (r && r->type == REDIS_REPLY_ERROR &&
+               std::string(r->str).find("nothing was changed") != std::string::npos)
         ++refused;
       else
         ++other;
@@ -539,7 +543,8 @@ TEST(RedisStore, StalledRedisDuringAnAdminMutationIsAClearError) {
   // Whichever notices first: the admin thread's wait or the loop dropping the silent connection.
   const std::string why = r->str;
   EXPECT_NE(why.find("nothing was changed"), std::string::npos) << why;
-  EXPECT_TRUE(why.find("did not confirm") != std::string::npos || why.find("connection to Redis was lost") != std::string::npos)
+  EXPECT_TRUE(why.find("did not confirm") != std::string::npos ||
+              why.find("connection to Redis was lost") != std::string::npos)
       << why;
   EXPECT_EQ(fields(admin.get(), {"CONTRACT", "other"})["status"], "active") << "a refused mutation is not applied";
   // The control loop drops the silent connection and keeps deciding meanwhile.
@@ -592,8 +597,8 @@ TEST(RedisStore, ScriptsAreIdempotentAndAdditive) {
 
   auto recharge = [&](const std::string& payment, const std::string& amount) {
     return command(r.get(), {"EVAL", persist::scripts::recharge(), "7", "p:payments", "p:lots:acme", "p:wallet",
-                             "p:lot:seq", "p:ledger", "p:ledger:seq", "p:payment-lots", payment, "record", "lot", "acme",
-                             "0", "7:" + payment, "entry", amount});
+                             "p:lot:seq", "p:ledger", "p:ledger:seq", "p:payment-lots", payment, "record", "lot",
+                             "acme", "0", "7:" + payment, "entry", amount});
   };
   auto lot_and_known = [](const Reply& reply) {
     EXPECT_EQ(reply->type, REDIS_REPLY_ARRAY) << (reply->type == REDIS_REPLY_ERROR ? reply->str : "");

@@ -69,8 +69,8 @@ TEST(RedisLayout, QuotaDeltaAcrossPeriods) {
 // Verifies sliding-window deltas are per slice: same window → difference,
 // a slot now holding a newer window → its whole count, plus a prune.
 TEST(RedisLayout, WindowDeltasPerSlice) {
-  auto d = deltas(LimitType::kSlidingWindow, {window_word(7, 2), window_word(7, 1)},
-                  {window_word(7, 5), window_word(8, 4)});
+  auto d =
+      deltas(LimitType::kSlidingWindow, {window_word(7, 2), window_word(7, 1)}, {window_word(7, 5), window_word(8, 4)});
   ASSERT_EQ(d.size(), 3u);
   EXPECT_EQ(d[0].field, "daily|w|7|0");
   EXPECT_EQ(d[0].value, 3);
@@ -130,8 +130,8 @@ TEST(RedisLayout, Coalesce) {
 // Verifies words rebuilt from a counters hash: the newest quota period, the
 // newest window per slot (counts clamped), TAT µs → ns, nothing → nullopt.
 TEST(RedisLayout, WordsFromFields) {
-  std::unordered_map<std::string, int64_t> fields{{"daily|q|100", 9},  {"daily|q|160", 4}, {"daily|w|7|0", 2},
-                                                  {"daily|w|8|0", 6},  {"daily|w|8|1", -3}, {"daily|w|9|5", 1},
+  std::unordered_map<std::string, int64_t> fields{{"daily|q|100", 9}, {"daily|q|160", 4},  {"daily|w|7|0", 2},
+                                                  {"daily|w|8|0", 6}, {"daily|w|8|1", -3}, {"daily|w|9|5", 1},
                                                   {"daily|t", 12345}, {"other|q|999", 1}};
   auto q = limit_words(LimitType::kQuota, "daily", fields, std::vector<uint64_t>{0});
   ASSERT_TRUE(q);
