@@ -183,7 +183,7 @@ TEST(RedisStore, KillNineUnderLoadLosesNoAcknowledgedAdminChange) {
   std::set<std::string> acked_recharges;
   int64_t used = 0;  // quota units restored by the previous start
   int64_t most_lost = 0;
-  constexpr int kRounds = 6;
+  constexpr int kRounds = 20;
   for (int round = 0; round <= kRounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     Daemon d(kConfig, storage);
