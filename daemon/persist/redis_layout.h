@@ -46,6 +46,8 @@ class RedisKeys {
   std::string lot_seq() const { return prefix_ + "lot:seq"; }
   std::string runs() const { return prefix_ + "runs"; }
   std::string applied(uint64_t run) const { return prefix_ + "applied:" + std::to_string(run); }
+  // A ledger entry's field: unique to one daemon run and its local seq.
+  static std::string ledger_id(uint64_t run, uint64_t seq) { return std::to_string(run) + ":" + std::to_string(seq); }
   // SCAN MATCH patterns for every counters / lots key (glob characters of the prefix escaped).
   std::string counters_pattern() const { return glob_escape(prefix_ + "k:") + "*"; }
   std::string lots_pattern() const { return glob_escape(prefix_ + "lots:") + "*"; }

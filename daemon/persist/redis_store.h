@@ -127,21 +127,49 @@ class RedisStore final : public DurabilityHook {
   RedisStatus status() const;
 
  private:
-  struct Batch;         // one idempotent EVAL of counter deltas
-  struct AdminCall;     // an admin script waiting for its reply
-  struct Request;       // privdata of one async command
+  enum class RequestKind : uint8_t { kAuth, kPing, kBatch, kLedger, kAdmin };
+  // One EVAL of counter deltas; kept until Redis confirms it and re-sent, in
+  // number order, after a reconnect (the run's applied mark makes a second
+  // arrival a no-op).
+  struct Batch {
+    std::vector<std::string> argv;
+    size_t fields = 0;
+    bool in_flight = false;
+    Nanos sent_at = 0;
+  };
+
+  // An admin script handed from the admin thread to the loop; guarded by calls_mutex_.
+  struct AdminCall {
+    std::vector<std::string> argv;
+    bool done = false;
+    bool abandoned = false;  // the admin thread stopped waiting (timeout)
+    bool ok = false;
+    int64_t integer = 0;
+    bool known = false;  // RECHARGE: Redis had the payment id already
+    std::string error;
+  };
+
+  // The privdata of one async command (owned by its reply callback).
+  struct Request {
+    using Kind = RequestKind;
+    RedisStore* store = nullptr;
+    Kind kind = Kind::kPing;
+    uint64_t generation = 0;  // which connection it was sent on
+    Batch* batch = nullptr;
+    uint64_t ledger_upto = 0;
+    size_t ledger_entries = 0;
+    std::shared_ptr<AdminCall> call;
+  };
 
   // --- loop thread ---
   void connect();
   void schedule_reconnect();
-  void on_connected(int status);
   void on_ready();
   void on_lost(const std::string& why);
   void on_reply(Request* request, void* reply);
   // `error`: null when Redis confirmed; `answered`: Redis replied (else the connection is gone).
   void on_batch_reply(Batch& batch, const std::string* error, bool answered, bool current);
   void on_ledger_reply(const Request& request, const std::string* error, bool answered);
-  enum class RequestKind : uint8_t { kAuth, kPing, kBatch, kLedger, kAdmin };
   Request* new_request(RequestKind kind);
   void send(Request* request, const std::vector<std::string>& argv);
   void send_pending(Nanos now);
