@@ -21,6 +21,8 @@
 #include "engine/reclaimer.h"
 #include "net/server.h"
 #include "persist/embedded_store.h"
+#include "persist/redis_store.h"
+#include "persist/redis_sync.h"
 
 namespace tollgate {
 namespace {
@@ -38,6 +40,7 @@ struct ControlPlane {
   Server* server = nullptr;
   CommitGate* gate = nullptr;
   persist::EmbeddedStore* store = nullptr;
+  persist::RedisStore* redis = nullptr;  // storage.mode: redis (then store is null)
   Reloader* reloader = nullptr;
   CellThrottle* cell = nullptr;
   Reclaimer* reclaimer = nullptr;
@@ -63,6 +66,11 @@ void on_drained(uv_async_t* handle) {
   if (cp->store != nullptr) {
     if (auto done = cp->store->checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
     else spdlog::error("final checkpoint failed: {} (state since the previous checkpoint is lost)", done.error());
+  }
+  if (cp->redis != nullptr) {
+    // Workers are gone: this flush holds every charge they made.
+    if (auto done = cp->redis->shutdown(cp->clock->now()); done) spdlog::info("final flush to Redis written");
+    else spdlog::error("final flush to Redis failed: {}", done.error());
   }
   close_all(*cp);
 }
@@ -103,19 +111,24 @@ void on_sweep(uv_timer_t* timer) {
   Nanos now = cp->clock->now();
   cp->reloader->current().sweep(now, kSweepBudget);
   cp->cell->sweep(now, kSweepBudget);
-  cp->admin->flush_debits(now);  // per-call debits become ledger entries
+  // Per-call debits become ledger entries. The Redis store does this in its
+  // own tick: its lock may be held by an admin mutation waiting for this loop.
+  if (cp->redis == nullptr) cp->admin->flush_debits(now);
   cp->reclaimer->collect();
 }
 
 void on_checkpoint(uv_timer_t* timer) {
   auto* cp = static_cast<ControlPlane*>(timer->data);
+  if (cp->stopping) return;  // the final checkpoint follows the drain
   cp->store->tick(cp->clock->now());  // failures are logged and counted inside; the next tick retries
 }
 
 // Which storage modes this build can run; the error says why not.
 std::expected<void, std::string> storage_supported(const StorageConfig& storage) {
-  if (storage.mode == StorageMode::kRedis)
-    return std::unexpected("storage.mode 'redis' is not available in this version yet; use embedded or memory");
+  if (storage.mode == StorageMode::kRedis && storage.durability == Durability::kStrict)
+    return std::unexpected(
+        "storage.durability 'strict' applies to the embedded store only; with storage.mode redis charges are written "
+        "behind every checkpoint_ms (use relaxed)");
   return {};
 }
 
@@ -127,6 +140,20 @@ std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaime
     return nullptr;
   }
   return std::move(*engine);
+}
+
+// INFO `persistence` of both services comes from the store's status(): its
+// counters (name, value, description) and its latest error.
+template <typename Store>
+void show_persistence(const Store& store, DataService& data, DataService& admin) {
+  const Store* st = &store;
+  auto visit_all = [st](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
+    st->status().for_each_counter(
+        [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
+  };
+  auto last_error = [st] { return st->status().last_error; };
+  data.set_persistence(visit_all, last_error);
+  admin.set_persistence(visit_all, last_error);
 }
 
 // Admin peers: the configured uids/gids, or by default the daemon's own uid and root.
@@ -177,6 +204,24 @@ int run_daemon(const std::string& config_path) {
   limits.parser.max_inline = static_cast<size_t>(config->server.max_inline);
   limits.max_output = static_cast<size_t>(config->server.max_output);
 
+  // State from Redis, before any worker (or the server) exists. Unreachable
+  // Redis at start-up is fatal: starting empty would hand out fresh quotas
+  // and forget balances, so the daemon exits and its supervisor retries.
+  ContractAdmin contract_admin(engine, state);
+  std::unique_ptr<persist::RedisStore> redis_store;
+  if (config->storage.mode == StorageMode::kRedis) {
+    persist::RedisStoreOptions redis_options;
+    redis_options.redis = config->storage.redis;
+    redis_options.checkpoint_ms = config->storage.checkpoint_ms;
+    redis_options.clock = &clock;
+    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, contract_admin, engine);
+    if (auto loaded = redis_store->load(clock.now()); !loaded) {
+      spdlog::error("storage: {}; not starting (storage.mode is redis and its state could not be loaded)",
+                    loaded.error());
+      return 1;
+    }
+  }
+
   ControlPlane cp;
   uv_loop_init(&cp.loop);
   CommitGate gate;
@@ -187,7 +232,6 @@ int run_daemon(const std::string& config_path) {
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
   DataService data(engine(), clock, reclaimer, threads, info);
-  ContractAdmin contract_admin(engine, state);
   ServiceInfo admin_info = info;
   admin_info.serves_holds = false;
   DataService admin(engine(), clock, reclaimer, 1, admin_info);
@@ -221,19 +265,20 @@ int run_daemon(const std::string& config_path) {
       return 1;
     }
     contract_admin.set_durability(store.get());
-    persist::EmbeddedStore* st = store.get();
-    auto visit_all = [st](const std::function<void(std::string_view, uint64_t, std::string_view)>& visit) {
-      st->status().for_each_counter(
-          [&](std::string_view name, uint64_t value, std::string_view description) { visit(name, value, description); });
-    };
-    auto last_error = [st] { return st->status().last_error; };
-    data.set_persistence(visit_all, last_error);
-    admin.set_persistence(visit_all, last_error);
+    show_persistence(*store, data, admin);
     if (config->storage.durability == Durability::kStrict) data.set_commit_gate(&gate);
     spdlog::info("storage: embedded in {}, durability {}, checkpoint every {} ms{}, snapshot every {} s",
                  config->storage.dir, yaml_name(config->storage.durability), config->storage.checkpoint_ms,
                  config->storage.durability == Durability::kStrict ? " and back to back while replies wait" : "",
                  config->storage.snapshot_interval / kNanosPerSecond);
+  }
+
+  if (redis_store) {
+    contract_admin.set_durability(redis_store.get());
+    show_persistence(*redis_store, data, admin);
+    spdlog::info("storage: redis at {}, prefix '{}', write-behind every {} ms, buffer up to {} fields",
+                 persist::redis_address(config->storage.redis), config->storage.redis.prefix,
+                 config->storage.checkpoint_ms, config->storage.redis.buffer_max);
   }
 
   ListenerOptions data_listener;
@@ -264,6 +309,7 @@ int run_daemon(const std::string& config_path) {
   cp.commit_async.data = &cp;
   gate.set_on_request([&cp] { uv_async_send(&cp.commit_async); });
   gate.set_on_durable([&server] { server.wake_commits(); });
+  if (redis_store) redis_store->start(&cp.loop);  // connects on the loop; admin mutations wait for it
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
@@ -272,6 +318,7 @@ int run_daemon(const std::string& config_path) {
   cp.server = &server;
   cp.gate = &gate;
   cp.store = store.get();
+  cp.redis = redis_store.get();
   cp.reloader = &reloader;
   cp.cell = &cell;
   cp.reclaimer = &reclaimer;

@@ -15,7 +15,7 @@ EngineOptions engine_options_from(const Config& config, int workers) {
   o.dedup_window = config.dedup.window;
   o.dedup_max_entries = static_cast<size_t>(config.dedup.max_entries);
   o.max_holds = static_cast<size_t>(config.table.max_holds);
-  o.track_changes = config.storage.mode != StorageMode::kMemory;
+  o.track_changes = config.storage.mode == StorageMode::kEmbedded;  // its checkpoints take the dirty log
   for (const auto& [key, contract] : config.contracts) {
     PolicySpec spec;
     spec.name = key;
@@ -28,6 +28,7 @@ EngineOptions engine_options_from(const Config& config, int workers) {
     rules.channels = contract.channels;
     rules.purposes = contract.purposes;
     rules.hold_timeout = contract.hold_timeout;
+    rules.fail = contract.fail;
     if (!contract.pricing.empty()) {
       auto it = config.pricing.find(contract.pricing);
       if (it != config.pricing.end()) {

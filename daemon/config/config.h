@@ -51,7 +51,7 @@ struct ConfigDefaults {
   static constexpr std::string_view kRedisPrefix = "tollgate:";        // key prefix in Redis
   static constexpr Nanos kRedisConnectTimeout = kNanosPerSecond;       // per connection attempt
   static constexpr Nanos kRedisCommandTimeout = kNanosPerSecond;       // per command
-  static constexpr int64_t kRedisBufferMax = 1'000'000;                // queued write-behind commands while Redis is slow/down
+  static constexpr int64_t kRedisBufferMax = 1'000'000;                // pending counter deltas (fields) while Redis is slow/down
   // dedup:
   static constexpr Nanos kDedupWindow = 10 * 60 * kNanosPerSecond;     // how long a CHECK ID is remembered
   static constexpr int64_t kDedupMaxEntries = 1'000'000;               // remembered IDs at most

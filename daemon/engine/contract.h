@@ -37,6 +37,7 @@ struct ContractRules {
   std::optional<PriceLadder> pricing;
   std::string pricing_name;
   HoldTimeoutPolicy hold_timeout = HoldTimeoutPolicy::kCancel;
+  FailPolicy fail = FailPolicy::kLocal;  // how calls are decided while the state store (Redis) is down
   std::vector<ConcurrencyLimit> concurrency;
 };
 
@@ -147,6 +148,16 @@ class StateStore {
   // Keys changed since the last checkpoint; shared by the engines of successive reloads.
   DirtyLog& dirty_log() { return dirty_log_; }
 
+  // Whether the shared state store (Redis) is reachable; while it is not,
+  // each contract's `fail:` policy decides its calls. Always true without
+  // Redis. Any thread (one relaxed load on the hot path).
+  bool storage_available() const { return storage_available_.load(std::memory_order_relaxed); }
+  void set_storage_available(bool available) { storage_available_.store(available, std::memory_order_relaxed); }
+  // Calls decided by `fail: open` (allowed, nothing charged) and `fail: closed`
+  // (denied UNAVAILABLE) while the store was down. Any thread.
+  std::atomic<uint64_t>& fail_open_allowed() { return fail_open_allowed_; }
+  std::atomic<uint64_t>& fail_closed_denied() { return fail_closed_denied_; }
+
   static constexpr size_t kMaxEvents = 100'000;
 
  private:
@@ -156,6 +167,9 @@ class StateStore {
   Ledger ledger_;
   PaymentRegistry payments_;
   DirtyLog dirty_log_;
+  std::atomic<bool> storage_available_{true};
+  alignas(64) std::atomic<uint64_t> fail_open_allowed_{0};
+  alignas(64) std::atomic<uint64_t> fail_closed_denied_{0};
 };
 
 }  // namespace tollgate

@@ -603,6 +603,25 @@ bool Engine::gate(const Policy& p, const CheckRequest& request, Nanos now, Decis
   return false;
 }
 
+// The state store is down: `fail: closed` denies UNAVAILABLE (retry once it
+// is back), `fail: open` allows without charging anything. CHECKs (`count`)
+// are counted; PEEK answers the same without counting.
+Decision Engine::decide_unavailable(const Policy& p, Decision& out, bool count) const {
+  const Account* a = p.state->account();
+  if (p.rules->fail == FailPolicy::kClosed) {
+    if (count) state_.fail_closed_denied().fetch_add(1, std::memory_order_relaxed);
+    deny_with(out, Code::kUnavailable, kUnavailableRetryMs);
+    out.limit = kStorageLimit;
+  } else {
+    if (count) state_.fail_open_allowed().fetch_add(1, std::memory_order_relaxed);
+    out = Decision{};
+    out.allowed = true;
+    out.code = Code::kOk;
+  }
+  out.balance = a != nullptr ? a->balance() : -1;
+  return out;
+}
+
 void Engine::deny_balance(const Policy& p, Decision& out) const {
   const Account* a = p.state->account();
   deny_with(out, Code::kBalance, -1);
@@ -620,6 +639,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   ContractState& st = *p.state;
   Decision out;
   if (!gate(p, request, now, out)) return out;
+  if (!state_.storage_available() && rules.fail != FailPolicy::kLocal) return decide_unavailable(p, out, true);
   const bool hold = request.hold_ms > 0;
   const bool needs_subject = p.per_subject != nullptr || !p.distinct.empty();
   if (needs_subject && request.subject.empty()) {
@@ -806,6 +826,7 @@ Decision Engine::peek(const CheckRequest& request, Nanos now) const {
     const Policy& p = *e->policy();
     if (p.rules) {
       if (!gate(p, request, now, out)) return out;
+      if (!state_.storage_available() && p.rules->fail != FailPolicy::kLocal) return decide_unavailable(p, out, false);
       const Account* account = p.state->account();
       if (account != nullptr && account->credits() < request.cost) {
         deny_balance(p, out);

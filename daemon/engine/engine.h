@@ -77,6 +77,11 @@ inline constexpr std::string_view kSubjectRequiredLimit = "subject_required";
 inline constexpr size_t kMaxSubjectLength = 256;
 inline constexpr char kSubjectSeparator = '\x1f';
 
+// UNAVAILABLE denials (fail: closed while Redis is down): the limit named and
+// the retry hint (about one reconnect attempt).
+inline constexpr std::string_view kStorageLimit = "storage";
+inline constexpr int64_t kUnavailableRetryMs = 1000;
+
 // The limit name reported when a new dynamic key cannot be stored.
 inline constexpr std::string_view kTableFullLimit = "max_keys";
 
@@ -152,6 +157,7 @@ class Engine {
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
   void deny_balance(const Policy& p, Decision& out) const;
+  Decision decide_unavailable(const Policy& p, Decision& out, bool count) const;
   // SUBJECT under a contract: distinct caps, then per-subject counters.
   // On denial everything this call took from them is given back.
   bool charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out);

@@ -12,6 +12,7 @@
 #include "engine/counter_table.h"
 #include "engine/policy.h"
 #include "persist/state_codec.h"
+#include "persist/state_restorer.h"
 #include "store/snapshot.h"
 
 namespace tollgate::persist {
@@ -20,19 +21,8 @@ namespace {
 constexpr size_t kBatchBytes = 256 << 10;    // counter/ledger batch per record
 constexpr size_t kLedgerBatch = 4096;        // ledger entries per record
 constexpr Nanos kFailureLogEvery = 10 * kNanosPerSecond;
-constexpr int kMaxErrorLogs = 20;
 
 const SystemClock kSystemClock;
-
-// An entry the evictor has sealed must not be saved: restoring a sealed word
-// would leave the key unusable.
-bool is_sealed(const Entry& e, Nanos now) {
-  for (const auto& l : e.policy()->limits)
-    if (l->limiter.peek(e.words() + l->word_offset, 0, now).sealed) return true;
-  return false;
-}
-
-bool worth_saving(const Entry& e, Nanos now) { return !e.policy()->limits.empty() && !is_sealed(e, now); }
 
 constexpr size_t kMembersPerRecord = kBatchBytes / 8;
 
@@ -72,25 +62,37 @@ void emit_estimate(const std::string& contract, HllWords words, const Emit& emit
 
 }  // namespace
 
-// Applies snapshot and journal records to the state, in order. Money is
-// rebuilt from the ledger: finish() sets each lot's counters to what its
-// debit/refund entries add up to.
+// Applies snapshot and journal records to the state, in order, through the
+// StateRestorer (shared with the Redis store); this class adds what is the
+// journal's own: admin records held until a cancel may follow, and open
+// holds, ID replies and distinct-subject state (embedded store only).
 class EmbeddedStore::Recovery {
  public:
-  Recovery(EmbeddedStore& store, Nanos now) : store_(store), now_(now), c_(store.counters_) {}
+  Recovery(EmbeddedStore& store, Nanos now)
+      : store_(store), now_(now), c_(store.counters_), restorer_(store.state_, store.engine_(), now) {}
 
   void snapshot_record(uint8_t type, std::string_view bytes) {
     switch (static_cast<RecordType>(type)) {
-      case RecordType::kContract: contract(bytes); break;
+      case RecordType::kContract: {
+        auto image = decode_contract(bytes);
+        if (!image) return restorer_.error(image.error());
+        restorer_.contract(*image);
+        break;
+      }
       case RecordType::kLedgerEntries: ledger(bytes); break;
-      case RecordType::kPayments: payments(bytes); break;
+      case RecordType::kPayments: {
+        auto payments = decode_payments(bytes);
+        if (!payments) return restorer_.error(payments.error());
+        restorer_.payments(std::move(*payments));
+        break;
+      }
       case RecordType::kCounters: counters(bytes); break;
       case RecordType::kHolds: holds(bytes); break;
       case RecordType::kIdRecords: id_records(bytes); break;
       case RecordType::kSubjects: subjects(bytes); break;
       case RecordType::kSubjectEstimate: subject_estimate(bytes); break;
       case RecordType::kMeta: break;
-      default: error(fmt::format("snapshot record of unknown type {}", type));
+      default: restorer_.error(fmt::format("snapshot record of unknown type {}", type));
     }
   }
 
@@ -119,37 +121,18 @@ class EmbeddedStore::Recovery {
       case RecordType::kSubjectEstimate: subject_estimate(r.payload); break;
       case RecordType::kAdmin: {
         auto record = decode_admin(r.payload);
-        if (!record) return error(fmt::format("journal seq {}: {}", r.seq, record.error()));
+        if (!record) return restorer_.error(fmt::format("journal seq {}: {}", r.seq, record.error()));
         held_.emplace(r.seq, std::move(*record));  // applied unless a cancel follows
         break;
       }
       case RecordType::kCancel: break;  // of a record not held: nothing to undo
-      default: error(fmt::format("journal seq {}: unknown record type {}", r.seq, r.type));
+      default: restorer_.error(fmt::format("journal seq {}: unknown record type {}", r.seq, r.type));
     }
   }
 
   void finish() {
     if (held_) apply_held();
-    for (auto& [key, lots] : money_) {
-      ContractState* st = store_.state_.find(key);
-      Account* account = st != nullptr ? st->account() : nullptr;
-      if (account == nullptr) {
-        error(fmt::format("ledger of '{}' has debits but the contract has no account", key));
-        continue;
-      }
-      std::vector<FlushMark> marks(lots.size());
-      for (uint32_t i = 0; i < lots.size(); ++i) {
-        auto lot = account->lot(i);
-        if (!lot) {
-          error(fmt::format("ledger of '{}' debits lot {} which does not exist", key, i));
-          break;
-        }
-        marks[i] = FlushMark{lots[i].first / lot->unit_price, lots[i].second / lot->unit_price};
-        if (auto r = account->restore_counters(i, marks[i].debited, marks[i].refunded); !r)
-          error(fmt::format("contract '{}': {}", key, r.error()));
-      }
-      store_.state_.ledger().restore_marks(key, std::move(marks));
-    }
+    restorer_.finish();
     // Holds last: each one's debit is in the ledger just rebuilt (see
     // append_hold_set_locked), so its CANCEL refunds what was taken.
     Engine& engine = store_.engine_();
@@ -169,107 +152,44 @@ class EmbeddedStore::Recovery {
     // contract's hold_timeout, rather than when their worker next wakes up.
     for (int worker = 0; worker < engine.holds().workers(); ++worker)
       c_.recovery_holds_expired += engine.expire_holds(worker, now_);
+    const RestoreStats& s = restorer_.stats();
+    c_.recovery_keys_restored = s.keys_restored;
+    c_.recovery_keys_skipped = s.keys_skipped;
+    c_.recovery_limits_skipped = s.limits_skipped;
+    c_.recovery_ledger_entries = s.ledger_entries;
+    c_.recovery_ledger_gaps = s.ledger_gaps;
+    c_.recovery_errors = s.errors;
   }
 
   // The hold set recovery trusted (after finish()), sorted.
   HoldSet durable_holds() const { return sorted_holds(latest_holds_); }
 
  private:
-  void error(std::string message) {
-    ++c_.recovery_errors;
-    if (c_.recovery_errors <= kMaxErrorLogs) spdlog::error("recovery: {}", message);
-  }
-
   void apply_held() {
     if (auto r = store_.admin_.apply(held_->second); !r)
-      error(fmt::format("journal seq {}: {}", held_->first, r.error()));
+      restorer_.error(fmt::format("journal seq {}: {}", held_->first, r.error()));
     else
       ++c_.recovery_admin_applied;
     held_.reset();
   }
 
-  void contract(std::string_view bytes) {
-    auto image = decode_contract(bytes);
-    if (!image) return error(image.error());
-    ContractState& st = store_.state_.contract(image->key);
-    if (image->overridden) st.restore_status(image->status, true, image->reason);
-    if (!image->has_account) return;
-    Account* account = st.account();
-    if (account == nullptr) {
-      if (image->lots.empty()) return;
-      account = &st.ensure_account(PriceLadder::flat(image->lots.front().unit_price));
-    }
-    for (LotState lot : image->lots) {
-      lot.debited = lot.refunded = 0;  // rebuilt from the ledger in finish()
-      const bool last = lot.index + 1 == image->lots.size();
-      if (auto r = account->restore_lot(lot, last ? image->wallet : 0); !r)
-        return error(fmt::format("contract '{}': {}", image->key, r.error()));
-    }
-  }
-
   void ledger(std::string_view bytes) {
     auto entries = decode_ledger_entries(bytes);
-    if (!entries) return error(entries.error());
-    for (LedgerEntry& e : *entries) {
-      if (e.kind == LedgerKind::kDebit || e.kind == LedgerKind::kRefund) {
-        if (e.lot < 0) {
-          error(fmt::format("ledger entry {} has no lot", e.seq));
-          continue;
-        }
-        auto& lots = money_[e.contract];
-        if (lots.size() <= static_cast<size_t>(e.lot)) lots.resize(static_cast<size_t>(e.lot) + 1);
-        if (e.kind == LedgerKind::kDebit) lots[e.lot].first -= e.amount;
-        else lots[e.lot].second += e.amount;
-      }
-      switch (store_.state_.ledger().restore(std::move(e))) {
-        case RestoreOutcome::kAppended: ++c_.recovery_ledger_entries; break;
-        case RestoreOutcome::kDuplicate: break;
-        case RestoreOutcome::kRenumbered: ++c_.recovery_ledger_entries, ++c_.recovery_ledger_gaps; break;
-      }
-    }
-  }
-
-  void payments(std::string_view bytes) {
-    auto payments = decode_payments(bytes);
-    if (!payments) return error(payments.error());
-    for (PaymentImage& p : *payments) store_.state_.payments().restore(p.id, std::move(p.record));
+    if (!entries) return restorer_.error(entries.error());
+    restorer_.ledger(std::move(*entries));
   }
 
   void counters(std::string_view bytes) {
-    Engine& engine = store_.engine_();
-    auto decoded = decode_counters(bytes, [&](std::string_view key, std::span<const SavedLimit> saved) {
-      Entry* e = engine.entry_for(key, now_);
-      if (e == nullptr) {
-        ++c_.recovery_keys_skipped;
-        return;
-      }
-      const Policy& policy = *e->policy();
-      for (const SavedLimit& s : saved) {
-        const CompiledLimit* match = nullptr;
-        for (const auto& l : policy.limits)
-          if (l->spec.name == s.name && static_cast<uint8_t>(l->spec.type) == s.type &&
-              static_cast<size_t>(l->limiter.words()) == s.count) {
-            match = l.get();
-            break;
-          }
-        if (match == nullptr) {
-          ++c_.recovery_limits_skipped;
-          continue;
-        }
-        for (size_t w = 0; w < s.count; ++w)
-          e->words()[match->word_offset + w].store(s.word(w), std::memory_order_relaxed);
-      }
-      e->touch(now_);  // restored, not dirty: the first checkpoint does not rewrite it
-      ++c_.recovery_keys_restored;
-    });
-    if (!decoded) error(decoded.error());
+    auto decoded = decode_counters(
+        bytes, [&](std::string_view key, std::span<const SavedLimit> saved) { restorer_.counters(key, saved); });
+    if (!decoded) restorer_.error(decoded.error());
   }
 
   // Each holds record is the whole open set: the latest one wins (unless
   // its commit was torn, see finish()).
   void holds(std::string_view bytes) {
     auto decoded = decode_holds(bytes);
-    if (!decoded) return error(decoded.error());
+    if (!decoded) return restorer_.error(decoded.error());
     previous_holds_ = std::move(latest_holds_);
     latest_holds_ = std::move(*decoded);
   }
@@ -277,7 +197,7 @@ class EmbeddedStore::Recovery {
   // Replies already expired are dropped by restore().
   void id_records(std::string_view bytes) {
     auto decoded = decode_id_records(bytes);
-    if (!decoded) return error(decoded.error());
+    if (!decoded) return restorer_.error(decoded.error());
     DedupTable& dedup = store_.engine_().dedup();
     for (const DedupTable::Record& r : *decoded)
       if (dedup.restore(r, now_)) ++c_.recovery_id_records;
@@ -287,7 +207,7 @@ class EmbeddedStore::Recovery {
   // again; members of a period that has ended are dropped by restore().
   void subjects(std::string_view bytes) {
     auto decoded = decode_subjects(bytes);
-    if (!decoded) return error(decoded.error());
+    if (!decoded) return restorer_.error(decoded.error());
     if (sets_.empty())
       store_.engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit,
                                                  DistinctSubjects& set) { sets_[{contract, limit}] = &set; });
@@ -300,7 +220,7 @@ class EmbeddedStore::Recovery {
 
   void subject_estimate(std::string_view bytes) {
     auto decoded = decode_subject_estimate(bytes);
-    if (!decoded) return error(decoded.error());
+    if (!decoded) return restorer_.error(decoded.error());
     if (estimates_.empty())
       store_.engine_().for_each_subject_estimate(
           [&](const std::string& contract, PeriodHll& hll) { estimates_[contract] = &hll; });
@@ -312,12 +232,11 @@ class EmbeddedStore::Recovery {
   EmbeddedStore& store_;
   Nanos now_;
   PersistStatus& c_;
+  StateRestorer restorer_;
   HoldSet latest_holds_, previous_holds_;
   std::map<std::string, PeriodHll*, std::less<>> estimates_;
   std::map<std::pair<std::string, std::string>, DistinctSubjects*> sets_;
   std::optional<std::pair<uint64_t, AdminRecord>> held_;
-  // Per contract, per lot: money debited and refunded according to the ledger.
-  std::unordered_map<std::string, std::vector<std::pair<int64_t, int64_t>>> money_;
 };
 
 EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,

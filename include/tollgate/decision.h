@@ -23,6 +23,7 @@ enum class Code : uint8_t {
   kExpired,
   kNotStarted,
   kUnknown,
+  kUnavailable,  // the state store (Redis) is down and the contract says fail: closed
   kCount_,
 };
 
@@ -33,7 +34,7 @@ constexpr std::string_view code_name(Code c) {
   constexpr std::string_view kNames[] = {
       "OK",      "RATE",    "WINDOW",    "QUOTA",      "CONCURRENCY",
       "SUBJECTS", "BALANCE", "CHANNEL",  "PURPOSE",    "SUSPENDED",
-      "TERMINATED", "EXPIRED", "NOT_STARTED", "UNKNOWN"};
+      "TERMINATED", "EXPIRED", "NOT_STARTED", "UNKNOWN", "UNAVAILABLE"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == kCodeCount);
   return kNames[static_cast<int>(c)];
 }

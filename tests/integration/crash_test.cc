@@ -46,47 +46,6 @@ contracts:
       - { name: burst, type: token_bucket, rate: 1000000, per: 1s, burst: 1000000 }
 )";
 
-std::map<std::string, std::string> fields(redisContext* c, const std::vector<std::string>& args) {
-  std::map<std::string, std::string> out;
-  Reply r = command(c, args);
-  if (!r || r->type != REDIS_REPLY_ARRAY) {
-    ADD_FAILURE() << args[0] << " failed: " << (r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
-    return out;
-  }
-  for (size_t i = 0; i + 1 < r->elements; i += 2)
-    out[std::string(r->element[i]->str, r->element[i]->len)] = std::string(r->element[i + 1]->str, r->element[i + 1]->len);
-  return out;
-}
-
-struct LedgerView {
-  int64_t sum = 0;                     // Σ amount
-  int64_t recharged = 0;               // Σ recharge amounts
-  std::set<std::string> payment_ids;   // ids of recharge entries
-  uint64_t entries = 0;
-};
-
-LedgerView ledger(redisContext* c, const std::string& key) {
-  LedgerView v;
-  Reply r = command(c, {"LEDGER", key});
-  if (!r || r->type != REDIS_REPLY_ARRAY) {
-    ADD_FAILURE() << "LEDGER failed";
-    return v;
-  }
-  for (size_t i = 0; i < r->elements; ++i) {
-    std::map<std::string, std::string> e;
-    const redisReply* entry = r->element[i];
-    for (size_t j = 0; j + 1 < entry->elements; j += 2) e[entry->element[j]->str] = entry->element[j + 1]->str;
-    const int64_t amount = std::stoll(e["amount"]);
-    v.sum += amount;
-    ++v.entries;
-    if (e["kind"] == "recharge") {
-      v.recharged += amount;
-      v.payment_ids.insert(e["id"]);
-    }
-  }
-  return v;
-}
-
 // What clients were told during one phase, with the time of each answer.
 struct Told {
   std::mutex mutex;

@@ -1,6 +1,7 @@
 #include "integration/daemon_harness.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -66,6 +67,22 @@ Daemon::Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, con
                          << "\n  " << server_extra << "\nstorage:\n  mode: embedded\n  dir: " << storage.dir
                          << "\n  checkpoint_ms: " << storage.checkpoint_ms << "\n"
                          << (storage.extra.empty() ? "" : "  " + storage.extra + "\n") << yaml_body;
+  launch();
+}
+
+Daemon::Daemon(const std::string& yaml_body, const RedisStorage& storage, const std::string& server_extra) {
+  socket_ = dir_.file("tg.sock");
+  config_ = dir_.file("tollgate.yaml");
+  log_path_ = dir_.file("tollgated.log");
+  std::ofstream out(config_);
+  out << "server:\n  socket: " << socket_ << "\n  admin_socket: " << dir_.file("admin.sock") << "\n  " << server_extra
+      << "\nstorage:\n  mode: redis\n  checkpoint_ms: " << storage.checkpoint_ms << "\n  redis:\n    socket: "
+      << storage.socket << "\n";
+  if (!storage.password.empty()) out << "    password: " << storage.password << "\n";
+  if (!storage.prefix.empty()) out << "    prefix: \"" << storage.prefix << "\"\n";
+  if (!storage.extra.empty()) out << "    " << storage.extra << "\n";
+  out << yaml_body;
+  out.close();
   launch();
 }
 
@@ -150,6 +167,105 @@ Client Daemon::connect_admin() const {
   Client c(redisConnectUnixWithTimeout(admin_socket().c_str(), tv));
   if (c && !c->err) redisSetTimeout(c.get(), tv);
   return c;
+}
+
+RedisServer::RedisServer(std::string password) : socket_(dir_.file("redis.sock")), password_(std::move(password)) {}
+
+RedisServer::~RedisServer() { kill(); }
+
+bool RedisServer::start(int timeout_ms) {
+  if (pid_ > 0) return true;
+  const std::string log = dir_.file("redis.log");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    std::vector<std::string> args{"redis-server", "--port",      "0",  "--unixsocket", socket_, "--unixsocketperm",
+                                  "700",          "--save",      "",   "--appendonly", "no",    "--dir",
+                                  dir_.path(),    "--logfile",   log,  "--daemonize",  "no"};
+    if (!password_.empty()) {
+      args.push_back("--requirepass");
+      args.push_back(password_);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp("redis-server", argv.data());
+    ::_exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    if (Client c = connect(); c && !c->err) {
+      Reply r = command(c.get(), {"PING"});
+      if (r && r->type == REDIS_REPLY_STATUS) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+void RedisServer::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  ::unlink(socket_.c_str());
+}
+
+void RedisServer::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
+Client RedisServer::connect() const {
+  timeval tv{10, 0};
+  Client c(redisConnectUnixWithTimeout(socket_.c_str(), tv));
+  if (c && !c->err) {
+    redisSetTimeout(c.get(), tv);
+    if (!password_.empty()) command(c.get(), {"AUTH", password_});
+  }
+  return c;
+}
+
+std::map<std::string, std::string> fields(redisContext* c, const std::vector<std::string>& args) {
+  std::map<std::string, std::string> out;
+  Reply r = command(c, args);
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    ADD_FAILURE() << args[0] << " failed: " << (r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+    return out;
+  }
+  for (size_t i = 0; i + 1 < r->elements; i += 2)
+    out[std::string(r->element[i]->str, r->element[i]->len)] = std::string(r->element[i + 1]->str, r->element[i + 1]->len);
+  return out;
+}
+
+LedgerView ledger(redisContext* c, const std::string& key) {
+  LedgerView v;
+  Reply r = command(c, {"LEDGER", key});
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    ADD_FAILURE() << "LEDGER failed";
+    return v;
+  }
+  for (size_t i = 0; i < r->elements; ++i) {
+    std::map<std::string, std::string> e;
+    const redisReply* entry = r->element[i];
+    for (size_t j = 0; j + 1 < entry->elements; j += 2) e[entry->element[j]->str] = entry->element[j + 1]->str;
+    const int64_t amount = std::stoll(e["amount"]);
+    v.sum += amount;
+    ++v.entries;
+    if (e["kind"] == "recharge") {
+      v.recharged += amount;
+      v.payment_ids.insert(e["id"]);
+    }
+  }
+  return v;
 }
 
 int Daemon::run_tool(const std::vector<std::string>& args, std::string& output) {

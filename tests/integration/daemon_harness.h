@@ -5,7 +5,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,52 @@ struct EmbeddedStorage {
   std::string extra;        // more `storage:` lines, e.g. "snapshot_interval: 2s"
 };
 
+// The storage section of Daemon's Redis-store constructor.
+struct RedisStorage {
+  std::string socket;    // the RedisServer's
+  std::string password;  // empty: no AUTH
+  std::string prefix;    // empty: the default
+  int checkpoint_ms = 50;
+  std::string extra;     // more `redis:` lines, e.g. "command_timeout: 300ms"
+};
+
+// A real redis-server on a temporary Unix socket: no TCP port, no
+// persistence (--save '' --appendonly no). It can be killed and started
+// again on the same socket (it comes back empty). Not thread-safe.
+class RedisServer {
+ public:
+  explicit RedisServer(std::string password = "");
+  ~RedisServer();  // SIGKILLs the server if it runs
+  // Launches redis-server and waits until it answers PING. False on failure.
+  bool start(int timeout_ms = 10000);
+  void kill();  // SIGKILL and wait
+  void pause();   // SIGSTOP: connections stay open, nothing is answered
+  void resume();  // SIGCONT
+  bool running() const { return pid_ > 0; }
+  const std::string& socket() const { return socket_; }
+  // A connection that passed AUTH when a password is set.
+  Client connect() const;
+
+ private:
+  TempDir dir_;
+  std::string socket_;
+  std::string password_;
+  int pid_ = -1;
+};
+
+// HGETALL-style / CONTRACT-style replies (field, value, ...) as a map; a
+// failed command is a test failure and an empty map.
+std::map<std::string, std::string> fields(redisContext* c, const std::vector<std::string>& args);
+
+// A contract's LEDGER, summed.
+struct LedgerView {
+  int64_t sum = 0;                    // Σ amount
+  int64_t recharged = 0;              // Σ recharge amounts
+  std::set<std::string> payment_ids;  // ids of recharge entries
+  uint64_t entries = 0;
+};
+LedgerView ledger(redisContext* admin, const std::string& key);
+
 class Daemon {
  public:
   // Writes `yaml_body` (everything but server:/storage:) plus a server section
@@ -50,6 +99,8 @@ class Daemon {
   explicit Daemon(const std::string& yaml_body, const std::string& server_extra = "threads: 2");
   // The same with `storage: {mode: embedded, dir, checkpoint_ms}` instead of memory.
   Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, const std::string& server_extra = "threads: 2");
+  // The same with `storage: {mode: redis, redis: {socket, ...}}`.
+  Daemon(const std::string& yaml_body, const RedisStorage& storage, const std::string& server_extra = "threads: 2");
   ~Daemon();  // SIGKILLs the daemon if it still runs
 
   // Waits until the data socket accepts connections. False if the process

@@ -1,0 +1,32 @@
+// The Lua scripts the Redis store runs, each one atomic step in Redis.
+// Every ledger entry is stored under an id unique to one daemon run
+// (<run>:<local seq>), so a re-sent entry is never counted twice, and gets a
+// global sequence number from INCR, so several daemons never collide.
+#pragma once
+
+#include <string>
+
+namespace tollgate::persist::scripts {
+
+// KEYS: ledger, ledger seq. ARGV: (id, lot id, entry) triples.
+const std::string& ledger();
+// KEYS: the run's applied mark, then counter hashes. ARGV: batch number,
+// now (µs), then per hash: op count, ttl (ms), ops as (op, field, value)
+// triples, op = i | t | p (HINCRBY; TAT = max(stored, now) + value; drop
+// fields under a prefix numbered below value). Batches of one run are applied
+// in number order, so a batch numbered at or below the mark is a resend and
+// is skipped.
+const std::string& counters();
+// KEYS: payments, lots:<contract>, wallet, lot seq, ledger, ledger seq,
+// payment lots. ARGV: payment id, payment record, lot, contract, wallet,
+// ledger id, entry, amount. Returns {lot id, 0} for a new payment id, and
+// {its lot id, 1} for one Redis already has with the same contract and amount
+// (a retry whose first confirmation was lost, or another daemon's recharge);
+// an error for one used with another contract or amount.
+const std::string& recharge();
+// KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
+const std::string& status();
+// KEYS: counters hash, ledger, ledger seq. ARGV: field prefix ('' = all), ledger id, entry.
+const std::string& reset();
+
+}  // namespace tollgate::persist::scripts

@@ -1,0 +1,143 @@
+#include "persist/state_restorer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/counter_table.h"
+#include "engine/policy.h"
+
+namespace tollgate::persist {
+namespace {
+
+constexpr uint64_t kMaxErrorLogs = 20;
+
+}  // namespace
+
+bool worth_saving(const Entry& e, Nanos now) {
+  if (e.policy()->limits.empty()) return false;
+  for (const auto& l : e.policy()->limits)
+    if (l->limiter.peek(e.words() + l->word_offset, 0, now).sealed) return false;
+  return true;
+}
+
+void StateRestorer::error(std::string message) {
+  ++stats_.errors;
+  if (stats_.errors <= kMaxErrorLogs) spdlog::error("recovery: {}", message);
+}
+
+void StateRestorer::contract(const ContractImage& image) {
+  ContractState& st = state_.contract(image.key);
+  if (image.overridden) st.restore_status(image.status, true, image.reason);
+  if (!image.has_account) return;
+  Account* account = st.account();
+  if (account == nullptr) {
+    if (image.lots.empty()) return;
+    account = &st.ensure_account(PriceLadder::flat(image.lots.front().unit_price));
+  }
+  for (LotState lot : image.lots) {
+    lot.debited = lot.refunded = 0;  // rebuilt from the ledger in finish()
+    const bool last = lot.index + 1 == image.lots.size();
+    if (auto r = account->restore_lot(lot, last ? image.wallet : 0); !r)
+      return error(fmt::format("contract '{}': {}", image.key, r.error()));
+  }
+}
+
+void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
+  for (LedgerEntry& e : entries) {
+    if (e.kind == LedgerKind::kDebit || e.kind == LedgerKind::kRefund) {
+      if (e.lot < 0) {
+        error(fmt::format("ledger entry {} has no lot", e.seq));
+        continue;
+      }
+      auto& lots = money_[e.contract];
+      if (lots.size() <= static_cast<size_t>(e.lot)) lots.resize(static_cast<size_t>(e.lot) + 1);
+      if (e.kind == LedgerKind::kDebit)
+        lots[e.lot].first -= e.amount;
+      else
+        lots[e.lot].second += e.amount;
+    }
+    switch (state_.ledger().restore(std::move(e))) {
+      case RestoreOutcome::kAppended:
+        ++stats_.ledger_entries;
+        break;
+      case RestoreOutcome::kDuplicate:
+        break;
+      case RestoreOutcome::kRenumbered:
+        ++stats_.ledger_entries, ++stats_.ledger_gaps;
+        break;
+    }
+  }
+}
+
+void StateRestorer::payments(std::vector<PaymentImage> payments) {
+  for (PaymentImage& p : payments) state_.payments().restore(p.id, std::move(p.record));
+}
+
+void StateRestorer::counters(std::string_view key, std::span<const SavedLimit> saved) {
+  Entry* e = engine_.entry_for(key, now_);
+  if (e == nullptr) {
+    ++stats_.keys_skipped;
+    return;
+  }
+  const Policy& policy = *e->policy();
+  for (const SavedLimit& s : saved) {
+    const CompiledLimit* match = nullptr;
+    for (const auto& l : policy.limits)
+      if (l->spec.name == s.name && static_cast<uint8_t>(l->spec.type) == s.type &&
+          static_cast<size_t>(l->limiter.words()) == s.count) {
+        match = l.get();
+        break;
+      }
+    if (match == nullptr) {
+      ++stats_.limits_skipped;
+      continue;
+    }
+    for (size_t w = 0; w < s.count; ++w) e->words()[match->word_offset + w].store(s.word(w), std::memory_order_relaxed);
+  }
+  e->touch(now_ - kRestoredAge);
+  ++stats_.keys_restored;
+}
+
+void StateRestorer::finish() {
+  for (auto& [key, lots] : money_) {
+    ContractState* st = state_.find(key);
+    Account* account = st != nullptr ? st->account() : nullptr;
+    if (account == nullptr) {
+      error(fmt::format("ledger of '{}' has debits but the contract has no account", key));
+      continue;
+    }
+    // Several daemons sharing one balance (storage.mode redis) can debit a
+    // lot past its credits; the excess moves on to the next lots so the
+    // balance still equals the ledger's sum (the marks follow the counters).
+    std::vector<FlushMark> marks(std::max<size_t>(lots.size(), account->lot_count()));
+    int64_t carry = 0;  // credits debited beyond earlier lots
+    for (uint32_t i = 0; i < marks.size(); ++i) {
+      auto lot = account->lot(i);
+      if (!lot) {
+        error(fmt::format("ledger of '{}' debits lot {} which does not exist", key, i));
+        break;
+      }
+      const auto [debited, refunded] = i < lots.size() ? lots[i] : std::pair<int64_t, int64_t>{0, 0};
+      FlushMark mark{debited / lot->unit_price + carry, refunded / lot->unit_price};
+      carry = 0;
+      if (mark.debited - mark.refunded > lot->credits) {
+        carry = mark.debited - mark.refunded - lot->credits;
+        mark.debited -= carry;
+      }
+      marks[i] = mark;
+      if (auto r = account->restore_counters(i, mark.debited, mark.refunded); !r)
+        error(fmt::format("contract '{}': {}", key, r.error()));
+    }
+    if (carry > 0) {
+      ++stats_.overdrafts;
+      spdlog::warn(
+          "recovery: contract '{}' was debited {} credits beyond its lots (several daemons spent one balance); "
+          "its balance is 0",
+          key, carry);
+    }
+    state_.ledger().restore_marks(key, std::move(marks));
+  }
+  money_.clear();
+}
+
+}  // namespace tollgate::persist
