@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What persistence costs, on this machine, in one run: tollgated with
-# storage memory, embedded relaxed and embedded strict, each driven by
+# storage memory, embedded relaxed, embedded strict and redis (a redis-server
+# on a temporary socket, started here), each driven by
 # tollgate-load (CHECKs that charge a daily quota on 100k random keys, all
 # allowed, so every strict reply waits for its checkpoint) at 50 connections
 # × pipeline 16, 50 × 1 and 1 × 1. Prints throughput, p50 and p99 per case and
-# strict/relaxed and relaxed/memory throughput ratios; writes the same as JSON
+# strict/relaxed, relaxed/memory and redis/memory throughput ratios; writes the same as JSON
 # to bench/results/durability-<date>.json.
 #
 # Usage: bench/durability.sh [--quick] [--build DIR] [--out DIR]
@@ -31,8 +32,8 @@ done
 script_name=durability
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-for tool in redis-cli python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install redis-tools python3)"
+for tool in redis-cli redis-server python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install redis-server redis-tools python3)"
 done
 for bin in tollgated tollgate-load; do
   [ -x "$build/$bin" ] || die "$build/$bin not built: run make build"
@@ -40,8 +41,9 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-durability.XXXXXX")
 pid=""
+redis_pid=""
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  for p in $pid $redis_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -60,6 +62,8 @@ storage:
   dir: $dir/var
   durability: $2
   checkpoint_ms: 100
+  redis:
+    socket: $tmp/redis.sock
 key_classes:
   - match: "ip:*"
     limits:
@@ -70,7 +74,12 @@ YAML
 
 results="$tmp/results.jsonl"
 : >"$results"
-for mode in memory:relaxed embedded:relaxed embedded:strict; do
+# The Redis the redis mode writes to: no persistence of its own (this measures the daemon's side).
+redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+redis_pid=$!
+wait_for_socket "$tmp/redis.sock" "$redis_pid" redis-server "$tmp/redis.log"
+
+for mode in memory:relaxed embedded:relaxed embedded:strict redis:relaxed; do
   storage=${mode%%:*} durability=${mode##*:}
   dir=$(config "$storage" "$durability")
   "$build/tollgated" --config "$dir/tollgate.yaml" >"$dir/log" 2>&1 &
@@ -107,10 +116,13 @@ for r in rows:
 ratios = {}
 for c, p in [(50, 16), (50, 1), (1, 1)]:
     m, r, s = find("memory", "relaxed", c, p), find("embedded", "relaxed", c, p), find("embedded", "strict", c, p)
+    red = find("redis", "relaxed", c, p)
     key = f"{c}x{p}"
     ratios[key] = {"relaxed_over_memory": r["throughput_rps"] / m["throughput_rps"],
-                   "strict_over_relaxed": s["throughput_rps"] / r["throughput_rps"]}
-    print(f"{key}: relaxed/memory {ratios[key]['relaxed_over_memory']:.2f}, strict/relaxed {ratios[key]['strict_over_relaxed']:.2f}")
+                   "strict_over_relaxed": s["throughput_rps"] / r["throughput_rps"],
+                   "redis_over_memory": red["throughput_rps"] / m["throughput_rps"]}
+    print(f"{key}: relaxed/memory {ratios[key]['relaxed_over_memory']:.2f}, strict/relaxed "
+          f"{ratios[key]['strict_over_relaxed']:.2f}, redis/memory {ratios[key]['redis_over_memory']:.2f}")
 json.dump({"machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "runs": rows, "ratios": ratios},
           open(sys.argv[2], "w"), indent=1)
 print(f"written: {sys.argv[2]}")
