@@ -1,6 +1,8 @@
 #include "integration/daemon_harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -76,8 +78,8 @@ Daemon::Daemon(const std::string& yaml_body, const RedisStorage& storage, const 
   log_path_ = dir_.file("tollgated.log");
   std::ofstream out(config_);
   out << "server:\n  socket: " << socket_ << "\n  admin_socket: " << dir_.file("admin.sock") << "\n  " << server_extra
-      << "\nstorage:\n  mode: redis\n  checkpoint_ms: " << storage.checkpoint_ms << "\n  redis:\n    socket: "
-      << storage.socket << "\n";
+      << "\nstorage:\n  mode: redis\n  checkpoint_ms: " << storage.checkpoint_ms << "\n  redis:\n";
+  if (!storage.socket.empty()) out << "    socket: " << storage.socket << "\n";
   if (!storage.password.empty()) out << "    password: " << storage.password << "\n";
   if (!storage.prefix.empty()) out << "    prefix: \"" << storage.prefix << "\"\n";
   if (!storage.extra.empty()) out << "    " << storage.extra << "\n";
@@ -169,7 +171,28 @@ Client Daemon::connect_admin() const {
   return c;
 }
 
-RedisServer::RedisServer(std::string password) : socket_(dir_.file("redis.sock")), password_(std::move(password)) {}
+namespace {
+
+// A TCP port on 127.0.0.1 nobody listens on now (the kernel's pick for port 0).
+int free_local_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+}  // namespace
+
+RedisServer::RedisServer(std::string password, bool tcp)
+    : socket_(dir_.file("redis.sock")), password_(std::move(password)), port_(tcp ? free_local_port() : 0) {}
 
 RedisServer::~RedisServer() { kill(); }
 
@@ -178,7 +201,7 @@ bool RedisServer::start(int timeout_ms) {
   const std::string log = dir_.file("redis.log");
   pid_ = ::fork();
   if (pid_ == 0) {
-    std::vector<std::string> args{"redis-server", "--port",      "0",  "--unixsocket", socket_, "--unixsocketperm",
+    std::vector<std::string> args{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--unixsocket", socket_, "--unixsocketperm",
                                   "700",          "--save",      "",   "--appendonly", "no",    "--dir",
                                   dir_.path(),    "--logfile",   log,  "--daemonize",  "no"};
     if (!password_.empty()) {

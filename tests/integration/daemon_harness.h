@@ -48,19 +48,21 @@ struct EmbeddedStorage {
 
 // The storage section of Daemon's Redis-store constructor.
 struct RedisStorage {
-  std::string socket;    // the RedisServer's
+  std::string socket;    // the RedisServer's; empty: give `host:`/`port:` in `extra`
   std::string password;  // empty: no AUTH
   std::string prefix;    // empty: the default
   int checkpoint_ms = 50;
   std::string extra;     // more `redis:` lines, e.g. "command_timeout: 300ms"
 };
 
-// A real redis-server on a temporary Unix socket: no TCP port, no
-// persistence (--save '' --appendonly no). It can be killed and started
-// again on the same socket (it comes back empty). Not thread-safe.
+// A real redis-server on a temporary Unix socket, no persistence (--save ''
+// --appendonly no), and no TCP port unless `tcp` asks for one (a free
+// ephemeral port on 127.0.0.1, chosen at construction). It can be killed and
+// started again on the same socket (it comes back empty). Not thread-safe.
 class RedisServer {
  public:
-  explicit RedisServer(std::string password = "");
+  explicit RedisServer(std::string password = "", bool tcp = false);
+  int port() const { return port_; }  // 0 without TCP
   ~RedisServer();  // SIGKILLs the server if it runs
   // Launches redis-server and waits until it answers PING. False on failure.
   bool start(int timeout_ms = 10000);
@@ -76,6 +78,7 @@ class RedisServer {
   TempDir dir_;
   std::string socket_;
   std::string password_;
+  int port_ = 0;
   int pid_ = -1;
 };
 

@@ -117,6 +117,37 @@ int64_t redis_sum(redisContext* redis, const std::string& key, const std::string
   return sum;
 }
 
+// Verifies the store over TCP (host + port) with AUTH: what was charged and
+// recharged is in Redis and comes back after a restart.
+TEST(RedisStore, TcpWithPasswordKeepsState) {
+  RedisServer redis("tcp-s3cret", true);
+  ASSERT_GT(redis.port(), 0);
+  ASSERT_TRUE(redis.start());
+  const RedisStorage storage{"", "tcp-s3cret", "", kCheckpointMs,
+                             "host: 127.0.0.1\n    port: " + std::to_string(redis.port())};
+  {
+    Daemon d(kConfig, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client admin = d.connect_admin();
+    Client data = d.connect();
+    ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "100000", "pay-tcp"})->type, REDIS_REPLY_ARRAY);
+    for (int i = 0; i < 7; ++i) ASSERT_TRUE(check(data.get(), "acme").allowed);
+    Reply info = command(admin.get(), {"INFO", "persistence"});
+    ASSERT_TRUE(info && info->type == REDIS_REPLY_STRING);
+    EXPECT_NE(std::string(info->str, info->len).find("redis_connected:1"), std::string::npos);
+    ASSERT_TRUE(flushed(admin.get())) << d.log();
+    ASSERT_EQ(d.stop(15), 0) << d.log();
+  }
+  Daemon d(kConfig, storage);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client admin = d.connect_admin();
+  EXPECT_EQ(kQuota - remaining(admin.get(), "acme", "monthly"), 7);
+  const LedgerView l = ledger(admin.get(), "acme");
+  EXPECT_EQ(l.payment_ids, std::set<std::string>{"pay-tcp"});
+  EXPECT_EQ(l.sum, std::stoll(fields(admin.get(), {"CONTRACT", "acme"})["balance"]));
+  EXPECT_EQ(l.recharged - l.sum, 7 * kUnitPrice);
+}
+
 // Verifies charges, recharges and a status override survive a clean restart
 // and a kill -9 once flushed, and the ledger sums to the balance.
 TEST(RedisStore, StateSurvivesRestartAndKillNine) {
