@@ -3,12 +3,16 @@
 // so a checkpoint visits only the slots changed since the previous one
 // instead of scanning the whole table.
 //
-// Thread-safety: mark() is lock-free and safe from any thread (one relaxed
-// fetch_or, skipped when the bit is already set); drain() is safe from one
-// thread at a time concurrently with mark(). A mark that races with drain()
-// is either seen by this drain or left for the next one, never lost: drain
-// clears a word (exchange) before it visits its slots, and the marker's
-// change to the slot happens before its mark. Owns its words; not movable.
+// Thread-safety: mark() is lock-free and safe from any thread (one fetch_or,
+// always: a read-modify-write, never skipped when the bit looks set); drain()
+// is safe from one thread at a time concurrently with mark(). A mark that
+// races with drain() is either seen by this drain or left for the next one,
+// never lost: the marker's change to the slot happens before its fetch_or,
+// and drain clears a word with an exchange before it visits its slots, so
+// whichever read-modify-write comes second sees the other. (Skipping the
+// fetch_or when the bit reads as set would let a drain clear that bit and
+// read the slot before the marker's change is visible.) Owns its words; not
+// movable.
 #pragma once
 
 #include <atomic>
@@ -28,8 +32,7 @@ class DirtyBits {
 
   void mark(uint64_t slot) {
     std::atomic<uint64_t>& w = words_[slot / 64];
-    const uint64_t bit = uint64_t{1} << (slot % 64);
-    if ((w.load(std::memory_order_relaxed) & bit) == 0) w.fetch_or(bit, std::memory_order_release);
+    w.fetch_or(uint64_t{1} << (slot % 64), std::memory_order_acq_rel);
   }
 
   // Clears every set bit and calls visit(slot) for each; returns how many.
