@@ -148,24 +148,12 @@ Output render_contract(std::string_view key, const Value& reply, const RenderOpt
   return output;
 }
 
-Output render_ledger(const Value& reply, const RenderOptions& options) {
-  if (reply.is_error()) return render_error_reply(reply, options);
-  auto entries = entries_of(reply);
-  if (!entries) return render_failure("unexpected reply to LEDGER: " + entries.error(), options);
-  Output output;
-  if (options.json) {
-    JsonWriter json;
-    json.begin_array();
-    for (const auto& entry : *entries) write_entry_json(json, entry, options.decimals);
-    output.out = json.end_array().finish();
-    return output;
-  }
-  if (entries->empty()) {
-    output.out = "no ledger entries\n";
-    return output;
-  }
-  std::vector<std::string> columns;  // field names, first-seen order
-  for (const auto& entry : *entries)
+namespace {
+
+// LEDGER as a table, one column per field (first-seen order).
+std::string ledger_table(const std::vector<FieldList>& entries, int decimals) {
+  std::vector<std::string> columns;
+  for (const auto& entry : entries)
     for (const auto& [field, value] : entry)
       if (std::find(columns.begin(), columns.end(), field) == columns.end()) columns.push_back(field);
   std::vector<std::string> headers;
@@ -175,47 +163,64 @@ Output render_ledger(const Value& reply, const RenderOptions& options) {
     align.push_back(contains({"seq", "amount", "lot"}, field) ? Table::Align::kRight : Table::Align::kLeft);
   }
   Table table(std::move(headers), std::move(align));
-  for (const auto& entry : *entries) {
+  for (const auto& entry : entries) {
     std::vector<std::string> row(columns.size());
     for (const auto& [field, value] : entry) {
       const size_t column = std::find(columns.begin(), columns.end(), field) - columns.begin();
-      row[column] = field == "time_ms" ? time_cell(value)
-                    : is_money_field(field) ? money_cell(value, options.decimals, false)
+      row[column] = field == "time_ms"        ? time_cell(value)
+                    : is_money_field(field) ? money_cell(value, decimals, false)
                                             : value;
     }
     table.add_row(std::move(row));
   }
-  output.out = table.render();
-  return output;
+  return table.render();
 }
 
-Output render_events(const Value& reply, const RenderOptions& options) {
+// EVENTS as one `field=value …` line each.
+std::string event_lines(const std::vector<FieldList>& entries, int decimals) {
+  std::string out;
+  for (const auto& entry : entries) {
+    std::string line;
+    for (const auto& [field, value] : entry) {
+      if (!line.empty()) line += ' ';
+      if (field == "time_ms") line += "time=" + time_cell(value);
+      else if (is_money_field(field)) line += field + "=" + event_value(money_cell(value, decimals, false));
+      else line += field + "=" + event_value(value);
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+// LEDGER and EVENTS: an array of field/value entries. Errors, JSON and the
+// empty list are rendered alike; `text` renders a non-empty list.
+template <typename Text>
+Output render_entry_list(const Value& reply, const RenderOptions& options, std::string_view command,
+                         std::string_view none, Text&& text) {
   if (reply.is_error()) return render_error_reply(reply, options);
   auto entries = entries_of(reply);
-  if (!entries) return render_failure("unexpected reply to EVENTS: " + entries.error(), options);
+  if (!entries)
+    return render_failure("unexpected reply to " + std::string(command) + ": " + entries.error(), options);
   Output output;
   if (options.json) {
     JsonWriter json;
     json.begin_array();
     for (const auto& entry : *entries) write_entry_json(json, entry, options.decimals);
     output.out = json.end_array().finish();
-    return output;
-  }
-  if (entries->empty()) {
-    output.out = "no events\n";
-    return output;
-  }
-  for (const auto& entry : *entries) {
-    std::string line;
-    for (const auto& [field, value] : entry) {
-      if (!line.empty()) line += ' ';
-      if (field == "time_ms") line += "time=" + time_cell(value);
-      else if (is_money_field(field)) line += field + "=" + event_value(money_cell(value, options.decimals, false));
-      else line += field + "=" + event_value(value);
-    }
-    output.out += line + "\n";
+  } else {
+    output.out = entries->empty() ? std::string(none) + "\n" : text(*entries, options.decimals);
   }
   return output;
+}
+
+}  // namespace
+
+Output render_ledger(const Value& reply, const RenderOptions& options) {
+  return render_entry_list(reply, options, "LEDGER", "no ledger entries", ledger_table);
+}
+
+Output render_events(const Value& reply, const RenderOptions& options) {
+  return render_entry_list(reply, options, "EVENTS", "no events", event_lines);
 }
 
 Output render_info(const Value& reply, const RenderOptions& options) {

@@ -77,14 +77,21 @@ bool HoldTable::take(uint64_t hash, HoldCharge& out) {
     Slot& s = slots_[(hash + i) & mask_];
     uint64_t expected = t | kOpen;
     if (s.key.load(std::memory_order_acquire) != expected) continue;
-    if (!s.key.compare_exchange_strong(expected, t | kSettling, std::memory_order_acq_rel)) return false;
-    out = load_charge(s);
-    s.key.store(0, std::memory_order_release);
-    open_.fetch_sub(1, std::memory_order_relaxed);
-    changes_.fetch_add(1, std::memory_order_release);
-    return true;
+    return settle_slot(s, expected, out);
   }
   return false;
+}
+
+// Moves the hold in `s` from open (key word `open_key`) to settling, copies
+// its charge out and frees the slot. False if someone else settled it first.
+bool HoldTable::settle_slot(Slot& s, uint64_t open_key, HoldCharge& out) {
+  if (!s.key.compare_exchange_strong(open_key, (open_key & ~uint64_t{3}) | kSettling, std::memory_order_acq_rel))
+    return false;
+  out = load_charge(s);
+  s.key.store(0, std::memory_order_release);
+  open_.fetch_sub(1, std::memory_order_relaxed);
+  changes_.fetch_add(1, std::memory_order_release);
+  return true;
 }
 
 void HoldTable::store_charge(Slot& s, const HoldCharge& c) {
@@ -162,17 +169,11 @@ bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out) {
     std::pop_heap(h.items.begin(), h.items.end(), Later{});
     h.items.pop_back();
     Slot& s = slots_[top.slot];
-    uint64_t expected = top.key;
     // Same id reused for a new hold in the same slot: not this item's hold.
-    if (s.key.load(std::memory_order_acquire) != expected ||
+    if (s.key.load(std::memory_order_acquire) != top.key ||
         s.expires_at.load(std::memory_order_relaxed) != top.expires_at)
       continue;
-    if (!s.key.compare_exchange_strong(expected, (top.key & ~uint64_t{3}) | kSettling, std::memory_order_acq_rel))
-      continue;  // settled already (or the slot was reused)
-    out = load_charge(s);
-    s.key.store(0, std::memory_order_release);
-    open_.fetch_sub(1, std::memory_order_relaxed);
-    changes_.fetch_add(1, std::memory_order_release);
+    if (!settle_slot(s, top.key, out)) continue;  // settled already (or the slot was reused)
     return true;
   }
   return false;

@@ -120,6 +120,7 @@ class HoldTable {
   static constexpr uint64_t kClaiming = 1, kOpen = 2, kSettling = 3;
   static uint64_t tag(uint64_t hash) { return (hash & ~uint64_t{3}) | 4; }
   static void store_charge(Slot& s, const HoldCharge& charge);
+  bool settle_slot(Slot& s, uint64_t open_key, HoldCharge& out);
   static HoldCharge load_charge(const Slot& s);
   // Seqlock read of an open slot; false when it is not open or changed meanwhile.
   static bool read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge);

@@ -10,13 +10,13 @@
 #include <cstring>
 
 #include "store/little_endian.h"
+#include "store/seq_names.h"
 #include "tollgate/time.h"
 
 namespace tollgate::store {
 namespace {
 
 constexpr std::string_view kSegmentPrefix = "journal.";
-constexpr size_t kSeqDigits = 16;
 
 // XXH3-64 over the first 16 header bytes, then the payload.
 uint64_t record_checksum(const char* header, std::string_view payload) {
@@ -42,20 +42,6 @@ void encode_record(std::string& out, uint8_t type, uint64_t seq, std::string_vie
 
 // The first sequence in a segment's name, or nullopt if `name` is not exactly
 // "journal." + 16 digits (so "journal.X.corrupt" and strays are ignored).
-std::optional<uint64_t> parse_segment_name(std::string_view name) {
-  if (name.size() != kSegmentPrefix.size() + kSeqDigits || !name.starts_with(kSegmentPrefix)) {
-    return std::nullopt;
-  }
-  std::string_view digits = name.substr(kSegmentPrefix.size());
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  uint64_t seq = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  return seq;
-}
-
 struct SegmentRead {
   JournalScan::Segment segment;
   std::optional<std::string> failure;  // why reading stopped before the end
@@ -113,9 +99,7 @@ Result<SegmentRead> read_segment(FileSystem& fs, const std::string& path, uint64
 }  // namespace
 
 std::string journal_segment_name(uint64_t first_seq) {
-  char name[kSegmentPrefix.size() + kSeqDigits + 1];
-  std::snprintf(name, sizeof name, "journal.%016llu", static_cast<unsigned long long>(first_seq));
-  return name;
+  return seq_file_name(kSegmentPrefix, first_seq);
 }
 
 Result<JournalScan> scan_journal(FileSystem& fs, const std::string& dir, uint64_t after_seq,
@@ -124,7 +108,7 @@ Result<JournalScan> scan_journal(FileSystem& fs, const std::string& dir, uint64_
   if (!names) return std::unexpected(std::move(names.error()));
   std::vector<std::pair<uint64_t, std::string>> found;
   for (const std::string& name : *names) {
-    if (auto seq = parse_segment_name(name)) found.emplace_back(*seq, join_path(dir, name));
+    if (auto seq = parse_seq_file_name(kSegmentPrefix, name)) found.emplace_back(*seq, join_path(dir, name));
   }
   std::sort(found.begin(), found.end());
 

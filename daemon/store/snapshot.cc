@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "store/little_endian.h"
+#include "store/seq_names.h"
 
 namespace tollgate::store {
 namespace {
@@ -15,19 +16,6 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kRecordFrameBytes = 5;  // u8 type + u32 length
 constexpr std::string_view kPrefix = "snapshot.";
 constexpr std::string_view kTmpSuffix = ".tmp";
-constexpr size_t kSeqDigits = 16;
-
-std::optional<uint64_t> parse_seq(std::string_view digits) {
-  if (digits.size() != kSeqDigits) return std::nullopt;
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  uint64_t seq = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  return seq;
-}
-
 struct Listing {
   std::vector<std::pair<uint64_t, std::string>> snapshots;  // newest first
   std::vector<std::string> tmp_files;
@@ -42,7 +30,7 @@ Result<Listing> list_snapshots(FileSystem& fs, const std::string& dir) {
     std::string_view rest = name.substr(kPrefix.size());
     if (rest.ends_with(kTmpSuffix)) {
       listing.tmp_files.push_back(join_path(dir, name));
-    } else if (auto seq = parse_seq(rest)) {
+    } else if (auto seq = parse_seq_file_name(kPrefix, name)) {
       listing.snapshots.emplace_back(*seq, join_path(dir, name));
     }
   }
@@ -156,9 +144,7 @@ Result<void> stream_records(FileSystem& fs, const SnapshotInfo& info, const Snap
 }  // namespace
 
 std::string snapshot_name(uint64_t seq) {
-  char name[kPrefix.size() + kSeqDigits + 1];
-  std::snprintf(name, sizeof name, "snapshot.%016llu", static_cast<unsigned long long>(seq));
-  return name;
+  return seq_file_name(kPrefix, seq);
 }
 
 Result<SnapshotWriter> SnapshotWriter::create(const std::string& dir, uint64_t seq, const SnapshotOptions& options) {

@@ -33,8 +33,9 @@ Account::Lot& Account::at(uint32_t index) const {
   return chunks_[chunk].load(std::memory_order_acquire)[chunk_offset(index, chunk)];
 }
 
-std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nanos now) {
-  std::lock_guard lock(control_mutex_);
+// The lot a recharge of `amount` would add now, and the wallet and balance
+// after it (caller holds control_mutex_).
+std::expected<RechargeResult, std::string> Account::plan_locked(int64_t amount) const {
   if (amount <= 0) return std::unexpected("recharge amount must be positive");
   int64_t recharged_total = 0;
   if (__builtin_add_overflow(recharged_total_, amount, &recharged_total))
@@ -45,7 +46,21 @@ std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nan
   // Cannot overflow: wallet <= recharged_total_, so amount + wallet <= recharged_total.
   const int64_t money = amount + wallet;
   const int64_t unit_price = ladder_.unit_price_for(amount);
+  const int64_t credits = money / unit_price;
+  // Balance after = balance now - old wallet + the new lot's worth + new wallet.
+  return RechargeResult{.lot = index,
+                        .amount = amount,
+                        .credits = credits,
+                        .unit_price = unit_price,
+                        .wallet = money % unit_price,
+                        .balance = balance() - wallet + credits * unit_price + money % unit_price};
+}
 
+std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nanos now) {
+  std::lock_guard lock(control_mutex_);
+  auto plan = plan_locked(amount);
+  if (!plan) return plan;
+  const uint32_t index = plan->lot;
   const int chunk = chunk_of(index);
   Lot* lots = chunks_[chunk].load(std::memory_order_relaxed);
   if (lots == nullptr) {
@@ -54,42 +69,21 @@ std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nan
   }
   Lot& lot = lots[chunk_offset(index, chunk)];
   lot.amount = amount;
-  lot.unit_price = unit_price;
-  lot.credits = money / unit_price;
+  lot.unit_price = plan->unit_price;
+  lot.credits = plan->credits;
   lot.created = now;
   // Wallet before the lot: a concurrent balance() may briefly miss the new
   // lot but never counts the old wallet twice.
-  wallet_.store(money % unit_price, std::memory_order_release);
+  wallet_.store(plan->wallet, std::memory_order_release);
   count_.store(index + 1, std::memory_order_release);
-  recharged_total_ = recharged_total;
-  return RechargeResult{.lot = index,
-                        .amount = amount,
-                        .credits = lot.credits,
-                        .unit_price = unit_price,
-                        .wallet = money % unit_price,
-                        .balance = balance()};
+  recharged_total_ += amount;  // plan_locked checked it does not overflow
+  plan->balance = balance();
+  return plan;
 }
 
-std::expected<RechargeResult, std::string> Account::plan_recharge(int64_t amount, Nanos now) const {
+std::expected<RechargeResult, std::string> Account::plan_recharge(int64_t amount, Nanos) const {
   std::lock_guard lock(control_mutex_);
-  if (amount <= 0) return std::unexpected("recharge amount must be positive");
-  int64_t recharged_total = 0;
-  if (__builtin_add_overflow(recharged_total_, amount, &recharged_total))
-    return std::unexpected("recharge would overflow the balance");
-  const uint32_t index = count_.load(std::memory_order_relaxed);
-  if (index >= kMaxLots) return std::unexpected("too many lots");
-  const int64_t wallet = wallet_.load(std::memory_order_relaxed);
-  const int64_t money = amount + wallet;
-  const int64_t unit_price = ladder_.unit_price_for(amount);
-  const int64_t credits = money / unit_price;
-  (void)now;
-  // Balance after = balance now - old wallet + the new lot's worth + new wallet.
-  return RechargeResult{.lot = index,
-                        .amount = amount,
-                        .credits = credits,
-                        .unit_price = unit_price,
-                        .wallet = money % unit_price,
-                        .balance = balance() - wallet + credits * unit_price + money % unit_price};
+  return plan_locked(amount);
 }
 
 std::expected<void, std::string> Account::restore_lot(const LotState& state, int64_t wallet) {

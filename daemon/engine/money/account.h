@@ -166,6 +166,8 @@ class Account {
                                                                   int64_t refunded);
 
  private:
+  std::expected<RechargeResult, std::string> plan_locked(int64_t amount) const;
+
   struct alignas(64) Lot {
     int64_t amount = 0;  // immutable once published
     int64_t unit_price = 0;
