@@ -52,7 +52,7 @@ EngineOptions options() {
 // One daemon's worth of state over a storage dir.
 struct World {
   explicit World(const std::string& dir, store::FileSystem* fs = nullptr, EngineOptions o = options(),
-                 Nanos start = kStart) {
+                 Nanos start = kStart, CommitGate* gate = nullptr) {
     clock.set(start);
     auto e = Engine::create(o, reclaimer, kStart, state);
     EXPECT_TRUE(e.has_value());
@@ -63,6 +63,7 @@ struct World {
     so.fs = fs;
     so.clock = &clock;
     so.snapshot_interval = 3600 * kNanosPerSecond;
+    so.gate = gate;
     store = std::make_unique<EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
     auto r = store->recover(clock.now());
     EXPECT_TRUE(r.has_value()) << r.error();
@@ -154,6 +155,34 @@ TEST(StatePersistence, RefusesAdminMutationsWhileTheDiskFails) {
   EXPECT_EQ(w.balance(), 10000 - 100 + 5000);
   EXPECT_EQ(w.state.find("other")->status(), ContractStatus::kActive);
   EXPECT_EQ(w.store->status().recovery_admin_cancelled, 1u);
+  EXPECT_TRUE(check_invariant(w.state.ledger(), "acme", w.balance()).has_value());
+}
+
+// Verifies durability strict's release rule against a failing disk: a
+// charge's commit ticket is not durable while checkpoints fail, becomes
+// durable with the first checkpoint that succeeds, and the charge it covers
+// is then recovered.
+TEST(StatePersistence, StrictTicketIsReleasedOnlyByADurableCheckpoint) {
+  store::testing::TempDir dir;
+  store::FaultyFileSystem fs;
+  {
+    CommitGate gate;
+    World w(dir.path(), &fs, options(), kStart, &gate);
+    ASSERT_TRUE(w.admin->recharge("acme", "10000", "pay-1", 0, w.clock.now()).has_value());
+    ASSERT_TRUE(w.check("acme").allowed);
+    const uint64_t ticket = gate.ticket();
+    EXPECT_LT(gate.durable_through(), ticket);
+    fs.add_fault({.op = store::FileOp::kSync, .error = ENOSPC, .sticky = true});
+    EXPECT_FALSE(w.store->checkpoint(w.clock.now()).has_value());
+    EXPECT_FALSE(w.store->checkpoint(w.clock.now()).has_value());
+    EXPECT_LT(gate.durable_through(), ticket) << "a failed checkpoint released a strict reply";
+    fs.clear_faults();
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    EXPECT_GE(gate.durable_through(), ticket);
+  }  // no final checkpoint: as after kill -9
+  World w(dir.path());
+  EXPECT_EQ(w.balance(), 10000 - 100);
+  EXPECT_EQ(w.remaining("acme"), 1000 - 1);
   EXPECT_TRUE(check_invariant(w.state.ledger(), "acme", w.balance()).has_value());
 }
 
