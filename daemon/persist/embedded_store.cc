@@ -11,8 +11,10 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
+#include "persist/lost_records.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
+#include "store/discarded.h"
 #include "store/snapshot.h"
 
 namespace tollgate::persist {
@@ -252,8 +254,9 @@ EmbeddedStore::~EmbeddedStore() = default;
 std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   std::lock_guard lock(mutex_);
   const Nanos started = options_.clock->now();
-  if (auto made = options_.fs->mkdir(options_.dir); !made)
-    return std::unexpected(fmt::format("storage.dir {}: {}", options_.dir, made.error().message));
+  uint64_t required_seq = 0;
+  if (auto opened = open_directory_locked(now, required_seq); !opened) return opened;
+  const bool truncate = options_.recover == RecoverMode::kTruncate;
   Recovery recovery(*this, now);
   store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
   auto load = store::load_latest(
@@ -271,13 +274,28 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     spdlog::info("recovery: loaded {} ({} records, {} bytes)", load->loaded->path, load->loaded->records,
                  load->loaded->bytes);
   }
+  LostRecords lost;
   store::JournalOptions journal_options{.segment_bytes = options_.segment_bytes,
                                         .fs = options_.fs,
                                         .status = &store_status_,
                                         .clock = options_.clock,
-                                        .after_seq = load->loaded ? load->loaded->seq : 0};
+                                        .after_seq = load->loaded ? load->loaded->seq : 0,
+                                        .required_seq = required_seq,
+                                        .discard_corruption = truncate,
+                                        .on_untrusted = [&](const store::RecordView& r) { lost.journal_record(r); }};
   auto journal = store::Journal::open(options_.dir, journal_options,
                                       [&](const store::RecordView& r) { recovery.journal_record(r); });
+  if (!journal && journal.error().kind() == store::StoreErrorKind::kCorrupt) {
+    lost.log("not starting; beyond the damage (the damaged record itself cannot be decoded) the journal holds",
+             "is beyond the damage");
+    std::string snapshots;
+    for (const store::Corruption& bad : load->skipped) snapshots += "; snapshot " + bad.file + " is corrupt too";
+    return std::unexpected(fmt::format(
+        "{}{}. Not starting: what the store made durable cannot be read whole. To start with everything before the "
+        "damage, run tollgated once with --recover=truncate (the rest is moved to {}, every payment id lost is logged); "
+        "--recover=empty starts with no state at all; or restore {} from a backup",
+        journal.error().message, snapshots, store::discarded_dir(options_.dir), options_.dir));
+  }
   if (!journal) return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
   journal_.emplace(std::move(*journal));
   const store::RecoveryReport& report = journal_->recovery();
@@ -288,11 +306,29 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   }
   if (report.data_loss) {
     counters_.recovery_journal_data_loss = 1;
-    spdlog::error("recovery: journal damaged in {} at offset {} ({}); records after it are lost; quarantined: {}",
-                  report.data_loss->file, report.data_loss->offset, report.data_loss->reason,
-                  fmt::join(report.quarantined, ", "));
+    counters_.recovery_untrusted_records = report.untrusted_records;
+    spdlog::error("recovery: --recover=truncate: journal damaged: {}; everything after it is discarded; set aside: {}",
+                  describe(*report.data_loss), report.quarantined.empty() ? "nothing (it was missing)" : fmt::format("{}", fmt::join(report.quarantined, ", ")));
+    // Snapshots that could not be read are set aside too: the journal now
+    // continues below their sequence numbers.
+    std::vector<std::string> corrupt;
+    for (const store::Corruption& bad : load->skipped) corrupt.push_back(bad.file.substr(bad.file.rfind('/') + 1));
+    if (auto moved = store::move_to_discarded(*options_.fs, options_.dir, corrupt); !moved)
+      return std::unexpected(fmt::format("setting corrupt snapshots aside: {}", moved.error().message));
+    counters_.recovery_payments_lost =
+        lost.log("discarded by --recover=truncate (besides the damaged record itself, which cannot be decoded)");
+    // The operator accepted the loss: the watermark comes down to what is kept.
+    if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
   }
   recovery.finish();
+  if (!identity_written_) {
+    // A store from an earlier version, or one whose identity was unreadable:
+    // it is marked now. Only the snapshot is known synced, so the watermark
+    // starts there; this run's first durable record raises it.
+    if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
+    spdlog::info("storage: identity file {} written (store {})", store::join_path(options_.dir, store::kIdentityFileName),
+                 identity_.id);
+  }
   // The first checkpoint compares the holds now open with the durable set, so
   // holds skipped or settled by recovery are journaled as gone together with
   // their refunds (and are not settled a second time after another crash).
@@ -312,6 +348,128 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
       counters_.recovery_id_records, counters_.recovery_subjects, counters_.recovery_errors);
   publish_status();
   return {};
+}
+
+std::expected<void, std::string> EmbeddedStore::open_directory_locked(Nanos now, uint64_t& required_seq) {
+  store::FileSystem& fs = *options_.fs;
+  const std::string& dir = options_.dir;
+  if (auto made = fs.mkdir(dir); !made)
+    return std::unexpected(fmt::format("storage.dir {}: {}", dir, made.error().message));
+  auto locked = store::DirectoryLock::acquire(fs, dir);
+  if (!locked) return std::unexpected(locked.error().message);
+  lock_ = std::move(*locked);
+  auto identity = store::read_identity(fs, dir);
+  if (!identity) return std::unexpected(fmt::format("reading the identity of {}: {}", dir, identity.error().message));
+  if (options_.recover == RecoverMode::kEmpty) {
+    if (auto emptied = empty_if_unreadable_locked(*identity); !emptied) return emptied;
+    identity = store::read_identity(fs, dir);
+    if (!identity) return std::unexpected(fmt::format("reading the identity of {}: {}", dir, identity.error().message));
+  }
+  auto files = store::state_file_names(fs, dir);
+  if (!files) return std::unexpected(fmt::format("listing {}: {}", dir, files.error().message));
+  const std::string identity_path = store::join_path(dir, store::kIdentityFileName);
+  const int64_t now_ms = now / kNanosPerMilli;
+  switch (identity->state) {
+    case store::IdentityRead::State::kValid:
+      identity_ = identity->identity;
+      identity_written_ = true;
+      required_seq = identity_.durable_seq;
+      spdlog::info("storage: store {} in {}, durable up to seq {} or beyond", identity_.id, dir, required_seq);
+      return {};
+    case store::IdentityRead::State::kUnreadable: {
+      if (options_.recover == RecoverMode::kRefuse)
+        return std::unexpected(fmt::format(
+            "identity file {} is unreadable ({}); it marks {} as a store and says how far its state reaches, so "
+            "without it a loss cannot be told apart. Not starting: restore the file, or run once with "
+            "--recover=truncate (start from what the journal and snapshots hold; the damaged file is set aside in {}) "
+            "or --recover=empty",
+            identity_path, identity->problem, dir, store::discarded_dir(dir)));
+      auto moved = store::move_to_discarded(fs, dir, {store::kIdentityFileName});
+      if (!moved) return std::unexpected(fmt::format("setting {} aside: {}", identity_path, moved.error().message));
+      spdlog::error("storage: identity file {} was unreadable ({}); --recover={}: moved to {}, starting from what the "
+                    "journal and snapshots hold",
+                    identity_path, identity->problem, recover_mode_name(options_.recover), moved->front());
+      identity_ = store::new_store_identity(now_ms);
+      return {};
+    }
+    case store::IdentityRead::State::kAbsent:
+      identity_ = store::new_store_identity(now_ms);
+      if (!files->empty()) {
+        spdlog::info("storage: {} holds a store without identity file (written by an earlier tollgated); it is "
+                     "written after recovery",
+                     dir);
+        return {};
+      }
+      // A first start: marked before the journal's first segment exists, so
+      // from now on missing state is never taken for a new store.
+      if (auto w = write_watermark_locked(0, /*lower=*/true); !w) return w;
+      spdlog::info("storage: new store {} in {}", identity_.id, dir);
+      return {};
+  }
+  return {};
+}
+
+std::expected<void, std::string> EmbeddedStore::empty_if_unreadable_locked(const store::IdentityRead& identity) {
+  store::FileSystem& fs = *options_.fs;
+  const std::string& dir = options_.dir;
+  const store::SnapshotOptions quiet{.fs = options_.fs};
+  auto failed = [&](const store::StoreError& e) {
+    return std::unexpected(fmt::format("--recover=empty: reading {}: {}", dir, e.message));
+  };
+  // A dry run of recovery's checks; it changes nothing.
+  std::string problem;
+  if (identity.state == store::IdentityRead::State::kUnreadable) problem = "identity file unreadable: " + identity.problem;
+  auto load = store::load_latest(dir, [](uint8_t, std::string_view) {}, quiet);
+  if (!load) return failed(load.error());
+  const uint64_t after = load->loaded ? load->loaded->seq : 0;
+  auto scan = store::scan_journal(fs, dir, after, [](const store::RecordView&) {});
+  if (!scan) return failed(scan.error());
+  const uint64_t required = identity.state == store::IdentityRead::State::kValid ? identity.identity.durable_seq : 0;
+  if (problem.empty() && scan->data_loss) problem = "journal corrupt: " + store::describe(*scan->data_loss);
+  if (problem.empty())
+    if (auto missing = store::missing_records(*scan, dir, after, required)) problem = "journal corrupt: " + store::describe(*missing);
+  if (problem.empty()) {
+    spdlog::warn("storage: --recover=empty: the state in {} can be read whole; starting from it as usual (the option "
+                 "changed nothing)",
+                 dir);
+    return {};
+  }
+  // Everything is set aside: say what that loses.
+  LostRecords lost;
+  auto again = store::load_latest(dir, [&](uint8_t type, std::string_view bytes) { lost.snapshot_record(type, bytes); },
+                                  quiet);
+  if (!again) return failed(again.error());
+  const auto journal_record = [&](const store::RecordView& r) { lost.journal_record(r); };
+  if (auto rescanned = store::scan_journal(fs, dir, after, journal_record, journal_record); !rescanned)
+    return failed(rescanned.error());
+  auto names = store::state_file_names(fs, dir);
+  if (!names) return failed(names.error());
+  if (identity.state != store::IdentityRead::State::kAbsent) names->push_back(store::kIdentityFileName);
+  auto moved = store::move_to_discarded(fs, dir, *names);
+  if (!moved) return std::unexpected(fmt::format("--recover=empty: setting the state of {} aside: {}", dir, moved.error().message));
+  spdlog::error("storage: --recover=empty: the state in {} cannot be read whole ({}); all of it ({} files) is moved to "
+                "{} and the daemon starts with no state",
+                dir, problem, moved->size(), store::discarded_dir(dir));
+  counters_.recovery_payments_lost = lost.log("set aside by --recover=empty");
+  return {};
+}
+
+std::expected<void, std::string> EmbeddedStore::write_watermark_locked(uint64_t seq, bool lower) {
+  if (identity_written_ && !lower && seq <= identity_.durable_seq) return {};
+  store::StoreIdentity next = identity_;
+  next.durable_seq = seq;
+  if (auto w = store::write_identity(*options_.fs, options_.dir, next); !w)
+    return std::unexpected(fmt::format("writing the identity file of {}: {}", options_.dir, w.error().message));
+  identity_ = std::move(next);
+  identity_written_ = true;
+  return {};
+}
+
+void EmbeddedStore::raise_watermark_locked(std::string_view when) {
+  if (!journal_) return;
+  if (auto w = write_watermark_locked(journal_->last_durable_seq()); !w)
+    spdlog::warn("persistence: {} ({}); a later start may not notice journal records removed while it was down",
+                 w.error(), when);
 }
 
 void EmbeddedStore::note_failure(const std::string& what, const std::string& error, Nanos now) {
@@ -460,6 +618,10 @@ std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& recor
   journaled_ledger_seq_ = std::max(journaled_ledger_seq_, record.ledger_entry.seq);
   ++counters_.admin_durable;
   note_success(options_.clock->now());
+  if (!raised_this_run_) {
+    raised_this_run_ = true;
+    raise_watermark_locked("first admin mutation of this run");
+  }
   publish_status();
   return {};
 }
@@ -504,6 +666,10 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   gate_->published(number);
   counters_.checkpoint_durable = number;
   note_success(now);
+  if (!raised_this_run_) {
+    raised_this_run_ = true;  // once per run (three fsyncs); snapshots and a clean stop raise it further
+    raise_watermark_locked("first checkpoint of this run");
+  }
   ++counters_.checkpoints;
   counters_.checkpoint_keys_last = keys;
   counters_.checkpoint_ledger_entries += entries;
@@ -512,6 +678,14 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   counters_.checkpoint_max_us = std::max(counters_.checkpoint_max_us, took_us);
   counters_.last_checkpoint_ms = static_cast<uint64_t>(now / kNanosPerMilli);
   return {};
+}
+
+std::expected<void, std::string> EmbeddedStore::final_checkpoint(Nanos now) {
+  std::lock_guard lock(mutex_);
+  auto done = checkpoint_locked(now);
+  if (done) raise_watermark_locked("clean stop");
+  publish_status();
+  return done;
 }
 
 void EmbeddedStore::tick(Nanos now) {
@@ -620,6 +794,7 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
   size_t dropped = 0;
   // The journal is kept back to the previous snapshot, so if this one turns
   // out corrupt, recovery falls back to that one plus the journal.
+  raise_watermark_locked("snapshot");
   if (auto d = journal_->drop_segments_before(previous_snapshot_seq_ + 1); d) dropped = *d;
   else spdlog::warn("persistence: snapshot {} written but old journal segments stay: {}", info->path, d.error().message);
   previous_snapshot_seq_ = seq;
