@@ -286,10 +286,13 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   auto journal = store::Journal::open(options_.dir, journal_options,
                                       [&](const store::RecordView& r) { recovery.journal_record(r); });
   if (!journal && journal.error().kind() == store::StoreErrorKind::kCorrupt) {
-    lost.log("not starting; beyond the damage (the damaged record itself cannot be decoded) the journal holds",
-             "is beyond the damage");
+    if (lost.records() > 0 || lost.undecodable() > 0)
+      lost.log("not starting; beyond the damage (the damaged record itself cannot be decoded) the journal holds",
+               "is beyond the damage");
     std::string snapshots;
-    for (const store::Corruption& bad : load->skipped) snapshots += "; snapshot " + bad.file + " is corrupt too";
+    for (const store::Corruption& bad : load->skipped)
+      snapshots += fmt::format("; snapshot {} is corrupt too ({} at offset {})", bad.file, bad.reason, bad.offset);
+    if (!load->loaded && !load->skipped.empty()) snapshots += "; no valid snapshot covers the journal's beginning";
     return std::unexpected(fmt::format(
         "{}{}. Not starting: what the store made durable cannot be read whole. To start with everything before the "
         "damage, run tollgated once with --recover=truncate (the rest is moved to {}, every payment id lost is logged); "

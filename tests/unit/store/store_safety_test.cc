@@ -273,39 +273,51 @@ TEST(StoreSafety, EmptiedOrDeletedJournalIsRefused) {
   }
 }
 
-// Verifies issue 9 item 4: when every snapshot is corrupt and the journal
-// no longer starts at its first record, the store refuses instead of
-// starting at zero; --recover=truncate starts from what can be trusted (here
-// nothing) with the journal and the snapshots set aside; a plain start after
-// that is accepted.
-TEST(StoreSafety, EveryCorruptSnapshotIsRefused) {
-  store::testing::TempDir dir;
-  {
+// Verifies issue 9 item 4: when every snapshot is corrupt (here: emptied) or
+// missing and the journal no longer starts at its first record, the store
+// refuses instead of starting at zero; --recover=truncate starts from what
+// can be trusted (here nothing) with the journal and the snapshots set
+// aside; a plain start after that is accepted.
+TEST(StoreSafety, EveryUnusableSnapshotIsRefused) {
+  for (bool remove : {false, true}) {
+    SCOPED_TRACE(remove ? "snapshots deleted" : "snapshots emptied");
+    store::testing::TempDir dir;
+    {
+      Node n(dir.path());
+      ASSERT_TRUE(n.recovered) << n.recovered.error();
+      n.recharge(1);
+      ASSERT_TRUE(n.store->snapshot(n.clock.now()));
+      n.recharge(2);
+      ASSERT_TRUE(n.store->snapshot(n.clock.now()));
+      n.recharge(3);
+      ASSERT_TRUE(n.store->snapshot(n.clock.now()));  // the journal now starts after the first snapshot
+      n.recharge(4);
+    }
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      if (!e.path().filename().string().starts_with("snapshot.")) continue;
+      if (remove) {
+        std::filesystem::remove(e.path());
+      } else {
+        write_file(e.path(), "");
+      }
+    }
+    const auto before = tree(dir.path());
+    {
+      Node n(dir.path());
+      ASSERT_FALSE(n.recovered);
+      EXPECT_NE(n.recovered.error().find("sequence gap: expected segment starting at 1"), std::string::npos)
+          << n.recovered.error();
+    }
+    EXPECT_EQ(tree(dir.path()), before);
+    {
+      Node n(dir.path(), RecoverMode::kTruncate);
+      ASSERT_TRUE(n.recovered) << n.recovered.error();
+      EXPECT_EQ(n.balance(), 0);
+      EXPECT_GE(n.store->status().recovery_payments_lost, 1u);  // pay-4, after the last snapshot
+    }
     Node n(dir.path());
     ASSERT_TRUE(n.recovered) << n.recovered.error();
-    n.recharge(1);
-    ASSERT_TRUE(n.store->snapshot(n.clock.now()));
-    n.recharge(2);
-    ASSERT_TRUE(n.store->snapshot(n.clock.now()));
-    n.recharge(3);
-    ASSERT_TRUE(n.store->snapshot(n.clock.now()));  // the journal now starts after the first snapshot
-    n.recharge(4);
   }
-  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-    if (e.path().filename().string().starts_with("snapshot.")) write_file(e.path(), "");
-  {
-    Node n(dir.path());
-    ASSERT_FALSE(n.recovered);
-    EXPECT_NE(n.recovered.error().find("snapshot"), std::string::npos) << n.recovered.error();
-  }
-  {
-    Node n(dir.path(), RecoverMode::kTruncate);
-    ASSERT_TRUE(n.recovered) << n.recovered.error();
-    EXPECT_EQ(n.balance(), 0);
-    EXPECT_GE(n.store->status().recovery_payments_lost, 1u);  // pay-4, after the last snapshot
-  }
-  Node n(dir.path());
-  ASSERT_TRUE(n.recovered) << n.recovered.error();
 }
 
 // Verifies a store written before identity files existed keeps working and
