@@ -295,11 +295,13 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     if (!load->loaded && !load->skipped.empty()) snapshots += "; no valid snapshot covers the journal's beginning";
     return std::unexpected(fmt::format(
         "{}{}. Not starting: what the store made durable cannot be read whole. To start with everything before the "
-        "damage, run tollgated once with --recover=truncate (the rest is moved to {}, every payment id lost is logged); "
+        "damage, run tollgated once with --recover=truncate (the rest is moved to {}, every payment id lost is "
+        "logged); "
         "--recover=empty starts with no state at all; or restore {} from a backup",
         journal.error().message, snapshots, store::discarded_dir(options_.dir), options_.dir));
   }
-  if (!journal) return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
+  if (!journal)
+    return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
   journal_.emplace(std::move(*journal));
   const store::RecoveryReport& report = journal_->recovery();
   if (report.torn_tail) {
@@ -311,7 +313,9 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     counters_.recovery_journal_data_loss = 1;
     counters_.recovery_untrusted_records = report.untrusted_records;
     spdlog::error("recovery: --recover=truncate: journal damaged: {}; everything after it is discarded; set aside: {}",
-                  describe(*report.data_loss), report.quarantined.empty() ? "nothing (it was missing)" : fmt::format("{}", fmt::join(report.quarantined, ", ")));
+                  describe(*report.data_loss),
+                  report.quarantined.empty() ? std::string("nothing (it was missing)")
+                                             : fmt::format("{}", fmt::join(report.quarantined, ", ")));
     // Snapshots that could not be read are set aside too: the journal now
     // continues below their sequence numbers.
     std::vector<std::string> corrupt;
@@ -329,7 +333,8 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     // it is marked now. Only the snapshot is known synced, so the watermark
     // starts there; this run's first durable record raises it.
     if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
-    spdlog::info("storage: identity file {} written (store {})", store::join_path(options_.dir, store::kIdentityFileName),
+    spdlog::info("storage: identity file {} written (store {})",
+                 store::join_path(options_.dir, store::kIdentityFileName),
                  identity_.id);
   }
   // The first checkpoint compares the holds now open with the durable set, so

@@ -79,7 +79,8 @@ std::expected<void, std::string> EmbeddedStore::empty_if_unreadable_locked(const
   };
   // A dry run of recovery's checks; it changes nothing.
   std::string problem;
-  if (identity.state == store::IdentityRead::State::kUnreadable) problem = "identity file unreadable: " + identity.problem;
+  if (identity.state == store::IdentityRead::State::kUnreadable)
+    problem = "identity file unreadable: " + identity.problem;
   auto load = store::load_latest(dir, [](uint8_t, std::string_view) {}, quiet);
   if (!load) return failed(load.error());
   const uint64_t after = load->loaded ? load->loaded->seq : 0;
@@ -88,7 +89,8 @@ std::expected<void, std::string> EmbeddedStore::empty_if_unreadable_locked(const
   const uint64_t required = identity.state == store::IdentityRead::State::kValid ? identity.identity.durable_seq : 0;
   if (problem.empty() && scan->data_loss) problem = "journal corrupt: " + store::describe(*scan->data_loss);
   if (problem.empty())
-    if (auto missing = store::missing_records(*scan, dir, after, required)) problem = "journal corrupt: " + store::describe(*missing);
+    if (auto missing = store::missing_records(*scan, dir, after, required))
+      problem = "journal corrupt: " + store::describe(*missing);
   if (problem.empty()) {
     spdlog::warn("storage: --recover=empty: the state in {} can be read whole; starting from it as usual (the option "
                  "changed nothing)",
@@ -107,7 +109,9 @@ std::expected<void, std::string> EmbeddedStore::empty_if_unreadable_locked(const
   if (!names) return failed(names.error());
   if (identity.state != store::IdentityRead::State::kAbsent) names->push_back(store::kIdentityFileName);
   auto moved = store::move_to_discarded(fs, dir, *names);
-  if (!moved) return std::unexpected(fmt::format("--recover=empty: setting the state of {} aside: {}", dir, moved.error().message));
+  if (!moved)
+    return std::unexpected(
+        fmt::format("--recover=empty: setting the state of {} aside: {}", dir, moved.error().message));
   spdlog::error("storage: --recover=empty: the state in {} cannot be read whole ({}); all of it ({} files) is moved to "
                 "{} and the daemon starts with no state",
                 dir, problem, moved->size(), store::discarded_dir(dir));

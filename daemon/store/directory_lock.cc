@@ -15,7 +15,8 @@ std::string holder_pid(FileSystem& fs, const FileHandle& file) {
   if (!got) return "";
   std::string text(buffer, *got);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   return digits ? text : "";
 }
 

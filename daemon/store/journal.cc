@@ -286,7 +286,8 @@ std::optional<Corruption> missing_records(const JournalScan& scan, const std::st
   }
   const uint64_t reached = std::max(scan.last_seq, after_seq);
   if (reached < required_seq) {
-    return Corruption{scan.segments.empty() ? dir : scan.segments.back().path, scan.segments.empty() ? 0 : scan.segments.back().good_bytes,
+    const bool none = scan.segments.empty();
+    return Corruption{none ? dir : scan.segments.back().path, none ? 0 : scan.segments.back().good_bytes,
                       "the journal and snapshots reach seq " + std::to_string(reached) +
                           ", but this store had made seq " + std::to_string(required_seq) +
                           " durable (identity file): journal segments or snapshots were removed or emptied"};

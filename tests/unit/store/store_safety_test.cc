@@ -111,7 +111,8 @@ std::vector<std::string> segments(const std::string& dir) {
 std::vector<std::string> tree(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
-    if (e.path().filename() != "lock") out.push_back(e.path().string() + ":" + (e.is_regular_file() ? read_file(e.path()) : ""));
+    if (e.path().filename() != "lock")
+      out.push_back(e.path().string() + ":" + (e.is_regular_file() ? read_file(e.path()) : ""));
   std::sort(out.begin(), out.end());
   return out;
 }
