@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
   app.add_option("--check-config", check_path, "validate FILE, print every problem as file:line: reason, and exit");
   app.add_option("--against", against_path, "with --check-config: list what differs from this (running) config");
   app.set_version_flag("--version", "tollgated 0.1.0");
+  std::string recover;
+  app.add_option("--recover", recover,
+                 "start even though the embedded store cannot be read whole: 'truncate' keeps everything before the "
+                 "first damage, 'empty' starts with no state; what is dropped goes to <storage.dir>/discarded/ and "
+                 "every payment id lost is logged (see docs/durability.md)")
+      ->check(CLI::IsMember({"truncate", "empty"}));
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
@@ -53,5 +59,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--against needs --check-config FILE\n");
     return 2;
   }
-  return tollgate::run_daemon(config_path);
+  tollgate::DaemonOptions options;
+  if (!recover.empty()) options.recover = *tollgate::persist::parse_recover_mode(recover);
+  return tollgate::run_daemon(config_path, options);
 }

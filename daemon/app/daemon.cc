@@ -64,7 +64,7 @@ void on_drained(uv_async_t* handle) {
   auto* cp = static_cast<ControlPlane*>(handle->data);
   cp->drainer.join();
   if (cp->store != nullptr) {
-    if (auto done = cp->store->checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
+    if (auto done = cp->store->final_checkpoint(cp->clock->now()); done) spdlog::info("final checkpoint written");
     else spdlog::error("final checkpoint failed: {} (state since the previous checkpoint is lost)", done.error());
   }
   if (cp->redis != nullptr) {
@@ -172,7 +172,7 @@ std::function<bool(int64_t, int64_t)> admin_peer_check(const AdminConfig& admin)
 
 }  // namespace
 
-int run_daemon(const std::string& config_path) {
+int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   auto config = load_config_file(config_path);
   if (!config) {
     for (const auto& e : config.error()) spdlog::error("{}", e.to_string());
@@ -182,6 +182,10 @@ int run_daemon(const std::string& config_path) {
   }
   if (auto supported = storage_supported(config->storage); !supported) {
     spdlog::error("{}: {}", config_path, supported.error());
+    return 2;
+  }
+  if (options.recover != persist::RecoverMode::kRefuse && config->storage.mode != StorageMode::kEmbedded) {
+    spdlog::error("--recover={} applies to storage.mode embedded only", persist::recover_mode_name(options.recover));
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -258,9 +262,11 @@ int run_daemon(const std::string& config_path) {
     store_options.snapshot_interval = config->storage.snapshot_interval;
     store_options.clock = &clock;
     store_options.gate = &gate;
+    store_options.recover = options.recover;
     store = std::make_unique<persist::EmbeddedStore>(store_options, state, contract_admin, engine);
     if (auto recovered = store->recover(clock.now()); !recovered) {
-      spdlog::error("storage: {}; not starting (fix the directory or its permissions)", recovered.error());
+      spdlog::error("storage: {}", recovered.error());
+      spdlog::error("storage: not starting (storage.dir {})", config->storage.dir);
       uv_loop_close(&cp.loop);
       return 1;
     }

@@ -6,9 +6,17 @@
 
 #include <string>
 
+#include "persist/recover_mode.h"
+
 namespace tollgate {
 
+// Command-line choices that are not configuration.
+struct DaemonOptions {
+  // --recover=truncate|empty: what start-up recovery may give up (embedded store).
+  persist::RecoverMode recover = persist::RecoverMode::kRefuse;
+};
+
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
-int run_daemon(const std::string& config_path);
+int run_daemon(const std::string& config_path, const DaemonOptions& options = {});
 
 }  // namespace tollgate

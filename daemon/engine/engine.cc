@@ -553,7 +553,13 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint
 Entry* Engine::entry_for(std::string_view key, Nanos now) {
   const uint64_t hash = CounterTable::hash_key(key);
   if (Entry* e = table_.find(key, hash)) return e;
-  const Policy* cls = match_class(key);
+  // The same precedence as policy_for: a subject key before a key class.
+  const Policy* cls = nullptr;
+  if (size_t sep = key.find(kSubjectSeparator); sep != std::string_view::npos) {
+    for (const auto& c : contracts_)
+      if (c->name == key.substr(0, sep)) cls = c->per_subject.get();
+  }
+  if (cls == nullptr) cls = match_class(key);
   if (cls == nullptr) return nullptr;
   auto [entry, result] = table_.insert(key, hash, cls, cls->word_count, true, now, [&](Entry* fresh) {
     for (const auto& l : cls->limits) l->limiter.init(fresh->words() + l->word_offset, now);

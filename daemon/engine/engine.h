@@ -146,8 +146,10 @@ class Engine {
   // The contract's policy, or nullptr.
   const Policy* contract(std::string_view key) const;
   // For recovery (before workers start) and admin views: the entry of `key`,
-  // creating a dynamic key when a key class matches. nullptr when no contract
-  // or class matches, or the table is full. Thread-safe.
+  // creating a dynamic key when a key class matches, or a contract's
+  // per-subject key (`<contract>\x1f<subject>`) when that contract has
+  // per_subject limits. nullptr when nothing matches, or the table is full.
+  // Thread-safe.
   Entry* entry_for(std::string_view key, Nanos now);
 
  private:

@@ -11,8 +11,10 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
+#include "persist/lost_records.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
+#include "store/discarded.h"
 #include "store/snapshot.h"
 
 namespace tollgate::persist {
@@ -252,8 +254,9 @@ EmbeddedStore::~EmbeddedStore() = default;
 std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   std::lock_guard lock(mutex_);
   const Nanos started = options_.clock->now();
-  if (auto made = options_.fs->mkdir(options_.dir); !made)
-    return std::unexpected(fmt::format("storage.dir {}: {}", options_.dir, made.error().message));
+  uint64_t required_seq = 0;
+  if (auto opened = open_directory_locked(now, required_seq); !opened) return opened;
+  const bool truncate = options_.recover == RecoverMode::kTruncate;
   Recovery recovery(*this, now);
   store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
   auto load = store::load_latest(
@@ -271,14 +274,34 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     spdlog::info("recovery: loaded {} ({} records, {} bytes)", load->loaded->path, load->loaded->records,
                  load->loaded->bytes);
   }
+  LostRecords lost;
   store::JournalOptions journal_options{.segment_bytes = options_.segment_bytes,
                                         .fs = options_.fs,
                                         .status = &store_status_,
                                         .clock = options_.clock,
-                                        .after_seq = load->loaded ? load->loaded->seq : 0};
+                                        .after_seq = load->loaded ? load->loaded->seq : 0,
+                                        .required_seq = required_seq,
+                                        .discard_corruption = truncate,
+                                        .on_untrusted = [&](const store::RecordView& r) { lost.journal_record(r); }};
   auto journal = store::Journal::open(options_.dir, journal_options,
                                       [&](const store::RecordView& r) { recovery.journal_record(r); });
-  if (!journal) return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
+  if (!journal && journal.error().kind() == store::StoreErrorKind::kCorrupt) {
+    if (lost.records() > 0 || lost.undecodable() > 0)
+      lost.log("not starting; beyond the damage (the damaged record itself cannot be decoded) the journal holds",
+               "is beyond the damage");
+    std::string snapshots;
+    for (const store::Corruption& bad : load->skipped)
+      snapshots += fmt::format("; snapshot {} is corrupt too ({} at offset {})", bad.file, bad.reason, bad.offset);
+    if (!load->loaded && !load->skipped.empty()) snapshots += "; no valid snapshot covers the journal's beginning";
+    return std::unexpected(fmt::format(
+        "{}{}. Not starting: what the store made durable cannot be read whole. To start with everything before the "
+        "damage, run tollgated once with --recover=truncate (the rest is moved to {}, every payment id lost is "
+        "logged); "
+        "--recover=empty starts with no state at all; or restore {} from a backup",
+        journal.error().message, snapshots, store::discarded_dir(options_.dir), options_.dir));
+  }
+  if (!journal)
+    return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
   journal_.emplace(std::move(*journal));
   const store::RecoveryReport& report = journal_->recovery();
   if (report.torn_tail) {
@@ -288,11 +311,32 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   }
   if (report.data_loss) {
     counters_.recovery_journal_data_loss = 1;
-    spdlog::error("recovery: journal damaged in {} at offset {} ({}); records after it are lost; quarantined: {}",
-                  report.data_loss->file, report.data_loss->offset, report.data_loss->reason,
-                  fmt::join(report.quarantined, ", "));
+    counters_.recovery_untrusted_records = report.untrusted_records;
+    spdlog::error("recovery: --recover=truncate: journal damaged: {}; everything after it is discarded; set aside: {}",
+                  describe(*report.data_loss),
+                  report.quarantined.empty() ? std::string("nothing (it was missing)")
+                                             : fmt::format("{}", fmt::join(report.quarantined, ", ")));
+    // Snapshots that could not be read are set aside too: the journal now
+    // continues below their sequence numbers.
+    std::vector<std::string> corrupt;
+    for (const store::Corruption& bad : load->skipped) corrupt.push_back(bad.file.substr(bad.file.rfind('/') + 1));
+    if (auto moved = store::move_to_discarded(*options_.fs, options_.dir, corrupt); !moved)
+      return std::unexpected(fmt::format("setting corrupt snapshots aside: {}", moved.error().message));
+    counters_.recovery_payments_lost =
+        lost.log("discarded by --recover=truncate (besides the damaged record itself, which cannot be decoded)");
+    // The operator accepted the loss: the watermark comes down to what is kept.
+    if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
   }
   recovery.finish();
+  if (!identity_written_) {
+    // A store from an earlier version, or one whose identity was unreadable:
+    // it is marked now. Only the snapshot is known synced, so the watermark
+    // starts there; this run's first durable record raises it.
+    if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
+    spdlog::info("storage: identity file {} written (store {})",
+                 store::join_path(options_.dir, store::kIdentityFileName),
+                 identity_.id);
+  }
   // The first checkpoint compares the holds now open with the durable set, so
   // holds skipped or settled by recovery are journaled as gone together with
   // their refunds (and are not settled a second time after another crash).
@@ -460,6 +504,10 @@ std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& recor
   journaled_ledger_seq_ = std::max(journaled_ledger_seq_, record.ledger_entry.seq);
   ++counters_.admin_durable;
   note_success(options_.clock->now());
+  if (!raised_this_run_) {
+    raised_this_run_ = true;
+    raise_watermark_locked("first admin mutation of this run");
+  }
   publish_status();
   return {};
 }
@@ -504,6 +552,10 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   gate_->published(number);
   counters_.checkpoint_durable = number;
   note_success(now);
+  if (!raised_this_run_) {
+    raised_this_run_ = true;  // once per run (three fsyncs); snapshots and a clean stop raise it further
+    raise_watermark_locked("first checkpoint of this run");
+  }
   ++counters_.checkpoints;
   counters_.checkpoint_keys_last = keys;
   counters_.checkpoint_ledger_entries += entries;
@@ -512,6 +564,14 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   counters_.checkpoint_max_us = std::max(counters_.checkpoint_max_us, took_us);
   counters_.last_checkpoint_ms = static_cast<uint64_t>(now / kNanosPerMilli);
   return {};
+}
+
+std::expected<void, std::string> EmbeddedStore::final_checkpoint(Nanos now) {
+  std::lock_guard lock(mutex_);
+  auto done = checkpoint_locked(now);
+  if (done) raise_watermark_locked("clean stop");
+  publish_status();
+  return done;
 }
 
 void EmbeddedStore::tick(Nanos now) {
@@ -620,6 +680,7 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
   size_t dropped = 0;
   // The journal is kept back to the previous snapshot, so if this one turns
   // out corrupt, recovery falls back to that one plus the journal.
+  raise_watermark_locked("snapshot");
   if (auto d = journal_->drop_segments_before(previous_snapshot_seq_ + 1); d) dropped = *d;
   else spdlog::warn("persistence: snapshot {} written but old journal segments stay: {}", info->path, d.error().message);
   previous_snapshot_seq_ = seq;

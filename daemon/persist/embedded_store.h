@@ -11,7 +11,24 @@
 //   - every snapshot_interval (and on SNAPSHOT) a snapshot of everything,
 //     after which journal segments older than the previous snapshot are
 //     dropped (so a corrupt newest snapshot falls back to the previous one);
-//   - recover() at start-up: newest valid snapshot + journal replay.
+//   - recover() at start-up: lock the directory, check its identity file,
+//     newest valid snapshot + journal replay; refuse to start with less than
+//     the store made durable unless the operator said --recover (below).
+// Start-up safety (docs/durability.md, "Recovery"):
+//   - `<dir>/lock` is flock'ed for the store's lifetime: a second daemon on
+//     the same directory is refused before it reads anything;
+//   - `<dir>/identity` (store/store_identity.h) marks an initialized store:
+//     written at the first start, its watermark raised at the first durable
+//     record of every run, at every snapshot and at a clean stop. A store
+//     that reaches less than the watermark, a removed journal, a journal
+//     that no valid snapshot connects to, or a corrupt journal (torn tail
+//     excepted, store/journal.h) refuses to start: the error names file and
+//     offset. RecoverMode kTruncate / kEmpty (tollgated --recover=...) start
+//     anyway, setting aside (never deleting) what they drop in
+//     `<dir>/discarded/` and logging every payment id lost;
+//   - a directory without identity file is a first start when it holds no
+//     journal or snapshot, and a store written by an earlier version (the
+//     identity file is written then) when it does.
 // Money is restored from the ledger: each lot's debited/refunded counters are
 // exactly what its debit/refund entries add up to, so Σ ledger == balance.
 // Thread-safety: thread-safe. Every method takes the store mutex (the one
@@ -32,8 +49,11 @@
 #include "engine/commit_gate.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
+#include "persist/recover_mode.h"
 #include "persist/state_codec.h"
+#include "store/directory_lock.h"
 #include "store/journal.h"
+#include "store/store_identity.h"
 #include "store/store_status.h"
 #include "tollgate/time.h"
 
@@ -70,7 +90,9 @@ namespace tollgate::persist {
   X(recovery_errors, "records that could not be decoded or applied (logged)")                     \
   X(recovery_torn_tail_bytes, "bytes of torn/corrupt journal tail truncated at start-up")         \
   X(recovery_corrupt_snapshots, "corrupt snapshots skipped at start-up (older one used)")         \
-  X(recovery_journal_data_loss, "1 if the journal was damaged before its last segment")           \
+  X(recovery_journal_data_loss, "1 if recovery discarded journal data (--recover=truncate)")      \
+  X(recovery_untrusted_records, "intact journal records discarded after a corruption (--recover)") \
+  X(recovery_payments_lost, "RECHARGE payment ids discarded by --recover (each one logged)")      \
   X(checkpoint_holds_last, "open holds in the latest hold set journaled")                         \
   X(checkpoint_id_records, "remembered ID replies journaled by checkpoints")                      \
   X(checkpoint_subjects, "distinct-subject members journaled by checkpoints")                     \
@@ -106,6 +128,7 @@ struct EmbeddedStoreOptions {
   store::FileSystem* fs = nullptr;  // null: the real one
   const Clock* clock = nullptr;     // times fsyncs; null: SystemClock
   CommitGate* gate = nullptr;       // durability strict: the daemon's gate; null: a private one
+  RecoverMode recover = RecoverMode::kRefuse;  // tollgated --recover=...
 };
 
 class EmbeddedStore final : public DurabilityHook {
@@ -114,10 +137,13 @@ class EmbeddedStore final : public DurabilityHook {
                 std::function<Engine&()> engine);
   ~EmbeddedStore() override;
 
-  // Loads the newest valid snapshot, replays the journal after it (torn tail
-  // truncated, corruption reported in the log and status) and opens the
-  // journal for writing. Call once, after the engine exists and before any
-  // worker runs. An error (I/O, unreadable directory) means: do not start.
+  // Locks the directory, checks its identity, loads the newest valid
+  // snapshot, replays the journal after it (torn tail truncated) and opens
+  // the journal for writing. Call once, after the engine exists and before
+  // any worker runs. An error means: do not start — I/O failure, the
+  // directory is locked by another process, or the state cannot be read
+  // whole and options.recover does not allow less (the message says what is
+  // damaged, where, and which --recover would start anyway).
   [[nodiscard]] std::expected<void, std::string> recover(Nanos now);
 
   // The control plane's periodic call: a checkpoint, and a snapshot when
@@ -125,6 +151,10 @@ class EmbeddedStore final : public DurabilityHook {
   void tick(Nanos now);
   // Group-commits ledger entries and used keys' counter words.
   [[nodiscard]] std::expected<void, std::string> checkpoint(Nanos now);
+  // The last checkpoint, once no worker runs any more (clean stop): also
+  // raises the identity file's watermark to everything durable, so a start
+  // after a journal was emptied or removed while the daemon was down refuses.
+  [[nodiscard]] std::expected<void, std::string> final_checkpoint(Nanos now);
   // Checkpoint, snapshot, drop covered journal segments.
   [[nodiscard]] std::expected<std::string, std::string> snapshot(Nanos now);
 
@@ -139,6 +169,18 @@ class EmbeddedStore final : public DurabilityHook {
  private:
   class Recovery;
 
+  // recover(), before anything is loaded: the lock, the identity file, a
+  // first start, --recover=empty. Sets `required_seq` to the watermark.
+  std::expected<void, std::string> open_directory_locked(Nanos now, uint64_t& required_seq);
+  // --recover=empty: whether the state can be read whole (a dry run that
+  // changes nothing); if not, sets all of it aside and logs what is lost.
+  std::expected<void, std::string> empty_if_unreadable_locked(const store::IdentityRead& identity);
+  // Rewrites the identity file with watermark `seq` (only when that raises
+  // it, unless `lower`).
+  std::expected<void, std::string> write_watermark_locked(uint64_t seq, bool lower = false);
+  // Raises the watermark to the journal's last durable record; a failure is
+  // logged (the journal itself is unaffected) and retried at the next mark.
+  void raise_watermark_locked(std::string_view when);
   std::expected<void, std::string> checkpoint_locked(Nanos now);
   std::expected<std::string, std::string> snapshot_locked(Nanos now);
   // Retries a failed commit; error while the disk still refuses.
@@ -161,6 +203,10 @@ class EmbeddedStore final : public DurabilityHook {
   void publish_status();
 
   EmbeddedStoreOptions options_;
+  store::DirectoryLock lock_;          // held from recover() to destruction
+  store::StoreIdentity identity_;      // as last written (or read)
+  bool identity_written_ = false;      // identity_ matches the file on disk
+  bool raised_this_run_ = false;       // the watermark rose after this run's first durable record
   StateStore& state_;
   ContractAdmin& admin_;
   std::function<Engine&()> engine_;

@@ -102,4 +102,9 @@ Result<void> FaultyFileSystem::mkdir(const std::string& dir) {
   return real_.mkdir(dir);
 }
 
+Result<void> FaultyFileSystem::lock_exclusive(const FileHandle& file) {
+  if (const Fault* f = check(FileOp::kLock, file.path)) return fail<void>(*f, "flock", file.path);
+  return real_.lock_exclusive(file);
+}
+
 }  // namespace tollgate::store

@@ -17,6 +17,7 @@ namespace tollgate::store {
 // fsync+fdatasync are kSync.
 enum class FileOp : uint8_t {
   kOpen, kClose, kWrite, kRead, kSync, kTruncate, kSize, kRename, kUnlink, kReaddir, kMkdir,
+  kLock,
   kCount,
 };
 
@@ -58,6 +59,7 @@ class FaultyFileSystem final : public FileSystem {
   Result<void> unlink(const std::string& path) override;
   Result<std::vector<std::string>> readdir(const std::string& dir) override;
   Result<void> mkdir(const std::string& dir) override;
+  Result<void> lock_exclusive(const FileHandle& file) override;
 
  private:
   struct Armed {

@@ -1,6 +1,7 @@
 #include "store/file_system.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +130,13 @@ Result<std::vector<std::string>> PosixFileSystem::readdir(const std::string& dir
 Result<void> PosixFileSystem::mkdir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return std::unexpected(make_error(errno, "mkdir", dir));
+  }
+  return {};
+}
+
+Result<void> PosixFileSystem::lock_exclusive(const FileHandle& file) {
+  if (retry_eintr([&] { return ::flock(file.fd, LOCK_EX | LOCK_NB); }) != 0) {
+    return std::unexpected(make_error(errno, "flock", file.path));
   }
   return {};
 }

@@ -46,6 +46,10 @@ class FileSystem {
   virtual Result<std::vector<std::string>> readdir(const std::string& dir) = 0;
   // Creates `dir` (one level); an existing directory is success.
   virtual Result<void> mkdir(const std::string& dir) = 0;
+  // flock(2) LOCK_EX | LOCK_NB: fails with EWOULDBLOCK while another open
+  // file description (another process, or another open() here) holds it.
+  // Released when the descriptor is closed.
+  virtual Result<void> lock_exclusive(const FileHandle& file) = 0;
 };
 
 // The real thing: POSIX calls, EINTR retried. Stateless, so thread-safe.
@@ -65,6 +69,7 @@ class PosixFileSystem final : public FileSystem {
   Result<void> unlink(const std::string& path) override;
   Result<std::vector<std::string>> readdir(const std::string& dir) override;
   Result<void> mkdir(const std::string& dir) override;
+  Result<void> lock_exclusive(const FileHandle& file) override;
 };
 
 // A process-wide PosixFileSystem for callers that do not inject one.

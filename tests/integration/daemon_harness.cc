@@ -69,6 +69,7 @@ Daemon::Daemon(const std::string& yaml_body, const EmbeddedStorage& storage, con
                          << "\n  " << server_extra << "\nstorage:\n  mode: embedded\n  dir: " << storage.dir
                          << "\n  checkpoint_ms: " << storage.checkpoint_ms << "\n"
                          << (storage.extra.empty() ? "" : "  " + storage.extra + "\n") << yaml_body;
+  args_ = storage.args;
   launch();
 }
 
@@ -102,7 +103,10 @@ void Daemon::launch() {
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execl(TOLLGATED_PATH, TOLLGATED_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
+    std::vector<char*> argv = {const_cast<char*>(TOLLGATED_PATH), const_cast<char*>("--config"), config_.data()};
+    for (std::string& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(TOLLGATED_PATH, argv.data());
     ::_exit(127);
   }
 }

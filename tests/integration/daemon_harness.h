@@ -44,6 +44,7 @@ struct EmbeddedStorage {
   std::string dir;          // survives the Daemon (restart another Daemon on it)
   int checkpoint_ms = 100;
   std::string extra;        // more `storage:` lines, e.g. "snapshot_interval: 2s"
+  std::vector<std::string> args = {};  // more tollgated arguments, e.g. "--recover=truncate"
 };
 
 // The storage section of Daemon's Redis-store constructor.
@@ -136,6 +137,7 @@ class Daemon {
   std::string socket_;
   std::string config_;
   std::string log_path_;
+  std::vector<std::string> args_;  // after --config FILE
   int pid_ = -1;
   int exit_status_ = -1;
 };

@@ -201,6 +201,50 @@ TEST(RedisStore, StateSurvivesRestartAndKillNine) {
   EXPECT_EQ(ledger(admin.get(), "acme").sum, std::stoll(fields(admin.get(), {"CONTRACT", "acme"})["balance"]));
 }
 
+// Verifies issue 9 item 6 for storage.mode redis: per_subject counters are
+// written like any key's and come back after a clean restart and after kill
+// -9 once flushed (they used to be skipped as "no longer configured").
+TEST(RedisStore, PerSubjectCountersSurviveRestarts) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  const RedisStorage storage{redis.socket(), "", "", kCheckpointMs, ""};
+  const std::string config = R"(
+contracts:
+  partner:
+    limits:
+      - { name: daily, type: quota, limit: 1000000, period: day }
+    per_subject:
+      - { name: per-user, type: quota, limit: 3, period: day }
+)";
+  auto check_subject = [](const Daemon& d, const std::string& subject) {
+    Client c = d.connect();
+    Reply r = command(c.get(), {"CHECK", "partner", "SUBJECT", subject});
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7) return std::string("no reply");
+    return std::to_string(r->element[0]->integer) + " " + r->element[2]->str;
+  };
+  {
+    Daemon d(config, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(check_subject(d, "alice").substr(0, 1), "1");
+    EXPECT_EQ(check_subject(d, "alice"), "0 per-user");
+    ASSERT_EQ(d.stop(15), 0) << d.log();
+  }
+  {
+    Daemon d(config, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    EXPECT_EQ(check_subject(d, "alice"), "0 per-user") << d.log();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(check_subject(d, "bob").substr(0, 1), "1");
+    Client admin = d.connect_admin();
+    ASSERT_TRUE(flushed(admin.get())) << d.log();
+    d.stop(9);
+  }
+  Daemon d(config, storage);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  EXPECT_EQ(check_subject(d, "alice"), "0 per-user") << d.log();
+  EXPECT_EQ(check_subject(d, "bob"), "0 per-user") << d.log();
+  EXPECT_EQ(check_subject(d, "carol").substr(0, 1), "1");
+}
+
 // Verifies kill -9 under mixed load (charges from several connections,
 // recharges, suspend/resume) loses no acknowledged admin change, keeps the
 // ledger invariant, and loses charges only within one checkpoint window.

@@ -181,6 +181,27 @@ TEST_F(JournalFaultsTest, RotateCutsPartialBytesFirst) {
   EXPECT_EQ(recorder.records, first(4));
 }
 
+// Verifies rotate() makes a cut-back durable before it leaves the segment:
+// after a failed fdatasync the batch is cut back in the page cache only, and
+// a power loss could grow the segment back with the failed batch, which in a
+// segment that is no longer the last reads as corruption. While that sync
+// fails the rotation is refused; the next attempt syncs and rotates.
+TEST_F(JournalFaultsTest, RotateSyncsACutBackFirst) {
+  add(4);
+  fs_.add_fault({.op = FileOp::kSync, .error = EIO});
+  ASSERT_FALSE(journal_->commit());  // written, sync failed, cut back
+  const std::string old_segment = segment();
+  fs_.add_fault({.op = FileOp::kSync, .error = EIO, .path_contains = old_segment});
+  auto refused = journal_->rotate(true);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(journal_->segment_paths().size(), 1u);
+  const uint64_t syncs = fs_.calls(FileOp::kSync);
+  ASSERT_EQ(journal_->rotate(true), true);
+  EXPECT_GE(fs_.calls(FileOp::kSync) - syncs, 2u);  // the old segment, then the directory
+  ASSERT_EQ(journal_->commit(), 4u);
+  EXPECT_EQ(trusted_records(dir_.path()), first(4));
+}
+
 // Verifies EROFS when opening a segment for writing is an error value from
 // Journal::open, counted, and that opening works once the fault is gone.
 TEST_F(JournalFaultsTest, ErofsOnOpen) {

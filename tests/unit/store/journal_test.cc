@@ -159,11 +159,12 @@ TEST(JournalTest, DropSegmentsCoveredBySnapshot) {
   EXPECT_EQ(recorder.records[0].seq, 31u);
   EXPECT_FALSE(reopened.recovery().data_loss);
 
-  // Without the snapshot, the missing 1..30 are data loss.
+  // Without the snapshot, the missing 1..30 are corruption: refused.
   options.after_seq = 0;
   Recorder without;
-  Journal lost = open_or_die(dir.path(), options, without);
-  EXPECT_TRUE(lost.recovery().data_loss);
+  auto lost = Journal::open(dir.path(), options, without.visitor());
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().kind(), StoreErrorKind::kCorrupt);
 }
 
 // Verifies that when a snapshot is newer than the journal's end, appending
