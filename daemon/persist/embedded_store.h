@@ -88,7 +88,7 @@ namespace tollgate::persist {
   X(recovery_admin_applied, "admin mutations replayed")                                           \
   X(recovery_admin_cancelled, "refused admin mutations skipped at replay")                        \
   X(recovery_errors, "records that could not be decoded or applied (logged)")                     \
-  X(recovery_torn_tail_bytes, "bytes of torn/corrupt journal tail truncated at start-up")         \
+  X(recovery_torn_tail_bytes, "bytes of torn journal tail truncated at start-up")                \
   X(recovery_corrupt_snapshots, "corrupt snapshots skipped at start-up (older one used)")         \
   X(recovery_journal_data_loss, "1 if recovery discarded journal data (--recover=truncate)")      \
   X(recovery_untrusted_records, "intact journal records discarded after a corruption (--recover)") \

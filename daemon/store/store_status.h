@@ -25,9 +25,9 @@ namespace tollgate::store {
   X(write_errors_other, "failed writes/syncs/creates with any other errno")               \
   X(segments_created, "journal segments created")                                         \
   X(segments_dropped, "journal segments deleted after a snapshot covered them")           \
-  X(records_truncated_at_recovery, "torn or corrupt tail records cut off at recovery")    \
+  X(records_truncated_at_recovery, "torn journal tails cut off at recovery")              \
   X(bytes_truncated_at_recovery, "bytes cut off journal tails at recovery")               \
-  X(journal_data_loss_events, "corruptions found before the journal's last segment")      \
+  X(journal_data_loss_events, "journal corruptions found (start refused, or --recover)")   \
   X(snapshots_written, "snapshots completed (renamed into place)")                        \
   X(corrupt_snapshots_skipped, "invalid snapshots skipped when loading the latest")
 
