@@ -89,7 +89,7 @@ void write_command_info(resp::ReplyWriter& out, const CommandSpec& spec) {
   auto words = flag_words(spec.flags);
   out.array(words.size());
   for (auto w : words) out.simple(w);
-  bool keyed = spec.usage.find("<key>") != std::string_view::npos;
+  bool keyed = (spec.flags & kKeyArg) != 0;
   out.integer(keyed ? 1 : 0);
   out.integer(keyed ? 1 : 0);
   out.integer(keyed ? 1 : 0);
