@@ -183,7 +183,12 @@ TEST(FdLimit, AMaxConnectionsTheLimitCannotServeIsRefusedAtStart) {
   const std::string log = dir.file("log");
   int pid = spawn_with_fd_limit(config, log, 256, 256);
   int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const bool exited = eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 10000);
+  if (!exited) {  // it started: the bug
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  ASSERT_TRUE(exited) << "tollgated started with 256 descriptors for 10000 connections";
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2);
   const std::string text = slurp(log);
@@ -221,7 +226,7 @@ TEST(FdLimit, TheSoftLimitIsRaisedToTheHardOne) {
 TEST(FdLimit, OutOfDescriptorsTheAcceptorNeitherSpinsNorFloodsTheLog) {
   // Verifies that when the daemon runs out of descriptors (its limit lowered
   // under it to 64) while 300 clients keep connecting for 1.5 s, it refuses
-  // them with a reason at low CPU (< 30 % of one core, not a busy loop) and
+  // them with a reason at low CPU (< 15 % of one core, not a busy loop) and
   // a small log, and serves again once descriptors are back.
   Daemon daemon(kConfig, "threads: 2\n  max_connections: 2000");
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
@@ -260,7 +265,7 @@ TEST(FdLimit, OutOfDescriptorsTheAcceptorNeitherSpinsNorFloodsTheLog) {
   const size_t log_growth = daemon.log().size() - log_before;
   for (int fd : clients) ::close(fd);
   EXPECT_GT(refused, 0u);
-  EXPECT_LT(cpu_s / wall_s, 0.3) << cpu_s << " s of CPU in " << wall_s << " s";
+  EXPECT_LT(cpu_s / wall_s, 0.15) << cpu_s << " s of CPU in " << wall_s << " s";
   EXPECT_LT(log_growth, 4096u) << daemon.log().substr(log_before, 4096);
   // Descriptors back: served again (after at most one backoff).
   ASSERT_EQ(::prlimit(daemon.pid(), RLIMIT_NOFILE, &normal, nullptr), 0);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <gtest/gtest.h>
 
 #include "net/server.h"
