@@ -19,6 +19,7 @@
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
+#include "net/fd_limit.h"
 #include "net/server.h"
 #include "persist/embedded_store.h"
 #include "persist/redis_store.h"
@@ -193,6 +194,15 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   SystemClock clock;
   int threads = config->server.threads > 0 ? config->server.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Descriptors: take what the hard limit allows, and refuse a
+  // max_connections it cannot serve (rather than EMFILE under load).
+  const FdLimit fds = raise_fd_limit();
+  if (auto fits = check_fd_limit(fds, static_cast<size_t>(config->server.max_connections), threads); !fits) {
+    spdlog::error("{}: {}", config_path, fits.error());
+    return 2;
+  }
+  if (fds.soft != fds.raised_from)
+    spdlog::info("file descriptor limit raised from {} to {}", fds.raised_from, fds.soft);
   // One reader slot per data worker, one for the admin thread, spare.
   Reclaimer reclaimer(threads + 8);
   StateStore state;
@@ -207,6 +217,8 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   limits.parser.max_bulk = static_cast<size_t>(config->server.max_bulk);
   limits.parser.max_inline = static_cast<size_t>(config->server.max_inline);
   limits.max_output = static_cast<size_t>(config->server.max_output);
+  limits.output_stall_timeout = config->server.output_stall_timeout;
+  limits.max_input_total = static_cast<size_t>(config->server.max_input_total);
 
   // State from Redis, before any worker (or the server) exists. Unreachable
   // Redis at start-up is fatal: starting empty would hand out fresh quotas
@@ -235,6 +247,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   info.currency_decimals = config->currency_decimals;
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
+  info.max_key = static_cast<size_t>(config->server.max_key);
   DataService data(engine(), clock, reclaimer, threads, info);
   ServiceInfo admin_info = info;
   admin_info.serves_holds = false;

@@ -37,7 +37,9 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   note(a.server.threads != b.server.threads, "server.threads");
   note(a.server.max_args != b.server.max_args || a.server.max_bulk != b.server.max_bulk ||
            a.server.max_inline != b.server.max_inline || a.server.max_output != b.server.max_output ||
-           a.server.max_connections != b.server.max_connections,
+           a.server.max_connections != b.server.max_connections ||
+           a.server.output_stall_timeout != b.server.output_stall_timeout ||
+           a.server.max_input_total != b.server.max_input_total || a.server.max_key != b.server.max_key,
        "server limits");
   note(a.storage.mode != b.storage.mode || a.storage.dir != b.storage.dir ||
            a.storage.durability != b.storage.durability || a.storage.checkpoint_ms != b.storage.checkpoint_ms,

@@ -139,15 +139,15 @@ void snapshot_command(CommandContext& ctx) {
 }  // namespace
 
 void register_admin_commands(CommandTable& table) {
-  table.add({"CONTRACT", 2, kOnAdmin | kReadOnly, contract_command, "CONTRACT <key>",
+  table.add({"CONTRACT", 2, kKeyArg | kOnAdmin | kReadOnly, contract_command, "CONTRACT <key>",
              "Everything about a contract as field/value pairs"});
-  table.add({"RECHARGE", 4, kOnAdmin, recharge_command, "RECHARGE <key> <amount_minor> <payment-id>",
+  table.add({"RECHARGE", 4, kKeyArg | kOnAdmin, recharge_command, "RECHARGE <key> <amount_minor> <payment-id>",
              "Adds a prepaid lot; idempotent on payment-id: [credits, unit_price_minor, balance_minor]"});
-  table.add({"SUSPEND", -2, kOnAdmin, suspend_command, "SUSPEND <key> [reason]", "Calls are denied SUSPENDED"});
-  table.add({"RESUME", 2, kOnAdmin, resume_command, "RESUME <key>", "Lifts a suspension"});
-  table.add({"TERMINATE", 2, kOnAdmin, terminate_command, "TERMINATE <key>", "Final: calls are denied TERMINATED"});
-  table.add({"RESET", -2, kOnAdmin, reset_command, "RESET <key> [<limit>]", "Clears counters; returns how many"});
-  table.add({"LEDGER", -2, kOnAdmin | kReadOnly, ledger_command, "LEDGER <key> [<since-seq>]",
+  table.add({"SUSPEND", -2, kKeyArg | kOnAdmin, suspend_command, "SUSPEND <key> [reason]", "Calls are denied SUSPENDED"});
+  table.add({"RESUME", 2, kKeyArg | kOnAdmin, resume_command, "RESUME <key>", "Lifts a suspension"});
+  table.add({"TERMINATE", 2, kKeyArg | kOnAdmin, terminate_command, "TERMINATE <key>", "Final: calls are denied TERMINATED"});
+  table.add({"RESET", -2, kKeyArg | kOnAdmin, reset_command, "RESET <key> [<limit>]", "Clears counters; returns how many"});
+  table.add({"LEDGER", -2, kKeyArg | kOnAdmin | kReadOnly, ledger_command, "LEDGER <key> [<since-seq>]",
              "Money entries, oldest first, each a field/value array"});
   table.add({"SNAPSHOT", 1, kOnAdmin, snapshot_command, "SNAPSHOT",
              "Checkpoint, write a snapshot and compact the journal now (embedded store)"});

@@ -73,7 +73,7 @@ bool run_cell_throttle(std::span<const std::string_view> args, CellThrottle* thr
 }
 
 void register_cell_commands(CommandTable& table) {
-  table.add({"CL.THROTTLE", -5, kOnData | kFast, cell_throttle_command,
+  table.add({"CL.THROTTLE", -5, kKeyArg | kOnData | kFast, cell_throttle_command,
              "CL.THROTTLE <key> <max_burst> <count> <period_s> [<quantity>]",
              "redis-cell compatible GCRA: count per period_s, burst max_burst + 1, charges quantity "
              "(default 1; 0 looks): [limited, limit, remaining, retry_after_s, reset_after_s]"});

@@ -74,13 +74,13 @@ void settle_command(CommandContext& ctx) {
 }  // namespace
 
 void register_check_commands(CommandTable& table) {
-  table.add({"CHECK", -2, kOnData | kFast, check_command,
+  table.add({"CHECK", -2, kKeyArg | kOnData | kFast, check_command,
              "CHECK <key> [COST n] [CHANNEL c] [PURPOSE p] [SUBJECT s] [ID id] [HOLD ms] [WAIT ms]",
              "Decide one call and charge it when allowed: [allowed, code, limit, remaining, retry_after_ms, "
              "reset_after_ms, balance]"});
-  table.add({"SETTLE", 4, kOnData | kFast, settle_command, "SETTLE <key> <id> COMMIT|CANCEL",
+  table.add({"SETTLE", 4, kKeyArg | kOnData | kFast, settle_command, "SETTLE <key> <id> COMMIT|CANCEL",
              "Makes a hold final or gives back what it took: :1 applied, :0 no such hold"});
-  table.add({"PEEK", -2, kOnData | kReadOnly | kFast, peek_command,
+  table.add({"PEEK", -2, kKeyArg | kOnData | kReadOnly | kFast, peek_command,
              "PEEK <key> [same options as CHECK]", "What CHECK would answer now; changes nothing"});
 }
 

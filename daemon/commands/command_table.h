@@ -30,6 +30,7 @@ enum CommandFlags : uint32_t {
   kOnAdmin = 1u << 1,  // allowed on the admin socket
   kReadOnly = 1u << 2,
   kFast = 1u << 3,
+  kKeyArg = 1u << 4,  // args[1] is a key: refused when longer than server.max_key
 };
 
 struct CommandSpec {

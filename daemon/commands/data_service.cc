@@ -57,6 +57,11 @@ void DataService::execute(std::span<const std::string_view> args, Session& sessi
     return out.error(fmt::format("ERR wrong number of arguments for '{}' command (usage: {})", spec->name,
                                  spec->usage));
   }
+  if ((spec->flags & kKeyArg) != 0 && args[1].size() > info_.max_key) {
+    WorkerMetrics::bump(m.client_errors);
+    return out.error(fmt::format("ERR key of {} bytes is longer than server.max_key ({} bytes)", args[1].size(),
+                                 info_.max_key));
+  }
   CommandContext ctx{args, session, out, *this};
   spec->handler(ctx);
 }

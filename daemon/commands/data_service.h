@@ -50,6 +50,7 @@ struct ServiceInfo {
   std::function<std::string()> persistence_error;
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
+  size_t max_key = 512;  // server.max_key: longer keys are refused by every command taking one
 };
 
 class DataService final : public Service {

@@ -89,7 +89,7 @@ void write_command_info(resp::ReplyWriter& out, const CommandSpec& spec) {
   auto words = flag_words(spec.flags);
   out.array(words.size());
   for (auto w : words) out.simple(w);
-  bool keyed = spec.usage.find("<key>") != std::string_view::npos;
+  bool keyed = (spec.flags & kKeyArg) != 0;
   out.integer(keyed ? 1 : 0);
   out.integer(keyed ? 1 : 0);
   out.integer(keyed ? 1 : 0);
@@ -169,6 +169,10 @@ void info_command(CommandContext& ctx) {
     line("rejected_connections_max_clients", net.rejected_max_clients);
     line("rejected_connections_peer", net.rejected_peers);
     line("output_buffer_overflows", net.output_overflows);
+    line("rejected_connections_fd_limit", net.rejected_fd_limit);
+    line("accept_pauses", net.accept_pauses);
+    line("input_buffer_bytes", net.input_buffer_bytes);
+    line("input_buffer_drops", net.input_buffer_drops);
     text += "\r\n";
   }
   if (want("stats")) {

@@ -31,6 +31,9 @@ struct ConfigDefaults {
   static constexpr int64_t kMaxBulk = 1 << 20;                         // bytes per bulk string
   static constexpr int64_t kMaxInline = 64 << 10;                      // bytes per inline command line
   static constexpr int64_t kMaxOutput = int64_t{64} << 20;             // unsent reply bytes before a client is dropped
+  static constexpr Nanos kOutputStallTimeout = 30 * kNanosPerSecond;   // a client taking none of 1 MiB of replies this long is dropped
+  static constexpr int64_t kMaxInputTotal = int64_t{256} << 20;        // grown input buffers, all connections together
+  static constexpr int64_t kMaxKey = 512;                              // bytes per key (CHECK, PEEK, CL.THROTTLE, admin, ...)
   // top level:
   static constexpr std::string_view kTimezone = "UTC";                 // calendar quotas and expiry display
   static constexpr bool kShadowMode = false;                           // true: no limit ever denies (dry run)
@@ -78,6 +81,9 @@ struct ServerConfig {
   int64_t max_bulk = ConfigDefaults::kMaxBulk;
   int64_t max_inline = ConfigDefaults::kMaxInline;
   int64_t max_output = ConfigDefaults::kMaxOutput;
+  Nanos output_stall_timeout = ConfigDefaults::kOutputStallTimeout;
+  int64_t max_input_total = ConfigDefaults::kMaxInputTotal;
+  int64_t max_key = ConfigDefaults::kMaxKey;
 };
 
 struct TableConfig {

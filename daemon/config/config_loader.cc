@@ -40,7 +40,8 @@ void read_socket_path(const MapReader& section, std::string_view key, std::strin
 void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server) {
   const MapReader s = child(errors, root, "server",
                             {"socket", "socket_mode", "admin_socket", "admin_socket_mode", "threads",
-                             "max_connections", "max_args", "max_bulk", "max_inline", "max_output"});
+                             "max_connections", "max_args", "max_bulk", "max_inline", "max_output",
+                             "output_stall_timeout", "max_input_total", "max_key"});
   read_socket_path(s, "socket", server.socket);
   s.read_file_mode("socket_mode", server.socket_mode);
   read_socket_path(s, "admin_socket", server.admin_socket);
@@ -51,6 +52,9 @@ void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server)
   s.read_size("max_bulk", server.max_bulk, 1, kMaxMessageBytes);
   s.read_size("max_inline", server.max_inline, 1, kMaxMessageBytes);
   s.read_size("max_output", server.max_output, 1, std::numeric_limits<int64_t>::max());
+  s.read_duration("output_stall_timeout", server.output_stall_timeout);
+  s.read_size("max_input_total", server.max_input_total, 1, std::numeric_limits<int64_t>::max());
+  s.read_size("max_key", server.max_key, 1, kMaxMessageBytes);
   if (server.socket == server.admin_socket) {
     const MapReader::Entry* at = s.find("admin_socket") != nullptr ? s.find("admin_socket") : s.find("socket");
     if (at != nullptr) s.error(*at, "the data and admin sockets must be different paths");
@@ -140,6 +144,22 @@ void read_dedup(ErrorSink& errors, const MapReader& root, DedupConfig& dedup) {
   d.read_integer("max_entries", dedup.max_entries, 1, ConfigDefaults::kMaxCount);
 }
 
+// A contract or literal key class longer than server.max_key could never be
+// named by a command (they refuse longer keys).
+void check_key_lengths(ErrorSink& errors, const Config& config) {
+  const auto max_key = static_cast<size_t>(config.server.max_key);
+  for (const auto& [key, contract] : config.contracts) {
+    if (key.size() > max_key)
+      errors.add(contract.line, "contracts: key of " + std::to_string(key.size()) +
+                                    " bytes is longer than server.max_key (" + std::to_string(max_key) + ")");
+  }
+  for (const KeyClassConfig& kc : config.key_classes) {
+    if (kc.prefix.size() > max_key)
+      errors.add(kc.line, "key_classes: match '" + (kc.match.size() > 64 ? kc.match.substr(0, 64) + "..." : kc.match) +
+                              "' is longer than server.max_key (" + std::to_string(max_key) + ")");
+  }
+}
+
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config) {
   const MapReader root(errors, node, "",
                        {"server", "timezone", "unknown_keys", "shadow_mode", "table", "storage", "admin", "dedup",
@@ -156,6 +176,7 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config) {
   read_dedup(errors, root, config.dedup);
   root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
   read_pricing_contracts_and_key_classes(errors, root, config);
+  check_key_lengths(errors, config);
 }
 
 int error_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }

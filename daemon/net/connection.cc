@@ -4,24 +4,44 @@
 
 #include <cstring>
 
+#include "log/log_limiter.h"
+#include "net/input_budget.h"
 #include "net/worker.h"
 
 namespace tollgate {
 namespace {
 
-constexpr size_t kInitialInput = 16 * 1024;
-constexpr size_t kMinFreeInput = 4 * 1024;
+// Drops and protocol errors are caused by clients: one line per cause per
+// interval, for all connections of the process.
+LogLimiter& connection_log() {
+  static LogLimiter limiter;
+  return limiter;
+}
+
+constexpr std::string_view kInputBudgetError =
+    "-ERR input buffers over server.max_input_total: this connection holds one of the largest, closing\r\n";
 
 }  // namespace
 
-Connection::Connection(Worker& worker, Service& service, const ConnectionLimits& limits, Session session)
-    : worker_(worker), service_(service), limits_(limits), session_(std::move(session)), parser_(limits.parser) {
+Connection::Connection(Worker& worker, Service& service, const ConnectionLimits& limits, Session session,
+                       ConnectionSlot slot)
+    : worker_(worker),
+      service_(service),
+      limits_(limits),
+      session_(std::move(session)),
+      slot_(std::move(slot)),
+      parser_(limits.parser) {
   handle_.data = this;
   release_timer_.data = this;
   write_req_.data = this;
   in_.resize(kInitialInput);
-  out_.reserve(kInitialInput);
-  writing_.reserve(kInitialInput);
+  out_.reserve(kInitialOutput);
+}
+
+// The input budget forgets this connection's bytes; the slot gives its
+// count back (its destructor).
+Connection::~Connection() {
+  if (limits_.input_budget != nullptr) limits_.input_budget->remove(this);
 }
 
 bool Connection::open(int fd) {
@@ -80,20 +100,22 @@ void Connection::on_close(uv_handle_t* h) {
   delete self;
 }
 
-// Sends the held replies that are due. The service's clock is read by
-// begin_batch, as for a read batch.
+// Sends the held replies that are due (and checks a stalled peer). The
+// service's clock is read by begin_batch, as for a read batch.
 void Connection::on_release_timer(uv_timer_t* t) {
   auto* self = static_cast<Connection*>(t->data);
   self->timer_armed_for_ = OutputBarriers::kNone;
   self->service_.begin_batch(self->session_.worker);
   self->flush();
   self->service_.end_batch(self->session_.worker);
+  self->resume_input();
 }
 
 void Connection::arm_release_timer(Nanos now, uint64_t durable) {
   Nanos next = barriers_.next_release(durable);
   // Shutting down while a reply waits for its commit: give up at the deadline.
   if (close_when_flushed_ && barriers_.waits_for_commit(durable)) next = close_deadline_;
+  if (stall_since_ != OutputBarriers::kNone) next = std::min(next, stall_since_ + limits_.output_stall_timeout);
   if (next == timer_armed_for_) return;
   timer_armed_for_ = next;
   if (next == OutputBarriers::kNone) {
@@ -111,13 +133,53 @@ void Connection::on_commit() {
   service_.begin_batch(session_.worker);
   flush();
   service_.end_batch(session_.worker);
+  resume_input();
 }
 
-// Offers the free tail of the input buffer, growing it when a single
-// pending command needs more room (bounded by the parser's limits).
+// The input budget is charged before the buffer grows; when it picks other
+// connections to drop, their workers are told (they close them on their own
+// threads). False when this connection was picked itself.
+bool Connection::charge_input(size_t new_size) {
+  InputBudget* budget = limits_.input_budget;
+  if (budget == nullptr) return true;
+  std::vector<InputBudget::Victim> victims;
+  const size_t grown = new_size > kInitialInput ? new_size - kInitialInput : 0;
+  const bool granted = budget->set(this, &worker_, session_.id, grown, victims);
+  for (const auto& v : victims) {
+    if (v.group == &worker_ && v.id == session_.id) continue;  // this one: the caller closes it
+    // Groups are the workers themselves (see set() above and in other connections).
+    static_cast<Worker*>(const_cast<void*>(v.group))->drop_for_input_budget(v.id);
+  }
+  return granted;
+}
+
+// Room for the next read: grow when less than kMinFreeInput is free, as data
+// arrives (never ahead of it), geometrically (so a big request costs linear
+// copying) but never past what the request in progress can need: the most
+// any request may take within the parser's limits, and — while a bulk is
+// awaited — not much past its end.
+bool Connection::reserve_input() {
+  const size_t size = in_.size();
+  if (size - in_len_ >= kMinFreeInput) return true;
+  const size_t until = parser_.awaiting_until();
+  if (until > in_len_ && until <= size) return true;  // the awaited bulk fits what is free
+  size_t target = size * 2;
+  if (until > size) target = std::clamp(until + kMinFreeInput, size + size / 2, size * 2);
+  target = std::min(target, resp::max_request_bytes(limits_.parser) + kMinFreeInput);
+  if (target <= size) return size > in_len_;
+  if (!charge_input(target)) return false;
+  in_.resize(target);
+  return true;
+}
+
+// Offers the free tail of the input buffer (see reserve_input). A zero-length
+// buffer makes libuv report UV_ENOBUFS: the connection is closed then.
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(h->data);
-  if (self->in_.size() - self->in_len_ < kMinFreeInput) self->in_.resize(self->in_.size() * 2);
+  if (!self->reserve_input()) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
   buf->base = self->in_.data() + self->in_len_;
   buf->len = self->in_.size() - self->in_len_;
 }
@@ -125,6 +187,10 @@ void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   auto* self = static_cast<Connection*>(s->data);
   if (nread == 0) return;  // EAGAIN
+  if (nread == UV_ENOBUFS) {  // the input budget picked this connection
+    self->drop_for_input_budget();
+    return;
+  }
   if (nread < 0) {         // EOF or error: nothing more will come
     self->close();
     return;
@@ -133,22 +199,59 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   self->process();
 }
 
-// Runs every complete command in the input, then writes all their replies in
-// one go. A malformed frame gets an error reply and closes the connection.
+void Connection::drop_for_input_budget() {
+  if (closing_) return;
+  worker_.stats().input_drops.fetch_add(1, std::memory_order_relaxed);
+  connection_log().warn("input budget", "dropped connection {} (pid {}): its {} byte input buffer is among the "
+                        "largest while input buffers exceed server.max_input_total ({} bytes)",
+                        session_.id, session_.peer_pid, in_.size(),
+                        limits_.input_budget != nullptr ? limits_.input_budget->limit() : 0);
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+  reading_ = false;
+  // Best effort: the reason, if the socket takes it now; then close.
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(kInputBudgetError.data()),
+                             static_cast<unsigned>(kInputBudgetError.size()));
+  if (!write_in_flight_ && out_.empty()) (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+  close();
+}
+
+void Connection::drop_for_output(const char* why) {
+  worker_.stats().output_overflows.fetch_add(1, std::memory_order_relaxed);
+  connection_log().warn(why, "dropped connection {} (pid {}): {} ({} bytes of replies unread)", session_.id,
+                        session_.peer_pid, why, unwritten());
+  close();
+}
+
+// Runs the complete commands in the input, writing their replies in one go
+// at the end — unless they pile up past pause_output and the peer does not
+// take them: then the rest waits (input_waiting_) until it has drained. A
+// malformed frame gets an error reply and closes the connection.
 void Connection::process() {
   resp::ReplyWriter writer(out_);
   size_t parsed = 0;
+  input_waiting_ = false;
+  in_batch_ = true;
   service_.begin_batch(session_.worker);
   session_.now = service_.batch_now(session_.worker);
   service_.prefetch(std::string_view(in_.data(), in_len_));
   uint64_t commands = 0;
-  while (!close_when_flushed_) {
+  while (!close_when_flushed_ && !closing_) {
+    if (unwritten() > pause_limit()) {  // give the peer what it can take before producing more
+      const uint64_t durable = barriers_.empty() ? OutputBarriers::kAllDurable : service_.durable_through();
+      if (!write_now(session_.now, durable, false)) break;
+      if (unwritten() > pause_limit()) {
+        input_waiting_ = parsed < in_len_;
+        break;
+      }
+    }
     std::string_view input(in_.data() + parsed, in_len_ - parsed);
     resp::ParseStatus status = parser_.parse(input);
     if (status == resp::ParseStatus::kNeedMore) break;
     if (status == resp::ParseStatus::kError) {
       writer.error(std::string("ERR ") + std::string(parser_.error()));
       worker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      connection_log().warn("protocol error", "protocol error from connection {} (pid {} uid {}): {}", session_.id,
+                            session_.peer_pid, session_.peer_uid, parser_.error());
       close_when_flushed_ = true;
       break;
     }
@@ -161,10 +264,15 @@ void Connection::process() {
     session_.release_at = 0;
     session_.commit_ticket = 0;
     if (session_.close_after_reply) close_when_flushed_ = true;
+    if (unwritten() > limits_.max_output) {  // one reply too large, or held replies piling up
+      drop_for_output("output over server.max_output");
+      break;
+    }
   }
   service_.end_batch(session_.worker);
   worker_.rearm(service_);
   worker_.stats().commands.fetch_add(commands, std::memory_order_relaxed);
+  in_batch_ = false;
 
   if (parsed == in_len_) {
     in_len_ = 0;
@@ -172,10 +280,8 @@ void Connection::process() {
     std::memmove(in_.data(), in_.data() + parsed, in_len_ - parsed);
     in_len_ -= parsed;
   }
-  if (in_len_ == 0 && in_.size() > 4 * kInitialInput) {
-    in_.resize(kInitialInput);
-    in_.shrink_to_fit();
-  }
+  if (closing_) return;
+  shrink_input();
   if (close_when_flushed_ && reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
     reading_ = false;
@@ -183,50 +289,97 @@ void Connection::process() {
   flush();
 }
 
+// A buffer grown for one big request goes back to the initial size once
+// what it holds fits there again (and the budget forgets it).
+void Connection::shrink_input() {
+  if (in_.size() <= 4 * kInitialInput || in_len_ + kMinFreeInput > kInitialInput) return;
+  std::string smaller(kInitialInput, '\0');
+  std::memcpy(smaller.data(), in_.data(), in_len_);
+  in_.swap(smaller);
+  if (limits_.input_budget != nullptr) limits_.input_budget->remove(this);
+}
+
+// Runs the commands an output pause left in the input, once the peer has
+// taken enough of the replies (on_write, or a release/commit that let held
+// ones go).
+void Connection::resume_input() {
+  if (!input_waiting_ || in_batch_ || closing_ || close_when_flushed_ || unwritten() > pause_limit()) return;
+  process();
+}
+
+bool Connection::write_now(Nanos now, uint64_t durable, bool queue_rest) {
+  size_t ready = barriers_.writable(out_.size(), now, durable);
+  if (write_in_flight_ || ready == 0) return true;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(ready));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    close();
+    return false;
+  }
+  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  size_t taken = written;
+  if (written < ready && queue_rest) {
+    if (written == 0 && ready == out_.size()) {
+      writing_.swap(out_);  // the whole buffer goes: no copy
+    } else {
+      writing_.assign(out_, written, ready - written);
+    }
+    uv_buf_t rest = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+    if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, on_write) != 0) {
+      close();
+      return false;
+    }
+    write_in_flight_ = true;
+    taken = ready;
+  }
+  if (taken == out_.size()) out_.clear();  // also after the swap (out_ is writing_'s old buffer)
+  else if (taken > 0) out_.erase(0, taken);
+  barriers_.consumed(taken);
+  if (out_.empty() && out_.capacity() > kIdleOutputCapacity) {
+    std::string().swap(out_);
+    out_.reserve(kInitialOutput);
+  }
+  return true;
+}
+
 // Writes what may go: everything queued up to the first held reply whose
 // time has not come; first a non-blocking try, then an async write for the
-// rest. While a write is in flight, new replies queue behind it.
+// rest. While a write is in flight, new replies queue behind it. Then the
+// bounds: dropped past max_output or when stalled too long; reading paused
+// over pause_output.
 void Connection::flush() {
   if (closing_) return;
   Nanos now = service_.batch_now(session_.worker);
   const uint64_t durable = barriers_.empty() ? OutputBarriers::kAllDurable : service_.durable_through();
-  size_t ready = barriers_.writable(out_.size(), now, durable);
-  if (!write_in_flight_ && ready > 0) {
-    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(ready));
-    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
-    if (n < 0 && n != UV_EAGAIN) {
-      close();
+  if (!write_now(now, durable, true)) return;
+  size_t unwritten = this->unwritten();
+  if (unwritten > limits_.max_output) {  // a client that never reads (held replies count too)
+    drop_for_output("output over server.max_output");
+    return;
+  }
+  // A peer that takes nothing of a pending write while over the pause mark:
+  // dropped after the stall timeout. Held replies are not its fault.
+  if (write_in_flight_ && unwritten > pause_limit()) {
+    const size_t queued = handle_.write_queue_size;
+    if (stall_since_ == OutputBarriers::kNone || queued < stall_queue_) {
+      stall_since_ = now;  // stalled from now, or it took some: the clock restarts
+      stall_queue_ = queued;
+    } else if (now - stall_since_ >= limits_.output_stall_timeout) {
+      drop_for_output("peer stopped reading its replies");
       return;
     }
-    size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-    if (written < ready) {
-      writing_.assign(out_, written, ready - written);
-      uv_buf_t rest = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
-      if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, on_write) != 0) {
-        close();
-        return;
-      }
-      write_in_flight_ = true;
-    }
-    if (ready == out_.size()) out_.clear();
-    else out_.erase(0, ready);  // only while replies are held
-    barriers_.consumed(ready);
-  }
-  size_t unwritten = out_.size() + (write_in_flight_ ? writing_.size() : 0);
-  if (unwritten > limits_.max_output) {  // a client that never reads (held replies count too)
-    worker_.stats().output_overflows.fetch_add(1, std::memory_order_relaxed);
-    close();
-    return;
+  } else {
+    stall_since_ = OutputBarriers::kNone;
   }
   if (close_when_flushed_ && !barriers_.empty() &&
       (barriers_.waits_for_commit(durable) ? now >= close_deadline_ : barriers_.next_release() > close_deadline_)) {
     close();  // shutting down: what is held past the grace is not sent
     return;
   }
-  if (reading_ && unwritten > limits_.pause_output) {
+  if (reading_ && unwritten > pause_limit()) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
     reading_ = false;
-  } else if (!reading_ && !close_when_flushed_ && unwritten <= limits_.pause_output) {
+  } else if (!reading_ && !close_when_flushed_ && !input_waiting_ && unwritten <= pause_limit()) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), on_alloc, on_read) == 0;
   }
   if (close_when_flushed_ && !write_in_flight_ && out_.empty()) {
@@ -240,12 +393,15 @@ void Connection::flush() {
 void Connection::on_write(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   self->write_in_flight_ = false;
+  self->stall_since_ = OutputBarriers::kNone;  // the peer took a whole write
   self->writing_.clear();
+  if (self->writing_.capacity() > kIdleOutputCapacity) std::string().swap(self->writing_);
   if (status < 0) {
     self->close();
     return;
   }
   self->flush();
+  self->resume_input();
 }
 
 }  // namespace tollgate

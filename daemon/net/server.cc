@@ -1,21 +1,42 @@
 #include "net/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <spdlog/spdlog.h>
 
 #include "net/unix_socket.h"
 
 namespace tollgate {
 
-Server::Server(uv_loop_t* control_loop, int threads, const ConnectionLimits& limits, size_t max_connections)
-    : control_loop_(control_loop), limits_(limits), max_connections_(max_connections) {
-  for (int i = 0; i < std::max(1, threads); ++i) workers_.push_back(std::make_unique<Worker>(i, limits_));
+namespace {
+
+int open_spare() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+void refuse(int fd, std::string_view message) {
+  [[maybe_unused]] auto n = ::write(fd, message.data(), message.size());
+  ::close(fd);
 }
 
-Server::~Server() { stop(); }
+}  // namespace
+
+Server::Server(uv_loop_t* control_loop, int threads, const ConnectionLimits& limits, size_t max_connections)
+    : control_loop_(control_loop),
+      limits_(limits),
+      input_budget_(limits.max_input_total),
+      data_count_(max_connections) {
+  limits_.input_budget = &input_budget_;
+  for (int i = 0; i < std::max(1, threads); ++i) workers_.push_back(std::make_unique<Worker>(i, limits_));
+  spare_fd_ = open_spare();
+}
+
+Server::~Server() {
+  stop();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+}
 
 std::expected<void, std::string> Server::listen(ListenerOptions options) {
   auto fd = listen_unix(options.path, options.mode);
@@ -41,6 +62,9 @@ std::expected<void, std::string> Server::start() {
   for (auto& l : listeners_)
     if (l->own_worker && !l->own_worker->start()) return std::unexpected("cannot start the admin worker loop");
   for (auto& l : listeners_) {
+    if (uv_timer_init(control_loop_, &l->backoff) != 0) return std::unexpected("cannot set up a timer");
+    l->backoff.data = l.get();
+    l->timer_open = true;
     if (uv_poll_init(control_loop_, &l->poll, l->fd) != 0 || uv_poll_start(&l->poll, UV_READABLE, on_acceptable) != 0)
       return std::unexpected("cannot watch listener " + l->options.path);
     l->polling = true;
@@ -52,22 +76,68 @@ std::expected<void, std::string> Server::start() {
 void Server::on_acceptable(uv_poll_t* poll, int status, int) {
   auto* l = static_cast<Listener*>(poll->data);
   if (status < 0) {
-    spdlog::error("listener {}: {}", l->options.path, uv_strerror(status));
+    l->server->log_.error("listener error", "listener {}: {}", l->options.path, uv_strerror(status));
+    l->server->pause(*l);  // an error that persists must not spin the loop either
     return;
   }
   l->server->accept_all(*l);
 }
 
-// Accepts every waiting connection, checks the peer, and hands each to the
-// next worker. Connections over max_connections get an error and are closed.
+void Server::on_backoff(uv_timer_t* timer) {
+  auto* l = static_cast<Listener*>(timer->data);
+  if (!l->paused || l->server->listening_stopped_) return;
+  l->paused = false;
+  if (uv_poll_start(&l->poll, UV_READABLE, on_acceptable) == 0) l->polling = true;
+}
+
+// Stops watching the listener for kAcceptBackoffMs (its backlog waits).
+void Server::pause(Listener& l) {
+  if (l.paused || !l.polling || listening_stopped_) return;
+  uv_poll_stop(&l.poll);
+  l.paused = true;
+  accept_pauses_.fetch_add(1, std::memory_order_relaxed);
+  uv_timer_start(&l.backoff, on_backoff, kAcceptBackoffMs, 0);
+}
+
+// Out of descriptors, the listener stays readable: retrying at once would
+// spin. Give up the spare descriptor to refuse (with a reason) what already
+// waits, take it back, and stop watching for a while.
+void Server::out_of_descriptors(Listener& l, int error) {
+  int refused = 0;
+  if (spare_fd_ >= 0) {
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+    constexpr std::string_view kMsg = "-ERR server out of file descriptors, try again later\r\n";
+    for (; refused < kMaxRefusedPerPause; ++refused) {
+      int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      refuse(fd, kMsg);
+    }
+    spare_fd_ = open_spare();  // fails while still out: retried at the next pause
+  }
+  rejected_fd_limit_.fetch_add(static_cast<uint64_t>(refused), std::memory_order_relaxed);
+  log_.warn(error == ENFILE ? "accept ENFILE" : "accept EMFILE",
+            "accept on {}: {} ({} data and {} admin connections open); refused {} waiting, not accepting for {} ms",
+            l.options.path, std::strerror(error), data_count_.open(), admin_count_.open(), refused, kAcceptBackoffMs);
+  pause(l);
+}
+
+// Accepts the waiting connections (at most kMaxAcceptsPerWakeup, so the
+// control loop stays responsive; the poll fires again for the rest), checks
+// the peer, counts it, and hands each to the next worker. Connections over
+// the limit get an error and are closed.
 void Server::accept_all(Listener& l) {
-  for (;;) {
+  for (int accepted = 0; accepted < kMaxAcceptsPerWakeup; ++accepted) {
     int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        spdlog::warn("accept on {}: {}", l.options.path, std::strerror(errno));
-      return;
+      const int error = errno;
+      if (error == EINTR) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) return;
+      if (error == EMFILE || error == ENFILE) return out_of_descriptors(l, error);
+      if (error == ECONNABORTED || error == EPROTO || error == EPERM) continue;  // that one peer's problem
+      log_.warn("accept error", "accept on {}: {}; not accepting for {} ms", l.options.path, std::strerror(error),
+                kAcceptBackoffMs);
+      return pause(l);  // ENOBUFS, ENOMEM, ...: back off
     }
     Session session;
     ucred cred{};
@@ -78,25 +148,23 @@ void Server::accept_all(Listener& l) {
       session.peer_pid = cred.pid;
     }
     if (l.options.allow_peer && !l.options.allow_peer(session.peer_uid, session.peer_gid)) {
-      ++rejected_peers_;
-      spdlog::warn("{}: refused peer uid {} gid {} pid {}", l.options.path, session.peer_uid,
-                   session.peer_gid, session.peer_pid);
-      constexpr std::string_view kMsg = "-ERR permission denied: this uid/gid is not allowed on the admin socket\r\n";
-      [[maybe_unused]] auto n = ::write(fd, kMsg.data(), kMsg.size());
-      ::close(fd);
+      rejected_peers_.fetch_add(1, std::memory_order_relaxed);
+      log_.warn("refused peer", "{}: refused peer uid {} gid {} pid {}", l.options.path, session.peer_uid,
+                session.peer_gid, session.peer_pid);
+      refuse(fd, "-ERR permission denied: this uid/gid is not allowed on the admin socket\r\n");
       continue;
     }
-    if (!l.own_worker && stats().connections >= max_connections_) {
-      ++rejected_max_clients_;
-      constexpr std::string_view kMsg = "-ERR max number of clients reached\r\n";
-      [[maybe_unused]] auto n = ::write(fd, kMsg.data(), kMsg.size());
-      ::close(fd);
+    ConnectionSlot slot = l.own_worker ? admin_count_.try_acquire() : data_count_.try_acquire();
+    if (!slot) {
+      rejected_max_clients_.fetch_add(1, std::memory_order_relaxed);
+      refuse(fd, l.own_worker ? "-ERR max number of admin clients reached\r\n"
+                              : "-ERR max number of clients reached\r\n");
       continue;
     }
     session.id = next_session_id_++;
     session.admin = l.options.admin;
     Worker& w = l.own_worker ? *l.own_worker : *workers_[next_worker_++ % workers_.size()];
-    w.adopt(fd, *l.options.service, std::move(session));
+    w.adopt(fd, *l.options.service, std::move(session), std::move(slot));
   }
 }
 
@@ -104,10 +172,16 @@ void Server::stop_listening() {
   if (listening_stopped_) return;
   listening_stopped_ = true;
   for (auto& l : listeners_) {
-    if (l->polling) {
+    if (l->timer_open) {
+      uv_timer_stop(&l->backoff);
+      uv_close(reinterpret_cast<uv_handle_t*>(&l->backoff), nullptr);
+      l->timer_open = false;
+    }
+    if (l->polling || l->paused) {  // a paused poll is stopped but still open
       uv_poll_stop(&l->poll);
       uv_close(reinterpret_cast<uv_handle_t*>(&l->poll), nullptr);
       l->polling = false;
+      l->paused = false;
     }
     if (l->fd >= 0) {
       ::close(l->fd);
@@ -142,9 +216,20 @@ ServerStats Server::stats() const {
     s.commands += ws.commands.load(std::memory_order_relaxed);
     s.protocol_errors += ws.protocol_errors.load(std::memory_order_relaxed);
     s.output_overflows += ws.output_overflows.load(std::memory_order_relaxed);
+    s.input_buffer_drops += ws.input_drops.load(std::memory_order_relaxed);
   }
-  s.rejected_max_clients = rejected_max_clients_;
-  s.rejected_peers = rejected_peers_;
+  for (const auto& l : listeners_) {
+    if (!l->own_worker) continue;
+    s.input_buffer_drops += l->own_worker->stats().input_drops.load(std::memory_order_relaxed);
+    s.output_overflows += l->own_worker->stats().output_overflows.load(std::memory_order_relaxed);
+    s.protocol_errors += l->own_worker->stats().protocol_errors.load(std::memory_order_relaxed);
+  }
+  s.connections = data_count_.open();  // counted from accept: includes those not yet adopted
+  s.rejected_max_clients = rejected_max_clients_.load(std::memory_order_relaxed);
+  s.rejected_peers = rejected_peers_.load(std::memory_order_relaxed);
+  s.rejected_fd_limit = rejected_fd_limit_.load(std::memory_order_relaxed);
+  s.accept_pauses = accept_pauses_.load(std::memory_order_relaxed);
+  s.input_buffer_bytes = input_budget_.used();
   return s;
 }
 

@@ -1,17 +1,32 @@
 // The daemon's transport: listening sockets accepted on the control loop and
 // connections spread round-robin over N worker loops.
-// Thread-safety: create, start and stop from the control-plane thread.
+//
+// Resource bounds: a connection counts against max_connections (data
+// listeners) or kMaxAdminConnections (listeners with a worker of their own)
+// from the moment it is accepted until it is freed (ConnectionCount), so a
+// burst cannot pass the limit while workers catch up. Out of descriptors
+// (EMFILE/ENFILE) the acceptor refuses what waits with a spare descriptor
+// kept for this (accept, say why, close), stops watching that listener for
+// kAcceptBackoff and logs it rate-limited — it never spins on a listener
+// that stays readable. Input buffers share one InputBudget
+// (limits.max_input_total).
+// Thread-safety: create, start and stop from the control-plane thread;
+// stats() from any thread.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
 #include <expected>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "log/log_limiter.h"
 #include "net/connection.h"
+#include "net/connection_count.h"
+#include "net/input_budget.h"
 #include "net/service.h"
 #include "net/worker.h"
 
@@ -37,10 +52,23 @@ struct ServerStats {
   uint64_t output_overflows = 0;
   uint64_t rejected_max_clients = 0;
   uint64_t rejected_peers = 0;
+  uint64_t rejected_fd_limit = 0;    // refused for lack of file descriptors
+  uint64_t accept_pauses = 0;        // times a listener stopped accepting for kAcceptBackoff
+  uint64_t input_buffer_bytes = 0;   // input buffers beyond their initial size, all connections
+  uint64_t input_buffer_drops = 0;   // connections dropped to keep that under max_input_total
 };
 
 class Server {
  public:
+  // Connections at most on a listener with a worker of its own (the admin socket).
+  static constexpr size_t kMaxAdminConnections = 64;
+  // How long a listener is not watched after running out of descriptors.
+  static constexpr uint64_t kAcceptBackoffMs = 100;
+  // Connections refused per wake-up while out of descriptors (the rest wait).
+  static constexpr int kMaxRefusedPerPause = 64;
+  // Accepts per wake-up of a listener, so a flood cannot hold the control loop.
+  static constexpr int kMaxAcceptsPerWakeup = 256;
+
   Server(uv_loop_t* control_loop, int threads, const ConnectionLimits& limits, size_t max_connections);
   ~Server();
 
@@ -66,21 +94,34 @@ class Server {
     ListenerOptions options;
     int fd = -1;
     uv_poll_t poll;
+    uv_timer_t backoff;  // restarts the poll after a pause (control loop)
     bool polling = false;
+    bool paused = false;
+    bool timer_open = false;
     std::unique_ptr<Worker> own_worker;
   };
   static void on_acceptable(uv_poll_t* poll, int status, int events);
+  static void on_backoff(uv_timer_t* timer);
   void accept_all(Listener& l);
+  // Out of descriptors: refuse what waits (spare descriptor), pause, log.
+  void out_of_descriptors(Listener& l, int error);
+  void pause(Listener& l);
 
   uv_loop_t* control_loop_;
   ConnectionLimits limits_;
-  size_t max_connections_;
+  InputBudget input_budget_;
+  ConnectionCount data_count_;
+  ConnectionCount admin_count_{kMaxAdminConnections};
+  LogLimiter log_;
+  int spare_fd_ = -1;  // kept open to be given up for a refusal when out of descriptors
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   size_t next_worker_ = 0;
   uint64_t next_session_id_ = 1;
-  uint64_t rejected_max_clients_ = 0;
-  uint64_t rejected_peers_ = 0;
+  std::atomic<uint64_t> rejected_max_clients_{0};
+  std::atomic<uint64_t> rejected_peers_{0};
+  std::atomic<uint64_t> rejected_fd_limit_{0};
+  std::atomic<uint64_t> accept_pauses_{0};
   bool started_ = false;
   bool stopped_ = false;
   bool listening_stopped_ = false;

@@ -33,15 +33,24 @@ bool Worker::start(Service* timer_service) {
   return true;
 }
 
-void Worker::adopt(int fd, Service& service, Session session) {
+void Worker::adopt(int fd, Service& service, Session session, ConnectionSlot slot) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
       ::close(fd);
-      return;
+      return;  // `slot` is released on return
     }
     session.worker = index_;
-    pending_.push_back({fd, &service, std::move(session)});
+    pending_.push_back({fd, &service, std::move(session), std::move(slot)});
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::drop_for_input_budget(uint64_t id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;  // everything closes anyway
+    drops_.push_back(id);
   }
   uv_async_send(&async_);
 }
@@ -137,21 +146,32 @@ void Worker::on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain_pend
 // connection (pending replies are written first) and lets the loop end.
 void Worker::drain_pending() {
   std::vector<Pending> batch;
+  std::vector<uint64_t> drops;
   bool stopping;
   {
     std::lock_guard lock(mutex_);
     batch.swap(pending_);
+    drops.swap(drops_);
     stopping = stopping_;
   }
   for (auto& p : batch) {
     if (stopping) {
       ::close(p.fd);
-      continue;
+      continue;  // the slot is released with `batch`
     }
-    auto* c = new Connection(*this, *p.service, limits_, std::move(p.session));
+    auto* c = new Connection(*this, *p.service, limits_, std::move(p.session), std::move(p.slot));
     if (!c->open(p.fd)) {
       ::close(p.fd);
       delete c;
+    }
+  }
+  // Rare (a buffer grew past the input budget): a scan finds the victim.
+  for (uint64_t id : drops) {
+    for (Connection* c = head_; c != nullptr; c = c->next) {
+      if (c->session().id == id && !c->closing()) {
+        c->drop_for_input_budget();
+        break;
+      }
     }
   }
   if (stopping && !stopped_) {

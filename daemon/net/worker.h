@@ -1,7 +1,7 @@
 // A data-plane worker: one thread, one libuv loop, many connections.
 // New connections arrive as fds from the acceptor; stop() drains and ends it.
-// Thread-safety: adopt()/stop() may be called from any thread; everything
-// else runs on the worker's own thread.
+// Thread-safety: adopt()/drop_for_input_budget()/stop()/wake_commits() may be
+// called from any thread; everything else runs on the worker's own thread.
 #pragma once
 
 #include <uv.h>
@@ -22,6 +22,7 @@ struct WorkerStats {
   std::atomic<uint64_t> commands{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> output_overflows{0};
+  std::atomic<uint64_t> input_drops{0};        // dropped to keep input buffers under the budget
 };
 
 class Worker {
@@ -36,8 +37,13 @@ class Worker {
   // deadline before serving anything (holds restored at start-up expire on
   // time even on a worker no client has reached yet).
   bool start(Service* timer_service = nullptr);
-  // Hands a connected fd to this worker, to be served by `service`. Thread-safe.
-  void adopt(int fd, Service& service, Session session);
+  // Hands a connected fd to this worker, to be served by `service`; `slot`
+  // counts it until the connection is freed (or the fd closed unserved).
+  // Thread-safe.
+  void adopt(int fd, Service& service, Session session, ConnectionSlot slot = {});
+  // The input budget picked connection `id` of this worker: close it on the
+  // worker thread (a no-op if it is gone by then). Thread-safe.
+  void drop_for_input_budget(uint64_t id);
   // Stops reading everywhere, writes pending replies, closes all, ends the thread. Thread-safe.
   void stop();
   void join();
@@ -63,6 +69,7 @@ class Worker {
     int fd;
     Service* service;
     Session session;
+    ConnectionSlot slot;
   };
   static void on_async(uv_async_t* a);
   static void on_timer(uv_timer_t* t);
@@ -81,8 +88,9 @@ class Worker {
   Service* timer_service_ = nullptr;  // worker thread only
   Nanos armed_for_ = INT64_MAX;       // worker thread only
   std::thread thread_;
-  std::mutex mutex_;              // guards pending_, stopping_ and started_
+  std::mutex mutex_;              // guards pending_, drops_, stopping_ and started_
   std::vector<Pending> pending_;
+  std::vector<uint64_t> drops_;   // connection ids the input budget picked
   bool stopping_ = false;
   bool started_ = false;          // the loop thread runs
   bool stopped_ = false;          // worker thread only

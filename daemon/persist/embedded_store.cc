@@ -11,6 +11,7 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
+#include "log/log_limiter.h"
 #include "persist/lost_records.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
@@ -574,12 +575,20 @@ std::expected<void, std::string> EmbeddedStore::final_checkpoint(Nanos now) {
   return done;
 }
 
+namespace {
+// A failing snapshot is retried every tick: one line per interval, with a count.
+LogLimiter& snapshot_failure_log() {
+  static LogLimiter limiter;
+  return limiter;
+}
+}  // namespace
+
 void EmbeddedStore::tick(Nanos now) {
   std::lock_guard lock(mutex_);
   (void)checkpoint_locked(now);  // failures are counted and logged inside
   if (now - last_snapshot_ >= options_.snapshot_interval && !failing_) {
     if (auto done = snapshot_locked(now); done) spdlog::info("persistence: {}", *done);
-    else spdlog::error("persistence: snapshot failed: {}", done.error());
+    else snapshot_failure_log().error("snapshot", "persistence: snapshot failed: {}", done.error());
   }
   publish_status();
 }

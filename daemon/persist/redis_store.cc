@@ -12,6 +12,7 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
+#include "log/log_limiter.h"
 #include "persist/redis_loader.h"
 #include "persist/redis_scripts.h"
 #include "persist/redis_sync.h"
@@ -32,9 +33,14 @@ constexpr size_t kMaxBatchesInFlight = 4;
 constexpr Nanos kBackoffFirst = 100 * kNanosPerMilli;
 constexpr Nanos kBackoffMax = 5 * kNanosPerSecond;
 constexpr uint64_t kBaselineSweepTicks = 600;  // drop baselines of evicted keys this often
-constexpr uint64_t kErrorLogEveryS = 10;
-
 const SystemClock kSystemClock;
+
+// A Redis that is down, flapping or refusing writes is retried every tick:
+// one line per cause per interval, with a count of the suppressed ones.
+LogLimiter& redis_log() {
+  static LogLimiter limiter;
+  return limiter;
+}
 
 uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
 int64_t micros(Nanos t) { return t / 1000; }
@@ -139,11 +145,7 @@ void RedisStore::connect() {
       ++counters_.redis_connect_failures;
       counters_.last_error = why;
     }
-    const uint64_t now_s = seconds(options_.clock->now());
-    if (now_s >= last_error_log_s_ + kErrorLogEveryS) {
-      spdlog::warn("storage: cannot connect to Redis at {}: {}; retrying", redis_address(r), why);
-      last_error_log_s_ = now_s;
-    }
+    redis_log().warn("connect", "storage: cannot connect to Redis at {}: {}; retrying", redis_address(r), why);
     schedule_reconnect();
     return;
   }
@@ -220,7 +222,8 @@ void RedisStore::on_lost(const std::string& why) {
   }
   const Nanos now = options_.clock->now();
   if (was_ready || !ever_ready_)
-    spdlog::error(
+    redis_log().error(
+        "lost connection",
         "storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
         "buffering deltas, reconnecting",
         redis_address(options_.redis), why);
@@ -313,7 +316,7 @@ void RedisStore::on_batch_reply(Batch& b, const std::string* error, bool answere
     ++counters_.flush_failures;
     if (answered) {
       counters_.last_error = *error;
-      spdlog::error("storage: Redis refused a counter batch: {} (re-sent on the next tick)", *error);
+      redis_log().error("refused batch", "storage: Redis refused a counter batch: {} (re-sent on the next tick)", *error);
     }
     return;
   }
@@ -343,7 +346,7 @@ void RedisStore::on_ledger_reply(const Request& request, const std::string* erro
     ++counters_.flush_failures;
     if (answered) {
       counters_.last_error = *error;
-      spdlog::error("storage: Redis refused ledger entries: {} (re-sent on the next tick)", *error);
+      redis_log().error("refused ledger", "storage: Redis refused ledger entries: {} (re-sent on the next tick)", *error);
     }
     return;
   }

@@ -242,7 +242,6 @@ class RedisStore final : public DurabilityHook {
   uint64_t next_batch_ = 1;
   uint64_t ledger_acked_ = 0;      // ledger entries up to this local seq are in Redis
   uint64_t ledger_in_flight_ = 0;  // a ledger batch up to this seq is on its way (0: none)
-  uint64_t last_error_log_s_ = 0;
 
   // admin thread <-> loop thread
   std::mutex calls_mutex_;

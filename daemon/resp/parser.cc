@@ -41,6 +41,23 @@ char unescape(char c) {
 
 }  // namespace
 
+size_t max_request_bytes(const ParserLimits& limits) {
+  auto digits = [](uint64_t v) {
+    size_t n = 1;
+    while (v >= 10) {
+      v /= 10;
+      ++n;
+    }
+    return n;
+  };
+  // `*N\r\n`, then N times `$len\r\n<len bytes>\r\n`; or one inline line and its CRLF.
+  const uint64_t bulk = 1 + digits(limits.max_bulk) + 2 + uint64_t{limits.max_bulk} + 2;
+  const uint64_t multibulk = 1 + digits(limits.max_args) + 2 + uint64_t{limits.max_args} * bulk;
+  const uint64_t largest = std::max<uint64_t>(multibulk, uint64_t{limits.max_inline} + 2);
+  const uint64_t skipped = uint64_t{limits.max_inline} + 1;  // empty requests skipped before it
+  return static_cast<size_t>(std::min<uint64_t>(largest + skipped, SIZE_MAX));
+}
+
 Parser::Parser(ParserLimits limits) : limits_(limits) {
   spans_.reserve(16);
   args_.reserve(16);

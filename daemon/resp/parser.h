@@ -18,6 +18,12 @@ struct ParserLimits {
   size_t max_inline = 64 * 1024;  // bytes in one inline line (without its end of line)
 };
 
+// The most input bytes one request can occupy within these limits: the
+// empty requests the parser skips before it (bounded by max_inline) plus the
+// largest multibulk frame or inline line. A connection's input buffer never
+// needs to grow past this (plus room for one read).
+size_t max_request_bytes(const ParserLimits& limits);
+
 enum class ParseStatus {
   kCommand,   // one command parsed: see args() and consumed()
   kNeedMore,  // incomplete: nothing consumed, call again with the same bytes plus more
@@ -55,6 +61,11 @@ class Parser {
   uint64_t bytes_examined() const { return bytes_examined_; }
 
   const ParserLimits& limits() const { return limits_; }
+
+  // After kNeedMore: the input size the request in progress needs at least
+  // (it awaits a bulk payload that ends there), or 0 when that is not known
+  // yet. Lets the caller grow its buffer to fit instead of doubling past it.
+  size_t awaiting_until() const { return state_ == State::kBulkData ? pos_ + bulk_len_ + 2 : 0; }
 
  private:
   enum class State : uint8_t {

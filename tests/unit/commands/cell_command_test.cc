@@ -120,7 +120,7 @@ TEST(CellCommand, Registered) {
   ASSERT_NE(spec, nullptr);
   EXPECT_EQ(spec->name, "CL.THROTTLE");
   EXPECT_EQ(spec->arity, -5);
-  EXPECT_EQ(spec->flags, static_cast<uint32_t>(kOnData | kFast));
+  EXPECT_EQ(spec->flags, static_cast<uint32_t>(kKeyArg | kOnData | kFast));
 }
 
 }  // namespace
