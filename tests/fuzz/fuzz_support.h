@@ -121,11 +121,10 @@ class ScratchDir {
 // checked on the uncapped values (the config target); only the allocation is
 // smaller.
 inline void cap_table_sizes(EngineOptions& options) {
-  constexpr size_t kCap = 4096;
-  options.table.max_dynamic_keys = std::min(options.table.max_dynamic_keys, kCap);
+  options.table.max_dynamic_keys = std::min<size_t>(options.table.max_dynamic_keys, 1024);
   options.table.initial_slots_per_shard = 16;
-  options.dedup_max_entries = std::min(options.dedup_max_entries, kCap);
-  options.max_holds = std::min(options.max_holds, kCap);
+  options.dedup_max_entries = std::min<size_t>(options.dedup_max_entries, 1024);
+  options.max_holds = std::min<size_t>(options.max_holds, 256);
 }
 
 // A start time inside every seed config's contract dates (2026-01-15T00:00:00Z).
