@@ -17,10 +17,11 @@ namespace {
 // credits at 100 per credit for a 1,500.00 lot, and balance() then
 // overflows int64 (UBSan: signed integer overflow in Account::snapshot,
 // reached from Ledger::flush_debits at the first checkpoint).
-// DISABLED: the fix is one more condition in Account::restore_lot
-// (daemon/engine/money/account.cc), in the money code the semantics helper
-// of issue 9 is changing (the lot cap of item 19); refusing the lot makes
-// recovery report it as a restore error.
+// DISABLED: the fix is a conservation check in Account::restore_lot
+// (daemon/engine/money/account.cc: Σ credits × unit_price + wallet <= Σ
+// amounts, cumulative over the lots restored), in the money code the
+// semantics helper of issue 9 is changing (the lot cap of item 19);
+// refusing the lot makes recovery report it as a restore error.
 TEST(AccountRestore, DISABLED_RefusesALotWorthMoreThanWasRecharged) {
   Account account(PriceLadder::flat(100));
   LotState lot;
@@ -32,15 +33,19 @@ TEST(AccountRestore, DISABLED_RefusesALotWorthMoreThanWasRecharged) {
   EXPECT_EQ(account.lot_count(), 0u);
 }
 
-// Verifies the wallet restored with a lot cannot exceed what was recharged
-// either (the wallet is the remainder of recharges, below one unit price).
-TEST(AccountRestore, DISABLED_RefusesAWalletLargerThanWhatWasRecharged) {
+// Verifies the wallet restored with a lot cannot hold money no recharge
+// paid either. A recharge conserves money: Σ credits × unit_price over the
+// lots + wallet == Σ amounts recharged (the wallet is the remainder below one
+// unit price). Today a 2000 lot at 100 per credit (20 credits) restores with
+// a wallet of 512, and the balance (2512) exceeds its ledger (2000).
+TEST(AccountRestore, DISABLED_RefusesAWalletNoRechargePaidFor) {
   Account account(PriceLadder::flat(100));
   LotState lot;
   lot.index = 0;
-  lot.amount = 150;
+  lot.amount = 2000;
   lot.unit_price = 100;
-  lot.credits = 1;
+  lot.credits = 20;
+  EXPECT_FALSE(account.restore_lot(lot, 512).has_value());
   EXPECT_FALSE(account.restore_lot(lot, INT64_MAX).has_value());
 }
 
