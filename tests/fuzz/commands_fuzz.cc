@@ -37,6 +37,15 @@ const EngineOptions& engine_options() {
   return options;
 }
 
+// TOLLGATE_FUZZ_LOG=1: print each command and its reply (reproducing a crash).
+bool verbose() {
+  static const bool on = [] {
+    const char* log = std::getenv("TOLLGATE_FUZZ_LOG");
+    return log != nullptr && *log != '\0' && *log != '0';
+  }();
+  return on;
+}
+
 bool is_check_or_peek(std::string_view name) {
   return equals_ignore_case(name, "CHECK") || equals_ignore_case(name, "PEEK");
 }
@@ -100,6 +109,15 @@ bool run_command(World& w, std::span<const std::string_view> args, Session& data
   session.now = service.batch_now(0);
   service.execute(args, session, writer);
   service.end_batch(0);
+
+  if (verbose()) {
+    std::string line;
+    for (std::string_view arg : args) line += std::string(arg.substr(0, 40)) + " ";
+    std::string reply = out.substr(0, 300);
+    for (char& c : reply)
+      if (c == '\r' || c == '\n') c = ' ';
+    std::fprintf(stderr, "> %s\n< %s\n", line.c_str(), reply.c_str());
+  }
 
   RespReplyReader reader;
   const char* p = out.data();

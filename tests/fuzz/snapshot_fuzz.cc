@@ -36,6 +36,14 @@ constexpr uint64_t kOlderSeq = 5;
 constexpr uint64_t kNewerSeq = 9;
 constexpr uint64_t kLaterSeq = 12;
 
+// Small buffers: the writer's chunked flushes and the reader's refills are
+// exercised, and no 1 MiB buffer is allocated per call.
+store::SnapshotOptions options() {
+  store::SnapshotOptions o;
+  o.buffer_bytes = 256;
+  return o;
+}
+
 ScratchDir& scratch() {
   static ScratchDir dir;
   return dir;
@@ -54,7 +62,7 @@ std::vector<Record> read_records(ByteReader& in) {
 void write(const std::string& dir, uint64_t seq, const std::vector<Record>& records) {
   std::vector<store::SnapshotRecord> views;
   for (const Record& r : records) views.push_back({r.type, r.bytes});
-  auto info = store::write_snapshot(dir, seq, views);
+  auto info = store::write_snapshot(dir, seq, views, options());
   FUZZ_CHECK(info.has_value(), "writing a snapshot failed: " + (info ? std::string() : info.error().message));
   FUZZ_CHECK(info->seq == seq && info->records == records.size(), "write_snapshot reported another snapshot");
 }
@@ -89,7 +97,7 @@ store::SnapshotLoad load(const std::string& dir, std::vector<Record>& seen) {
   seen.clear();
   auto loaded = store::load_latest(dir, [&](uint8_t type, std::string_view bytes) {
     seen.push_back({type, std::string(bytes)});
-  });
+  }, options());
   FUZZ_CHECK(loaded.has_value(), "load_latest failed: " + (loaded ? std::string() : loaded.error().message));
   return std::move(*loaded);
 }
