@@ -3,10 +3,14 @@ JOBS      ?= $(shell nproc)
 BUILD     ?= build
 ASAN      ?= build-asan
 TSAN      ?= build-tsan
+FUZZ      ?= build-fuzz
+FUZZ_CXX  ?= clang++-16
+FUZZ_CC   ?= clang-16
+FUZZ_SECONDS ?= 300
 WERROR    ?= $(or $(TOLLGATE_WERROR),OFF)
 CONFIG    ?= conf/tollgate.yaml
 
-.PHONY: setup build build-asan build-tsan run test test-release test-asan test-tsan bench compare durability clean
+.PHONY: setup build build-asan build-tsan build-fuzz run test test-release test-asan test-tsan test-fuzz fuzz bench compare durability clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +28,13 @@ build-tsan: setup
 	@cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOLLGATE_TSAN=ON -DTOLLGATE_BENCH=OFF -DTOLLGATE_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(TSAN) -j $(JOBS) --target unit_tests
 
+# libFuzzer targets (tests/fuzz/README.md): clang-16, ASan+UBSan, only the
+# core library and the fuzzers are built.
+build-fuzz: setup
+	@cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCMAKE_C_COMPILER=$(FUZZ_CC) \
+	  -DTOLLGATE_FUZZ=ON -DTOLLGATE_BENCH=OFF -DTOLLGATE_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS) --target fuzzers
+
 run: build
 	@mkdir -p run var
 	@echo "tollgated: data socket run/tollgate.sock, admin socket run/admin.sock (config $(CONFIG))"
@@ -40,7 +51,18 @@ test-asan: build-asan
 test-tsan: build-tsan
 	cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) --timeout 600 -L unit
 
-test: test-release test-asan test-tsan
+# Each fuzz target for about 20 s, two at a time: a regression of a found bug
+# or a new crash fails CI and leaves its reproducer in $(FUZZ)/tests/fuzz/<target>/.
+test-fuzz: build-fuzz
+	@cd $(FUZZ) && ctest --output-on-failure -j 2 --timeout 300 -L fuzz; status=$$?; \
+	  cat tests/fuzz/*/summary.txt; exit $$status
+
+# Each fuzz target for FUZZ_SECONDS (default 300), growing its corpus in $(FUZZ)/tests/fuzz/<target>/corpus.
+fuzz: build-fuzz
+	@cd $(FUZZ) && TOLLGATE_FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --output-on-failure -j $(JOBS) \
+	  --timeout $$(( $(FUZZ_SECONDS) + 300 )) -L fuzz; status=$$?; cat tests/fuzz/*/summary.txt; exit $$status
+
+test: test-release test-asan test-tsan test-fuzz
 
 bench: build
 	$(BUILD)/bench/tollgate_bench
@@ -52,4 +74,4 @@ durability: build
 	bench/durability.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ)

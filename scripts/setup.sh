@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcctz-dev tzdata libcli11-dev libspdlog-dev libfmt-dev
   redis-server redis-tools
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev   # the fuzz build (make test-fuzz / make fuzz)
 )
 
 missing=()

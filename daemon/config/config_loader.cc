@@ -12,6 +12,7 @@
 #include "config/contract_reader.h"
 #include "config/map_reader.h"
 #include "config/units.h"
+#include "config/yaml_documents.h"
 
 namespace tollgate {
 namespace {
@@ -189,11 +190,9 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view ya
   Config config;
   config.file = file_name;
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-    if (documents.size() > 1) {
-      errors.add(line_of(documents[1], 0), "only one YAML document is allowed per file");
-    }
-    read_config(errors, documents.empty() ? YAML::Node() : documents.front(), config);
+    const YamlDocuments documents = load_yaml_documents(yaml_text);  // not YAML::LoadAll: it can hang
+    if (documents.second_line) errors.add(*documents.second_line, "only one YAML document is allowed per file");
+    read_config(errors, documents.first, config);
   } catch (const YAML::Exception& e) {
     return std::unexpected(std::vector<ConfigError>{{file_name, error_line(e.mark), "YAML syntax error: " + e.msg}});
   }

@@ -78,9 +78,28 @@ void ContractAdmin::describe_admin(AdminRecord& record, std::string_view what) c
   record.event_detail = std::string(what);
 }
 
+namespace {
+
+// A record is applied only if its ledger entry is the one its mutation makes
+// (a recharge: +amount on its lot under its payment id; a status change or
+// reset: an admin entry of 0), so a replayed record can never put money in
+// the ledger that is not in a lot, or the reverse.
+bool ledger_entry_matches(const AdminRecord& r) {
+  const LedgerEntry& e = r.ledger_entry;
+  if (e.contract != r.contract) return false;
+  if (r.kind != AdminRecord::Kind::kRecharge) return e.kind == LedgerKind::kAdmin && e.amount == 0;
+  return e.kind == LedgerKind::kRecharge && e.amount == r.lot.amount && e.lot == int64_t{r.lot.index} &&
+         e.id == r.payment_id;
+}
+
+}  // namespace
+
 // The one place a mutation changes state, live or replayed, so a restart
 // rebuilds exactly what the admin was told.
 std::expected<void, std::string> ContractAdmin::apply(const AdminRecord& record) {
+  if (!ledger_entry_matches(record))
+    return std::unexpected(fmt::format("{} of '{}': its ledger entry (seq {}) does not match it", record.event_kind,
+                                       record.contract, record.ledger_entry.seq));
   switch (record.kind) {
     case AdminRecord::Kind::kRecharge: {
       ContractState& st = state_.contract(record.contract);

@@ -181,7 +181,7 @@ class Engine {
   Decision table_full() const;
 
   EngineOptions options_;
-  Reclaimer& reclaimer_;
+  [[maybe_unused]] Reclaimer& reclaimer_;  // not read yet (clang warns: -Wunused-private-field)
   StateStore& state_;
   // Shared with the engine this one replaces on reload: counters, remembered
   // IDs and open holds are state, not configuration. (Their sizes are fixed

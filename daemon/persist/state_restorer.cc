@@ -49,12 +49,25 @@ void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
         error(fmt::format("ledger entry {} has no lot", e.seq));
         continue;
       }
+      // Lots are restored before the entries that debit them (contract
+      // images and recharge records come first), so a lot the account does
+      // not have is an error, not a reason to size the sums by e.lot.
+      const ContractState* st = state_.find(e.contract);
+      const Account* account = st != nullptr ? st->account() : nullptr;
+      if (account == nullptr || e.lot >= int64_t{account->lot_count()}) {
+        error(fmt::format("ledger entry {} of '{}' names lot {}, which was never recharged", e.seq, e.contract, e.lot));
+        continue;
+      }
       auto& lots = money_[e.contract];
       if (lots.size() <= static_cast<size_t>(e.lot)) lots.resize(static_cast<size_t>(e.lot) + 1);
-      if (e.kind == LedgerKind::kDebit)
-        lots[e.lot].first -= e.amount;
-      else
-        lots[e.lot].second += e.amount;
+      const bool debit = e.kind == LedgerKind::kDebit;
+      int64_t& sum = debit ? lots[e.lot].first : lots[e.lot].second;
+      int64_t next = 0;
+      if (debit ? __builtin_sub_overflow(sum, e.amount, &next) : __builtin_add_overflow(sum, e.amount, &next)) {
+        error(fmt::format("ledger entry {} of '{}' overflows the sums of lot {}", e.seq, e.contract, e.lot));
+        continue;
+      }
+      sum = next;
     }
     switch (state_.ledger().restore(std::move(e))) {
       case RestoreOutcome::kAppended:

@@ -1,0 +1,119 @@
+// ContractAdmin::apply on replayed admin records whose ledger entry does not
+// match the mutation (found by tests/fuzz/store_recovery_fuzz.cc).
+#include <gtest/gtest.h>
+
+#include "unit/engine/limit_specs.h"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "engine/contract_admin.h"
+#include "engine/engine.h"
+
+namespace tollgate {
+namespace {
+
+constexpr Nanos kStart = testing::kTestStart;
+
+// Keeps the last record it was asked to make durable.
+class RecordingHook final : public DurabilityHook {
+ public:
+  std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
+  std::expected<void, std::string> durable(const AdminRecord& record) override {
+    last = record;
+    return {};
+  }
+  std::expected<std::string, std::string> snapshot_now() override { return "none"; }
+  std::optional<AdminRecord> last;
+
+ private:
+  std::mutex mutex_;
+};
+
+// A priced contract "acme" and a plain one, "beta", in a fresh state.
+struct Daemon {
+  Daemon() {
+    EngineOptions o;
+    for (const char* name : {"acme", "beta"}) {
+      PolicySpec p;
+      p.name = name;
+      p.limits = {testing::quota("daily", 1000)};
+      ContractRules rules;
+      rules.pricing = PriceLadder::flat(100);
+      p.rules = rules;
+      o.contracts.push_back(p);
+    }
+    engine = std::move(*Engine::create(o, reclaimer, kStart, state));
+    admin = std::make_unique<ContractAdmin>([this]() -> Engine& { return *engine; }, state);
+    admin->set_durability(&hook);
+  }
+  int64_t balance(const char* key) { return state.find(key)->account()->balance(); }
+
+  Reclaimer reclaimer;
+  StateStore state;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<ContractAdmin> admin;
+  RecordingHook hook;
+};
+
+AdminRecord recharge_record() {
+  Daemon live;
+  EXPECT_TRUE(live.admin->recharge("acme", "2000", "pay-1", 7, kStart).has_value());
+  EXPECT_TRUE(live.hook.last.has_value());
+  return *live.hook.last;
+}
+
+// Verifies a recharge record replays: the lot and its ledger entry, Σ ledger == balance.
+TEST(AdminRecordApply, RechargeRecordReplays) {
+  Daemon d;
+  ASSERT_TRUE(d.admin->apply(recharge_record()).has_value());
+  EXPECT_EQ(d.balance("acme"), 2000);
+  EXPECT_TRUE(check_invariant(d.state.ledger(), "acme", d.balance("acme")).has_value());
+}
+
+// Verifies a recharge record whose ledger entry disagrees with its lot (another
+// amount, another contract, another lot or payment id, another kind) is
+// refused with nothing applied. Before, apply restored the lot and appended
+// the entry as they were: recovery started with Σ ledger != balance (e.g.
+// 149772 in the ledger against a 150000 lot; or a lot in one contract and its
+// money in another's ledger).
+TEST(AdminRecordApply, RefusesARechargeWhoseLedgerEntryDisagrees) {
+  const AdminRecord good = recharge_record();
+  std::vector<AdminRecord> bad(5, good);
+  bad[0].ledger_entry.amount = 1772;
+  bad[1].ledger_entry.contract = "beta";
+  bad[2].ledger_entry.lot = 3;
+  bad[3].ledger_entry.id = "pay-2";
+  bad[4].ledger_entry.kind = LedgerKind::kAdjust;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    Daemon d;
+    auto applied = d.admin->apply(bad[i]);
+    EXPECT_FALSE(applied.has_value()) << "case " << i;
+    EXPECT_EQ(d.state.find("acme")->account()->lot_count(), 0u) << "case " << i;
+    EXPECT_TRUE(d.state.ledger().entries("acme").empty()) << "case " << i;
+    EXPECT_TRUE(d.state.ledger().entries("beta").empty()) << "case " << i;
+    EXPECT_FALSE(d.state.payments().find("pay-1").has_value()) << "case " << i;
+  }
+}
+
+// Verifies a status record carrying money in its ledger entry is refused.
+TEST(AdminRecordApply, RefusesAStatusRecordWithMoney) {
+  AdminRecord record;
+  {
+    Daemon live;
+    ASSERT_TRUE(live.admin->suspend("acme", "audit", 7, kStart).has_value());
+    record = *live.hook.last;
+  }
+  Daemon d;
+  ASSERT_TRUE(d.admin->apply(record).has_value());
+  EXPECT_EQ(d.state.find("acme")->status(), ContractStatus::kSuspended);
+  record.ledger_entry.amount = 500;
+  Daemon other;
+  EXPECT_FALSE(other.admin->apply(record).has_value());
+  EXPECT_EQ(other.state.find("acme")->status(), ContractStatus::kActive);
+  EXPECT_TRUE(other.state.ledger().entries("acme").empty());
+}
+
+}  // namespace
+}  // namespace tollgate

@@ -1,0 +1,86 @@
+// StateRestorer::ledger on entries that name lots no recharge created, or
+// whose amounts overflow the per-lot sums (found by
+// tests/fuzz/store_recovery_fuzz.cc).
+#include <gtest/gtest.h>
+
+#include "unit/engine/limit_specs.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/engine.h"
+#include "persist/state_restorer.h"
+
+namespace tollgate::persist {
+namespace {
+
+constexpr Nanos kStart = tollgate::testing::kTestStart;
+
+struct Restoring {
+  Restoring() {
+    EngineOptions o;
+    PolicySpec acme;
+    acme.name = "acme";
+    acme.limits = {tollgate::testing::quota("daily", 1000)};
+    ContractRules rules;
+    rules.pricing = PriceLadder::flat(100);
+    acme.rules = rules;
+    o.contracts.push_back(acme);
+    engine = std::move(*Engine::create(o, reclaimer, kStart, state));
+    restorer = std::make_unique<StateRestorer>(state, *engine, kStart);
+    // lot 0: 2000 recharged at 100 per credit, and its ledger entry
+    ContractImage image;
+    image.key = "acme";
+    image.has_account = true;
+    LotState lot;
+    lot.amount = 2000;
+    lot.unit_price = 100;
+    lot.credits = 20;
+    image.lots.push_back(lot);
+    restorer->contract(image);
+    restorer->ledger({entry(1, LedgerKind::kRecharge, 2000, 0)});
+  }
+  static LedgerEntry entry(uint64_t seq, LedgerKind kind, int64_t amount, int64_t lot) {
+    LedgerEntry e;
+    e.seq = seq;
+    e.contract = "acme";
+    e.kind = kind;
+    e.amount = amount;
+    e.lot = lot;
+    return e;
+  }
+  int64_t balance() { return state.find("acme")->account()->balance(); }
+
+  Reclaimer reclaimer;
+  StateStore state;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<StateRestorer> restorer;
+};
+
+// Verifies a debit of a lot the account never had is an error, not an
+// allocation sized by the lot index: before, `lots.resize(e.lot + 1)` with
+// lot 2^40 threw std::length_error / bad_alloc out of recovery and the
+// daemon aborted at start (ASan: requested allocation size exceeds maximum).
+TEST(StateRestorerLedger, DebitOfALotNeverRechargedIsAnError) {
+  Restoring r;
+  r.restorer->ledger({Restoring::entry(2, LedgerKind::kDebit, -100, int64_t{1} << 40),
+                      Restoring::entry(3, LedgerKind::kDebit, -100, 0)});
+  r.restorer->finish();
+  EXPECT_EQ(r.restorer->stats().errors, 1u);
+  EXPECT_EQ(r.balance(), 1900);
+  EXPECT_TRUE(check_invariant(r.state.ledger(), "acme", r.balance()).has_value());
+}
+
+// Verifies amounts that would overflow a lot's sums are an error, not
+// signed overflow (undefined behaviour; UBSan aborts).
+TEST(StateRestorerLedger, AmountsOverflowingTheSumsAreAnError) {
+  Restoring r;
+  r.restorer->ledger({Restoring::entry(2, LedgerKind::kDebit, INT64_MIN, 0),
+                      Restoring::entry(3, LedgerKind::kRefund, INT64_MAX, 0),
+                      Restoring::entry(4, LedgerKind::kRefund, INT64_MAX, 0)});
+  EXPECT_GE(r.restorer->stats().errors, 2u);
+}
+
+}  // namespace
+}  // namespace tollgate::persist
