@@ -187,6 +187,11 @@ int run_daemon(const std::string& config_path) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
+  clock.set_on_saturated([](int64_t seconds) {
+    spdlog::error("the system clock reads {} s since the epoch, outside what tollgate represents; it is taken as {} "
+                  "until it is back in range (time stands still for every limit meanwhile)",
+                  seconds, seconds < 0 ? Nanos{0} : SystemClock::kMax / kNanosPerSecond);
+  });
   int threads = config->server.threads > 0 ? config->server.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // One reader slot per data worker, one for the admin thread, spare.
