@@ -302,9 +302,10 @@ TEST_F(ContractsTest, ConcurrentDebitsExact) {
   EXPECT_EQ(ledger_sum(admin_.get(), "metered"), 0);
 }
 
-// Verifies peers not in admin.allow_uids are refused on the admin socket with a clear error.
+// Verifies peers not in admin.allow_uids are refused on the admin socket with
+// a clear error (admit_owner: false, so that the test's own uid is such a peer).
 TEST(AdminSocket, RefusesOtherUids) {
-  Daemon d("admin:\n  allow_uids: [54321]\ncontracts:\n  c: {}\n");
+  Daemon d("admin:\n  allow_uids: [54321]\n  admit_owner: false\ncontracts:\n  c: {}\n");
   ASSERT_TRUE(d.wait_ready()) << d.log();
   Client c = d.connect_admin();
   ASSERT_TRUE(c);
