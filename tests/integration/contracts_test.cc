@@ -340,5 +340,17 @@ TEST_F(ContractsTest, Cli) {
   EXPECT_NE(down.find("not running"), std::string::npos) << down;
 }
 
+// Verifies `tollgate check --cost -1` (and other out-of-range costs) fails
+// with one short line stating COST's real bounds, without contacting a daemon.
+TEST(CliArguments, CostOutOfRangeIsAClearError) {
+  for (const char* bad : {"-1", "1000000000001", "1.5"}) {
+    std::string out;
+    EXPECT_EQ(Daemon::run_tool({TOLLGATE_CLI_PATH, "--socket", "/nonexistent.sock", "check", "k", "--cost", bad}, out), 2)
+        << out;
+    EXPECT_NE(out.find("--cost must be a whole number from 0 to 1000000000000"), std::string::npos) << out;
+    EXPECT_LT(out.size(), 300u) << out;
+  }
+}
+
 }  // namespace
 }  // namespace tollgate::testing
