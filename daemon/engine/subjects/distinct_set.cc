@@ -217,6 +217,37 @@ SubjectCharge DistinctSubjects::try_admit(uint64_t subject_hash, Nanos now) {
   }
 }
 
+SubjectCharge DistinctSubjects::peek_admit(uint64_t subject_hash, Nanos now) const {
+  const uint64_t value = slot_value(subject_hash);
+  const PeriodBounds current = calendar_.bounds(now);
+  const uint64_t id_now = PeriodGenerations::period_id(current.start);
+  const Storage& s = *storage_;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    PeriodGenerations::Live live = s.generations.find(id_now);
+    if (live.status != PeriodGenerations::Live::Status::kReady) break;  // try_admit would open it empty
+    const bool seen = s.lookup(live.gen, value);
+    if (!s.generations.still_live(live.gen, live.id)) continue;
+    SubjectCharge r = answer(SubjectVerdict::kSeen, live.gen, live.id, current, now);
+    if (seen) return r;
+    if (r.count >= limit_) {
+      r.verdict = SubjectVerdict::kOverCap;
+      r.retry_after = std::max<Nanos>(1, r.reset_after);
+    } else {
+      r.verdict = SubjectVerdict::kAdmitted;
+      r.count += 1;
+      r.remaining -= 1;
+    }
+    return r;
+  }
+  SubjectCharge r;
+  r.verdict = SubjectVerdict::kAdmitted;
+  r.count = 1;
+  r.remaining = limit_ - 1;
+  r.reset_after = std::max<Nanos>(0, limits_detail::saturating_sub(current.end, now));
+  r.admitted_in = now;
+  return r;
+}
+
 void DistinctSubjects::forget(uint64_t subject_hash, Nanos period_of_admission) {
   const uint64_t value = slot_value(subject_hash);
   uint64_t id = PeriodGenerations::period_id(calendar_.bounds(period_of_admission, false).start);

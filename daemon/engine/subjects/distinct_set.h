@@ -110,6 +110,9 @@ class DistinctSubjects {
   // another caller already reached): kSeen, kAdmitted, kOverCap or kBusy.
   // Thread-safe, lock-free.
   [[nodiscard]] SubjectCharge try_admit(uint64_t subject_hash, Nanos now);
+  // What try_admit would answer now (kSeen, kAdmitted or kOverCap, with the
+  // same numbers), changing nothing (PEEK). Thread-safe, lock-free.
+  [[nodiscard]] SubjectCharge peek_admit(uint64_t subject_hash, Nanos now) const;
   // Undoes a kAdmitted (the caller's rollback when another limit denied the
   // call): removes the subject and its unit iff the period containing
   // `period_of_admission` (SubjectCharge::admitted_in) is still live. Call it
