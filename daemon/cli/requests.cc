@@ -59,7 +59,7 @@ std::string cost_argument_error(std::string_view text) {
   if (ok && value <= kMaxCheckCost) return {};
   std::string shown(text.substr(0, 32));
   if (text.size() > 32) shown += "...";
-  return "--cost must be a whole number from 0 to " + std::to_string(kMaxCheckCost) + ", got '" + shown + "'";
+  return "must be a whole number from 0 to " + std::to_string(kMaxCheckCost) + ", got '" + shown + "'";
 }
 
 Arguments contract_arguments(std::string_view key) { return {"CONTRACT", std::string(key)}; }

@@ -347,7 +347,7 @@ TEST(CliArguments, CostOutOfRangeIsAClearError) {
     std::string out;
     EXPECT_EQ(Daemon::run_tool({TOLLGATE_CLI_PATH, "--socket", "/nonexistent.sock", "check", "k", "--cost", bad}, out), 2)
         << out;
-    EXPECT_NE(out.find("--cost must be a whole number from 0 to 1000000000000"), std::string::npos) << out;
+    EXPECT_NE(out.find("--cost: must be a whole number from 0 to 1000000000000"), std::string::npos) << out;
     EXPECT_LT(out.size(), 300u) << out;
   }
 }

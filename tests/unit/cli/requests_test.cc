@@ -97,7 +97,7 @@ TEST(CliRequests, CostBounds) {
   EXPECT_EQ(cost_argument_error("0"), "");
   EXPECT_EQ(cost_argument_error("1"), "");
   EXPECT_EQ(cost_argument_error("1000000000000"), "");
-  EXPECT_EQ(cost_argument_error("-1"), "--cost must be a whole number from 0 to 1000000000000, got '-1'");
+  EXPECT_EQ(cost_argument_error("-1"), "must be a whole number from 0 to 1000000000000, got '-1'");
   for (std::string_view bad : {"", "1000000000001", "99999999999999999999999", "1.5", "1e3", "+1", " 1", "abc"})
     EXPECT_NE(cost_argument_error(bad), "") << bad;
   EXPECT_LT(cost_argument_error(std::string(400, '9')).size(), 120u);
