@@ -158,6 +158,10 @@ PeriodBounds DistinctSubjects::bounds_of(uint64_t id, const PeriodBounds& curren
   return subjects_detail::bounds_of_id(calendar_, id, current);
 }
 
+bool DistinctSubjects::stepped(uint64_t id, const PeriodBounds& current, Nanos now) const {
+  return limits_detail::saturating_sub(bounds_of(id, current).start, now) > kAheadLimit;
+}
+
 SubjectCharge DistinctSubjects::answer(SubjectVerdict verdict, int gen, uint64_t id,
                                        const PeriodBounds& current, Nanos now) const {
   PeriodBounds period = bounds_of(id, current);
@@ -187,6 +191,10 @@ SubjectCharge DistinctSubjects::try_admit(uint64_t subject_hash, Nanos now) {
       return busy;
     }
     const int gen = live.gen;
+    if (live.id != id_now && stepped(live.id, current, now)) {
+      s.generations.retag(gen, live.id, id_now);  // count the current period, members kept
+      continue;
+    }
     // The common case: already counted. Valid only if the generation still
     // counts that period after the read.
     if (s.lookup(gen, value)) {
@@ -227,7 +235,9 @@ SubjectCharge DistinctSubjects::peek_admit(uint64_t subject_hash, Nanos now) con
     if (live.status != PeriodGenerations::Live::Status::kReady) break;  // try_admit would open it empty
     const bool seen = s.lookup(live.gen, value);
     if (!s.generations.still_live(live.gen, live.id)) continue;
-    SubjectCharge r = answer(SubjectVerdict::kSeen, live.gen, live.id, current, now);
+    // A clock step's period counts as the current one (try_admit retags it).
+    const uint64_t id = live.id != id_now && stepped(live.id, current, now) ? id_now : live.id;
+    SubjectCharge r = answer(SubjectVerdict::kSeen, live.gen, id, current, now);
     if (seen) return r;
     if (r.count >= limit_) {
       r.verdict = SubjectVerdict::kOverCap;

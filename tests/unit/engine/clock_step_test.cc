@@ -43,11 +43,12 @@ class ClockStep : public ::testing::Test {
     engine_ = std::move(*e);
   }
   // CHECK at now_, after checking that PEEK answers the same.
-  Decision check(std::string_view id = {}, int64_t hold_ms = -1) {
+  Decision check(std::string_view id = {}, int64_t hold_ms = -1, std::string_view subject = {}) {
     CheckRequest r;
     r.key = "c";
     r.id = id;
     r.hold_ms = hold_ms;
+    r.subject = subject;
     const Decision p = engine_->peek(r, now_);
     const Decision d = engine_->check(r, now_, 0);
     EXPECT_EQ(p.allowed, d.allowed);
@@ -191,6 +192,42 @@ TEST_F(ClockStep, QuotaBackwardCreatesNothing) {
   EXPECT_EQ(admit_all(10), 0);
   now_ = kNoon - 2 * kDay + 12 * 3600 * kNanosPerSecond;
   EXPECT_EQ(admit_all(10), 5);
+}
+
+// Verifies a distinct-subject set filled at +30 days is taken over for the
+// current day after the correction (members and count kept: a seen subject
+// works, a new one is still denied) and empties at the next day, not in 30.
+TEST_F(ClockStep, DistinctSubjectsForwardThenBack) {
+  LimitSpec d = limit("users", LimitType::kDistinctSubjects);
+  d.limit = 2;
+  d.period = Period::kDay;
+  build({d});
+  now_ = kNoon + kStep;
+  EXPECT_TRUE(check({}, -1, "a").allowed);
+  EXPECT_TRUE(check({}, -1, "b").allowed);
+  EXPECT_EQ(check({}, -1, "c").code, Code::kSubjects);
+  now_ = kNoon + kNanosPerSecond;
+  Decision denied = check({}, -1, "c");
+  EXPECT_EQ(denied.code, Code::kSubjects);
+  EXPECT_LE(denied.retry_after_ms, 12 * 3600 * 1000);  // the current day's end
+  EXPECT_TRUE(check({}, -1, "a").allowed);
+  now_ = kNoon + 12 * 3600 * kNanosPerSecond;  // next midnight
+  EXPECT_TRUE(check({}, -1, "c").allowed);
+  EXPECT_TRUE(check({}, -1, "d").allowed);
+  EXPECT_EQ(check({}, -1, "e").code, Code::kSubjects);
+}
+
+// Verifies a step back alone keeps the set's members counted (no new room).
+TEST_F(ClockStep, DistinctSubjectsBackwardCreatesNothing) {
+  LimitSpec d = limit("users", LimitType::kDistinctSubjects);
+  d.limit = 2;
+  d.period = Period::kDay;
+  build({d});
+  EXPECT_TRUE(check({}, -1, "a").allowed);
+  EXPECT_TRUE(check({}, -1, "b").allowed);
+  now_ -= 2 * kDay;
+  EXPECT_EQ(check({}, -1, "c").code, Code::kSubjects);
+  EXPECT_TRUE(check({}, -1, "b").allowed);
 }
 
 // Verifies a hold made at +30 days does not pin its concurrency slot after
