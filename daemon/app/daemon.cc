@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "app/admin_peers.h"
 #include "app/engine_options.h"
 #include "app/reloader.h"
 #include "commands/cell_commands.h"
@@ -157,17 +158,10 @@ void show_persistence(const Store& store, DataService& data, DataService& admin)
   admin.set_persistence(visit_all, last_error);
 }
 
-// Admin peers: the configured uids/gids, or by default the daemon's own uid and root.
-std::function<bool(int64_t, int64_t)> admin_peer_check(const AdminConfig& admin) {
-  std::vector<int64_t> uids(admin.allow_uids.begin(), admin.allow_uids.end());
-  std::vector<int64_t> gids(admin.allow_gids.begin(), admin.allow_gids.end());
-  if (uids.empty() && gids.empty()) {
-    uids.push_back(0);
-    uids.push_back(static_cast<int64_t>(::getuid()));
-  }
-  return [uids, gids](int64_t uid, int64_t gid) {
-    return std::find(uids.begin(), uids.end(), uid) != uids.end() ||
-           std::find(gids.begin(), gids.end(), gid) != gids.end();
+// Admin peers: see app/admin_peers.h.
+std::function<bool(const PeerCredentials&)> admin_peer_check(const AdminConfig& admin) {
+  return [policy = admin_peer_policy(admin, static_cast<uint32_t>(::getuid()))](const PeerCredentials& peer) {
+    return admin_peer_allowed(policy, peer);
   };
 }
 
@@ -192,6 +186,11 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
+  clock.set_on_saturated([](int64_t seconds) {
+    spdlog::error("the system clock reads {} s since the epoch, outside what tollgate represents; it is taken as {} "
+                  "until it is back in range (time stands still for every limit meanwhile)",
+                  seconds, seconds < 0 ? Nanos{0} : SystemClock::kMax / kNanosPerSecond);
+  });
   int threads = config->server.threads > 0 ? config->server.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Descriptors: take what the hard limit allows, and refuse a

@@ -48,7 +48,9 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
            a.table.max_holds != b.table.max_holds,
        "table sizes");
   note(a.dedup.max_entries != b.dedup.max_entries || a.dedup.window != b.dedup.window, "dedup");
-  note(a.admin.allow_uids != b.admin.allow_uids || a.admin.allow_gids != b.admin.allow_gids, "admin");
+  note(a.admin.allow_uids != b.admin.allow_uids || a.admin.allow_gids != b.admin.allow_gids ||
+           a.admin.admit_owner != b.admin.admit_owner,
+       "admin");
   note(a.currency_decimals != b.currency_decimals, "currency_decimals");
   return out;
 }

@@ -49,6 +49,19 @@ Arguments check_arguments(const CheckRequest& request) {
   return out;
 }
 
+std::string cost_argument_error(std::string_view text) {
+  int64_t value = 0;
+  bool ok = !text.empty() && text.size() <= 13;
+  for (char c : text) {
+    if (c < '0' || c > '9') ok = false;
+    else if (ok) value = value * 10 + (c - '0');
+  }
+  if (ok && value <= kMaxCheckCost) return {};
+  std::string shown(text.substr(0, 32));
+  if (text.size() > 32) shown += "...";
+  return "must be a whole number from 0 to " + std::to_string(kMaxCheckCost) + ", got '" + shown + "'";
+}
+
 Arguments contract_arguments(std::string_view key) { return {"CONTRACT", std::string(key)}; }
 
 std::expected<Arguments, std::string> recharge_arguments(std::string_view key, std::string_view amount,

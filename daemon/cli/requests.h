@@ -41,6 +41,11 @@ struct CheckRequest {
 };
 
 [[nodiscard]] Arguments check_arguments(const CheckRequest& request);
+// The largest COST the daemon accepts (commands/check_request_parser.h's kMaxCost).
+inline constexpr int64_t kMaxCheckCost = 1'000'000'000'000;
+// Checks a typed --cost: empty when it is a whole number 0..kMaxCheckCost,
+// else the message CLI11 prints after "--cost: " ("must be a whole number from 0 to …").
+[[nodiscard]] std::string cost_argument_error(std::string_view text);
 [[nodiscard]] Arguments contract_arguments(std::string_view key);
 // `amount` is typed by an operator: a decimal with at most `decimals`
 // fractional digits, or plain minor units when `minor`. Converted exactly.

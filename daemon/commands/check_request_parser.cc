@@ -7,6 +7,10 @@
 
 namespace tollgate {
 
+static_assert(kMaxWaitMs * kNanosPerMilli <= TokenBucket::kMaxPacing, "WAIT beyond what a token bucket accepts as pacing");
+static_assert((kMaxHoldMs + kMaxWaitMs) * kNanosPerMilli <= HoldTable::kMaxHoldSpan,
+              "HOLD beyond what the hold table accepts as a legitimate expiry");
+
 std::expected<int64_t, std::monostate> parse_int64(std::string_view s) {
   int64_t v = 0;
   if (s.empty() || s.size() > 20 || (s[0] == '+')) return std::unexpected(std::monostate{});

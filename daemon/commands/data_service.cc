@@ -111,7 +111,7 @@ void DataService::prefetch(std::string_view input) {
 
 Nanos DataService::next_deadline(int worker) {
   if (info_.serves_holds == false) return INT64_MAX;
-  return engine().next_hold_expiry(worker);
+  return engine().next_hold_expiry(worker, workers_[worker].now);
 }
 
 void DataService::on_deadline(int worker) {

@@ -3,8 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+#include <string>
+
 #include "commands/command_table.h"
 #include "commands/data_service.h"
+#include "commands/info_text.h"
 
 #ifndef TOLLGATE_VERSION
 #define TOLLGATE_VERSION "0.1.0"
@@ -26,18 +30,32 @@ void quit_command(CommandContext& ctx) {
   ctx.session.close_after_reply = true;
 }
 
+// The one check of a connection name, for CLIENT SETNAME and HELLO … SETNAME:
+// Redis's rule (printable ASCII, no spaces) plus a length bound. Empty clears
+// the name, as in Redis.
+constexpr size_t kMaxClientName = 256;
+std::optional<std::string> client_name_error(std::string_view name) {
+  for (char c : name)
+    if (c <= ' ' || c > '~') return "ERR Client names cannot contain spaces, newlines or special characters.";
+  if (name.size() > kMaxClientName) return fmt::format("ERR Client names are at most {} bytes.", kMaxClientName);
+  return std::nullopt;
+}
+
 // HELLO [2 [SETNAME name]]: tollgate speaks RESP2 only.
 void hello_command(CommandContext& ctx) {
   if (ctx.args.size() >= 2) {
     auto& v = ctx.args[1];
     if (v != "2") return ctx.out.error("NOPROTO unsupported protocol version; tollgate speaks RESP2 (HELLO 2)");
+    std::optional<std::string_view> name;  // applied only when the whole command is valid
     for (size_t i = 2; i < ctx.args.size(); i += 2) {
       if (i + 1 < ctx.args.size() && equals_ignore_case(ctx.args[i], "SETNAME")) {
-        ctx.session.name = std::string(ctx.args[i + 1]);
+        if (auto error = client_name_error(ctx.args[i + 1])) return ctx.out.error(*error);
+        name = ctx.args[i + 1];
       } else {
         return ctx.out.error(fmt::format("ERR syntax error in HELLO option '{}'", ctx.args[i].substr(0, 64)));
       }
     }
+    if (name) ctx.session.name = std::string(*name);
   }
   ctx.out.array(14);
   ctx.out.bulk("server");
@@ -59,9 +77,8 @@ void hello_command(CommandContext& ctx) {
 void client_command(CommandContext& ctx) {
   auto sub = ctx.args[1];
   if (equals_ignore_case(sub, "SETNAME") && ctx.args.size() == 3) {
-    for (char c : ctx.args[2])
-      if (c <= ' ' || c > '~') return ctx.out.error("ERR Client names cannot contain spaces, newlines or special characters.");
-    ctx.session.name = std::string(ctx.args[2].substr(0, 256));
+    if (auto error = client_name_error(ctx.args[2])) return ctx.out.error(*error);
+    ctx.session.name = std::string(ctx.args[2]);
     return ctx.out.simple("OK");
   }
   if (equals_ignore_case(sub, "GETNAME") && ctx.args.size() == 2) {
@@ -220,29 +237,39 @@ void info_command(CommandContext& ctx) {
     text += "\r\n";
   }
   if (want("limits")) {
-    // Shadow limits: what a proposed limit would have denied.
+    // Shadow limits (what a proposed limit would have denied) and distinct-
+    // subject estimates. Contract keys, patterns and limit names may hold any
+    // byte, so they go into the value, percent-encoded (commands/info_text.h);
+    // the line names are numbered like Redis's db0, db1, … so that a parser
+    // keeping one value per name (redis-py) keeps every line.
     text += "# Limits\r\n";
-    auto policy_lines = [&](const Policy& p) {
+    size_t shadow_index = 0, subjects_index = 0;
+    auto shadow_line = [&](std::string_view scope, const Policy& p, bool per_subject, std::string_view limit,
+                           uint64_t denials) {
+      fmt::format_to(std::back_inserter(text), "shadow_limit{}:{}={},{}limit={},shadow_denials={}\r\n",
+                     shadow_index++, scope, info_escape(p.name), per_subject ? "per_subject=1," : "",
+                     info_escape(limit), denials);
+    };
+    auto policy_lines = [&](std::string_view scope, const Policy& p) {
       for (const auto& l : p.limits)
-        if (l->spec.shadow)
-          line(fmt::format("shadow_denials.{}.{}", p.name, l->spec.name), l->shadow_denials.load(std::memory_order_relaxed));
+        if (l->spec.shadow) shadow_line(scope, p, false, l->spec.name, l->shadow_denials.load(std::memory_order_relaxed));
       for (const auto& d : p.distinct)
-        if (d->shadow)
-          line(fmt::format("shadow_denials.{}.{}", p.name, d->name), d->shadow_denials.load(std::memory_order_relaxed));
+        if (d->shadow) shadow_line(scope, p, false, d->name, d->shadow_denials.load(std::memory_order_relaxed));
       if (p.per_subject) {
         for (const auto& l : p.per_subject->limits)
-          if (l->spec.shadow)
-            line(fmt::format("shadow_denials.{}.{}", p.name, l->spec.name), l->shadow_denials.load(std::memory_order_relaxed));
+          if (l->spec.shadow) shadow_line(scope, p, true, l->spec.name, l->shadow_denials.load(std::memory_order_relaxed));
       }
     };
     Engine& engine = s.engine();
     line("shadow_mode", engine.options().shadow_mode ? 1 : 0);
+    for (const auto& p : engine.contracts()) policy_lines("contract", *p);
+    for (const auto& p : engine.key_classes()) policy_lines("key_class", *p);
     for (const auto& p : engine.contracts()) {
-      policy_lines(*p);
       double estimate = engine.distinct_subjects_estimate(p->name, now);
-      if (estimate >= 0) line(fmt::format("distinct_subjects_estimate.{}", p->name), static_cast<int64_t>(estimate + 0.5));
+      if (estimate >= 0)
+        fmt::format_to(std::back_inserter(text), "distinct_subjects{}:contract={},estimate={}\r\n", subjects_index++,
+                       info_escape(p->name), static_cast<int64_t>(estimate + 0.5));
     }
-    for (const auto& p : engine.key_classes()) policy_lines(*p);
     text += "\r\n";
   }
   ctx.out.bulk(text);

@@ -115,10 +115,13 @@ struct StorageConfig {
   RedisConfig redis;
 };
 
-// Empty lists: the daemon decides (its own uid and root).
+// Admin socket peers (app/admin_peers.h): root and the daemon's own uid
+// unless admit_owner is false, plus these uids and (primary or
+// supplementary) gids.
 struct AdminConfig {
   std::vector<uint32_t> allow_uids;
   std::vector<uint32_t> allow_gids;
+  bool admit_owner = true;
 };
 
 struct DedupConfig {

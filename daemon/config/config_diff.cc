@@ -133,6 +133,7 @@ Fields settings(const Config& c) {
       {"storage.redis.buffer_max", std::to_string(r.buffer_max)},
       {"admin.allow_uids", join(c.admin.allow_uids)},
       {"admin.allow_gids", join(c.admin.allow_gids)},
+      {"admin.admit_owner", c.admin.admit_owner ? "true" : "false"},
       {"dedup.window", format_duration(c.dedup.window)},
       {"dedup.max_entries", std::to_string(c.dedup.max_entries)},
       {"currency_decimals", std::to_string(c.currency_decimals)},

@@ -134,9 +134,15 @@ void read_id_list(ErrorSink& errors, const MapReader& section, std::string_view 
 }
 
 void read_admin(ErrorSink& errors, const MapReader& root, AdminConfig& admin) {
-  const MapReader a = child(errors, root, "admin", {"allow_uids", "allow_gids"});
+  const MapReader a = child(errors, root, "admin", {"allow_uids", "allow_gids", "admit_owner"});
   read_id_list(errors, a, "allow_uids", admin.allow_uids);
   read_id_list(errors, a, "allow_gids", admin.allow_gids);
+  a.read_bool("admit_owner", admin.admit_owner);
+  if (!admin.admit_owner && admin.allow_uids.empty() && admin.allow_gids.empty()) {
+    const MapReader::Entry* entry = a.find("admit_owner");
+    errors.add(entry != nullptr ? entry->key_line : 0,
+               "admin.admit_owner: false with no allow_uids or allow_gids would let nobody use the admin socket");
+  }
 }
 
 void read_dedup(ErrorSink& errors, const MapReader& root, DedupConfig& dedup) {

@@ -4,11 +4,20 @@
 #include <cstdlib>
 #include <new>
 
+#include "engine/limits/limit_result.h"
+
 namespace tollgate {
 
 namespace {
 size_t capacity_for(size_t max_entries) { return std::bit_ceil(std::max<size_t>(DedupTable::kProbe, max_entries)); }
 }  // namespace
+
+bool DedupTable::reusable(Nanos expires_at, Nanos now) const {
+  // Past its deadline, or a deadline more than a window beyond the latest
+  // one a record made now could have: a clock step's, which must not pin
+  // the slot until the wrong clock's time comes round.
+  return expires_at <= now || limits_detail::saturating_sub(expires_at, now) > limits_detail::saturating_add(window_, window_);
+}
 
 DedupTable::DedupTable(size_t max_entries, Nanos window) : window_(window), dirty_(capacity_for(max_entries)) {
   size_t capacity = capacity_for(max_entries);
@@ -49,7 +58,7 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
           continue;
         }
       }
-      bool free = k == 0 || ((k & 3) == kReady && s.expires_at.load(std::memory_order_relaxed) <= now);
+      bool free = k == 0 || ((k & 3) == kReady && reusable(s.expires_at.load(std::memory_order_relaxed), now));
       if (free && reuse == SIZE_MAX) reuse = idx, reuse_key = k;
       if ((k & 3) == kReady) {
         int64_t e = s.expires_at.load(std::memory_order_relaxed);
@@ -76,6 +85,34 @@ DedupTable::Claim DedupTable::begin(uint64_t hash, Nanos now) {
       }
     }
     return Claim{Lookup::kClaimed, target, {}};
+  }
+  return Claim{Lookup::kInProgress, 0, {}};
+}
+
+DedupTable::Claim DedupTable::peek(uint64_t hash, Nanos now) const {
+  const uint64_t t = tag(hash);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    bool claimable = false, moved = false;
+    for (size_t i = 0; i < kProbe && !moved; ++i) {
+      const Slot& s = slots_[(hash + i) & mask_];
+      const uint64_t k = s.key.load(std::memory_order_acquire);
+      if ((k & ~uint64_t{3}) == t) {
+        if ((k & 3) == kPending) return Claim{Lookup::kInProgress, 0, {}};
+        if (s.expires_at.load(std::memory_order_acquire) > now) {
+          Claim c{Lookup::kReplay, 0, {}};
+          c.stored.remaining = s.remaining.load(std::memory_order_relaxed);
+          c.stored.reset_after_ms = s.reset_after_ms.load(std::memory_order_relaxed);
+          c.stored.balance = s.balance.load(std::memory_order_relaxed);
+          c.stored.limit_index = static_cast<int32_t>(s.limit_index.load(std::memory_order_relaxed));
+          if (s.key.load(std::memory_order_acquire) == k) return c;
+          moved = true;  // replaced while read: look again
+          continue;
+        }
+      }
+      // begin() can claim a free, reusable or (evicting early) any ready slot.
+      claimable = claimable || k == 0 || (k & 3) == kReady;
+    }
+    if (!moved) return Claim{claimable ? Lookup::kClaimed : Lookup::kInProgress, 0, {}};
   }
   return Claim{Lookup::kInProgress, 0, {}};
 }

@@ -18,6 +18,10 @@
 // finished or replaced during the call may or may not be visited.
 // Memory: 56 bytes a slot (the whole hash is kept for persistence) plus one
 // dirty bit.
+// Clock steps: a record whose deadline lies more than two windows ahead of
+// `now` was made while the clock stood later (stepped forward, then
+// corrected). Its slot counts as free for other IDs (so it pins nothing);
+// its own ID still replays while the record is there.
 #pragma once
 
 #include <atomic>
@@ -56,6 +60,10 @@ class DedupTable {
 
   // Looks `hash` up; if absent, claims a slot for it (state pending).
   Claim begin(uint64_t hash, Nanos now);
+  // What begin(hash, now) would answer, claiming nothing (PEEK): kReplay
+  // (reply in `stored`), kInProgress, or kClaimed meaning "would decide
+  // afresh" (`slot` unused). Thread-safe.
+  Claim peek(uint64_t hash, Nanos now) const;
   // Completes a claim: remember the allowed reply, or forget a denied call.
   void finish(size_t slot, uint64_t hash, bool allowed, const Stored& reply, Nanos now);
 
@@ -104,6 +112,8 @@ class DedupTable {
   };
   static constexpr uint64_t kPending = 1, kReady = 2;
   static uint64_t tag(uint64_t hash) { return (hash & ~uint64_t{3}) | 4; }  // never 0
+  // Whether a ready record's slot may be claimed for another ID at `now`.
+  bool reusable(Nanos expires_at, Nanos now) const;
   // Makes a claimed slot a ready record.
   void publish(size_t slot, uint64_t hash, const Stored& reply, Nanos expires_at);
   // Copies slot `i` when it is a ready record live at `now` (seqlock on its key).

@@ -10,7 +10,11 @@ namespace {
 
 constexpr size_t kMaxLimitsPerPolicy = 32;
 
-Nanos wait_of(const CheckRequest& r) { return r.wait_ms > 0 ? r.wait_ms * kNanosPerMilli : 0; }
+// WAIT as a pacing tolerance; bounded by TokenBucket::kMaxPacing (the
+// parser's bound), which clock-step detection relies on.
+Nanos wait_of(const CheckRequest& r) {
+  return r.wait_ms > 0 ? std::min(r.wait_ms, TokenBucket::kMaxPacing / kNanosPerMilli) * kNanosPerMilli : 0;
+}
 
 // A limit whose retry never comes (-1) outranks any finite wait.
 bool longer_wait(Nanos a, Nanos b) {
@@ -336,19 +340,26 @@ bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos 
   return true;
 }
 
+// charge_subject without charging: the same order (distinct caps, then the
+// per-subject counters) and the same updates of `out`.
 void Engine::peek_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const {
   const uint64_t h = DistinctSubjects::hash_subject(request.subject);
   for (const auto& d : p.distinct) {
-    if (d->shadow || d->set->contains(h, now)) continue;
-    int64_t count = d->set->count(now);
-    if (count >= d->set->limit()) {
-      Nanos reset = d->set->reset_after(now);
+    SubjectCharge c = d->set->peek_admit(h, now);
+    if (!c.allowed()) {
+      if (d->shadow) continue;
       out = Decision{};
       out.code = Code::kSubjects;
       out.limit = d->name;
-      out.retry_after_ms = ceil_millis(reset);
-      out.reset_after_ms = ceil_millis(reset);
+      out.remaining = c.remaining;
+      out.retry_after_ms = c.retry_after < 0 ? -1 : ceil_millis(c.retry_after);
+      out.reset_after_ms = ceil_millis(c.reset_after);
       return;
+    }
+    if (!d->shadow && c.remaining < out.remaining) {
+      out.limit = d->name;
+      out.remaining = c.remaining;
+      out.reset_after_ms = ceil_millis(c.reset_after);
     }
   }
   if (p.per_subject) {
@@ -356,14 +367,18 @@ void Engine::peek_subject(const Policy& p, const CheckRequest& request, Nanos no
     std::string_view key = subject_key(p, request.subject);
     Decision sd;
     if (const Entry* se = table_.find(key, CounterTable::hash_key(key))) {
-      evaluate(sp, se->words(), request.cost, now, sd);
+      evaluate(sp, se->words(), request.cost, now, 0, sd);
+    } else if (table_.dynamic_size() >= table_.max_dynamic_keys()) {
+      out = table_full();
+      return;
     } else {
       std::atomic<uint64_t>* w = scratch_words(static_cast<size_t>(sp.word_count));
       for (const auto& l : sp.limits) l->limiter.init(w + l->word_offset, now);
-      evaluate(sp, w, request.cost, now, sd);
+      evaluate(sp, w, request.cost, now, 0, sd);
     }
-    if (!sd.allowed) out = sd;
-    else if (!sd.limit.empty() && sd.remaining < out.remaining) {
+    if (!sd.allowed) {
+      out = sd;
+    } else if (!sd.limit.empty() && sd.remaining < out.remaining) {
       out.limit = sd.limit;
       out.remaining = sd.remaining;
       out.reset_after_ms = sd.reset_after_ms;
@@ -429,7 +444,8 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
     size_t worst = denied_at;
     for (size_t j = denied_at + 1; j < enforced; ++j) {
       const CompiledLimit& l = *p.limits[j];
-      results[j] = l.limiter.peek(w + l.word_offset, cost, now);
+      // With the same WAIT tolerance as the charge: what PEEK answers too.
+      results[j] = l.limiter.peek(w + l.word_offset, cost, now, max_delay);
       if (!results[j].sealed && !results[j].allowed &&
           longer_wait(results[j].retry_after, results[worst].retry_after))
         worst = j;
@@ -463,13 +479,16 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
   return true;
 }
 
+// charge() without charging: the same results and the same choice of the
+// deciding limit (first denial, then strictly longer waits; when allowed the
+// least remaining, first on ties), so PEEK answers what CHECK would.
 void Engine::evaluate(const Policy& p, const std::atomic<uint64_t>* w, int64_t cost, Nanos now,
-                      Decision& out) const {
+                      Nanos max_delay, Decision& out) const {
   std::array<LimitResult, kMaxLimitsPerPolicy> results;
   size_t worst = p.enforced_count, least = p.enforced_count;
   for (size_t i = 0; i < p.enforced_count; ++i) {
     const CompiledLimit& l = *p.limits[i];
-    results[i] = l.limiter.peek(w + l.word_offset, cost, now);
+    results[i] = l.limiter.peek(w + l.word_offset, cost, now, max_delay);
     if (!results[i].allowed) {
       if (worst == p.enforced_count || longer_wait(results[i].retry_after, results[worst].retry_after))
         worst = i;
@@ -489,14 +508,7 @@ Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
   const uint64_t id_hash = request_id_hash(request.key, request.id);
   DedupTable::Claim claim = dedup_.begin(id_hash, now);
   if (claim.result == DedupTable::Lookup::kReplay) return replay(request.key, claim.stored);
-  if (claim.result == DedupTable::Lookup::kInProgress) {
-    Decision d;
-    d.allowed = false;
-    d.code = Code::kConcurrency;
-    d.limit = kIdInProgressLimit;
-    d.retry_after_ms = 1;
-    return d;
-  }
+  if (claim.result == DedupTable::Lookup::kInProgress) return id_in_progress();
   Decision d = decide(request, now, worker, id_hash);
   DedupTable::Stored stored{d.remaining, d.reset_after_ms, d.balance, -1};
   if (d.allowed && !d.limit.empty()) {
@@ -628,12 +640,38 @@ Decision Engine::decide_unavailable(const Policy& p, Decision& out, bool count) 
   return out;
 }
 
-void Engine::deny_balance(const Policy& p, Decision& out) const {
+void Engine::deny_balance(const Policy& p, Decision& out, std::string_view limit) const {
   const Account* a = p.state->account();
   deny_with(out, Code::kBalance, -1);
-  out.limit = "balance";
+  out.limit = limit;
   out.remaining = a->credits();
   out.balance = a->balance();
+}
+
+const ConcurrencyLimit* Engine::tightest_concurrency(const Policy& p) const {
+  const ConcurrencyLimit* tightest = nullptr;
+  for (const auto& c : p.rules->concurrency)
+    if (!c.shadow && !options_.shadow_mode && (tightest == nullptr || c.limit < tightest->limit)) tightest = &c;
+  return tightest;
+}
+
+Decision Engine::deny_concurrency(const Policy& p, std::string_view limit) const {
+  Decision out;
+  out.code = Code::kConcurrency;
+  out.limit = limit;
+  out.retry_after_ms = kConcurrencyRetryMs;
+  const Account* a = p.state->account();
+  out.balance = a != nullptr ? a->balance() : -1;
+  return out;
+}
+
+Decision Engine::id_in_progress() const {
+  Decision d;
+  d.allowed = false;
+  d.code = Code::kConcurrency;
+  d.limit = kIdInProgressLimit;
+  d.retry_after_ms = 1;
+  return d;
 }
 
 // A contract call: gates first (status, expiry, scope), then concurrency
@@ -656,36 +694,40 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   }
 
   // Concurrency: enforced limits bound open holds; shadow ones only count.
-  const ConcurrencyLimit* tightest = nullptr;
-  for (const auto& c : rules.concurrency)
-    if (!c.shadow && !options_.shadow_mode && (tightest == nullptr || c.limit < tightest->limit)) tightest = &c;
-  auto deny_concurrency = [&](std::string_view limit) {
-    out = Decision{};
-    out.code = Code::kConcurrency;
-    out.limit = limit;
-    out.retry_after_ms = kConcurrencyRetryMs;
-    out.balance = st.account() != nullptr ? st.account()->balance() : -1;
-    return out;
-  };
+  const ConcurrencyLimit* tightest = tightest_concurrency(p);
   std::atomic<int64_t>& open = st.open_holds();
   int64_t open_before = open.load(std::memory_order_acquire);
   if (hold) {
     for (;;) {
-      if (tightest != nullptr && open_before >= tightest->limit) return deny_concurrency(tightest->name);
+      if (tightest != nullptr && open_before >= tightest->limit) return deny_concurrency(p, tightest->name);
       if (open.compare_exchange_weak(open_before, open_before + 1, std::memory_order_acq_rel)) break;
     }
   } else if (tightest != nullptr && open_before >= tightest->limit) {
-    return deny_concurrency(tightest->name);  // a call without HOLD occupies no slot
+    return deny_concurrency(p, tightest->name);  // a call without HOLD occupies no slot
   }
   auto release_slot = [&] {
     if (hold) open.fetch_sub(1, std::memory_order_acq_rel);
   };
 
+  // Money. Without HOLD the credits are only reserved here (all or nothing,
+  // one CAS) and taken from the lots once everything else allowed the call:
+  // a denial releases the reservation, so the debit records nothing and may
+  // span any number of lots. A HOLD takes them now, lot by lot, so that its
+  // CANCEL can give each lot back what it gave.
   Account* account = st.account();
   DebitResult debit;
+  bool reserved = false;
   if (account != nullptr && request.cost > 0) {
-    debit = account->try_debit(request.cost);
-    if (!debit.ok()) {
+    if (hold) {
+      debit = account->try_debit(request.cost);
+      if (!debit.ok()) {
+        release_slot();
+        deny_balance(p, out, debit.status == DebitStatus::kTooManyLots ? kHoldLotsLimit : "balance");
+        return out;
+      }
+    } else if (account->reserve(request.cost)) {
+      reserved = true;
+    } else {
       release_slot();
       deny_balance(p, out);
       return out;
@@ -693,6 +735,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   }
   auto give_back_money = [&] {
     if (debit.ok() && debit.span_count > 0) (void)account->refund(debit.taken());
+    if (reserved) account->release(request.cost);
   };
   uint32_t mask = 0;
   if (!charge(e, request.cost, now, out, &mask, wait_of(request)) || !out.allowed) {  // never sealed
@@ -711,6 +754,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   for (const auto& c : rules.concurrency)
     if ((c.shadow || options_.shadow_mode) && open_before >= c.limit)
       st.concurrency_shadow_denials().fetch_add(1, std::memory_order_relaxed);
+  if (reserved) account->take_reserved(request.cost);
 
   if (hold) {
     HoldCharge charge;
@@ -725,7 +769,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
     // A paced call's hold runs from its slot.
     if (!holds_.create(id_hash, charge, now + out.delay_ns + request.hold_ms * kNanosPerMilli, worker)) {
       apply_settlement(charge, false, now);  // gives back limits, money and the slot
-      return deny_concurrency(kHoldPoolFullLimit);
+      return deny_concurrency(p, kHoldPoolFullLimit);
     }
   }
   out.balance = account != nullptr ? account->balance() : -1;
@@ -825,40 +869,67 @@ void Engine::for_each_subject_estimate(const std::function<void(const std::strin
     if (subjects->hll) visit(contract, *subjects->hll);
 }
 
+// check() without charging anything: the same steps in the same order, each
+// asked what it would answer (a remembered ID replays, as CHECK would).
 Decision Engine::peek(const CheckRequest& request, Nanos now) const {
+  if (!request.id.empty()) {
+    DedupTable::Claim claim = dedup_.peek(request_id_hash(request.key, request.id), now);
+    if (claim.result == DedupTable::Lookup::kReplay) return replay(request.key, claim.stored);
+    if (claim.result == DedupTable::Lookup::kInProgress) return id_in_progress();
+  }
   const uint64_t hash = CounterTable::hash_key(request.key);
   Decision out;
   if (const Entry* e = table_.find(request.key, hash)) {
-    const Policy& p = *e->policy();
-    if (p.rules) {
-      if (!gate(p, request, now, out)) return out;
-      if (!state_.storage_available() && p.rules->fail != FailPolicy::kLocal) return decide_unavailable(p, out, false);
-      const Account* account = p.state->account();
-      if (account != nullptr && account->credits() < request.cost) {
-        deny_balance(p, out);
-        return out;
-      }
-      evaluate(p, e->words(), request.cost, now, out);
-      if (out.allowed && (p.per_subject || !p.distinct.empty())) {
-        if (request.subject.empty()) {
-          deny_with(out, Code::kSubjects, -1);
-          out.limit = kSubjectRequiredLimit;
-        } else {
-          peek_subject(p, request, now, out);
-        }
-      }
-      out.balance = account != nullptr ? account->balance() : -1;
-      return out;
-    }
-    evaluate(p, e->words(), request.cost, now, out);
+    if (e->policy()->rules) return peek_contract(*e, request, now);
+    evaluate(*e->policy(), e->words(), request.cost, now, wait_of(request), out);
     return out;
   }
   const Policy* cls = match_class(request.key);
   if (cls == nullptr) return unknown_key();
+  if (table_.dynamic_size() >= table_.max_dynamic_keys()) return table_full();  // CHECK could not create it
   // A fresh key's answer, without creating it.
   std::atomic<uint64_t>* w = scratch_words(static_cast<size_t>(cls->word_count));
   for (const auto& l : cls->limits) l->limiter.init(w + l->word_offset, now);
-  evaluate(*cls, w, request.cost, now, out);
+  evaluate(*cls, w, request.cost, now, wait_of(request), out);
+  return out;
+}
+
+// check_contract's steps, in its order, charging nothing.
+Decision Engine::peek_contract(const Entry& e, const CheckRequest& request, Nanos now) const {
+  const Policy& p = *e.policy();
+  Decision out;
+  if (!gate(p, request, now, out)) return out;
+  if (!state_.storage_available() && p.rules->fail != FailPolicy::kLocal) return decide_unavailable(p, out, false);
+  const Account* account = p.state->account();
+  const int64_t balance_now = account != nullptr ? account->balance() : -1;
+  if ((p.per_subject != nullptr || !p.distinct.empty()) && request.subject.empty()) {
+    deny_with(out, Code::kSubjects, -1);
+    out.limit = kSubjectRequiredLimit;
+    out.balance = balance_now;
+    return out;
+  }
+  const ConcurrencyLimit* tightest = tightest_concurrency(p);
+  if (tightest != nullptr && p.state->open_holds().load(std::memory_order_acquire) >= tightest->limit)
+    return deny_concurrency(p, tightest->name);
+  const bool hold = request.hold_ms > 0;
+  Account::DebitPreview debit;
+  debit.balance = balance_now;
+  if (account != nullptr && request.cost > 0) {
+    debit = account->preview_debit(request.cost);
+    if (!debit.covered || (hold && debit.lots > static_cast<uint32_t>(kMaxDebitSpans))) {
+      deny_balance(p, out, debit.covered ? kHoldLotsLimit : "balance");
+      return out;
+    }
+  }
+  evaluate(p, e.words(), request.cost, now, wait_of(request), out);
+  if (out.allowed && !request.subject.empty()) peek_subject(p, request, now, out);
+  if (!out.allowed) {
+    out.balance = balance_now;
+    return out;
+  }
+  if (hold && !holds_.would_create(request_id_hash(request.key, request.id)))
+    return deny_concurrency(p, kHoldPoolFullLimit);
+  out.balance = debit.balance;
   return out;
 }
 

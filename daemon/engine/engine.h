@@ -70,6 +70,9 @@ struct EngineOptions {
 // Limit names reported for conditions that are not configured limits.
 inline constexpr std::string_view kIdInProgressLimit = "id_in_progress";
 inline constexpr std::string_view kHoldPoolFullLimit = "max_holds";
+// BALANCE denial of a HOLD whose credits would come from more lots than a
+// hold records (kMaxDebitSpans): the call without HOLD is not bounded so.
+inline constexpr std::string_view kHoldLotsLimit = "hold_lots";
 // retry_after_ms hint for CONCURRENCY denials: holds end when settled or expired.
 inline constexpr int64_t kConcurrencyRetryMs = 100;
 // A contract with per_subject or distinct_subjects limits needs SUBJECT.
@@ -107,7 +110,8 @@ class Engine {
   // Settles `worker`'s expired holds by their contract's hold_timeout; returns
   // how many. Owner thread. next_hold_expiry: INT64_MAX when none.
   size_t expire_holds(int worker, Nanos now);
-  Nanos next_hold_expiry(int worker) { return holds_.next_expiry(worker); }
+  // With `now`, a clock step's hold counts as due now (HoldTable::kMaxHoldSpan).
+  Nanos next_hold_expiry(int worker, Nanos now = INT64_MIN) { return holds_.next_expiry(worker, now); }
   const HoldTable& holds() const { return holds_; }
   const DedupTable& dedup() const { return dedup_; }
 
@@ -158,7 +162,7 @@ class Engine {
   // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
-  void deny_balance(const Policy& p, Decision& out) const;
+  void deny_balance(const Policy& p, Decision& out, std::string_view limit = "balance") const;
   Decision decide_unavailable(const Policy& p, Decision& out, bool count) const;
   // SUBJECT under a contract: distinct caps, then per-subject counters.
   // On denial everything this call took from them is given back.
@@ -176,7 +180,14 @@ class Engine {
   Decision replay(std::string_view key, const DedupTable::Stored& stored) const;
   void apply_settlement(const HoldCharge& charge, bool commit, Nanos now);
   void evaluate(const Policy& policy, const std::atomic<uint64_t>* words, int64_t cost, Nanos now,
-                Decision& out) const;
+                Nanos max_delay, Decision& out) const;
+  // peek() of a contract key: check_contract's steps in its order, charging nothing.
+  Decision peek_contract(const Entry& e, const CheckRequest& request, Nanos now) const;
+  // The CONCURRENCY denial check_contract gives (retry hint, balance).
+  Decision deny_concurrency(const Policy& p, std::string_view limit) const;
+  // The contract's tightest enforced concurrency limit, or nullptr.
+  const ConcurrencyLimit* tightest_concurrency(const Policy& p) const;
+  Decision id_in_progress() const;
   Decision unknown_key() const;
   Decision table_full() const;
 

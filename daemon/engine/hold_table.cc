@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "engine/limits/limit_result.h"
+
 namespace tollgate {
 namespace {
 
@@ -69,6 +71,17 @@ bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at
   }
   rejected_full_.fetch_add(1, std::memory_order_relaxed);
   return false;
+}
+
+bool HoldTable::would_create(uint64_t hash) const {
+  const uint64_t t = tag(hash);
+  bool free = false;
+  for (size_t i = 0; i < kProbe; ++i) {
+    const uint64_t k = slots_[(hash + i) & mask_].key.load(std::memory_order_acquire);
+    if ((k & ~uint64_t{3}) == t) return false;
+    free = free || k == 0;
+  }
+  return free;
 }
 
 bool HoldTable::take(uint64_t hash, HoldCharge& out) {
@@ -151,11 +164,21 @@ void HoldTable::compact(Heap& h) {
   std::make_heap(h.items.begin(), h.items.end(), Later{});
 }
 
-Nanos HoldTable::next_expiry(int worker) {
+namespace {
+
+// Due at `now`: expired, or beyond any legitimate expiry (a clock step's).
+bool due(Nanos expires_at, Nanos now) {
+  return expires_at <= now || limits_detail::saturating_sub(expires_at, now) > HoldTable::kMaxHoldSpan;
+}
+
+}  // namespace
+
+Nanos HoldTable::next_expiry(int worker, Nanos now) {
   Heap& h = heaps_[worker];
   while (!h.items.empty()) {
     const HeapItem& top = h.items.front();
-    if (slots_[top.slot].key.load(std::memory_order_acquire) == top.key) return top.expires_at;
+    if (slots_[top.slot].key.load(std::memory_order_acquire) == top.key)
+      return now != INT64_MIN && due(top.expires_at, now) ? std::min(top.expires_at, now) : top.expires_at;
     std::pop_heap(h.items.begin(), h.items.end(), Later{});
     h.items.pop_back();
   }
@@ -164,7 +187,7 @@ Nanos HoldTable::next_expiry(int worker) {
 
 bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out) {
   Heap& h = heaps_[worker];
-  while (!h.items.empty() && h.items.front().expires_at <= now) {
+  while (!h.items.empty() && due(h.items.front().expires_at, now)) {
     HeapItem top = h.items.front();
     std::pop_heap(h.items.begin(), h.items.end(), Later{});
     h.items.pop_back();

@@ -69,6 +69,11 @@ class HoldTable {
   // the pool has no free slot near its hash. Any thread; heap of `worker`.
   bool create(uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker);
 
+  // What create(hash, …) would answer now, changing nothing (PEEK): false
+  // when (contract, id) already has a hold or no slot near `hash` is free.
+  // Any thread.
+  bool would_create(uint64_t hash) const;
+
   // Takes the open hold for `hash` out of the table (it can be settled only
   // once). False when there is none. Any thread.
   bool take(uint64_t hash, HoldCharge& out);
@@ -88,9 +93,18 @@ class HoldTable {
 
   int workers() const { return workers_; }
 
-  // Earliest expiry among `worker`'s holds (INT64_MAX when none). Owner thread.
-  Nanos next_expiry(int worker);
-  // Takes one expired hold of `worker` (expires_at <= now). Owner thread.
+  // The longest a hold can legitimately run: HOLD ≤ 1 day, from a paced slot
+  // ≤ 1 hour ahead. A hold whose expiry lies further ahead of `now` was
+  // created while the clock stood later (stepped forward, then corrected):
+  // it is due at once instead of pinning its concurrency slot and pool slot
+  // until the wrong clock's time comes round.
+  static constexpr Nanos kMaxHoldSpan = 25 * 3600 * kNanosPerSecond;
+
+  // Earliest expiry among `worker`'s holds (INT64_MAX when none); with `now`,
+  // a clock step's hold at the top counts as due now. Owner thread.
+  Nanos next_expiry(int worker, Nanos now = INT64_MIN);
+  // Takes one expired hold of `worker` (expires_at <= now, or a clock step's:
+  // beyond now + kMaxHoldSpan). Owner thread.
   bool pop_expired(int worker, Nanos now, HoldCharge& out);
 
   size_t open() const { return open_.load(std::memory_order_relaxed); }

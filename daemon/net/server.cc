@@ -140,14 +140,12 @@ void Server::accept_all(Listener& l) {
       return pause(l);  // ENOBUFS, ENOMEM, ...: back off
     }
     Session session;
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      session.peer_uid = cred.uid;
-      session.peer_gid = cred.gid;
-      session.peer_pid = cred.pid;
-    }
-    if (l.options.allow_peer && !l.options.allow_peer(session.peer_uid, session.peer_gid)) {
+    // Supplementary groups only where a peer check needs them (admin socket).
+    const PeerCredentials peer = read_peer_credentials(fd, static_cast<bool>(l.options.allow_peer));
+    session.peer_uid = peer.uid;
+    session.peer_gid = peer.gid;
+    session.peer_pid = peer.pid;
+    if (l.options.allow_peer && !l.options.allow_peer(peer)) {
       rejected_peers_.fetch_add(1, std::memory_order_relaxed);
       log_.warn("refused peer", "{}: refused peer uid {} gid {} pid {}", l.options.path, session.peer_uid,
                 session.peer_gid, session.peer_pid);

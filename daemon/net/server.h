@@ -27,6 +27,7 @@
 #include "net/connection.h"
 #include "net/connection_count.h"
 #include "net/input_budget.h"
+#include "net/peer_credentials.h"
 #include "net/service.h"
 #include "net/worker.h"
 
@@ -40,8 +41,9 @@ struct ListenerOptions {
   // Serve this listener's connections on a thread of its own (the admin
   // socket: slow control-plane work never delays the data plane).
   bool dedicated_worker = false;
-  // Decides whether a peer (uid, gid) may connect; empty: everyone may.
-  std::function<bool(int64_t uid, int64_t gid)> allow_peer;
+  // Decides whether a peer may connect (given its SO_PEERCRED and
+  // supplementary groups); empty: everyone may.
+  std::function<bool(const PeerCredentials& peer)> allow_peer;
 };
 
 struct ServerStats {

@@ -302,9 +302,10 @@ TEST_F(ContractsTest, ConcurrentDebitsExact) {
   EXPECT_EQ(ledger_sum(admin_.get(), "metered"), 0);
 }
 
-// Verifies peers not in admin.allow_uids are refused on the admin socket with a clear error.
+// Verifies peers not in admin.allow_uids are refused on the admin socket with
+// a clear error (admit_owner: false, so that the test's own uid is such a peer).
 TEST(AdminSocket, RefusesOtherUids) {
-  Daemon d("admin:\n  allow_uids: [54321]\ncontracts:\n  c: {}\n");
+  Daemon d("admin:\n  allow_uids: [54321]\n  admit_owner: false\ncontracts:\n  c: {}\n");
   ASSERT_TRUE(d.wait_ready()) << d.log();
   Client c = d.connect_admin();
   ASSERT_TRUE(c);
@@ -337,6 +338,18 @@ TEST_F(ContractsTest, Cli) {
   std::string down;
   EXPECT_EQ(Daemon::run_tool({TOLLGATE_CLI_PATH, "--admin-socket", daemon_->dir().file("none.sock"), "ping"}, down), 2);
   EXPECT_NE(down.find("not running"), std::string::npos) << down;
+}
+
+// Verifies `tollgate check --cost -1` (and other out-of-range costs) fails
+// with one short line stating COST's real bounds, without contacting a daemon.
+TEST(CliArguments, CostOutOfRangeIsAClearError) {
+  for (const char* bad : {"-1", "1000000000001", "1.5"}) {
+    std::string out;
+    EXPECT_EQ(Daemon::run_tool({TOLLGATE_CLI_PATH, "--socket", "/nonexistent.sock", "check", "k", "--cost", bad}, out), 2)
+        << out;
+    EXPECT_NE(out.find("--cost: must be a whole number from 0 to 1000000000000"), std::string::npos) << out;
+    EXPECT_LT(out.size(), 300u) << out;
+  }
 }
 
 }  // namespace

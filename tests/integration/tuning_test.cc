@@ -158,7 +158,7 @@ TEST(Shadow, CountsWithoutDenying) {
   auto f = fields(command(admin.get(), {"CONTRACT", "acme"}));
   EXPECT_EQ(f["limit.proposed.shadow_denials"], "3");
   Reply info = command(c.get(), {"INFO", "limits"});
-  EXPECT_NE(std::string(info->str).find("shadow_denials.acme.proposed:3"), std::string::npos) << info->str;
+  EXPECT_NE(std::string(info->str).find(":contract=acme,limit=proposed,shadow_denials=3\r\n"), std::string::npos) << info->str;
 }
 
 // Verifies the distinct-subject cap of 50 end to end: the 51st new subject is denied, seen ones keep working.

@@ -155,7 +155,10 @@ void declare(CLI::App& app, GlobalOptions& global, CommandOptions& o) {
 
   CLI::App* check = sub("check");
   check->add_option("key", o.check.key, "Contract or key")->required();
-  check->add_option("--cost", o.check.cost, "Units to charge (default 1)")->check(CLI::NonNegativeNumber);
+  // Validated on the typed text, so the message states the real bounds
+  // (CLI::NonNegativeNumber printed a 300-digit double range).
+  check->add_option("--cost", o.check.cost, "Units to charge (0 to 10^12, default 1)")
+      ->check(CLI::Validator([](std::string& text) { return cost_argument_error(text); }, "COST", "cost"));
   check->add_option("--channel", o.check.channel, "Calling channel");
   check->add_option("--purpose", o.check.purpose, "Purpose (scenario) of the call");
   check->add_option("--subject", o.check.subject, "End user the call is about");

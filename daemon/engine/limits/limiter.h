@@ -86,8 +86,16 @@ class Limiter {
   }
   // Whether try_reserve can answer with a delay (the limit is paced).
   bool paced() const { return type_ == LimitType::kTokenBucket; }
-  [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
-    return dispatch([&](const auto& l) { return l.peek(w, cost, now); });
+  // What try_charge (max_delay 0) or try_reserve would answer now; changes nothing.
+  [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                 Nanos max_delay = 0) const {
+    return dispatch([&](const auto& l) {
+      if constexpr (requires { l.peek_reserve(w, cost, now, max_delay); }) {
+        return l.peek_reserve(w, cost, now, max_delay);
+      } else {
+        return l.peek(w, cost, now);
+      }
+    });
   }
   void refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at, Nanos now) const {
     dispatch([&](const auto& l) { l.refund(w, cost, charged_at, now); });

@@ -41,13 +41,13 @@ std::expected<Quota, std::string> Quota::make(int64_t limit, Period period,
   return Quota(limit, std::move(*calendar));
 }
 
-Quota::Usage Quota::resolve(uint64_t raw, const PeriodBounds& current) const {
+Quota::Usage Quota::resolve(uint64_t raw, const PeriodBounds& current, Nanos now) const {
   uint64_t current_id = period_id(current.start);
   uint64_t stored_id = raw >> kCountBits;
   auto count = static_cast<int64_t>(raw & kCountMask);
   int64_t ahead = id_distance(stored_id, current_id);
-  if (ahead < 0) return {current_id, 0, current, false};
-  if (ahead == 0) return {current_id, count, current, false};
+  if (ahead < 0) return {current_id, 0, current, false, false};
+  if (ahead == 0) return {current_id, count, current, false, false};
   // Another caller's clock is in a later period: keep counting there. Its
   // start lies within the minute `stored_id` names; ask about the minute's
   // last second (cold path, cache untouched).
@@ -57,7 +57,9 @@ Quota::Usage Quota::resolve(uint64_t raw, const PeriodBounds& current) const {
     probe = limits_detail::kNanosMax;
   }
   probe = limits_detail::saturating_add(probe, 59 * kNanosPerSecond);
-  return {stored_id, count, calendar_.bounds(probe, false), true};
+  const PeriodBounds later = calendar_.bounds(probe, false);
+  if (limits_detail::saturating_sub(later.start, now) > kAheadLimit) return {current_id, count, current, false, true};
+  return {stored_id, count, later, true, false};
 }
 
 LimitResult Quota::evaluate(const Usage& u, int64_t cost, Nanos now) const {
@@ -85,9 +87,14 @@ LimitResult Quota::try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now)
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
     if (raw == kSealed) return LimitResult{.sealed = true};
-    Usage u = resolve(raw, current);
+    Usage u = resolve(raw, current, now);
     LimitResult r = evaluate(u, cost, now);
-    if (!r.allowed) return r;
+    if (!r.allowed) {
+      // A clock step's period: keep it as the current one (count kept), so
+      // that it ends when the current period does. A racing charge wins.
+      if (u.stepped) w[0].compare_exchange_strong(raw, pack(u.id, u.count), std::memory_order_acq_rel);
+      return r;
+    }
     uint64_t desired = pack(u.id, u.count + cost);
     if (desired == raw) return r;
     if (w[0].compare_exchange_weak(raw, desired, std::memory_order_acq_rel,
@@ -100,7 +107,7 @@ LimitResult Quota::try_charge(std::atomic<uint64_t>* w, int64_t cost, Nanos now)
 LimitResult Quota::peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
   uint64_t raw = w[0].load(std::memory_order_acquire);
   if (raw == kSealed) return LimitResult{.sealed = true};
-  return evaluate(resolve(raw, calendar_.bounds(now)), cost, now);
+  return evaluate(resolve(raw, calendar_.bounds(now), now), cost, now);
 }
 
 void Quota::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at,

@@ -8,7 +8,14 @@
 // caller.
 //
 // Time going backwards into an earlier period never hands out a fresh quota:
-// a word already holding a later period keeps counting against that period.
+// a word already holding a later period keeps counting against that period —
+// when that period starts within kAheadLimit of `now` (another thread's clock
+// is just past the boundary). A word holding a period that starts later than
+// that was written while the clock stood later (stepped forward, then
+// corrected back): it counts as the current period with its count kept (no
+// fresh quota within the current period), and the next charge attempt writes
+// it so; the lockout ends when the current period ends, not when the wrong
+// clock's period would have. Calendar periods follow the wall clock.
 #pragma once
 
 #include <atomic>
@@ -31,6 +38,9 @@ class Quota {
   // The count field must never reach the sealed pattern's all-ones.
   static constexpr int64_t kMaxLimit = (int64_t{1} << kCountBits) - 2;
   static constexpr uint64_t kSealed = ~uint64_t{0};
+  // How far ahead of `now` a stored period may start and still be taken as a
+  // racing thread's (rather than a clock step's).
+  static constexpr Nanos kAheadLimit = kNanosPerSecond;
 
   // Validates spec.limit (1..kMaxLimit); the zone is spec.timezone, or
   // `default_zone` when that is empty.
@@ -68,9 +78,10 @@ class Quota {
     uint64_t id;
     int64_t count;
     PeriodBounds period;
-    bool later;  // the word counts a period after `now`'s
+    bool later;    // the word counts a period after `now`'s
+    bool stepped;  // the word held a clock step's period, read as the current one
   };
-  Usage resolve(uint64_t raw, const PeriodBounds& current) const;
+  Usage resolve(uint64_t raw, const PeriodBounds& current, Nanos now) const;
   LimitResult evaluate(const Usage& u, int64_t cost, Nanos now) const;
 
   int64_t limit_;

@@ -1,6 +1,7 @@
 #include "engine/limits/sliding_window.h"
 
 #include <algorithm>
+#include <array>
 
 namespace tollgate {
 
@@ -57,9 +58,8 @@ Nanos SlidingWindow::slice_start(int64_t index) const {
 SlidingWindow::Slot SlidingWindow::decode(uint64_t raw, int slot,
                                           int64_t reference_window) const {
   auto stored = static_cast<uint32_t>(raw >> 32);
-  // Signed distance in windows, wrap-aware; far "ahead" means long ago.
-  int64_t delta = static_cast<int32_t>(stored - static_cast<uint32_t>(reference_window));
-  if (delta > kMaxSkewWindows) delta -= int64_t{1} << 32;
+  // Signed distance in windows, wrap-aware: up to 2^31 ahead or behind.
+  const int64_t delta = static_cast<int32_t>(stored - static_cast<uint32_t>(reference_window));
   int64_t window_number, index;
   if (__builtin_add_overflow(reference_window, delta, &window_number) ||
       __builtin_mul_overflow(window_number, int64_t{sub_buckets_}, &index) ||
@@ -84,6 +84,15 @@ SlidingWindow::Scan SlidingWindow::scan(const std::atomic<uint64_t>* w, int64_t 
       return s;
     }
     Slot slot = decode(raw, i, reference_window);
+    if (far_ahead(slot.index, reference)) {
+      // A clock step's units: counted as the reference slice's (see header).
+      if (slot.count > 0) {
+        s.far += slot.count;
+        s.newest_used = reference;
+        s.sum += slot.count;
+      }
+      continue;
+    }
     s.max_index = std::max(s.max_index, slot.index);
     if (slot.count > 0 && in_window(slot.index, reference, sub_buckets_)) {
       s.newest_used = s.sum == 0 ? slot.index : std::max(s.newest_used, slot.index);
@@ -109,8 +118,10 @@ SlidingWindow::Bump SlidingWindow::bump(std::atomic<uint64_t>* w, int64_t index,
   for (;;) {
     if (slot == 0 && raw == kSealed) return Bump::kSealed;
     Slot s = decode(raw, slot, window_of(index));
-    if (s.index > index) return Bump::kMoved;
-    int64_t base = s.index == index ? s.count : 0;
+    // A clock step's slot: it becomes slice `index`, its count kept.
+    const bool stepped = far_ahead(s.index, index);
+    if (s.index > index && !stepped) return Bump::kMoved;
+    int64_t base = s.index == index || stepped ? s.count : 0;
     if (base + cost > limit_) return Bump::kFull;
     if (w[slot].compare_exchange_weak(raw, encode(index, base + cost), std::memory_order_seq_cst)) {
       return Bump::kOk;
@@ -129,6 +140,45 @@ void SlidingWindow::unbump(std::atomic<uint64_t>* w, int64_t index, int64_t cost
                                       std::memory_order_seq_cst)) {
       return;
     }
+  }
+}
+
+bool SlidingWindow::far_ahead(int64_t index, int64_t reference) const {
+  int64_t ahead;
+  return index != kStale && !__builtin_sub_overflow(index, reference, &ahead) && ahead > ahead_slices_;
+}
+
+void SlidingWindow::move_far_ahead(std::atomic<uint64_t>* w, int64_t top) const {
+  const int64_t reference_window = window_of(top);
+  const int top_slot = slot_of(top);
+  const uint64_t empty = word_of(static_cast<uint32_t>(reference_window) - 1u, 0);
+  for (int i = 0; i < sub_buckets_; ++i) {
+    uint64_t raw = w[i].load(std::memory_order_seq_cst);
+    if (i == 0 && raw == kSealed) return;
+    const Slot s = decode(raw, i, reference_window);
+    if (!far_ahead(s.index, top) || s.count == 0) continue;
+    if (i == top_slot) {  // the slot of `top` itself: one CAS makes it slice `top`
+      w[i].compare_exchange_strong(raw, encode(top, std::min(limit_, s.count)), std::memory_order_seq_cst);
+      continue;  // lost a race: the caller's next scan looks again
+    }
+    // Add to slice `top` first, then empty the far slot: a racing scan sees
+    // the units twice (under-admits), never zero times (over-admits).
+    uint64_t top_raw = w[top_slot].load(std::memory_order_seq_cst);
+    int64_t added = -1;
+    for (;;) {
+      if (top_slot == 0 && top_raw == kSealed) return;
+      const Slot t = decode(top_raw, top_slot, reference_window);
+      const bool stepped = far_ahead(t.index, top);
+      if (t.index > top && !stepped) break;  // the state moved on to a later slice: rescan decides
+      const int64_t base = t.index == top || stepped ? t.count : 0;
+      const int64_t next = std::min(limit_, base + s.count);
+      if (w[top_slot].compare_exchange_weak(top_raw, encode(top, next), std::memory_order_seq_cst)) {
+        added = next - base;
+        break;
+      }
+    }
+    if (added < 0) return;
+    if (!w[i].compare_exchange_strong(raw, empty, std::memory_order_seq_cst)) unbump(w, top, added);
   }
 }
 
@@ -200,6 +250,10 @@ LimitResult SlidingWindow::try_charge(std::atomic<uint64_t>* w, int64_t cost, Na
   for (;;) {
     Scan s = scan_latest(w, &top);
     if (s.sealed) return LimitResult{.sealed = true};
+    if (s.far > 0) {  // a clock step's units: into the current slice, then decide
+      move_far_ahead(w, top);
+      continue;
+    }
     if (cost < 0 || cost > limit_ || s.sum + cost > limit_) return denied(w, top, s.sum, cost, now);
     if (cost == 0) return allowed(top, s.sum, s.newest_used, now);
     Bump b = bump(w, top, cost);
@@ -225,6 +279,13 @@ LimitResult SlidingWindow::peek(const std::atomic<uint64_t>* w, int64_t cost, Na
   int64_t top = slice_of(now);
   Scan s = scan_latest(w, &top);
   if (s.sealed) return LimitResult{.sealed = true};
+  if (s.far > 0) {
+    // What try_charge sees once it has moved a clock step's units.
+    std::array<std::atomic<uint64_t>, kMaxSubBuckets> moved;
+    for (int i = 0; i < sub_buckets_; ++i) moved[i].store(w[i].load(std::memory_order_seq_cst), std::memory_order_relaxed);
+    move_far_ahead(moved.data(), top);
+    return peek(moved.data(), cost, now);
+  }
   if (cost < 0 || cost > limit_ || s.sum + cost > limit_) return denied(w, top, s.sum, cost, now);
   LimitResult r = allowed(top, s.sum + cost, cost > 0 ? top : s.newest_used, now);
   return r;
@@ -261,7 +322,7 @@ void SlidingWindow::reset(std::atomic<uint64_t>* w, Nanos now) const {
       if (i == 0 && raw == kSealed) return;
       Slot s = decode(raw, i, window_of(current));
       // Zero the count; keep recent epochs so slots never move backwards.
-      bool recent = s.index > current || in_window(s.index, current, sub_buckets_);
+      bool recent = (s.index > current && !far_ahead(s.index, current)) || in_window(s.index, current, sub_buckets_);
       uint64_t fresh = recent ? encode(s.index, 0) : word_of(previous, 0);
       if (w[i].compare_exchange_weak(raw, fresh, std::memory_order_seq_cst)) break;
     }

@@ -23,10 +23,19 @@
 //     worst 2×limit when a whole window's limit falls into a single slice,
 //     about limit×(1+1/n) for evenly spread traffic. The effective window is
 //     between (n−1)/n×window and window long.
-// Clock skew: a slot up to 2^16 windows ahead of the caller's clock counts as
-// "ahead" (the caller's units go to the later slice); farther means an old
-// wrapped epoch. A slot idle for exactly ~2^32 windows can therefore look
-// ahead by ≤ 2^16 windows: it then under-admits, never over-admits.
+// Clock skew: a slot up to kAheadLimit ahead of the caller's clock — one
+// window, or one second if that is longer — counts as "ahead": another
+// thread's clock is later, and the caller's units go to the later slice.
+// Clock steps: a slot farther ahead was written while the clock stood later
+// (stepped forward, then corrected back). Its units are treated as the
+// current slice's, with their count kept, and the next charge attempt moves
+// them there (the units stay in the window, so the step creates no capacity;
+// they leave it one window later, so the lockout lasts at most one window
+// instead of until the wrong clock's time comes round). The 32-bit epoch is
+// read wrap-aware as up to 2^31 windows ahead or behind; a slot idle for more
+// than 2^31 windows (25 days for a 1 ms window, 68 years for 1 s) reads as
+// ahead and is moved too: it then under-admits for one window, never
+// over-admits.
 // Cost: each call reads all n slots twice, so keep sub_buckets small.
 //
 // Not paced: try_reserve is try_charge (delay 0). Units can only be counted
@@ -39,6 +48,7 @@
 // the reservation, not of its slot.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <expected>
@@ -58,7 +68,9 @@ class SlidingWindow {
   static constexpr int64_t kMaxLimit = 0xFFFF'FFFE;
   // Slot 0 holds this when the state is sealed (count 2^32−1 > kMaxLimit).
   static constexpr uint64_t kSealed = ~uint64_t{0};
-  static constexpr int64_t kMaxSkewWindows = int64_t{1} << 16;
+  // The least a slot may lie ahead of the caller before it counts as a
+  // clock step's (the limit is max(window, kAheadLimit)).
+  static constexpr Nanos kAheadLimit = kNanosPerSecond;
 
   // Validates spec.limit (1..kMaxLimit), spec.window (≥ 1 ns) and
   // spec.sub_buckets (0 = default 10, else 1..3600, dividing window exactly).
@@ -98,7 +110,10 @@ class SlidingWindow {
 
  private:
   SlidingWindow(int64_t limit, Nanos slice, int32_t sub_buckets)
-      : limit_(limit), slice_(slice), sub_buckets_(sub_buckets) {}
+      : limit_(limit),
+        slice_(slice),
+        sub_buckets_(sub_buckets),
+        ahead_slices_(std::max<int64_t>(sub_buckets, (kAheadLimit + slice - 1) / slice)) {}
 
   struct Slot {
     int64_t index;  // absolute slice index (kStale if unrepresentable)
@@ -109,6 +124,7 @@ class SlidingWindow {
     int64_t max_index = 0;   // newest slot index seen
     int64_t sum = 0;         // units in the window ending at the reference slice
     int64_t newest_used = 0; // newest slice in that window with units (valid if sum > 0)
+    int64_t far = 0;         // units in slots a clock step left far ahead (counted in sum, at the reference)
   };
   enum class Bump { kOk, kFull, kMoved, kSealed };
 
@@ -126,6 +142,12 @@ class SlidingWindow {
   // Scans with the reference moved forward to the newest slice in the state.
   Scan scan_latest(const std::atomic<uint64_t>* w, int64_t* reference) const;
   Bump bump(std::atomic<uint64_t>* w, int64_t index, int64_t cost) const;
+  // Whether slice `index` lies farther ahead of `reference` than skew explains.
+  bool far_ahead(int64_t index, int64_t reference) const;
+  // Moves the units of every far-ahead slot into slice `top` (saturating at
+  // the limit), each exactly once under races (a racing mover may count them
+  // twice for an instant: under-admission only).
+  void move_far_ahead(std::atomic<uint64_t>* w, int64_t top) const;
   void unbump(std::atomic<uint64_t>* w, int64_t index, int64_t cost) const;
   bool at_rest(const std::atomic<uint64_t>* w, uint64_t word0, int64_t current) const;
   LimitResult denied(const std::atomic<uint64_t>* w, int64_t top, int64_t others, int64_t cost,
@@ -135,6 +157,7 @@ class SlidingWindow {
   int64_t limit_;
   Nanos slice_;
   int32_t sub_buckets_;
+  int64_t ahead_slices_;  // max(window, kAheadLimit) in slices
 };
 
 }  // namespace tollgate

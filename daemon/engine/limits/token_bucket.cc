@@ -73,6 +73,11 @@ LimitResult TokenBucket::evaluate(Nanos tat, int64_t cost, Nanos now, Nanos max_
   return r;
 }
 
+Nanos TokenBucket::effective_tat(Nanos tat, Nanos now) const {
+  if (saturating_sub(tat, now) > saturating_add(tolerance_, kMaxPacing)) return saturating_add(now, tolerance_);
+  return tat;
+}
+
 Nanos TokenBucket::fresh_tat(Nanos now) const {
   // Full, and still full if the clock later steps back by up to burst × T.
   return saturating_sub(now, tolerance_);
@@ -88,13 +93,19 @@ LimitResult TokenBucket::try_charge(std::atomic<uint64_t>* w, int64_t cost, Nano
 
 LimitResult TokenBucket::try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nanos now,
                                      Nanos max_delay) const {
-  max_delay = std::max<Nanos>(0, max_delay);
+  max_delay = std::clamp<Nanos>(max_delay, 0, kMaxPacing);
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
     if (raw == kSealed) return LimitResult{.sealed = true};
     Nanos next = 0;
-    LimitResult r = evaluate(load_tat(raw), cost, now, max_delay, &next);
-    if (!r.allowed) return r;
+    const Nanos tat = effective_tat(load_tat(raw), now);
+    LimitResult r = evaluate(tat, cost, now, max_delay, &next);
+    if (!r.allowed) {
+      // A clock step's TAT: keep the empty bucket it now counts as, so that it
+      // refills from here (a racing charge wins; it wrote a sane TAT).
+      if (tat != load_tat(raw)) w[0].compare_exchange_strong(raw, store_tat(tat), std::memory_order_acq_rel);
+      return r;
+    }
     uint64_t desired = store_tat(next);
     if (desired == raw) return r;  // cost 0 on a drained bucket: nothing to write
     if (w[0].compare_exchange_weak(raw, desired, std::memory_order_acq_rel,
@@ -105,10 +116,15 @@ LimitResult TokenBucket::try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nan
 }
 
 LimitResult TokenBucket::peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const {
+  return peek_reserve(w, cost, now, 0);
+}
+
+LimitResult TokenBucket::peek_reserve(const std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                      Nanos max_delay) const {
   uint64_t raw = w[0].load(std::memory_order_acquire);
   if (raw == kSealed) return LimitResult{.sealed = true};
   Nanos ignored = 0;
-  return evaluate(load_tat(raw), cost, now, 0, &ignored);
+  return evaluate(effective_tat(load_tat(raw), now), cost, now, std::clamp<Nanos>(max_delay, 0, kMaxPacing), &ignored);
 }
 
 void TokenBucket::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at,
@@ -123,7 +139,7 @@ void TokenBucket::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_a
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
     if (raw == kSealed) return;
-    Nanos tat = load_tat(raw);
+    Nanos tat = effective_tat(load_tat(raw), now);
     if (tat <= now) return;  // already full
     uint64_t desired = store_tat(std::max(saturating_sub(tat, give_back), fresh_tat(now)));
     if (w[0].compare_exchange_weak(raw, desired, std::memory_order_acq_rel,
@@ -136,7 +152,7 @@ void TokenBucket::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_a
 bool TokenBucket::try_seal(std::atomic<uint64_t>* w, Nanos now) const {
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
-    if (raw == kSealed || load_tat(raw) > now) return false;
+    if (raw == kSealed || effective_tat(load_tat(raw), now) > now) return false;
     if (w[0].compare_exchange_weak(raw, kSealed, std::memory_order_acq_rel,
                                    std::memory_order_acquire)) {
       return true;

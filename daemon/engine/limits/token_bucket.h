@@ -10,6 +10,14 @@
 // `burst` units. All arithmetic is overflow-checked: make() rejects what
 // cannot be represented (rate above 1 unit/ns, burst × T beyond int64) and
 // run-time sums saturate instead of wrapping.
+//
+// Clock steps: time going backwards never adds capacity (the TAT stays where
+// it is). A TAT further ahead of `now` than any charge could have put it —
+// burst × T, plus kMaxPacing for a WAIT reservation — was written while the
+// clock stood later (stepped forward, then corrected back). It is read as an
+// empty bucket (TAT = now + burst × T), and the first charge attempt writes
+// that back: after such a step the key waits at most one full refill, not
+// until the wrong clock's time comes round again.
 #pragma once
 
 #include <atomic>
@@ -29,6 +37,10 @@ class TokenBucket {
   static std::expected<TokenBucket, std::string> make(const LimitSpec& spec);
   static std::expected<TokenBucket, std::string> make(int64_t rate, Nanos per, int64_t burst);
 
+  // The longest WAIT a reservation may be given (CHECK … WAIT is bounded
+  // by this); a TAT beyond now + burst×T + kMaxPacing is a clock step's.
+  static constexpr Nanos kMaxPacing = 3600 * kNanosPerSecond;
+
   int words() const { return 1; }
   int64_t capacity() const { return burst_; }
   Nanos emission_interval() const { return interval_; }
@@ -47,12 +59,15 @@ class TokenBucket {
   // until the call conforms (0 if it does now); `recorded_at` = now + delay.
   // Successive reservations get successive slots T×cost apart. A denial's
   // retry_after is the time until the same reservation would be accepted
-  // (time to conform − max_delay, at least 1 ns). Negative max_delay counts
-  // as 0 (then this is try_charge); huge ones saturate. Thread-safe (CAS loop).
+  // (time to conform − max_delay, at least 1 ns). max_delay is clamped to
+  // [0, kMaxPacing] (0: this is try_charge). Thread-safe (CAS loop).
   [[nodiscard]] LimitResult try_reserve(std::atomic<uint64_t>* w, int64_t cost, Nanos now,
                                         Nanos max_delay) const;
   // What try_charge would answer now; changes nothing. Thread-safe.
   [[nodiscard]] LimitResult peek(const std::atomic<uint64_t>* w, int64_t cost, Nanos now) const;
+  // What try_reserve(…, max_delay) would answer now; changes nothing. Thread-safe.
+  [[nodiscard]] LimitResult peek_reserve(const std::atomic<uint64_t>* w, int64_t cost, Nanos now,
+                                         Nanos max_delay) const;
   // Gives back a charge of `cost` made at `charged_at`. Only the part of the
   // charge that cannot have drained yet (cost×T − (now − charged_at)) is
   // returned, so a late refund never frees units consumed by later calls; a
@@ -75,6 +90,9 @@ class TokenBucket {
       : interval_(interval), tolerance_(tolerance), burst_(burst) {}
 
   Nanos fresh_tat(Nanos now) const;
+  // The stored TAT as it counts at `now`: unchanged, or now + burst×T when it
+  // lies beyond anything a charge could have set (a clock step).
+  Nanos effective_tat(Nanos tat, Nanos now) const;
   // Decides `cost` against stored TAT `tat`, admitting a call that conforms
   // within `max_delay` (≥ 0); sets *new_tat when allowed.
   LimitResult evaluate(Nanos tat, int64_t cost, Nanos now, Nanos max_delay, Nanos* new_tat) const;

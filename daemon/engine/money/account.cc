@@ -20,6 +20,23 @@ uint64_t chunk_offset(uint32_t index, int chunk) {
 
 uint64_t make_hint(uint64_t version, uint32_t index) { return (version << 32) | index; }
 
+// What a lot adds to `spendable_`: its remaining credits, except those its
+// monotonic `debited` counter could not take any more (INT64_MAX − debited;
+// only a lot refunded and re-debited ~2^63 credits gets there).
+int64_t spendable_of(const LotState& lot) {
+  return std::min(lot.remaining(), std::numeric_limits<int64_t>::max() - lot.debited);
+}
+
+// How much a refund of `credits` adds to a lot's spendable_of(), given its
+// `refunded` before. Debits do not change it: they lower remaining and the
+// room left in `debited` alike, so cap − remaining = INT64_MAX − credits −
+// refunded depends on `refunded` only.
+int64_t spendable_gain(int64_t lot_credits, int64_t refunded_before, int64_t credits) {
+  const __int128 gap = __int128{std::numeric_limits<int64_t>::max()} - lot_credits - refunded_before;
+  const __int128 gain = __int128{credits} + std::min<__int128>(0, gap - credits) - std::min<__int128>(0, gap);
+  return static_cast<int64_t>(gain);
+}
+
 }  // namespace
 
 Account::Account(PriceLadder ladder) : ladder_(std::move(ladder)) {}
@@ -76,6 +93,7 @@ std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nan
   // lot but never counts the old wallet twice.
   wallet_.store(plan->wallet, std::memory_order_release);
   count_.store(index + 1, std::memory_order_release);
+  spendable_.fetch_add(plan->credits, std::memory_order_acq_rel);  // after the lot is there
   recharged_total_ += amount;  // plan_locked checked it does not overflow
   plan->balance = balance();
   return plan;
@@ -114,6 +132,7 @@ std::expected<void, std::string> Account::restore_lot(const LotState& state, int
   lot.refunded.store(state.refunded, std::memory_order_relaxed);
   wallet_.store(wallet, std::memory_order_release);
   count_.store(index + 1, std::memory_order_release);
+  spendable_.fetch_add(spendable_of(state), std::memory_order_acq_rel);
   recharged_total_ = recharged_total;
   return {};
 }
@@ -130,6 +149,7 @@ std::expected<void, std::string> Account::restore_counters(uint32_t index, int64
   lot.refunded.store(refunded, std::memory_order_release);
   // Lots before the hint were seen empty; a restored lot may not be.
   lower_hint(0);
+  recount_spendable();
   return {};
 }
 
@@ -143,10 +163,75 @@ PriceLadder Account::ladder() const {
   return ladder_;
 }
 
+void Account::recount_spendable() {
+  int64_t total = 0;
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < count; ++i) total += spendable_of(read_lot(i));
+  spendable_.store(total, std::memory_order_release);
+}
+
+bool Account::reserve(int64_t cost) {
+  if (cost <= 0) return cost == 0;
+  int64_t spendable = spendable_.load(std::memory_order_acquire);
+  do {
+    if (spendable < cost) return false;
+  } while (!spendable_.compare_exchange_weak(spendable, spendable - cost, std::memory_order_acq_rel,
+                                             std::memory_order_acquire));
+  return true;
+}
+
+void Account::release(int64_t cost) {
+  if (cost > 0) spendable_.fetch_add(cost, std::memory_order_acq_rel);
+}
+
+void Account::take_reserved(int64_t cost) {
+  [[maybe_unused]] const bool taken = take(cost, nullptr);  // unrecorded: cannot fail
+}
+
 // Scans from the hint, taking what each lot has until `cost` is covered; a
-// CAS on `debited` that re-checks availability makes each take safe. If the
-// cost cannot be covered, everything taken is given back through `refunded`
-// (so counters stay monotonic and the ledger shows the debit and its return).
+// CAS on `debited` that re-checks availability makes each take safe. The
+// credits are reserved, so they are in the lots (header invariant): a pass
+// that ends short only means a refund put credits back behind the scan (it
+// lowered the hint) or a recharge added a lot; the next pass finds them.
+bool Account::take(int64_t cost, DebitResult* record) {
+  int64_t need = cost;
+  while (need > 0) {
+    uint64_t hint = hint_.load(std::memory_order_acquire);
+    const uint32_t count = count_.load(std::memory_order_acquire);
+    const uint32_t start = static_cast<uint32_t>(hint & kHintIndexMask);
+    uint32_t first_live = count;  // first lot seen with credits
+    for (uint32_t i = start; i < count && need > 0; ++i) {
+      Lot& lot = at(i);
+      int64_t debited = lot.debited.load(std::memory_order_acquire);
+      for (;;) {
+        // refunded only grows, so a stale read can only under-state what is left.
+        const int64_t available = lot.credits - debited + lot.refunded.load(std::memory_order_acquire);
+        if (available <= 0) break;
+        first_live = std::min(first_live, i);
+        // The lifetime counter of a lot refunded and re-debited ~2^63
+        // credits must not wrap: what it cannot take is not spendable either.
+        const int64_t take = std::min({available, need, std::numeric_limits<int64_t>::max() - debited});
+        if (take <= 0) break;
+        if (record != nullptr && record->span_count == kMaxDebitSpans) return false;
+        const int64_t next = debited + take;
+        if (lot.debited.compare_exchange_weak(debited, next, std::memory_order_acq_rel,
+                                              std::memory_order_acquire)) {
+          if (record != nullptr) record->spans[record->span_count++] = DebitSpan{i, take};
+          need -= take;
+          break;
+        }
+      }
+    }
+    if (first_live > start) {
+      // Every lot in [start, first_live) was seen empty. Fails harmlessly if a
+      // refund (version bump) or another debit moved the hint meanwhile.
+      hint_.compare_exchange_strong(hint, make_hint(hint >> 32, first_live), std::memory_order_acq_rel,
+                                    std::memory_order_relaxed);
+    }
+  }
+  return true;
+}
+
 DebitResult Account::try_debit(int64_t cost) {
   DebitResult result;
   if (cost < 0) {
@@ -157,53 +242,41 @@ DebitResult Account::try_debit(int64_t cost) {
     result.status = DebitStatus::kOk;
     return result;
   }
-  uint64_t hint = hint_.load(std::memory_order_acquire);
-  const uint32_t count = count_.load(std::memory_order_acquire);
-  const uint32_t start = static_cast<uint32_t>(hint & kHintIndexMask);
-  uint32_t first_live = count;  // first lot seen with credits
-  int64_t need = cost;
-  for (uint32_t i = start; i < count && need > 0; ++i) {
-    Lot& lot = at(i);
-    int64_t debited = lot.debited.load(std::memory_order_acquire);
-    for (;;) {
-      // refunded only grows, so a stale read can only under-state what is left.
-      const int64_t available =
-          lot.credits - debited + lot.refunded.load(std::memory_order_acquire);
-      if (available <= 0) break;
-      first_live = std::min(first_live, i);
-      if (result.span_count == kMaxDebitSpans) {
-        give_back(result);
-        result.span_count = 0;
-        result.status = DebitStatus::kTooManyLots;
-        return result;
-      }
-      const int64_t take = std::min(available, need);
-      int64_t next = 0;
-      // The lifetime counter of a lot refunded and re-debited ~2^63 credits
-      // would wrap: such a lot is treated as empty instead.
-      if (__builtin_add_overflow(debited, take, &next)) break;
-      if (lot.debited.compare_exchange_weak(debited, next, std::memory_order_acq_rel,
-                                            std::memory_order_acquire)) {
-        result.spans[result.span_count++] = DebitSpan{i, take};
-        need -= take;
-        break;
-      }
-    }
-  }
-  if (first_live > start) {
-    // Every lot in [start, first_live) was seen empty. Fails harmlessly if a
-    // refund (version bump) or another debit moved the hint meanwhile.
-    hint_.compare_exchange_strong(hint, make_hint(hint >> 32, first_live),
-                                  std::memory_order_acq_rel, std::memory_order_relaxed);
-  }
-  if (need > 0) {
-    give_back(result);
-    result.span_count = 0;
+  if (!reserve(cost)) {
     result.status = DebitStatus::kInsufficient;
+    return result;
+  }
+  if (!take(cost, &result)) {
+    int64_t taken = 0;
+    for (const DebitSpan& span : result.taken()) taken += span.credits;
+    give_back(result);      // the lots taken from get their credits back (and `spendable` them)
+    release(cost - taken);  // and the rest of the reservation
+    result.span_count = 0;
+    result.status = DebitStatus::kTooManyLots;
     return result;
   }
   result.status = DebitStatus::kOk;
   return result;
+}
+
+Account::DebitPreview Account::preview_debit(int64_t cost) const {
+  DebitPreview preview;
+  if (cost < 0) return preview;
+  const uint64_t hint = hint_.load(std::memory_order_acquire);
+  const uint32_t count = count_.load(std::memory_order_acquire);
+  int64_t total = wallet();
+  int64_t need = cost;
+  for (uint32_t i = static_cast<uint32_t>(hint & kHintIndexMask); i < count; ++i) {
+    const LotState lot = read_lot(i);
+    const int64_t remaining = std::max<int64_t>(0, lot.remaining());
+    const int64_t take = std::min(remaining, need);
+    if (take > 0) ++preview.lots;
+    need -= take;
+    total += (remaining - take) * lot.unit_price;  // within balance(): cannot overflow
+  }
+  preview.covered = need == 0;
+  preview.balance = total;
+  return preview;
 }
 
 void Account::give_back(const DebitResult& taken) {
@@ -216,6 +289,7 @@ RefundStatus Account::refund(std::span<const DebitSpan> spans) {
   const uint32_t count = count_.load(std::memory_order_acquire);
   RefundStatus status = RefundStatus::kOk;
   uint32_t lowest = count;
+  int64_t returned = 0;
   for (const DebitSpan& span : spans) {
     if (span.lot >= count || span.credits < 0) {
       status = RefundStatus::kInvalidSpan;
@@ -234,12 +308,16 @@ RefundStatus Account::refund(std::span<const DebitSpan> spans) {
       }
       if (lot.refunded.compare_exchange_weak(refunded, next, std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
+        returned += spendable_gain(lot.credits, refunded, span.credits);
         lowest = std::min(lowest, span.lot);
         break;
       }
     }
   }
   if (lowest < count) lower_hint(lowest);
+  // Spendable only once the lots hold the credits and the hint lets a scan
+  // find them (take()'s invariant).
+  if (returned > 0) spendable_.fetch_add(returned, std::memory_order_acq_rel);
   return status;
 }
 

@@ -1,9 +1,10 @@
 // A contract's prepaid account: lots of credits bought at ladder prices, spent
-// oldest lot first. Thread-safety: try_debit/refund/balance/credits/wallet/
-// lot are lock-free, allocation-free and callable from any thread (data
-// plane); recharge/set_ladder/snapshot are control-plane calls serialized by
-// an internal mutex. The Account owns its lots; lots are never moved or freed
-// before the Account, so lot indices are stable forever.
+// oldest lot first. Thread-safety: reserve/release/take_reserved/try_debit/
+// refund/balance/preview_debit/credits/wallet/lot are lock-free,
+// allocation-free and callable from any thread (data plane); recharge/
+// set_ladder/snapshot are control-plane calls serialized by an internal
+// mutex. The Account owns its lots; lots are never moved or freed before the
+// Account, so lot indices are stable forever.
 //
 // Lot storage: a directory of kLotChunks chunks whose sizes double (8, 16,
 // 32, ...). recharge() fills the next slot (allocating a chunk when needed),
@@ -14,6 +15,21 @@
 // Per lot, `debited` and `refunded` are monotonic counters and
 // remaining = credits - debited + refunded (refunded <= debited always). The
 // ledger derives debit/refund entries from their deltas (ledger.h).
+//
+// Debits are two steps. reserve(cost) takes `cost` from one account-wide
+// counter of spendable credits with a single CAS: that is the all-or-nothing
+// decision. take_reserved(cost) then takes the credits from the lots, oldest
+// first, from as many lots as it needs; it cannot fail, so it records nothing
+// and needs no storage, whatever the number of lots (13 one-credit lots pay
+// for a call of 13). A call denied after reserving (by a limit) only
+// release()s the reservation: no lot was touched. Invariant: spendable ≤
+// Σ remaining − credits reserved and not yet taken, so every reservation finds
+// its credits in the lots: recharges and refunds add to a lot before they add
+// to `spendable`, reservations subtract from `spendable` before taking.
+//
+// try_debit(cost) (HOLD: the charge must be refundable lot by lot) reserves
+// and takes at once, recording the lots it took from; a debit that would span
+// more than kMaxDebitSpans lots is refused (kTooManyLots) and takes nothing.
 #pragma once
 
 #include <array>
@@ -38,10 +54,10 @@ struct DebitSpan {
   friend bool operator==(const DebitSpan&, const DebitSpan&) = default;
 };
 
-// The most lots one debit may take from. A cost that would need more is
-// denied (kTooManyLots) and takes nothing; lots that small only arise from
-// top-ups worth less than one call, so this bounds the result without
-// allocating.
+// The most lots one recorded debit (try_debit, a HOLD) may take from: a
+// hold's spans live in a fixed-size slot of the hold pool. A cost that would
+// need more is denied (kTooManyLots) and takes nothing. Unrecorded debits
+// (reserve + take_reserved, every CHECK without HOLD) have no such bound.
 inline constexpr int kMaxDebitSpans = 4;
 
 enum class DebitStatus : uint8_t {
@@ -119,11 +135,32 @@ class Account {
   void set_ladder(PriceLadder ladder);
   [[nodiscard]] PriceLadder ladder() const;
 
-  // Takes `cost` credits, oldest lot first, possibly from several lots; all or
-  // nothing. Under races it may deny a cost that would just fit (never admits
-  // one that does not). Cost 0 succeeds with no spans. Lock-free; no
+  // Reserves `cost` (≥ 0) credits for a debit: true iff that many are
+  // spendable now (all or nothing, one CAS). Under races it may deny a cost
+  // that would just fit (a racing reservation not yet taken or released),
+  // never admit one that does not. Follow with take_reserved(cost) or
+  // release(cost). Lock-free; thread-safe.
+  [[nodiscard]] bool reserve(int64_t cost);
+  // Gives back a reservation that will not be taken. Lock-free; thread-safe.
+  void release(int64_t cost);
+  // Takes `cost` reserved credits from the lots, oldest first, from any
+  // number of lots. Cannot fail. Lock-free; no allocation; thread-safe.
+  void take_reserved(int64_t cost);
+
+  // reserve + take, recording the lots taken from (so that refund() can give
+  // them back): all or nothing; at most kMaxDebitSpans lots (kTooManyLots
+  // otherwise, nothing taken). Cost 0 succeeds with no spans. Lock-free; no
   // allocation; thread-safe.
   [[nodiscard]] DebitResult try_debit(int64_t cost);
+
+  // What a debit of `cost` credits, oldest lot first, would do now, changing
+  // nothing (PEEK). Same consistency as balance(). Lock-free.
+  struct DebitPreview {
+    bool covered = false;  // the lots hold `cost` credits
+    int64_t balance = 0;   // balance() right after the debit (when covered)
+    uint32_t lots = 0;     // lots it would take from (try_debit's spans)
+  };
+  [[nodiscard]] DebitPreview preview_debit(int64_t cost) const;
 
   // Gives credits back to the lots they were taken from (a cancelled hold).
   // Each span must come from a successful try_debit and be refunded once;
@@ -178,6 +215,12 @@ class Account {
   };
 
   Lot& at(uint32_t index) const;
+  // Takes `cost` reserved credits oldest lot first. With `record`, notes each
+  // lot taken from there and stops (false, taken so far recorded) when a
+  // (kMaxDebitSpans+1)-th lot would be needed; without, never fails.
+  bool take(int64_t cost, DebitResult* record);
+  // Recovery: spendable = Σ remaining (no reservations can be in flight).
+  void recount_spendable();
   LotState read_lot(uint32_t index) const;
   // Moves the scan hint down to `index` (and invalidates in-flight advances).
   void lower_hint(uint32_t index);
@@ -190,6 +233,8 @@ class Account {
   // it was seen empty; high 32 bits a version bumped by every refund so a
   // debit that saw a lot empty cannot advance past a lot refunded meanwhile.
   alignas(64) std::atomic<uint64_t> hint_{0};
+  // Credits neither taken nor reserved (see the header comment).
+  alignas(64) std::atomic<int64_t> spendable_{0};
 
   mutable std::mutex control_mutex_;  // recharge, set_ladder, snapshot
   PriceLadder ladder_;

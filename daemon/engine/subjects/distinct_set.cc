@@ -158,6 +158,10 @@ PeriodBounds DistinctSubjects::bounds_of(uint64_t id, const PeriodBounds& curren
   return subjects_detail::bounds_of_id(calendar_, id, current);
 }
 
+bool DistinctSubjects::stepped(uint64_t id, const PeriodBounds& current, Nanos now) const {
+  return limits_detail::saturating_sub(bounds_of(id, current).start, now) > kAheadLimit;
+}
+
 SubjectCharge DistinctSubjects::answer(SubjectVerdict verdict, int gen, uint64_t id,
                                        const PeriodBounds& current, Nanos now) const {
   PeriodBounds period = bounds_of(id, current);
@@ -187,6 +191,10 @@ SubjectCharge DistinctSubjects::try_admit(uint64_t subject_hash, Nanos now) {
       return busy;
     }
     const int gen = live.gen;
+    if (live.id != id_now && stepped(live.id, current, now)) {
+      s.generations.retag(gen, live.id, id_now);  // count the current period, members kept
+      continue;
+    }
     // The common case: already counted. Valid only if the generation still
     // counts that period after the read.
     if (s.lookup(gen, value)) {
@@ -215,6 +223,39 @@ SubjectCharge DistinctSubjects::try_admit(uint64_t subject_hash, Nanos now) {
     s.generations.leave_writer(gen, 1);  // a racing duplicate won: give the unit back
     return answer(SubjectVerdict::kSeen, gen, live.id, current, now);
   }
+}
+
+SubjectCharge DistinctSubjects::peek_admit(uint64_t subject_hash, Nanos now) const {
+  const uint64_t value = slot_value(subject_hash);
+  const PeriodBounds current = calendar_.bounds(now);
+  const uint64_t id_now = PeriodGenerations::period_id(current.start);
+  const Storage& s = *storage_;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    PeriodGenerations::Live live = s.generations.find(id_now);
+    if (live.status != PeriodGenerations::Live::Status::kReady) break;  // try_admit would open it empty
+    const bool seen = s.lookup(live.gen, value);
+    if (!s.generations.still_live(live.gen, live.id)) continue;
+    // A clock step's period counts as the current one (try_admit retags it).
+    const uint64_t id = live.id != id_now && stepped(live.id, current, now) ? id_now : live.id;
+    SubjectCharge r = answer(SubjectVerdict::kSeen, live.gen, id, current, now);
+    if (seen) return r;
+    if (r.count >= limit_) {
+      r.verdict = SubjectVerdict::kOverCap;
+      r.retry_after = std::max<Nanos>(1, r.reset_after);
+    } else {
+      r.verdict = SubjectVerdict::kAdmitted;
+      r.count += 1;
+      r.remaining -= 1;
+    }
+    return r;
+  }
+  SubjectCharge r;
+  r.verdict = SubjectVerdict::kAdmitted;
+  r.count = 1;
+  r.remaining = limit_ - 1;
+  r.reset_after = std::max<Nanos>(0, limits_detail::saturating_sub(current.end, now));
+  r.admitted_in = now;
+  return r;
 }
 
 void DistinctSubjects::forget(uint64_t subject_hash, Nanos period_of_admission) {

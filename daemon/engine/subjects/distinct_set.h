@@ -25,7 +25,13 @@
 //   calls at the boundary zero it, cooperatively. kBusy is answered only
 //   while the last chunks are being zeroed by another thread at that moment.
 // - Time going backwards into an earlier period never reopens a set: a call
-//   whose clock is behind the newest live period counts in that period.
+//   whose clock is behind the newest live period counts in that period —
+//   when that period starts within kAheadLimit of its clock (another
+//   thread's clock just past the boundary). A live period starting later
+//   than that went live while the clock stood later (stepped forward, then
+//   corrected back): the set is taken over for the current period, members
+//   and count kept (no new room in the current period), and empties when the
+//   current period ends.
 //
 // Persistence: members() copies the live period's members, drain_new() those
 // inserted since its previous call (a dirty bit per slot, set on insert),
@@ -91,6 +97,9 @@ class DistinctSubjects {
  public:
   static constexpr int64_t kMaxLimit = int64_t{1} << 24;
   static constexpr Nanos kBusyRetry = kNanosPerMilli;
+  // How far ahead of `now` a live period may start and still be a racing
+  // thread's (rather than a clock step's).
+  static constexpr Nanos kAheadLimit = kNanosPerSecond;
 
   // Validates spec.limit (1..kMaxLimit); the zone is spec.timezone, or
   // `default_zone` when that is empty.
@@ -110,6 +119,9 @@ class DistinctSubjects {
   // another caller already reached): kSeen, kAdmitted, kOverCap or kBusy.
   // Thread-safe, lock-free.
   [[nodiscard]] SubjectCharge try_admit(uint64_t subject_hash, Nanos now);
+  // What try_admit would answer now (kSeen, kAdmitted or kOverCap, with the
+  // same numbers), changing nothing (PEEK). Thread-safe, lock-free.
+  [[nodiscard]] SubjectCharge peek_admit(uint64_t subject_hash, Nanos now) const;
   // Undoes a kAdmitted (the caller's rollback when another limit denied the
   // call): removes the subject and its unit iff the period containing
   // `period_of_admission` (SubjectCharge::admitted_in) is still live. Call it
@@ -150,6 +162,8 @@ class DistinctSubjects {
 
   // The bounds of the period with id `id`, which is `current`'s or later.
   PeriodBounds bounds_of(uint64_t id, const PeriodBounds& current) const;
+  // Whether live period `id` starts further ahead of `now` than skew explains.
+  bool stepped(uint64_t id, const PeriodBounds& current, Nanos now) const;
   template <typename ForSlots>
   PeriodMembers read_members(Nanos now, ForSlots&& for_slots) const;
   SubjectCharge answer(SubjectVerdict verdict, int gen, uint64_t id, const PeriodBounds& current,

@@ -117,6 +117,12 @@ PeriodGenerations::Live PeriodGenerations::acquire(uint64_t id_now) {
         help_clear();
         return {Live::Status::kReady, gen, newest_id(n), count_of(h)};
       }
+      if (state_of(h) == State::kLive && id_distance(id_of(h), newest_id(n)) > 0) {
+        // Finish a retag (a clock step's period set back) for its caller.
+        headers_[gen].compare_exchange_strong(h, make_header(State::kLive, newest_id(n), h & kPayloadMask),
+                                              std::memory_order_acq_rel, std::memory_order_acquire);
+        continue;
+      }
       if (state_of(h) == State::kClean) {
         // Finish the winning caller's activation for it (it may be preempted).
         headers_[gen].compare_exchange_strong(h, make_header(State::kLive, newest_id(n), 0),
@@ -221,13 +227,27 @@ bool PeriodGenerations::superseded(int gen,
   if (state_of(headers[gen]) == State::kClearing) return true;
   if (state_of(headers[gen]) != State::kLive) return false;
   int newer = 0;
+  const int newest = newest_gen(newest_.load(std::memory_order_acquire));
   for (int g = 0; g < generations_; ++g) {
-    if (g != gen && state_of(headers[g]) == State::kLive &&
-        id_distance(id_of(headers[g]), id_of(headers[gen])) > 0) {
-      ++newer;
-    }
+    if (g == gen || state_of(headers[g]) != State::kLive) continue;
+    const int64_t ahead = id_distance(id_of(headers[g]), id_of(headers[gen]));
+    // The same period on the newest generation: it was retagged (retag()).
+    if (ahead > 0 || (ahead == 0 && g == newest)) ++newer;
   }
   return newer >= keep_;
+}
+
+bool PeriodGenerations::retag(int gen, uint64_t from, uint64_t to) {
+  uint64_t n = newest_word(gen, from);
+  if (!newest_.compare_exchange_strong(n, newest_word(gen, to), std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+    return false;
+  uint64_t h = headers_[gen].load(std::memory_order_acquire);
+  while (state_of(h) == State::kLive && id_of(h) == from &&
+         !headers_[gen].compare_exchange_weak(h, make_header(State::kLive, to, h & kPayloadMask),
+                                              std::memory_order_acq_rel, std::memory_order_acquire)) {
+  }
+  return true;
 }
 
 void PeriodGenerations::help_clear() {

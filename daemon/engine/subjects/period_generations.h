@@ -121,6 +121,15 @@ class PeriodGenerations {
   // Unregisters a writer, subtracting `count_undo` from the count. Thread-safe.
   void leave_writer(int gen, int64_t count_undo);
 
+  // A clock step's period: makes the newest generation `gen`, live for the
+  // later period `from`, count period `to` instead, with its storage and
+  // count kept (the clock stood later when it went live, and has been set
+  // back). A generation still live for `to` is superseded by it. Callers
+  // racing with the change see kBusy (acquire) or kMoved (writers) for an
+  // instant. False when `gen` is not the newest for `from` (any more).
+  // Thread-safe, lock-free.
+  bool retag(int gen, uint64_t from, uint64_t to);
+
   // Zeroes ≤ 1 chunk of a superseded generation. Thread-safe, lock-free.
   void help_clear();
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "commands/check_request_parser.h"
+
 namespace tollgate::cli {
 namespace {
 
@@ -86,6 +88,19 @@ TEST(CliRequests, SubcommandTable) {
   }
   EXPECT_EQ(subcommands().size(), 13u);
   EXPECT_EQ(find_subcommand("nope"), nullptr);
+}
+
+// Verifies --cost is checked on the typed text against the daemon's real
+// bounds, with a short message naming them (not a 300-digit double range).
+TEST(CliRequests, CostBounds) {
+  static_assert(kMaxCheckCost == kMaxCost, "the CLI and the daemon must agree on COST's bounds");
+  EXPECT_EQ(cost_argument_error("0"), "");
+  EXPECT_EQ(cost_argument_error("1"), "");
+  EXPECT_EQ(cost_argument_error("1000000000000"), "");
+  EXPECT_EQ(cost_argument_error("-1"), "must be a whole number from 0 to 1000000000000, got '-1'");
+  for (std::string_view bad : {"", "1000000000001", "99999999999999999999999", "1.5", "1e3", "+1", " 1", "abc"})
+    EXPECT_NE(cost_argument_error(bad), "") << bad;
+  EXPECT_LT(cost_argument_error(std::string(400, '9')).size(), 120u);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ TEST(ConfigDefaults, EmptyFileHasAllDefaults) {
   EXPECT_EQ(c.storage.redis.buffer_max, 1'000'000);
   EXPECT_TRUE(c.admin.allow_uids.empty());
   EXPECT_TRUE(c.admin.allow_gids.empty());
+  EXPECT_TRUE(c.admin.admit_owner);  // root and the daemon's uid
   EXPECT_EQ(c.dedup.window, 600 * kNanosPerSecond);
   EXPECT_EQ(c.dedup.max_entries, 1'000'000);
   EXPECT_EQ(c.currency_decimals, 2);

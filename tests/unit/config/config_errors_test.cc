@@ -282,5 +282,14 @@ table:
       << testing::joined(errors);
 }
 
+// Verifies admin.admit_owner: false with no uid or gid listed is refused: it
+// would lock everybody out of the admin socket.
+TEST(ConfigErrors, AdminSocketForNobody) {
+  EXPECT_ONE_ERROR("admin:\n  admit_owner: false\ncontracts:\n  c: {}\n", 2,
+                   "admin.admit_owner: false with no allow_uids or allow_gids would let nobody use the admin socket");
+  EXPECT_ONE_ERROR("admin:\n  admit_owner: maybe\ncontracts:\n  c: {}\n", 2, "admin.admit_owner");
+  EXPECT_FALSE(testing::parse_ok("admin:\n  admit_owner: false\n  allow_gids: [50]\ncontracts:\n  c: {}\n").admin.admit_owner);
+}
+
 }  // namespace
 }  // namespace tollgate

@@ -229,5 +229,45 @@ TEST(MoneyAccount, SetLadderAffectsLaterRecharges) {
   EXPECT_EQ(account.balance(), 2'000);
 }
 
+// Verifies a reserved debit takes from any number of lots: 13 credits in 13
+// one-credit lots pay for a cost of 13 (try_debit, which records lots for a
+// HOLD, is still bounded by kMaxDebitSpans), exactly, oldest lot first.
+TEST(MoneyAccount, ReservedDebitSpansAnyNumberOfLots) {
+  Account account(PriceLadder::flat(7));
+  for (int i = 0; i < 13; ++i) ASSERT_TRUE(account.recharge(7, kNow).has_value());
+  EXPECT_EQ(account.try_debit(13).status, DebitStatus::kTooManyLots);
+  EXPECT_EQ(account.credits(), 13);
+  EXPECT_FALSE(account.reserve(14));
+  ASSERT_TRUE(account.reserve(13));
+  EXPECT_FALSE(account.reserve(1));  // everything is reserved
+  account.take_reserved(13);
+  EXPECT_EQ(account.credits(), 0);
+  EXPECT_EQ(account.balance(), 0);
+  for (uint32_t i = 0; i < 13; ++i) EXPECT_EQ(account.lot(i)->remaining(), 0);
+  ASSERT_TRUE(account.recharge(70, kNow).has_value());
+  ASSERT_TRUE(account.reserve(4));
+  account.release(4);  // a call denied after reserving: nothing was taken
+  EXPECT_EQ(account.credits(), 10);
+  EXPECT_EQ(account.lot(13)->debited, 0);
+  EXPECT_TRUE(account.reserve(10));
+}
+
+// Verifies preview_debit says what a debit would do: covered, the balance
+// after it, and how many lots it would take from.
+TEST(MoneyAccount, PreviewDebit) {
+  Account account(standard_ladder());
+  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());       // 10 at 100
+  ASSERT_TRUE(account.recharge(15'000'000, kNow).has_value());  // 187,500 at 80
+  const auto p = account.preview_debit(14);
+  EXPECT_TRUE(p.covered);
+  EXPECT_EQ(p.lots, 2u);
+  EXPECT_EQ(p.balance, 15'001'000 - 10 * 100 - 4 * 80);
+  ASSERT_TRUE(account.reserve(14));
+  account.take_reserved(14);
+  EXPECT_EQ(account.balance(), p.balance);
+  EXPECT_FALSE(account.preview_debit(187'497).covered);
+  EXPECT_EQ(account.preview_debit(0).balance, account.balance());
+}
+
 }  // namespace
 }  // namespace tollgate

@@ -359,12 +359,17 @@ TEST(DistinctSubjectsConcurrency, RacingAcrossRollOversNeverOverAdmitsAPeriod) {
   // Verifies that with 4 threads whose clocks cross 6 day boundaries at
   // different moments, no period ever counts more than the cap (attributed by
   // admitted_in) and each period's set is consistent at the end of the race.
+  // Each day the threads' clocks run from 100 ms before midnight to 100 ms
+  // after it, so they disagree by at most 200 ms: threads' clocks, not a
+  // stepped clock (a live period more than kAheadLimit ahead is one, see
+  // ClockStep.DistinctSubjects*). A barrier per day keeps them within it.
   constexpr int64_t kLimit = 300;
   constexpr int kDays = 6;
   DistinctSubjects set = make_set(kLimit);
   std::mutex mu;
   std::map<Nanos, int64_t> per_period;  // period start → admitted
   std::atomic<int> ready{0};
+  std::atomic<int> day_done{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -373,10 +378,13 @@ TEST(DistinctSubjectsConcurrency, RacingAcrossRollOversNeverOverAdmitsAPeriod) {
       while (ready.load() < kThreads) {
       }
       for (int d = 0; d < kDays; ++d) {
-        const Nanos day = kShanghaiMidnight + d * kDay;
+        const Nanos day = kShanghaiMidnight + d * kDay - 100 * kNanosPerMilli;
+        day_done.fetch_add(1);
+        while (day_done.load() < (d + 1) * kThreads) {
+        }
         for (uint64_t i = 0; i < 200; ++i) {
           SubjectCharge c = set.try_admit(subject(i * kThreads + static_cast<uint64_t>(t)),
-                                          day + static_cast<Nanos>(i) * kSec);
+                                          day + static_cast<Nanos>(i) * kNanosPerMilli);
           if (c.verdict == SubjectVerdict::kAdmitted) {
             ++mine[set.calendar().bounds(c.admitted_in, false).start];
           }
@@ -390,6 +398,7 @@ TEST(DistinctSubjectsConcurrency, RacingAcrossRollOversNeverOverAdmitsAPeriod) {
   for (auto [start, n] : per_period) EXPECT_LE(n, kLimit) << start;
   const Nanos last = kShanghaiMidnight + (kDays - 1) * kDay;
   EXPECT_EQ(set.count(last), per_period[last]);
+  EXPECT_GT(per_period.size(), 1u);  // the race did cross boundaries
 }
 
 }  // namespace
