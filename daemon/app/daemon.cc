@@ -72,6 +72,7 @@ void on_drained(uv_async_t* handle) {
     if (auto done = cp->redis->shutdown(cp->clock->now()); done) spdlog::info("final flush to Redis written");
     else spdlog::error("final flush to Redis failed: {}", done.error());
   }
+  cp->reloader->close();  // no admin worker is left to ask for a reload
   close_all(*cp);
 }
 
@@ -102,6 +103,7 @@ void on_commit_request(uv_async_t* handle) {
 
 void on_hup(uv_signal_t* handle, int) {
   auto* cp = static_cast<ControlPlane*>(handle->data);
+  if (cp->stopping) return;
   spdlog::info("SIGHUP received: reloading the config");
   cp->reloader->reload(cp->clock->now());  // the outcome is logged by the reloader
 }
@@ -238,8 +240,10 @@ int run_daemon(const std::string& config_path) {
   admin.set_admin(&contract_admin);
   reloader.add_service(&data);
   reloader.add_service(&admin);
-  admin.set_reload([&reloader, &clock]() -> std::expected<std::vector<std::string>, std::string> {
-    ReloadResult r = reloader.reload(clock.now());
+  // RELOAD runs on the admin worker; the reload itself runs on the control
+  // loop, like SIGHUP's, between checkpoints and sweeps (see reloader.h).
+  admin.set_reload([&reloader]() -> std::expected<std::vector<std::string>, std::string> {
+    ReloadResult r = reloader.request_reload();
     if (!r.ok) {
       std::string msg = "ERR config rejected, the running config is unchanged:";
       for (const auto& e : r.errors) msg += " " + e + ";";
@@ -309,6 +313,7 @@ int run_daemon(const std::string& config_path) {
   cp.commit_async.data = &cp;
   gate.set_on_request([&cp] { uv_async_send(&cp.commit_async); });
   gate.set_on_durable([&server] { server.wake_commits(); });
+  reloader.start(&cp.loop, clock);  // before any worker: RELOAD from now on runs on this loop
   if (redis_store) redis_store->start(&cp.loop);  // connects on the loop; admin mutations wait for it
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
