@@ -125,15 +125,6 @@ void on_checkpoint(uv_timer_t* timer) {
   cp->store->tick(cp->clock->now());  // failures are logged and counted inside; the next tick retries
 }
 
-// Which storage modes this build can run; the error says why not.
-std::expected<void, std::string> storage_supported(const StorageConfig& storage) {
-  if (storage.mode == StorageMode::kRedis && storage.durability == Durability::kStrict)
-    return std::unexpected(
-        "storage.durability 'strict' applies to the embedded store only; with storage.mode redis charges are written "
-        "behind every checkpoint_ms (use relaxed)");
-  return {};
-}
-
 std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
                                      StateStore& state) {
   auto engine = Engine::create(engine_options_from(config, workers), reclaimer, now, state);
@@ -180,10 +171,6 @@ int run_daemon(const std::string& config_path) {
     for (const auto& e : config.error()) spdlog::error("{}", e.to_string());
     spdlog::error("config {} rejected ({} problem{})", config_path, config.error().size(),
                   config.error().size() == 1 ? "" : "s");
-    return 2;
-  }
-  if (auto supported = storage_supported(config->storage); !supported) {
-    spdlog::error("{}: {}", config_path, supported.error());
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
