@@ -69,8 +69,10 @@ std::string format_bytes(uint64_t bytes) {
     ++unit;
   }
   char text[48];
-  if (unit == 0) std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
-  else std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
+  if (unit == 0)
+    std::snprintf(text, sizeof text, "%llu bytes", static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
   return text;
 }
 
@@ -103,13 +105,13 @@ void check_memory(ErrorSink& errors, const MapReader& root, const Config& config
       }
     }
   }
-  errors.add(line, "the configured sizes need " + format_bytes(need.total()) + " allocated up front (dedup.max_entries " +
-                       std::to_string(config.dedup.max_entries) + ": " + format_bytes(need.dedup) +
-                       ", table.max_holds " + std::to_string(config.table.max_holds) + ": " +
+  errors.add(line, "the configured sizes need " + format_bytes(need.total()) +
+                       " allocated up front (dedup.max_entries " + std::to_string(config.dedup.max_entries) + ": " +
+                       format_bytes(need.dedup) + ", table.max_holds " + std::to_string(config.table.max_holds) + ": " +
                        format_bytes(need.holds) + ", table.shards " + std::to_string(config.table.shards) + ": " +
-                       format_bytes(need.counter_table) + ", distinct_subjects sets: " +
-                       format_bytes(need.distinct_sets) + "), more than the " + format_bytes(budget) +
-                       " of memory of this machine");
+                       format_bytes(need.counter_table) +
+                       ", distinct_subjects sets: " + format_bytes(need.distinct_sets) + "), more than the " +
+                       format_bytes(budget) + " of memory of this machine");
 }
 
 }  // namespace tollgate

@@ -24,18 +24,20 @@ namespace {
 constexpr int64_t kDaily = 1'000'000'000;
 
 std::string body(int distinct_cap, bool refused = false) {
-  std::string text = "contracts:\n"
-                     "  acme:\n"
-                     "    limits:\n"
-                     "      - { name: daily, type: quota, limit: 1000000000, period: day }\n"
-                     "  users:\n"
-                     "    limits:\n"
-                     "      - { name: distinct, type: distinct_subjects, limit: " +
-                     std::to_string(distinct_cap) +
-                     ", period: day }\n"
-                     "      - { name: q, type: quota, limit: 1000000000, period: day }\n";
+  std::string text =
+      "contracts:\n"
+      "  acme:\n"
+      "    limits:\n"
+      "      - { name: daily, type: quota, limit: 1000000000, period: day }\n"
+      "  users:\n"
+      "    limits:\n"
+      "      - { name: distinct, type: distinct_subjects, limit: " +
+      std::to_string(distinct_cap) +
+      ", period: day }\n"
+      "      - { name: q, type: quota, limit: 1000000000, period: day }\n";
   // A later contract the old --check-config accepted and the old engine refused.
-  if (refused) text += "  zzz:\n    limits:\n      - { name: d, type: distinct_subjects, limit: 16777217, period: day }\n";
+  if (refused)
+    text += "  zzz:\n    limits:\n      - { name: d, type: distinct_subjects, limit: 16777217, period: day }\n";
   return text;
 }
 
@@ -93,8 +95,7 @@ TEST(ReloadHammer, ThreeHundredReloadsThroughEveryPathWhileCheckpointing) {
       for (uint64_t n = 0; !stop.load(); ++n) {
         Reply a = command(c.get(), {"CHECK", "acme"});
         if (!a) return;  // the daemon is gone: the reload loop reports it
-        if (code(a) == "OK") acme_allowed.fetch_add(1);
-        else failures.fetch_add(1);
+        (code(a) == "OK" ? acme_allowed : failures).fetch_add(1);
         const std::string subject = "s" + std::to_string((n * 2 + static_cast<uint64_t>(t)) % 10'000);
         if (code(command(c.get(), {"CHECK", "users", "SUBJECT", subject})) != "OK") failures.fetch_add(1);
       }
@@ -121,9 +122,8 @@ TEST(ReloadHammer, ThreeHundredReloadsThroughEveryPathWhileCheckpointing) {
       }
       case 1: {
         std::string out;
-        const int status = Daemon::run_tool({TOLLGATE_CLI_PATH, "--socket", d.socket(), "--admin-socket",
-                                             d.admin_socket(), "reload"},
-                                            out);
+        const int status = Daemon::run_tool(
+            {TOLLGATE_CLI_PATH, "--socket", d.socket(), "--admin-socket", d.admin_socket(), "reload"}, out);
         EXPECT_EQ(status, refuse ? 2 : 0) << out;
         if (refuse) ++refused;
         break;

@@ -150,7 +150,8 @@ std::expected<void, std::string> DistinctSubjects::check(int64_t limit, Period p
 }
 
 uint64_t DistinctSubjects::memory_for(int64_t limit) {
-  const uint64_t capacity = next_pow2(std::max<uint64_t>(16, 2 * static_cast<uint64_t>(std::clamp<int64_t>(limit, 1, kMaxLimit))));
+  const auto cap = static_cast<uint64_t>(std::clamp<int64_t>(limit, 1, kMaxLimit));
+  const uint64_t capacity = next_pow2(std::max<uint64_t>(16, 2 * cap));
   return 2 * capacity * sizeof(uint64_t) + capacity / 8;  // two generations of slots + the inserted bits
 }
 

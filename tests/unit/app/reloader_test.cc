@@ -44,8 +44,10 @@ std::string config_text(const std::string& state_dir, int distinct_cap, bool bro
                      "      - { name: distinct, type: distinct_subjects, limit: " +
                      std::to_string(distinct_cap) + ", period: day }\n" +
                      "      - { name: q, type: quota, limit: 1000000000, period: day }\n";
-  if (broken) text += "  zzz:\n    limits:\n      - { name: d, type: distinct_subjects, limit: 16777217, period: day }\n";
-  text += "key_classes:\n  - match: \"ip:*\"\n    limits:\n      - { name: ip, type: quota, limit: 1000000000, period: day }\n";
+  if (broken)
+    text += "  zzz:\n    limits:\n      - { name: d, type: distinct_subjects, limit: 16777217, period: day }\n";
+  text += "key_classes:\n  - match: \"ip:*\"\n    limits:\n"
+          "      - { name: ip, type: quota, limit: 1000000000, period: day }\n";
   return text;
 }
 
@@ -115,9 +117,9 @@ class ControlThread {
   static void on_stop(uv_async_t* handle) {
     auto* self = static_cast<ControlThread*>(handle->data);
     self->reloader_.close();
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&self->checkpoint_),
-                           reinterpret_cast<uv_handle_t*>(&self->sweep_), reinterpret_cast<uv_handle_t*>(&self->hup_),
-                           reinterpret_cast<uv_handle_t*>(&self->stop_)})
+    for (uv_handle_t* h :
+         {reinterpret_cast<uv_handle_t*>(&self->checkpoint_), reinterpret_cast<uv_handle_t*>(&self->sweep_),
+          reinterpret_cast<uv_handle_t*>(&self->hup_), reinterpret_cast<uv_handle_t*>(&self->stop_)})
       uv_close(h, nullptr);
   }
 

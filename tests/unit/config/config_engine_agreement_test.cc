@@ -36,21 +36,23 @@ std::expected<std::unique_ptr<Engine>, std::vector<std::string>> build(const Con
 // the line of the limit, with the engine's reason — each used to pass
 // --check-config and then fail at start or reload.
 TEST(ConfigEngineAgreement, EngineBoundsAreLoaderErrors) {
-  const auto errors = parse_errors(contract_with(
-      "      - { name: a, type: sliding_window, limit: 4294967295, window: 1m }\n"
-      "      - { name: b, type: quota, limit: 68719476735, period: day }\n"
-      "      - { name: c, type: distinct_subjects, limit: 16777217, period: day }\n"
-      "      - { name: d, type: token_bucket, rate: 1, per: 1d, burst: 100000 }\n"));
-  EXPECT_THAT(errors, ElementsAre(ErrorAt(4, "limits[0].limit: sliding_window: limit must be between 1 and 4294967294"),
-                                  ErrorAt(5, "limits[1].limit: quota: limit must be between 1 and 68719476734"),
-                                  ErrorAt(6, "limits[2].limit: distinct_subjects: limit must be between 1 and 16777216"),
-                                  ErrorAt(7, "limits[3].burst: burst 100000 at 1 per 1d overflows")))
+  const auto errors =
+      parse_errors(contract_with("      - { name: a, type: sliding_window, limit: 4294967295, window: 1m }\n"
+                                 "      - { name: b, type: quota, limit: 68719476735, period: day }\n"
+                                 "      - { name: c, type: distinct_subjects, limit: 16777217, period: day }\n"
+                                 "      - { name: d, type: token_bucket, rate: 1, per: 1d, burst: 100000 }\n"));
+  EXPECT_THAT(errors,
+              ElementsAre(ErrorAt(4, "limits[0].limit: sliding_window: limit must be between 1 and 4294967294"),
+                          ErrorAt(5, "limits[1].limit: quota: limit must be between 1 and 68719476734"),
+                          ErrorAt(6, "limits[2].limit: distinct_subjects: limit must be between 1 and 16777216"),
+                          ErrorAt(7, "limits[3].burst: burst 100000 at 1 per 1d overflows")))
       << testing::joined(errors);
   // One below each bound is fine.
-  parse_ok(contract_with("      - { name: a, type: sliding_window, limit: 4294967294, window: 1m }\n"
-                         "      - { name: b, type: quota, limit: 68719476734, period: day }\n"
-                         "      - { name: c, type: distinct_subjects, limit: 16777216, period: day }\n"
-                         "      - { name: d, type: token_bucket, rate: 1, per: 1d, burst: 50000 }\n"));
+  parse_ok(
+      contract_with("      - { name: a, type: sliding_window, limit: 4294967294, window: 1m }\n"
+                    "      - { name: b, type: quota, limit: 68719476734, period: day }\n"
+                    "      - { name: c, type: distinct_subjects, limit: 16777216, period: day }\n"
+                    "      - { name: d, type: token_bucket, rate: 1, per: 1d, burst: 50000 }\n"));
 }
 
 // Verifies the token bucket bound is on now + burst x T, not burst x T:
@@ -78,16 +80,20 @@ TEST(ConfigEngineAgreement, TokenBucketLeavesRoomForNow) {
 // list's line: at most 32 counter limits, at most 65535 state words.
 TEST(ConfigEngineAgreement, PolicyShapeIsChecked) {
   std::string many;
-  for (int i = 0; i < 33; ++i) many += "      - { name: q" + std::to_string(i) + ", type: quota, limit: 1, period: day }\n";
+  for (int i = 0; i < 33; ++i)
+    many += "      - { name: q" + std::to_string(i) + ", type: quota, limit: 1, period: day }\n";
   EXPECT_ONE_ERROR(contract_with(many), 3, "limits: at most 32 token_bucket, sliding_window and quota limits, got 33");
   std::string wide;
   for (int i = 0; i < 19; ++i)
-    wide += "      - { name: w" + std::to_string(i) + ", type: sliding_window, limit: 1, window: 1h, sub_buckets: 3600 }\n";
+    wide +=
+        "      - { name: w" + std::to_string(i) + ", type: sliding_window, limit: 1, window: 1h, sub_buckets: 3600 }\n";
   EXPECT_ONE_ERROR(contract_with(wide), 3, "limits: the limits need 68400 state words, at most 65535");
   // Concurrency and distinct limits are not counter limits: 32 quotas and more of them are fine.
   std::string mixed;
-  for (int i = 0; i < 32; ++i) mixed += "      - { name: q" + std::to_string(i) + ", type: quota, limit: 1, period: day }\n";
-  mixed += "      - { name: c, type: concurrency, limit: 1 }\n      - { name: d, type: distinct_subjects, limit: 5, period: day }\n";
+  for (int i = 0; i < 32; ++i)
+    mixed += "      - { name: q" + std::to_string(i) + ", type: quota, limit: 1, period: day }\n";
+  mixed += "      - { name: c, type: concurrency, limit: 1 }\n"
+           "      - { name: d, type: distinct_subjects, limit: 5, period: day }\n";
   const Config c = parse_ok(contract_with(mixed));
   Reclaimer reclaimer;
   StateStore state;
@@ -135,16 +141,18 @@ TEST(ConfigEngineAgreement, AcceptedMeansBuildable) {
 
 // Verifies a storage combination start-up refuses is a loader error too.
 TEST(ConfigEngineAgreement, StrictDurabilityNeedsTheEmbeddedStore) {
-  const std::string one_contract = "contracts:\n  acme:\n    limits:\n      - { name: q, type: quota, limit: 1, period: day }\n";
-  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis: { socket: /tmp/r.sock }\n  durability: strict\n" + one_contract, 4,
-                   "storage.durability: 'strict' applies to the embedded store only");
+  const std::string one_contract =
+      "contracts:\n  acme:\n    limits:\n      - { name: q, type: quota, limit: 1, period: day }\n";
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis: { socket: /tmp/r.sock }\n  durability: strict\n" + one_contract,
+                   4, "storage.durability: 'strict' applies to the embedded store only");
   parse_ok("storage:\n  mode: embedded\n  durability: strict\n" + one_contract);
 }
 
 // Verifies sizes whose up-front allocation no machine has are errors at
 // their line instead of std::bad_alloc at start-up.
 TEST(ConfigEngineAgreement, SizesAreCheckedAgainstMemory) {
-  const std::string one_contract = "contracts:\n  acme:\n    limits:\n      - { name: q, type: quota, limit: 1, period: day }\n";
+  const std::string one_contract =
+      "contracts:\n  acme:\n    limits:\n      - { name: q, type: quota, limit: 1, period: day }\n";
   const auto dedup = parse_errors("dedup:\n  max_entries: 100000000000\n" + one_contract);
   ASSERT_THAT(dedup, ElementsAre(ErrorAt(2, "the configured sizes need")));
   EXPECT_NE(dedup[0].reason.find("dedup.max_entries 100000000000: 7.0 TiB"), std::string::npos) << dedup[0].reason;
@@ -155,7 +163,8 @@ TEST(ConfigEngineAgreement, SizesAreCheckedAgainstMemory) {
   // 4,000 contracts capped at 16M distinct subjects each: 2 TiB of sets, reported at the first of them.
   std::string sets = "contracts:\n";
   for (int i = 0; i < 4'000; ++i)
-    sets += "  c" + std::to_string(i) + ": { limits: [ { name: d, type: distinct_subjects, limit: 16777216, period: day } ] }\n";
+    sets += "  c" + std::to_string(i) +
+            ": { limits: [ { name: d, type: distinct_subjects, limit: 16777216, period: day } ] }\n";
   EXPECT_THAT(parse_errors(sets), ElementsAre(ErrorAt(2, "the configured sizes need 2.0 TiB")));
   // The defaults fit any machine tollgate runs on.
   const MemoryNeed need = memory_need(parse_ok(one_contract));

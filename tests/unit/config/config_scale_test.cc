@@ -20,8 +20,9 @@ std::string generated(int contracts, int64_t quota) {
   std::string text = "storage: { mode: memory }\ncontracts:\n";
   text.reserve(static_cast<size_t>(contracts) * 120);
   for (int i = 0; i < contracts; ++i) {
-    text += "  tenant-" + std::to_string(i) + ":\n    limits:\n      - { name: daily, type: quota, limit: " +
-            std::to_string(quota) + ", period: day }\n      - { name: rate, type: token_bucket, rate: 10, per: 1s }\n";
+    text += "  tenant-" + std::to_string(i) +
+            ":\n    limits:\n      - { name: daily, type: quota, limit: " + std::to_string(quota) +
+            ", period: day }\n      - { name: rate, type: token_bucket, rate: 10, per: 1s }\n";
   }
   return text;
 }
@@ -36,10 +37,11 @@ TEST(ConfigScale, FiftyThousandContractsLoadBuildAndReload) {
   EXPECT_EQ(config.contracts.at("tenant-49999").line, 3 + 49'999 * 4);
   EXPECT_EQ(config.contracts.at("tenant-123").limits.size(), 2u);
 
-  const std::string duplicated =
-      generated(kContracts, 100) + "  tenant-7:\n    limits:\n      - { name: q, type: quota, limit: 1, period: day }\n";
+  const std::string duplicated = generated(kContracts, 100) +
+                                 "  tenant-7:\n    limits:\n      - { name: q, type: quota, limit: 1, period: day }\n";
   EXPECT_THAT(testing::parse_errors(duplicated),
-              ::testing::ElementsAre(testing::ErrorAt(3 + kContracts * 4, "contracts.tenant-7: duplicate key (first at line 31)")));
+              ::testing::ElementsAre(
+                  testing::ErrorAt(3 + kContracts * 4, "contracts.tenant-7: duplicate key (first at line 31)")));
 
   Reclaimer reclaimer;
   StateStore state;

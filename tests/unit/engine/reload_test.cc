@@ -229,8 +229,9 @@ TEST_F(ReloadTest, SubjectSetsCarryOverOnlyWhenUnchanged) {
   b.contracts.push_back(subjects_contract("reperiod", 10, Period::kMonth));
   auto e2 = build(b, e1.get());
   std::map<std::string, int64_t> counts;
-  e2->for_each_distinct_set(
-      [&](const std::string& contract, const std::string&, DistinctSubjects& set) { counts[contract] = set.count(now_); });
+  e2->for_each_distinct_set([&](const std::string& contract, const std::string&, DistinctSubjects& set) {
+    counts[contract] = set.count(now_);
+  });
   EXPECT_EQ(counts, (std::map<std::string, int64_t>{{"recapped", 0}, {"reperiod", 0}, {"same", 1}}));
   // A worker still on the old engine admits into the shared set.
   EXPECT_TRUE(check_subject(*e1, "same", "bob", now_).allowed);
