@@ -74,6 +74,7 @@ void on_drained(uv_async_t* handle) {
     if (auto done = cp->redis->shutdown(cp->clock->now()); done) spdlog::info("final flush to Redis written");
     else spdlog::error("final flush to Redis failed: {}", done.error());
   }
+  cp->reloader->close();  // no admin worker is left to ask for a reload
   close_all(*cp);
 }
 
@@ -104,6 +105,7 @@ void on_commit_request(uv_async_t* handle) {
 
 void on_hup(uv_signal_t* handle, int) {
   auto* cp = static_cast<ControlPlane*>(handle->data);
+  if (cp->stopping) return;
   spdlog::info("SIGHUP received: reloading the config");
   cp->reloader->reload(cp->clock->now());  // the outcome is logged by the reloader
 }
@@ -123,15 +125,6 @@ void on_checkpoint(uv_timer_t* timer) {
   auto* cp = static_cast<ControlPlane*>(timer->data);
   if (cp->stopping) return;  // the final checkpoint follows the drain
   cp->store->tick(cp->clock->now());  // failures are logged and counted inside; the next tick retries
-}
-
-// Which storage modes this build can run; the error says why not.
-std::expected<void, std::string> storage_supported(const StorageConfig& storage) {
-  if (storage.mode == StorageMode::kRedis && storage.durability == Durability::kStrict)
-    return std::unexpected(
-        "storage.durability 'strict' applies to the embedded store only; with storage.mode redis charges are written "
-        "behind every checkpoint_ms (use relaxed)");
-  return {};
 }
 
 std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
@@ -173,10 +166,6 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     for (const auto& e : config.error()) spdlog::error("{}", e.to_string());
     spdlog::error("config {} rejected ({} problem{})", config_path, config.error().size(),
                   config.error().size() == 1 ? "" : "s");
-    return 2;
-  }
-  if (auto supported = storage_supported(config->storage); !supported) {
-    spdlog::error("{}: {}", config_path, supported.error());
     return 2;
   }
   if (options.recover != persist::RecoverMode::kRefuse && config->storage.mode != StorageMode::kEmbedded) {
@@ -254,8 +243,10 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   admin.set_admin(&contract_admin);
   reloader.add_service(&data);
   reloader.add_service(&admin);
-  admin.set_reload([&reloader, &clock]() -> std::expected<std::vector<std::string>, std::string> {
-    ReloadResult r = reloader.reload(clock.now());
+  // RELOAD runs on the admin worker; the reload itself runs on the control
+  // loop, like SIGHUP's, between checkpoints and sweeps (see reloader.h).
+  admin.set_reload([&reloader]() -> std::expected<std::vector<std::string>, std::string> {
+    ReloadResult r = reloader.request_reload();
     if (!r.ok) {
       std::string msg = "ERR config rejected, the running config is unchanged:";
       for (const auto& e : r.errors) msg += " " + e + ";";
@@ -327,6 +318,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   cp.commit_async.data = &cp;
   gate.set_on_request([&cp] { uv_async_send(&cp.commit_async); });
   gate.set_on_durable([&server] { server.wake_commits(); });
+  reloader.start(&cp.loop, clock);  // before any worker: RELOAD from now on runs on this loop
   if (redis_store) redis_store->start(&cp.loop);  // connects on the loop; admin mutations wait for it
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 #include "app/engine_options.h"
 #include "commands/data_service.h"
 #include "config/config_diff.h"
@@ -55,28 +57,99 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   return out;
 }
 
+void Reloader::start(uv_loop_t* loop, const Clock& clock) {
+  std::lock_guard lock(mutex_);
+  owner_ = std::this_thread::get_id();
+  clock_ = &clock;
+  wake_ = std::make_unique<uv_async_t>();
+  uv_async_init(loop, wake_.get(), &Reloader::on_requests);
+  wake_->data = this;
+  accepting_ = true;
+}
+
+void Reloader::close() {
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = false;
+    closed_ = true;
+  }
+  serve_requests();  // refuses what is still queued
+  if (wake_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(wake_.release()),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  }
+}
+
+void Reloader::on_requests(uv_async_t* handle) { static_cast<Reloader*>(handle->data)->serve_requests(); }
+
+// Control thread: runs each queued request's reload in turn (uv_async
+// coalesces wake-ups, so one call may serve several) and wakes its waiter.
+void Reloader::serve_requests() {
+  for (;;) {
+    std::shared_ptr<Request> request;
+    bool accepting = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) return;
+      request = std::move(queue_.front());
+      queue_.pop_front();
+      accepting = accepting_;
+    }
+    ReloadResult result = accepting ? reload(clock_->now())
+                                    : reject({"the daemon is shutting down; the running config is unchanged"});
+    std::lock_guard lock(mutex_);
+    request->result = std::move(result);
+    served_.notify_all();
+  }
+}
+
+ReloadResult Reloader::request_reload() {
+  std::unique_lock lock(mutex_);
+  // Checked first: once the control thread is gone its id may be reused.
+  if (closed_) return reject({"the daemon is shutting down; the running config is unchanged"});
+  if (owner_ == std::thread::id() || owner_ == std::this_thread::get_id()) {
+    lock.unlock();
+    return reload(clock_ != nullptr ? clock_->now() : 0);
+  }
+  auto request = std::make_shared<Request>();
+  queue_.push_back(request);
+  uv_async_send(wake_.get());  // thread-safe; wake_ lives until close(), which empties the queue first
+  served_.wait(lock, [&] { return request->result.has_value(); });
+  return std::move(*request->result);
+}
+
+ReloadResult Reloader::reject(std::vector<std::string> errors) {
+  ReloadResult result;
+  result.errors = std::move(errors);
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& e : result.errors) spdlog::error("reload rejected: {}", e);
+  return result;
+}
+
 // Validate everything first; only a config that is whole and compiles is
 // swapped in. The new engine adopts the running counters (same key, limit
 // name and type keep their state), then every service switches with one
 // atomic store. The old engine is retired through the reclaimer; when it is
 // freed, entries created meanwhile by workers still on it are adopted too.
+// Runs on the control thread, between checkpoints and sweeps (see the header).
 ReloadResult Reloader::reload(Nanos now) {
-  std::lock_guard lock(mutex_);
+  if (owner_ != std::thread::id() && owner_ != std::this_thread::get_id()) {
+    spdlog::critical("Reloader::reload called off the control thread");
+    std::abort();
+  }
   ReloadResult result;
   auto next = load_config_file(config_path_);
   if (!next) {
-    for (const auto& e : next.error()) result.errors.push_back(e.to_string());
-    rejected_.fetch_add(1, std::memory_order_relaxed);
-    for (const auto& e : result.errors) spdlog::error("reload rejected: {}", e);
-    return result;
+    std::vector<std::string> errors;
+    for (const auto& e : next.error()) errors.push_back(e.to_string());
+    return reject(std::move(errors));
   }
   Engine* old = current_.load(std::memory_order_acquire);
   auto engine = Engine::create(engine_options_from(*next, workers_), reclaimer_, now, state_, old);
   if (!engine) {
-    for (const auto& e : engine.error()) result.errors.push_back(fmt::format("{}: {}", config_path_, e));
-    rejected_.fetch_add(1, std::memory_order_relaxed);
-    for (const auto& e : result.errors) spdlog::error("reload rejected: {}", e);
-    return result;
+    std::vector<std::string> errors;
+    for (const auto& e : engine.error()) errors.push_back(fmt::format("{}: {}", config_path_, e));
+    return reject(std::move(errors));
   }
   result.changes = diff_configs(running_, *next);
   result.warnings = restart_only_changes(running_, *next);

@@ -2,18 +2,66 @@
 // whole, builds a new engine that takes over the counters, holds and IDs of
 // the running one, and swaps it in for every service atomically. Workers
 // never pause; the old engine is freed once no worker can still be using it.
-// Thread-safety: reload() and current() are thread-safe (reloads serialize).
+//
+// Threads — why a reload is one serialized step
+// ---------------------------------------------
+// Who touches engine state, and how:
+//   * Data workers and the admin worker: CHECK/PEEK/SETTLE/admin commands.
+//     They load the engine pointer (acquire) inside a Reclaimer critical
+//     section and use that engine until they leave it. Everything they share
+//     with a reload is lock-free or atomic (counter entries, subject sets,
+//     contract states), and a reload never changes an engine after it is
+//     built: Engine::create only reads the running engine and writes the new
+//     one until the new one is whole (engine.h), so a rejected reload leaves
+//     them nothing to notice.
+//   * The control thread (the libuv loop in app/daemon.cc): checkpoints
+//     (the embedded store reads the current engine's subject sets, HLLs,
+//     dirty log, holds and dedup table, and drains them — "one caller at a
+//     time"), the Redis store's write-behind tick, the eviction sweep,
+//     reclaimer.collect() (which runs a retired engine's deleter, itself an
+//     adopt_entries() over the shared table), and SIGHUP.
+// A reload reads and writes what the control thread reads without a lock:
+// the hand-over changes shared contract statuses, price ladders and entry
+// policies, and the new engine's subject sets are what the next checkpoint
+// drains. So every reload runs ON THE CONTROL THREAD, in between its other
+// events: a reload is serialized with checkpoints, sweeps and deleters by
+// construction, with no lock for a future reader to forget.
+//   * SIGHUP is delivered on the control loop: its handler calls reload().
+//   * RELOAD arrives on the admin socket's dedicated worker thread: it calls
+//     request_reload(), which queues the request, wakes the control loop
+//     (uv_async) and blocks that thread until the loop has run the reload and
+//     handed back its result. Other admin connections wait meanwhile (a
+//     reload takes milliseconds; the data plane never waits).
+// reload() checks that it runs on the thread that called start() (an
+// abort otherwise: a broken invariant, not an error to recover from).
+//
+// Deadlock freedom: the control thread never waits for the admin thread
+// (nor for a data worker), and a waiting admin thread holds no lock: it may be
+// inside a Reclaimer critical section, which only delays freeing, never
+// blocks. Shutdown: requests are served until close() (called on the control
+// thread once the workers are joined); a request queued or made after that
+// is refused, so no caller waits forever.
+//
+// Thread-safety: reload(), start() and close() on the control thread only;
+// request_reload(), current(), reloads() and rejected() from any thread.
 #pragma once
 
+#include <uv.h>
+
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
+#include "tollgate/time.h"
 
 namespace tollgate {
 
@@ -31,26 +79,59 @@ class Reloader {
   Reloader(std::string config_path, Config running, std::unique_ptr<Engine> engine, Reclaimer& reclaimer,
            StateStore& state, int workers);
   ~Reloader();
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
 
-  // Services whose engine pointer is swapped on reload.
+  // Services whose engine pointer is swapped on reload. Before start().
   void add_service(DataService* service) { services_.push_back(service); }
 
+  // Makes the calling thread (the one that runs `loop`) the only one that
+  // reloads, and serves request_reload() from other threads on `loop`, with
+  // `clock` read when a request runs. Control thread.
+  void start(uv_loop_t* loop, const Clock& clock);
+  // Stops serving requests: those queued and any made later are refused.
+  // Closes the loop handle (its close callback runs on the next loop turn).
+  // Control thread.
+  void close();
+
+  // Reloads the config file now. Control thread only (see above).
   ReloadResult reload(Nanos now);
+  // Has the control thread reload the config file, and waits for the result.
+  // From any thread but the control thread (there it reloads directly).
+  ReloadResult request_reload();
+
   Engine& current() const { return *current_.load(std::memory_order_acquire); }
   uint64_t reloads() const { return reloads_.load(std::memory_order_relaxed); }
   uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
 
  private:
+  // One RELOAD waiting for the control thread.
+  struct Request {
+    std::optional<ReloadResult> result;  // set by the control thread, under mutex_
+  };
+  static void on_requests(uv_async_t* handle);
+  void serve_requests();
+  ReloadResult reject(std::vector<std::string> errors);
+
   std::string config_path_;
   Config running_;
   Reclaimer& reclaimer_;
   StateStore& state_;
   int workers_;
   std::vector<DataService*> services_;
-  std::mutex mutex_;
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};
+
+  // The control thread, once start() ran (default id: not started).
+  std::thread::id owner_;
+  const Clock* clock_ = nullptr;
+  std::unique_ptr<uv_async_t> wake_;  // owned by the loop until its close callback
+  std::mutex mutex_;                  // guards the fields below
+  std::condition_variable served_;
+  std::deque<std::shared_ptr<Request>> queue_;
+  bool accepting_ = false;  // start() ran and close() did not
+  bool closed_ = false;
 };
 
 // Settings that a running daemon cannot change (listeners, storage, table

@@ -46,6 +46,10 @@ struct Output {
 [[nodiscard]] Output render_recharge(int64_t amount_minor, const Value& reply, const RenderOptions& options);
 // A +OK (or +PONG) reply; `done` is the human confirmation ("suspended acme").
 [[nodiscard]] Output render_status(std::string_view done, const Value& reply, const RenderOptions& options);
+// RELOAD's array of change lines: "reloaded", then one line per change (and
+// per setting that needs a restart); JSON {"ok": true, "changes": [...]}. A
+// refusal lists every problem (render_error_reply with a headline); exit 2.
+[[nodiscard]] Output render_reload(const Value& reply, const RenderOptions& options);
 // RESET's integer: how many limits were reset.
 [[nodiscard]] Output render_reset(std::string_view key, const Value& reply, const RenderOptions& options);
 // LEDGER's array of field/value entries, as a table.

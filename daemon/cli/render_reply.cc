@@ -107,6 +107,24 @@ Output render_status(std::string_view done, const Value& reply, const RenderOpti
   return output;
 }
 
+Output render_reload(const Value& reply, const RenderOptions& options) {
+  if (reply.is_error()) return render_error_reply(reply, options, "reload failed, the old configuration stays:");
+  bool shaped = reply.kind == ValueKind::kArray;
+  for (const Value& line : reply.elements) shaped = shaped && line.is_text();
+  if (!shaped) return unexpected_reply("RELOAD", reply, options);
+  Output output;
+  if (options.json) {
+    JsonWriter json;
+    json.begin_object().key("ok").boolean(true).key("changes").begin_array();
+    for (const Value& line : reply.elements) json.string(line.text);
+    output.out = json.end_array().end_object().finish();
+  } else {
+    output.out = reply.elements.empty() ? "reloaded (no changes)\n" : "reloaded:\n";
+    for (const Value& line : reply.elements) output.out += fmt::format("  {}\n", line.text);
+  }
+  return output;
+}
+
 Output render_reset(std::string_view key, const Value& reply, const RenderOptions& options) {
   if (reply.is_error()) return render_error_reply(reply, options);
   if (reply.kind != ValueKind::kInteger) return unexpected_reply("RESET", reply, options);

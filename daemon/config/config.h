@@ -173,6 +173,9 @@ struct KeyClassConfig {
 
 struct Config {
   std::string file;  // where it was loaded from, for messages
+  // A config with no contracts and no key classes is refused unless this is
+  // true: an empty or truncated file must not silently drop every contract.
+  bool allow_empty = false;
   ServerConfig server;
   std::string timezone{ConfigDefaults::kTimezone};
   UnknownKeys unknown_keys = UnknownKeys::kDeny;

@@ -113,6 +113,7 @@ Fields settings(const Config& c) {
       {"timezone", c.timezone},
       {"unknown_keys", std::string(yaml_name(c.unknown_keys))},
       {"shadow_mode", yes_no(c.shadow_mode)},
+      {"allow_empty", yes_no(c.allow_empty)},
       {"table.max_keys", std::to_string(c.table.max_keys)},
       {"table.idle_timeout", format_duration(c.table.idle_timeout)},
       {"table.sweep_interval", format_duration(c.table.sweep_interval)},

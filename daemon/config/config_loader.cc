@@ -1,16 +1,18 @@
 #include "config/config_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "config/contract_reader.h"
 #include "config/map_reader.h"
+#include "config/memory_check.h"
 #include "config/units.h"
 #include "config/yaml_documents.h"
 
@@ -112,6 +114,10 @@ void read_storage(ErrorSink& errors, const MapReader& root, StorageConfig& stora
   s.read_integer("checkpoint_ms", storage.checkpoint_ms, 1, 3'600'000);
   s.read_duration("snapshot_interval", storage.snapshot_interval);
   read_redis(errors, s, storage);
+  if (storage.mode == StorageMode::kRedis && storage.durability == Durability::kStrict) {
+    s.error(*s.find("durability"), "'strict' applies to the embedded store only; with storage.mode redis charges are "
+                                   "written behind every checkpoint_ms (use relaxed)");
+  }
 }
 
 void read_id_list(ErrorSink& errors, const MapReader& section, std::string_view key, std::vector<uint32_t>& out) {
@@ -167,12 +173,23 @@ void check_key_lengths(ErrorSink& errors, const Config& config) {
   }
 }
 
+// An empty, comments-only or truncated file parses to no contracts at all;
+// a reload must not take that for "drop every contract".
+void check_not_empty(ErrorSink& errors, const MapReader& root, const Config& config) {
+  if (config.allow_empty || !config.contracts.empty() || !config.key_classes.empty()) return;
+  const MapReader::Entry* at = root.find("contracts") != nullptr ? root.find("contracts") : root.find("key_classes");
+  errors.add(at != nullptr ? at->key_line : 0,
+             "the configuration defines no contracts and no key_classes (an empty or truncated file?); every call "
+             "would be refused as UNKNOWN. Set 'allow_empty: true' if that is what you want");
+}
+
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config) {
   const MapReader root(errors, node, "",
-                       {"server", "timezone", "unknown_keys", "shadow_mode", "table", "storage", "admin", "dedup",
-                        "currency_decimals", "pricing", "contracts", "key_classes"},
+                       {"server", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
+                        "dedup", "currency_decimals", "pricing", "contracts", "key_classes"},
                        1);
   if (!root.is_map()) return;
+  root.read_bool("allow_empty", config.allow_empty);
   read_server(errors, root, config.server);
   root.read_timezone("timezone", config.timezone);
   root.read_choice("unknown_keys", config.unknown_keys, kUnknownKeysNames);
@@ -184,6 +201,9 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config) {
   root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
   read_pricing_contracts_and_key_classes(errors, root, config);
   check_key_lengths(errors, config);
+  if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file
+  check_not_empty(errors, root, config);
+  check_memory(errors, root, config, physical_memory_bytes());
 }
 
 int error_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }
@@ -206,17 +226,45 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view ya
   return config;
 }
 
+// Only a regular file of bounded size is read: a directory reads as empty,
+// /dev/zero never ends, and a FIFO would block the reload (hence O_NONBLOCK
+// on open, and fstat on the opened descriptor, not the path).
 std::expected<Config, std::vector<ConfigError>> load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return std::unexpected(std::vector<ConfigError>{{path, 0, std::string("cannot open: ") + std::strerror(errno)}});
+  auto whole_file = [&](std::string reason) {
+    return std::unexpected(std::vector<ConfigError>{{path, 0, std::move(reason)}});
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return whole_file(std::string("cannot open: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return whole_file(std::string("cannot stat: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return whole_file("is a directory, not a config file");
+  if (!S_ISREG(st.st_mode)) return whole_file("is not a regular file (a device, FIFO or socket), not a config file");
+  const auto too_big = [&] {
+    return whole_file("is larger than " + std::to_string(kMaxConfigFileBytes >> 20) +
+                      " MiB, the most a config file may be");
+  };
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) return too_big();
+  std::string text;
+  text.resize(static_cast<size_t>(st.st_size) + 1);  // + 1: notices a file that grew past its size
+  size_t got = 0;
+  for (;;) {
+    if (got == text.size()) {
+      if (text.size() > kMaxConfigFileBytes) return too_big();
+      text.resize(std::min<size_t>(text.size() * 2, kMaxConfigFileBytes + 1));
+    }
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return whole_file(std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return std::unexpected(std::vector<ConfigError>{{path, 0, std::string("cannot read: ") + std::strerror(errno)}});
-  }
-  return parse_config(text.str(), path);
+  if (got > kMaxConfigFileBytes) return too_big();
+  text.resize(got);
+  return parse_config(text, path);
 }
 
 }  // namespace tollgate

@@ -7,6 +7,8 @@
 
 #include "config/config.h"
 #include "config/units.h"
+#include "engine/limits/limiter.h"
+#include "engine/subjects/distinct_set.h"
 
 namespace tollgate {
 namespace {
@@ -71,20 +73,27 @@ bool check_fields_for_type(ErrorSink& errors, const MapReader& limit, LimitType 
   return ok;
 }
 
-// Cross-field checks once every field has been read successfully.
-bool check_consistency(const MapReader& limit, const LimitSpec& spec) {
+// Cross-field checks once every field has been read successfully, then the
+// engine's own validation of the limit (the same make()/check() the engine
+// calls when it compiles the config), so that what this loader accepts the
+// engine builds. Returns false (after reporting) when the limit is unusable;
+// `words` gets the state words a counter limit needs.
+bool check_consistency(const MapReader& limit, const LimitSpec& spec, int& words) {
   if (spec.type == LimitType::kTokenBucket) {
     if (spec.rate > spec.per) {
       limit.error(*limit.find("rate"), "rate " + std::to_string(spec.rate) + " per " + format_duration(spec.per) +
                                            " is more than one per nanosecond");
       return false;
     }
-    // GCRA keeps burst × (per / rate) nanoseconds of credit; it must fit in Nanos.
-    const __int128 tolerance = static_cast<__int128>(spec.burst) * spec.per / spec.rate;
-    if (tolerance > std::numeric_limits<Nanos>::max()) {
+    // GCRA keeps burst × (per / rate) nanoseconds of credit; now + that must
+    // fit in Nanos (see TokenBucket::kMaxTolerance).
+    const __int128 interval = spec.per / spec.rate + (spec.per % spec.rate != 0 ? 1 : 0);
+    if (static_cast<__int128>(spec.burst) * interval > TokenBucket::kMaxTolerance) {
       const MapReader::Entry* at = limit.find("burst") != nullptr ? limit.find("burst") : limit.find("per");
       limit.error(*at, "burst " + std::to_string(spec.burst) + " at " + std::to_string(spec.rate) + " per " +
-                           format_duration(spec.per) + " overflows the 64-bit nanosecond range");
+                           format_duration(spec.per) + " overflows: burst x (per/rate) may be at most " +
+                           std::to_string(TokenBucket::kMaxTolerance / kNanosPerSecond) +
+                           " s (about 162 years), so that now + a full burst fits the 64-bit nanosecond clock");
       return false;
     }
   }
@@ -93,12 +102,29 @@ bool check_consistency(const MapReader& limit, const LimitSpec& spec) {
                                                 std::to_string(spec.sub_buckets) + " sub_buckets");
     return false;
   }
+  // The engine's verdict. The zone is checked by the reader already; UTC
+  // stands in for the global default, which does not change validity.
+  std::string refused;
+  words = 0;
+  if (spec.type == LimitType::kDistinctSubjects) {
+    if (auto ok = DistinctSubjects::check(spec.limit, spec.period, spec.timezone.empty() ? "UTC" : spec.timezone); !ok)
+      refused = ok.error();
+  } else if (spec.type != LimitType::kConcurrency) {
+    if (auto made = Limiter::make(spec, "UTC"); !made) refused = made.error();
+    else words = made->words();
+  }
+  if (!refused.empty()) {
+    const MapReader::Entry* at = limit.find("limit");
+    if (at == nullptr) at = limit.find("burst") != nullptr ? limit.find("burst") : limit.find("type");
+    limit.error(*at, refused);
+    return false;
+  }
   return true;
 }
 
 // Reads one limit map; returns false (after reporting) when it is unusable.
 bool read_limit(ErrorSink& errors, const YAML::Node& node, const std::string& path, int fallback_line,
-                bool counters_only, LimitNames& names, LimitSpec& spec) {
+                bool counters_only, LimitNames& names, LimitSpec& spec, int& words) {
   const MapReader limit(errors, node, path, kLimitKeys, line_of(node, fallback_line));
   if (!limit.is_map()) return false;
   spec.line = limit.line();
@@ -153,7 +179,7 @@ bool read_limit(ErrorSink& errors, const YAML::Node& node, const std::string& pa
     limit.read_integer("burst", spec.burst, 1, kMax);
   }
   if (errors.count() != errors_before) return false;
-  return check_consistency(limit, spec);
+  return check_consistency(limit, spec, words);
 }
 
 }  // namespace
@@ -170,12 +196,27 @@ void read_limit_list(ErrorSink& errors, const MapReader& parent, std::string_vie
   if (entry == nullptr) return;
   const std::string path = parent.path_of(key);
   size_t index = 0;
+  size_t counter_limits = 0;
+  int64_t words = 0;
   for (const YAML::Node& node : sequence_items(errors, entry->value, path, entry->key_line)) {
     LimitSpec spec;
+    int limit_words = 0;
     if (read_limit(errors, node, path + "[" + std::to_string(index++) + "]", entry->key_line, counters_only, names,
-                   spec)) {
+                   spec, limit_words)) {
+      if (limit_words > 0) ++counter_limits;
+      words += limit_words;
       out.push_back(std::move(spec));
     }
+  }
+  // The engine compiles each list into one policy (see engine/limits/limiter.h).
+  if (counter_limits > kMaxLimitsPerPolicy) {
+    errors.add(entry->key_line, path + ": at most " + std::to_string(kMaxLimitsPerPolicy) +
+                                    " token_bucket, sliding_window and quota limits, got " +
+                                    std::to_string(counter_limits));
+  } else if (words > kMaxWordsPerPolicy) {
+    errors.add(entry->key_line, path + ": the limits need " + std::to_string(words) + " state words, at most " +
+                                    std::to_string(kMaxWordsPerPolicy) +
+                                    " are possible (a sliding_window takes one per sub_bucket)");
   }
 }
 

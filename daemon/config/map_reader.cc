@@ -9,6 +9,9 @@
 namespace tollgate {
 namespace {
 
+// Maps with this many keys get an index (small ones scan: cheaper).
+constexpr size_t kIndexFrom = 16;
+
 std::string_view kind_name(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Sequence: return "a list";
@@ -81,10 +84,19 @@ MapReader::MapReader(ErrorSink& errors, const YAML::Node& node, std::string path
       continue;
     }
     entries_.push_back({std::move(key), pair.second, key_line});
+    if (!index_.empty()) {
+      index_.emplace(entries_.back().key, entries_.size() - 1);
+    } else if (entries_.size() == kIndexFrom) {
+      for (size_t i = 0; i < entries_.size(); ++i) index_.emplace(entries_[i].key, i);
+    }
   }
 }
 
 const MapReader::Entry* MapReader::find(std::string_view key) const {
+  if (!index_.empty()) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &entries_[it->second];
+  }
   for (const Entry& entry : entries_) {
     if (entry.key == key) return &entry;
   }

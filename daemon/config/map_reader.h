@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -111,6 +112,10 @@ class MapReader {
   int line_;
   bool is_map_ = false;
   std::vector<Entry> entries_;
+  // Key → index into entries_, kept once a map is big enough for a linear
+  // find() to matter: `contracts:` may hold 100,000 keys, and the duplicate
+  // check alone would be quadratic.
+  std::map<std::string, size_t, std::less<>> index_;
 };
 
 }  // namespace tollgate

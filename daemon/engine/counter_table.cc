@@ -105,6 +105,12 @@ CounterTable::CounterTable(Reclaimer& reclaimer, CounterTableOptions options)
   for (int i = 0; i < shards; ++i) shards_[i].array.store(new Array(initial), std::memory_order_release);
 }
 
+uint64_t CounterTable::memory_for(const CounterTableOptions& options) {
+  const uint64_t shards = std::bit_ceil(static_cast<uint64_t>(std::max(1, options.shards)));
+  const uint64_t initial = std::bit_ceil(std::max<uint64_t>(8, options.initial_slots_per_shard));
+  return shards * (sizeof(Shard) + initial * sizeof(Slot));
+}
+
 CounterTable::~CounterTable() {
   for (int s = 0; s < options_.shards; ++s) {
     Array* a = shards_[s].array.load(std::memory_order_acquire);

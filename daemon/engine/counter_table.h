@@ -89,6 +89,9 @@ class CounterTable {
  public:
   CounterTable(Reclaimer& reclaimer, CounterTableOptions options);
   ~CounterTable();
+  // Bytes the constructor allocates (the shards' initial slot arrays; the
+  // table grows with its keys afterwards). For config validation.
+  static uint64_t memory_for(const CounterTableOptions& options);
   CounterTable(const CounterTable&) = delete;
   CounterTable& operator=(const CounterTable&) = delete;
 

@@ -1,5 +1,6 @@
 #include "engine/dedup_table.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <new>
@@ -29,6 +30,13 @@ DedupTable::DedupTable(size_t max_entries, Nanos window) : window_(window), dirt
 }
 
 DedupTable::~DedupTable() { std::free(slots_); }
+
+uint64_t DedupTable::memory_for(uint64_t max_entries) {
+  const uint64_t entries = std::min<uint64_t>(max_entries, uint64_t{1} << 62);
+  const unsigned __int128 capacity = std::bit_ceil(std::max<uint64_t>(kProbe, entries));
+  const unsigned __int128 bytes = capacity * sizeof(Slot) + capacity / 8;  // slots + dirty bits
+  return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
+}
 
 // Scan the window: a slot holding this hash decides (replay or in progress);
 // otherwise claim the first free or expired slot, or the one expiring first.

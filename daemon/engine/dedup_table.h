@@ -55,6 +55,9 @@ class DedupTable {
 
   DedupTable(size_t max_entries, Nanos window);
   ~DedupTable();
+  // Bytes the constructor allocates for `max_entries` (saturating): config
+  // validation checks it against memory before anything is allocated.
+  static uint64_t memory_for(uint64_t max_entries);
   DedupTable(const DedupTable&) = delete;
   DedupTable& operator=(const DedupTable&) = delete;
 

@@ -86,12 +86,12 @@ std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
   policy->word_count = offset;
   if (policy->limits.size() > kMaxLimitsPerPolicy)
     errors.push_back(fmt::format("{}: at most {} limits", spec.name, kMaxLimitsPerPolicy));
-  if (offset > UINT16_MAX) errors.push_back(fmt::format("{}: limits need too much state", spec.name));
+  if (offset > kMaxWordsPerPolicy) errors.push_back(fmt::format("{}: limits need too much state", spec.name));
   if (!errors.empty()) return std::unexpected(std::move(errors));
   return policy;
 }
 
-Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, Engine* previous)
+Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, const Engine* previous)
     : options_(options),
       reclaimer_(reclaimer),
       state_(state),
@@ -107,50 +107,73 @@ uint64_t request_id_hash(std::string_view key, std::string_view id) {
   return XXH3_64bits_withSeed(id.data(), id.size(), XXH3_64bits(key.data(), key.size()));
 }
 
+// Two phases, so that a config the engine refuses changes nothing: build()
+// reads `previous` and writes only the new engine (a failure, including an
+// allocation failure, just destroys it); hand_over() then makes the changes
+// every engine shares (contract statuses, price ladders, counter entries) and
+// cannot fail.
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
-    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state, Engine* previous) {
-  std::unique_ptr<Engine> engine(new Engine(options, reclaimer, state, previous));
+    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state, const Engine* previous) {
+  std::unique_ptr<Engine> engine;
+  try {
+    engine.reset(new Engine(options, reclaimer, state, previous));
+    if (auto errors = engine->build(previous); !errors.empty()) return std::unexpected(std::move(errors));
+  } catch (const std::bad_alloc&) {
+    return std::unexpected(std::vector<std::string>{
+        "out of memory while building the engine (check table.*, dedup.max_entries and distinct_subjects limits "
+        "against the memory of this machine)"});
+  }
+  engine->hand_over(now, previous);
+  return engine;
+}
+
+std::vector<std::string> Engine::build(const Engine* previous) {
   std::vector<std::string> errors;
   auto add = [&](const PolicySpec& spec, bool dynamic, std::vector<std::unique_ptr<Policy>>& into) {
-    auto compiled = compile_policy(spec, dynamic, options);
+    auto compiled = compile_policy(spec, dynamic, options_);
     if (!compiled) {
       errors.insert(errors.end(), compiled.error().begin(), compiled.error().end());
       return;
     }
     into.push_back(std::move(*compiled));
   };
-  for (const auto& spec : options.contracts) add(spec, false, engine->contracts_);
-  for (const auto& spec : options.key_classes) add(spec, true, engine->key_classes_);
-  if (!errors.empty()) return std::unexpected(std::move(errors));
-  for (size_t i = 0; i < engine->contracts_.size(); ++i) {
-    Policy& p = *engine->contracts_[i];
-    const PolicySpec& spec = options.contracts[i];
+  for (const auto& spec : options_.contracts) add(spec, false, contracts_);
+  for (const auto& spec : options_.key_classes) add(spec, true, key_classes_);
+  if (!errors.empty()) return errors;
+  contract_index_.reserve(contracts_.size());
+  for (size_t i = 0; i < contracts_.size(); ++i) {
+    Policy& p = *contracts_[i];
+    const PolicySpec& spec = options_.contracts[i];
     p.rules = std::make_unique<ContractRules>(spec.rules.value_or(ContractRules{}));
-    p.state = &state.contract(p.name);
+    if (auto err = attach_subjects(p, spec, previous); !err.empty()) errors.push_back(err);
+    contract_index_.emplace(p.name, &p);
+  }
+  return errors;
+}
+
+void Engine::hand_over(Nanos now, const Engine* previous) {
+  for (const auto& policy : contracts_) {
+    Policy& p = *policy;
+    p.state = &state_.contract(p.name);
     p.state->apply_config_status(p.rules->status);
     if (p.rules->pricing) p.state->ensure_account(*p.rules->pricing);
-    if (auto err = engine->attach_subjects(p, spec, previous); !err.empty()) errors.push_back(err);
   }
-  if (!errors.empty()) return std::unexpected(std::move(errors));
-  for (const auto& policy : engine->contracts_) {
+  for (const auto& policy : contracts_) {
     const Policy* p = policy.get();
-    engine->table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now,
-                          [&](Entry* e) {
-                            for (const auto& l : p->limits) l->limiter.init(e->words() + l->word_offset, now);
-                          });
+    table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now, [&](Entry* e) {
+      for (const auto& l : p->limits) l->limiter.init(e->words() + l->word_offset, now);
+    });
   }
-  if (previous != nullptr) engine->adopt_entries(now);
-  return engine;
+  if (previous != nullptr) adopt_entries(now);
 }
 
 const Policy* Engine::policy_for(const Entry& e) const {
   std::string_view key = e.key();
   if (size_t sep = key.find(kSubjectSeparator); e.dynamic() && sep != std::string_view::npos) {
-    for (const auto& c : contracts_)
-      if (c->name == key.substr(0, sep)) return c->per_subject.get();
+    auto it = contract_index_.find(key.substr(0, sep));
+    if (it != contract_index_.end()) return it->second->per_subject.get();
   }
-  for (const auto& c : contracts_)
-    if (c->name == key) return c.get();
+  if (auto it = contract_index_.find(key); it != contract_index_.end()) return it->second;
   return match_class(key);
 }
 
@@ -207,9 +230,11 @@ void Engine::adopt_entries(Nanos now) {
 }
 
 // Per-subject counters and distinct-subject caps of one contract. The caps'
-// sets (and the HLL) are state: taken over from `previous` when the same
-// limit keeps its cap and period, created fresh otherwise.
-std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, Engine* previous) {
+// sets (and the HLL) are state: shared with `previous` when the same limit
+// keeps its cap, period and zone (the HLL: its period and zone), created
+// fresh otherwise. `previous` is only read: its own references stay, so a
+// build that fails later leaves it exactly as it was.
+std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, const Engine* previous) {
   const std::string& zone = spec.timezone.empty() ? options_.timezone : spec.timezone;
   if (!spec.per_subject.empty()) {
     PolicySpec sub{p.name + " per_subject", spec.per_subject, spec.timezone, 0, std::nullopt, {}};
@@ -217,25 +242,31 @@ std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, Engine* p
     if (!compiled) return compiled.error().front();
     p.per_subject = std::move(*compiled);
   }
-  std::unique_ptr<ContractSubjects> old;
+  const ContractSubjects* old = nullptr;
   if (previous != nullptr) {
     auto it = previous->subjects_.find(p.name);
-    if (it != previous->subjects_.end()) old = std::move(it->second);
+    if (it != previous->subjects_.end()) old = it->second.get();
   }
+  auto same_calendar = [](const Calendar& c, Period period, std::string_view zone_name) {
+    return c.period() == period && c.zone_name() == zone_name;
+  };
   auto subjects = std::make_unique<ContractSubjects>();
   const LimitSpec* first_distinct = nullptr;
   for (const LimitSpec& ls : spec.limits) {
     if (ls.type != LimitType::kDistinctSubjects) continue;
     if (first_distinct == nullptr) first_distinct = &ls;
-    std::unique_ptr<DistinctSubjects> set;
-    if (old) {
+    const std::string& set_zone = ls.timezone.empty() ? zone : ls.timezone;
+    std::shared_ptr<DistinctSubjects> set;
+    if (old != nullptr) {
       auto it = old->sets.find(ls.name);
-      if (it != old->sets.end() && it->second->limit() == ls.limit) set = std::move(it->second);
+      if (it != old->sets.end() && it->second->limit() == ls.limit &&
+          same_calendar(it->second->calendar(), ls.period, set_zone))
+        set = it->second;
     }
     if (!set) {
       auto made = DistinctSubjects::make(ls, zone);
       if (!made) return fmt::format("{} limit {}: {}", p.name, ls.name, made.error());
-      set = std::make_unique<DistinctSubjects>(std::move(*made));
+      set = std::make_shared<DistinctSubjects>(std::move(*made));
     }
     auto limit = std::make_unique<DistinctLimit>();
     limit->name = ls.name;
@@ -244,18 +275,16 @@ std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, Engine* p
     p.distinct.push_back(std::move(limit));
     subjects->sets.emplace(ls.name, std::move(set));
   }
-  if (old && old->hll) {
-    subjects->hll = std::move(old->hll);
+  const Period hll_period = first_distinct ? first_distinct->period : Period::kDay;
+  if (old != nullptr && old->hll && same_calendar(old->hll->calendar(), hll_period, zone)) {
+    subjects->hll = old->hll;
   } else {
-    auto hll = PeriodHll::make(first_distinct ? first_distinct->period : Period::kDay, zone);
+    auto hll = PeriodHll::make(hll_period, zone);
     if (!hll) return fmt::format("{}: {}", p.name, hll.error());
-    subjects->hll = std::make_unique<PeriodHll>(std::move(*hll));
+    subjects->hll = std::make_shared<PeriodHll>(std::move(*hll));
   }
   p.subjects = subjects.get();
   subjects_[p.name] = std::move(subjects);
-  // Sets not taken over die with the previous engine, after its grace period
-  // (its workers may still be using them).
-  if (old) previous->subjects_[p.name] = std::move(old);
   return {};
 }
 

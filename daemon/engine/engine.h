@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/counter_table.h"
@@ -91,13 +92,27 @@ inline constexpr std::string_view kTableFullLimit = "max_keys";
 class Engine {
  public:
   // Compiles the policies and creates the static (contract) entries.
-  // Returns every problem found, one message each.
+  // Returns every problem found, one message each (an allocation failure is
+  // one of them, never an exception).
   // `state` holds what outlives the engine (contract states, ledger).
-  // `previous` (a reload) hands on its distinct-subject state where the
-  // contract and limit still exist with the same cap and period.
+  // `previous` (a reload) shares its counter table, remembered IDs and holds,
+  // and its distinct-subject state where the contract and limit still exist
+  // with the same cap, period and zone.
+  //
+  // A reload is all or nothing: everything that can fail happens before
+  // anything outside the new engine is touched. On an error `previous`, the
+  // shared tables and `state` are exactly as they were (nothing is taken out
+  // of `previous`: the subject sets are shared, not moved). Only once the new
+  // engine is whole does the hand-over run: contract statuses and price
+  // ladders from the new config go into `state`, new contracts get their
+  // entries, and every existing entry is pointed at its new policy
+  // (adopt_entries). `previous` itself is only read, so it may keep serving
+  // workers meanwhile; but the hand-over writes state that the control
+  // plane's checkpoints and sweeps read, so a create() with a `previous` must
+  // run on the control plane's thread (see app/reloader.h).
   static std::expected<std::unique_ptr<Engine>, std::vector<std::string>> create(
       const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state,
-      Engine* previous = nullptr);
+      const Engine* previous = nullptr);
 
   // Decides the call and, when allowed, charges every enforced limit (and the
   // shadow limits that allow it). A denied call charges nothing. Thread-safe.
@@ -157,7 +172,13 @@ class Engine {
   Entry* entry_for(std::string_view key, Nanos now);
 
  private:
-  Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, Engine* previous);
+  Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, const Engine* previous);
+  // create()'s first phase: compiles every policy and prepares the subject
+  // state; writes only this engine. Returns the problems found.
+  std::vector<std::string> build(const Engine* previous);
+  // create()'s second phase, once build() succeeded: the changes to shared
+  // state (see create()). Cannot fail.
+  void hand_over(Nanos now, const Engine* previous);
   const Policy* policy_for(const Entry& e) const;
   // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
@@ -169,7 +190,7 @@ class Engine {
   bool charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out);
   void peek_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   std::string_view subject_key(const Policy& p, std::string_view subject) const;
-  std::string attach_subjects(Policy& p, const PolicySpec& spec, Engine* previous);
+  std::string attach_subjects(Policy& p, const PolicySpec& spec, const Engine* previous);
   void refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_at, Nanos now);
   const Policy* match_class(std::string_view key) const;
   // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
@@ -206,6 +227,9 @@ class Engine {
   std::vector<std::unique_ptr<Policy>> contracts_;
   std::vector<std::unique_ptr<Policy>> key_classes_;
   std::map<std::string, std::unique_ptr<ContractSubjects>, std::less<>> subjects_;
+  // Contract name → policy (views into the policies' names): policy_for() in
+  // O(1), so adopting a table of N entries under M contracts is O(N + M).
+  std::unordered_map<std::string_view, Policy*> contract_index_;
 };
 
 // The hash an ID is remembered and held under: per key, so IDs of different keys never collide.

@@ -26,6 +26,14 @@ HoldTable::HoldTable(size_t max_holds, int workers) : workers_(std::max(1, worke
 
 HoldTable::~HoldTable() = default;
 
+uint64_t HoldTable::memory_for(uint64_t max_holds, int workers) {
+  const unsigned __int128 capacity =
+      std::bit_ceil(std::max<uint64_t>(kProbe, 2 * std::min<uint64_t>(max_holds, uint64_t{1} << 61)));
+  const unsigned __int128 bytes =
+      capacity * sizeof(Slot) + capacity * sizeof(HeapItem) * static_cast<unsigned>(std::max(1, workers));
+  return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
+}
+
 bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker) {
   const uint64_t t = tag(hash);
   size_t free_slot = SIZE_MAX;

@@ -62,6 +62,9 @@ class HoldTable {
 
   HoldTable(size_t max_holds, int workers);
   ~HoldTable();
+  // Bytes the constructor allocates (slots and every worker's reserved heap),
+  // saturating: config validation checks it before anything is allocated.
+  static uint64_t memory_for(uint64_t max_holds, int workers);
   HoldTable(const HoldTable&) = delete;
   HoldTable& operator=(const HoldTable&) = delete;
 

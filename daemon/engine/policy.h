@@ -32,11 +32,15 @@ struct CompiledLimit {
 };
 
 // A contract's distinct-subject state: one exact capped set per
-// distinct_subjects limit, and a per-period HyperLogLog estimate. Owned by the
-// engine (handed on to the next engine by a reload). Thread-safe (lock-free).
+// distinct_subjects limit, and a per-period HyperLogLog estimate. Each engine
+// owns its ContractSubjects; the sets and the HLL are shared with the engine
+// a reload builds (shared ownership, so building the new engine never has to
+// take anything out of the running one: a rejected reload just drops its
+// references). The maps are immutable once the engine is built. Thread-safe
+// (the sets and the HLL are lock-free).
 struct ContractSubjects {
-  std::map<std::string, std::unique_ptr<DistinctSubjects>, std::less<>> sets;  // by limit name
-  std::unique_ptr<PeriodHll> hll;
+  std::map<std::string, std::shared_ptr<DistinctSubjects>, std::less<>> sets;  // by limit name
+  std::shared_ptr<PeriodHll> hll;
   std::atomic<uint64_t> shadow_denials{0};
 };
 

@@ -126,10 +126,7 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
   if (name == "ledger") return render_ledger(value, render);
   if (name == "events") return render_events(value, render);
   if (name == "info") return render_info(value, render);
-  if (name == "reload") {
-    if (value.is_error()) return render_error_reply(value, render, "reload failed, the old configuration stays:");
-    return render_status("reloaded", value, render);
-  }
+  if (name == "reload") return render_reload(value, render);
   if (name == "snapshot") return render_status("snapshot written", value, render);
   return render_status("", value, render);  // ping: prints PONG
 }

@@ -21,6 +21,12 @@
 
 namespace tollgate {
 
+// A policy (a contract's limits, its per_subject set, or a key class) has at
+// most this many counter limits (charges are tracked in 32-bit masks) and
+// this many state words in all (Entry word counts are 16-bit).
+inline constexpr size_t kMaxLimitsPerPolicy = 32;
+inline constexpr int kMaxWordsPerPolicy = UINT16_MAX;
+
 class Limiter {
   using Impl = std::variant<TokenBucket, SlidingWindow, Quota>;
 

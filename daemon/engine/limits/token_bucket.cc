@@ -30,8 +30,11 @@ std::expected<TokenBucket, std::string> TokenBucket::make(int64_t rate, Nanos pe
   if (rate > per) return std::unexpected("token_bucket: rate above 1 unit per nanosecond");
   Nanos interval = per / rate + (per % rate != 0 ? 1 : 0);
   Nanos tolerance;
-  if (__builtin_mul_overflow(burst, interval, &tolerance)) {
-    return std::unexpected("token_bucket: burst x (per/rate) exceeds the int64 nanosecond range");
+  if (__builtin_mul_overflow(burst, interval, &tolerance) || tolerance > kMaxTolerance) {
+    return std::unexpected("token_bucket: burst x (per/rate) is more than " +
+                           std::to_string(kMaxTolerance / kNanosPerSecond) +
+                           " s (about 162 years): now + burst x (per/rate) must stay within the 64-bit "
+                           "nanosecond clock, which ends in 2262");
   }
   return TokenBucket(interval, tolerance, burst);
 }

@@ -8,8 +8,17 @@
 // rate per/T never exceeds the configured one; it is lower by a relative
 // error below 1/T (e.g. < 0.0001% for 1000/s, T = 1 ms). Capacity is exactly
 // `burst` units. All arithmetic is overflow-checked: make() rejects what
-// cannot be represented (rate above 1 unit/ns, burst × T beyond int64) and
-// run-time sums saturate instead of wrapping.
+// cannot be represented (rate above 1 unit/ns, burst × T beyond
+// kMaxTolerance) and run-time sums saturate instead of wrapping.
+//
+// Why kMaxTolerance and not just "burst × T fits in int64": a charge stores
+// TAT = max(TAT, now) + cost × T, which is at most now + burst × T. Nanos end
+// in April 2262, so a bucket whose burst × T fits but now + burst × T does not
+// would deny cost = burst forever (its TAT cannot be stored). make() requires
+// now + burst × T to fit for every now before kLatestNow (2100-01-01 UTC), i.e.
+// burst × T ≤ INT64_MAX − kLatestNow ≈ 162 years: far beyond any real bucket
+// (a day's worth of one call a day is 1 day), and 2100 is far beyond any
+// real clock. Past kLatestNow such a bucket may deny (never over-admit).
 //
 // Clock steps: time going backwards never adds capacity (the TAT stays where
 // it is). A TAT further ahead of `now` than any charge could have put it —
@@ -33,7 +42,11 @@ namespace tollgate {
 
 class TokenBucket {
  public:
-  // Validates spec.rate/per/burst (all ≥ 1, rate ≤ per, burst × T fits).
+  // Times up to this are supported by every valid bucket (see above).
+  static constexpr Nanos kLatestNow = Nanos{4'102'444'800} * kNanosPerSecond;  // 2100-01-01T00:00:00Z
+  static constexpr Nanos kMaxTolerance = INT64_MAX - kLatestNow;               // ≈ 162.3 years
+
+  // Validates spec.rate/per/burst (all ≥ 1, rate ≤ per, burst × T ≤ kMaxTolerance).
   static std::expected<TokenBucket, std::string> make(const LimitSpec& spec);
   static std::expected<TokenBucket, std::string> make(int64_t rate, Nanos per, int64_t burst);
 

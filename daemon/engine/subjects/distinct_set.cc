@@ -139,15 +139,26 @@ std::expected<DistinctSubjects, std::string> DistinctSubjects::make(
   return make(spec.limit, spec.period, spec.timezone.empty() ? default_zone : spec.timezone);
 }
 
-std::expected<DistinctSubjects, std::string> DistinctSubjects::make(int64_t limit, Period period,
-                                                                    std::string_view zone) {
+std::expected<void, std::string> DistinctSubjects::check(int64_t limit, Period period, std::string_view zone) {
   if (limit < 1 || limit > kMaxLimit) {
     return std::unexpected("distinct_subjects: limit must be between 1 and " +
                            std::to_string(kMaxLimit));
   }
   auto calendar = Calendar::make(period, zone);
   if (!calendar) return std::unexpected("distinct_subjects: " + calendar.error());
-  return DistinctSubjects(limit, std::move(*calendar));
+  return {};
+}
+
+uint64_t DistinctSubjects::memory_for(int64_t limit) {
+  const auto cap = static_cast<uint64_t>(std::clamp<int64_t>(limit, 1, kMaxLimit));
+  const uint64_t capacity = next_pow2(std::max<uint64_t>(16, 2 * cap));
+  return 2 * capacity * sizeof(uint64_t) + capacity / 8;  // two generations of slots + the inserted bits
+}
+
+std::expected<DistinctSubjects, std::string> DistinctSubjects::make(int64_t limit, Period period,
+                                                                    std::string_view zone) {
+  if (auto ok = check(limit, period, zone); !ok) return std::unexpected(ok.error());
+  return DistinctSubjects(limit, *Calendar::make(period, zone));
 }
 
 uint64_t DistinctSubjects::hash_subject(std::string_view subject) {

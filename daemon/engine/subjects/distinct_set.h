@@ -107,6 +107,10 @@ class DistinctSubjects {
                                                            std::string_view default_zone);
   static std::expected<DistinctSubjects, std::string> make(int64_t limit, Period period,
                                                            std::string_view zone);
+  // What make() validates, without allocating: config validation calls it.
+  static std::expected<void, std::string> check(int64_t limit, Period period, std::string_view zone);
+  // Bytes make() allocates for a set capped at `limit` (1..kMaxLimit).
+  static uint64_t memory_for(int64_t limit);
 
   // XXH3-64 of a SUBJECT value, the hash every method takes.
   static uint64_t hash_subject(std::string_view subject);

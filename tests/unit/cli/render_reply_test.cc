@@ -110,6 +110,25 @@ TEST(CliRenderStatus, ReloadErrors) {
             "\n");
 }
 
+// Verifies a successful RELOAD (an array of change lines) prints them and
+// exits 0; it used to be taken for an unexpected reply (exit 2).
+TEST(CliRenderStatus, ReloadChanges) {
+  const Value changes =
+      Value::array({Value::bulk("+ contract newcomer"), Value::bulk("contract acme: limit daily changed (limit 5 -> 4)")});
+  const Output out = render_reload(changes, kHuman);
+  EXPECT_EQ(out.out, "reloaded:\n  + contract newcomer\n  contract acme: limit daily changed (limit 5 -> 4)\n");
+  EXPECT_EQ(out.exit_code, kExitOk);
+  EXPECT_EQ(render_reload(Value::array({}), kHuman).out, "reloaded (no changes)\n");
+  EXPECT_EQ(render_reload(changes, kJson).out,
+            R"({"ok":true,"changes":["+ contract newcomer",)"
+            R"j("contract acme: limit daily changed (limit 5 -> 4)"]})j"
+            "\n");
+  const Output refused = render_reload(Value::error("ERR config rejected: conf/a.yaml:3: unknown field"), kHuman);
+  EXPECT_EQ(refused.exit_code, kExitError);
+  EXPECT_NE(refused.err.find("reload failed, the old configuration stays:"), std::string::npos) << refused.err;
+  EXPECT_EQ(render_reload(Value::number(3), kHuman).exit_code, kExitError);
+}
+
 // Verifies the admin socket's refusal becomes the actionable "not allowed" sentence.
 TEST(CliRenderStatus, PermissionDenied) {
   const Output out = render_status("x", Value::error("ERR permission denied: uid 1000 not allowed"), kHuman);

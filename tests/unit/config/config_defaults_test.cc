@@ -8,9 +8,11 @@ namespace {
 
 using testing::parse_ok;
 
-// Verifies an empty file yields every documented default.
+// Verifies a file that only allows being empty yields every documented default.
 TEST(ConfigDefaults, EmptyFileHasAllDefaults) {
-  const Config c = parse_ok("");
+  EXPECT_FALSE(Config{}.allow_empty);
+  const Config c = parse_ok("allow_empty: true\n");
+  EXPECT_TRUE(c.allow_empty);
   EXPECT_EQ(c.file, "test.yaml");
   EXPECT_EQ(c.server.socket, "run/tollgate.sock");
   EXPECT_EQ(c.server.socket_mode, 0660);
@@ -55,7 +57,7 @@ TEST(ConfigDefaults, EmptyFileHasAllDefaults) {
 
 // Verifies sections present but empty keep their defaults.
 TEST(ConfigDefaults, EmptySectionsKeepDefaults) {
-  const Config c = parse_ok("server:\ntable:\nstorage:\n  redis:\nadmin:\ndedup:\npricing:\ncontracts:\nkey_classes:\n");
+  const Config c = parse_ok("allow_empty: true\nserver:\ntable:\nstorage:\n  redis:\nadmin:\ndedup:\npricing:\ncontracts:\nkey_classes:\n");
   EXPECT_EQ(c.server.socket, "run/tollgate.sock");
   EXPECT_EQ(c.table.shards, 64);
   EXPECT_EQ(c.storage.redis.prefix, "tollgate:");
@@ -64,7 +66,8 @@ TEST(ConfigDefaults, EmptySectionsKeepDefaults) {
 
 // Verifies every global setting is read with its units.
 TEST(ConfigDefaults, GlobalSettingsAreRead) {
-  const Config c = parse_ok(R"(server:
+  const Config c = parse_ok(R"(allow_empty: true
+server:
   socket: /tmp/a.sock
   socket_mode: 0666
   admin_socket: /tmp/b.sock
@@ -80,7 +83,7 @@ unknown_keys: allow
 shadow_mode: true
 table: { max_keys: 1000, idle_timeout: 30s, sweep_interval: 250ms, shards: 8 }
 storage:
-  mode: redis
+  mode: embedded
   dir: /var/lib/tollgate
   durability: strict
   checkpoint_ms: 5
@@ -106,7 +109,7 @@ currency_decimals: 0
   EXPECT_EQ(c.table.idle_timeout, 30 * kNanosPerSecond);
   EXPECT_EQ(c.table.sweep_interval, 250 * kNanosPerMilli);
   EXPECT_EQ(c.table.shards, 8);
-  EXPECT_EQ(c.storage.mode, StorageMode::kRedis);
+  EXPECT_EQ(c.storage.mode, StorageMode::kEmbedded);
   EXPECT_EQ(c.storage.durability, Durability::kStrict);
   EXPECT_EQ(c.storage.checkpoint_ms, 5);
   EXPECT_EQ(c.storage.snapshot_interval, 3600 * kNanosPerSecond);
@@ -219,6 +222,7 @@ TEST(ConfigDefaults, PriceLadderIsSortedDescending) {
     - { prepay_from: 0, unit_price: 100 }
     - { prepay_from: 15000000, unit_price: 80 }
     - { prepay_from: 10000000, unit_price: 90 }
+allow_empty: true
 )");
   const PriceLadderConfig& ladder = c.pricing.at("standard");
   EXPECT_EQ(ladder.name, "standard");

@@ -77,7 +77,7 @@ TEST(ConfigFiles, ErrorsNameTheFile) {
   EXPECT_EQ(result.error()[0].to_string(), path + ":2: server.threads: expected an integer, got 'lots'");
 
   const std::string good = (dir.path() / "good.yaml").string();
-  std::ofstream(good) << "timezone: UTC\n";
+  std::ofstream(good) << "timezone: UTC\nallow_empty: true\n";
   const auto loaded = load_config_file(good);
   ASSERT_TRUE(loaded);
   EXPECT_EQ(loaded->file, good);

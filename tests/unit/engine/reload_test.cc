@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -150,6 +151,104 @@ TEST_F(ReloadTest, ReloadUnderLoadKeepsExactCounts) {
   while (reclaimer_.pending() > 0) reclaimer_.collect();
   EXPECT_EQ(allowed.load(), 20'000);
   delete current.load();
+}
+
+// A contract with a distinct_subjects cap (and a price ladder), as a config
+// would give it.
+PolicySpec subjects_contract(std::string name, int64_t cap, Period period = Period::kDay) {
+  PolicySpec p = policy(std::move(name), {quota("q", 1000), testing::distinct_subjects("distinct", cap, period)});
+  ContractRules rules;
+  rules.pricing = PriceLadder::flat(10);
+  p.rules = rules;
+  return p;
+}
+
+Decision check_subject(Engine& e, std::string_view key, std::string_view subject, Nanos now) {
+  CheckRequest r;
+  r.key = key;
+  r.subject = subject;
+  return e.check(r, now);
+}
+
+// Verifies a reload the engine refuses (a later contract's distinct cap above
+// the maximum) leaves the running engine exactly as it was: its subject sets
+// are still its own and alive (a checkpoint can visit them, a CHECK can admit
+// into them), and the refused config's statuses and prices were not applied.
+// Before the fix the refused engine took the sets with it when destroyed
+// (a null set in for_each_distinct_set, a use-after-free in try_admit).
+TEST_F(ReloadTest, RefusedReloadLeavesRunningEngineUntouched) {
+  EngineOptions a;
+  a.contracts.push_back(subjects_contract("acme", 100));
+  auto e1 = build(a);
+  ASSERT_TRUE(state_.find("acme")->account()->recharge(1000, now_).has_value());
+  EXPECT_TRUE(check_subject(*e1, "acme", "alice", now_).allowed);
+
+  EngineOptions b;
+  b.contracts.push_back(subjects_contract("acme", 100));  // same cap: its set would be taken over
+  b.contracts[0].rules->status = ContractStatus::kSuspended;
+  b.contracts[0].rules->pricing = PriceLadder::flat(500);
+  b.contracts.push_back(subjects_contract("zzz", DistinctSubjects::kMaxLimit + 1));
+  auto refused = Engine::create(b, reclaimer_, now_, state_, e1.get());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().front().find("zzz"), std::string::npos) << refused.error().front();
+  EXPECT_EQ(state_.find("zzz"), nullptr);  // nothing of the refused config reached the shared state
+
+  int sets = 0;
+  e1->for_each_distinct_set([&](const std::string& contract, const std::string& limit, DistinctSubjects& set) {
+    ++sets;
+    EXPECT_EQ(contract, "acme");
+    EXPECT_EQ(limit, "distinct");
+    EXPECT_EQ(set.count(now_), 1);  // alice
+  });
+  EXPECT_EQ(sets, 1);
+  Decision d = check_subject(*e1, "acme", "bob", now_);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.balance, 980);  // still 10 a call: the refused price never applied
+  EXPECT_EQ(state_.find("acme")->status(), ContractStatus::kActive);
+  EXPECT_EQ(d.remaining, 98);  // the running set: alice and bob of 100
+  reclaimer_.collect();
+}
+
+// Verifies a successful reload shares a distinct set only when its cap,
+// period and zone are unchanged: the members carry over then, a new cap or
+// period starts an empty set, and the old engine still works meanwhile.
+TEST_F(ReloadTest, SubjectSetsCarryOverOnlyWhenUnchanged) {
+  EngineOptions a;
+  a.contracts.push_back(subjects_contract("same", 10));
+  a.contracts.push_back(subjects_contract("recapped", 10));
+  a.contracts.push_back(subjects_contract("reperiod", 10));
+  auto e1 = build(a);
+  for (const char* c : {"same", "recapped", "reperiod"}) {
+    ASSERT_TRUE(state_.find(c)->account()->recharge(1000, now_).has_value());
+    EXPECT_TRUE(check_subject(*e1, c, "alice", now_).allowed);
+  }
+
+  EngineOptions b;
+  b.contracts.push_back(subjects_contract("same", 10));
+  b.contracts.push_back(subjects_contract("recapped", 11));
+  b.contracts.push_back(subjects_contract("reperiod", 10, Period::kMonth));
+  auto e2 = build(b, e1.get());
+  std::map<std::string, int64_t> counts;
+  e2->for_each_distinct_set([&](const std::string& contract, const std::string&, DistinctSubjects& set) {
+    counts[contract] = set.count(now_);
+  });
+  EXPECT_EQ(counts, (std::map<std::string, int64_t>{{"recapped", 0}, {"reperiod", 0}, {"same", 1}}));
+  // A worker still on the old engine admits into the shared set.
+  EXPECT_TRUE(check_subject(*e1, "same", "bob", now_).allowed);
+  EXPECT_EQ(check_subject(*e2, "same", "carol", now_).remaining, 7);
+  reclaimer_.collect();
+}
+
+// Verifies an allocation failure while building an engine is an error
+// value, not an exception (a hold pool no machine can hold).
+TEST_F(ReloadTest, AllocationFailureIsAnError) {
+  EngineOptions o;
+  o.contracts.push_back(policy("c", {quota("q", 1)}));
+  o.max_holds = size_t{1} << 61;
+  auto e = Engine::create(o, reclaimer_, now_, state_);
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().front().find("out of memory"), std::string::npos) << e.error().front();
+  EXPECT_EQ(state_.find("c"), nullptr);
 }
 
 }  // namespace

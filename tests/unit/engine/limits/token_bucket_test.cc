@@ -120,41 +120,55 @@ TEST(TokenBucket, MakeRejectsWhatCannotBeRepresented) {
   EXPECT_FALSE(TokenBucket::make(1, kNanosPerSecond, 0).has_value());
   EXPECT_FALSE(TokenBucket::make(2, 1, 1).has_value());  // > 1 unit/ns
   EXPECT_FALSE(TokenBucket::make(1, kMax, 2).has_value());  // burst × T overflows
-  ASSERT_TRUE(TokenBucket::make(kMax, kMax, kMax).has_value());
-  ASSERT_TRUE(TokenBucket::make(1, kMax, 1).has_value());
+  // burst × T fits in int64 but now + burst × T would not for every now
+  // before 2100: refused (such a bucket would deny cost = burst forever).
+  EXPECT_FALSE(TokenBucket::make(kMax, kMax, kMax).has_value());
+  EXPECT_FALSE(TokenBucket::make(1, kMax, 1).has_value());
+  EXPECT_FALSE(TokenBucket::make(1, TokenBucket::kMaxTolerance + 1, 1).has_value());
+  ASSERT_TRUE(TokenBucket::make(1, TokenBucket::kMaxTolerance, 1).has_value());
+  ASSERT_TRUE(TokenBucket::make(kMax, kMax, TokenBucket::kMaxTolerance).has_value());  // T = 1 ns
   // 3 per second: T rounds up to 333,333,334 ns (effective rate ≤ 3/s).
   EXPECT_EQ(TokenBucket::make(3, kNanosPerSecond, 1)->emission_interval(), 333'333'334);
 }
 
 TEST(TokenBucket, HugeValuesNeitherOverflowNorWrap) {
-  // Verifies INT64_MAX-sized parameters and costs give sane answers (UBSan
-  // checks the arithmetic).
-  TokenBucket all_max = *TokenBucket::make(kMax, kMax, kMax);  // T = 1 ns
+  // Verifies the largest valid parameters and INT64_MAX-sized costs give sane
+  // answers (UBSan checks the arithmetic).
+  constexpr Nanos kTol = TokenBucket::kMaxTolerance;
+  TokenBucket all_max = *TokenBucket::make(kMax, kMax, kTol);  // T = 1 ns, burst × T = kMaxTolerance
   Words w(1);
   all_max.init(w.get(), 0);
-  LimitResult r = all_max.try_charge(w.get(), kMax, 0);
+  LimitResult r = all_max.try_charge(w.get(), kTol, 0);
   EXPECT_TRUE(r.allowed);
   EXPECT_EQ(r.remaining, 0);
-  EXPECT_EQ(r.reset_after, kMax);
+  EXPECT_EQ(r.reset_after, kTol);
   LimitResult next = all_max.try_charge(w.get(), 1, 0);
   EXPECT_FALSE(next.allowed);
   EXPECT_EQ(next.retry_after, 1);
-  // At a late `now` the TAT would pass the end of Nanos: refused, not wrapped.
-  all_max.init(w.get(), kT0);
-  LimitResult late = all_max.try_charge(w.get(), kMax, kT0);
+  EXPECT_EQ(all_max.try_charge(w.get(), kMax, 0).retry_after, -1);  // cost > burst: never
+  // Up to kLatestNow a whole burst is always storable.
+  all_max.init(w.get(), TokenBucket::kLatestNow);
+  EXPECT_TRUE(all_max.try_charge(w.get(), kTol, TokenBucket::kLatestNow).allowed);
+  // Past it the TAT would pass the end of Nanos: refused, not wrapped.
+  constexpr Nanos kLate = kMax - kNanosPerSecond;
+  all_max.init(w.get(), kLate);
+  LimitResult late = all_max.try_charge(w.get(), kTol, kLate);
   EXPECT_FALSE(late.allowed);
   EXPECT_EQ(late.retry_after, -1);
-  EXPECT_TRUE(all_max.try_charge(w.get(), kMax - kT0, kT0).allowed);
-  EXPECT_FALSE(all_max.try_charge(w.get(), 1, kT0).allowed);
+  EXPECT_TRUE(all_max.try_charge(w.get(), kMax - kLate, kLate).allowed);
+  EXPECT_FALSE(all_max.try_charge(w.get(), 1, kLate).allowed);
   EXPECT_FALSE(all_max.try_charge(w.get(), 1, std::numeric_limits<Nanos>::min()).allowed);
 
-  // One unit per 292 years.
-  TokenBucket slow = *TokenBucket::make(1, kMax, 1);
+  // One unit per 162 years.
+  TokenBucket slow = *TokenBucket::make(1, kTol, 1);
   slow.init(w.get(), kT0);
-  EXPECT_TRUE(slow.peek(w.get(), 1, kT0).remaining == 1);
+  EXPECT_TRUE(slow.peek(w.get(), 1, kT0).allowed);
+  EXPECT_TRUE(slow.try_charge(w.get(), 1, kT0).allowed);
   LimitResult s = slow.try_charge(w.get(), 1, kT0);
-  EXPECT_FALSE(s.allowed);  // kT0 + T is past the end of Nanos
-  EXPECT_EQ(s.retry_after, -1);
+  EXPECT_FALSE(s.allowed);
+  EXPECT_EQ(s.retry_after, kTol);
+  slow.init(w.get(), kLate);
+  EXPECT_EQ(slow.try_charge(w.get(), 1, kLate).retry_after, -1);  // kLate + T is past the end of Nanos
   EXPECT_EQ(slow.try_charge(w.get(), kMax, kT0).retry_after, -1);
   EXPECT_EQ(ten_per_second().peek(w.get(), kMax, kT0).retry_after, -1);
 
