@@ -8,8 +8,6 @@
 namespace tollgate {
 namespace {
 
-constexpr size_t kMaxLimitsPerPolicy = 32;
-
 // WAIT as a pacing tolerance; bounded by TokenBucket::kMaxPacing (the
 // parser's bound), which clock-step detection relies on.
 Nanos wait_of(const CheckRequest& r) {
