@@ -360,6 +360,9 @@ std::expected<std::vector<DedupTable::Record>, std::string> decode_id_records(st
     r.stored.reset_after_ms = in.i64();
     r.stored.balance = in.i64();
     r.stored.limit_index = static_cast<int32_t>(in.u32());
+    // A replay answers these fields as they are: only what a CHECK can answer.
+    if (r.stored.reset_after_ms < 0 || r.stored.limit_index < -1)
+      return std::unexpected(bad("id records (reply out of range)"));
   }
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("id records"));
   return records;
