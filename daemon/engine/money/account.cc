@@ -95,6 +95,7 @@ std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nan
   count_.store(index + 1, std::memory_order_release);
   spendable_.fetch_add(plan->credits, std::memory_order_acq_rel);  // after the lot is there
   recharged_total_ += amount;  // plan_locked checked it does not overflow
+  bought_total_ += plan->credits * plan->unit_price;  // <= amount + old wallet: cannot overflow
   plan->balance = balance();
   return plan;
 }
@@ -117,6 +118,15 @@ std::expected<void, std::string> Account::restore_lot(const LotState& state, int
   if (__builtin_add_overflow(recharged_total_, state.amount, &recharged_total))
     return std::unexpected("restored lots would overflow the balance");
   if (index >= kMaxLots) return std::unexpected("too many lots");
+  // Conservation: a recharge buys credits = (amount + wallet) / unit_price,
+  // so Σ credits × unit_price + wallet never exceeds Σ amounts. A restored
+  // lot that breaks it was never produced by a recharge (and could overflow
+  // balance()).
+  int64_t worth = 0, bought_total = 0, held = 0;
+  if (__builtin_mul_overflow(state.credits, state.unit_price, &worth) ||
+      __builtin_add_overflow(bought_total_, worth, &bought_total) ||
+      __builtin_add_overflow(bought_total, wallet, &held) || held > recharged_total)
+    return std::unexpected("lot " + std::to_string(index) + " holds more credits and wallet than was ever recharged");
   const int chunk = chunk_of(index);
   Lot* lots = chunks_[chunk].load(std::memory_order_relaxed);
   if (lots == nullptr) {
@@ -134,6 +144,7 @@ std::expected<void, std::string> Account::restore_lot(const LotState& state, int
   count_.store(index + 1, std::memory_order_release);
   spendable_.fetch_add(spendable_of(state), std::memory_order_acq_rel);
   recharged_total_ = recharged_total;
+  bought_total_ = bought_total;
   return {};
 }
 

@@ -239,6 +239,7 @@ class Account {
   mutable std::mutex control_mutex_;  // recharge, set_ladder, snapshot
   PriceLadder ladder_;
   int64_t recharged_total_ = 0;  // Σ amounts: an upper bound of balance()
+  int64_t bought_total_ = 0;     // Σ credits × unit_price; + wallet never exceeds recharged_total_
 };
 
 }  // namespace tollgate

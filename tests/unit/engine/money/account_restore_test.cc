@@ -22,7 +22,7 @@ namespace {
 // amounts, cumulative over the lots restored), in the money code the
 // semantics helper of issue 9 is changing (the lot cap of item 19);
 // refusing the lot makes recovery report it as a restore error.
-TEST(AccountRestore, DISABLED_RefusesALotWorthMoreThanWasRecharged) {
+TEST(AccountRestore, RefusesALotWorthMoreThanWasRecharged) {
   Account account(PriceLadder::flat(100));
   LotState lot;
   lot.index = 0;
@@ -38,7 +38,7 @@ TEST(AccountRestore, DISABLED_RefusesALotWorthMoreThanWasRecharged) {
 // lots + wallet == Σ amounts recharged (the wallet is the remainder below one
 // unit price). Today a 2000 lot at 100 per credit (20 credits) restores with
 // a wallet of 512, and the balance (2512) exceeds its ledger (2000).
-TEST(AccountRestore, DISABLED_RefusesAWalletNoRechargePaidFor) {
+TEST(AccountRestore, RefusesAWalletNoRechargePaidFor) {
   Account account(PriceLadder::flat(100));
   LotState lot;
   lot.index = 0;
