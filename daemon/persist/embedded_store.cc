@@ -78,14 +78,14 @@ class EmbeddedStore::Recovery {
     switch (static_cast<RecordType>(type)) {
       case RecordType::kContract: {
         auto image = decode_contract(bytes);
-        if (!image) return restorer_.error(image.error());
+        if (!image) return undecodable(image.error());
         restorer_.contract(*image);
         break;
       }
       case RecordType::kLedgerEntries: ledger(bytes); break;
       case RecordType::kPayments: {
         auto payments = decode_payments(bytes);
-        if (!payments) return restorer_.error(payments.error());
+        if (!payments) return undecodable(payments.error());
         restorer_.payments(std::move(*payments));
         break;
       }
@@ -95,7 +95,7 @@ class EmbeddedStore::Recovery {
       case RecordType::kSubjects: subjects(bytes); break;
       case RecordType::kSubjectEstimate: subject_estimate(bytes); break;
       case RecordType::kMeta: break;
-      default: restorer_.error(fmt::format("snapshot record of unknown type {}", type));
+      default: undecodable(fmt::format("snapshot record of unknown type {}", type));
     }
   }
 
@@ -124,12 +124,12 @@ class EmbeddedStore::Recovery {
       case RecordType::kSubjectEstimate: subject_estimate(r.payload); break;
       case RecordType::kAdmin: {
         auto record = decode_admin(r.payload);
-        if (!record) return restorer_.error(fmt::format("journal seq {}: {}", r.seq, record.error()));
+        if (!record) return undecodable(fmt::format("journal seq {}: {}", r.seq, record.error()));
         held_.emplace(r.seq, std::move(*record));  // applied unless a cancel follows
         break;
       }
       case RecordType::kCancel: break;  // of a record not held: nothing to undo
-      default: restorer_.error(fmt::format("journal seq {}: unknown record type {}", r.seq, r.type));
+      default: undecodable(fmt::format("journal seq {}: unknown record type {}", r.seq, r.type));
     }
   }
 
@@ -167,7 +167,16 @@ class EmbeddedStore::Recovery {
   // The hold set recovery trusted (after finish()), sorted.
   HoldSet durable_holds() const { return sorted_holds(latest_holds_); }
 
+  // Records that passed their checksum but do not decode (or are of no known
+  // type): the state they carried is missing from what was recovered.
+  uint64_t undecodable_records() const { return undecodable_; }
+
  private:
+  void undecodable(std::string message) {
+    ++undecodable_;
+    restorer_.error(std::move(message));
+  }
+
   void apply_held() {
     if (auto r = store_.admin_.apply(held_->second); !r)
       restorer_.error(fmt::format("journal seq {}: {}", held_->first, r.error()));
@@ -178,21 +187,21 @@ class EmbeddedStore::Recovery {
 
   void ledger(std::string_view bytes) {
     auto entries = decode_ledger_entries(bytes);
-    if (!entries) return restorer_.error(entries.error());
+    if (!entries) return undecodable(entries.error());
     restorer_.ledger(std::move(*entries));
   }
 
   void counters(std::string_view bytes) {
     auto decoded = decode_counters(
         bytes, [&](std::string_view key, std::span<const SavedLimit> saved) { restorer_.counters(key, saved); });
-    if (!decoded) restorer_.error(decoded.error());
+    if (!decoded) undecodable(decoded.error());
   }
 
   // Each holds record is the whole open set: the latest one wins (unless
   // its commit was torn, see finish()).
   void holds(std::string_view bytes) {
     auto decoded = decode_holds(bytes);
-    if (!decoded) return restorer_.error(decoded.error());
+    if (!decoded) return undecodable(decoded.error());
     previous_holds_ = std::move(latest_holds_);
     latest_holds_ = std::move(*decoded);
   }
@@ -200,7 +209,7 @@ class EmbeddedStore::Recovery {
   // Replies already expired are dropped by restore().
   void id_records(std::string_view bytes) {
     auto decoded = decode_id_records(bytes);
-    if (!decoded) return restorer_.error(decoded.error());
+    if (!decoded) return undecodable(decoded.error());
     DedupTable& dedup = store_.engine_().dedup();
     for (const DedupTable::Record& r : *decoded)
       if (dedup.restore(r, now_)) ++c_.recovery_id_records;
@@ -210,7 +219,7 @@ class EmbeddedStore::Recovery {
   // again; members of a period that has ended are dropped by restore().
   void subjects(std::string_view bytes) {
     auto decoded = decode_subjects(bytes);
-    if (!decoded) return restorer_.error(decoded.error());
+    if (!decoded) return undecodable(decoded.error());
     if (sets_.empty())
       store_.engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit,
                                                  DistinctSubjects& set) { sets_[{contract, limit}] = &set; });
@@ -223,7 +232,7 @@ class EmbeddedStore::Recovery {
 
   void subject_estimate(std::string_view bytes) {
     auto decoded = decode_subject_estimate(bytes);
-    if (!decoded) return restorer_.error(decoded.error());
+    if (!decoded) return undecodable(decoded.error());
     if (estimates_.empty())
       store_.engine_().for_each_subject_estimate(
           [&](const std::string& contract, PeriodHll& hll) { estimates_[contract] = &hll; });
@@ -240,6 +249,7 @@ class EmbeddedStore::Recovery {
   std::map<std::string, PeriodHll*, std::less<>> estimates_;
   std::map<std::pair<std::string, std::string>, DistinctSubjects*> sets_;
   std::optional<std::pair<uint64_t, AdminRecord>> held_;
+  uint64_t undecodable_ = 0;
 };
 
 EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
@@ -329,6 +339,17 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
   }
   recovery.finish();
+  if (recovery.undecodable_records() > 0 && options_.recover == RecoverMode::kRefuse) {
+    // A checksummed record that does not decode lost what it carried (a
+    // ledger record: the debits; a contract image: its lots): starting would
+    // serve money that disagrees with its ledger.
+    return std::unexpected(fmt::format(
+        "recovery: {} stored record{} passed {} checksum but could not be decoded (logged above as 'recovery: ...'); "
+        "not starting with less state than was acknowledged. Restore the directory from a backup, or start with "
+        "--recover=truncate to accept the state without them",
+        recovery.undecodable_records(), recovery.undecodable_records() == 1 ? "" : "s",
+        recovery.undecodable_records() == 1 ? "its" : "their"));
+  }
   if (!identity_written_) {
     // A store from an earlier version, or one whose identity was unreadable:
     // it is marked now. Only the snapshot is known synced, so the watermark

@@ -351,7 +351,26 @@ Result<void> Journal::recover(const RecordVisitor& visit) {
   if (!scan.segments.empty() && scan.segments.back().last_seq + 1 == next_seq_) {
     return open_segment_for_append(scan.segments.back());
   }
+  // A snapshot covers the last segment: its torn tail (if any) is cut before
+  // a new segment follows it, or the next recovery would meet damage in a
+  // segment that is no longer the last and call it corruption.
+  if (!scan.segments.empty() && scan.segments.back().good_bytes < scan.segments.back().file_bytes) {
+    if (auto cut = cut_torn_tail(scan.segments.back()); !cut) return cut;
+  }
   return start_segment(next_seq_);
+}
+
+Result<void> Journal::cut_torn_tail(const JournalScan::Segment& segment) {
+  FileSystem& fs = *options_.fs;
+  auto opened = fs.open(segment.path, O_WRONLY);
+  if (!opened) return std::unexpected(std::move(opened.error()));
+  ScopedFile file(fs, std::move(*opened));
+  if (auto t = fs.ftruncate(file.get(), segment.good_bytes); !t) return t;
+  if (auto s = fs.fdatasync(file.get()); !s) return s;
+  recovery_.bytes_truncated = segment.file_bytes - segment.good_bytes;
+  status_->records_truncated_at_recovery += 1;
+  status_->bytes_truncated_at_recovery += recovery_.bytes_truncated;
+  return {};
 }
 
 // Sets aside everything from the corruption on, in <dir>/discarded/: the

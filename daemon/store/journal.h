@@ -219,6 +219,8 @@ class Journal {
   Journal(std::string dir, const JournalOptions& options);
   Result<void> recover(const RecordVisitor& visit);
   Result<void> quarantine(const JournalScan& scan);
+  // Cuts a torn tail off a segment a snapshot covers (recovery).
+  Result<void> cut_torn_tail(const JournalScan::Segment& segment);
   Result<void> open_segment_for_append(JournalScan::Segment segment);
   Result<void> start_segment(uint64_t first_seq);
   // After a failed write or sync: cut the segment back to durable_offset_.

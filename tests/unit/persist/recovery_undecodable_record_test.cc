@@ -57,7 +57,7 @@ struct Daemon {
 // DISABLED: the fix belongs to EmbeddedStore::recover / StateRestorer
 // (daemon/persist), part of the storage helper's "never start with less
 // than was acknowledged" work in issue 9.
-TEST(RecoveryUndecodableRecord, DISABLED_LedgerRecordThatDoesNotDecodeNeverStartsInconsistent) {
+TEST(RecoveryUndecodableRecord, LedgerRecordThatDoesNotDecodeNeverStartsInconsistent) {
   store::testing::TempDir dir;
   {
     Daemon d(dir.path());
