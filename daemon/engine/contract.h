@@ -72,12 +72,18 @@ class ContractState {
   }
 
   // The prepaid account; created when the contract first has pricing, kept
-  // (with its lots) even if pricing is later removed from the config.
-  Account* account() const { return account_.get(); }
+  // (with its lots) even if pricing is later removed from the config. A
+  // reload may create it while workers call account(): published with a
+  // release store, read with an acquire load. Thread-safe.
+  Account* account() const { return account_ptr_.load(std::memory_order_acquire); }
   Account& ensure_account(const PriceLadder& ladder) {
     std::lock_guard lock(mutex_);
-    if (!account_) account_ = std::make_unique<Account>(ladder);
-    else account_->set_ladder(ladder);
+    if (!account_) {
+      account_ = std::make_unique<Account>(ladder);
+      account_ptr_.store(account_.get(), std::memory_order_release);
+    } else {
+      account_->set_ladder(ladder);
+    }
     return *account_;
   }
 
@@ -90,7 +96,8 @@ class ContractState {
   std::atomic<bool> overridden_{false};
   mutable std::mutex mutex_;
   std::string reason_;
-  std::unique_ptr<Account> account_;
+  std::unique_ptr<Account> account_;  // owner; written once, under mutex_
+  std::atomic<Account*> account_ptr_{nullptr};
   std::atomic<int64_t> open_holds_{0};
   std::atomic<uint64_t> concurrency_shadow_denials_{0};
 };

@@ -32,10 +32,18 @@ constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 constexpr int kWorkers = 2;
 
 // Two valid configs that differ in a distinct_subjects cap (a reload that
-// replaces the subject set the checkpoint drains), and one that is refused.
+// replaces the subject set the checkpoint drains) and in whether contract
+// `paid` has a price ladder (the first reload that gives it one creates its
+// account while workers read it), and one that is refused.
 std::string config_text(const std::string& state_dir, int distinct_cap, bool broken = false) {
+  const bool priced = distinct_cap % 2 == 1;
   std::string text = "storage:\n  mode: embedded\n  dir: " + state_dir + "\n  checkpoint_ms: 1\n" +
+                     "pricing:\n  standard:\n    - { prepay_from: 0, unit_price: 100 }\n" +
                      "contracts:\n"
+                     "  paid:\n" +
+                     (priced ? "    pricing: standard\n" : "") +
+                     "    limits:\n"
+                     "      - { name: daily, type: quota, limit: 1000000000, period: day }\n"
                      "  acme:\n"
                      "    limits:\n"
                      "      - { name: daily, type: quota, limit: 1000000000, period: day }\n"
@@ -198,6 +206,9 @@ TEST(Reloader, HammeredThroughBothPathsWhileCheckpointing) {
           users.key = "users";
           users.subject = subject;
           (void)engine.check(users, d.clock.now(), t);
+          CheckRequest paid;
+          paid.key = "paid";
+          (void)engine.check(paid, d.clock.now(), t);  // OK unpriced, BALANCE once priced
           const std::string ip = "ip:" + std::to_string(n % 64);
           CheckRequest dynamic;
           dynamic.key = ip;
