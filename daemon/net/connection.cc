@@ -1,5 +1,6 @@
 #include "net/connection.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -115,7 +116,15 @@ void Connection::arm_release_timer(Nanos now, uint64_t durable) {
   Nanos next = barriers_.next_release(durable);
   // Shutting down while a reply waits for its commit: give up at the deadline.
   if (close_when_flushed_ && barriers_.waits_for_commit(durable)) next = close_deadline_;
-  if (stall_since_ != OutputBarriers::kNone) next = std::min(next, stall_since_ + limits_.output_stall_timeout);
+  if (stalled_) {  // rare (a peer not reading): re-armed at every flush, in loop time
+    const uint64_t loop_now = uv_now(worker_.loop());
+    const uint64_t stall_deadline = stall_since_ms_ + static_cast<uint64_t>(ceil_millis(limits_.output_stall_timeout));
+    uint64_t delay = stall_deadline > loop_now ? stall_deadline - loop_now : 1;
+    if (next != OutputBarriers::kNone) delay = std::min(delay, static_cast<uint64_t>(ceil_millis(next - now)));
+    timer_armed_for_ = kArmedForStall;
+    uv_timer_start(&release_timer_, on_release_timer, std::max<uint64_t>(delay, 1), 0);
+    return;
+  }
   if (next == timer_armed_for_) return;
   timer_armed_for_ = next;
   if (next == OutputBarriers::kNone) {
@@ -224,9 +233,18 @@ void Connection::drop_for_output(const char* why) {
 
 // Runs the complete commands in the input, writing their replies in one go
 // at the end — unless they pile up past pause_output and the peer does not
-// take them: then the rest waits (input_waiting_) until it has drained. A
-// malformed frame gets an error reply and closes the connection.
+// take them: then the rest waits (input_waiting_) until it has drained. If
+// the final write found the peer drained after all, no write completion will
+// come to resume it: go on at once.
 void Connection::process() {
+  do {
+    run_batch();
+  } while (input_waiting_ && !closing_ && !close_when_flushed_ && unwritten() <= pause_limit());
+}
+
+// One batch of process(). A malformed frame gets an error reply and closes
+// the connection.
+void Connection::run_batch() {
   resp::ReplyWriter writer(out_);
   size_t parsed = 0;
   input_waiting_ = false;
@@ -358,18 +376,27 @@ void Connection::flush() {
     return;
   }
   // A peer that takes nothing of a pending write while over the pause mark:
-  // dropped after the stall timeout. Held replies are not its fault.
+  // dropped after the stall timeout. Held replies are not its fault. Timed
+  // on the loop's clock, read afresh (a long batch makes `now` stale).
   if (write_in_flight_ && unwritten > pause_limit()) {
+    uv_update_time(worker_.loop());
+    const uint64_t loop_now = uv_now(worker_.loop());
     const size_t queued = handle_.write_queue_size;
-    if (stall_since_ == OutputBarriers::kNone || queued < stall_queue_) {
-      stall_since_ = now;  // stalled from now, or it took some: the clock restarts
-      stall_queue_ = queued;
-    } else if (now - stall_since_ >= limits_.output_stall_timeout) {
+    const bool due = stalled_ && queued >= stall_queue_ &&
+                     loop_now - stall_since_ms_ >= static_cast<uint64_t>(ceil_millis(limits_.output_stall_timeout));
+    // Due: unless the socket has room (the peer read and this loop has not
+    // written since — e.g. this thread was busy), it took nothing: drop it.
+    if (due && !socket_writable()) {
       drop_for_output("peer stopped reading its replies");
       return;
     }
+    if (!stalled_ || queued < stall_queue_ || due) {
+      stalled_ = true;  // stalled from now, or it took some: the clock restarts
+      stall_since_ms_ = loop_now;
+      stall_queue_ = queued;
+    }
   } else {
-    stall_since_ = OutputBarriers::kNone;
+    stalled_ = false;
   }
   if (close_when_flushed_ && !barriers_.empty() &&
       (barriers_.waits_for_commit(durable) ? now >= close_deadline_ : barriers_.next_release() > close_deadline_)) {
@@ -390,17 +417,28 @@ void Connection::flush() {
   arm_release_timer(now, durable);
 }
 
+bool Connection::socket_writable() const {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0) return false;
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
+}
+
 void Connection::on_write(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   self->write_in_flight_ = false;
-  self->stall_since_ = OutputBarriers::kNone;  // the peer took a whole write
+  self->stalled_ = false;  // the peer took a whole write
   self->writing_.clear();
   if (self->writing_.capacity() > kIdleOutputCapacity) std::string().swap(self->writing_);
   if (status < 0) {
     self->close();
     return;
   }
+  // Fresh time for what flush decides (held replies due, the stall clock):
+  // the last batch may be long past.
+  self->service_.begin_batch(self->session_.worker);
   self->flush();
+  self->service_.end_batch(self->session_.worker);
   self->resume_input();
 }
 

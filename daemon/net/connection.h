@@ -93,6 +93,7 @@ class Connection {
   static void on_release_timer(uv_timer_t* t);
 
   void process();
+  void run_batch();
   void flush();
   // Writes what may go now without blocking; with `queue_rest`, hands the
   // rest of it to an async write. False if the socket failed (then closed).
@@ -102,6 +103,8 @@ class Connection {
   size_t pause_limit() const { return std::min(limits_.pause_output, limits_.max_output); }
   // Runs the commands left in the input by an output pause once the peer drained.
   void resume_input();
+  // The kernel would take more bytes now (the peer has read some).
+  bool socket_writable() const;
   // Drops a client whose replies are not being read (counted, logged).
   void drop_for_output(const char* why);
   // Sizes the input buffer for the next read (on_alloc); false: no room may be had.
@@ -136,8 +139,10 @@ class Connection {
   Nanos timer_armed_for_ = OutputBarriers::kNone;    // release_timer_'s target
   Nanos close_deadline_ = OutputBarriers::kNone;     // shutdown: drop replies held past this
   int open_handles_ = 0;                             // handles whose close callback is pending
-  Nanos stall_since_ = OutputBarriers::kNone;        // over pause_output with a write pending since
+  bool stalled_ = false;                             // over pause_output with a write pending...
+  uint64_t stall_since_ms_ = 0;                      // ...since this loop time, without progress
   size_t stall_queue_ = 0;                           // libuv's write queue size then
+  static constexpr Nanos kArmedForStall = INT64_MIN; // timer_armed_for_ while the stall clock runs
 };
 
 }  // namespace tollgate
