@@ -252,7 +252,8 @@ TEST(ClockLimit, CommandsAnswerAtTheEndOfTime) {
   EXPECT_EQ((*engine)->expire_holds(0, end), 0u);
 
   // Through the transport: the reply to PING is written at once.
-  Worker worker(0, ConnectionLimits{});
+  const ConnectionLimits limits;  // the worker keeps a reference
+  Worker worker(0, limits);
   ASSERT_TRUE(worker.start(&service));
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
