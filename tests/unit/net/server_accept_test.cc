@@ -101,7 +101,7 @@ class ServerAccept : public ::testing::Test {
     EXPECT_EQ(uv_loop_close(&loop_), 0);  // no handle leaked
     std::filesystem::remove_all(dir_);
   }
-  void start(size_t max_connections, std::function<bool(int64_t, int64_t)> allow_peer = {}) {
+  void start(size_t max_connections, std::function<bool(const PeerCredentials&)> allow_peer = {}) {
     server_ = std::make_unique<Server>(&loop_, 1, limits_, max_connections);
     ListenerOptions options;
     options.path = path_;
@@ -157,7 +157,7 @@ TEST_F(ServerAccept, RefusedPeersAreLoggedOncePerInterval) {
   // Verifies a flood of refused peers is counted one by one but logged as
   // one line per interval.
   LogCapture log;
-  start(100, [](int64_t, int64_t) { return false; });
+  start(100, [](const PeerCredentials&) { return false; });
   constexpr int kPeers = 2000;
   for (int i = 0; i < kPeers; ++i) {
     int fd = connect_to(path_);
