@@ -156,7 +156,7 @@ bool Connection::charge_input(size_t new_size) {
   const bool granted = budget->set(this, &worker_, session_.id, grown, victims);
   for (const auto& v : victims) {
     if (v.group == &worker_ && v.id == session_.id) continue;  // this one: the caller closes it
-    // Groups are the workers themselves (see set() above and in other connections).
+    // Every connection registers the Worker that serves it as its group.
     static_cast<Worker*>(const_cast<void*>(v.group))->drop_for_input_budget(v.id);
   }
   return granted;

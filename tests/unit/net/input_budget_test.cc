@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 namespace tollgate {
 namespace {
 
@@ -88,6 +91,37 @@ TEST(InputBudget, VictimsOnTheirWayOutAreNotFollowedByMore) {
   EXPECT_TRUE(budget.set(&holder_b, &worker_1, 2, 350, victims));
   ASSERT_EQ(victims.size(), 1u);
   EXPECT_EQ(victims[0].id, 4u);
+}
+
+TEST(InputBudget, ConcurrentHoldersKeepTheBooksExact) {
+  // Verifies (and, under TSan, races) growth, shrinking, victims and removal
+  // from several threads at once: the books end exact (nothing left when
+  // every holder is gone) and victims are chosen along the way.
+  InputBudget budget(1 << 20);
+  constexpr int kThreads = 4, kHolders = 8, kRounds = 5000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&budget, t] {
+      int holders[kHolders];
+      std::vector<InputBudget::Victim> victims;
+      uint32_t x = 12345u + static_cast<uint32_t>(t);
+      for (int r = 0; r < kRounds; ++r) {
+        x = x * 1664525u + 1013904223u;
+        int* h = &holders[x % kHolders];
+        const size_t grown = (x >> 8) % (256 << 10);
+        if ((x >> 28) == 0) {
+          budget.remove(h);  // closed (a victim, or on its own)
+        } else {
+          (void)budget.set(h, &holders[0], static_cast<uint64_t>(t * kHolders + (h - holders)), grown, victims);
+        }
+        victims.clear();
+      }
+      for (int& h : holders) budget.remove(&h);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_GT(budget.victims_chosen(), 0u);
 }
 
 }  // namespace
