@@ -339,16 +339,17 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
   }
   recovery.finish();
-  if (recovery.undecodable_records() > 0 && options_.recover == RecoverMode::kRefuse) {
-    // A checksummed record that does not decode lost what it carried (a
-    // ledger record: the debits; a contract image: its lots): starting would
-    // serve money that disagrees with its ledger.
+  if ((recovery.undecodable_records() > 0 || counters_.recovery_errors > 0) &&
+      options_.recover == RecoverMode::kRefuse) {
+    // A checksummed record that does not decode, or one whose state cannot be
+    // applied (lot counters that do not fit its credits, a ledger entry that
+    // contradicts its lot), lost what it carried: starting would serve money
+    // that disagrees with its ledger.
     return std::unexpected(fmt::format(
-        "recovery: {} stored record{} passed {} checksum but could not be decoded (logged above as 'recovery: ...'); "
+        "recovery: {} stored record{} could not be decoded or applied (logged above as 'recovery: ...'); "
         "not starting with less state than was acknowledged. Restore the directory from a backup, or start with "
         "--recover=truncate to accept the state without them",
-        recovery.undecodable_records(), recovery.undecodable_records() == 1 ? "" : "s",
-        recovery.undecodable_records() == 1 ? "its" : "their"));
+        counters_.recovery_errors, counters_.recovery_errors == 1 ? "" : "s"));
   }
   if (!identity_written_) {
     // A store from an earlier version, or one whose identity was unreadable:
