@@ -419,17 +419,13 @@ Result<void> Journal::quarantine(const JournalScan& scan) {
 
 Result<void> Journal::open_segment_for_append(JournalScan::Segment segment) {
   FileSystem& fs = *options_.fs;
+  // A torn tail: never trusted, cut off before anything is appended.
+  if (segment.good_bytes < segment.file_bytes) {
+    if (auto cut = cut_torn_tail(segment); !cut) return cut;
+  }
   auto opened = fs.open(segment.path, O_WRONLY);
   if (!opened) return std::unexpected(std::move(opened.error()));
   current_ = ScopedFile(fs, std::move(*opened));
-  if (segment.good_bytes < segment.file_bytes) {
-    // A torn tail: never trusted, cut off before anything is appended.
-    if (auto t = fs.ftruncate(current_.get(), segment.good_bytes); !t) return t;
-    if (auto s = fs.fdatasync(current_.get()); !s) return s;
-    recovery_.bytes_truncated = segment.file_bytes - segment.good_bytes;
-    status_->records_truncated_at_recovery += 1;
-    status_->bytes_truncated_at_recovery += recovery_.bytes_truncated;
-  }
   durable_offset_ = segment.good_bytes;
   rotation_due_ = durable_offset_ >= options_.segment_bytes;
   return {};
