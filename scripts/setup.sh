@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git python3
   libuv1-dev libhiredis-dev libxxhash-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcctz-dev tzdata libcli11-dev libspdlog-dev libfmt-dev
