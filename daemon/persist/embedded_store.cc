@@ -15,8 +15,8 @@
 #include "persist/lost_records.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
-#include "store/discarded.h"
-#include "store/snapshot.h"
+#include "persist/files/discarded.h"
+#include "persist/files/snapshot.h"
 
 namespace tollgate::persist {
 namespace {

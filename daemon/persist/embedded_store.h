@@ -22,7 +22,7 @@
 //     record of every run, at every snapshot and at a clean stop. A store
 //     that reaches less than the watermark, a removed journal, a journal
 //     that no valid snapshot connects to, or a corrupt journal (torn tail
-//     excepted, store/journal.h) refuses to start: the error names file and
+//     excepted, persist/files/journal.h) refuses to start: the error names file and
 //     offset. RecoverMode kTruncate / kEmpty (tollgated --recover=...) start
 //     anyway, setting aside (never deleting) what they drop in
 //     `<dir>/discarded/` and logging every payment id lost;
@@ -51,10 +51,10 @@
 #include "engine/engine.h"
 #include "persist/recover_mode.h"
 #include "persist/state_codec.h"
-#include "store/directory_lock.h"
-#include "store/journal.h"
-#include "store/store_identity.h"
-#include "store/store_status.h"
+#include "persist/files/directory_lock.h"
+#include "persist/files/journal.h"
+#include "persist/files/store_identity.h"
+#include "persist/files/store_status.h"
 #include "tollgate/time.h"
 
 namespace tollgate::persist {

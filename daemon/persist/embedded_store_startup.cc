@@ -6,8 +6,8 @@
 
 #include "persist/embedded_store.h"
 #include "persist/lost_records.h"
-#include "store/discarded.h"
-#include "store/snapshot.h"
+#include "persist/files/discarded.h"
+#include "persist/files/snapshot.h"
 
 namespace tollgate::persist {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/journal.h"
+#include "persist/files/journal.h"
 
 namespace tollgate::persist {
 

@@ -13,7 +13,7 @@
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"
-#include "store/snapshot.h"
+#include "persist/files/snapshot.h"
 #include "unit/store/store_test_util.h"
 
 namespace tollgate::persist {

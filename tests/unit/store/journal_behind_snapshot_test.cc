@@ -3,7 +3,7 @@
 // be replayed by the next one.
 #include <gtest/gtest.h>
 
-#include "store/journal.h"
+#include "persist/files/journal.h"
 #include "store_test_util.h"
 
 namespace tollgate::store {
@@ -21,7 +21,7 @@ using testing::write_file;
 // leaves the torn bytes in the old one; the next scan meets them before the
 // new segment, reports data loss and quarantines the new segment: every
 // record acknowledged since the previous start is lost.
-// DISABLED: the fix belongs to Journal::recover (daemon/store/journal.cc),
+// DISABLED: the fix belongs to Journal::recover (daemon/persist/files/journal.cc),
 // which the storage helper of issue 9 is changing; e.g. cut the torn tail
 // off (it is covered by the snapshot) before starting the new segment.
 TEST(JournalBehindSnapshot, RecordsAppendedAfterATornTailSurviveTheNextRecovery) {

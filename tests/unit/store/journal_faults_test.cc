@@ -3,8 +3,8 @@
 // durable is damaged.
 #include <gtest/gtest.h>
 
-#include "store/faulty_file_system.h"
-#include "store/journal.h"
+#include "support/faulty_file_system.h"
+#include "persist/files/journal.h"
 #include "store_test_util.h"
 
 namespace tollgate::store {

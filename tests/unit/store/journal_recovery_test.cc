@@ -4,8 +4,8 @@
 // unless discard_corruption sets it aside in <dir>/discarded/.
 #include <gtest/gtest.h>
 
-#include "store/discarded.h"
-#include "store/journal.h"
+#include "persist/files/discarded.h"
+#include "persist/files/journal.h"
 #include "store_test_util.h"
 
 #include <filesystem>

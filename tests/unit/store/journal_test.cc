@@ -1,8 +1,8 @@
-#include "store/journal.h"
+#include "persist/files/journal.h"
 
 #include <gtest/gtest.h>
 
-#include "store/faulty_file_system.h"
+#include "support/faulty_file_system.h"
 #include "store_test_util.h"
 #include "tollgate/time.h"
 

@@ -1,8 +1,8 @@
-#include "store/snapshot.h"
+#include "persist/files/snapshot.h"
 
 #include <gtest/gtest.h>
 
-#include "store/faulty_file_system.h"
+#include "support/faulty_file_system.h"
 #include "store_test_util.h"
 
 namespace tollgate::store {

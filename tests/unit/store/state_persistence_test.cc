@@ -15,8 +15,8 @@
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"
-#include "store/faulty_file_system.h"
-#include "store/journal.h"
+#include "support/faulty_file_system.h"
+#include "persist/files/journal.h"
 #include "store_test_util.h"
 
 namespace tollgate::persist {

@@ -17,9 +17,9 @@
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"
-#include "store/discarded.h"
-#include "store/little_endian.h"
-#include "store/store_identity.h"
+#include "persist/files/discarded.h"
+#include "persist/files/little_endian.h"
+#include "persist/files/store_identity.h"
 #include "store_test_util.h"
 
 namespace tollgate::persist {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "store/journal.h"
+#include "persist/files/journal.h"
 
 namespace tollgate::store::testing {
 

@@ -1,4 +1,4 @@
-#include "store/store_identity.h"
+#include "persist/files/store_identity.h"
 
 #include <sys/random.h>
 #include <unistd.h>

@@ -1,12 +1,12 @@
-#include "store/snapshot.h"
+#include "persist/files/snapshot.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 
-#include "store/little_endian.h"
-#include "store/seq_names.h"
+#include "persist/files/little_endian.h"
+#include "persist/files/seq_names.h"
 
 namespace tollgate::store {
 namespace {

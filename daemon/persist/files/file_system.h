@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/store_error.h"
+#include "persist/files/store_error.h"
 
 namespace tollgate::store {
 

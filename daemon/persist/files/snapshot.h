@@ -27,9 +27,9 @@
 #include <string_view>
 #include <vector>
 
-#include "store/file_system.h"
-#include "store/journal.h"
-#include "store/store_status.h"
+#include "persist/files/file_system.h"
+#include "persist/files/journal.h"
+#include "persist/files/store_status.h"
 
 namespace tollgate::store {
 

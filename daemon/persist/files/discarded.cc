@@ -1,8 +1,8 @@
-#include "store/discarded.h"
+#include "persist/files/discarded.h"
 
 #include <algorithm>
 
-#include "store/seq_names.h"
+#include "persist/files/seq_names.h"
 
 namespace tollgate::store {
 

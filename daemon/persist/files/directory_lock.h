@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "store/file_system.h"
+#include "persist/files/file_system.h"
 
 namespace tollgate::store {
 

@@ -1,4 +1,4 @@
-#include "store/journal.h"
+#include "persist/files/journal.h"
 
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack: no allocation per record
 #include <xxhash.h>
@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "store/discarded.h"
-#include "store/little_endian.h"
-#include "store/seq_names.h"
+#include "persist/files/discarded.h"
+#include "persist/files/little_endian.h"
+#include "persist/files/seq_names.h"
 #include "tollgate/time.h"
 
 namespace tollgate::store {

@@ -1,4 +1,4 @@
-#include "store/directory_lock.h"
+#include "persist/files/directory_lock.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "store/file_system.h"
+#include "persist/files/file_system.h"
 
 #include <dirent.h>
 #include <sys/file.h>

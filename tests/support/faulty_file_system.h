@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "store/file_system.h"
+#include "persist/files/file_system.h"
 
 namespace tollgate::store {
 

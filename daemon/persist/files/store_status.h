@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "store/store_error.h"
+#include "persist/files/store_error.h"
 
 namespace tollgate::store {
 

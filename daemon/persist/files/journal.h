@@ -49,8 +49,8 @@
 #include <string_view>
 #include <vector>
 
-#include "store/file_system.h"
-#include "store/store_status.h"
+#include "persist/files/file_system.h"
+#include "persist/files/store_status.h"
 
 namespace tollgate {
 class Clock;

@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "store/file_system.h"
+#include "persist/files/file_system.h"
 
 namespace tollgate::store {
 
