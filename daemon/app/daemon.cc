@@ -22,9 +22,9 @@
 #include "engine/reclaimer.h"
 #include "net/fd_limit.h"
 #include "net/server.h"
-#include "persist/embedded_store.h"
-#include "persist/redis_store.h"
-#include "persist/redis_sync.h"
+#include "persist/embedded/embedded_store.h"
+#include "persist/redis/redis_store.h"
+#include "persist/redis/redis_sync.h"
 
 namespace tollgate {
 namespace {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 #include "persist/files/journal.h"
 #include "persist/files/snapshot.h"
 

@@ -11,10 +11,10 @@
 
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
 #include "persist/files/snapshot.h"
-#include "unit/store/store_test_util.h"
+#include "unit/persist/files/store_test_util.h"
 
 namespace tollgate::persist {
 namespace {

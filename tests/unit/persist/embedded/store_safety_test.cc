@@ -15,12 +15,12 @@
 
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
 #include "persist/files/discarded.h"
 #include "persist/files/little_endian.h"
 #include "persist/files/store_identity.h"
-#include "store_test_util.h"
+#include "unit/persist/files/store_test_util.h"
 
 namespace tollgate::persist {
 namespace {

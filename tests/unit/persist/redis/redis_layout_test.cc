@@ -1,6 +1,6 @@
 // The Redis store's pure logic: key names, deltas between two observations
 // of a limit's words, coalescing, TAT advances, and words rebuilt from fields.
-#include "persist/redis_layout.h"
+#include "persist/redis/redis_layout.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,7 +12,7 @@
 #include "engine/counter_table.h"
 #include "engine/policy.h"
 #include "log/log_limiter.h"
-#include "persist/lost_records.h"
+#include "persist/embedded/lost_records.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
 #include "persist/files/discarded.h"

@@ -1,4 +1,4 @@
-#include "persist/redis_loader.h"
+#include "persist/redis/redis_loader.h"
 
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>

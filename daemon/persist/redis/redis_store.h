@@ -41,8 +41,8 @@
 #include "config/config.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/delta_buffer.h"
-#include "persist/redis_layout.h"
+#include "persist/redis/delta_buffer.h"
+#include "persist/redis/redis_layout.h"
 #include "tollgate/time.h"
 
 struct redisAsyncContext;

@@ -1,6 +1,6 @@
 // The Redis store's pending counter deltas: coalescing, the bound, drops,
 // and the counters-script arguments a batch is taken as.
-#include "persist/delta_buffer.h"
+#include "persist/redis/delta_buffer.h"
 
 #include <gtest/gtest.h>
 

@@ -13,11 +13,11 @@
 
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
 #include "support/faulty_file_system.h"
 #include "persist/files/journal.h"
-#include "store_test_util.h"
+#include "unit/persist/files/store_test_util.h"
 
 namespace tollgate::persist {
 namespace {

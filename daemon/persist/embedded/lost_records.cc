@@ -1,4 +1,4 @@
-#include "persist/lost_records.h"
+#include "persist/embedded/lost_records.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

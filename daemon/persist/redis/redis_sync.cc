@@ -1,4 +1,4 @@
-#include "persist/redis_sync.h"
+#include "persist/redis/redis_sync.h"
 
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>

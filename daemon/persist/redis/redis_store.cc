@@ -1,4 +1,4 @@
-#include "persist/redis_store.h"
+#include "persist/redis/redis_store.h"
 
 #include <fmt/format.h>
 #include <hiredis/adapters/libuv.h>
@@ -13,9 +13,9 @@
 #include "engine/counter_table.h"
 #include "engine/policy.h"
 #include "log/log_limiter.h"
-#include "persist/redis_loader.h"
-#include "persist/redis_scripts.h"
-#include "persist/redis_sync.h"
+#include "persist/redis/redis_loader.h"
+#include "persist/redis/redis_scripts.h"
+#include "persist/redis/redis_sync.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
 

@@ -49,7 +49,7 @@
 #include "engine/commit_gate.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/recover_mode.h"
+#include "persist/embedded/recover_mode.h"
 #include "persist/state_codec.h"
 #include "persist/files/directory_lock.h"
 #include "persist/files/journal.h"

@@ -7,9 +7,9 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
-#include "persist/redis_loader.h"
-#include "persist/redis_scripts.h"
-#include "persist/redis_store.h"
+#include "persist/redis/redis_loader.h"
+#include "persist/redis/redis_scripts.h"
+#include "persist/redis/redis_store.h"
 #include "persist/state_codec.h"
 
 namespace tollgate::persist {

@@ -1,4 +1,4 @@
-#include "persist/redis_scripts.h"
+#include "persist/redis/redis_scripts.h"
 
 namespace tollgate::persist::scripts {
 namespace {

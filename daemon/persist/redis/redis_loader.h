@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "persist/redis_layout.h"
-#include "persist/redis_sync.h"
+#include "persist/redis/redis_layout.h"
+#include "persist/redis/redis_sync.h"
 #include "persist/state_restorer.h"
 
 namespace tollgate::persist {

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "persist/embedded_store.h"
-#include "persist/lost_records.h"
+#include "persist/embedded/embedded_store.h"
+#include "persist/embedded/lost_records.h"
 #include "persist/files/discarded.h"
 #include "persist/files/snapshot.h"
 

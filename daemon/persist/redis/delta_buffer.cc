@@ -1,4 +1,4 @@
-#include "persist/delta_buffer.h"
+#include "persist/redis/delta_buffer.h"
 
 #include <algorithm>
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "persist/redis_layout.h"
+#include "persist/redis/redis_layout.h"
 
 namespace tollgate::persist {
 

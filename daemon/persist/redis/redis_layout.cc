@@ -1,4 +1,4 @@
-#include "persist/redis_layout.h"
+#include "persist/redis/redis_layout.h"
 
 #include <algorithm>
 #include <charconv>
