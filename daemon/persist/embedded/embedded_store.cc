@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "engine/policy.h"
 #include "log/log_limiter.h"
 #include "persist/embedded/lost_records.h"
+#include "persist/embedded/recovery.h"
 #include "persist/state_codec.h"
 #include "persist/state_restorer.h"
 #include "persist/files/discarded.h"
@@ -65,193 +65,6 @@ void emit_estimate(const std::string& contract, HllWords words, const Emit& emit
 
 }  // namespace
 
-// Applies snapshot and journal records to the state, in order, through the
-// StateRestorer (shared with the Redis store); this class adds what is the
-// journal's own: admin records held until a cancel may follow, and open
-// holds, ID replies and distinct-subject state (embedded store only).
-class EmbeddedStore::Recovery {
- public:
-  Recovery(EmbeddedStore& store, Nanos now)
-      : store_(store), now_(now), c_(store.counters_), restorer_(store.state_, store.engine_(), now) {}
-
-  void snapshot_record(uint8_t type, std::string_view bytes) {
-    switch (static_cast<RecordType>(type)) {
-      case RecordType::kContract: {
-        auto image = decode_contract(bytes);
-        if (!image) return undecodable(image.error());
-        restorer_.contract(*image);
-        break;
-      }
-      case RecordType::kLedgerEntries: ledger(bytes); break;
-      case RecordType::kPayments: {
-        auto payments = decode_payments(bytes);
-        if (!payments) return undecodable(payments.error());
-        restorer_.payments(std::move(*payments));
-        break;
-      }
-      case RecordType::kCounters: counters(bytes); break;
-      case RecordType::kHolds: holds(bytes); break;
-      case RecordType::kIdRecords: id_records(bytes); break;
-      case RecordType::kSubjects: subjects(bytes); break;
-      case RecordType::kSubjectEstimate: subject_estimate(bytes); break;
-      case RecordType::kMeta: break;
-      default: undecodable(fmt::format("snapshot record of unknown type {}", type));
-    }
-  }
-
-  void journal_record(const store::RecordView& r) {
-    ++c_.recovery_records_replayed;
-    const auto type = static_cast<RecordType>(r.type);
-    if (held_) {
-      if (type == RecordType::kCancel) {
-        auto seq = decode_cancel(r.payload);
-        if (seq && *seq == held_->first) {
-          ++c_.recovery_admin_cancelled;
-          spdlog::warn("recovery: skipping admin mutation at journal seq {} ({} {}): it was refused", held_->first,
-                       held_->second.event_kind, held_->second.contract);
-          held_.reset();
-          return;
-        }
-      }
-      apply_held();
-    }
-    switch (type) {
-      case RecordType::kLedgerEntries: ledger(r.payload); break;
-      case RecordType::kCounters: counters(r.payload); break;
-      case RecordType::kHolds: holds(r.payload); break;
-      case RecordType::kIdRecords: id_records(r.payload); break;
-      case RecordType::kSubjects: subjects(r.payload); break;
-      case RecordType::kSubjectEstimate: subject_estimate(r.payload); break;
-      case RecordType::kAdmin: {
-        auto record = decode_admin(r.payload);
-        if (!record) return undecodable(fmt::format("journal seq {}: {}", r.seq, record.error()));
-        held_.emplace(r.seq, std::move(*record));  // applied unless a cancel follows
-        break;
-      }
-      case RecordType::kCancel: break;  // of a record not held: nothing to undo
-      default: undecodable(fmt::format("journal seq {}: unknown record type {}", r.seq, r.type));
-    }
-  }
-
-  void finish() {
-    if (held_) apply_held();
-    restorer_.finish();
-    // Holds last: each one's debit is in the ledger just rebuilt (see
-    // append_hold_set_locked), so its CANCEL refunds what was taken.
-    Engine& engine = store_.engine_();
-    if (latest_holds_.ledger_seq > store_.state_.ledger().last_seq()) {
-      // The commit that wrote this set was torn before its ledger entries:
-      // the set before it is the one that agrees with the recovered ledger.
-      ++c_.recovery_holds_sets_untrusted;
-      spdlog::warn("recovery: the latest hold set needs ledger seq {} but the ledger ends at {}; using the one before",
-                   latest_holds_.ledger_seq, store_.state_.ledger().last_seq());
-      latest_holds_ = std::move(previous_holds_);
-    }
-    for (const HoldImage& h : latest_holds_.holds) {
-      if (engine.restore_hold(h)) ++c_.recovery_holds_restored;
-      else ++c_.recovery_holds_skipped;
-    }
-    // Holds that expired while the daemon was down are settled now, by their
-    // contract's hold_timeout, rather than when their worker next wakes up.
-    for (int worker = 0; worker < engine.holds().workers(); ++worker)
-      c_.recovery_holds_expired += engine.expire_holds(worker, now_);
-    const RestoreStats& s = restorer_.stats();
-    c_.recovery_keys_restored = s.keys_restored;
-    c_.recovery_keys_skipped = s.keys_skipped;
-    c_.recovery_limits_skipped = s.limits_skipped;
-    c_.recovery_ledger_entries = s.ledger_entries;
-    c_.recovery_ledger_gaps = s.ledger_gaps;
-    c_.recovery_errors = s.errors;
-  }
-
-  // The hold set recovery trusted (after finish()), sorted.
-  HoldSet durable_holds() const { return sorted_holds(latest_holds_); }
-
-  // Records that passed their checksum but do not decode (or are of no known
-  // type): the state they carried is missing from what was recovered.
-  uint64_t undecodable_records() const { return undecodable_; }
-
- private:
-  void undecodable(std::string message) {
-    ++undecodable_;
-    restorer_.error(std::move(message));
-  }
-
-  void apply_held() {
-    if (auto r = store_.admin_.apply(held_->second); !r)
-      restorer_.error(fmt::format("journal seq {}: {}", held_->first, r.error()));
-    else
-      ++c_.recovery_admin_applied;
-    held_.reset();
-  }
-
-  void ledger(std::string_view bytes) {
-    auto entries = decode_ledger_entries(bytes);
-    if (!entries) return undecodable(entries.error());
-    restorer_.ledger(std::move(*entries));
-  }
-
-  void counters(std::string_view bytes) {
-    auto decoded = decode_counters(
-        bytes, [&](std::string_view key, std::span<const SavedLimit> saved) { restorer_.counters(key, saved); });
-    if (!decoded) undecodable(decoded.error());
-  }
-
-  // Each holds record is the whole open set: the latest one wins (unless
-  // its commit was torn, see finish()).
-  void holds(std::string_view bytes) {
-    auto decoded = decode_holds(bytes);
-    if (!decoded) return undecodable(decoded.error());
-    previous_holds_ = std::move(latest_holds_);
-    latest_holds_ = std::move(*decoded);
-  }
-
-  // Replies already expired are dropped by restore().
-  void id_records(std::string_view bytes) {
-    auto decoded = decode_id_records(bytes);
-    if (!decoded) return undecodable(decoded.error());
-    DedupTable& dedup = store_.engine_().dedup();
-    for (const DedupTable::Record& r : *decoded)
-      if (dedup.restore(r, now_)) ++c_.recovery_id_records;
-  }
-
-  // Applied in journal order, so an admin RESET replayed later empties them
-  // again; members of a period that has ended are dropped by restore().
-  void subjects(std::string_view bytes) {
-    auto decoded = decode_subjects(bytes);
-    if (!decoded) return undecodable(decoded.error());
-    if (sets_.empty())
-      store_.engine_().for_each_distinct_set([&](const std::string& contract, const std::string& limit,
-                                                 DistinctSubjects& set) { sets_[{contract, limit}] = &set; });
-    auto it = sets_.find({decoded->contract, decoded->limit});
-    if (it == sets_.end()) return;  // the limit is no longer configured
-    const int64_t admitted =
-        it->second->restore(PeriodMembers{decoded->period_start, std::move(decoded->hashes)}, now_);
-    c_.recovery_subjects += static_cast<uint64_t>(admitted);
-  }
-
-  void subject_estimate(std::string_view bytes) {
-    auto decoded = decode_subject_estimate(bytes);
-    if (!decoded) return undecodable(decoded.error());
-    if (estimates_.empty())
-      store_.engine_().for_each_subject_estimate(
-          [&](const std::string& contract, PeriodHll& hll) { estimates_[contract] = &hll; });
-    auto it = estimates_.find(decoded->contract);
-    if (it == estimates_.end()) return;  // the contract is gone
-    c_.recovery_estimate_words += it->second->restore(decoded->registers, now_);
-  }
-
-  EmbeddedStore& store_;
-  Nanos now_;
-  PersistStatus& c_;
-  StateRestorer restorer_;
-  HoldSet latest_holds_, previous_holds_;
-  std::map<std::string, PeriodHll*, std::less<>> estimates_;
-  std::map<std::pair<std::string, std::string>, DistinctSubjects*> sets_;
-  std::optional<std::pair<uint64_t, AdminRecord>> held_;
-  uint64_t undecodable_ = 0;
-};
-
 EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
                              std::function<Engine&()> engine)
     : options_(std::move(options)), state_(state), admin_(admin), engine_(std::move(engine)) {
@@ -268,7 +81,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   uint64_t required_seq = 0;
   if (auto opened = open_directory_locked(now, required_seq); !opened) return opened;
   const bool truncate = options_.recover == RecoverMode::kTruncate;
-  Recovery recovery(*this, now);
+  Recovery recovery(state_, admin_, engine_(), counters_, now);
   store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
   auto load = store::load_latest(
       options_.dir, [&](uint8_t type, std::string_view bytes) { recovery.snapshot_record(type, bytes); },
@@ -339,8 +152,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
   }
   recovery.finish();
-  if ((recovery.undecodable_records() > 0 || counters_.recovery_errors > 0) &&
-      options_.recover == RecoverMode::kRefuse) {
+  if (counters_.recovery_errors > 0 && options_.recover == RecoverMode::kRefuse) {
     // A checksummed record that does not decode, or one whose state cannot be
     // applied (lot counters that do not fit its credits, a ledger entry that
     // contradicts its lot), lost what it carried: starting would serve money
@@ -363,7 +175,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   // The first checkpoint compares the holds now open with the durable set, so
   // holds skipped or settled by recovery are journaled as gone together with
   // their refunds (and are not settled a second time after another crash).
-  holds_set_ = recovery.durable_holds();
+  holds_set_ = sorted_holds(recovery.durable_holds());
   holds_changes_ = UINT64_MAX;
   journaled_ledger_seq_ = state_.ledger().last_seq();
   last_snapshot_ = now;

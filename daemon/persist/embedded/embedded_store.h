@@ -167,8 +167,6 @@ class EmbeddedStore final : public DurabilityHook {
   PersistStatus status() const;
 
  private:
-  class Recovery;
-
   // recover(), before anything is loaded: the lock, the identity file, a
   // first start, --recover=empty. Sets `required_seq` to the watermark.
   std::expected<void, std::string> open_directory_locked(Nanos now, uint64_t& required_seq);
