@@ -12,8 +12,6 @@ namespace tollgate::persist {
 namespace {
 
 constexpr int64_t kNanosPerMicro = 1000;
-constexpr uint64_t kQuotaCountMask = (uint64_t{1} << Quota::kCountBits) - 1;
-constexpr uint64_t kWindowCountMask = 0xFFFF'FFFF;
 constexpr int64_t kDayMs = 24 * 3600 * 1000;
 
 std::string field_of(std::string_view name, char type) {
@@ -32,37 +30,38 @@ std::optional<int64_t> parse_int(std::string_view s) {
 }
 
 void quota_deltas(std::string_view name, uint64_t before, uint64_t after, std::vector<FieldDelta>& out) {
-  if (after == Quota::kSealed || after == before) return;
-  const uint64_t after_id = after >> Quota::kCountBits;
-  const int64_t after_count = static_cast<int64_t>(after & kQuotaCountMask);
+  const Quota::Word a = Quota::decode_word(after);
+  const Quota::Word b = Quota::decode_word(before);
+  if (a.sealed || after == before) return;
   const std::string prefix = field_of(name, 'q') + '|';
-  if (before != Quota::kSealed && before >> Quota::kCountBits == after_id) {
-    const int64_t diff = after_count - static_cast<int64_t>(before & kQuotaCountMask);
-    if (diff != 0) out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(after_id), diff, 0});
+  if (!b.sealed && b.period_id == a.period_id) {
+    const int64_t diff = a.count - b.count;
+    if (diff != 0) out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(a.period_id), diff, 0});
     return;
   }
-  if (after_count == 0) return;  // a new period with nothing used yet
-  out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(after_id), after_count, 0});
+  if (a.count == 0) return;  // a new period with nothing used yet
+  out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(a.period_id), a.count, 0});
   // Earlier periods this daemon wrote are dead now (a never-flushed key has none; the TTL takes the rest).
-  if (before != 0 && before != Quota::kSealed)
-    out.push_back({FieldDelta::Op::kPrune, prefix, static_cast<int64_t>(after_id), 0});
+  if (before != 0 && !b.sealed)
+    out.push_back({FieldDelta::Op::kPrune, prefix, static_cast<int64_t>(a.period_id), 0});
 }
 
 void window_deltas(std::string_view name, std::span<const uint64_t> before, std::span<const uint64_t> after,
                    std::vector<FieldDelta>& out) {
-  if (after.empty() || after[0] == SlidingWindow::kSealed) return;
+  if (after.empty() || SlidingWindow::decode_word(after[0]).sealed) return;
   const std::string prefix = field_of(name, 'w') + '|';
-  const bool before_sealed = !before.empty() && before[0] == SlidingWindow::kSealed;
+  const bool before_sealed = !before.empty() && SlidingWindow::decode_word(before[0]).sealed;
   int64_t newest = -1;
   for (size_t i = 0; i < after.size(); ++i) {
     const uint64_t b = before_sealed || i >= before.size() ? 0 : before[i];
     if (after[i] == b) continue;
-    const uint64_t window = after[i] >> 32;
-    const int64_t count = static_cast<int64_t>(after[i] & kWindowCountMask);
-    const int64_t diff = (b >> 32) == window ? count - static_cast<int64_t>(b & kWindowCountMask) : count;
+    const SlidingWindow::SlotWord now_slot = SlidingWindow::decode_word(after[i]);
+    const SlidingWindow::SlotWord saved = SlidingWindow::decode_word(b);
+    const int64_t diff = saved.window == now_slot.window ? now_slot.count - saved.count : now_slot.count;
     if (diff == 0) continue;
-    out.push_back({FieldDelta::Op::kIncr, prefix + std::to_string(window) + '|' + std::to_string(i), diff, 0});
-    if (b != 0 && (b >> 32) != window) newest = std::max(newest, static_cast<int64_t>(window));
+    out.push_back(
+        {FieldDelta::Op::kIncr, prefix + std::to_string(now_slot.window) + '|' + std::to_string(i), diff, 0});
+    if (b != 0 && saved.window != now_slot.window) newest = std::max(newest, static_cast<int64_t>(now_slot.window));
   }
   // Slices older than the previous window can no longer count.
   if (newest > 0) out.push_back({FieldDelta::Op::kPrune, prefix, newest - 1, 0});
@@ -84,11 +83,13 @@ void limit_deltas(LimitType type, std::string_view name, std::span<const uint64_
   const uint64_t b0 = before.empty() ? 0 : before[0];
   switch (type) {
     case LimitType::kTokenBucket: {
-      if (after.empty() || after[0] == b0 || (after[0] & TokenBucket::kSealed) != 0) return;
-      if (static_cast<int64_t>(after[0]) <= now) return;  // full: nothing ahead of now
-      const int64_t base = (b0 & TokenBucket::kSealed) != 0 ? 0 : static_cast<int64_t>(b0) / kNanosPerMicro;
+      if (after.empty() || after[0] == b0) return;
+      const TokenBucket::Word a = TokenBucket::decode_word(after[0]);
+      if (a.sealed || a.tat <= now) return;  // full: nothing ahead of now
+      const TokenBucket::Word b = TokenBucket::decode_word(b0);
+      const int64_t base = b.sealed ? 0 : b.tat / kNanosPerMicro;
       // Round the TAT up: Redis may see a bucket a µs emptier, never fuller.
-      const int64_t tat = (static_cast<int64_t>(after[0]) + kNanosPerMicro - 1) / kNanosPerMicro;
+      const int64_t tat = (a.tat + kNanosPerMicro - 1) / kNanosPerMicro;
       out.push_back({FieldDelta::Op::kTat, field_of(name, 't'), tat, base});
       return;
     }
@@ -132,7 +133,7 @@ std::optional<std::vector<uint64_t>> limit_words(LimitType type, std::string_vie
       auto it = fields.find(field_of(name, 't'));
       if (it == fields.end() || it->second <= 0 || words.empty()) return std::nullopt;
       const int64_t max_us = std::numeric_limits<int64_t>::max() / kNanosPerMicro;
-      words[0] = static_cast<uint64_t>(std::min(it->second, max_us) * kNanosPerMicro);
+      words[0] = TokenBucket::encode_word(std::min(it->second, max_us) * kNanosPerMicro);
       return words;
     }
     case LimitType::kQuota: {
@@ -145,7 +146,7 @@ std::optional<std::vector<uint64_t>> limit_words(LimitType type, std::string_vie
       }
       if (best_id < 0 || words.empty()) return std::nullopt;
       count = std::clamp<int64_t>(count, 0, Quota::kMaxLimit);
-      words[0] = (static_cast<uint64_t>(best_id) << Quota::kCountBits) | static_cast<uint64_t>(count);
+      words[0] = Quota::encode_word(static_cast<uint64_t>(best_id), count);
       return words;
     }
     case LimitType::kSlidingWindow: {
@@ -163,7 +164,7 @@ std::optional<std::vector<uint64_t>> limit_words(LimitType type, std::string_vie
           continue;
         newest[*slot] = *window;
         const int64_t count = std::clamp<int64_t>(v, 0, SlidingWindow::kMaxLimit);
-        words[*slot] = (static_cast<uint64_t>(*window) << 32) | static_cast<uint64_t>(count);
+        words[*slot] = SlidingWindow::encode_word(static_cast<uint32_t>(*window), count);
         found = true;
       }
       if (!found) return std::nullopt;
