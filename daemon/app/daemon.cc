@@ -218,7 +218,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     redis_options.redis = config->storage.redis;
     redis_options.checkpoint_ms = config->storage.checkpoint_ms;
     redis_options.clock = &clock;
-    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, contract_admin, engine);
+    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, engine);
     if (auto loaded = redis_store->load(clock.now()); !loaded) {
       spdlog::error("storage: {}; not starting (storage.mode is redis and its state could not be loaded)",
                     loaded.error());

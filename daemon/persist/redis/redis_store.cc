@@ -1,8 +1,6 @@
 #include "persist/redis/redis_store.h"
 
 #include <fmt/format.h>
-#include <hiredis/adapters/libuv.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
@@ -30,8 +28,6 @@ constexpr size_t kLedgerBatch = 2048;  // ledger entries per EVAL
 // Counter batches on the wire at once: more would queue in Redis behind each
 // other and the last ones would pass command_timeout (a reconnect storm).
 constexpr size_t kMaxBatchesInFlight = 4;
-constexpr Nanos kBackoffFirst = 100 * kNanosPerMilli;
-constexpr Nanos kBackoffMax = 5 * kNanosPerSecond;
 constexpr uint64_t kBaselineSweepTicks = 600;  // drop baselines of evicted keys this often
 const SystemClock kSystemClock;
 
@@ -49,21 +45,12 @@ std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
 
 }  // namespace
 
-RedisStore::Request* RedisStore::new_request(Request::Kind kind) {
-  auto* r = new Request;
-  r->store = this;
-  r->kind = kind;
-  r->generation = generation_;
-  return r;
-}
-
-RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin,
-                       std::function<Engine&()> engine)
+RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine)
     : options_(std::move(options)),
       keys_(options_.redis.prefix),
       state_(state),
-      admin_(admin),
       engine_(std::move(engine)),
+      connection_(options_.redis, options_.clock != nullptr ? *options_.clock : kSystemClock, connection_events()),
       pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max))) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
 }
@@ -115,8 +102,6 @@ void RedisStore::start(uv_loop_t* loop) {
   loop_ = loop;
   uv_timer_init(loop_, &tick_timer_);
   tick_timer_.data = this;
-  uv_timer_init(loop_, &reconnect_timer_);
-  reconnect_timer_.data = this;
   uv_async_init(loop_, &admin_async_, [](uv_async_t* a) { static_cast<RedisStore*>(a->data)->run_admin_calls(); });
   admin_async_.data = this;
   handles_open_ = true;
@@ -128,76 +113,44 @@ void RedisStore::start(uv_loop_t* loop) {
         self->tick(self->options_.clock->now());
       },
       every, every);
-  connect();
+  connection_.start(loop_);
 }
 
-void RedisStore::connect() {
-  if (stopping_ || ctx_ != nullptr) return;
-  connect_started_ = options_.clock->now();
-  const RedisConfig& r = options_.redis;
-  redisAsyncContext* c =
-      r.socket.empty() ? redisAsyncConnect(r.host.c_str(), r.port) : redisAsyncConnectUnix(r.socket.c_str());
-  if (c == nullptr || c->err != 0) {
-    const std::string why = c != nullptr ? std::string(c->errstr) : "cannot allocate a context";
-    if (c != nullptr) redisAsyncFree(c);
+RedisConnection::Events RedisStore::connection_events() {
+  RedisConnection::Events events;
+  events.ready = [this](bool reconnected) { on_ready(reconnected); };
+  events.lost = [this](const std::string& why, bool was_ready) { on_lost(why, was_ready); };
+  events.connect_failed = [this](const std::string& why) {
     {
       std::lock_guard lock(status_mutex_);
       ++counters_.redis_connect_failures;
       counters_.last_error = why;
     }
-    redis_log().warn("connect", "storage: cannot connect to Redis at {}: {}; retrying", redis_address(r), why);
-    schedule_reconnect();
-    return;
-  }
-  c->data = this;
-  redisLibuvAttach(c, loop_);
-  redisAsyncSetConnectCallback(c, on_connect_cb);
-  redisAsyncSetDisconnectCallback(c, on_disconnect_cb);
-  ctx_ = c;
-  ++generation_;
-  if (!r.password.empty()) {
-    auto* auth = new_request(Request::Kind::kAuth);
-    send(auth, {"AUTH", r.password});
-  }
-  auto* ping = new_request(Request::Kind::kPing);
-  send(ping, {"PING"});
-}
-
-void RedisStore::schedule_reconnect() {
-  if (stopping_) return;
-  backoff_ = backoff_ == 0 ? kBackoffFirst : std::min(kBackoffMax, backoff_ * 2);
-  uv_timer_start(
-      &reconnect_timer_, [](uv_timer_t* t) { static_cast<RedisStore*>(t->data)->connect(); },
-      static_cast<uint64_t>(backoff_ / kNanosPerMilli), 0);
-}
-
-void RedisStore::on_connect_cb(const redisAsyncContext* c, int status) {
-  auto* self = static_cast<RedisStore*>(c->data);
-  if (status != REDIS_OK && self->ctx_ == c) {
-    // hiredis frees the context after this callback.
-    {
-      std::lock_guard lock(self->status_mutex_);
-      ++self->counters_.redis_connect_failures;
-      self->counters_.last_error = c->errstr;
+    redis_log().warn("connect", "storage: cannot connect to Redis at {}: {}; retrying",
+                     redis_address(options_.redis), why);
+  };
+  events.refused = [this](std::string_view command, const std::string& error) {
+    if (command == "AUTH") {
+      spdlog::error("storage: Redis refused AUTH: {}", error);
+      std::lock_guard lock(status_mutex_);
+      counters_.last_error = "AUTH: " + error;
+    } else {
+      spdlog::error("storage: Redis at {} answered {} with: {}", redis_address(options_.redis), command, error);
     }
-    self->on_lost(fmt::format("connect failed: {}", c->errstr));
-  }
+  };
+  events.command_timeout = [this] {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.redis_command_timeouts;
+  };
+  return events;
 }
 
-void RedisStore::on_disconnect_cb(const redisAsyncContext* c, int) {
-  auto* self = static_cast<RedisStore*>(c->data);
-  if (self->ctx_ == c) self->on_lost(c->err != 0 ? std::string(c->errstr) : "connection closed");
-}
-
-void RedisStore::on_ready() {
-  ready_ = true;
-  backoff_ = 0;
+void RedisStore::on_ready(bool reconnected) {
   const Nanos now = options_.clock->now();
-  if (ever_ready_) {
+  if (reconnected) {
     std::lock_guard lock(status_mutex_);
     ++counters_.redis_reconnects;
   }
-  ever_ready_ = true;
   {
     std::lock_guard lock(status_mutex_);
     counters_.redis_connected = 1;
@@ -208,11 +161,7 @@ void RedisStore::on_ready() {
 
 // The connection is gone (or being dropped): everything in flight is
 // re-sent on the next connection; deciding follows the fail: policies.
-void RedisStore::on_lost(const std::string& why) {
-  const bool was_ready = ready_;
-  ctx_ = nullptr;
-  ready_ = false;
-  sent_at_.clear();
+void RedisStore::on_lost(const std::string& why, bool was_ready) {
   for (auto& b : batches_) b->in_flight = false;
   ledger_in_flight_ = 0;
   {
@@ -221,14 +170,13 @@ void RedisStore::on_lost(const std::string& why) {
     counters_.last_error = why;
   }
   const Nanos now = options_.clock->now();
-  if (was_ready || !ever_ready_)
+  if (was_ready || !connection_.ever_ready())
     redis_log().error(
         "lost connection",
         "storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
         "buffering deltas, reconnecting",
         redis_address(options_.redis), why);
   set_available(false, now);
-  schedule_reconnect();
 }
 
 void RedisStore::set_available(bool up, Nanos now) {
@@ -245,55 +193,27 @@ void RedisStore::set_available(bool up, Nanos now) {
   }
 }
 
-void RedisStore::send(Request* request, const std::vector<std::string>& argv) {
-  ArgvView view(argv);  // hiredis 0.14 takes a non-const argv
-  if (ctx_ == nullptr || redisAsyncCommandArgv(ctx_, on_reply_cb, request, view.argc(), view.args.data(),
-                                               view.lengths.data()) != REDIS_OK) {
-    on_reply(request, nullptr);
-    return;
-  }
-  sent_at_.push_back(options_.clock->now());
+void RedisStore::send(Request request, const std::vector<std::string>& argv) {
+  connection_.send(argv, [this, request = std::move(request)](const redisReply* reply, bool current) {
+    on_reply(request, reply, current);
+  });
 }
 
-void RedisStore::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
-  auto* request = static_cast<Request*>(privdata);
-  request->store->on_reply(request, reply);
-}
-
-void RedisStore::on_reply(Request* request, void* raw) {
-  std::unique_ptr<Request> owned(request);
-  const auto* reply = static_cast<const redisReply*>(raw);
-  const bool current = request->generation == generation_ && ctx_ != nullptr;
-  if (current && !sent_at_.empty()) sent_at_.pop_front();
+void RedisStore::on_reply(const Request& request, const redisReply* reply, bool current) {
   const bool error = reply == nullptr || reply->type == REDIS_REPLY_ERROR;
   const std::string error_text = reply == nullptr ? "the connection to Redis was lost"
                                  : error          ? std::string(reply_string(reply))
                                                   : "";
-  switch (request->kind) {
-    case Request::Kind::kAuth:
-      if (error && reply != nullptr) {
-        spdlog::error("storage: Redis refused AUTH: {}", error_text);
-        std::lock_guard lock(status_mutex_);
-        counters_.last_error = "AUTH: " + error_text;
-      }
-      break;
-    case Request::Kind::kPing:
-      if (!error && current)
-        on_ready();
-      else if (reply != nullptr && current) {
-        spdlog::error("storage: Redis at {} answered PING with: {}", redis_address(options_.redis), error_text);
-        redisAsyncDisconnect(ctx_);  // a callback may only ask for the disconnect
-      }
-      break;
+  switch (request.kind) {
     case Request::Kind::kBatch:
-      on_batch_reply(*request->batch, error ? &error_text : nullptr, reply != nullptr, current);
+      on_batch_reply(*request.batch, error ? &error_text : nullptr, reply != nullptr, current);
       break;
     case Request::Kind::kLedger:
-      on_ledger_reply(*request, error ? &error_text : nullptr, reply != nullptr);
+      on_ledger_reply(request, error ? &error_text : nullptr, reply != nullptr);
       break;
     case Request::Kind::kAdmin: {
       std::lock_guard lock(calls_mutex_);
-      AdminCall& call = *request->call;
+      AdminCall& call = *request.call;
       call.done = true;
       call.ok = !error;
       call.error = error_text;
@@ -355,42 +275,27 @@ void RedisStore::on_ledger_reply(const Request& request, const std::string* erro
   counters_.flushed_ledger_entries += request.ledger_entries;
 }
 
-void RedisStore::check_timeouts(Nanos now) {
-  if (ctx_ == nullptr) return;
-  std::string why;
-  if (!ready_ && now - connect_started_ > options_.redis.connect_timeout)
-    why = fmt::format("no connection within connect_timeout ({} ms)", options_.redis.connect_timeout / kNanosPerMilli);
-  else if (!sent_at_.empty() && now - sent_at_.front() > options_.redis.command_timeout) {
-    why = fmt::format("no reply within command_timeout ({} ms)", options_.redis.command_timeout / kNanosPerMilli);
-    std::lock_guard lock(status_mutex_);
-    ++counters_.redis_command_timeouts;
-  }
-  if (why.empty()) return;
-  redisAsyncContext* c = ctx_;
-  on_lost(why);
-  redisAsyncFree(c);  // answers what is in flight with null replies (re-sent later)
-}
-
 // ---------------------------------------------------------------- write-behind
 
 void RedisStore::tick(Nanos now) {
   if (stopping_) return;
-  check_timeouts(now);
+  connection_.check_timeouts(now);
   if (mutex_.try_lock()) {  // held by an admin mutation waiting for this loop: collect next tick
     std::lock_guard lock(mutex_, std::adopt_lock);
     for (ContractState* st : state_.all())
       if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
     collect_counters_locked(now);
-    if (ready_) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
-    if (ready_ && ledger_in_flight_ == 0) {
+    if (connection_.ready()) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
+    if (connection_.ready() && ledger_in_flight_ == 0) {
       uint64_t last = 0;
       auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
       if (!argv.empty()) {
-        auto* r = new_request(Request::Kind::kLedger);
-        r->ledger_upto = last;
-        r->ledger_entries = (argv.size() - 5) / 3;
+        Request r;
+        r.kind = Request::Kind::kLedger;
+        r.ledger_upto = last;
+        r.ledger_entries = (argv.size() - 5) / 3;
         ledger_in_flight_ = last;
-        send(r, argv);
+        send(std::move(r), argv);
       }
     }
     std::lock_guard status_lock(status_mutex_);
@@ -403,7 +308,7 @@ void RedisStore::tick(Nanos now) {
 }
 
 void RedisStore::send_pending(Nanos now) {
-  if (!ready_) return;
+  if (!connection_.ready()) return;
   size_t in_flight = 0;
   for (auto& b : batches_) in_flight += b->in_flight ? 1 : 0;
   for (auto& b : batches_) {
@@ -412,10 +317,11 @@ void RedisStore::send_pending(Nanos now) {
     ++in_flight;
     b->in_flight = true;
     b->sent_at = now;
-    auto* r = new_request(Request::Kind::kBatch);
-    r->batch = b.get();
-    send(r, b->argv);
-    if (!ready_) return;  // the send failed and dropped the connection
+    Request r;
+    r.kind = Request::Kind::kBatch;
+    r.batch = b.get();
+    send(std::move(r), b->argv);
+    if (!connection_.ready()) return;  // the send failed and dropped the connection
   }
 }
 
@@ -549,16 +455,10 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
     calls_.clear();
     calls_cv_.notify_all();
   }
-  if (ctx_ != nullptr) {
-    redisAsyncContext* c = ctx_;
-    on_lost("shutting down");
-    redisAsyncFree(c);
-  }
+  connection_.close();
   if (handles_open_) {
     uv_timer_stop(&tick_timer_);
-    uv_timer_stop(&reconnect_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&reconnect_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&admin_async_), nullptr);
     handles_open_ = false;
   }

@@ -11,14 +11,15 @@
 //     that are re-sent after a reconnect until Redis confirms them;
 //   - admin mutations (DurabilityHook::durable) are sent as one atomic script
 //     each and acknowledged only after Redis confirmed them;
-//   - while Redis is down the store reconnects with capped exponential
-//     backoff, marks the StateStore unavailable (contracts' `fail:` policies
-//     decide) and keeps deltas in a buffer of at most buffer_max fields.
-// Layout of the keys: redis_layout.h.
+//   - while Redis is down the store's RedisConnection reconnects with capped
+//     exponential backoff; the store marks the StateStore unavailable
+//     (contracts' `fail:` policies decide) and keeps deltas in a buffer of at
+//     most buffer_max fields.
+// Layout of the keys: redis_layout.h. The connection: redis_connection.h.
 // Thread-safety: tick/start/shutdown run on the control loop's thread;
 // exclusive()/durable() on the admin thread (durable() blocks until the loop
 // has Redis' answer, at most command_timeout); status() anywhere.
-// Borrows the StateStore, ContractAdmin, engine and clock.
+// Borrows the StateStore, engine and clock.
 #pragma once
 
 #include <uv.h>
@@ -42,11 +43,11 @@
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/redis/delta_buffer.h"
+#include "persist/redis/redis_connection.h"
 #include "persist/redis/redis_layout.h"
 #include "tollgate/time.h"
 
-struct redisAsyncContext;
-struct redisContext;
+struct redisReply;
 
 namespace tollgate::persist {
 
@@ -100,7 +101,7 @@ struct RedisStoreOptions {
 
 class RedisStore final : public DurabilityHook {
  public:
-  RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin, std::function<Engine&()> engine);
+  RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine);
   ~RedisStore() override;
 
   // Connects (blocking, connect_timeout), authenticates and loads the state.
@@ -127,7 +128,7 @@ class RedisStore final : public DurabilityHook {
   RedisStatus status() const;
 
  private:
-  enum class RequestKind : uint8_t { kAuth, kPing, kBatch, kLedger, kAdmin };
+  enum class RequestKind : uint8_t { kBatch, kLedger, kAdmin };
   // One EVAL of counter deltas; kept until Redis confirms it and re-sent, in
   // number order, after a reconnect (the run's applied mark makes a second
   // arrival a no-op).
@@ -149,12 +150,10 @@ class RedisStore final : public DurabilityHook {
     std::string error;
   };
 
-  // The privdata of one async command (owned by its reply callback).
+  // What one async command was for (handed back with its reply).
   struct Request {
     using Kind = RequestKind;
-    RedisStore* store = nullptr;
-    Kind kind = Kind::kPing;
-    uint64_t generation = 0;  // which connection it was sent on
+    Kind kind = Kind::kBatch;
     Batch* batch = nullptr;
     uint64_t ledger_upto = 0;
     size_t ledger_entries = 0;
@@ -162,16 +161,15 @@ class RedisStore final : public DurabilityHook {
   };
 
   // --- loop thread ---
-  void connect();
-  void schedule_reconnect();
-  void on_ready();
-  void on_lost(const std::string& why);
-  void on_reply(Request* request, void* reply);
+  // The connection's events (RedisConnection::Events).
+  RedisConnection::Events connection_events();
+  void on_ready(bool reconnected);
+  void on_lost(const std::string& why, bool was_ready);
+  void on_reply(const Request& request, const redisReply* reply, bool current);
   // `error`: null when Redis confirmed; `answered`: Redis replied (else the connection is gone).
   void on_batch_reply(Batch& batch, const std::string* error, bool answered, bool current);
   void on_ledger_reply(const Request& request, const std::string* error, bool answered);
-  Request* new_request(RequestKind kind);
-  void send(Request* request, const std::vector<std::string>& argv);
+  void send(Request request, const std::vector<std::string>& argv);
   void send_pending(Nanos now);
   void run_admin_calls();
   void check_timeouts(Nanos now);
@@ -184,10 +182,6 @@ class RedisStore final : public DurabilityHook {
   std::vector<std::string> ledger_command_locked(uint64_t after, size_t max, uint64_t* last);
   void set_available(bool up, Nanos now);
 
-  static void on_connect_cb(const redisAsyncContext* c, int status);
-  static void on_disconnect_cb(const redisAsyncContext* c, int status);
-  static void on_reply_cb(redisAsyncContext* c, void* reply, void* privdata);
-
   std::vector<std::string> admin_command(const AdminRecord& record) const;
   std::string ledger_value_payload(const LedgerEntry& e) const;
   int64_t lot_id(const std::string& contract, int64_t lot) const;
@@ -195,7 +189,6 @@ class RedisStore final : public DurabilityHook {
   RedisStoreOptions options_;
   RedisKeys keys_;
   StateStore& state_;
-  ContractAdmin& admin_;
   std::function<Engine&()> engine_;
 
   // Persisted-state order (held by the admin thread across durable + apply).
@@ -224,18 +217,11 @@ class RedisStore final : public DurabilityHook {
   // Loop thread only.
   uv_loop_t* loop_ = nullptr;
   uv_timer_t tick_timer_{};
-  uv_timer_t reconnect_timer_{};
   uv_async_t admin_async_{};
   std::atomic<bool> handles_open_{false};  // read by durable() on the admin thread
-  redisAsyncContext* ctx_ = nullptr;
-  bool ready_ = false;
-  bool ever_ready_ = false;
+  RedisConnection connection_;
   bool stopping_ = false;
-  uint64_t generation_ = 0;  // connections made; replies of older ones are stale
   uint64_t ticks_ = 0;
-  Nanos connect_started_ = 0;
-  Nanos backoff_ = 0;
-  std::deque<Nanos> sent_at_;  // send time of each unanswered command, in order
   DeltaBuffer pending_;  // counter deltas not yet in a batch (under mutex_)
   std::list<std::unique_ptr<Batch>> batches_;  // sealed, not yet confirmed, in send order (re-sent as they are)
   size_t batch_fields_ = 0;

@@ -138,16 +138,17 @@ void RedisStore::run_admin_calls() {
     {
       std::lock_guard lock(calls_mutex_);
       if (call->abandoned) continue;
-      if (!ready_ || stopping_) {
+      if (!connection_.ready() || stopping_) {
         call->done = true;
         call->error = stopping_ ? "the daemon is stopping" : "not connected (reconnecting)";
         calls_cv_.notify_all();
         continue;
       }
     }
-    auto* r = new_request(Request::Kind::kAdmin);
-    r->call = call;
-    send(r, call->argv);
+    Request r;
+    r.kind = Request::Kind::kAdmin;
+    r.call = call;
+    send(std::move(r), call->argv);
   }
 }
 
