@@ -1,5 +1,5 @@
 // The embedded store (storage.mode: embedded): makes the daemon's runtime
-// state survive restarts and kill -9 with the file layer in store/ (journal +
+// state survive restarts and kill -9 with the file layer in persist/files/ (journal +
 // snapshots). It gives the journal's opaque records their meaning:
 //   - admin mutations are journaled and fdatasynced before they are applied
 //     and acknowledged (DurabilityHook, called by ContractAdmin);
@@ -17,7 +17,7 @@
 // Start-up safety (docs/durability.md, "Recovery"):
 //   - `<dir>/lock` is flock'ed for the store's lifetime: a second daemon on
 //     the same directory is refused before it reads anything;
-//   - `<dir>/identity` (store/store_identity.h) marks an initialized store:
+//   - `<dir>/identity` (persist/files/store_identity.h) marks an initialized store:
 //     written at the first start, its watermark raised at the first durable
 //     record of every run, at every snapshot and at a clean stop. A store
 //     that reaches less than the watermark, a removed journal, a journal

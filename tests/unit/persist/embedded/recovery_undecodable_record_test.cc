@@ -55,7 +55,7 @@ struct Daemon {
 // the whole recharge (debits forgotten) and Σ ledger (0) != balance.
 // Either refusing to start or restoring a consistent state passes.
 // DISABLED: the fix belongs to EmbeddedStore::recover / StateRestorer
-// (daemon/persist), part of the storage helper's "never start with less
+// (daemon/persist/embedded), part of the storage helper's "never start with less
 // than was acknowledged" work in issue 9.
 TEST(RecoveryUndecodableRecord, LedgerRecordThatDoesNotDecodeNeverStartsInconsistent) {
   store::testing::TempDir dir;

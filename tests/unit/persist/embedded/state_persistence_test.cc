@@ -1,4 +1,4 @@
-// The embedded store's meaning layer (persist/): admin mutations durable
+// The embedded store's meaning layer (persist/embedded/): admin mutations durable
 // before they apply, checkpoints, snapshots and recovery into a fresh engine,
 // refusal while the disk fails. Simulated time; real files in a temp dir.
 #include <gtest/gtest.h>
