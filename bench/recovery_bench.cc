@@ -11,7 +11,7 @@
 
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 
 namespace tollgate {
 namespace {

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "store/journal.h"
-#include "store/snapshot.h"
+#include "persist/files/journal.h"
+#include "persist/files/snapshot.h"
 
 namespace tollgate::store {
 namespace {

@@ -22,9 +22,9 @@
 #include "engine/reclaimer.h"
 #include "net/fd_limit.h"
 #include "net/server.h"
-#include "persist/embedded_store.h"
-#include "persist/redis_store.h"
-#include "persist/redis_sync.h"
+#include "persist/embedded/embedded_store.h"
+#include "persist/redis/redis_store.h"
+#include "persist/redis/redis_sync.h"
 
 namespace tollgate {
 namespace {
@@ -218,7 +218,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     redis_options.redis = config->storage.redis;
     redis_options.checkpoint_ms = config->storage.checkpoint_ms;
     redis_options.clock = &clock;
-    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, contract_admin, engine);
+    redis_store = std::make_unique<persist::RedisStore>(redis_options, state, engine);
     if (auto loaded = redis_store->load(clock.now()); !loaded) {
       spdlog::error("storage: {}; not starting (storage.mode is redis and its state could not be loaded)",
                     loaded.error());

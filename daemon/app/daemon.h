@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "persist/recover_mode.h"
+#include "persist/embedded/recover_mode.h"
 
 namespace tollgate {
 

@@ -4,7 +4,7 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
-#include "store/little_endian.h"
+#include "persist/files/little_endian.h"
 
 namespace tollgate::persist {
 namespace {

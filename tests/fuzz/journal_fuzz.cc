@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "store/file_system.h"
-#include "store/journal.h"
+#include "persist/files/file_system.h"
+#include "persist/files/journal.h"
 
 namespace tollgate::fuzz {
 namespace {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "store/snapshot.h"
+#include "persist/files/snapshot.h"
 
 namespace tollgate::fuzz {
 namespace {

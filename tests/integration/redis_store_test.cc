@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "integration/daemon_harness.h"
-#include "persist/redis_scripts.h"
+#include "persist/redis/redis_scripts.h"
 
 namespace tollgate::testing {
 namespace {

@@ -42,6 +42,23 @@ class Quota {
   // racing thread's (rather than a clock step's).
   static constexpr Nanos kAheadLimit = kNanosPerSecond;
 
+  // A state word read as data, for persistence (which must not know the
+  // layout): the period id and units it counts, or sealed. encode_word is its
+  // inverse for an unsealed word (count 0..kMaxLimit). Pure; thread-safe.
+  struct Word {
+    bool sealed = false;
+    uint64_t period_id = 0;  // when !sealed
+    int64_t count = 0;       // when !sealed
+  };
+  static constexpr Word decode_word(uint64_t word) {
+    if (word == kSealed) return Word{.sealed = true};
+    return Word{.period_id = word >> kCountBits,
+                .count = static_cast<int64_t>(word & ((uint64_t{1} << kCountBits) - 1))};
+  }
+  static constexpr uint64_t encode_word(uint64_t period_id, int64_t count) {
+    return (period_id << kCountBits) | static_cast<uint64_t>(count);
+  }
+
   // Validates spec.limit (1..kMaxLimit); the zone is spec.timezone, or
   // `default_zone` when that is empty.
   static std::expected<Quota, std::string> make(const LimitSpec& spec,

@@ -68,6 +68,23 @@ class SlidingWindow {
   static constexpr int64_t kMaxLimit = 0xFFFF'FFFE;
   // Slot 0 holds this when the state is sealed (count 2^32−1 > kMaxLimit).
   static constexpr uint64_t kSealed = ~uint64_t{0};
+
+  // One slot's word read as data, for persistence (which must not know the
+  // layout): the window number (mod 2^32) and the units of its slice, or
+  // sealed (only ever slot 0: the whole state is sealed). encode_word is its
+  // inverse for an unsealed word (count 0..kMaxLimit). Pure; thread-safe.
+  struct SlotWord {
+    bool sealed = false;
+    uint32_t window = 0;  // when !sealed
+    int64_t count = 0;    // when !sealed
+  };
+  static constexpr SlotWord decode_word(uint64_t word) {
+    if (word == kSealed) return SlotWord{.sealed = true};
+    return SlotWord{.window = static_cast<uint32_t>(word >> 32), .count = static_cast<int64_t>(word & 0xFFFF'FFFF)};
+  }
+  static constexpr uint64_t encode_word(uint32_t window, int64_t count) {
+    return (uint64_t{window} << 32) | static_cast<uint64_t>(count);
+  }
   // The least a slot may lie ahead of the caller before it counts as a
   // clock step's (the limit is max(window, kAheadLimit)).
   static constexpr Nanos kAheadLimit = kNanosPerSecond;

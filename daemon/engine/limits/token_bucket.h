@@ -98,6 +98,19 @@ class TokenBucket {
   // The word value of a sealed state (never a valid TAT).
   static constexpr uint64_t kSealed = uint64_t{1} << 63;
 
+  // A state word read as data, for persistence (which must not know the
+  // layout): the TAT it holds, or sealed. encode_word is its inverse for an
+  // unsealed word. Pure; thread-safe.
+  struct Word {
+    bool sealed = false;
+    Nanos tat = 0;  // when !sealed
+  };
+  static constexpr Word decode_word(uint64_t word) {
+    if ((word & kSealed) != 0) return Word{.sealed = true};
+    return Word{.tat = static_cast<Nanos>(word)};
+  }
+  static constexpr uint64_t encode_word(Nanos tat) { return static_cast<uint64_t>(tat); }
+
  private:
   TokenBucket(Nanos interval, Nanos tolerance, int64_t burst)
       : interval_(interval), tolerance_(tolerance), burst_(burst) {}

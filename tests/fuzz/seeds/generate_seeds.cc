@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "persist/embedded_store.h"
+#include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
-#include "store/journal.h"
-#include "store/snapshot.h"
+#include "persist/files/journal.h"
+#include "persist/files/snapshot.h"
 
 namespace tollgate::fuzz {
 namespace {

@@ -22,8 +22,8 @@
 #include "config/config_loader.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
-#include "persist/embedded_store.h"
-#include "unit/store/store_test_util.h"
+#include "persist/embedded/embedded_store.h"
+#include "unit/persist/files/store_test_util.h"
 
 namespace tollgate {
 namespace {

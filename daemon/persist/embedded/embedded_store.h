@@ -1,0 +1,229 @@
+// The embedded store (storage.mode: embedded): makes the daemon's runtime
+// state survive restarts and kill -9 with the file layer in persist/files/ (journal +
+// snapshots). It gives the journal's opaque records their meaning:
+//   - admin mutations are journaled and fdatasynced before they are applied
+//     and acknowledged (DurabilityHook, called by ContractAdmin);
+//   - every checkpoint_ms the control plane group-commits a checkpoint: new
+//     ledger entries (per-call debits flushed from the accounts), the limit
+//     words of every key used since the previous checkpoint, the open-hold
+//     set when it changed, ID replies remembered and distinct-subject members
+//     admitted since the previous checkpoint;
+//   - every snapshot_interval (and on SNAPSHOT) a snapshot of everything,
+//     after which journal segments older than the previous snapshot are
+//     dropped (so a corrupt newest snapshot falls back to the previous one);
+//   - recover() at start-up: lock the directory, check its identity file,
+//     newest valid snapshot + journal replay; refuse to start with less than
+//     the store made durable unless the operator said --recover (below).
+// Start-up safety (docs/durability.md, "Recovery"):
+//   - `<dir>/lock` is flock'ed for the store's lifetime: a second daemon on
+//     the same directory is refused before it reads anything;
+//   - `<dir>/identity` (persist/files/store_identity.h) marks an initialized store:
+//     written at the first start, its watermark raised at the first durable
+//     record of every run, at every snapshot and at a clean stop. A store
+//     that reaches less than the watermark, a removed journal, a journal
+//     that no valid snapshot connects to, or a corrupt journal (torn tail
+//     excepted, persist/files/journal.h) refuses to start: the error names file and
+//     offset. RecoverMode kTruncate / kEmpty (tollgated --recover=...) start
+//     anyway, setting aside (never deleting) what they drop in
+//     `<dir>/discarded/` and logging every payment id lost;
+//   - a directory without identity file is a first start when it holds no
+//     journal or snapshot, and a store written by an earlier version (the
+//     identity file is written then) when it does.
+// Money is restored from the ledger: each lot's debited/refunded counters are
+// exactly what its debit/refund entries add up to, so Σ ledger == balance.
+// Thread-safety: thread-safe. Every method takes the store mutex (the one
+// exclusive() hands out), except status(), which takes only a small one.
+// Owns the Journal; borrows the StateStore, ContractAdmin, engine, clock and
+// FileSystem, which must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/commit_gate.h"
+#include "engine/contract_admin.h"
+#include "engine/engine.h"
+#include "persist/embedded/recover_mode.h"
+#include "persist/state_codec.h"
+#include "persist/files/directory_lock.h"
+#include "persist/files/journal.h"
+#include "persist/files/store_identity.h"
+#include "persist/files/store_status.h"
+#include "tollgate/time.h"
+
+namespace tollgate::persist {
+
+// name, description: the table INFO's `persistence` section is printed from.
+#define TOLLGATE_PERSIST_COUNTERS(X)                                                               \
+  X(degraded, "1 while the latest journal write failed (admin mutations refused, retrying)")     \
+  X(checkpoints, "checkpoints committed")                                                         \
+  X(checkpoints_begun, "checkpoints begun, idle ones (nothing to write) included")                \
+  X(checkpoint_durable, "number of the newest checkpoint known durable (and all before it)")     \
+  X(checkpoint_failures, "checkpoints that could not be made durable (retried next tick)")        \
+  X(checkpoint_keys_last, "keys written by the latest checkpoint")                                \
+  X(checkpoint_ledger_entries, "ledger entries journaled by checkpoints")                         \
+  X(checkpoint_last_us, "duration of the latest checkpoint, fsync included")                      \
+  X(checkpoint_max_us, "longest checkpoint")                                                      \
+  X(last_checkpoint_ms, "wall time (ms) of the latest durable checkpoint")                        \
+  X(snapshots, "snapshots written")                                                               \
+  X(snapshot_failures, "snapshots that failed (the journal keeps everything)")                    \
+  X(snapshot_last_ms, "duration of the latest snapshot")                                          \
+  X(snapshot_keys_last, "keys in the latest snapshot")                                            \
+  X(admin_durable, "admin mutations made durable before their reply")                            \
+  X(admin_refused, "admin mutations refused because they could not be made durable")             \
+  X(recovery_ms, "start-up recovery time")                                                        \
+  X(recovery_snapshot_seq, "journal sequence of the snapshot recovery started from (0: none)")    \
+  X(recovery_records_replayed, "journal records replayed at start-up")                            \
+  X(recovery_keys_restored, "keys whose counter words were restored")                             \
+  X(recovery_keys_skipped, "saved keys no contract or key class matches any more")                \
+  X(recovery_limits_skipped, "saved limits whose name/type no longer exists in the config")       \
+  X(recovery_ledger_entries, "ledger entries restored")                                           \
+  X(recovery_ledger_gaps, "ledger entries restored out of sequence (after data loss)")            \
+  X(recovery_admin_applied, "admin mutations replayed")                                           \
+  X(recovery_admin_cancelled, "refused admin mutations skipped at replay")                        \
+  X(recovery_errors, "records that could not be decoded or applied (logged)")                     \
+  X(recovery_torn_tail_bytes, "bytes of torn journal tail truncated at start-up")                \
+  X(recovery_corrupt_snapshots, "corrupt snapshots skipped at start-up (older one used)")         \
+  X(recovery_journal_data_loss, "1 if recovery discarded journal data (--recover=truncate)")      \
+  X(recovery_untrusted_records, "intact journal records discarded after a corruption (--recover)") \
+  X(recovery_payments_lost, "RECHARGE payment ids discarded by --recover (each one logged)")      \
+  X(checkpoint_holds_last, "open holds in the latest hold set journaled")                         \
+  X(checkpoint_id_records, "remembered ID replies journaled by checkpoints")                      \
+  X(checkpoint_subjects, "distinct-subject members journaled by checkpoints")                     \
+  X(recovery_holds_restored, "open holds put back at start-up")                                   \
+  X(recovery_holds_skipped, "saved holds whose contract is gone or that the pool refused")        \
+  X(recovery_holds_sets_untrusted, "hold sets ignored because their commit was torn before its ledger entries") \
+  X(recovery_holds_expired, "restored holds that expired while the daemon was down, settled at start-up") \
+  X(recovery_id_records, "remembered ID replies restored (still inside the dedup window)")        \
+  X(recovery_subjects, "distinct-subject members restored (their period still current)")          \
+  X(recovery_estimate_words, "distinct-subject estimate (HLL) register words restored")
+
+struct PersistStatus {
+#define TOLLGATE_PERSIST_FIELD(name, description) uint64_t name = 0;
+  TOLLGATE_PERSIST_COUNTERS(TOLLGATE_PERSIST_FIELD)
+#undef TOLLGATE_PERSIST_FIELD
+  store::StoreStatus store;  // the file layer's counters (bytes, fsyncs, errors by kind)
+  std::string last_error;    // latest write-side error; empty if none
+
+  // Calls visit(name, value, description) for every counter, ours then the file layer's.
+  template <typename Visit>
+  void for_each_counter(Visit&& visit) const {
+#define TOLLGATE_PERSIST_VISIT(name, description) visit(#name, name, description);
+    TOLLGATE_PERSIST_COUNTERS(TOLLGATE_PERSIST_VISIT)
+#undef TOLLGATE_PERSIST_VISIT
+    store.for_each_counter(visit);
+  }
+};
+
+struct EmbeddedStoreOptions {
+  std::string dir = "var/";
+  Nanos snapshot_interval = 5 * 60 * kNanosPerSecond;
+  uint64_t segment_bytes = 64ull << 20;
+  store::FileSystem* fs = nullptr;  // null: the real one
+  const Clock* clock = nullptr;     // times fsyncs; null: SystemClock
+  CommitGate* gate = nullptr;       // durability strict: the daemon's gate; null: a private one
+  RecoverMode recover = RecoverMode::kRefuse;  // tollgated --recover=...
+};
+
+class EmbeddedStore final : public DurabilityHook {
+ public:
+  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
+                std::function<Engine&()> engine);
+  ~EmbeddedStore() override;
+
+  // Locks the directory, checks its identity, loads the newest valid
+  // snapshot, replays the journal after it (torn tail truncated) and opens
+  // the journal for writing. Call once, after the engine exists and before
+  // any worker runs. An error means: do not start — I/O failure, the
+  // directory is locked by another process, or the state cannot be read
+  // whole and options.recover does not allow less (the message says what is
+  // damaged, where, and which --recover would start anyway).
+  [[nodiscard]] std::expected<void, std::string> recover(Nanos now);
+
+  // The control plane's periodic call: a checkpoint, and a snapshot when
+  // snapshot_interval has passed since the last one.
+  void tick(Nanos now);
+  // Group-commits ledger entries and used keys' counter words.
+  [[nodiscard]] std::expected<void, std::string> checkpoint(Nanos now);
+  // The last checkpoint, once no worker runs any more (clean stop): also
+  // raises the identity file's watermark to everything durable, so a start
+  // after a journal was emptied or removed while the daemon was down refuses.
+  [[nodiscard]] std::expected<void, std::string> final_checkpoint(Nanos now);
+  // Checkpoint, snapshot, drop covered journal segments.
+  [[nodiscard]] std::expected<std::string, std::string> snapshot(Nanos now);
+
+  // DurabilityHook
+  std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
+  [[nodiscard]] std::expected<void, std::string> durable(const AdminRecord& record) override;
+  [[nodiscard]] std::expected<std::string, std::string> snapshot_now() override;
+
+  // A copy of the counters, for INFO. Thread-safe.
+  PersistStatus status() const;
+
+ private:
+  // recover(), before anything is loaded: the lock, the identity file, a
+  // first start, --recover=empty. Sets `required_seq` to the watermark.
+  std::expected<void, std::string> open_directory_locked(Nanos now, uint64_t& required_seq);
+  // --recover=empty: whether the state can be read whole (a dry run that
+  // changes nothing); if not, sets all of it aside and logs what is lost.
+  std::expected<void, std::string> empty_if_unreadable_locked(const store::IdentityRead& identity);
+  // Rewrites the identity file with watermark `seq` (only when that raises
+  // it, unless `lower`).
+  std::expected<void, std::string> write_watermark_locked(uint64_t seq, bool lower = false);
+  // Raises the watermark to the journal's last durable record; a failure is
+  // logged (the journal itself is unaffected) and retried at the next mark.
+  void raise_watermark_locked(std::string_view when);
+  std::expected<void, std::string> checkpoint_locked(Nanos now);
+  std::expected<std::string, std::string> snapshot_locked(Nanos now);
+  // Retries a failed commit; error while the disk still refuses.
+  std::expected<void, std::string> commit_pending_locked();
+  // Journals ledger entries not yet journaled; returns how many.
+  size_t append_ledger_tail_locked();
+  // Journals the counter words of keys changed since they were last saved; returns how many keys.
+  size_t append_dirty_counters_locked(Nanos now);
+  // The open holds before this checkpoint's ledger flush, and the hold
+  // table's change count they were read at (see append_hold_set_locked).
+  std::vector<HoldImage> holds_before_flush_locked(uint64_t& changes);
+  // After the flush, before its ledger entries: journals the holds open both
+  // in `before` and now, when that set changed.
+  void append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before);
+  // Journals ID replies, distinct-subject members and estimate registers new
+  // since the previous checkpoint.
+  void append_id_and_subject_records_locked(Nanos now);
+  void note_failure(const std::string& what, const std::string& error, Nanos now);
+  void note_success(Nanos now);
+  void publish_status();
+
+  EmbeddedStoreOptions options_;
+  store::DirectoryLock lock_;          // held from recover() to destruction
+  store::StoreIdentity identity_;      // as last written (or read)
+  bool identity_written_ = false;      // identity_ matches the file on disk
+  bool raised_this_run_ = false;       // the watermark rose after this run's first durable record
+  StateStore& state_;
+  ContractAdmin& admin_;
+  std::function<Engine&()> engine_;
+  std::mutex mutex_;  // everything below
+  store::StoreStatus store_status_;
+  std::optional<store::Journal> journal_;
+  PersistStatus counters_;
+  uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
+  std::vector<uint64_t> dirty_hashes_;  // a checkpoint's keys to save (reused buffer)
+  CommitGate own_gate_;                // when options_.gate is null
+  CommitGate* gate_;                   // numbers checkpoints, releases strict replies
+  Nanos last_snapshot_ = 0;
+  HoldSet holds_set_;                    // the open-hold set last journaled, sorted (snapshots carry it)
+  uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when the open set was holds_set_
+  uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
+  Nanos last_failure_log_ = 0;
+  bool failing_ = false;
+  mutable std::mutex status_mutex_;  // published_
+  PersistStatus published_;
+};
+
+}  // namespace tollgate::persist

@@ -1,0 +1,507 @@
+#include "persist/redis/redis_store.h"
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "engine/counter_table.h"
+#include "engine/policy.h"
+#include "log/log_limiter.h"
+#include "persist/redis/redis_loader.h"
+#include "persist/redis/redis_scripts.h"
+#include "persist/redis/redis_sync.h"
+#include "persist/state_codec.h"
+#include "persist/state_restorer.h"
+
+namespace tollgate::persist {
+namespace {
+
+// A worker may read the clock, be preempted, and charge a little later: keys
+// used this many seconds before the previous collection are looked at again.
+constexpr uint32_t kDirtyMarginS = 2;
+constexpr size_t kBatchKeys = 256;     // counter hashes per EVAL
+constexpr size_t kLedgerBatch = 2048;  // ledger entries per EVAL
+// Counter batches on the wire at once: more would queue in Redis behind each
+// other and the last ones would pass command_timeout (a reconnect storm).
+constexpr size_t kMaxBatchesInFlight = 4;
+constexpr uint64_t kBaselineSweepTicks = 600;  // drop baselines of evicted keys this often
+const SystemClock kSystemClock;
+
+// A Redis that is down, flapping or refusing writes is retried every tick:
+// one line per cause per interval, with a count of the suppressed ones.
+LogLimiter& redis_log() {
+  static LogLimiter limiter;
+  return limiter;
+}
+
+uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
+int64_t micros(Nanos t) { return t / 1000; }
+
+std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
+
+}  // namespace
+
+RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine)
+    : options_(std::move(options)),
+      keys_(options_.redis.prefix),
+      state_(state),
+      engine_(std::move(engine)),
+      connection_(options_.redis, options_.clock != nullptr ? *options_.clock : kSystemClock, connection_events()),
+      pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max))) {
+  if (options_.clock == nullptr) options_.clock = &kSystemClock;
+}
+
+RedisStore::~RedisStore() = default;
+
+// ---------------------------------------------------------------- start-up load
+
+std::expected<void, std::string> RedisStore::load(Nanos now) {
+  std::lock_guard lock(mutex_);
+  const Nanos started = options_.clock->now();
+  auto opened = RedisSync::open(options_.redis);
+  if (!opened) return std::unexpected(opened.error());
+  auto run = opened->command({"INCR", keys_.runs()});
+  if (!run) return std::unexpected("INCR " + keys_.runs() + ": " + run.error());
+  run_ = static_cast<uint64_t>((*run)->integer);
+  StateRestorer restorer(state_, engine_(), now);
+  RedisLoader loader(*opened, keys_, restorer);
+  auto contracts = loader.contracts(lot_ids_);
+  if (!contracts) return std::unexpected(contracts.error());
+  if (auto paid = loader.payments(); !paid) return std::unexpected(paid.error());
+  auto entries = loader.ledger();
+  if (!entries) return std::unexpected(entries.error());
+  // What Redis has is this daemon's starting point: only later changes are deltas.
+  auto counters = loader.counters(engine_(), now, [this](const Entry& e) { rebase_locked(e); });
+  if (!counters) return std::unexpected(counters.error());
+  restorer.finish();
+  dirty_since_s_ = seconds(now);
+  ledger_acked_ = state_.ledger().last_seq();  // everything loaded is in Redis
+  const RestoreStats& s = restorer.stats();
+  std::lock_guard status_lock(status_mutex_);
+  counters_.load_ms = static_cast<uint64_t>((options_.clock->now() - started) / kNanosPerMilli);
+  counters_.load_keys = s.keys_restored;
+  counters_.load_keys_skipped = s.keys_skipped;
+  counters_.load_ledger_entries = s.ledger_entries;
+  counters_.load_errors = s.errors;
+  counters_.redis_connected = 1;
+  spdlog::info(
+      "storage: loaded from Redis at {} (prefix '{}', run {}) in {} ms: {} contracts with lots or overrides, {} keys "
+      "({} no longer configured, {} limits skipped), {} of {} ledger entries, {} errors",
+      redis_address(options_.redis), keys_.prefix(), run_, counters_.load_ms, *contracts, s.keys_restored,
+      s.keys_skipped, s.limits_skipped, s.ledger_entries, *entries, s.errors);
+  return {};
+}
+
+// ---------------------------------------------------------------- connection
+
+void RedisStore::start(uv_loop_t* loop) {
+  loop_ = loop;
+  uv_timer_init(loop_, &tick_timer_);
+  tick_timer_.data = this;
+  uv_async_init(loop_, &admin_async_, [](uv_async_t* a) { static_cast<RedisStore*>(a->data)->run_admin_calls(); });
+  admin_async_.data = this;
+  handles_open_ = true;
+  const auto every = static_cast<uint64_t>(std::max<int64_t>(1, options_.checkpoint_ms));
+  uv_timer_start(
+      &tick_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<RedisStore*>(t->data);
+        self->tick(self->options_.clock->now());
+      },
+      every, every);
+  connection_.start(loop_);
+}
+
+RedisConnection::Events RedisStore::connection_events() {
+  RedisConnection::Events events;
+  events.ready = [this](bool reconnected) { on_ready(reconnected); };
+  events.lost = [this](const std::string& why, bool was_ready) { on_lost(why, was_ready); };
+  events.connect_failed = [this](const std::string& why) {
+    {
+      std::lock_guard lock(status_mutex_);
+      ++counters_.redis_connect_failures;
+      counters_.last_error = why;
+    }
+    redis_log().warn("connect", "storage: cannot connect to Redis at {}: {}; retrying",
+                     redis_address(options_.redis), why);
+  };
+  events.refused = [this](std::string_view command, const std::string& error) {
+    if (command == "AUTH") {
+      spdlog::error("storage: Redis refused AUTH: {}", error);
+      std::lock_guard lock(status_mutex_);
+      counters_.last_error = "AUTH: " + error;
+    } else {
+      spdlog::error("storage: Redis at {} answered {} with: {}", redis_address(options_.redis), command, error);
+    }
+  };
+  events.command_timeout = [this] {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.redis_command_timeouts;
+  };
+  return events;
+}
+
+void RedisStore::on_ready(bool reconnected) {
+  const Nanos now = options_.clock->now();
+  if (reconnected) {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.redis_reconnects;
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    counters_.redis_connected = 1;
+  }
+  set_available(true, now);
+  send_pending(now);
+}
+
+// The connection is gone (or being dropped): everything in flight is
+// re-sent on the next connection; deciding follows the fail: policies.
+void RedisStore::on_lost(const std::string& why, bool was_ready) {
+  for (auto& b : batches_) b->in_flight = false;
+  ledger_in_flight_ = 0;
+  {
+    std::lock_guard lock(status_mutex_);
+    counters_.redis_connected = 0;
+    counters_.last_error = why;
+  }
+  const Nanos now = options_.clock->now();
+  if (was_ready || !connection_.ever_ready())
+    redis_log().error(
+        "lost connection",
+        "storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
+        "buffering deltas, reconnecting",
+        redis_address(options_.redis), why);
+  set_available(false, now);
+}
+
+void RedisStore::set_available(bool up, Nanos now) {
+  if (state_.storage_available() == up) return;
+  state_.set_storage_available(up);
+  if (up) {
+    std::lock_guard lock(status_mutex_);
+    if (down_since_ != 0) counters_.redis_down_ms_total += static_cast<uint64_t>((now - down_since_) / kNanosPerMilli);
+    down_since_ = 0;
+    spdlog::info("storage: connected to Redis at {}; flushing buffered deltas", redis_address(options_.redis));
+  } else {
+    std::lock_guard lock(status_mutex_);
+    down_since_ = now;
+  }
+}
+
+void RedisStore::send(Request request, const std::vector<std::string>& argv) {
+  connection_.send(argv, [this, request = std::move(request)](const redisReply* reply, bool current) {
+    on_reply(request, reply, current);
+  });
+}
+
+void RedisStore::on_reply(const Request& request, const redisReply* reply, bool current) {
+  const bool error = reply == nullptr || reply->type == REDIS_REPLY_ERROR;
+  const std::string error_text = reply == nullptr ? "the connection to Redis was lost"
+                                 : error          ? std::string(reply_string(reply))
+                                                  : "";
+  switch (request.kind) {
+    case Request::Kind::kBatch:
+      on_batch_reply(*request.batch, error ? &error_text : nullptr, reply != nullptr, current);
+      break;
+    case Request::Kind::kLedger:
+      on_ledger_reply(request, error ? &error_text : nullptr, reply != nullptr);
+      break;
+    case Request::Kind::kAdmin: {
+      std::lock_guard lock(calls_mutex_);
+      AdminCall& call = *request.call;
+      call.done = true;
+      call.ok = !error;
+      call.error = error_text;
+      if (!error && reply->type == REDIS_REPLY_INTEGER) call.integer = reply->integer;
+      if (!error && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {  // {lot id, known}
+        call.integer = reply->element[0]->integer;
+        call.known = reply->element[1]->integer == 1;
+      }
+      calls_cv_.notify_all();
+      break;
+    }
+  }
+}
+
+void RedisStore::on_batch_reply(Batch& b, const std::string* error, bool answered, bool current) {
+  const Nanos now = options_.clock->now();
+  if (error != nullptr) {
+    b.in_flight = false;  // re-sent as it is
+    std::lock_guard lock(status_mutex_);
+    ++counters_.flush_failures;
+    if (answered) {
+      counters_.last_error = *error;
+      redis_log().error("refused batch", "storage: Redis refused a counter batch: {} (re-sent on the next tick)", *error);
+    }
+    return;
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    ++counters_.flushes;
+    counters_.flushed_fields += b.fields;
+    const auto took = static_cast<uint64_t>((now - b.sent_at) / 1000);
+    counters_.flush_last_us = took;
+    counters_.flush_max_us = std::max(counters_.flush_max_us, took);
+  }
+  batch_fields_ -= b.fields;
+  batches_.remove_if([&b](const std::unique_ptr<Batch>& x) { return x.get() == &b; });
+  // The next batch takes its place on the wire (if an admin mutation holds
+  // the mutex, the next tick does it).
+  if (current && !stopping_ && mutex_.try_lock()) {
+    std::lock_guard lock(mutex_, std::adopt_lock);
+    seal_batches(now, kMaxBatchesInFlight);
+  }
+  if (current) send_pending(now);
+}
+
+void RedisStore::on_ledger_reply(const Request& request, const std::string* error, bool answered) {
+  if (ledger_in_flight_ == request.ledger_upto) ledger_in_flight_ = 0;
+  std::lock_guard lock(status_mutex_);
+  if (error != nullptr) {
+    ++counters_.flush_failures;
+    if (answered) {
+      counters_.last_error = *error;
+      redis_log().error("refused ledger", "storage: Redis refused ledger entries: {} (re-sent on the next tick)", *error);
+    }
+    return;
+  }
+  ledger_acked_ = std::max(ledger_acked_, request.ledger_upto);
+  ++counters_.flushes;
+  counters_.flushed_ledger_entries += request.ledger_entries;
+}
+
+// ---------------------------------------------------------------- write-behind
+
+void RedisStore::tick(Nanos now) {
+  if (stopping_) return;
+  connection_.check_timeouts(now);
+  if (mutex_.try_lock()) {  // held by an admin mutation waiting for this loop: collect next tick
+    std::lock_guard lock(mutex_, std::adopt_lock);
+    for (ContractState* st : state_.all())
+      if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+    collect_counters_locked(now);
+    if (connection_.ready()) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
+    if (connection_.ready() && ledger_in_flight_ == 0) {
+      uint64_t last = 0;
+      auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+      if (!argv.empty()) {
+        Request r;
+        r.kind = Request::Kind::kLedger;
+        r.ledger_upto = last;
+        r.ledger_entries = (argv.size() - 5) / 3;
+        ledger_in_flight_ = last;
+        send(std::move(r), argv);
+      }
+    }
+    std::lock_guard status_lock(status_mutex_);
+    ++counters_.checkpoints;
+    counters_.buffered_ledger_entries =
+        state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
+    counters_.buffered_fields = pending_.fields() + batch_fields_;
+  }
+  send_pending(now);
+}
+
+void RedisStore::send_pending(Nanos now) {
+  if (!connection_.ready()) return;
+  size_t in_flight = 0;
+  for (auto& b : batches_) in_flight += b->in_flight ? 1 : 0;
+  for (auto& b : batches_) {
+    if (in_flight >= kMaxBatchesInFlight) return;
+    if (b->in_flight) continue;
+    ++in_flight;
+    b->in_flight = true;
+    b->sent_at = now;
+    Request r;
+    r.kind = Request::Kind::kBatch;
+    r.batch = b.get();
+    send(std::move(r), b->argv);
+    if (!connection_.ready()) return;  // the send failed and dropped the connection
+  }
+}
+
+void RedisStore::collect_counters_locked(Nanos now) {
+  const uint32_t start_s = seconds(now);
+  bool deferred = false;
+  std::vector<FieldDelta> deltas;
+  std::vector<uint64_t> words;
+  Engine& engine = engine_();
+  engine.table().for_each([&](Entry* e) {
+    if (e->last_used_s() + kDirtyMarginS < dirty_since_s_ || !worth_saving(*e, now)) return;
+    const Policy& policy = *e->policy();
+    words.resize(static_cast<size_t>(e->word_count()));
+    for (size_t w = 0; w < words.size(); ++w) words[w] = e->words()[w].load(std::memory_order_acquire);
+    auto& key_baseline = baseline_[std::string(e->key())];
+    deltas.clear();
+    int64_t ttl = 0;
+    for (const auto& l : policy.limits) {
+      const auto n = static_cast<size_t>(l->limiter.words());
+      const auto off = static_cast<size_t>(l->word_offset);
+      limit_deltas(l->spec.type, l->spec.name, baseline_of(key_baseline, l->spec, n),
+                   std::span<const uint64_t>(words).subspan(off, n), now, deltas);
+      ttl = std::max(ttl, counters_ttl_ms(l->spec));
+    }
+    if (deltas.empty()) return;
+    if (!pending_.add(keys_.counters(e->key()), deltas, ttl, batch_fields_)) {
+      // Full: the delta stays in the counters (baseline unchanged) and is taken later.
+      deferred_keys_.insert(std::string(e->key()));
+      deferred = true;
+      std::lock_guard lock(status_mutex_);
+      ++counters_.buffer_deferred;
+      return;
+    }
+    for (const auto& l : policy.limits) {
+      const auto n = static_cast<size_t>(l->limiter.words());
+      const auto first = words.begin() + l->word_offset;
+      baseline_of(key_baseline, l->spec, n).assign(first, first + static_cast<std::ptrdiff_t>(n));
+    }
+    deferred_keys_.erase(std::string(e->key()));
+  });
+  if (!deferred) dirty_since_s_ = start_s;
+  // A deferred key evicted meanwhile took its delta with it.
+  for (auto it = deferred_keys_.begin(); it != deferred_keys_.end();) {
+    if (engine.table().find(*it, CounterTable::hash_key(*it)) == nullptr) {
+      std::lock_guard lock(status_mutex_);
+      ++counters_.buffer_dropped;
+      baseline_.erase(*it);
+      it = deferred_keys_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (++ticks_ % kBaselineSweepTicks == 0) {
+    for (auto it = baseline_.begin(); it != baseline_.end();) {
+      if (engine.table().find(it->first, CounterTable::hash_key(it->first)) == nullptr)
+        it = baseline_.erase(it);
+      else
+        ++it;
+    }
+  }
+}
+
+void RedisStore::seal_batches(Nanos now, size_t max_batches) {
+  while (!pending_.empty() && batches_.size() < max_batches) {
+    DeltaBuffer::Batch taken = pending_.take(kBatchKeys, micros(now));
+    auto batch = std::make_unique<Batch>();
+    batch->fields = taken.fields;
+    batch_fields_ += taken.fields;
+    batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1), keys_.applied(run_)};
+    for (auto& k : taken.keys) batch->argv.push_back(std::move(k));
+    batch->argv.push_back(std::to_string(next_batch_++));
+    batch->argv.push_back(std::to_string(micros(now)));
+    for (auto& a : taken.args) batch->argv.push_back(std::move(a));
+    batches_.push_back(std::move(batch));
+  }
+}
+
+std::vector<uint64_t>& RedisStore::baseline_of(std::vector<LimitBaseline>& key_baseline, const LimitSpec& limit,
+                                               size_t words) {
+  for (LimitBaseline& b : key_baseline)
+    if (b.name == limit.name && b.type == limit.type && b.words.size() == words) return b.words;
+  key_baseline.push_back(LimitBaseline{limit.name, limit.type, std::vector<uint64_t>(words, 0)});
+  return key_baseline.back().words;
+}
+
+void RedisStore::rebase_locked(const Entry& e) {
+  auto& key_baseline = baseline_[std::string(e.key())];
+  for (const auto& l : e.policy()->limits) {
+    auto& base = baseline_of(key_baseline, l->spec, static_cast<size_t>(l->limiter.words()));
+    for (size_t w = 0; w < base.size(); ++w)
+      base[w] = e.words()[static_cast<size_t>(l->word_offset) + w].load(std::memory_order_acquire);
+  }
+}
+
+int64_t RedisStore::lot_id(const std::string& contract, int64_t lot) const {
+  if (lot < 0) return -1;
+  auto it = lot_ids_.find(contract);
+  if (it == lot_ids_.end() || static_cast<size_t>(lot) >= it->second.size()) return -1;
+  return it->second[static_cast<size_t>(lot)];
+}
+
+std::vector<std::string> RedisStore::ledger_command_locked(uint64_t after, size_t max, uint64_t* last) {
+  std::erase_if(skip_ledger_, [after](uint64_t seq) { return seq <= after; });  // confirmed: no longer needed
+  std::vector<LedgerEntry> entries = state_.ledger().entries_after(after, max);
+  if (entries.empty()) return {};
+  std::vector<std::string> argv{"EVAL", scripts::ledger(), "2", keys_.ledger(), keys_.ledger_seq()};
+  argv.reserve(5 + 3 * entries.size());
+  for (LedgerEntry& e : entries) {
+    *last = e.seq;
+    if (skip_ledger_.contains(e.seq)) continue;  // Redis has it under another id
+    argv.push_back(RedisKeys::ledger_id(run_, e.seq));
+    const int64_t id = lot_id(e.contract, e.lot);
+    if (e.lot >= 0 && id < 0)
+      spdlog::error("storage: ledger entry {} of '{}' names lot {} which has no id in Redis", e.seq, e.contract, e.lot);
+    argv.push_back(std::to_string(id));
+    argv.push_back(encode_ledger_entries(std::span<const LedgerEntry>(&e, 1)));
+  }
+  return argv;
+}
+
+// ---------------------------------------------------------------- shutdown
+
+std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
+  stopping_ = true;
+  {
+    std::lock_guard lock(calls_mutex_);
+    for (auto& call : calls_) {
+      call->done = true;
+      call->error = "the daemon is stopping";
+    }
+    calls_.clear();
+    calls_cv_.notify_all();
+  }
+  connection_.close();
+  if (handles_open_) {
+    uv_timer_stop(&tick_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&admin_async_), nullptr);
+    handles_open_ = false;
+  }
+  std::lock_guard lock(mutex_);
+  for (ContractState* st : state_.all())
+    if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+  dirty_since_s_ = std::min(dirty_since_s_, seconds(now));
+  collect_counters_locked(now);
+  seal_batches(now, std::numeric_limits<size_t>::max());
+  const uint64_t ledger_backlog = state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
+  auto lost = [&](const std::string& why) -> std::expected<void, std::string> {
+    return std::unexpected(
+        fmt::format("{}; not written: {} counter fields, {} ledger entries", why, batch_fields_,
+                    state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq())));
+  };
+  if (batches_.empty() && ledger_backlog == 0) return {};
+  auto redis = RedisSync::open(options_.redis);
+  if (!redis) return lost(redis.error());
+  while (!batches_.empty()) {
+    auto r = redis->command(batches_.front()->argv);
+    if (!r) return lost("counter batch: " + r.error());
+    batch_fields_ -= batches_.front()->fields;
+    batches_.pop_front();
+  }
+  for (;;) {
+    uint64_t last = 0;
+    auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+    if (argv.empty()) break;
+    auto r = redis->command(argv);
+    if (!r) return lost("ledger entries: " + r.error());
+    ledger_acked_ = last;
+  }
+  return {};
+}
+
+RedisStatus RedisStore::status() const {
+  std::lock_guard lock(status_mutex_);
+  RedisStatus s = counters_;
+  s.fail_open_allowed = state_.fail_open_allowed().load(std::memory_order_relaxed);
+  s.fail_closed_denied = state_.fail_closed_denied().load(std::memory_order_relaxed);
+  if (down_since_ != 0)
+    s.redis_down_ms_total += static_cast<uint64_t>((options_.clock->now() - down_since_) / kNanosPerMilli);
+  return s;
+}
+
+}  // namespace tollgate::persist
