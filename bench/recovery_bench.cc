@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 

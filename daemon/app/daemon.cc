@@ -10,14 +10,14 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "app/admin_peers.h"
-#include "app/engine_options.h"
-#include "app/reloader.h"
+#include "control/admin_peers.h"
+#include "control/engine_options.h"
+#include "control/reloader.h"
 #include "commands/cell_commands.h"
 #include "engine/cell_throttle.h"
 #include "commands/data_service.h"
 #include "config/config_loader.h"
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "net/fd_limit.h"
@@ -151,7 +151,7 @@ void show_persistence(const Store& store, DataService& data, DataService& admin)
   admin.set_persistence(visit_all, last_error);
 }
 
-// Admin peers: see app/admin_peers.h.
+// Admin peers: see control/admin_peers.h.
 std::function<bool(const PeerCredentials&)> admin_peer_check(const AdminConfig& admin) {
   return [policy = admin_peer_policy(admin, static_cast<uint32_t>(::getuid()))](const PeerCredentials& peer) {
     return admin_peer_allowed(policy, peer);

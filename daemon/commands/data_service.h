@@ -14,8 +14,8 @@
 #include <string>
 
 #include "commands/command_table.h"
-#include "engine/commit_gate.h"
-#include "engine/contract_admin.h"
+#include "control/commit_gate.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "net/server.h"

@@ -46,8 +46,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/commit_gate.h"
-#include "engine/contract_admin.h"
+#include "control/commit_gate.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/recover_mode.h"
 #include "persist/state_codec.h"

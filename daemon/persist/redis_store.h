@@ -39,7 +39,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/delta_buffer.h"
 #include "persist/redis_layout.h"

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <optional>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 
 namespace tollgate {

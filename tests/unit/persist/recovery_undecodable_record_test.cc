@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"

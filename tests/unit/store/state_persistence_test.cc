@@ -11,7 +11,7 @@
 #include <iterator>
 #include <memory>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"

@@ -13,7 +13,7 @@
 
 #include "unit/engine/limit_specs.h"
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "persist/state_codec.h"

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "app/engine_options.h"
-#include "app/reloader.h"
+#include "control/engine_options.h"
+#include "control/reloader.h"
 #include "config/config_loader.h"
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded_store.h"
 #include "unit/store/store_test_util.h"

@@ -1,4 +1,4 @@
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 
 #include <cctz/time_zone.h>
 #include <fmt/format.h>

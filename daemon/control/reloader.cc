@@ -1,11 +1,11 @@
-#include "app/reloader.h"
+#include "control/reloader.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
-#include "app/engine_options.h"
+#include "control/engine_options.h"
 #include "commands/data_service.h"
 #include "config/config_diff.h"
 #include "config/config_loader.h"
