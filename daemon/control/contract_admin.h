@@ -1,7 +1,11 @@
 // Admin operations on contracts: recharge, status changes, counter resets,
-// and the read views behind CONTRACT and LEDGER. Control plane only.
+// and the read views behind CONTRACT and LEDGER. Control plane only. Each
+// mutation becomes an AdminRecord, is made durable through the hook, then
+// applied by apply_admin_record (engine/admin_record.h), the function
+// recovery replays: docs/architecture.md, "Control plane".
 // Thread-safety: thread-safe (the state it touches is atomic or locked);
-// meant for the admin thread and the control-plane timers.
+// meant for the admin thread and the control-plane timers. Borrows the
+// engine accessor, the state and the hook, which must outlive it.
 #pragma once
 
 #include <expected>
@@ -12,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/admin_record.h"
 #include "engine/contract.h"
 #include "engine/engine.h"
 
@@ -19,41 +24,34 @@ namespace tollgate {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-// One admin mutation, complete enough to apply it again after a restart
-// exactly as it was applied the first time (no re-pricing, same ledger seq).
-// Plain value type.
-struct AdminRecord {
-  enum class Kind : uint8_t { kStatus = 1, kRecharge = 2, kReset = 3 };
-  Kind kind = Kind::kStatus;
-  std::string contract;  // contract key (kReset: any key)
-  Nanos time = 0;
-  int64_t actor = kDaemonActor;
-  ContractStatus status = ContractStatus::kActive;  // kStatus: the override
-  std::string reason;                               // kStatus
-  std::string limit;                                // kReset: empty = every limit
-  std::string payment_id;                           // kRecharge
-  LotState lot;                                     // kRecharge: the lot added
-  int64_t wallet = 0;                               // kRecharge: wallet after
-  RechargeReply reply;                              // kRecharge: what RECHARGE answered
-  LedgerEntry ledger_entry;                         // the entry the mutation appends, seq included
-  std::string event_kind;                           // the EVENTS entry it adds
-  std::string event_detail;
-};
+inline constexpr size_t kMaxPaymentId = 128;  // bytes of a RECHARGE payment id
 
-// Where ContractAdmin makes mutations durable (the embedded store). Every
-// change of persisted state happens while exclusive() is held, so the store
-// sees mutations, ledger flushes, checkpoints and snapshots in one order.
-// Thread-safety: implementations are thread-safe.
-class DurabilityHook {
- public:
-  virtual ~DurabilityHook() = default;
-  // Serializes changes of persisted state; held from durable() to the apply.
-  virtual std::unique_lock<std::mutex> exclusive() = 0;
-  // Journals `record` and syncs it; caller holds exclusive(). On error (the
-  // text explains why) the caller must not apply the mutation.
-  [[nodiscard]] virtual std::expected<void, std::string> durable(const AdminRecord& record) = 0;
-  // SNAPSHOT: checkpoint + snapshot + journal compaction now. Returns a summary.
-  [[nodiscard]] virtual std::expected<std::string, std::string> snapshot_now() = 0;
+// Why an admin operation was refused: a code, and the names and values the
+// reply needs. The RESP text is made by commands/ (admin_error_text), so the
+// control plane holds no protocol strings. Plain value type.
+struct AdminError {
+  enum class Code : uint8_t {
+    kNoSuchContract,        // subject: the key
+    kNoPricing,             // subject: the key (RECHARGE of a contract without pricing)
+    kBadAmount,             // RECHARGE amount not a positive integer
+    kBadPaymentIdLength,    // empty or longer than kMaxPaymentId
+    kPaymentIdNotPrintable, // bytes outside printable ASCII, or spaces
+    kTerminated,            // subject: the key (RECHARGE of a terminated contract)
+    kPaymentIdOtherContract,  // subject: the payment id; detail: the contract it was used for
+    kPaymentIdOtherAmount,    // subject: the payment id; amount: the amount it was used with
+    kRechargeRefused,       // detail: why the account refused the lot
+    kTerminatedIsFinal,     // subject: the key; detail: the verb (suspend, resume)
+    kNoSuchKey,             // subject: the key (RESET)
+    kNoSuchLimit,           // subject: the key; detail: the limit
+    kNotDurable,            // detail: the store's error; nothing was changed
+    kNotApplied,            // detail: what could not be applied
+    kNoStorage,             // SNAPSHOT in storage.mode memory
+    kSnapshotFailed,        // detail: the store's error
+  };
+  Code code;
+  std::string subject;
+  std::string detail;
+  int64_t amount = 0;
 };
 
 class ContractAdmin {
@@ -62,18 +60,18 @@ class ContractAdmin {
   ContractAdmin(std::function<Engine&()> engine, StateStore& state);
 
   // RECHARGE: adds a prepaid lot, idempotent on `payment_id`.
-  std::expected<RechargeReply, std::string> recharge(std::string_view key, std::string_view amount,
+  std::expected<RechargeReply, AdminError> recharge(std::string_view key, std::string_view amount,
                                                      std::string_view payment_id, int64_t actor, Nanos now);
-  std::expected<void, std::string> suspend(std::string_view key, std::string_view reason, int64_t actor, Nanos now);
-  std::expected<void, std::string> resume(std::string_view key, int64_t actor, Nanos now);
-  std::expected<void, std::string> terminate(std::string_view key, int64_t actor, Nanos now);
+  std::expected<void, AdminError> suspend(std::string_view key, std::string_view reason, int64_t actor, Nanos now);
+  std::expected<void, AdminError> resume(std::string_view key, int64_t actor, Nanos now);
+  std::expected<void, AdminError> terminate(std::string_view key, int64_t actor, Nanos now);
   // RESET: clears the counters of one limit or all limits of any key. Returns how many were reset.
-  std::expected<int64_t, std::string> reset(std::string_view key, std::string_view limit, int64_t actor, Nanos now);
+  std::expected<int64_t, AdminError> reset(std::string_view key, std::string_view limit, int64_t actor, Nanos now);
 
   // CONTRACT: every fact about a contract, as field/value pairs.
-  std::expected<Fields, std::string> describe(std::string_view key, Nanos now);
+  std::expected<Fields, AdminError> describe(std::string_view key, Nanos now);
   // LEDGER: money entries after `since_seq`, oldest first (debits flushed first).
-  std::expected<std::vector<LedgerEntry>, std::string> ledger(std::string_view key, uint64_t since_seq, Nanos now);
+  std::expected<std::vector<LedgerEntry>, AdminError> ledger(std::string_view key, uint64_t since_seq, Nanos now);
 
   // Turns the debit counters of every priced contract into ledger entries.
   void flush_debits(Nanos now);
@@ -83,19 +81,14 @@ class ContractAdmin {
   void set_durability(DurabilityHook* hook) { hook_ = hook; }
   DurabilityHook* durability() const { return hook_; }
   // SNAPSHOT: forwards to the hook; an error in memory mode.
-  std::expected<std::string, std::string> snapshot();
-
-  // Applies a record exactly as the live mutation did (recovery replays the
-  // journal through this). Caller holds the hook's exclusive() or runs before
-  // any other thread. Errors name what could not be applied.
-  std::expected<void, std::string> apply(const AdminRecord& record);
+  std::expected<std::string, AdminError> snapshot();
 
  private:
   std::unique_lock<std::mutex> exclusive();
-  // Journals `record` if a hook is set; the -ERR text when that fails.
-  std::expected<void, std::string> make_durable(const AdminRecord& record);
-  std::expected<const Policy*, std::string> find_contract(std::string_view key);
-  std::expected<void, std::string> set_status(std::string_view key, ContractStatus status, std::string_view verb,
+  // Journals `record` if a hook is set, then applies it (engine/admin_record.h).
+  std::expected<void, AdminError> make_durable_and_apply(const AdminRecord& record);
+  std::expected<const Policy*, AdminError> find_contract(std::string_view key);
+  std::expected<void, AdminError> set_status(std::string_view key, ContractStatus status, std::string_view verb,
                                               std::string reason, int64_t actor, Nanos now);
   // Fills the admin ledger entry and event of a status change or reset.
   void describe_admin(AdminRecord& record, std::string_view what) const;

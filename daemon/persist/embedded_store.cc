@@ -178,7 +178,7 @@ class EmbeddedStore::Recovery {
   }
 
   void apply_held() {
-    if (auto r = store_.admin_.apply(held_->second); !r)
+    if (auto r = apply_admin_record(held_->second, store_.engine_(), store_.state_); !r)
       restorer_.error(fmt::format("journal seq {}: {}", held_->first, r.error()));
     else
       ++c_.recovery_admin_applied;
@@ -252,9 +252,8 @@ class EmbeddedStore::Recovery {
   uint64_t undecodable_ = 0;
 };
 
-EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
-                             std::function<Engine&()> engine)
-    : options_(std::move(options)), state_(state), admin_(admin), engine_(std::move(engine)) {
+EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, std::function<Engine&()> engine)
+    : options_(std::move(options)), state_(state), engine_(std::move(engine)) {
   gate_ = options_.gate != nullptr ? options_.gate : &own_gate_;
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
   if (options_.fs == nullptr) options_.fs = &store::default_file_system();

@@ -33,7 +33,7 @@
 // exactly what its debit/refund entries add up to, so Σ ledger == balance.
 // Thread-safety: thread-safe. Every method takes the store mutex (the one
 // exclusive() hands out), except status(), which takes only a small one.
-// Owns the Journal; borrows the StateStore, ContractAdmin, engine, clock and
+// Owns the Journal; borrows the StateStore, engine, clock and
 // FileSystem, which must outlive it.
 #pragma once
 
@@ -47,7 +47,7 @@
 #include <vector>
 
 #include "control/commit_gate.h"
-#include "control/contract_admin.h"
+#include "engine/admin_record.h"
 #include "engine/engine.h"
 #include "persist/recover_mode.h"
 #include "persist/state_codec.h"
@@ -133,8 +133,7 @@ struct EmbeddedStoreOptions {
 
 class EmbeddedStore final : public DurabilityHook {
  public:
-  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
-                std::function<Engine&()> engine);
+  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, std::function<Engine&()> engine);
   ~EmbeddedStore() override;
 
   // Locks the directory, checks its identity, loads the newest valid
@@ -208,7 +207,6 @@ class EmbeddedStore final : public DurabilityHook {
   bool identity_written_ = false;      // identity_ matches the file on disk
   bool raised_this_run_ = false;       // the watermark rose after this run's first durable record
   StateStore& state_;
-  ContractAdmin& admin_;
   std::function<Engine&()> engine_;
   std::mutex mutex_;  // everything below
   store::StoreStatus store_status_;

@@ -57,12 +57,10 @@ RedisStore::Request* RedisStore::new_request(Request::Kind kind) {
   return r;
 }
 
-RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin,
-                       std::function<Engine&()> engine)
+RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine)
     : options_(std::move(options)),
       keys_(options_.redis.prefix),
       state_(state),
-      admin_(admin),
       engine_(std::move(engine)),
       pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max))) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;

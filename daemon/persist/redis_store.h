@@ -18,7 +18,7 @@
 // Thread-safety: tick/start/shutdown run on the control loop's thread;
 // exclusive()/durable() on the admin thread (durable() blocks until the loop
 // has Redis' answer, at most command_timeout); status() anywhere.
-// Borrows the StateStore, ContractAdmin, engine and clock.
+// Borrows the StateStore, engine and clock.
 #pragma once
 
 #include <uv.h>
@@ -39,7 +39,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "control/contract_admin.h"
+#include "engine/admin_record.h"
 #include "engine/engine.h"
 #include "persist/delta_buffer.h"
 #include "persist/redis_layout.h"
@@ -100,7 +100,7 @@ struct RedisStoreOptions {
 
 class RedisStore final : public DurabilityHook {
  public:
-  RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin, std::function<Engine&()> engine);
+  RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine);
   ~RedisStore() override;
 
   // Connects (blocking, connect_timeout), authenticates and loads the state.
@@ -195,7 +195,6 @@ class RedisStore final : public DurabilityHook {
   RedisStoreOptions options_;
   RedisKeys keys_;
   StateStore& state_;
-  ContractAdmin& admin_;
   std::function<Engine&()> engine_;
 
   // Persisted-state order (held by the admin thread across durable + apply).

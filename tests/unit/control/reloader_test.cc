@@ -158,7 +158,7 @@ struct Daemon {
     persist::EmbeddedStoreOptions so;
     so.dir = state_dir;
     so.clock = &clock;
-    store = std::make_unique<persist::EmbeddedStore>(so, state, *admin,
+    store = std::make_unique<persist::EmbeddedStore>(so, state,
                                                      [this]() -> Engine& { return reloader->current(); });
     auto recovered = store->recover(clock.now());
     EXPECT_TRUE(recovered.has_value()) << recovered.error();

@@ -38,7 +38,7 @@ struct Daemon {
     EmbeddedStoreOptions so;
     so.dir = dir;
     so.clock = &clock;
-    store = std::make_unique<EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
+    store = std::make_unique<EmbeddedStore>(so, state, [this]() -> Engine& { return *engine; });
   }
   ManualClock clock{kStart};
   Reclaimer reclaimer;
