@@ -69,7 +69,7 @@ void write_config(const std::string& path, const std::string& text, const std::s
 // The daemon's control plane in miniature: a libuv loop on its own thread
 // running checkpoints (and now and then a snapshot), the eviction sweep with
 // reclaimer.collect(), SIGHUP → reload(), and the Reloader's request handle,
-// exactly as app/daemon.cc wires them.
+// as control/control_plane.cc runs them.
 class ControlThread {
  public:
   ControlThread(Reloader& reloader, persist::EmbeddedStore& store, Reclaimer& reclaimer, const Clock& clock)
