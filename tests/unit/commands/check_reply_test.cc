@@ -11,6 +11,7 @@
 
 #include "commands/data_service.h"
 #include "engine/engine.h"
+#include "unit/commands/service_harness.h"
 #include "unit/engine/limit_specs.h"
 
 namespace tollgate {
@@ -60,37 +61,33 @@ DecisionReply decode(const std::string& reply) {
   return d;
 }
 
-// Contract "acme": 2 calls a day, no pricing.
-struct Harness {
-  Harness() {
-    EngineOptions o;
-    PolicySpec acme;
-    acme.name = "acme";
-    acme.limits = {testing::quota("daily", 2)};
-    acme.rules = ContractRules{};
-    o.contracts.push_back(acme);
-    auto e = Engine::create(o, reclaimer, kStart, state);
-    EXPECT_TRUE(e.has_value());
-    engine = std::move(*e);
+EngineOptions two_a_day() {
+  EngineOptions o;
+  PolicySpec acme;
+  acme.name = "acme";
+  acme.limits = {testing::quota("daily", 2)};
+  acme.rules = ContractRules{};
+  o.contracts.push_back(acme);
+  return o;
+}
+
+// Contract "acme": 2 calls a day, no pricing; a data service over it.
+struct Harness : testing::EngineHarness {
+  Harness() : EngineHarness(two_a_day(), kStart) {
     service = std::make_unique<DataService>(*engine, clock, reclaimer, 1, ServiceInfo{});
   }
-  std::string run(std::vector<std::string_view> args) {
-    std::string buffer;
-    resp::ReplyWriter out(buffer);
-    service->begin_batch(0);
-    session.now = service->batch_now(0);
-    service->execute(args, session, out);
-    service->end_batch(0);
-    return buffer;
-  }
+  std::string run(std::vector<std::string_view> args) { return testing::run_command(*service, session, args); }
 
-  ManualClock clock{kStart};
-  Reclaimer reclaimer;
-  StateStore state;
-  std::unique_ptr<Engine> engine;
   std::unique_ptr<DataService> service;
   Session session;
 };
+
+// The first three fields of a decision.
+void expect_head(const DecisionReply& d, int64_t allowed, std::string_view code, std::string_view limit) {
+  EXPECT_EQ(d.allowed, allowed);
+  EXPECT_EQ(d.code, code);
+  EXPECT_EQ(d.limit, limit);
+}
 
 // Verifies an allowed CHECK: [1, OK, the limit with least remaining, what is
 // left after the call, retry 0, the time until the quota resets, -1 balance
@@ -98,9 +95,7 @@ struct Harness {
 TEST(CheckReply, AllowedIsSevenFields) {
   Harness h;
   DecisionReply d = decode(h.run({"CHECK", "acme"}));
-  EXPECT_EQ(d.allowed, 1);
-  EXPECT_EQ(d.code, "OK");
-  EXPECT_EQ(d.limit, "daily");
+  expect_head(d, 1, "OK", "daily");
   EXPECT_EQ(d.remaining, 1);
   EXPECT_EQ(d.retry_after_ms, 0);
   EXPECT_GT(d.reset_after_ms, 0);
@@ -117,9 +112,7 @@ TEST(CheckReply, DeniedNamesCodeLimitAndRetry) {
   (void)h.run({"CHECK", "acme"});
   (void)h.run({"CHECK", "acme"});
   DecisionReply d = decode(h.run({"CHECK", "acme"}));
-  EXPECT_EQ(d.allowed, 0);
-  EXPECT_EQ(d.code, "QUOTA");
-  EXPECT_EQ(d.limit, "daily");
+  expect_head(d, 0, "QUOTA", "daily");
   EXPECT_EQ(d.remaining, 0);
   EXPECT_GT(d.retry_after_ms, 0);
   EXPECT_LE(d.retry_after_ms, d.reset_after_ms);
@@ -131,9 +124,7 @@ TEST(CheckReply, DeniedNamesCodeLimitAndRetry) {
 TEST(CheckReply, UnknownKeyIsDeniedWithoutRetry) {
   Harness h;
   DecisionReply d = decode(h.run({"CHECK", "nobody"}));
-  EXPECT_EQ(d.allowed, 0);
-  EXPECT_EQ(d.code, "UNKNOWN");
-  EXPECT_EQ(d.limit, "");
+  expect_head(d, 0, "UNKNOWN", "");
   EXPECT_EQ(d.retry_after_ms, -1);
 }
 
@@ -144,7 +135,7 @@ TEST(CheckReply, PeekIsWhatCheckWouldAnswer) {
   const std::string first = h.run({"PEEK", "acme"});
   EXPECT_EQ(h.run({"PEEK", "acme"}), first);
   DecisionReply peek = decode(first);
-  EXPECT_EQ(peek.allowed, 1);
+  expect_head(peek, 1, "OK", "daily");
   EXPECT_EQ(peek.remaining, 1);
   EXPECT_EQ(h.run({"CHECK", "acme"}), first);
   EXPECT_EQ(h.service->total(&WorkerMetrics::peeks), 2u);

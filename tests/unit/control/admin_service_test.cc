@@ -13,6 +13,7 @@
 #include "commands/data_service.h"
 #include "control/contract_admin.h"
 #include "engine/engine.h"
+#include "unit/commands/service_harness.h"
 #include "unit/engine/limit_specs.h"
 
 namespace tollgate {
@@ -20,43 +21,35 @@ namespace {
 
 constexpr Nanos kStart = testing::kTestStart;
 
+EngineOptions prepaid_acme() {
+  EngineOptions o;
+  PolicySpec acme;
+  acme.name = "acme";
+  acme.limits = {testing::quota("daily", 1000)};
+  ContractRules rules;
+  rules.pricing = PriceLadder::flat(100);
+  acme.rules = rules;
+  o.contracts.push_back(acme);
+  return o;
+}
+
 // Contract "acme" (prepaid at 100 per call, 1000 calls a day), a data
 // service and an admin service over one engine, as the daemon wires them.
-struct Planes {
-  explicit Planes(AdminService::Reload reload = {}) {
-    EngineOptions o;
-    PolicySpec acme;
-    acme.name = "acme";
-    acme.limits = {testing::quota("daily", 1000)};
-    ContractRules rules;
-    rules.pricing = PriceLadder::flat(100);
-    acme.rules = rules;
-    o.contracts.push_back(acme);
-    auto e = Engine::create(o, reclaimer, kStart, state);
-    EXPECT_TRUE(e.has_value());
-    engine = std::move(*e);
+struct Planes : testing::EngineHarness {
+  explicit Planes(AdminService::Reload reload = {}) : EngineHarness(prepaid_acme(), kStart) {
     contracts = std::make_unique<ContractAdmin>([this]() -> Engine& { return *engine; }, state);
     data = std::make_unique<DataService>(*engine, clock, reclaimer, 1, ServiceInfo{});
     admin = std::make_unique<AdminService>(*engine, clock, reclaimer, *contracts, std::move(reload), ServiceInfo{});
     admin_session.admin = true;
   }
-  static std::string run(CommandService& service, Session& session, std::vector<std::string_view> args) {
-    std::string buffer;
-    resp::ReplyWriter out(buffer);
-    service.begin_batch(0);
-    session.now = service.batch_now(0);
-    service.execute(args, session, out);
-    service.end_batch(0);
-    return buffer;
+  std::string on_admin(std::vector<std::string_view> args) {
+    return testing::run_command(*admin, admin_session, std::move(args));
   }
-  std::string on_admin(std::vector<std::string_view> args) { return run(*admin, admin_session, std::move(args)); }
-  std::string on_data(std::vector<std::string_view> args) { return run(*data, data_session, std::move(args)); }
+  std::string on_data(std::vector<std::string_view> args) {
+    return testing::run_command(*data, data_session, std::move(args));
+  }
   int64_t balance() { return state.find("acme")->account()->balance(); }
 
-  ManualClock clock{kStart};
-  Reclaimer reclaimer;
-  StateStore state;
-  std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> contracts;
   std::unique_ptr<DataService> data;
   std::unique_ptr<AdminService> admin;
