@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "app/engine_options.h"
+#include "control/engine_options.h"
 #include "config/config_loader.h"
 #include "engine/engine.h"
 

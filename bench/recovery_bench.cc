@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded/embedded_store.h"
 
@@ -58,7 +58,7 @@ struct World {
     persist::EmbeddedStoreOptions so;
     so.dir = dir;
     so.clock = &clock;
-    store = std::make_unique<persist::EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
+    store = std::make_unique<persist::EmbeddedStore>(so, state, [this]() -> Engine& { return *engine; });
   }
   void check(const std::string& key) {
     CheckRequest r;

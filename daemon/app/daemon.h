@@ -1,7 +1,9 @@
-// The tollgated process: one readable start-up sequence (load config → build
-// engine → listeners → workers), the control-plane loop with its periodic
-// work (eviction sweep, memory reclamation) and signal handling.
-// Thread-safety: run() is called once from the main thread.
+// The tollgated process, wired: one readable start-up sequence (load config
+// → build engine → open storage → services → listeners → workers → control
+// loop). The control loop itself, with its periodic work and signal
+// handling, is control/control_plane.h; this file only builds the parts
+// from the config and connects them.
+// Thread-safety: run_daemon() is called once from the main thread.
 #pragma once
 
 #include <string>

@@ -1,10 +1,13 @@
 // Admin-socket commands: CONTRACT, RECHARGE, SUSPEND, RESUME, TERMINATE,
-// RESET, LEDGER, EVENTS, SNAPSHOT. Refused on the data socket by the command table.
+// RESET, LEDGER, EVENTS, SNAPSHOT. Run by the admin service only (refused on
+// the data socket by the command table's flags).
+#include <cassert>
+
 #include <fmt/format.h>
 
+#include "commands/admin_service.h"
 #include "commands/check_request_parser.h"
 #include "commands/command_table.h"
-#include "commands/data_service.h"
 
 namespace tollgate {
 namespace {
@@ -17,11 +20,11 @@ void write_fields(resp::ReplyWriter& out, const Fields& fields) {
   }
 }
 
-// Every admin handler needs the ContractAdmin; it exists on the admin service.
+// Every command here is flagged kOnAdmin only, so only the admin service
+// dispatches it (command_service.cc) and ctx.admin is set.
 ContractAdmin* admin_of(CommandContext& ctx) {
-  ContractAdmin* a = ctx.service.admin();
-  if (a == nullptr) ctx.out.error("ERR admin commands are not available on this socket");
-  return a;
+  assert(ctx.admin != nullptr);
+  return &ctx.admin->contracts();
 }
 
 std::expected<uint64_t, std::string> parse_seq(std::string_view s) {
@@ -34,6 +37,13 @@ template <typename T>
 bool report(CommandContext& ctx, const std::expected<T, std::string>& r) {
   if (r) return true;
   ctx.out.error(r.error());
+  return false;
+}
+
+template <typename T>
+bool report(CommandContext& ctx, const std::expected<T, AdminError>& r) {
+  if (r) return true;
+  ctx.out.error(admin_error_text(r.error()));
   return false;
 }
 

@@ -36,7 +36,7 @@ void check_command(CommandContext& ctx) {
   }
   // durability strict: an allowed call charged something; its reply waits
   // until a checkpoint holding the charge is durable.
-  if (d.allowed) ctx.service.hold_until_durable(ctx.session);
+  if (d.allowed) ctx.data->hold_until_durable(ctx.session);
   WorkerMetrics::bump(m.checks);
   WorkerMetrics::bump(m.by_code[static_cast<int>(d.code)]);
   write_decision(ctx.out, d);
@@ -67,7 +67,7 @@ void settle_command(CommandContext& ctx) {
   bool applied = ctx.service.engine().settle(ctx.args[1], ctx.args[2], commit, ctx.session.now);
   // durability strict: a settlement (a CANCEL's refund above all) is
   // acknowledged once durable, like the charge it settles.
-  if (applied) ctx.service.hold_until_durable(ctx.session);
+  if (applied) ctx.data->hold_until_durable(ctx.session);
   ctx.out.integer(applied ? 1 : 0);
 }
 

@@ -14,15 +14,23 @@
 
 namespace tollgate {
 
+class CommandService;
 class DataService;
+class AdminService;
 
 // What a handler gets: the arguments (args[0] is the command name), the
-// connection's session, the reply writer, and the service it runs in.
+// connection's session, the reply writer, and the service it runs in — the
+// shared half (engine, metrics, table) and the plane's own half: `data` on
+// the data service, `admin` on the admin service, the other one null. A
+// command flagged for one plane only is dispatched by that plane's service
+// only, so its handler may rely on that plane's half being set.
 struct CommandContext {
   std::span<const std::string_view> args;
   Session& session;
   resp::ReplyWriter& out;
-  DataService& service;
+  CommandService& service;
+  DataService* data = nullptr;
+  AdminService* admin = nullptr;
 };
 
 enum CommandFlags : uint32_t {

@@ -1,69 +1,20 @@
 #include "commands/data_service.h"
 
-#include "commands/cell_commands.h"
-
-#include <fmt/format.h>
-
 namespace tollgate {
 
 DataService::DataService(Engine& engine, const Clock& clock, Reclaimer& reclaimer, int workers, ServiceInfo info)
-    : engine_(&engine), clock_(clock), reclaimer_(reclaimer), info_(std::move(info)) {
-  workers_storage_ = std::make_unique<PerWorker[]>(workers);
-  workers_ = std::span<PerWorker>(workers_storage_.get(), workers);
-  for (auto& w : workers_) w.reader_slot = reclaimer_.register_reader();
-  register_server_commands(table_);
-  register_check_commands(table_);
-  register_cell_commands(table_);
-  register_admin_commands(table_);
-  register_reload_commands(table_);
-}
-
-void DataService::begin_batch(int worker) {
-  PerWorker& w = workers_[worker];
-  w.now = clock_.now();
-  reclaimer_.enter(w.reader_slot);
+    : CommandService(kOnData, engine, clock, reclaimer, workers, std::move(info)),
+      tickets_(std::make_unique<Tickets[]>(workers)) {
+  as_data_ = this;
 }
 
 void DataService::end_batch(int worker) {
-  PerWorker& w = workers_[worker];
-  reclaimer_.exit(w.reader_slot);
-  if (w.max_ticket != 0) {  // one request per batch: the control plane runs a checkpoint for it
-    commit_gate_->request(w.max_ticket);
-    w.max_ticket = 0;
+  CommandService::end_batch(worker);
+  uint64_t& max_ticket = tickets_[worker].max;
+  if (max_ticket != 0) {  // one request per batch: the control plane runs a checkpoint for it
+    commit_gate_->request(max_ticket);
+    max_ticket = 0;
   }
-}
-
-// Looks the command up, checks arity and where it may run, and calls it.
-// Every path writes exactly one reply.
-void DataService::execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) {
-  if (args.empty()) return out.error("ERR empty command");
-  const CommandSpec* spec = table_.find(args[0]);
-  WorkerMetrics& m = workers_[session.worker].metrics;
-  if (spec == nullptr) {
-    WorkerMetrics::bump(m.unknown_commands);
-    std::string_view name = args[0].substr(0, 128);
-    return out.error(fmt::format("ERR unknown command '{}', with args beginning with: {}", name,
-                                 args.size() > 1 ? args[1].substr(0, 64) : std::string_view{}));
-  }
-  uint32_t where = session.admin ? kOnAdmin : kOnData;
-  if ((spec->flags & where) == 0) {
-    WorkerMetrics::bump(m.client_errors);
-    return out.error(session.admin
-                         ? fmt::format("ERR '{}' is a data command; send it to the data socket", spec->name)
-                         : fmt::format("ERR '{}' is an admin command; send it to the admin socket", spec->name));
-  }
-  if (!arity_ok(spec->arity, args.size())) {
-    WorkerMetrics::bump(m.client_errors);
-    return out.error(fmt::format("ERR wrong number of arguments for '{}' command (usage: {})", spec->name,
-                                 spec->usage));
-  }
-  if ((spec->flags & kKeyArg) != 0 && args[1].size() > info_.max_key) {
-    WorkerMetrics::bump(m.client_errors);
-    return out.error(fmt::format("ERR key of {} bytes is longer than server.max_key ({} bytes)", args[1].size(),
-                                 info_.max_key));
-  }
-  CommandContext ctx{args, session, out, *this};
-  spec->handler(ctx);
 }
 
 namespace {
@@ -109,26 +60,11 @@ void DataService::prefetch(std::string_view input) {
   for (size_t i = 0; i < n; ++i) table.prefetch_entry(hashes[i]);
 }
 
-Nanos DataService::next_deadline(int worker) {
-  if (info_.serves_holds == false) return INT64_MAX;
-  return engine().next_hold_expiry(worker, workers_[worker].now);
-}
+Nanos DataService::next_deadline(int worker) { return engine().next_hold_expiry(worker, worker_now(worker)); }
 
 void DataService::on_deadline(int worker) {
-  size_t n = engine().expire_holds(worker, workers_[worker].now);
-  WorkerMetrics::bump(workers_[worker].metrics.holds_expired, n);
-}
-
-uint64_t DataService::total(std::atomic<uint64_t> WorkerMetrics::*field) const {
-  uint64_t sum = 0;
-  for (const auto& w : workers_) sum += (w.metrics.*field).load(std::memory_order_relaxed);
-  return sum;
-}
-
-uint64_t DataService::total_code(Code c) const {
-  uint64_t sum = 0;
-  for (const auto& w : workers_) sum += w.metrics.by_code[static_cast<int>(c)].load(std::memory_order_relaxed);
-  return sum;
+  size_t n = engine().expire_holds(worker, worker_now(worker));
+  WorkerMetrics::bump(metrics(worker).holds_expired, n);
 }
 
 }  // namespace tollgate

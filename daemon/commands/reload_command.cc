@@ -2,19 +2,27 @@
 // keeps running and the reply lists every problem.
 #include <fmt/format.h>
 
+#include "commands/admin_service.h"
 #include "commands/command_table.h"
-#include "commands/data_service.h"
 
 namespace tollgate {
 namespace {
 
+// RELOAD runs on the admin worker; the reload itself runs on the control
+// loop, like SIGHUP's, between checkpoints and sweeps (control/reloader.h).
+// The reply: what changed, then the changes that need a restart.
 void reload_command(CommandContext& ctx) {
-  const auto& hook = ctx.service.reload_hook();
-  if (!hook) return ctx.out.error("ERR RELOAD is not available on this socket");
-  auto changes = hook();
-  if (!changes) return ctx.out.error(changes.error());
-  ctx.out.array(changes->size());
-  for (const auto& c : *changes) ctx.out.bulk(c);
+  if (ctx.admin == nullptr || !ctx.admin->can_reload())
+    return ctx.out.error("ERR RELOAD is not available on this socket");
+  ReloadResult r = ctx.admin->reload();
+  if (!r.ok) {
+    std::string msg = "ERR config rejected, the running config is unchanged:";
+    for (const auto& e : r.errors) msg += " " + e + ";";
+    return ctx.out.error(msg);
+  }
+  ctx.out.array(r.changes.size() + r.warnings.size());
+  for (const auto& c : r.changes) ctx.out.bulk(c);
+  for (const auto& w : r.warnings) ctx.out.bulk(w);
 }
 
 }  // namespace

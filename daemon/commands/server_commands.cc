@@ -7,7 +7,7 @@
 #include <string>
 
 #include "commands/command_table.h"
-#include "commands/data_service.h"
+#include "commands/command_service.h"
 #include "commands/info_text.h"
 
 #ifndef TOLLGATE_VERSION
@@ -162,7 +162,7 @@ void info_command(CommandContext& ctx) {
     return equals_ignore_case(section, "default") || equals_ignore_case(section, "all") ||
            equals_ignore_case(section, "everything") || equals_ignore_case(section, name);
   };
-  DataService& s = ctx.service;
+  CommandService& s = ctx.service;
   const Nanos now = ctx.session.now;
   std::string text;
   auto line = [&](std::string_view key, auto value) { fmt::format_to(std::back_inserter(text), "{}:{}\r\n", key, value); };

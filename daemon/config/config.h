@@ -115,7 +115,7 @@ struct StorageConfig {
   RedisConfig redis;
 };
 
-// Admin socket peers (app/admin_peers.h): root and the daemon's own uid
+// Admin socket peers (control/admin_peers.h): root and the daemon's own uid
 // unless admit_owner is false, plus these uids and (primary or
 // supplementary) gids.
 struct AdminConfig {

@@ -109,7 +109,7 @@ class Engine {
   // (adopt_entries). `previous` itself is only read, so it may keep serving
   // workers meanwhile; but the hand-over writes state that the control
   // plane's checkpoints and sweeps read, so a create() with a `previous` must
-  // run on the control plane's thread (see app/reloader.h).
+  // run on the control plane's thread (see control/reloader.h).
   static std::expected<std::unique_ptr<Engine>, std::vector<std::string>> create(
       const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state,
       const Engine* previous = nullptr);

@@ -32,7 +32,7 @@ struct Session {
   // not after `now` mean "send at once".
   Nanos release_at = 0;
   // Set by a command whose reply must wait until a checkpoint holds its
-  // charge (durability: strict): the commit ticket (engine/commit_gate.h).
+  // charge (durability: strict): the commit ticket (control/commit_gate.h).
   // The connection holds that reply, and every later one, until the
   // service's durable_through() reaches it; reset to 0 after each command.
   uint64_t commit_ticket = 0;

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/contract_admin.h"
+#include "engine/admin_record.h"
 #include "engine/dedup_table.h"
 #include "engine/hold_table.h"
 #include "engine/subjects/hyperloglog.h"

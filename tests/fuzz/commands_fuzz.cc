@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "commands/admin_service.h"
 #include "commands/check_request_parser.h"
 #include "commands/command_table.h"
 #include "commands/data_service.h"
@@ -69,20 +70,18 @@ struct World {
   ContractAdmin admin{[this]() -> Engine& { return *engine; }, state};
   CellThrottle cell{reclaimer, 64, 0};
   std::unique_ptr<DataService> data;
-  std::unique_ptr<DataService> admin_service;
+  std::unique_ptr<AdminService> admin_service;
 
   World() {
     auto built = Engine::create(engine_options(), reclaimer, clock.now(), state);
     if (!built) std::abort();
     engine = std::move(*built);
     data = std::make_unique<DataService>(*engine, clock, reclaimer, 1, ServiceInfo{});
-    ServiceInfo admin_info;
-    admin_info.serves_holds = false;
-    admin_service = std::make_unique<DataService>(*engine, clock, reclaimer, 1, admin_info);
-    admin_service->set_admin(&admin);
-    admin_service->set_reload([]() -> std::expected<std::vector<std::string>, std::string> {
-      return std::unexpected("ERR config rejected, the running config is unchanged: (fuzz)");
-    });
+    admin_service = std::make_unique<AdminService>(*engine, clock, reclaimer, admin, [] {
+      ReloadResult rejected;
+      rejected.errors = {"(fuzz)"};
+      return rejected;
+    }, ServiceInfo{});
     set_cell_throttle(&cell);
   }
   ~World() { set_cell_throttle(nullptr); }
@@ -100,7 +99,7 @@ bool run_command(World& w, std::span<const std::string_view> args, Session& data
   }
   const CommandSpec* spec = w.data->commands().find(args[0]);
   const bool to_admin = spec != nullptr && (spec->flags & kOnAdmin) != 0 && (spec->flags & kOnData) == 0;
-  DataService& service = to_admin ? *w.admin_service : *w.data;
+  CommandService& service = to_admin ? static_cast<CommandService&>(*w.admin_service) : *w.data;
   Session& session = to_admin ? admin_session : data_session;
 
   std::string out;

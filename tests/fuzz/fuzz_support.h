@@ -18,10 +18,10 @@
 #include <system_error>
 #include <vector>
 
-#include "app/engine_options.h"
+#include "control/engine_options.h"
 #include "config/config.h"
 #include "config/config_loader.h"
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "tollgate/decision.h"

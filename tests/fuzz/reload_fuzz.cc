@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "app/reloader.h"
+#include "control/reloader.h"
 #include "fuzz_support.h"
 
 namespace tollgate::fuzz {

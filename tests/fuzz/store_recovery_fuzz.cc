@@ -69,7 +69,7 @@ struct World {
     options.dir = dir;
     options.clock = &clock;
     options.snapshot_interval = 3600 * kNanosPerSecond;
-    store = std::make_unique<persist::EmbeddedStore>(options, state, *admin, [this]() -> Engine& { return *engine; });
+    store = std::make_unique<persist::EmbeddedStore>(options, state, [this]() -> Engine& { return *engine; });
     slot = reclaimer.register_reader();
   }
   std::expected<void, std::string> recover() {

@@ -65,10 +65,8 @@ void emit_estimate(const std::string& contract, HllWords words, const Emit& emit
 
 }  // namespace
 
-EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
-                             std::function<Engine&()> engine)
-    : options_(std::move(options)), state_(state), admin_(admin), engine_(std::move(engine)) {
-  gate_ = options_.gate != nullptr ? options_.gate : &own_gate_;
+EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, std::function<Engine&()> engine)
+    : options_(std::move(options)), state_(state), engine_(std::move(engine)) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
   if (options_.fs == nullptr) options_.fs = &store::default_file_system();
 }
@@ -81,7 +79,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   uint64_t required_seq = 0;
   if (auto opened = open_directory_locked(now, required_seq); !opened) return opened;
   const bool truncate = options_.recover == RecoverMode::kTruncate;
-  Recovery recovery(state_, admin_, engine_(), counters_, now);
+  Recovery recovery(state_, engine_(), counters_, now);
   store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
   auto load = store::load_latest(
       options_.dir, [&](uint8_t type, std::string_view bytes) { recovery.snapshot_record(type, bytes); },
@@ -362,8 +360,8 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     return pending;
   }
   // Numbered before any state is read: every charge whose ticket is this
-  // number is in what follows (commit_gate.h).
-  const uint64_t number = gate_->begin();
+  // number is in what follows (control/commit_gate.h).
+  const uint64_t number = options_.number_checkpoint ? options_.number_checkpoint() : ++checkpoints_numbered_;
   counters_.checkpoints_begun = number;
   uint64_t hold_changes = 0;
   std::vector<HoldImage> holds_before = holds_before_flush_locked(hold_changes);  // see append_hold_set_locked
@@ -374,7 +372,7 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   const size_t keys = append_dirty_counters_locked(now);
   append_id_and_subject_records_locked(now);
   if (journal_->pending_records() == 0) {
-    gate_->published(number);
+    if (options_.checkpoint_durable) options_.checkpoint_durable(number);
     counters_.checkpoint_durable = number;
     return {};
   }
@@ -384,7 +382,7 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
     note_failure("checkpoint", committed.error().message, now);
     return std::unexpected(committed.error().message);
   }
-  gate_->published(number);
+  if (options_.checkpoint_durable) options_.checkpoint_durable(number);
   counters_.checkpoint_durable = number;
   note_success(now);
   if (!raised_this_run_) {

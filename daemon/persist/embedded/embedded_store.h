@@ -33,7 +33,7 @@
 // exactly what its debit/refund entries add up to, so Σ ledger == balance.
 // Thread-safety: thread-safe. Every method takes the store mutex (the one
 // exclusive() hands out), except status(), which takes only a small one.
-// Owns the Journal; borrows the StateStore, ContractAdmin, engine, clock and
+// Owns the Journal; borrows the StateStore, engine, clock and
 // FileSystem, which must outlive it.
 #pragma once
 
@@ -46,8 +46,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/commit_gate.h"
-#include "engine/contract_admin.h"
+#include "engine/admin_record.h"
 #include "engine/engine.h"
 #include "persist/embedded/recover_mode.h"
 #include "persist/state_codec.h"
@@ -127,14 +126,20 @@ struct EmbeddedStoreOptions {
   uint64_t segment_bytes = 64ull << 20;
   store::FileSystem* fs = nullptr;  // null: the real one
   const Clock* clock = nullptr;     // times fsyncs; null: SystemClock
-  CommitGate* gate = nullptr;       // durability strict: the daemon's gate; null: a private one
+  // Durability strict: the control plane's CommitGate (control/commit_gate.h)
+  // numbers each checkpoint before it reads any state and hears when it is
+  // durable, through these two calls, so that persist/ does not include
+  // control/ (control → persist, never the reverse). Unset: the store numbers
+  // its checkpoints itself and nobody waits for them. Called on the thread
+  // that checkpoints, under the store mutex.
+  std::function<uint64_t()> number_checkpoint;
+  std::function<void(uint64_t)> checkpoint_durable;
   RecoverMode recover = RecoverMode::kRefuse;  // tollgated --recover=...
 };
 
 class EmbeddedStore final : public DurabilityHook {
  public:
-  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
-                std::function<Engine&()> engine);
+  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, std::function<Engine&()> engine);
   ~EmbeddedStore() override;
 
   // Locks the directory, checks its identity, loads the newest valid
@@ -206,7 +211,6 @@ class EmbeddedStore final : public DurabilityHook {
   bool identity_written_ = false;      // identity_ matches the file on disk
   bool raised_this_run_ = false;       // the watermark rose after this run's first durable record
   StateStore& state_;
-  ContractAdmin& admin_;
   std::function<Engine&()> engine_;
   std::mutex mutex_;  // everything below
   store::StoreStatus store_status_;
@@ -214,8 +218,7 @@ class EmbeddedStore final : public DurabilityHook {
   PersistStatus counters_;
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
   std::vector<uint64_t> dirty_hashes_;  // a checkpoint's keys to save (reused buffer)
-  CommitGate own_gate_;                // when options_.gate is null
-  CommitGate* gate_;                   // numbers checkpoints, releases strict replies
+  uint64_t checkpoints_numbered_ = 0;  // when options_.number_checkpoint is unset
   Nanos last_snapshot_ = 0;
   HoldSet holds_set_;                    // the open-hold set last journaled, sorted (snapshots carry it)
   uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when the open set was holds_set_

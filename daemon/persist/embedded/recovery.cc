@@ -96,7 +96,7 @@ void Recovery::finish() {
 }
 
 void Recovery::apply_held() {
-  if (auto r = admin_.apply(held_->second); !r)
+  if (auto r = apply_admin_record(held_->second, engine_, state_); !r)
     restorer_.error(fmt::format("journal seq {}: {}", held_->first, r.error()));
   else
     ++c_.recovery_admin_applied;

@@ -7,7 +7,7 @@
 // counted in PersistStatus::recovery_errors (and logged); the store refuses
 // to start on any such record unless the operator said --recover.
 // Thread-safety: not thread-safe; used once at start-up, before any worker
-// runs, under the store's mutex. Borrows the StateStore, ContractAdmin,
+// runs, under the store's mutex. Borrows the StateStore,
 // engine and counters, which must outlive it.
 #pragma once
 
@@ -18,7 +18,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/contract_admin.h"
+#include "engine/admin_record.h"
 #include "engine/engine.h"
 #include "persist/embedded/embedded_store.h"
 #include "persist/files/journal.h"
@@ -32,8 +32,8 @@ class Recovery {
  public:
   // Counts into `counters` (the recovery_* fields); `now` decides what has
   // expired (holds, ID replies, distinct-subject periods).
-  Recovery(StateStore& state, ContractAdmin& admin, Engine& engine, PersistStatus& counters, Nanos now)
-      : state_(state), admin_(admin), engine_(engine), now_(now), c_(counters), restorer_(state, engine, now) {}
+  Recovery(StateStore& state, Engine& engine, PersistStatus& counters, Nanos now)
+      : state_(state), engine_(engine), now_(now), c_(counters), restorer_(state, engine, now) {}
 
   // One record of the snapshot being loaded, in file order.
   void snapshot_record(uint8_t type, std::string_view bytes);
@@ -60,7 +60,6 @@ class Recovery {
   void subject_estimate(std::string_view bytes);
 
   StateStore& state_;
-  ContractAdmin& admin_;
   Engine& engine_;
   Nanos now_;
   PersistStatus& c_;

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "engine/contract_admin.h"
+#include "engine/admin_record.h"
 #include "engine/engine.h"
 #include "persist/redis/delta_buffer.h"
 #include "persist/redis/redis_connection.h"

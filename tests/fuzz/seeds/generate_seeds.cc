@@ -71,7 +71,7 @@ struct Daemon {
     persist::EmbeddedStoreOptions store_options;
     store_options.dir = dir;
     store_options.clock = &clock;
-    store = std::make_unique<persist::EmbeddedStore>(store_options, state, *admin,
+    store = std::make_unique<persist::EmbeddedStore>(store_options, state,
                                                      [this]() -> Engine& { return *engine; });
     if (!store->recover(clock.now())) std::abort();
     admin->set_durability(store.get());

@@ -15,6 +15,7 @@
 #include "commands/info_text.h"
 #include "engine/engine.h"
 #include "net/worker.h"
+#include "unit/commands/service_harness.h"
 
 namespace tollgate {
 namespace {
@@ -39,15 +40,7 @@ struct ServiceHarness {
     service = std::make_unique<DataService>(*engine, clock, reclaimer, 1, ServiceInfo{});
   }
   // Runs one command and returns the raw RESP reply.
-  std::string run(std::vector<std::string_view> args) {
-    std::string buffer;
-    resp::ReplyWriter out(buffer);
-    service->begin_batch(0);
-    session.now = service->batch_now(0);  // as the connection does
-    service->execute(args, session, out);
-    service->end_batch(0);
-    return buffer;
-  }
+  std::string run(std::vector<std::string_view> args) { return testing::run_command(*service, session, args); }
   // The text of a bulk reply.
   std::string bulk(std::vector<std::string_view> args) {
     std::string reply = run(std::move(args));

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "app/engine_options.h"
+#include "control/engine_options.h"
 #include "config/memory_check.h"
 #include "engine/engine.h"
 #include "engine/limits/quota.h"

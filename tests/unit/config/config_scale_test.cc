@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "app/engine_options.h"
+#include "control/engine_options.h"
 #include "engine/engine.h"
 #include "unit/config/config_test_util.h"
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
@@ -38,7 +38,7 @@ struct Daemon {
     EmbeddedStoreOptions so;
     so.dir = dir;
     so.clock = &clock;
-    store = std::make_unique<EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
+    store = std::make_unique<EmbeddedStore>(so, state, [this]() -> Engine& { return *engine; });
   }
   ManualClock clock{kStart};
   Reclaimer reclaimer;

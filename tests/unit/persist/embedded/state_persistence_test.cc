@@ -11,7 +11,8 @@
 #include <iterator>
 #include <memory>
 
-#include "engine/contract_admin.h"
+#include "control/commit_gate.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
@@ -63,8 +64,11 @@ struct World {
     so.fs = fs;
     so.clock = &clock;
     so.snapshot_interval = 3600 * kNanosPerSecond;
-    so.gate = gate;
-    store = std::make_unique<EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
+    if (gate != nullptr) {
+      so.number_checkpoint = [gate] { return gate->begin(); };
+      so.checkpoint_durable = [gate](uint64_t n) { gate->published(n); };
+    }
+    store = std::make_unique<EmbeddedStore>(so, state, [this]() -> Engine& { return *engine; });
     auto r = store->recover(clock.now());
     EXPECT_TRUE(r.has_value()) << r.error();
     admin->set_durability(store.get());
@@ -134,7 +138,7 @@ TEST(StatePersistence, RefusesAdminMutationsWhileTheDiskFails) {
     fs.add_fault({.op = store::FileOp::kSync, .error = ENOSPC, .sticky = true});
     auto refused = w.admin->recharge("acme", "5000", "pay-2", 0, w.clock.now());
     ASSERT_FALSE(refused.has_value());
-    EXPECT_TRUE(refused.error().starts_with("ERR cannot make the change durable")) << refused.error();
+    EXPECT_EQ(refused.error().code, AdminError::Code::kNotDurable) << refused.error().detail;
     EXPECT_EQ(w.balance(), 10000);
     EXPECT_FALSE(w.state.payments().find("pay-2").has_value());
     EXPECT_FALSE(w.admin->suspend("other", "x", 0, w.clock.now()).has_value());

@@ -13,7 +13,7 @@
 
 #include "unit/engine/limit_specs.h"
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded/embedded_store.h"
 #include "persist/state_codec.h"
@@ -60,7 +60,7 @@ struct Node {
     so.clock = &clock;
     so.snapshot_interval = 3600 * kNanosPerSecond;
     so.recover = mode;
-    store = std::make_unique<EmbeddedStore>(so, state, *admin, [this]() -> Engine& { return *engine; });
+    store = std::make_unique<EmbeddedStore>(so, state, [this]() -> Engine& { return *engine; });
     recovered = store->recover(clock.now());
     if (recovered) admin->set_durability(store.get());
   }
@@ -73,7 +73,7 @@ struct Node {
   }
   void recharge(int i) {
     auto r = admin->recharge("acme", "100000", "pay-" + std::to_string(i), 0, clock.now());
-    ASSERT_TRUE(r.has_value()) << r.error();
+    ASSERT_TRUE(r.has_value()) << r.error().detail;
   }
 
   ManualClock clock{kStart};

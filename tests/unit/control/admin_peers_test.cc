@@ -1,6 +1,6 @@
-// The admin socket's peer decision (app/admin_peers.h) and the parsing of a
+// The admin socket's peer decision (control/admin_peers.h) and the parsing of a
 // peer's supplementary groups from /proc/<pid>/status.
-#include "app/admin_peers.h"
+#include "control/admin_peers.h"
 
 #include <gtest/gtest.h>
 

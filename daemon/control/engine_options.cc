@@ -1,4 +1,4 @@
-#include "app/engine_options.h"
+#include "control/engine_options.h"
 
 namespace tollgate {
 

@@ -1,4 +1,4 @@
-#include "app/admin_peers.h"
+#include "control/admin_peers.h"
 
 #include <algorithm>
 

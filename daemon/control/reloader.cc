@@ -1,12 +1,11 @@
-#include "app/reloader.h"
+#include "control/reloader.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
-#include "app/engine_options.h"
-#include "commands/data_service.h"
+#include "control/engine_options.h"
 #include "config/config_diff.h"
 #include "config/config_loader.h"
 
@@ -128,10 +127,11 @@ ReloadResult Reloader::reject(std::vector<std::string> errors) {
 
 // Validate everything first; only a config that is whole and compiles is
 // swapped in. The new engine adopts the running counters (same key, limit
-// name and type keep their state), then every service switches with one
-// atomic store. The old engine is retired through the reclaimer; when it is
-// freed, entries created meanwhile by workers still on it are adopted too.
-// Runs on the control thread, between checkpoints and sweeps (see the header).
+// name and type keep their state); current() switches with one atomic store
+// and the subscribers (the services) are handed the new engine. The old
+// engine is retired through the reclaimer; when it is freed, entries created
+// meanwhile by workers still on it are adopted too. Runs on the control
+// thread, between checkpoints and sweeps (see the header).
 ReloadResult Reloader::reload(Nanos now) {
   if (owner_ != std::thread::id() && owner_ != std::this_thread::get_id()) {
     spdlog::critical("Reloader::reload called off the control thread");
@@ -155,7 +155,7 @@ ReloadResult Reloader::reload(Nanos now) {
   result.warnings = restart_only_changes(running_, *next);
   Engine* fresh = engine->release();
   current_.store(fresh, std::memory_order_release);
-  for (DataService* s : services_) s->set_engine(fresh);
+  for (const Subscriber& publish : subscribers_) publish(fresh);
   reclaimer_.retire([this, old, now] {
     current().adopt_entries(now);
     delete old;

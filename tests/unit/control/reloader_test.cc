@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "app/engine_options.h"
-#include "app/reloader.h"
+#include "control/engine_options.h"
+#include "control/reloader.h"
 #include "config/config_loader.h"
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 #include "persist/embedded/embedded_store.h"
 #include "unit/persist/files/store_test_util.h"
@@ -69,7 +69,7 @@ void write_config(const std::string& path, const std::string& text, const std::s
 // The daemon's control plane in miniature: a libuv loop on its own thread
 // running checkpoints (and now and then a snapshot), the eviction sweep with
 // reclaimer.collect(), SIGHUP → reload(), and the Reloader's request handle,
-// exactly as app/daemon.cc wires them.
+// as control/control_plane.cc runs them.
 class ControlThread {
  public:
   ControlThread(Reloader& reloader, persist::EmbeddedStore& store, Reclaimer& reclaimer, const Clock& clock)
@@ -158,7 +158,7 @@ struct Daemon {
     persist::EmbeddedStoreOptions so;
     so.dir = state_dir;
     so.clock = &clock;
-    store = std::make_unique<persist::EmbeddedStore>(so, state, *admin,
+    store = std::make_unique<persist::EmbeddedStore>(so, state,
                                                      [this]() -> Engine& { return reloader->current(); });
     auto recovered = store->recover(clock.now());
     EXPECT_TRUE(recovered.has_value()) << recovered.error();

@@ -1,7 +1,10 @@
 // Live config reload (SIGHUP and admin RELOAD): validates the file as a
 // whole, builds a new engine that takes over the counters, holds and IDs of
-// the running one, and swaps it in for every service atomically. Workers
-// never pause; the old engine is freed once no worker can still be using it.
+// the running one, and publishes it: current() switches with one atomic
+// store, then every subscriber (the services, through add_subscriber) is
+// handed the new engine. Workers never pause; the old engine is freed once no
+// worker can still be using it. The Reloader knows nothing of the services:
+// the control plane does not depend on commands/.
 //
 // Threads — why a reload is one serialized step
 // ---------------------------------------------
@@ -14,7 +17,7 @@
 //     built: Engine::create only reads the running engine and writes the new
 //     one until the new one is whole (engine.h), so a rejected reload leaves
 //     them nothing to notice.
-//   * The control thread (the libuv loop in app/daemon.cc): checkpoints
+//   * The control thread (the libuv loop of control/control_plane.h): checkpoints
 //     (the embedded store reads the current engine's subject sets, HLLs,
 //     dirty log, holds and dedup table, and drains them — "one caller at a
 //     time"), the Redis store's write-behind tick, the eviction sweep,
@@ -51,6 +54,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,8 +68,6 @@
 #include "tollgate/time.h"
 
 namespace tollgate {
-
-class DataService;
 
 struct ReloadResult {
   bool ok = false;
@@ -82,8 +84,11 @@ class Reloader {
   Reloader(const Reloader&) = delete;
   Reloader& operator=(const Reloader&) = delete;
 
-  // Services whose engine pointer is swapped on reload. Before start().
-  void add_service(DataService* service) { services_.push_back(service); }
+  // Called with the new engine after every reload that succeeds (on the
+  // control thread, after current() has switched; never for a rejected
+  // one). Before start(). The engine stays owned by the Reloader.
+  using Subscriber = std::function<void(Engine*)>;
+  void add_subscriber(Subscriber subscriber) { subscribers_.push_back(std::move(subscriber)); }
 
   // Makes the calling thread (the one that runs `loop`) the only one that
   // reloads, and serves request_reload() from other threads on `loop`, with
@@ -118,7 +123,7 @@ class Reloader {
   Reclaimer& reclaimer_;
   StateStore& state_;
   int workers_;
-  std::vector<DataService*> services_;
+  std::vector<Subscriber> subscribers_;
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};

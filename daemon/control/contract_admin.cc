@@ -1,4 +1,4 @@
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 
 #include <cctz/time_zone.h>
 #include <fmt/format.h>
@@ -10,8 +10,6 @@
 namespace tollgate {
 namespace {
 
-constexpr size_t kMaxPaymentId = 128;
-
 std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
@@ -19,6 +17,10 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 std::string_view status_word(ContractStatus s) { return yaml_name(s); }
+
+AdminError refuse(AdminError::Code code, std::string_view subject = {}, std::string detail = {}) {
+  return AdminError{code, std::string(subject), std::move(detail)};
+}
 
 AdminRecord new_record(AdminRecord::Kind kind, std::string_view key, int64_t actor, Nanos now) {
   AdminRecord record;
@@ -41,9 +43,9 @@ std::string format_instant(Nanos t, std::string_view zone) {
 ContractAdmin::ContractAdmin(std::function<Engine&()> engine, StateStore& state)
     : engine_(std::move(engine)), state_(state) {}
 
-std::expected<const Policy*, std::string> ContractAdmin::find_contract(std::string_view key) {
+std::expected<const Policy*, AdminError> ContractAdmin::find_contract(std::string_view key) {
   const Policy* p = engine_().contract(key);
-  if (p == nullptr) return std::unexpected(fmt::format("ERR no such contract '{}'", key.substr(0, 128)));
+  if (p == nullptr) return std::unexpected(refuse(AdminError::Code::kNoSuchContract, key));
   return p;
 }
 
@@ -51,18 +53,23 @@ std::unique_lock<std::mutex> ContractAdmin::exclusive() {
   return hook_ != nullptr ? hook_->exclusive() : std::unique_lock<std::mutex>(memory_mutex_);
 }
 
-std::expected<void, std::string> ContractAdmin::make_durable(const AdminRecord& record) {
-  if (hook_ == nullptr) return {};
-  auto durable = hook_->durable(record);
-  if (!durable) return std::unexpected("ERR cannot make the change durable, nothing was changed: " + durable.error());
+// The write-ahead step of every mutation: durable first (when a store is
+// set), then applied by the function recovery replays. Caller holds exclusive().
+std::expected<void, AdminError> ContractAdmin::make_durable_and_apply(const AdminRecord& record) {
+  if (hook_ != nullptr) {
+    if (auto durable = hook_->durable(record); !durable)
+      return std::unexpected(refuse(AdminError::Code::kNotDurable, record.contract, durable.error()));
+  }
+  if (auto applied = apply_admin_record(record, engine_(), state_); !applied)
+    return std::unexpected(refuse(AdminError::Code::kNotApplied, record.contract, applied.error()));
   return {};
 }
 
-std::expected<std::string, std::string> ContractAdmin::snapshot() {
-  if (hook_ == nullptr) return std::unexpected("ERR storage.mode is memory: there is nothing to snapshot");
+std::expected<std::string, AdminError> ContractAdmin::snapshot() {
+  if (hook_ == nullptr) return std::unexpected(refuse(AdminError::Code::kNoStorage));
   auto done = hook_->snapshot_now();
-  if (!done) return std::unexpected("ERR snapshot failed: " + done.error());
-  return done;
+  if (!done) return std::unexpected(refuse(AdminError::Code::kSnapshotFailed, {}, done.error()));
+  return std::move(*done);
 }
 
 void ContractAdmin::describe_admin(AdminRecord& record, std::string_view what) const {
@@ -78,85 +85,35 @@ void ContractAdmin::describe_admin(AdminRecord& record, std::string_view what) c
   record.event_detail = std::string(what);
 }
 
-namespace {
-
-// A record is applied only if its ledger entry is the one its mutation makes
-// (a recharge: +amount on its lot under its payment id; a status change or
-// reset: an admin entry of 0), so a replayed record can never put money in
-// the ledger that is not in a lot, or the reverse.
-bool ledger_entry_matches(const AdminRecord& r) {
-  const LedgerEntry& e = r.ledger_entry;
-  if (e.contract != r.contract) return false;
-  if (r.kind != AdminRecord::Kind::kRecharge) return e.kind == LedgerKind::kAdmin && e.amount == 0;
-  return e.kind == LedgerKind::kRecharge && e.amount == r.lot.amount && e.lot == int64_t{r.lot.index} &&
-         e.id == r.payment_id;
-}
-
-}  // namespace
-
-// The one place a mutation changes state, live or replayed, so a restart
-// rebuilds exactly what the admin was told.
-std::expected<void, std::string> ContractAdmin::apply(const AdminRecord& record) {
-  if (!ledger_entry_matches(record))
-    return std::unexpected(fmt::format("{} of '{}': its ledger entry (seq {}) does not match it", record.event_kind,
-                                       record.contract, record.ledger_entry.seq));
-  switch (record.kind) {
-    case AdminRecord::Kind::kRecharge: {
-      ContractState& st = state_.contract(record.contract);
-      Account* account = st.account();
-      // A contract whose pricing left the config keeps its lots.
-      if (account == nullptr) account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
-      if (auto restored = account->restore_lot(record.lot, record.wallet); !restored)
-        return std::unexpected(fmt::format("recharge of '{}' ({}): {}", record.contract, record.payment_id,
-                                           restored.error()));
-      state_.payments().restore(record.payment_id,
-                                PaymentRecord{record.contract, record.lot.amount, record.reply});
-      break;
-    }
-    case AdminRecord::Kind::kStatus:
-      state_.contract(record.contract).override_status(record.status, record.reason);
-      break;
-    case AdminRecord::Kind::kReset: {
-      Entry* e = engine_().entry_for(record.contract, record.time);
-      if (e == nullptr) return std::unexpected(fmt::format("reset of '{}': no such key", record.contract));
-      for (const auto& l : e->policy()->limits)
-        if (record.limit.empty() || l->spec.name == record.limit) l->limiter.reset(e->words() + l->word_offset, record.time);
-      break;
-    }
-  }
-  state_.ledger().restore(record.ledger_entry);
-  state_.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
-                    record.event_detail});
-  return {};
-}
-
-std::expected<RechargeReply, std::string> ContractAdmin::recharge(std::string_view key, std::string_view amount_text,
+std::expected<RechargeReply, AdminError> ContractAdmin::recharge(std::string_view key, std::string_view amount_text,
                                                                   std::string_view payment_id, int64_t actor,
                                                                   Nanos now) {
   auto lock = exclusive();
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
   Account* account = (*policy)->state->account();
-  if (account == nullptr) return std::unexpected(fmt::format("ERR contract '{}' has no pricing: nothing to recharge", key));
+  if (account == nullptr) return std::unexpected(refuse(AdminError::Code::kNoPricing, key));
   auto amount = parse_minor(amount_text);
-  if (!amount || *amount <= 0)
-    return std::unexpected("ERR amount must be a positive integer number of minor units (e.g. 15000000 for 150,000.00)");
+  if (!amount || *amount <= 0) return std::unexpected(refuse(AdminError::Code::kBadAmount, key));
   if (payment_id.empty() || payment_id.size() > kMaxPaymentId)
-    return std::unexpected(fmt::format("ERR payment id must be 1 to {} bytes", kMaxPaymentId));
+    return std::unexpected(refuse(AdminError::Code::kBadPaymentIdLength, key));
   for (char c : payment_id)
-    if (c <= ' ' || c > '~') return std::unexpected("ERR payment id must be printable ASCII without spaces");
+    if (c <= ' ' || c > '~') return std::unexpected(refuse(AdminError::Code::kPaymentIdNotPrintable, key));
   if ((*policy)->state->status() == ContractStatus::kTerminated)
-    return std::unexpected(fmt::format("ERR contract '{}' is terminated", key));
+    return std::unexpected(refuse(AdminError::Code::kTerminated, key));
   // A known payment id answers from its record: nothing new to make durable.
   if (auto known = state_.payments().find(payment_id)) {
     if (known->contract != key)
-      return std::unexpected(fmt::format("ERR payment id {} was used for contract {}", payment_id, known->contract));
-    if (known->amount != *amount)
-      return std::unexpected(fmt::format("ERR payment id {} was used with amount {}", payment_id, known->amount));
+      return std::unexpected(refuse(AdminError::Code::kPaymentIdOtherContract, payment_id, known->contract));
+    if (known->amount != *amount) {
+      AdminError e = refuse(AdminError::Code::kPaymentIdOtherAmount, payment_id);
+      e.amount = known->amount;
+      return std::unexpected(std::move(e));
+    }
     return known->reply;
   }
   auto plan = account->plan_recharge(*amount, now);
-  if (!plan) return std::unexpected("ERR " + plan.error());
+  if (!plan) return std::unexpected(refuse(AdminError::Code::kRechargeRefused, key, plan.error()));
   AdminRecord record = new_record(AdminRecord::Kind::kRecharge, key, actor, now);
   record.payment_id = std::string(payment_id);
   record.lot = LotState{.index = plan->lot,
@@ -179,61 +136,57 @@ std::expected<RechargeReply, std::string> ContractAdmin::recharge(std::string_vi
   record.event_kind = "recharge";
   record.event_detail = fmt::format("amount {} credits {} unit_price {} payment {}", plan->amount, plan->credits,
                                     plan->unit_price, payment_id);
-  if (auto durable = make_durable(record); !durable) return std::unexpected(durable.error());
-  if (auto applied = apply(record); !applied) return std::unexpected("ERR " + applied.error());
+  if (auto done = make_durable_and_apply(record); !done) return std::unexpected(done.error());
   return record.reply;
 }
 
-std::expected<void, std::string> ContractAdmin::set_status(std::string_view key, ContractStatus status,
-                                                           std::string_view verb, std::string reason, int64_t actor,
-                                                           Nanos now) {
+std::expected<void, AdminError> ContractAdmin::set_status(std::string_view key, ContractStatus status,
+                                                          std::string_view verb, std::string reason, int64_t actor,
+                                                          Nanos now) {
   auto lock = exclusive();
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
   ContractState& st = *(*policy)->state;
   if (st.status() == ContractStatus::kTerminated && status != ContractStatus::kTerminated)
-    return std::unexpected(fmt::format("ERR contract '{}' is terminated; {} is not possible (terminate is final)", key, verb));
+    return std::unexpected(refuse(AdminError::Code::kTerminatedIsFinal, key, std::string(verb)));
   AdminRecord record = new_record(AdminRecord::Kind::kStatus, key, actor, now);
   record.status = status;
   record.reason = reason;
   describe_admin(record, reason.empty() ? std::string(verb) : fmt::format("{}: {}", verb, reason));
-  if (auto durable = make_durable(record); !durable) return std::unexpected(durable.error());
-  if (auto applied = apply(record); !applied) return std::unexpected("ERR " + applied.error());
-  return {};
+  return make_durable_and_apply(record);
 }
 
-std::expected<void, std::string> ContractAdmin::suspend(std::string_view key, std::string_view reason, int64_t actor,
+std::expected<void, AdminError> ContractAdmin::suspend(std::string_view key, std::string_view reason, int64_t actor,
                                                         Nanos now) {
   return set_status(key, ContractStatus::kSuspended, "suspend", std::string(reason), actor, now);
 }
 
-std::expected<void, std::string> ContractAdmin::resume(std::string_view key, int64_t actor, Nanos now) {
+std::expected<void, AdminError> ContractAdmin::resume(std::string_view key, int64_t actor, Nanos now) {
   return set_status(key, ContractStatus::kActive, "resume", "", actor, now);
 }
 
-std::expected<void, std::string> ContractAdmin::terminate(std::string_view key, int64_t actor, Nanos now) {
+std::expected<void, AdminError> ContractAdmin::terminate(std::string_view key, int64_t actor, Nanos now) {
   return set_status(key, ContractStatus::kTerminated, "terminate", "", actor, now);
 }
 
-std::expected<int64_t, std::string> ContractAdmin::reset(std::string_view key, std::string_view limit, int64_t actor,
-                                                         Nanos now) {
+std::expected<int64_t, AdminError> ContractAdmin::reset(std::string_view key, std::string_view limit, int64_t actor,
+                                                        Nanos now) {
   auto lock = exclusive();
   Engine& engine = engine_();
   const Entry* e = engine.table().find(key, CounterTable::hash_key(key));
-  if (e == nullptr) return std::unexpected(fmt::format("ERR no such key '{}'", key.substr(0, 128)));
+  if (e == nullptr) return std::unexpected(refuse(AdminError::Code::kNoSuchKey, key));
   int64_t count = 0;
   for (const auto& l : e->policy()->limits)
     if (limit.empty() || l->spec.name == limit) ++count;
-  if (count == 0) return std::unexpected(fmt::format("ERR key '{}' has no counter limit '{}'", key, limit));
+  if (count == 0) return std::unexpected(refuse(AdminError::Code::kNoSuchLimit, key, std::string(limit)));
   AdminRecord record = new_record(AdminRecord::Kind::kReset, key, actor, now);
   record.limit = std::string(limit);
   describe_admin(record, limit.empty() ? std::string("reset") : fmt::format("reset: {}", limit));
-  if (auto durable = make_durable(record); !durable) return std::unexpected(durable.error());
-  if (auto applied = apply(record); !applied) return std::unexpected("ERR " + applied.error());
+  if (auto done = make_durable_and_apply(record); !done) return std::unexpected(done.error());
   return count;
 }
 
-std::expected<Fields, std::string> ContractAdmin::describe(std::string_view key, Nanos now) {
+std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, Nanos now) {
   auto lock = exclusive();  // its ledger flush is a change of persisted state
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
@@ -302,11 +255,11 @@ std::expected<Fields, std::string> ContractAdmin::describe(std::string_view key,
   return f;
 }
 
-std::expected<std::vector<LedgerEntry>, std::string> ContractAdmin::ledger(std::string_view key, uint64_t since_seq,
-                                                                          Nanos now) {
+std::expected<std::vector<LedgerEntry>, AdminError> ContractAdmin::ledger(std::string_view key, uint64_t since_seq,
+                                                                         Nanos now) {
   auto lock = exclusive();
   ContractState* st = state_.find(key);
-  if (st == nullptr) return std::unexpected(fmt::format("ERR no such contract '{}'", key.substr(0, 128)));
+  if (st == nullptr) return std::unexpected(refuse(AdminError::Code::kNoSuchContract, key));
   if (Account* a = st->account()) state_.ledger().flush_debits(*a, key, now);
   return state_.ledger().entries(key, since_seq);
 }

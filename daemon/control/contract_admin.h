@@ -1,0 +1,105 @@
+// Admin operations on contracts: recharge, status changes, counter resets,
+// and the read views behind CONTRACT and LEDGER. Control plane only. Each
+// mutation becomes an AdminRecord, is made durable through the hook, then
+// applied by apply_admin_record (engine/admin_record.h), the function
+// recovery replays: docs/architecture.md, "Control plane".
+// Thread-safety: thread-safe (the state it touches is atomic or locked);
+// meant for the admin thread and the control-plane timers. Borrows the
+// engine accessor, the state and the hook, which must outlive it.
+#pragma once
+
+#include <expected>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/admin_record.h"
+#include "engine/contract.h"
+#include "engine/engine.h"
+
+namespace tollgate {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr size_t kMaxPaymentId = 128;  // bytes of a RECHARGE payment id
+
+// Why an admin operation was refused: a code, and the names and values the
+// reply needs. The RESP text is made by commands/ (admin_error_text), so the
+// control plane holds no protocol strings. Plain value type.
+struct AdminError {
+  enum class Code : uint8_t {
+    kNoSuchContract,        // subject: the key
+    kNoPricing,             // subject: the key (RECHARGE of a contract without pricing)
+    kBadAmount,             // RECHARGE amount not a positive integer
+    kBadPaymentIdLength,    // empty or longer than kMaxPaymentId
+    kPaymentIdNotPrintable, // bytes outside printable ASCII, or spaces
+    kTerminated,            // subject: the key (RECHARGE of a terminated contract)
+    kPaymentIdOtherContract,  // subject: the payment id; detail: the contract it was used for
+    kPaymentIdOtherAmount,    // subject: the payment id; amount: the amount it was used with
+    kRechargeRefused,       // detail: why the account refused the lot
+    kTerminatedIsFinal,     // subject: the key; detail: the verb (suspend, resume)
+    kNoSuchKey,             // subject: the key (RESET)
+    kNoSuchLimit,           // subject: the key; detail: the limit
+    kNotDurable,            // detail: the store's error; nothing was changed
+    kNotApplied,            // detail: what could not be applied
+    kNoStorage,             // SNAPSHOT in storage.mode memory
+    kSnapshotFailed,        // detail: the store's error
+  };
+  Code code;
+  std::string subject;
+  std::string detail;
+  int64_t amount = 0;
+};
+
+class ContractAdmin {
+ public:
+  // `engine` returns the engine in force (it changes on reload).
+  ContractAdmin(std::function<Engine&()> engine, StateStore& state);
+
+  // RECHARGE: adds a prepaid lot, idempotent on `payment_id`.
+  std::expected<RechargeReply, AdminError> recharge(std::string_view key, std::string_view amount,
+                                                     std::string_view payment_id, int64_t actor, Nanos now);
+  std::expected<void, AdminError> suspend(std::string_view key, std::string_view reason, int64_t actor, Nanos now);
+  std::expected<void, AdminError> resume(std::string_view key, int64_t actor, Nanos now);
+  std::expected<void, AdminError> terminate(std::string_view key, int64_t actor, Nanos now);
+  // RESET: clears the counters of one limit or all limits of any key. Returns how many were reset.
+  std::expected<int64_t, AdminError> reset(std::string_view key, std::string_view limit, int64_t actor, Nanos now);
+
+  // CONTRACT: every fact about a contract, as field/value pairs.
+  std::expected<Fields, AdminError> describe(std::string_view key, Nanos now);
+  // LEDGER: money entries after `since_seq`, oldest first (debits flushed first).
+  std::expected<std::vector<LedgerEntry>, AdminError> ledger(std::string_view key, uint64_t since_seq, Nanos now);
+
+  // Turns the debit counters of every priced contract into ledger entries.
+  void flush_debits(Nanos now);
+
+  // Makes every later mutation durable through `hook` before it is applied
+  // (null: memory only). Set before the admin socket serves. Not owned.
+  void set_durability(DurabilityHook* hook) { hook_ = hook; }
+  DurabilityHook* durability() const { return hook_; }
+  // SNAPSHOT: forwards to the hook; an error in memory mode.
+  std::expected<std::string, AdminError> snapshot();
+
+ private:
+  std::unique_lock<std::mutex> exclusive();
+  // Journals `record` if a hook is set, then applies it (engine/admin_record.h).
+  std::expected<void, AdminError> make_durable_and_apply(const AdminRecord& record);
+  std::expected<const Policy*, AdminError> find_contract(std::string_view key);
+  std::expected<void, AdminError> set_status(std::string_view key, ContractStatus status, std::string_view verb,
+                                              std::string reason, int64_t actor, Nanos now);
+  // Fills the admin ledger entry and event of a status change or reset.
+  void describe_admin(AdminRecord& record, std::string_view what) const;
+
+  std::function<Engine&()> engine_;
+  StateStore& state_;
+  DurabilityHook* hook_ = nullptr;
+  std::mutex memory_mutex_;  // exclusive() without a hook
+};
+
+// ISO-8601 with offset in `zone` (e.g. 2027-06-30T00:00:00+08:00).
+std::string format_instant(Nanos t, std::string_view zone);
+
+}  // namespace tollgate

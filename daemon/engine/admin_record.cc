@@ -1,0 +1,56 @@
+#include "engine/admin_record.h"
+
+#include <fmt/format.h>
+
+namespace tollgate {
+namespace {
+
+// A record is applied only if its ledger entry is the one its mutation makes
+// (a recharge: +amount on its lot under its payment id; a status change or
+// reset: an admin entry of 0), so a replayed record can never put money in
+// the ledger that is not in a lot, or the reverse.
+bool ledger_entry_matches(const AdminRecord& r) {
+  const LedgerEntry& e = r.ledger_entry;
+  if (e.contract != r.contract) return false;
+  if (r.kind != AdminRecord::Kind::kRecharge) return e.kind == LedgerKind::kAdmin && e.amount == 0;
+  return e.kind == LedgerKind::kRecharge && e.amount == r.lot.amount && e.lot == int64_t{r.lot.index} &&
+         e.id == r.payment_id;
+}
+
+}  // namespace
+
+std::expected<void, std::string> apply_admin_record(const AdminRecord& record, Engine& engine, StateStore& state) {
+  if (!ledger_entry_matches(record))
+    return std::unexpected(fmt::format("{} of '{}': its ledger entry (seq {}) does not match it", record.event_kind,
+                                       record.contract, record.ledger_entry.seq));
+  switch (record.kind) {
+    case AdminRecord::Kind::kRecharge: {
+      ContractState& st = state.contract(record.contract);
+      Account* account = st.account();
+      // A contract whose pricing left the config keeps its lots.
+      if (account == nullptr) account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
+      if (auto restored = account->restore_lot(record.lot, record.wallet); !restored)
+        return std::unexpected(fmt::format("recharge of '{}' ({}): {}", record.contract, record.payment_id,
+                                           restored.error()));
+      state.payments().restore(record.payment_id,
+                               PaymentRecord{record.contract, record.lot.amount, record.reply});
+      break;
+    }
+    case AdminRecord::Kind::kStatus:
+      state.contract(record.contract).override_status(record.status, record.reason);
+      break;
+    case AdminRecord::Kind::kReset: {
+      Entry* e = engine.entry_for(record.contract, record.time);
+      if (e == nullptr) return std::unexpected(fmt::format("reset of '{}': no such key", record.contract));
+      for (const auto& l : e->policy()->limits)
+        if (record.limit.empty() || l->spec.name == record.limit) l->limiter.reset(e->words() + l->word_offset, record.time);
+      break;
+    }
+  }
+  state.ledger().restore(record.ledger_entry);
+  state.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
+                   record.event_detail});
+  return {};
+}
+
+}  // namespace tollgate
