@@ -49,7 +49,7 @@ void run(std::string_view text) {
   Reclaimer reclaimer(4);
   StateStore state;
   auto engine = Engine::create(options, reclaimer, kFuzzStart, state);
-  if (!engine) FUZZ_CHECK(engine.has_value(), "the loader accepted a config the engine refuses:" + joined(engine.error()));
+  FUZZ_CHECK(engine.has_value(), "the loader accepted a config the engine refuses:" + joined(engine.error()));
   const int slot = reclaimer.register_reader();
   const std::vector<std::string> keys = keys_of(*config);
   exercise(**engine, keys, kFuzzStart, reclaimer, slot);
