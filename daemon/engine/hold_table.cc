@@ -30,7 +30,7 @@ void HoldCharge::set_spans(std::span<const DebitSpan> taken) {
 void HoldCharge::take_spans(DebitResult&& debit) {
   span_count = debit.span_count;
   spans = debit.spans;
-  spilled = std::move(debit.spilled);
+  spilled = debit.spilled != nullptr ? std::move(*debit.spilled) : std::vector<DebitSpan>();
 }
 
 bool operator==(const HoldCharge& a, const HoldCharge& b) {

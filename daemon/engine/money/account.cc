@@ -39,6 +39,13 @@ int64_t spendable_gain(int64_t lot_credits, int64_t refunded_before, int64_t cre
 
 }  // namespace
 
+void DebitResult::spill(DebitSpan span) {
+  if (span_count == kInlineDebitSpans)
+    spilled = std::make_unique<std::vector<DebitSpan>>(spans.begin(), spans.end());
+  spilled->push_back(span);
+  ++span_count;
+}
+
 Account::Account(PriceLadder ladder) : ladder_(std::move(ladder)) {}
 
 Account::~Account() {

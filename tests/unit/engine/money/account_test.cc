@@ -168,7 +168,7 @@ TEST(MoneyAccount, RecordedDebitSpansAnyNumberOfLots) {
   const DebitResult four = account.try_debit(8);
   ASSERT_TRUE(four.ok());
   EXPECT_EQ(four.taken().size(), static_cast<size_t>(kInlineDebitSpans));
-  EXPECT_EQ(four.spilled.capacity(), 0u);
+  EXPECT_EQ(four.spilled, nullptr);
 }
 
 // Verifies a refund returns credits to the lot they came from, which is used first again.
