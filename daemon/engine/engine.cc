@@ -667,10 +667,10 @@ Decision Engine::decide_unavailable(const Policy& p, Decision& out, bool count) 
   return out;
 }
 
-void Engine::deny_balance(const Policy& p, Decision& out, std::string_view limit) const {
+void Engine::deny_balance(const Policy& p, Decision& out) const {
   const Account* a = p.state->account();
   deny_with(out, Code::kBalance, -1);
-  out.limit = limit;
+  out.limit = "balance";
   out.remaining = a->credits();
   out.balance = a->balance();
 }
@@ -738,8 +738,9 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
 
   // Money. Without HOLD the credits are only reserved here (all or nothing,
   // one CAS) and taken from the lots once everything else allowed the call:
-  // a denial releases the reservation, so the debit records nothing and may
-  // span any number of lots. A HOLD takes them now, lot by lot, so that its
+  // a denial releases the reservation, so the debit records nothing. A HOLD
+  // takes them now, lot by lot, recording every lot (any number: past
+  // kInlineDebitSpans the record spills, see hold_table.h), so that its
   // CANCEL can give each lot back what it gave.
   Account* account = st.account();
   DebitResult debit;
@@ -749,7 +750,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
       debit = account->try_debit(request.cost);
       if (!debit.ok()) {
         release_slot();
-        deny_balance(p, out, debit.status == DebitStatus::kTooManyLots ? kHoldLotsLimit : "balance");
+        deny_balance(p, out);
         return out;
       }
     } else if (account->reserve(request.cost)) {
@@ -791,8 +792,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
     charge.limit_mask = mask;
     charge.takes_slot = true;
     charge.commit_on_expiry = rules.hold_timeout == HoldTimeoutPolicy::kCommit;
-    charge.span_count = debit.ok() ? debit.span_count : 0;
-    charge.spans = debit.spans;
+    if (debit.ok()) charge.take_spans(std::move(debit));
     // A paced call's hold runs from its slot.
     if (!holds_.create(id_hash, charge, now + out.delay_ns + request.hold_ms * kNanosPerMilli, worker)) {
       apply_settlement(charge, false, now);  // gives back limits, money and the slot
@@ -837,8 +837,7 @@ void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) 
     const std::string& key = st.key();
     if (Entry* e = table_.find(key, CounterTable::hash_key(key)))
       refund_limits(e, charge.limit_mask, charge.cost, charge.charged_at, now);
-    if (charge.span_count > 0 && st.account() != nullptr)
-      (void)st.account()->refund(std::span<const DebitSpan>(charge.spans.data(), charge.span_count));
+    if (charge.span_count > 0 && st.account() != nullptr) (void)st.account()->refund(charge.taken());
   }
   if (charge.takes_slot) st.open_holds().fetch_sub(1, std::memory_order_acq_rel);
 }
@@ -854,7 +853,8 @@ std::vector<HoldImage> Engine::export_holds() const {
     image.expires_at = expires_at;
     image.takes_slot = charge.takes_slot;
     image.commit_on_expiry = charge.commit_on_expiry;
-    image.spans.assign(charge.spans.begin(), charge.spans.begin() + charge.span_count);
+    const std::span<const DebitSpan> taken = charge.taken();
+    image.spans.assign(taken.begin(), taken.end());
     if (const Policy* p = contract(image.contract))
       for (size_t i = 0; i < p->limits.size() && i < 32; ++i)
         if (charge.limit_mask & (uint32_t{1} << i)) image.limits.push_back(p->limits[i]->spec.name);
@@ -867,7 +867,7 @@ std::vector<HoldImage> Engine::export_holds() const {
 // charged is not refunded by its CANCEL (its units are gone with it).
 bool Engine::restore_hold(const HoldImage& image) {
   const Policy* p = contract(image.contract);
-  if (p == nullptr || p->state == nullptr || image.spans.size() > kMaxDebitSpans) return false;
+  if (p == nullptr || p->state == nullptr || image.spans.size() > UINT32_MAX) return false;
   HoldCharge charge;
   charge.contract = p->state;
   charge.cost = image.cost;
@@ -877,8 +877,7 @@ bool Engine::restore_hold(const HoldImage& image) {
       charge.limit_mask |= uint32_t{1} << i;
   charge.takes_slot = image.takes_slot;
   charge.commit_on_expiry = image.commit_on_expiry;
-  charge.span_count = static_cast<uint8_t>(image.spans.size());
-  std::copy(image.spans.begin(), image.spans.end(), charge.spans.begin());
+  charge.set_spans(image.spans);
   const int worker = static_cast<int>(image.hash % static_cast<uint64_t>(holds_.workers()));
   if (!holds_.create(image.hash, charge, image.expires_at, worker)) return false;
   if (charge.takes_slot) p->state->open_holds().fetch_add(1, std::memory_order_acq_rel);
@@ -943,8 +942,8 @@ Decision Engine::peek_contract(const Entry& e, const CheckRequest& request, Nano
   debit.balance = balance_now;
   if (account != nullptr && request.cost > 0) {
     debit = account->preview_debit(request.cost);
-    if (!debit.covered || (hold && debit.lots > static_cast<uint32_t>(kMaxDebitSpans))) {
-      deny_balance(p, out, debit.covered ? kHoldLotsLimit : "balance");
+    if (!debit.covered) {
+      deny_balance(p, out);
       return out;
     }
   }

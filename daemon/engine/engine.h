@@ -71,9 +71,6 @@ struct EngineOptions {
 // Limit names reported for conditions that are not configured limits.
 inline constexpr std::string_view kIdInProgressLimit = "id_in_progress";
 inline constexpr std::string_view kHoldPoolFullLimit = "max_holds";
-// BALANCE denial of a HOLD whose credits would come from more lots than a
-// hold records (kMaxDebitSpans): the call without HOLD is not bounded so.
-inline constexpr std::string_view kHoldLotsLimit = "hold_lots";
 // retry_after_ms hint for CONCURRENCY denials: holds end when settled or expired.
 inline constexpr int64_t kConcurrencyRetryMs = 100;
 // A contract with per_subject or distinct_subjects limits needs SUBJECT.
@@ -183,7 +180,7 @@ class Engine {
   // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
-  void deny_balance(const Policy& p, Decision& out, std::string_view limit = "balance") const;
+  void deny_balance(const Policy& p, Decision& out) const;
   Decision decide_unavailable(const Policy& p, Decision& out, bool count) const;
   // SUBJECT under a contract: distinct caps, then per-subject counters.
   // On denial everything this call took from them is given back.

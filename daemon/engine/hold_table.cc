@@ -13,7 +13,31 @@ struct Later {
   bool operator()(const T& a, const T& b) const { return a.expires_at > b.expires_at; }
 };
 
+constexpr uint64_t kSpilledFlag = uint64_t{1} << 34;
+
 }  // namespace
+
+void HoldCharge::set_spans(std::span<const DebitSpan> taken) {
+  span_count = static_cast<uint32_t>(taken.size());
+  spans = {};
+  spilled.clear();
+  if (taken.size() <= kInlineDebitSpans)
+    std::copy(taken.begin(), taken.end(), spans.begin());
+  else
+    spilled.assign(taken.begin(), taken.end());
+}
+
+void HoldCharge::take_spans(DebitResult&& debit) {
+  span_count = debit.span_count;
+  spans = debit.spans;
+  spilled = debit.spilled != nullptr ? std::move(*debit.spilled) : std::vector<DebitSpan>();
+}
+
+bool operator==(const HoldCharge& a, const HoldCharge& b) {
+  return a.contract == b.contract && a.cost == b.cost && a.charged_at == b.charged_at &&
+         a.limit_mask == b.limit_mask && a.takes_slot == b.takes_slot && a.commit_on_expiry == b.commit_on_expiry &&
+         std::ranges::equal(a.taken(), b.taken());
+}
 
 HoldTable::HoldTable(size_t max_holds, int workers) : workers_(std::max(1, workers)) {
   size_t capacity = std::bit_ceil(std::max<size_t>(kProbe, max_holds * 2));
@@ -24,7 +48,15 @@ HoldTable::HoldTable(size_t max_holds, int workers) : workers_(std::max(1, worke
   for (int i = 0; i < std::max(1, workers); ++i) heaps_[i].items.reserve(heap_limit_);
 }
 
-HoldTable::~HoldTable() = default;
+// No other thread runs: the records of holds still open are freed here.
+HoldTable::~HoldTable() {
+  for (size_t i = 0; i <= mask_; ++i) {
+    const Slot& s = slots_[i];
+    if ((s.key.load(std::memory_order_acquire) & 3) != kOpen) continue;
+    if ((s.charge[3].load(std::memory_order_relaxed) & kSpilledFlag) != 0)
+      delete reinterpret_cast<SpillRecord*>(static_cast<uintptr_t>(s.charge[4].load(std::memory_order_relaxed)));
+  }
+}
 
 uint64_t HoldTable::memory_for(uint64_t max_holds, int workers) {
   const unsigned __int128 capacity =
@@ -108,7 +140,14 @@ bool HoldTable::take(uint64_t hash, HoldCharge& out) {
 bool HoldTable::settle_slot(Slot& s, uint64_t open_key, HoldCharge& out) {
   if (!s.key.compare_exchange_strong(open_key, (open_key & ~uint64_t{3}) | kSettling, std::memory_order_acq_rel))
     return false;
-  out = load_charge(s);
+  SpillRecord* spill = nullptr;
+  out = load_charge(s, spill);
+  if (spill != nullptr) {
+    std::lock_guard lock(spill_mutex_);  // a reader may be copying it (see the header)
+    out.spilled = std::move(*spill);
+    out.span_count = static_cast<uint32_t>(out.spilled.size());
+    delete spill;
+  }
   s.key.store(0, std::memory_order_release);
   open_.fetch_sub(1, std::memory_order_relaxed);
   changes_.fetch_add(1, std::memory_order_release);
@@ -120,15 +159,20 @@ void HoldTable::store_charge(Slot& s, const HoldCharge& c) {
   put(0, reinterpret_cast<uintptr_t>(c.contract));
   put(1, static_cast<uint64_t>(c.cost));
   put(2, static_cast<uint64_t>(c.charged_at));
+  const bool spilled = c.span_count > kInlineDebitSpans;
   put(3, uint64_t{c.limit_mask} | uint64_t{c.takes_slot} << 32 | uint64_t{c.commit_on_expiry} << 33 |
-             uint64_t{c.span_count} << 40);
-  for (size_t i = 0; i < kMaxDebitSpans; ++i) {
+             (spilled ? kSpilledFlag : 0) | uint64_t{spilled ? 0 : c.span_count} << 40);
+  if (spilled) {
+    put(4, reinterpret_cast<uintptr_t>(new SpillRecord(c.spilled)));  // rare: see the header
+    return;
+  }
+  for (size_t i = 0; i < kInlineDebitSpans; ++i) {
     put(4 + 2 * i, c.spans[i].lot);
     put(5 + 2 * i, static_cast<uint64_t>(c.spans[i].credits));
   }
 }
 
-HoldCharge HoldTable::load_charge(const Slot& s) {
+HoldCharge HoldTable::load_charge(const Slot& s, SpillRecord*& spill) {
   auto get = [&](size_t i) { return s.charge[i].load(std::memory_order_relaxed); };
   HoldCharge c;
   c.contract = reinterpret_cast<ContractState*>(static_cast<uintptr_t>(get(0)));
@@ -138,23 +182,40 @@ HoldCharge HoldTable::load_charge(const Slot& s) {
   c.limit_mask = static_cast<uint32_t>(flags);
   c.takes_slot = (flags >> 32 & 1) != 0;
   c.commit_on_expiry = (flags >> 33 & 1) != 0;
+  spill = nullptr;
+  if ((flags & kSpilledFlag) != 0) {
+    spill = reinterpret_cast<SpillRecord*>(static_cast<uintptr_t>(get(4)));
+    return c;  // span_count and spilled: from the record, by the caller
+  }
   c.span_count = static_cast<uint8_t>(flags >> 40);
-  for (size_t i = 0; i < kMaxDebitSpans; ++i) {
+  for (size_t i = 0; i < kInlineDebitSpans; ++i) {
     c.spans[i].lot = static_cast<uint32_t>(get(4 + 2 * i));
     c.spans[i].credits = static_cast<int64_t>(get(5 + 2 * i));
   }
   return c;
 }
 
-bool HoldTable::read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge) {
+bool HoldTable::read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge) const {
   const uint64_t key = s.key.load(std::memory_order_acquire);
   if (key == 0 || (key & 3) != kOpen) return false;
   const uint64_t version = s.version.load(std::memory_order_acquire);
   hash = s.hash.load(std::memory_order_relaxed);
   expires_at = s.expires_at.load(std::memory_order_relaxed);
-  charge = load_charge(s);
+  SpillRecord* spill = nullptr;
+  charge = load_charge(s, spill);
   std::atomic_thread_fence(std::memory_order_acquire);
-  return s.version.load(std::memory_order_relaxed) == version && s.key.load(std::memory_order_relaxed) == key;
+  if (s.version.load(std::memory_order_relaxed) != version || s.key.load(std::memory_order_relaxed) != key)
+    return false;
+  if (spill == nullptr) return true;
+  // The settler frees the record under the mutex, after its CAS took the
+  // slot out of the open state: the same key and version seen under the
+  // mutex mean it has not been freed (and cannot be until we let go).
+  std::lock_guard lock(spill_mutex_);
+  if (s.key.load(std::memory_order_acquire) != key || s.version.load(std::memory_order_acquire) != version)
+    return false;
+  charge.spilled = *spill;
+  charge.span_count = static_cast<uint32_t>(spill->size());
+  return true;
 }
 
 void HoldTable::push(Heap& h, HeapItem item) {

@@ -12,12 +12,38 @@
 // A slot's fields are atomic words published by the key word's release store
 // and versioned per create, so a concurrent reader copies a hold seqlock-style
 // and never sees a torn one.
+//
+// Spilled spans. A hold records every lot its credits came from (CANCEL gives
+// each lot back exactly what it gave). Up to kInlineDebitSpans lots fit in
+// the slot's words: such a hold allocates nothing and takes no lock. A hold
+// over more lots (rare: credits spread over many small lots) keeps its spans
+// in an out-of-line record, a heap-allocated std::vector<DebitSpan> whose
+// pointer sits in the slot's first span word (16 bytes per lot, outside
+// memory_for(); bounded by the contract's lots). The record is immutable while
+// the hold is open and owned by the slot. Who touches it:
+//   - create() (the worker running CHECK … HOLD, or the recovering thread in
+//     Engine::restore_hold) allocates it after claiming the slot and before
+//     the key's release store publishes the hold; nobody can see it earlier.
+//   - the one settler (take() on SETTLE from any worker, pop_expired() on the
+//     owning worker) whose CAS open → settling won moves the spans out and
+//     frees the record while holding spill_mutex_;
+//   - a concurrent reader (for_each_open: the checkpoint thread) copies the
+//     spans while holding spill_mutex_, after re-checking that the slot still
+//     holds the same hold (key and version): a record freed before the reader
+//     took the mutex was freed after its slot left the open state, so the
+//     re-check fails and the reader skips the hold as settled meanwhile;
+//   - ~HoldTable frees the records of holds still open (no thread runs then).
+// So a settle or expiry of a spilled hold may wait for a checkpoint copying
+// one record (never for anything else), and a hold over ≤ kInlineDebitSpans
+// lots never touches spill_mutex_.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,15 +56,29 @@ class ContractState;
 
 // What a hold took, so that CANCEL can give it back.
 struct HoldCharge {
-  friend bool operator==(const HoldCharge&, const HoldCharge&) = default;
   ContractState* contract = nullptr;
   int64_t cost = 0;
   Nanos charged_at = 0;
   uint32_t limit_mask = 0;  // bit i: limit i of the policy was charged
   bool takes_slot = false;  // counted in open_holds
   bool commit_on_expiry = false;
-  uint8_t span_count = 0;
-  std::array<DebitSpan, kMaxDebitSpans> spans{};
+  // The lots the credits came from, laid out as in DebitResult: in `spans`
+  // when span_count <= kInlineDebitSpans, else every one in `spilled`.
+  uint32_t span_count = 0;
+  std::array<DebitSpan, kInlineDebitSpans> spans{};
+  std::vector<DebitSpan> spilled;
+
+  // The lots taken from, in the order taken.
+  [[nodiscard]] std::span<const DebitSpan> taken() const {
+    return span_count <= kInlineDebitSpans ? std::span<const DebitSpan>(spans.data(), span_count)
+                                           : std::span<const DebitSpan>(spilled);
+  }
+  // Copies `taken` in (allocates only past kInlineDebitSpans spans).
+  void set_spans(std::span<const DebitSpan> taken);
+  // Moves a successful debit's spans in (no allocation).
+  void take_spans(DebitResult&& debit);
+  // Equal fields and equal taken() (the unused layout does not count).
+  friend bool operator==(const HoldCharge& a, const HoldCharge& b);
 };
 
 // A hold as persisted: the contract and the charged limits by name (pointers
@@ -117,8 +157,10 @@ class HoldTable {
   size_t capacity() const { return mask_ + 1; }
 
  private:
-  // HoldCharge packed into words: contract, cost, charged_at, mask|flags, spans.
-  static constexpr size_t kChargeWords = 4 + 2 * kMaxDebitSpans;
+  // HoldCharge packed into words: contract, cost, charged_at, mask|flags,
+  // spans (or, for a spilled hold, the record's pointer in the first one).
+  static constexpr size_t kChargeWords = 4 + 2 * kInlineDebitSpans;
+  using SpillRecord = std::vector<DebitSpan>;
   struct Slot {
     std::atomic<uint64_t> key{0};      // 0 free; tag(hash) | state
     std::atomic<uint64_t> version{0};  // bumped by each create before it writes the fields
@@ -136,11 +178,14 @@ class HoldTable {
   };
   static constexpr uint64_t kClaiming = 1, kOpen = 2, kSettling = 3;
   static uint64_t tag(uint64_t hash) { return (hash & ~uint64_t{3}) | 4; }
+  // Writes the charge's words; a spilled charge's spans go to a new record.
   static void store_charge(Slot& s, const HoldCharge& charge);
   bool settle_slot(Slot& s, uint64_t open_key, HoldCharge& out);
-  static HoldCharge load_charge(const Slot& s);
+  // The charge's words; for a spilled hold, `spill` gets the record's pointer
+  // (not dereferenced) and the spans are left empty.
+  static HoldCharge load_charge(const Slot& s, SpillRecord*& spill);
   // Seqlock read of an open slot; false when it is not open or changed meanwhile.
-  static bool read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge);
+  bool read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge) const;
   void push(Heap& h, HeapItem item);
   void compact(Heap& h);
 
@@ -152,6 +197,8 @@ class HoldTable {
   std::atomic<size_t> open_{0};
   std::atomic<uint64_t> changes_{0};
   std::atomic<uint64_t> rejected_full_{0};
+  // Serializes freeing a spill record with copying it (see the top comment).
+  mutable std::mutex spill_mutex_;
 };
 
 }  // namespace tollgate

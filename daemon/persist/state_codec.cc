@@ -1,5 +1,6 @@
 #include "persist/state_codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/counter_table.h"
@@ -274,9 +275,14 @@ std::expected<ContractImage, std::string> decode_contract(std::string_view paylo
   return c;
 }
 
+// Version 1 while every hold fits it (at most 4 spans: byte for byte what
+// the previous daemon wrote, so going back to it still reads the store);
+// version 2 only when some hold spans more lots.
 std::string encode_holds(const HoldSet& set) {
+  const bool fits_v1 = std::ranges::all_of(set.holds, [](const HoldImage& h) { return h.spans.size() <= 4; });
+  const uint8_t version = fits_v1 ? kPayloadVersion : kHoldsPayloadVersion;
   Encoder out;
-  out.u8(kPayloadVersion);
+  out.u8(version);
   out.u64(set.ledger_seq);
   out.u32(static_cast<uint32_t>(set.holds.size()));
   for (const HoldImage& h : set.holds) {
@@ -288,7 +294,10 @@ std::string encode_holds(const HoldSet& set) {
     out.u8(static_cast<uint8_t>((h.takes_slot ? 1 : 0) | (h.commit_on_expiry ? 2 : 0)));
     out.u8(static_cast<uint8_t>(h.limits.size()));
     for (const std::string& name : h.limits) out.str(name);
-    out.u8(static_cast<uint8_t>(h.spans.size()));
+    if (version == kPayloadVersion)
+      out.u8(static_cast<uint8_t>(h.spans.size()));
+    else
+      out.u32(static_cast<uint32_t>(h.spans.size()));  // Engine::export_holds: at most UINT32_MAX
     for (const DebitSpan& span : h.spans) {
       out.u32(span.lot);
       out.i64(span.credits);
@@ -297,9 +306,16 @@ std::string encode_holds(const HoldSet& set) {
   return std::move(out.bytes());
 }
 
+// Version 1 (written before holds could span more than 4 lots) has a u8
+// span count of at most 4; version 2 a u32 one. Both decode, so a store
+// written by an older daemon recovers.
 std::expected<HoldSet, std::string> decode_holds(std::string_view payload) {
+  constexpr uint8_t kMaxSpansV1 = 4;
+  constexpr size_t kSpanBytes = 4 + 8;
   Decoder in(payload);
-  if (!version_ok(in)) return std::unexpected(bad("holds (version)"));
+  const uint8_t version = in.u8();
+  if (!in.ok() || (version != kPayloadVersion && version != kHoldsPayloadVersion))
+    return std::unexpected(bad("holds (version)"));
   HoldSet set;
   set.ledger_seq = in.u64();
   const uint32_t n = in.u32();
@@ -318,9 +334,12 @@ std::expected<HoldSet, std::string> decode_holds(std::string_view payload) {
     const uint8_t limits = in.u8();
     if (flags > 3 || limits > kMaxHeldLimits || h.cost < 0) return std::unexpected(bad("holds (fields)"));
     for (uint8_t l = 0; l < limits && in.ok(); ++l) h.limits.emplace_back(in.str());
-    const uint8_t spans = in.u8();
-    if (spans > kMaxDebitSpans) return std::unexpected(bad("holds (spans)"));
-    for (uint8_t k = 0; k < spans && in.ok(); ++k) {
+    const uint32_t spans = version == kPayloadVersion ? in.u8() : in.u32();
+    if (version == kPayloadVersion && spans > kMaxSpansV1) return std::unexpected(bad("holds (spans)"));
+    if (!in.ok() || spans > (payload.size() - in.pos()) / kSpanBytes)
+      return std::unexpected(bad("holds (spans)"));  // before reserving: the count must fit the payload
+    h.spans.reserve(spans);
+    for (uint32_t k = 0; k < spans && in.ok(); ++k) {
       DebitSpan span{in.u32(), in.i64()};
       if (span.credits < 0) return std::unexpected(bad("holds (credits)"));
       h.spans.push_back(span);

@@ -28,6 +28,11 @@ class Entry;
 namespace tollgate::persist {
 
 inline constexpr uint8_t kPayloadVersion = 1;
+// kHolds payloads: version 2 counts a hold's spans in a u32 (any number of
+// lots). encode_holds writes version 1 (a u8, at most 4 spans a hold, the
+// previous daemon's format) whenever every hold fits it, so a store without
+// a hold over more lots stays readable by the previous daemon; both decode.
+inline constexpr uint8_t kHoldsPayloadVersion = 2;
 
 // Record type tags, shared by journal records and snapshot records.
 enum class RecordType : uint8_t {
@@ -72,6 +77,7 @@ class Decoder {
   std::string_view raw(size_t n);  // the next n bytes
   bool ok() const { return ok_; }
   bool at_end() const { return pos_ == in_.size(); }
+  size_t pos() const { return pos_; }  // bytes read so far
 
  private:
   bool need(size_t n);

@@ -49,11 +49,7 @@ void run(std::string_view text) {
   Reclaimer reclaimer(4);
   StateStore state;
   auto engine = Engine::create(options, reclaimer, kFuzzStart, state);
-  if (!engine) {
-    std::string errors;
-    for (const auto& e : engine.error()) errors += "\n    " + e;
-    FUZZ_CHECK(engine.has_value(), "the loader accepted a config the engine refuses:" + errors);
-  }
+  FUZZ_CHECK(engine.has_value(), "the loader accepted a config the engine refuses:" + joined(engine.error()));
   const int slot = reclaimer.register_reader();
   const std::vector<std::string> keys = keys_of(*config);
   exercise(**engine, keys, kFuzzStart, reclaimer, slot);

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -114,6 +116,31 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// The target's scratch directory (one per process).
+inline ScratchDir& scratch() {
+  static ScratchDir dir;
+  return dir;
+}
+
+// A whole file's bytes (empty when it cannot be read).
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Replaces `path`'s contents with `bytes` (or appends them).
+inline void write_file(const std::string& path, std::string_view bytes, bool append = false) {
+  std::ofstream out(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Error lines for a property message: each on its own indented line.
+inline std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += "\n    " + line;
+  return out;
+}
 
 // The engine's preallocated tables (dynamic keys, remembered IDs, holds) are
 // sized by the config for production; a fuzz input builds one or more engines

@@ -17,7 +17,6 @@
 //     by the next open, which finds nothing torn or lost.
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +39,6 @@ struct Record {
   bool operator==(const Record&) const = default;
 };
 
-ScratchDir& scratch() {
-  static ScratchDir dir;
-  return dir;
-}
-
 store::RecordVisitor recorder(std::vector<Record>& into) {
   return [&into](const RecordView& r) { into.push_back({r.type, r.seq, std::string(r.payload)}); };
 }
@@ -59,16 +53,6 @@ std::vector<std::string> segment_files(const std::string& dir) {
   return names;
 }
 
-void write_raw(const std::string& path, std::string_view bytes, bool append = false) {
-  std::ofstream out(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Applies the damage ops; returns whether any changed a byte of a segment.
 bool damage(ByteReader& in, const std::string& dir) {
   bool changed = false;
@@ -80,7 +64,7 @@ bool damage(ByteReader& in, const std::string& dir) {
     const std::vector<std::string> files = segment_files(dir);
     if (files.empty()) return changed;
     const std::string& path = files[segment % files.size()];
-    std::string bytes = read_raw(path);
+    std::string bytes = read_file(path);
     switch (op) {
       case 0:
         if (bytes.empty() || value == 0) break;
@@ -101,7 +85,7 @@ bool damage(ByteReader& in, const std::string& dir) {
         changed = true;
         break;
     }
-    write_raw(path, bytes);
+    write_file(path, bytes);
   }
   return changed;
 }
@@ -128,7 +112,7 @@ void run(std::string_view input) {
     for (int i = 0; i < 4 && !in.empty(); ++i) {
       first_seq += in.u8() % 16;
       const uint16_t length = in.u16();
-      write_raw(dir + "/" + store::journal_segment_name(first_seq), in.bytes(length));
+      write_file(dir + "/" + store::journal_segment_name(first_seq), in.bytes(length));
     }
   } else {
     JournalOptions options;

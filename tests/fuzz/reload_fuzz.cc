@@ -10,7 +10,6 @@
 //     an engine from scratch) is accepted too.
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <string_view>
 
@@ -21,16 +20,6 @@ namespace tollgate::fuzz {
 namespace {
 
 constexpr Nanos kSecond = kNanosPerSecond;
-
-ScratchDir& scratch() {
-  static ScratchDir dir;
-  return dir;
-}
-
-void write_text(const std::string& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
 
 // Reads what a checkpoint reads from an engine (the embedded store's walk).
 void walk_state(Engine& engine, Nanos now) {
@@ -43,12 +32,6 @@ void walk_state(Engine& engine, Nanos now) {
   (void)members;
 }
 
-std::string joined(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& line : lines) out += "\n    " + line;
-  return out;
-}
-
 void run(std::string_view input) {
   const size_t cut = input.find('\0');
   if (cut == std::string_view::npos) return;
@@ -57,7 +40,7 @@ void run(std::string_view input) {
   second_text = second_text.substr(0, second_text.find('\0'));
 
   const std::string path = scratch().clear() + "/tollgate.yaml";
-  write_text(path, first_text);
+  write_file(path, first_text);
   auto first = load_config_file(path);
   if (!first) return;  // the config target checks refusals
   EngineOptions options = engine_options_from(*first, 1);
@@ -77,7 +60,7 @@ void run(std::string_view input) {
   exercise(reloader.current(), first_keys, now, reclaimer, slot);
   check_money(state, admin, now, "before the reload");
 
-  write_text(path, second_text);
+  write_file(path, second_text);
   auto second = parse_config(second_text, path);
   std::vector<std::string> all_keys = first_keys;
   if (second)
@@ -108,7 +91,7 @@ void run(std::string_view input) {
     check_money(state, admin, now, "after an accepted reload");
 
     now += kSecond;
-    write_text(path, first_text);
+    write_file(path, first_text);
     const ReloadResult back = reloader.reload(now);
     FUZZ_CHECK(back.ok, "reloading the first config (it started an engine) was rejected:" + joined(back.errors));
     reclaimer.collect();

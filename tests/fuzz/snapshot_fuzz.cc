@@ -15,7 +15,6 @@
 //   - after a later snapshot is written and retention runs, that one loads.
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,11 +43,6 @@ store::SnapshotOptions options() {
   return o;
 }
 
-ScratchDir& scratch() {
-  static ScratchDir dir;
-  return dir;
-}
-
 std::vector<Record> read_records(ByteReader& in) {
   std::vector<Record> records;
   const uint8_t count = in.u8();
@@ -67,19 +61,9 @@ void write(const std::string& dir, uint64_t seq, const std::vector<Record>& reco
   FUZZ_CHECK(info->seq == seq && info->records == records.size(), "write_snapshot reported another snapshot");
 }
 
-std::string read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_raw(const std::string& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 // Applies the damage ops to the file; returns whether its bytes changed.
 bool damage(ByteReader& in, const std::string& path) {
-  const std::string original = read_raw(path);
+  const std::string original = read_file(path);
   std::string bytes = original;
   for (int ops = 0; ops < 8 && !in.empty(); ++ops) {
     const uint8_t op = in.u8() % 3;
@@ -89,7 +73,7 @@ bool damage(ByteReader& in, const std::string& path) {
     if (op == 1) bytes.resize(offset % (bytes.size() + 1));
     if (op == 2) bytes.append(std::string(value % 64 + 1, static_cast<char>(offset)));
   }
-  write_raw(path, bytes);
+  write_file(path, bytes);
   return bytes != original;
 }
 
@@ -115,7 +99,7 @@ void run(std::string_view input) {
   bool damaged = false;  // structured only
   const std::string newer_path = dir + "/" + store::snapshot_name(kNewerSeq);
   if (raw) {
-    write_raw(newer_path, in.rest());
+    write_file(newer_path, in.rest());
   } else {
     newer = read_records(in);
     write(dir, kNewerSeq, newer);

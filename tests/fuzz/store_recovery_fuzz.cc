@@ -30,11 +30,6 @@
 namespace tollgate::fuzz {
 namespace {
 
-ScratchDir& scratch() {
-  static ScratchDir dir;
-  return dir;
-}
-
 const Config& harness_config() {
   static const Config config = must_parse(kHarnessConfig);
   return config;

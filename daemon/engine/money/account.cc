@@ -39,6 +39,13 @@ int64_t spendable_gain(int64_t lot_credits, int64_t refunded_before, int64_t cre
 
 }  // namespace
 
+void DebitResult::spill(DebitSpan span) {
+  if (span_count == kInlineDebitSpans)
+    spilled = std::make_unique<std::vector<DebitSpan>>(spans.begin(), spans.end());
+  spilled->push_back(span);
+  ++span_count;
+}
+
 Account::Account(PriceLadder ladder) : ladder_(std::move(ladder)) {}
 
 Account::~Account() {
@@ -195,16 +202,14 @@ void Account::release(int64_t cost) {
   if (cost > 0) spendable_.fetch_add(cost, std::memory_order_acq_rel);
 }
 
-void Account::take_reserved(int64_t cost) {
-  [[maybe_unused]] const bool taken = take(cost, nullptr);  // unrecorded: cannot fail
-}
+void Account::take_reserved(int64_t cost) { take(cost, nullptr); }
 
 // Scans from the hint, taking what each lot has until `cost` is covered; a
 // CAS on `debited` that re-checks availability makes each take safe. The
 // credits are reserved, so they are in the lots (header invariant): a pass
 // that ends short only means a refund put credits back behind the scan (it
 // lowered the hint) or a recharge added a lot; the next pass finds them.
-bool Account::take(int64_t cost, DebitResult* record) {
+void Account::take(int64_t cost, DebitResult* record) {
   int64_t need = cost;
   while (need > 0) {
     uint64_t hint = hint_.load(std::memory_order_acquire);
@@ -223,11 +228,10 @@ bool Account::take(int64_t cost, DebitResult* record) {
         // credits must not wrap: what it cannot take is not spendable either.
         const int64_t take = std::min({available, need, std::numeric_limits<int64_t>::max() - debited});
         if (take <= 0) break;
-        if (record != nullptr && record->span_count == kMaxDebitSpans) return false;
         const int64_t next = debited + take;
         if (lot.debited.compare_exchange_weak(debited, next, std::memory_order_acq_rel,
                                               std::memory_order_acquire)) {
-          if (record != nullptr) record->spans[record->span_count++] = DebitSpan{i, take};
+          if (record != nullptr) record->record(DebitSpan{i, take});
           need -= take;
           break;
         }
@@ -240,7 +244,6 @@ bool Account::take(int64_t cost, DebitResult* record) {
                                     std::memory_order_relaxed);
     }
   }
-  return true;
 }
 
 DebitResult Account::try_debit(int64_t cost) {
@@ -257,15 +260,7 @@ DebitResult Account::try_debit(int64_t cost) {
     result.status = DebitStatus::kInsufficient;
     return result;
   }
-  if (!take(cost, &result)) {
-    int64_t taken = 0;
-    for (const DebitSpan& span : result.taken()) taken += span.credits;
-    give_back(result);      // the lots taken from get their credits back (and `spendable` them)
-    release(cost - taken);  // and the rest of the reservation
-    result.span_count = 0;
-    result.status = DebitStatus::kTooManyLots;
-    return result;
-  }
+  take(cost, &result);
   result.status = DebitStatus::kOk;
   return result;
 }
@@ -288,12 +283,6 @@ Account::DebitPreview Account::preview_debit(int64_t cost) const {
   preview.covered = need == 0;
   preview.balance = total;
   return preview;
-}
-
-void Account::give_back(const DebitResult& taken) {
-  if (taken.span_count == 0) return;
-  // Cannot fail: these spans were just debited.
-  [[maybe_unused]] const RefundStatus status = refund(taken.taken());
 }
 
 RefundStatus Account::refund(std::span<const DebitSpan> spans) {

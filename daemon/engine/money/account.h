@@ -28,14 +28,16 @@
 // to `spendable`, reservations subtract from `spendable` before taking.
 //
 // try_debit(cost) (HOLD: the charge must be refundable lot by lot) reserves
-// and takes at once, recording the lots it took from; a debit that would span
-// more than kMaxDebitSpans lots is refused (kTooManyLots) and takes nothing.
+// and takes at once, recording the lots it took from, however many: the first
+// kInlineDebitSpans in the result itself (no allocation), all of them in a
+// vector only when a debit spans more lots (rare: many small lots).
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -54,27 +56,48 @@ struct DebitSpan {
   friend bool operator==(const DebitSpan&, const DebitSpan&) = default;
 };
 
-// The most lots one recorded debit (try_debit, a HOLD) may take from: a
-// hold's spans live in a fixed-size slot of the hold pool. A cost that would
-// need more is denied (kTooManyLots) and takes nothing. Unrecorded debits
-// (reserve + take_reserved, every CHECK without HOLD) have no such bound.
-inline constexpr int kMaxDebitSpans = 4;
+// The lots a recorded debit (try_debit, a HOLD) keeps in place: a debit
+// from at most this many lots records them without allocating (in
+// DebitResult::spans here, in the hold pool's slot for a HOLD). One from more
+// lots is not bounded: its spans spill to a vector (DebitResult::spilled, a
+// hold's out-of-line record; see hold_table.h).
+inline constexpr uint32_t kInlineDebitSpans = 4;
 
 enum class DebitStatus : uint8_t {
   kOk,
   kInsufficient,  // not enough credits (or lost a race): nothing taken
-  kTooManyLots,   // would span more than kMaxDebitSpans lots: nothing taken
   kInvalidCost,   // negative cost
 };
 
 struct DebitResult {
   DebitStatus status = DebitStatus::kInsufficient;
-  uint8_t span_count = 0;
-  std::array<DebitSpan, kMaxDebitSpans> spans{};
+  uint32_t span_count = 0;
+  // The spans when span_count <= kInlineDebitSpans (then `spilled` is null).
+  std::array<DebitSpan, kInlineDebitSpans> spans{};
+  // Every span, in order, when span_count > kInlineDebitSpans (else null).
+  // Behind a pointer so that a DebitResult stays small enough to be zeroed
+  // with a few vector stores: a vector in place made try_debit ~50% slower
+  // (its zeroing became a `rep stos`).
+  std::unique_ptr<std::vector<DebitSpan>> spilled;
 
   [[nodiscard]] bool ok() const { return status == DebitStatus::kOk; }
-  // The lots taken from, oldest first; empty unless ok().
-  [[nodiscard]] std::span<const DebitSpan> taken() const { return {spans.data(), span_count}; }
+  // The lots taken from, in the order taken (oldest first); empty unless ok().
+  [[nodiscard]] std::span<const DebitSpan> taken() const {
+    return span_count <= kInlineDebitSpans ? std::span<const DebitSpan>(spans.data(), span_count)
+                                           : std::span<const DebitSpan>(*spilled);
+  }
+  // Appends one span (take() calls it once per lot taken from).
+  void record(DebitSpan span) {
+    if (span_count < kInlineDebitSpans) [[likely]] {
+      spans[span_count++] = span;
+      return;
+    }
+    spill(span);
+  }
+
+ private:
+  // The rare case, out of line: moves the spans to `spilled` and appends.
+  [[gnu::cold, gnu::noinline]] void spill(DebitSpan span);
 };
 
 enum class RefundStatus : uint8_t {
@@ -148,9 +171,9 @@ class Account {
   void take_reserved(int64_t cost);
 
   // reserve + take, recording the lots taken from (so that refund() can give
-  // them back): all or nothing; at most kMaxDebitSpans lots (kTooManyLots
-  // otherwise, nothing taken). Cost 0 succeeds with no spans. Lock-free; no
-  // allocation; thread-safe.
+  // them back): all or nothing, from any number of lots. Cost 0 succeeds with
+  // no spans. Lock-free; thread-safe; allocates only when the debit spans more
+  // than kInlineDebitSpans lots (DebitResult::spilled).
   [[nodiscard]] DebitResult try_debit(int64_t cost);
 
   // What a debit of `cost` credits, oldest lot first, would do now, changing
@@ -158,7 +181,7 @@ class Account {
   struct DebitPreview {
     bool covered = false;  // the lots hold `cost` credits
     int64_t balance = 0;   // balance() right after the debit (when covered)
-    uint32_t lots = 0;     // lots it would take from (try_debit's spans)
+    uint32_t lots = 0;     // lots it would take from (try_debit's span count)
   };
   [[nodiscard]] DebitPreview preview_debit(int64_t cost) const;
 
@@ -215,16 +238,14 @@ class Account {
   };
 
   Lot& at(uint32_t index) const;
-  // Takes `cost` reserved credits oldest lot first. With `record`, notes each
-  // lot taken from there and stops (false, taken so far recorded) when a
-  // (kMaxDebitSpans+1)-th lot would be needed; without, never fails.
-  bool take(int64_t cost, DebitResult* record);
+  // Takes `cost` reserved credits oldest lot first; with `record`, notes each
+  // lot taken from there. Cannot fail.
+  void take(int64_t cost, DebitResult* record);
   // Recovery: spendable = Σ remaining (no reservations can be in flight).
   void recount_spendable();
   LotState read_lot(uint32_t index) const;
   // Moves the scan hint down to `index` (and invalidates in-flight advances).
   void lower_hint(uint32_t index);
-  void give_back(const DebitResult& taken);
 
   std::array<std::atomic<Lot*>, kLotChunks> chunks_{};
   std::atomic<uint32_t> count_{0};

@@ -41,16 +41,12 @@ class Bytes {
   std::string out_;
 };
 
-void write_file(const std::filesystem::path& path, std::string_view bytes) {
+// Writes one seed file (creating its directory) and says so.
+void write_seed(const std::filesystem::path& path, std::string_view bytes) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   std::printf("%s (%zu bytes)\n", path.c_str(), bytes.size());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // The harness config's daemon: state over `dir`.
@@ -177,18 +173,18 @@ void generate(const std::filesystem::path& corpus) {
               static_cast<unsigned long long>(snapshot.seq), after_snapshot.size(), snapshot.records.size());
 
   // journal
-  write_file(corpus / "journal" / "records-one-segment", journal_input(early, 0xFFFF));
-  write_file(corpus / "journal" / "records-small-segments", journal_input(early, 256));
+  write_seed(corpus / "journal" / "records-one-segment", journal_input(early, 0xFFFF));
+  write_seed(corpus / "journal" / "records-small-segments", journal_input(early, 256));
   {
     Bytes flip;
     flip.raw(journal_input(early, 512)).u8(0).u8(0).u32(100).u8(0x40);  // one flipped byte mid-segment
-    write_file(corpus / "journal" / "flipped-byte-first-segment", flip.str());
+    write_seed(corpus / "journal" / "flipped-byte-first-segment", flip.str());
     Bytes torn;
     torn.raw(journal_input(early, 0xFFFF)).u8(1).u8(0).u32(0xFFFFFFF0).u8(0);  // truncated near the end
-    write_file(corpus / "journal" / "torn-tail", torn.str());
+    write_seed(corpus / "journal" / "torn-tail", torn.str());
     Bytes gone;
     gone.raw(journal_input(early, 256)).u8(2).u8(1).u32(0).u8(0);  // a middle segment deleted
-    write_file(corpus / "journal" / "missing-segment", gone.str());
+    write_seed(corpus / "journal" / "missing-segment", gone.str());
   }
   {
     Bytes raw;
@@ -197,7 +193,7 @@ void generate(const std::filesystem::path& corpus) {
       if (entry.path().filename().string().starts_with("journal.")) segment = entry.path();
     const std::string bytes = read_file(segment).substr(0, 0xFFFF);
     raw.u8(1).u8(snapshot.seq % 8).u8(1).blob16(bytes);
-    write_file(corpus / "journal" / "raw-segment", raw.str());
+    write_seed(corpus / "journal" / "raw-segment", raw.str());
   }
 
   // snapshot
@@ -207,14 +203,14 @@ void generate(const std::filesystem::path& corpus) {
     structured.u8(snapshot.records.size() > 255 ? 255 : snapshot.records.size());
     for (size_t i = 0; i < snapshot.records.size() && i < 255; ++i)
       structured.u8(snapshot.records[i].first).blob16(snapshot.records[i].second);
-    write_file(corpus / "snapshot" / "structured", structured.str());
+    write_seed(corpus / "snapshot" / "structured", structured.str());
     Bytes flipped;
     flipped.raw(structured.str()).u8(0).u32(60).u8(1);
-    write_file(corpus / "snapshot" / "structured-flipped", flipped.str());
+    write_seed(corpus / "snapshot" / "structured-flipped", flipped.str());
     Bytes raw;
     raw.u8(1).u8(1).u8(12).blob16("older");
     raw.raw(read_file(snapshot.path));
-    write_file(corpus / "snapshot" / "raw", raw.str());
+    write_seed(corpus / "snapshot" / "raw", raw.str());
   }
 
   // state_codec
@@ -227,7 +223,7 @@ void generate(const std::filesystem::path& corpus) {
       seen[selector] = true;
       Bytes b;
       b.u8(selector).raw(payload);
-      write_file(corpus / "state_codec" / ("record-" + std::to_string(n++)), b.str());
+      write_seed(corpus / "state_codec" / ("record-" + std::to_string(n++)), b.str());
     };
     for (const Record& r : early) add(r.type, r.payload);
     for (const auto& [type, bytes] : snapshot.records) add(type, bytes);
@@ -239,12 +235,12 @@ void generate(const std::filesystem::path& corpus) {
     Bytes journal_only;
     journal_only.u8(0);
     for (const Record& r : early) journal_only.u8(r.seq % 4 == 0 ? 2 : 0).u8(r.type).blob16(r.payload);
-    write_file(corpus / "store_recovery" / "journal-only", journal_only.str());
+    write_seed(corpus / "store_recovery" / "journal-only", journal_only.str());
     Bytes with_snapshot;
     with_snapshot.u8(snapshot.seq);
     for (const auto& [type, bytes] : snapshot.records) with_snapshot.u8(1).u8(type).blob16(bytes);
     for (const Record& r : after_snapshot) with_snapshot.u8(2).u8(r.type).blob16(r.payload);
-    write_file(corpus / "store_recovery" / "snapshot-and-journal", with_snapshot.str());
+    write_seed(corpus / "store_recovery" / "snapshot-and-journal", with_snapshot.str());
     Bytes cancelled;  // an admin record followed by its cancel
     cancelled.u8(0);
     for (const Record& r : early) {
@@ -254,7 +250,7 @@ void generate(const std::filesystem::path& corpus) {
         break;
       }
     }
-    write_file(corpus / "store_recovery" / "admin-cancelled", cancelled.str());
+    write_seed(corpus / "store_recovery" / "admin-cancelled", cancelled.str());
   }
 }
 

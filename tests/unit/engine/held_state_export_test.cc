@@ -29,9 +29,11 @@ HoldCharge charge_of(ContractState* contract, int64_t cost) {
   c.limit_mask = static_cast<uint32_t>(cost) & 0xff;
   c.takes_slot = true;
   c.commit_on_expiry = (cost & 1) != 0;
-  c.span_count = 2;
-  c.spans[0] = {0, cost};
-  c.spans[1] = {1, 2 * cost};
+  // 1..7 lots: past kInlineDebitSpans the spans spill to the slot's
+  // out-of-line record, which copies and settles must carry whole too.
+  std::vector<DebitSpan> spans;
+  for (uint32_t k = 0; k < 1 + static_cast<uint32_t>(cost % 7); ++k) spans.push_back({k, (k + 1) * cost});
+  c.set_spans(spans);
   return c;
 }
 
@@ -59,13 +61,18 @@ TEST(HoldTableExport, VisitsOpenHoldsAndRestores) {
   ASSERT_TRUE(t.create(303, charge_of(&acme, 5), kNow + 30, 1));
   HoldCharge taken;
   ASSERT_TRUE(t.take(202, taken));
+  EXPECT_EQ(taken, charge_of(&acme, 4));
+  EXPECT_EQ(taken.taken().size(), 5u);  // spilled: every span back from the record
   std::vector<Seen> seen = open_holds(t);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].hash, 101u);
   EXPECT_EQ(seen[0].expires_at, kNow + 10);
   EXPECT_EQ(seen[0].charge, charge_of(&acme, 3));
+  EXPECT_EQ(seen[0].charge.taken().size(), 4u);  // inline
   EXPECT_EQ(seen[1].hash, 303u);
   EXPECT_EQ(seen[1].charge, charge_of(&acme, 5));
+  EXPECT_EQ(seen[1].charge.taken().size(), 6u);
+  // t is destroyed with 101 and 303 open: ~HoldTable frees 303's record (LSan).
 
   HoldTable restored(64, 2);
   for (const Seen& s : seen) ASSERT_TRUE(restored.create(s.hash, s.charge, s.expires_at, 0));
@@ -95,7 +102,10 @@ TEST(HoldTableExport, ChangesCountsCreatesAndSettles) {
 
 // Verifies a reader copying holds while a writer creates and settles them in
 // the same slots never sees a torn hold: every field of a copy comes from
-// one create (the writer derives them all from one number).
+// one create (the writer derives them all from one number), the spans of
+// holds over more than kInlineDebitSpans lots included (their out-of-line
+// record is freed by the settling writer while the reader may be copying
+// it: ASan/TSan builds check that the reader never touches a freed one).
 TEST(HoldTableExport, ConcurrentReaderSeesWholeHolds) {
   ContractState acme("acme");
   HoldTable t(32, 1);

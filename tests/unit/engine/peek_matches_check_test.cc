@@ -163,19 +163,26 @@ TEST_F(PeekMatchesCheck, RememberedIds) {
 }
 
 // Verifies open holds: a full concurrency limit denies PEEK and CHECK alike,
-// with and without HOLD; HOLDs take credits; a HOLD needing more lots than a
-// hold records is refused by both (limit hold_lots).
+// with and without HOLD; HOLDs take credits, from any number of lots (a HOLD
+// over 5 one-credit lots is allowed by both, down to the balance after it).
 TEST_F(PeekMatchesCheck, HoldsAndConcurrency) {
   ContractRules rules = priced(10);
   rules.concurrency = {{"inflight", 2, false}};
   EngineOptions o;
   o.contracts.push_back(contract("c", {counter("daily", LimitType::kQuota, 100)}, rules));
   build(o);
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(account("c").recharge(10, now_).has_value());  // 6 one-credit lots
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(account("c").recharge(10, now_).has_value());  // 8 one-credit lots
   CheckRequest h = request("c", 5);
   h.id = "h-big";
   h.hold_ms = 1000;
-  EXPECT_EQ(step(h, "hold over 5 lots").limit, "hold_lots");
+  const Decision big = step(h, "hold over 5 lots");
+  EXPECT_TRUE(big.allowed);
+  EXPECT_EQ(big.balance, 30);
+  ASSERT_TRUE(engine_->settle("c", "h-big", false, now_));
+  EXPECT_EQ(account("c").balance(), 80);  // each lot got its credit back
+  h.id = "h-big-2";
+  h.cost = 9;
+  EXPECT_EQ(step(h, "hold over more than the 8 credits").code, Code::kBalance);
   for (int i = 1; i <= 3; ++i) {
     CheckRequest hold = request("c");
     hold.id = "h" + std::to_string(i);

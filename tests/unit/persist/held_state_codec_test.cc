@@ -26,6 +26,43 @@ HoldImage sample_hold(uint64_t hash) {
   return h;
 }
 
+// A hold set in the layout of version 1 (written by daemons before holds
+// could span more than 4 lots): exactly what that version's encode_holds
+// wrote — u8 span count.
+std::string encode_holds_v1(const HoldSet& set) {
+  Encoder out;
+  out.u8(1);
+  out.u64(set.ledger_seq);
+  out.u32(static_cast<uint32_t>(set.holds.size()));
+  for (const HoldImage& h : set.holds) {
+    out.u64(h.hash);
+    out.str(h.contract);
+    out.i64(h.cost);
+    out.i64(h.charged_at);
+    out.i64(h.expires_at);
+    out.u8(static_cast<uint8_t>((h.takes_slot ? 1 : 0) | (h.commit_on_expiry ? 2 : 0)));
+    out.u8(static_cast<uint8_t>(h.limits.size()));
+    for (const std::string& name : h.limits) out.str(name);
+    out.u8(static_cast<uint8_t>(h.spans.size()));
+    for (const DebitSpan& span : h.spans) {
+      out.u32(span.lot);
+      out.i64(span.credits);
+    }
+  }
+  return std::move(out.bytes());
+}
+
+HoldImage many_lots_hold(uint64_t hash, uint32_t lots) {
+  HoldImage h = sample_hold(hash);
+  h.spans.clear();
+  h.cost = 0;
+  for (uint32_t i = 0; i < lots; ++i) {
+    h.spans.push_back(DebitSpan{i, 1 + i % 5});
+    h.cost += 1 + i % 5;
+  }
+  return h;
+}
+
 // Every proper prefix and the payload plus one byte fail; a wrong version
 // fails; flipping any single byte and pure garbage never crash.
 template <typename Decode>
@@ -35,7 +72,7 @@ void expect_rejects_damage(const std::string& bytes, Decode decode) {
     EXPECT_FALSE(decode(std::string_view(bytes).substr(0, n)).has_value()) << "prefix of " << n << " bytes";
   EXPECT_FALSE(decode(bytes + '\0').has_value());
   std::string wrong_version = bytes;
-  wrong_version[0] = static_cast<char>(kPayloadVersion + 1);
+  wrong_version[0] = static_cast<char>(bytes[0] + 1);  // the next version is not known yet
   EXPECT_FALSE(decode(wrong_version).has_value());
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string flipped = bytes;
@@ -49,7 +86,7 @@ void expect_rejects_damage(const std::string& bytes, Decode decode) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
       c = static_cast<char>(x);
     }
-    if (!garbage.empty()) garbage[0] = static_cast<char>(kPayloadVersion);
+    if (!garbage.empty()) garbage[0] = bytes[0];
     (void)decode(garbage);
   }
 }
@@ -68,19 +105,53 @@ TEST(HeldStateCodec, HoldsRoundTrip) {
   EXPECT_TRUE(empty->holds.empty());
 }
 
+// Verifies holds over any number of lots (past the 4 a hold-pool slot keeps
+// inline: 5, 7, 300) survive encoding with every span.
+TEST(HeldStateCodec, HoldsOverManyLotsRoundTrip) {
+  HoldSet set{77, {many_lots_hold(1, 5), sample_hold(2), many_lots_hold(3, 7), many_lots_hold(4, 300)}};
+  const std::string bytes = encode_holds(set);
+  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), kHoldsPayloadVersion);
+  auto decoded = decode_holds(bytes);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error();
+  EXPECT_EQ(*decoded, set);
+  EXPECT_EQ(decoded->holds[3].spans.size(), 300u);
+}
+
+// Verifies a hold set written in version 1 (by the previous daemon, at most 4
+// spans a hold, u8 count) still decodes to the same holds; a set whose holds
+// all fit version 1 is still written byte for byte as the previous daemon
+// wrote it (so it can read the store back), one with a hold over more lots in
+// version 2; a version-1 record with more than 4 spans was never written and
+// is refused.
+TEST(HeldStateCodec, Version1HoldsStillDecode) {
+  HoldSet set{1234, {sample_hold(7), many_lots_hold(9, 4)}};
+  set.holds[0].limits.clear();
+  const std::string old_bytes = encode_holds_v1(set);
+  ASSERT_EQ(old_bytes[0], 1);
+  auto decoded = decode_holds(old_bytes);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error();
+  EXPECT_EQ(*decoded, set);
+  EXPECT_EQ(encode_holds(set), old_bytes);
+  EXPECT_EQ(encode_holds(HoldSet{5, {}}), encode_holds_v1(HoldSet{5, {}}));
+  expect_rejects_damage(old_bytes, [](std::string_view b) { return decode_holds(b); });
+  HoldSet five{1, {many_lots_hold(1, 5)}};
+  EXPECT_FALSE(decode_holds(encode_holds_v1(five)).has_value());
+  set.holds.push_back(many_lots_hold(11, 5));
+  const std::string new_bytes = encode_holds(set);
+  EXPECT_EQ(static_cast<uint8_t>(new_bytes[0]), kHoldsPayloadVersion);
+  EXPECT_EQ(decode_holds(new_bytes).value_or(HoldSet{}), set);
+}
+
 // Verifies damaged hold payloads are rejected.
 TEST(HeldStateCodec, HoldsRejectDamage) {
-  HoldSet set{99, {sample_hold(7), sample_hold(9)}};
+  HoldSet set{99, {sample_hold(7), sample_hold(9), many_lots_hold(11, 6)}};
   expect_rejects_damage(encode_holds(set), [](std::string_view b) { return decode_holds(b); });
 }
 
-// Verifies a hold claiming more spans than a debit can have, or negative
-// credits, is rejected rather than trusted.
+// Verifies a hold with negative credits or cost is rejected rather than
+// trusted.
 TEST(HeldStateCodec, HoldsRejectImpossibleValues) {
   HoldSet set{1, {sample_hold(1)}};
-  set.holds[0].spans.assign(kMaxDebitSpans + 1, DebitSpan{0, 1});
-  EXPECT_FALSE(decode_holds(encode_holds(set)).has_value());
-  set.holds[0] = sample_hold(1);
   set.holds[0].spans = {DebitSpan{0, -5}};
   EXPECT_FALSE(decode_holds(encode_holds(set)).has_value());
   set.holds[0] = sample_hold(1);
@@ -145,6 +216,12 @@ TEST(HeldStateCodec, HugeCountsAreRejected) {
   holds.u64(0);
   holds.u32(UINT32_MAX);
   EXPECT_FALSE(decode_holds(holds.bytes()).has_value());
+  // One hold whose span count is far beyond the bytes present.
+  std::string one = encode_holds(HoldSet{0, {many_lots_hold(1, 5)}});
+  const size_t count_at = one.size() - 5 * (4 + 8) - 4;
+  ASSERT_EQ(one.substr(count_at, 4), std::string("\x05\0\0\0", 4));
+  one.replace(count_at, 4, std::string("\xff\xff\xff\x7f", 4));
+  EXPECT_FALSE(decode_holds(one).has_value());
   Encoder e;
   e.u8(kPayloadVersion);
   e.u32(UINT32_MAX);

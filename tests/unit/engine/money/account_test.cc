@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -138,19 +139,36 @@ TEST(MoneyAccount, DebitAllOrNothing) {
   EXPECT_EQ(empty.balance(), 0);
 }
 
-// Verifies a cost needing more than kMaxDebitSpans lots is denied and takes nothing.
-TEST(MoneyAccount, DebitSpanningTooManyLotsIsDenied) {
+// Verifies a recorded debit (HOLD) takes from any number of lots: seven lots
+// of different prices, spans recorded oldest first (spilled past
+// kInlineDebitSpans), and a refund of those spans restores every lot and the
+// balance exactly.
+TEST(MoneyAccount, RecordedDebitSpansAnyNumberOfLots) {
   Account account(PriceLadder::flat(1));
-  for (int i = 0; i < kMaxDebitSpans + 1; ++i) ASSERT_TRUE(account.recharge(1, kNow).has_value());
-  const DebitResult denied = account.try_debit(kMaxDebitSpans + 1);
-  EXPECT_EQ(denied.status, DebitStatus::kTooManyLots);
-  EXPECT_TRUE(denied.taken().empty());
-  EXPECT_EQ(account.credits(), kMaxDebitSpans + 1);
-  const DebitResult four = account.try_debit(kMaxDebitSpans);
+  const int64_t prices[] = {100, 90, 80, 70, 60, 50, 40};
+  for (int64_t price : prices) {
+    account.set_ladder(PriceLadder::flat(price));
+    ASSERT_TRUE(account.recharge(2 * price, kNow).has_value());  // two credits each
+  }
+  const int64_t balance_before = account.balance();
+  EXPECT_EQ(balance_before, 2 * (100 + 90 + 80 + 70 + 60 + 50 + 40));
+  const DebitResult debit = account.try_debit(13);  // 6 lots whole, 1 credit of the 7th
+  ASSERT_TRUE(debit.ok());
+  ASSERT_EQ(debit.span_count, 7u);
+  const std::span<const DebitSpan> taken = debit.taken();
+  ASSERT_EQ(taken.size(), 7u);
+  for (uint32_t i = 0; i < 6; ++i) EXPECT_EQ(taken[i], (DebitSpan{i, 2}));
+  EXPECT_EQ(taken[6], (DebitSpan{6, 1}));
+  EXPECT_EQ(account.credits(), 1);
+  EXPECT_EQ(account.balance(), 40);
+  EXPECT_EQ(account.refund(taken), RefundStatus::kOk);
+  EXPECT_EQ(account.balance(), balance_before);
+  for (uint32_t i = 0; i < 7; ++i) EXPECT_EQ(account.lot(i)->remaining(), 2);
+  // Up to kInlineDebitSpans lots the spans stay inline (no allocation).
+  const DebitResult four = account.try_debit(8);
   ASSERT_TRUE(four.ok());
-  EXPECT_EQ(four.taken().size(), static_cast<size_t>(kMaxDebitSpans));
-  EXPECT_TRUE(account.try_debit(1).ok());
-  EXPECT_EQ(account.credits(), 0);
+  EXPECT_EQ(four.taken().size(), static_cast<size_t>(kInlineDebitSpans));
+  EXPECT_EQ(four.spilled, nullptr);
 }
 
 // Verifies a refund returns credits to the lot they came from, which is used first again.
@@ -230,12 +248,10 @@ TEST(MoneyAccount, SetLadderAffectsLaterRecharges) {
 }
 
 // Verifies a reserved debit takes from any number of lots: 13 credits in 13
-// one-credit lots pay for a cost of 13 (try_debit, which records lots for a
-// HOLD, is still bounded by kMaxDebitSpans), exactly, oldest lot first.
+// one-credit lots pay for a cost of 13, exactly, oldest lot first.
 TEST(MoneyAccount, ReservedDebitSpansAnyNumberOfLots) {
   Account account(PriceLadder::flat(7));
   for (int i = 0; i < 13; ++i) ASSERT_TRUE(account.recharge(7, kNow).has_value());
-  EXPECT_EQ(account.try_debit(13).status, DebitStatus::kTooManyLots);
   EXPECT_EQ(account.credits(), 13);
   EXPECT_FALSE(account.reserve(14));
   ASSERT_TRUE(account.reserve(13));

@@ -5,6 +5,8 @@
 
 #include "unit/engine/limit_specs.h"
 
+#include <xxhash.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -512,6 +514,176 @@ TEST(HeldStatePersistence, TornCommitFallsBackToThePreviousHoldSet) {
   EXPECT_EQ(shop_balance(w), 10000);
   ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
   expect_shop_ledger_matches(w);
+}
+
+// --- Holds over more lots than a hold-pool slot keeps inline ---
+
+// "lots": a ladder of seven steps, so recharges of 100..700 make seven lots
+// of 2, 5, 10, 16, 25, 40 and 70 credits at 50, 40, 30, 25, 20, 15 and 10
+// (2,800 in all, no wallet).
+EngineOptions many_lots_options() {
+  EngineOptions o = options();
+  PolicySpec lots;
+  lots.name = "lots";
+  lots.limits = {quota("daily", 1000)};
+  ContractRules rules;
+  auto ladder = PriceLadder::create({{0, 50}, {200, 40}, {300, 30}, {400, 25}, {500, 20}, {600, 15}, {700, 10}});
+  EXPECT_TRUE(ladder.has_value());
+  rules.pricing = *ladder;
+  rules.concurrency = {ConcurrencyLimit{"inflight", 4, false}};
+  lots.rules = rules;
+  o.contracts.push_back(lots);
+  return o;
+}
+
+void recharge_seven_lots(World& w, const std::string& pay_prefix) {
+  for (int64_t amount = 100; amount <= 700; amount += 100)
+    ASSERT_TRUE(w.admin->recharge("lots", std::to_string(amount), pay_prefix + std::to_string(amount), 0,
+                                  w.clock.now())
+                    .has_value());
+}
+
+Decision hold_lots(World& w, std::string_view id, int64_t cost) {
+  CheckRequest r;
+  r.key = "lots";
+  r.cost = cost;
+  r.id = id;
+  r.hold_ms = kHoldMs;
+  return w.engine->check(r, w.clock.now(), 0);
+}
+
+std::vector<int64_t> lot_remaining(World& w) {
+  std::vector<int64_t> out;
+  for (const LotState& lot : w.state.find("lots")->account()->snapshot().lots) out.push_back(lot.remaining());
+  return out;
+}
+
+void expect_lots_ledger_matches(World& w) {
+  w.admin->flush_debits(w.clock.now());
+  auto ok = check_invariant(w.state.ledger(), "lots", w.state.find("lots")->account()->balance());
+  EXPECT_TRUE(ok.has_value()) << ok.error();
+}
+
+// Verifies a hold over seven lots written in a snapshot comes back from it
+// alone, and with another written in the journal after it comes back from
+// snapshot + journal, with every span: both still charged, and CANCEL after
+// the restart gives each lot back exactly what it gave.
+TEST(HeldStatePersistence, HoldsOverManyLotsSurviveSnapshotAndJournal) {
+  store::testing::TempDir dir;
+  const std::vector<int64_t> full = {2, 5, 10, 16, 25, 40, 70, 2, 5, 10, 16, 25, 40, 70};
+  std::vector<int64_t> charged;
+  {
+    World w(dir.path(), nullptr, many_lots_options());
+    recharge_seven_lots(w, "pay-a-");
+    const Decision a = hold_lots(w, "big-a", 2 + 5 + 10 + 16 + 25 + 40 + 1);  // lots 0..6
+    ASSERT_TRUE(a.allowed) << a.limit;
+    EXPECT_EQ(a.balance, 69 * 10);
+    ASSERT_TRUE(w.store->snapshot(w.clock.now()).has_value());
+  }  // a crash
+  {
+    World w(dir.path(), nullptr, many_lots_options());
+    EXPECT_GT(w.store->status().recovery_snapshot_seq, 0u);
+    EXPECT_EQ(w.store->status().recovery_holds_restored, 1u);
+    EXPECT_EQ(lot_remaining(w), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 69}));
+    recharge_seven_lots(w, "pay-b-");
+    const Decision b = hold_lots(w, "big-b", 69 + 2 + 5 + 10 + 16 + 25 + 1);  // lots 6..12
+    ASSERT_TRUE(b.allowed) << b.limit;
+    EXPECT_EQ(b.balance, 39 * 15 + 70 * 10);
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    charged = lot_remaining(w);
+  }  // a crash
+  World w(dir.path(), nullptr, many_lots_options());
+  EXPECT_GT(w.store->status().recovery_snapshot_seq, 0u);
+  EXPECT_EQ(w.store->status().recovery_holds_restored, 2u);
+  EXPECT_EQ(w.state.find("lots")->open_holds().load(), 2);
+  EXPECT_EQ(lot_remaining(w), charged);
+  EXPECT_EQ(w.state.find("lots")->account()->balance(), 39 * 15 + 70 * 10);
+  expect_lots_ledger_matches(w);
+  ASSERT_TRUE(w.engine->settle("lots", "big-b", false, w.clock.now()));
+  EXPECT_EQ(lot_remaining(w), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 69, 2, 5, 10, 16, 25, 40, 70}));
+  ASSERT_TRUE(w.engine->settle("lots", "big-a", false, w.clock.now()));
+  EXPECT_EQ(lot_remaining(w), full);
+  EXPECT_EQ(w.state.find("lots")->account()->balance(), 2 * 2800);
+  EXPECT_EQ(w.state.find("lots")->open_holds().load(), 0);
+  ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  expect_lots_ledger_matches(w);
+}
+
+// Rewrites every kHolds record of the journal in `dir` in the version-1
+// layout (u8 span count, at most 4), with a valid checksum: the journal a
+// daemon before holds over many lots would have written.
+void rewrite_holds_as_version_1(const std::string& dir) {
+  size_t rewritten = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (!f.path().filename().string().starts_with("journal.")) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    std::string out;
+    for (size_t at = 0; at + store::kRecordHeaderBytes <= bytes.size();) {
+      uint32_t length = 0;
+      std::memcpy(&length, bytes.data() + at + 4, 4);
+      std::string header = bytes.substr(at, store::kRecordHeaderBytes);
+      std::string payload = bytes.substr(at + store::kRecordHeaderBytes, length);
+      at += store::kRecordHeaderBytes + length;
+      if (static_cast<uint8_t>(header[2]) == static_cast<uint8_t>(RecordType::kHolds)) {
+        auto set = decode_holds(payload);
+        ASSERT_TRUE(set.has_value()) << set.error();
+        Encoder v1;
+        v1.u8(1);
+        v1.u64(set->ledger_seq);
+        v1.u32(static_cast<uint32_t>(set->holds.size()));
+        for (const HoldImage& h : set->holds) {
+          ASSERT_LE(h.spans.size(), 4u);
+          v1.u64(h.hash);
+          v1.str(h.contract);
+          v1.i64(h.cost);
+          v1.i64(h.charged_at);
+          v1.i64(h.expires_at);
+          v1.u8(static_cast<uint8_t>((h.takes_slot ? 1 : 0) | (h.commit_on_expiry ? 2 : 0)));
+          v1.u8(static_cast<uint8_t>(h.limits.size()));
+          for (const std::string& name : h.limits) v1.str(name);
+          v1.u8(static_cast<uint8_t>(h.spans.size()));
+          for (const DebitSpan& span : h.spans) {
+            v1.u32(span.lot);
+            v1.i64(span.credits);
+          }
+        }
+        payload = std::move(v1.bytes());
+        const uint32_t new_length = static_cast<uint32_t>(payload.size());
+        std::memcpy(header.data() + 4, &new_length, 4);
+        const std::string summed = header.substr(0, 16) + payload;
+        const uint64_t checksum = XXH3_64bits(summed.data(), summed.size());
+        std::memcpy(header.data() + 16, &checksum, 8);
+        ++rewritten;
+      }
+      out += header + payload;
+    }
+    std::ofstream(f.path(), std::ios::binary | std::ios::trunc) << out;
+  }
+  ASSERT_GT(rewritten, 0u);
+}
+
+// Verifies a store written by the previous version (hold sets in the
+// version-1 layout) recovers: the hold over three lots comes back and its
+// CANCEL restores each lot exactly.
+TEST(HeldStatePersistence, Version1HoldSetsRecover) {
+  store::testing::TempDir dir;
+  {
+    World w(dir.path(), nullptr, many_lots_options());
+    recharge_seven_lots(w, "pay-");
+    ASSERT_TRUE(hold_lots(w, "three", 2 + 5 + 3).allowed);  // lots 0..2
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  }
+  rewrite_holds_as_version_1(dir.path());
+  World w(dir.path(), nullptr, many_lots_options());
+  EXPECT_EQ(w.store->status().recovery_holds_restored, 1u);
+  EXPECT_EQ(lot_remaining(w), (std::vector<int64_t>{0, 0, 7, 16, 25, 40, 70}));
+  ASSERT_TRUE(w.engine->settle("lots", "three", false, w.clock.now()));
+  EXPECT_EQ(lot_remaining(w), (std::vector<int64_t>{2, 5, 10, 16, 25, 40, 70}));
+  EXPECT_EQ(w.state.find("lots")->account()->balance(), 2800);
+  ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  expect_lots_ledger_matches(w);
 }
 
 }  // namespace
