@@ -141,7 +141,10 @@ void StateRestorer::finish() {
       if (auto r = account->restore_counters(i, mark.debited, mark.refunded); !r)
         error(fmt::format("contract '{}': {}", key, r.error()));
     }
-    if (carry > 0) {
+    if (carry > 0 && overdraft_ == Overdraft::kError) {
+      error(fmt::format("ledger of '{}' debits {} credits beyond its lots: the ledger and the lots disagree", key,
+                        carry));
+    } else if (carry > 0) {
       ++stats_.overdrafts;
       spdlog::warn(
           "recovery: contract '{}' was debited {} credits beyond its lots (several daemons spent one balance); "

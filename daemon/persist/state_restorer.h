@@ -43,7 +43,17 @@ class StateRestorer {
   // first checkpoint after start-up does not rewrite every restored key.
   static constexpr Nanos kRestoredAge = 10 * kNanosPerSecond;
 
-  StateRestorer(StateStore& state, Engine& engine, Nanos now) : state_(state), engine_(engine), now_(now) {}
+  // What finish() makes of a contract whose ledger debits more credits than
+  // its lots hold. One daemon never does that (a debit takes only what a lot
+  // has), so for the embedded store it is damage: an error, and recovery
+  // refuses to start. Several daemons sharing one balance in Redis can
+  // (until fleet leasing): the excess is carried to later lots and the
+  // balance restores as 0, logged and counted — Σ ledger is then below the
+  // balance by the overdraft, which the log states.
+  enum class Overdraft : uint8_t { kError, kZeroBalance };
+
+  StateRestorer(StateStore& state, Engine& engine, Nanos now, Overdraft overdraft)
+      : state_(state), engine_(engine), now_(now), overdraft_(overdraft) {}
 
   // A contract's status override and lots (lot counters are rebuilt from the
   // ledger by finish(), whatever the image says). Lots must come in index order.
@@ -65,6 +75,7 @@ class StateRestorer {
   StateStore& state_;
   Engine& engine_;
   Nanos now_;
+  Overdraft overdraft_;
   RestoreStats stats_;
   // Per contract, per lot: money debited and refunded according to the ledger.
   std::unordered_map<std::string, std::vector<std::pair<int64_t, int64_t>>> money_;

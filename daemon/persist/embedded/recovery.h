@@ -33,7 +33,7 @@ class Recovery {
   // Counts into `counters` (the recovery_* fields); `now` decides what has
   // expired (holds, ID replies, distinct-subject periods).
   Recovery(StateStore& state, Engine& engine, PersistStatus& counters, Nanos now)
-      : state_(state), engine_(engine), now_(now), c_(counters), restorer_(state, engine, now) {}
+      : state_(state), engine_(engine), now_(now), c_(counters), restorer_(state, engine, now, StateRestorer::Overdraft::kError) {}
 
   // One record of the snapshot being loaded, in file order.
   void snapshot_record(uint8_t type, std::string_view bytes);

@@ -67,7 +67,7 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
   auto run = opened->command({"INCR", keys_.runs()});
   if (!run) return std::unexpected("INCR " + keys_.runs() + ": " + run.error());
   run_ = static_cast<uint64_t>((*run)->integer);
-  StateRestorer restorer(state_, engine_(), now);
+  StateRestorer restorer(state_, engine_(), now, StateRestorer::Overdraft::kZeroBalance);
   RedisLoader loader(*opened, keys_, restorer);
   auto contracts = loader.contracts(lot_ids_);
   if (!contracts) return std::unexpected(contracts.error());

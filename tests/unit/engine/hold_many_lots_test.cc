@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/contract_admin.h"
+#include "control/contract_admin.h"
 #include "engine/engine.h"
 
 namespace tollgate {

@@ -18,7 +18,7 @@ namespace {
 constexpr Nanos kStart = tollgate::testing::kTestStart;
 
 struct Restoring {
-  Restoring() {
+  explicit Restoring(StateRestorer::Overdraft overdraft = StateRestorer::Overdraft::kError) {
     EngineOptions o;
     PolicySpec acme;
     acme.name = "acme";
@@ -28,7 +28,7 @@ struct Restoring {
     acme.rules = rules;
     o.contracts.push_back(acme);
     engine = std::move(*Engine::create(o, reclaimer, kStart, state));
-    restorer = std::make_unique<StateRestorer>(state, *engine, kStart);
+    restorer = std::make_unique<StateRestorer>(state, *engine, kStart, overdraft);
     // lot 0: 2000 recharged at 100 per credit, and its ledger entry
     ContractImage image;
     image.key = "acme";
@@ -80,6 +80,28 @@ TEST(StateRestorerLedger, AmountsOverflowingTheSumsAreAnError) {
                       Restoring::entry(3, LedgerKind::kRefund, INT64_MAX, 0),
                       Restoring::entry(4, LedgerKind::kRefund, INT64_MAX, 0)});
   EXPECT_GE(r.restorer->stats().errors, 2u);
+}
+
+// Verifies a ledger that debits more than the lots hold (25 credits of a
+// 20-credit lot) is an error for the embedded store — one daemon never
+// overdraws, so it is damage and recovery refuses — and the Redis store's
+// documented overdraft (several daemons spent one balance) for the other:
+// balance 0, counted. Found by the store_recovery fuzzer: a crafted journal
+// started with Σ ledger = −7.2e16 and balance 0.
+TEST(StateRestorerLedger, OverdraftIsAnErrorUnlessTheBalanceIsShared) {
+  {
+    Restoring r;
+    r.restorer->ledger({Restoring::entry(2, LedgerKind::kDebit, -2500, 0)});
+    r.restorer->finish();
+    EXPECT_EQ(r.restorer->stats().errors, 1u);
+    EXPECT_EQ(r.restorer->stats().overdrafts, 0u);
+  }
+  Restoring shared(StateRestorer::Overdraft::kZeroBalance);
+  shared.restorer->ledger({Restoring::entry(2, LedgerKind::kDebit, -2500, 0)});
+  shared.restorer->finish();
+  EXPECT_EQ(shared.restorer->stats().errors, 0u);
+  EXPECT_EQ(shared.restorer->stats().overdrafts, 1u);
+  EXPECT_EQ(shared.balance(), 0);
 }
 
 }  // namespace
