@@ -21,7 +21,7 @@
 #include "engine/cell_throttle.h"
 #include "fuzz_support.h"
 #include "resp/parser.h"
-#include "util/resp_reply_reader.h"
+#include "load/resp_reply_reader.h"
 
 namespace tollgate::fuzz {
 namespace {
