@@ -32,7 +32,7 @@ LimitSpec big_bucket(std::string name) {
 
 struct Fixture {
   Reclaimer reclaimer{64};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
 
   explicit Fixture(size_t max_keys = 20'000'000) {
@@ -238,7 +238,7 @@ BENCHMARK(BM_HoldThenCancel);
 // the default pool (max_holds 100 000: 262 144 slots), with `range(0)` open.
 void BM_ExportHolds(benchmark::State& state) {
   Reclaimer reclaimer{4};
-  StateStore store;
+  RuntimeState store;
   EngineOptions o;
   ContractRules rules;
   rules.pricing = PriceLadder::flat(1);

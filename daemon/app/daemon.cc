@@ -128,7 +128,7 @@ void on_checkpoint(uv_timer_t* timer) {
 }
 
 std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
-                                     StateStore& state) {
+                                     RuntimeState& state) {
   auto engine = Engine::create(engine_options_from(config, workers), reclaimer, now, state);
   if (!engine) {
     for (const auto& e : engine.error()) spdlog::error("{}: {}", config.file, e);
@@ -193,13 +193,12 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     spdlog::info("file descriptor limit raised from {} to {}", fds.raised_from, fds.soft);
   // One reader slot per data worker, one for the admin thread, spare.
   Reclaimer reclaimer(threads + 8);
-  StateStore state;
+  RuntimeState state;
   auto built = build_engine(*config, threads, reclaimer, clock.now(), state);
   if (!built) return 2;
   Reloader reloader(config_path, *config, std::move(built), reclaimer, state, threads);
   auto engine = [&reloader]() -> Engine& { return reloader.current(); };
   CellThrottle cell(reclaimer, static_cast<size_t>(config->table.max_keys), config->table.idle_timeout);
-  set_cell_throttle(&cell);
   ConnectionLimits limits;
   limits.parser.max_args = static_cast<size_t>(config->server.max_args);
   limits.parser.max_bulk = static_cast<size_t>(config->server.max_bulk);
@@ -237,6 +236,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   info.server_stats = [&server] { return server.stats(); };
   info.max_key = static_cast<size_t>(config->server.max_key);
   DataService data(engine(), clock, reclaimer, threads, info);
+  data.set_cell_throttle(&cell);
   ServiceInfo admin_info = info;
   admin_info.serves_holds = false;
   DataService admin(engine(), clock, reclaimer, 1, admin_info);
@@ -359,7 +359,6 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
                engine().key_classes().size());
   uv_run(&cp.loop, UV_RUN_DEFAULT);
   server.stop();
-  set_cell_throttle(nullptr);
   uv_loop_close(&cp.loop);
   reclaimer.collect();
   spdlog::info("tollgated stopped");

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "commands/command_table.h"
+#include "engine/cell_throttle.h"
 #include "engine/commit_gate.h"
 #include "engine/contract_admin.h"
 #include "engine/engine.h"
@@ -97,6 +98,11 @@ class DataService final : public Service {
     info_.persistence_error = std::move(last_error);
   }
   const Clock& clock() const { return clock_; }
+  // CL.THROTTLE's buckets (owned by the daemon, which outlives the workers);
+  // null (the default): the command answers that it is not enabled. Set
+  // before the workers start; read by them without synchronization after.
+  CellThrottle* cell_throttle() { return cell_throttle_; }
+  void set_cell_throttle(CellThrottle* throttle) { cell_throttle_ = throttle; }
   // Admin operations; set on the admin socket's service only.
   ContractAdmin* admin() { return admin_; }
   void set_admin(ContractAdmin* admin) { admin_ = admin; }
@@ -122,6 +128,7 @@ class DataService final : public Service {
   CommandTable table_;
   ContractAdmin* admin_ = nullptr;
   CommitGate* commit_gate_ = nullptr;
+  CellThrottle* cell_throttle_ = nullptr;
   std::function<std::expected<std::vector<std::string>, std::string>()> reload_;
 };
 

@@ -252,7 +252,7 @@ class EmbeddedStore::Recovery {
   uint64_t undecodable_ = 0;
 };
 
-EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, ContractAdmin& admin,
+EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, RuntimeState& state, ContractAdmin& admin,
                              std::function<Engine&()> engine)
     : options_(std::move(options)), state_(state), admin_(admin), engine_(std::move(engine)) {
   gate_ = options_.gate != nullptr ? options_.gate : &own_gate_;

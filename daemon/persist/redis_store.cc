@@ -57,7 +57,7 @@ RedisStore::Request* RedisStore::new_request(Request::Kind kind) {
   return r;
 }
 
-RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin,
+RedisStore::RedisStore(RedisStoreOptions options, RuntimeState& state, ContractAdmin& admin,
                        std::function<Engine&()> engine)
     : options_(std::move(options)),
       keys_(options_.redis.prefix),

@@ -12,13 +12,13 @@
 //   - admin mutations (DurabilityHook::durable) are sent as one atomic script
 //     each and acknowledged only after Redis confirmed them;
 //   - while Redis is down the store reconnects with capped exponential
-//     backoff, marks the StateStore unavailable (contracts' `fail:` policies
+//     backoff, marks the RuntimeState unavailable (contracts' `fail:` policies
 //     decide) and keeps deltas in a buffer of at most buffer_max fields.
 // Layout of the keys: redis_layout.h.
 // Thread-safety: tick/start/shutdown run on the control loop's thread;
 // exclusive()/durable() on the admin thread (durable() blocks until the loop
 // has Redis' answer, at most command_timeout); status() anywhere.
-// Borrows the StateStore, ContractAdmin, engine and clock.
+// Borrows the RuntimeState, ContractAdmin, engine and clock.
 #pragma once
 
 #include <uv.h>
@@ -100,7 +100,7 @@ struct RedisStoreOptions {
 
 class RedisStore final : public DurabilityHook {
  public:
-  RedisStore(RedisStoreOptions options, StateStore& state, ContractAdmin& admin, std::function<Engine&()> engine);
+  RedisStore(RedisStoreOptions options, RuntimeState& state, ContractAdmin& admin, std::function<Engine&()> engine);
   ~RedisStore() override;
 
   // Connects (blocking, connect_timeout), authenticates and loads the state.
@@ -194,7 +194,7 @@ class RedisStore final : public DurabilityHook {
 
   RedisStoreOptions options_;
   RedisKeys keys_;
-  StateStore& state_;
+  RuntimeState& state_;
   ContractAdmin& admin_;
   std::function<Engine&()> engine_;
 

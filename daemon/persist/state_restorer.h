@@ -5,7 +5,7 @@
 // debited/refunded counters to what its debit/refund entries add up to, so
 // Σ ledger == balance after every restore.
 // Thread-safety: not thread-safe; use at start-up, before any worker runs.
-// Borrows the StateStore and the engine, which must outlive it.
+// Borrows the RuntimeState and the engine, which must outlive it.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +43,7 @@ class StateRestorer {
   // first checkpoint after start-up does not rewrite every restored key.
   static constexpr Nanos kRestoredAge = 10 * kNanosPerSecond;
 
-  StateRestorer(StateStore& state, Engine& engine, Nanos now) : state_(state), engine_(engine), now_(now) {}
+  StateRestorer(RuntimeState& state, Engine& engine, Nanos now) : state_(state), engine_(engine), now_(now) {}
 
   // A contract's status override and lots (lot counters are rebuilt from the
   // ledger by finish(), whatever the image says). Lots must come in index order.
@@ -62,7 +62,7 @@ class StateRestorer {
   const RestoreStats& stats() const { return stats_; }
 
  private:
-  StateStore& state_;
+  RuntimeState& state_;
   Engine& engine_;
   Nanos now_;
   RestoreStats stats_;

@@ -64,7 +64,7 @@ void check_request_bounds(const CheckRequest& r, std::span<const std::string_vie
 struct World {
   ManualClock clock{kFuzzStart};
   Reclaimer reclaimer{16};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   ContractAdmin admin{[this]() -> Engine& { return *engine; }, state};
   CellThrottle cell{reclaimer, 64, 0};
@@ -83,9 +83,8 @@ struct World {
     admin_service->set_reload([]() -> std::expected<std::vector<std::string>, std::string> {
       return std::unexpected("ERR config rejected, the running config is unchanged: (fuzz)");
     });
-    set_cell_throttle(&cell);
+    data->set_cell_throttle(&cell);
   }
-  ~World() { set_cell_throttle(nullptr); }
 };
 
 // Runs one command as a connection would; returns false after QUIT.

@@ -57,7 +57,7 @@ std::string read_file(const std::string& path) {
 struct Daemon {
   ManualClock clock{kFuzzStart};
   Reclaimer reclaimer{8};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   std::unique_ptr<persist::EmbeddedStore> store;

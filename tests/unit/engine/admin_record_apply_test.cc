@@ -51,7 +51,7 @@ struct Daemon {
   int64_t balance(const char* key) { return state.find(key)->account()->balance(); }
 
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   RecordingHook hook;

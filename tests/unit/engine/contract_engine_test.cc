@@ -57,7 +57,7 @@ class ContractEngineTest : public ::testing::Test {
   Account& account(std::string_view key) { return *state_.find(key)->account(); }
 
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kStart;
   std::unique_ptr<Engine> engine_;
 };
@@ -169,7 +169,7 @@ TEST_F(ContractEngineTest, HoldCancelAndCommit) {
   EXPECT_EQ(check("c", 10).code, Code::kOk);  // all 10 quota units were given back
   ASSERT_TRUE(account("c").recharge(1000, now_).has_value());
   EngineOptions o2;  // a fresh contract to test COMMIT
-  StateStore state2;
+  RuntimeState state2;
   auto e2 = Engine::create(o, reclaimer_, now_, state2);
   ASSERT_TRUE(e2.has_value());
   ASSERT_TRUE(state2.find("c")->account()->recharge(1000, now_).has_value());

@@ -87,7 +87,7 @@ class PeekMatchesCheck : public ::testing::Test {
   }
 
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kStart;
   std::unique_ptr<Engine> engine_;
   int steps_ = 0;
