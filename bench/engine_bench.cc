@@ -14,6 +14,7 @@
 #include "commands/data_service.h"
 #include "engine/engine.h"
 #include "resp/parser.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -65,7 +66,7 @@ struct Fixture {
     o.contracts.push_back({"priced", {big_bucket("burst"), window, quota, monthly, inflight}, "Asia/Shanghai", 0,
                            rules, {}});
     engine = std::move(*Engine::create(o, reclaimer, kStart, state));
-    (void)state.find("priced")->account()->recharge(int64_t{1} << 50, kStart);
+    (void)apply_recharge(*state.find("priced")->account(), int64_t{1} << 50, kStart);
   }
 };
 
@@ -244,7 +245,7 @@ void BM_ExportHolds(benchmark::State& state) {
   rules.pricing = PriceLadder::flat(1);
   o.contracts.push_back({"held", {big_bucket("burst")}, "", 0, rules, {}});
   auto engine = std::move(*Engine::create(o, reclaimer, kStart, store));
-  (void)store.find("held")->account()->recharge(int64_t{1} << 40, kStart);
+  (void)apply_recharge(*store.find("held")->account(), int64_t{1} << 40, kStart);
   int slot = reclaimer.register_reader();
   {
     ReadGuard g(reclaimer, slot);

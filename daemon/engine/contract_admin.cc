@@ -107,11 +107,10 @@ std::expected<void, std::string> ContractAdmin::apply(const AdminRecord& record)
       Account* account = st.account();
       // A contract whose pricing left the config keeps its lots.
       if (account == nullptr) account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
-      if (auto restored = account->restore_lot(record.lot, record.wallet); !restored)
+      if (auto restored = account->add_lot(record.lot, record.wallet); !restored)
         return std::unexpected(fmt::format("recharge of '{}' ({}): {}", record.contract, record.payment_id,
                                            restored.error()));
-      state_.payments().restore(record.payment_id,
-                                PaymentRecord{record.contract, record.lot.amount, record.reply});
+      state_.payments().add(record.payment_id, PaymentRecord{record.contract, record.lot.amount, record.reply});
       break;
     }
     case AdminRecord::Kind::kStatus:
@@ -125,7 +124,7 @@ std::expected<void, std::string> ContractAdmin::apply(const AdminRecord& record)
       break;
     }
   }
-  state_.ledger().restore(record.ledger_entry);
+  state_.ledger().add(record.ledger_entry);
   state_.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
                     record.event_detail});
   return {};

@@ -72,6 +72,32 @@ TEST(AdminRecordApply, RechargeRecordReplays) {
   EXPECT_TRUE(check_invariant(d.state.ledger(), "acme", d.balance("acme")).has_value());
 }
 
+// Verifies a retried payment id answers the first reply and adds nothing,
+// and reusing it for another amount or contract is refused with the texts
+// clients see: the money path the daemon takes, lot, payment and ledger.
+TEST(AdminRecordApply, PaymentIdAppliesOnce) {
+  Daemon d;
+  auto first = d.admin->recharge("acme", "2000", "pay-1", 7, kStart);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(*first, (RechargeReply{20, 100, 2000}));
+  ASSERT_TRUE(d.state.find("acme")->account()->try_debit(1).ok());  // the balance moves on; the replay does not
+  auto again = d.admin->recharge("acme", "2000", "pay-1", 7, kStart);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, *first);
+  auto other_amount = d.admin->recharge("acme", "3000", "pay-1", 7, kStart);
+  ASSERT_FALSE(other_amount.has_value());
+  EXPECT_EQ(other_amount.error(), "ERR payment id pay-1 was used with amount 2000");
+  auto other_contract = d.admin->recharge("beta", "2000", "pay-1", 7, kStart);
+  ASSERT_FALSE(other_contract.has_value());
+  EXPECT_EQ(other_contract.error(), "ERR payment id pay-1 was used for contract acme");
+  EXPECT_EQ(d.state.find("acme")->account()->lot_count(), 1u);
+  EXPECT_EQ(d.state.find("beta")->account()->lot_count(), 0u);
+  EXPECT_EQ(d.state.ledger().entries("acme").size(), 1u);
+  EXPECT_EQ(d.state.payments().size(), 1u);
+  EXPECT_EQ(d.state.payments().find("pay-1")->amount, 2000);
+  EXPECT_EQ(d.balance("acme"), 1900);
+}
+
 // Verifies a recharge record whose ledger entry disagrees with its lot (another
 // amount, another contract, another lot or payment id, another kind) is
 // refused with nothing applied. Before, apply restored the lot and appended
