@@ -45,7 +45,7 @@ void BM_ReloadEngine(benchmark::State& state) {
   if (!config) return state.SkipWithError("config refused");
   const EngineOptions options = engine_options_from(*config, 1);
   Reclaimer reclaimer;
-  StateStore store;
+  RuntimeState store;
   auto running = Engine::create(options, reclaimer, kNow, store);
   if (!running) return state.SkipWithError("engine refused");
   std::unique_ptr<Engine> current = std::move(*running);

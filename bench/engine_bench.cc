@@ -14,6 +14,7 @@
 #include "commands/data_service.h"
 #include "engine/engine.h"
 #include "resp/parser.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -32,7 +33,7 @@ LimitSpec big_bucket(std::string name) {
 
 struct Fixture {
   Reclaimer reclaimer{64};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
 
   explicit Fixture(size_t max_keys = 20'000'000) {
@@ -65,7 +66,7 @@ struct Fixture {
     o.contracts.push_back({"priced", {big_bucket("burst"), window, quota, monthly, inflight}, "Asia/Shanghai", 0,
                            rules, {}});
     engine = std::move(*Engine::create(o, reclaimer, kStart, state));
-    (void)state.find("priced")->account()->recharge(int64_t{1} << 50, kStart);
+    (void)apply_recharge(*state.find("priced")->account(), int64_t{1} << 50, kStart);
   }
 };
 
@@ -238,13 +239,13 @@ BENCHMARK(BM_HoldThenCancel);
 // the default pool (max_holds 100 000: 262 144 slots), with `range(0)` open.
 void BM_ExportHolds(benchmark::State& state) {
   Reclaimer reclaimer{4};
-  StateStore store;
+  RuntimeState store;
   EngineOptions o;
   ContractRules rules;
   rules.pricing = PriceLadder::flat(1);
   o.contracts.push_back({"held", {big_bucket("burst")}, "", 0, rules, {}});
   auto engine = std::move(*Engine::create(o, reclaimer, kStart, store));
-  (void)store.find("held")->account()->recharge(int64_t{1} << 40, kStart);
+  (void)apply_recharge(*store.find("held")->account(), int64_t{1} << 40, kStart);
   int slot = reclaimer.register_reader();
   {
     ReadGuard g(reclaimer, slot);

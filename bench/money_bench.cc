@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "engine/money/account.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -14,7 +15,7 @@ Account& shared_account() {
   // Enough credits that no run drains it: INT64_MAX credits at price 1.
   static Account* account = [] {
     auto* a = new Account(PriceLadder::flat(1));
-    if (!a->recharge(std::numeric_limits<int64_t>::max(), 0).has_value()) std::abort();
+    if (!apply_recharge(*a, std::numeric_limits<int64_t>::max(), 0).has_value()) std::abort();
     return a;
   }();
   return *account;

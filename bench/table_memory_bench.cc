@@ -33,7 +33,7 @@ std::string key_of(uint64_t i, char* buf) {
 void BM_TableMemory(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   Reclaimer reclaimer;
-  StateStore store;
+  RuntimeState store;
   EngineOptions o;
   o.table.max_dynamic_keys = n + 1;
   o.dedup_max_entries = 1;  // this benchmark measures the key table only

@@ -43,7 +43,7 @@ struct Storage {
 // would hand out fresh quotas and forget balances, so the daemon exits (and
 // its supervisor retries an unreachable Redis). Logs why; false then.
 bool open_storage(const Config& config, const DaemonOptions& options, const Clock& clock, CommitGate& gate,
-                  StateStore& state, const std::function<Engine&()>& engine, Storage& storage) {
+                  RuntimeState& state, const std::function<Engine&()>& engine, Storage& storage) {
   const StorageConfig& sc = config.storage;
   if (sc.mode == StorageMode::kRedis) {
     persist::RedisStoreOptions redis_options;
@@ -75,7 +75,7 @@ bool open_storage(const Config& config, const DaemonOptions& options, const Cloc
 }
 
 std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
-                                     StateStore& state) {
+                                     RuntimeState& state) {
   auto engine = Engine::create(engine_options_from(config, workers), reclaimer, now, state);
   if (!engine) {
     for (const auto& e : engine.error()) spdlog::error("{}: {}", config.file, e);
@@ -140,13 +140,12 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     spdlog::info("file descriptor limit raised from {} to {}", fds.raised_from, fds.soft);
   // One reader slot per data worker, one for the admin thread, spare.
   Reclaimer reclaimer(threads + 8);
-  StateStore state;
+  RuntimeState state;
   auto built = build_engine(*config, threads, reclaimer, clock.now(), state);
   if (!built) return 2;
   Reloader reloader(config_path, *config, std::move(built), reclaimer, state, threads);
   auto engine = [&reloader]() -> Engine& { return reloader.current(); };
   CellThrottle cell(reclaimer, static_cast<size_t>(config->table.max_keys), config->table.idle_timeout);
-  set_cell_throttle(&cell);
   ConnectionLimits limits;
   limits.parser.max_args = static_cast<size_t>(config->server.max_args);
   limits.parser.max_bulk = static_cast<size_t>(config->server.max_bulk);
@@ -169,6 +168,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   info.server_stats = [&server] { return server.stats(); };
   info.max_key = static_cast<size_t>(config->server.max_key);
   DataService data(engine(), clock, reclaimer, threads, info);
+  data.set_cell_throttle(&cell);
   // RELOAD runs on the admin worker; the reload itself runs on the control
   // loop, like SIGHUP's, between checkpoints and sweeps (see reloader.h).
   AdminService admin(engine(), clock, reclaimer, contract_admin, [&reloader] { return reloader.request_reload(); },
@@ -246,7 +246,6 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
                engine().key_classes().size());
   cp.run();
   server.stop();
-  set_cell_throttle(nullptr);
   cp.close();
   reclaimer.collect();
   spdlog::info("tollgated stopped");

@@ -26,12 +26,27 @@ std::optional<int64_t> parse_cell_integer(std::string_view s) {
 }
 
 void cell_throttle_command(CommandContext& ctx) {
-  CellThrottle* throttle = cell_throttle();
+  CellThrottle* throttle = ctx.data->cell_throttle();  // kOnData only: the data half is set
   if (!run_cell_throttle(ctx.args, throttle, ctx.session.now, ctx.out))
     WorkerMetrics::bump(ctx.service.metrics(ctx.session.worker).client_errors);
 }
 
 }  // namespace
+
+std::string_view cell_error_text(CellError e) {
+  switch (e) {
+    case CellError::kZeroRate: return "Cell error: Store error: Zero rates are not supported";
+    case CellError::kNegativeMaxBurst: return "ERR CL.THROTTLE max_burst must not be negative";
+    case CellError::kNegativeCount: return "ERR CL.THROTTLE count must not be negative";
+    case CellError::kNegativePeriod: return "ERR CL.THROTTLE period must not be negative";
+    case CellError::kNegativeQuantity: return "ERR CL.THROTTLE quantity must not be negative";
+    case CellError::kPeriodTooLarge: return "ERR CL.THROTTLE period must be at most 9223372036 seconds";
+    case CellError::kWindowTooLarge:
+      return "ERR CL.THROTTLE (max_burst + 1) x period / count must be at most 2^61 ns (about 73 years)";
+    case CellError::kKeySpaceFull: return "ERR CL.THROTTLE key space is full (max keys reached); retry later";
+  }
+  return "ERR CL.THROTTLE invalid arguments";
+}
 
 void encode_cell_reply(const CellResult& result, resp::ReplyWriter& out) {
   out.array(5);

@@ -1,4 +1,4 @@
-// CL.THROTTLE, the redis-cell compatible command, over the process-wide
+// CL.THROTTLE, the redis-cell compatible command, over the data service's
 // CellThrottle (engine/cell_throttle.h). The pieces are exposed so that the
 // reply encoding and argument errors can be tested without a DataService.
 // Thread-safety: the functions are thread-safe; run_cell_throttle must run
@@ -17,6 +17,10 @@ namespace tollgate {
 
 // Registers CL.THROTTLE (data socket).
 void register_cell_commands(CommandTable& table);
+
+// The RESP error text for `e` (without the leading '-'). kZeroRate has
+// redis-cell's exact wording; the others are tollgate's own.
+std::string_view cell_error_text(CellError e);
 
 // Writes redis-cell's 5-integer reply: [limited, limit, remaining,
 // retry_after_s, reset_after_s], seconds rounded as redis-cell rounds them.

@@ -11,6 +11,7 @@
 
 #include "commands/command_service.h"
 #include "control/commit_gate.h"
+#include "engine/cell_throttle.h"
 
 namespace tollgate {
 
@@ -37,6 +38,11 @@ class DataService final : public CommandService {
     max_ticket = std::max(max_ticket, session.commit_ticket);
     WorkerMetrics::bump(metrics(session.worker).commit_waits);
   }
+  // CL.THROTTLE's buckets (owned by the daemon, which outlives the workers);
+  // null (the default): the command answers that it is not enabled. Set
+  // before the workers start; read by them without synchronization after.
+  CellThrottle* cell_throttle() { return cell_throttle_; }
+  void set_cell_throttle(CellThrottle* throttle) { cell_throttle_ = throttle; }
 
  private:
   struct alignas(64) Tickets {
@@ -44,6 +50,7 @@ class DataService final : public CommandService {
   };
   std::unique_ptr<Tickets[]> tickets_;
   CommitGate* commit_gate_ = nullptr;
+  CellThrottle* cell_throttle_ = nullptr;
 };
 
 }  // namespace tollgate

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/contract_terms.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
 
@@ -66,9 +67,7 @@ struct ConfigDefaults {
 enum class UnknownKeys : uint8_t { kDeny, kAllow };
 enum class StorageMode : uint8_t { kMemory, kEmbedded, kRedis };
 enum class Durability : uint8_t { kRelaxed, kStrict };
-enum class ContractStatus : uint8_t { kActive, kSuspended, kTerminated };
-enum class HoldTimeoutPolicy : uint8_t { kCommit, kCancel };  // what an unsettled hold becomes
-enum class FailPolicy : uint8_t { kClosed, kOpen, kLocal };   // behaviour while Redis is down
+// ContractStatus, HoldTimeoutPolicy and FailPolicy: engine/contract_terms.h.
 
 struct ServerConfig {
   std::string socket{ConfigDefaults::kSocket};

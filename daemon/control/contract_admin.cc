@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "config/config.h"  // yaml_name
 #include "engine/money/amount.h"
 
 namespace tollgate {
@@ -40,7 +41,7 @@ std::string format_instant(Nanos t, std::string_view zone) {
   return cctz::format("%Y-%m-%dT%H:%M:%E*S%Ez", tp, tz);
 }
 
-ContractAdmin::ContractAdmin(std::function<Engine&()> engine, StateStore& state)
+ContractAdmin::ContractAdmin(std::function<Engine&()> engine, RuntimeState& state)
     : engine_(std::move(engine)), state_(state) {}
 
 std::expected<const Policy*, AdminError> ContractAdmin::find_contract(std::string_view key) {

@@ -57,7 +57,7 @@ struct AdminError {
 class ContractAdmin {
  public:
   // `engine` returns the engine in force (it changes on reload).
-  ContractAdmin(std::function<Engine&()> engine, StateStore& state);
+  ContractAdmin(std::function<Engine&()> engine, RuntimeState& state);
 
   // RECHARGE: adds a prepaid lot, idempotent on `payment_id`.
   std::expected<RechargeReply, AdminError> recharge(std::string_view key, std::string_view amount,
@@ -94,7 +94,7 @@ class ContractAdmin {
   void describe_admin(AdminRecord& record, std::string_view what) const;
 
   std::function<Engine&()> engine_;
-  StateStore& state_;
+  RuntimeState& state_;
   DurabilityHook* hook_ = nullptr;
   std::mutex memory_mutex_;  // exclusive() without a hook
 };

@@ -12,7 +12,7 @@
 namespace tollgate {
 
 Reloader::Reloader(std::string config_path, Config running, std::unique_ptr<Engine> engine, Reclaimer& reclaimer,
-                   StateStore& state, int workers)
+                   RuntimeState& state, int workers)
     : config_path_(std::move(config_path)),
       running_(std::move(running)),
       reclaimer_(reclaimer),

@@ -79,7 +79,7 @@ struct ReloadResult {
 class Reloader {
  public:
   Reloader(std::string config_path, Config running, std::unique_ptr<Engine> engine, Reclaimer& reclaimer,
-           StateStore& state, int workers);
+           RuntimeState& state, int workers);
   ~Reloader();
   Reloader(const Reloader&) = delete;
   Reloader& operator=(const Reloader&) = delete;
@@ -121,7 +121,7 @@ class Reloader {
   std::string config_path_;
   Config running_;
   Reclaimer& reclaimer_;
-  StateStore& state_;
+  RuntimeState& state_;
   int workers_;
   std::vector<Subscriber> subscribers_;
   std::atomic<Engine*> current_;

@@ -19,7 +19,7 @@ bool ledger_entry_matches(const AdminRecord& r) {
 
 }  // namespace
 
-std::expected<void, std::string> apply_admin_record(const AdminRecord& record, Engine& engine, StateStore& state) {
+std::expected<void, std::string> apply_admin_record(const AdminRecord& record, Engine& engine, RuntimeState& state) {
   if (!ledger_entry_matches(record))
     return std::unexpected(fmt::format("{} of '{}': its ledger entry (seq {}) does not match it", record.event_kind,
                                        record.contract, record.ledger_entry.seq));
@@ -29,10 +29,10 @@ std::expected<void, std::string> apply_admin_record(const AdminRecord& record, E
       Account* account = st.account();
       // A contract whose pricing left the config keeps its lots.
       if (account == nullptr) account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
-      if (auto restored = account->restore_lot(record.lot, record.wallet); !restored)
+      if (auto restored = account->add_lot(record.lot, record.wallet); !restored)
         return std::unexpected(fmt::format("recharge of '{}' ({}): {}", record.contract, record.payment_id,
                                            restored.error()));
-      state.payments().restore(record.payment_id,
+      state.payments().add(record.payment_id,
                                PaymentRecord{record.contract, record.lot.amount, record.reply});
       break;
     }
@@ -47,7 +47,7 @@ std::expected<void, std::string> apply_admin_record(const AdminRecord& record, E
       break;
     }
   }
-  state.ledger().restore(record.ledger_entry);
+  state.ledger().add(record.ledger_entry);
   state.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
                    record.event_detail});
   return {};

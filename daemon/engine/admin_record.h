@@ -59,6 +59,6 @@ class DurabilityHook {
 // live or replayed, so a restart rebuilds exactly what the admin was told.
 // Errors name what could not be applied (plain text, no RESP prefix).
 [[nodiscard]] std::expected<void, std::string> apply_admin_record(const AdminRecord& record, Engine& engine,
-                                                                  StateStore& state);
+                                                                  RuntimeState& state);
 
 }  // namespace tollgate

@@ -22,8 +22,6 @@ constexpr Nanos kLongAgo = kNanosMin + 1;
 Nanos load_tat(uint64_t raw) { return static_cast<Nanos>(raw); }
 uint64_t store_tat(Nanos tat) { return static_cast<uint64_t>(std::max(tat, kLongAgo)); }
 
-std::atomic<CellThrottle*> g_cell_throttle{nullptr};
-
 // Applies one call to an entry's TAT word; nullopt when the word is sealed
 // (the sweeper is unlinking the entry). Thread-safe (CAS loop).
 std::optional<CellResult> charge(std::atomic<uint64_t>& word, const CellParams& params, int64_t quantity,
@@ -43,21 +41,6 @@ std::optional<CellResult> charge(std::atomic<uint64_t>& word, const CellParams& 
 }
 
 }  // namespace
-
-std::string_view cell_error_text(CellError e) {
-  switch (e) {
-    case CellError::kZeroRate: return "Cell error: Store error: Zero rates are not supported";
-    case CellError::kNegativeMaxBurst: return "ERR CL.THROTTLE max_burst must not be negative";
-    case CellError::kNegativeCount: return "ERR CL.THROTTLE count must not be negative";
-    case CellError::kNegativePeriod: return "ERR CL.THROTTLE period must not be negative";
-    case CellError::kNegativeQuantity: return "ERR CL.THROTTLE quantity must not be negative";
-    case CellError::kPeriodTooLarge: return "ERR CL.THROTTLE period must be at most 9223372036 seconds";
-    case CellError::kWindowTooLarge:
-      return "ERR CL.THROTTLE (max_burst + 1) x period / count must be at most 2^61 ns (about 73 years)";
-    case CellError::kKeySpaceFull: return "ERR CL.THROTTLE key space is full (max keys reached); retry later";
-  }
-  return "ERR CL.THROTTLE invalid arguments";
-}
 
 std::expected<CellParams, CellError> CellParams::make(int64_t max_burst, int64_t count, int64_t period_s) {
   // redis-cell reports a zero rate before anything else; it accepts negative
@@ -154,9 +137,5 @@ size_t CellThrottle::sweep(Nanos now, size_t budget) {
     }
   });
 }
-
-void set_cell_throttle(CellThrottle* throttle) { g_cell_throttle.store(throttle, std::memory_order_release); }
-
-CellThrottle* cell_throttle() { return g_cell_throttle.load(std::memory_order_acquire); }
 
 }  // namespace tollgate

@@ -7,6 +7,9 @@
 // Thread-safety: throttle() is thread-safe and lock-free for existing keys
 // (call it inside a Reclaimer critical section); sweep() is for one
 // control-plane thread. Evicted entries are freed through the Reclaimer.
+// Ownership: the daemon's wiring (app/) owns the one CellThrottle and hands
+// it to the data service (DataService::set_cell_throttle) and the control
+// plane's sweep; nothing here is process-global.
 #pragma once
 
 #include <atomic>
@@ -24,7 +27,8 @@ namespace tollgate {
 // that now + 2 × that still fits in Nanos until the year 2116.
 inline constexpr Nanos kCellMaxWindow = Nanos{1} << 61;
 
-// Why a call was refused before it reached a bucket (client errors).
+// Why a call was refused before it reached a bucket (client errors; the
+// command layer words them: commands/cell_commands.h).
 enum class CellError : uint8_t {
   kZeroRate,          // count or period is 0, or count > period in ns (redis-cell's own error)
   kNegativeMaxBurst,
@@ -35,10 +39,6 @@ enum class CellError : uint8_t {
   kWindowTooLarge,    // (max_burst + 1) × period/count > kCellMaxWindow
   kKeySpaceFull,      // max_keys live keys already
 };
-
-// The RESP error text for `e` (without the leading '-'). kZeroRate has
-// redis-cell's exact wording; the others are tollgate's own.
-std::string_view cell_error_text(CellError e);
 
 // One decision, with durations in nanoseconds; encode with cell_seconds().
 struct CellResult {
@@ -107,11 +107,5 @@ class CellThrottle {
   CounterTable table_;
   Nanos idle_timeout_;
 };
-
-// The process-wide instance CL.THROTTLE uses; nullptr (the default) means
-// the command is disabled. Set at start-up before serving, cleared before the
-// instance is destroyed. Thread-safe (atomic pointer).
-void set_cell_throttle(CellThrottle* throttle);
-CellThrottle* cell_throttle();
 
 }  // namespace tollgate

@@ -48,48 +48,7 @@ std::atomic<uint64_t>* scratch_words(size_t n) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
-    const PolicySpec& spec, bool dynamic, const EngineOptions& options) {
-  std::vector<std::string> errors;
-  auto policy = std::make_unique<Policy>();
-  policy->name = spec.name;
-  policy->dynamic = dynamic;
-  if (dynamic) {
-    policy->exact = !spec.name.ends_with('*');
-    policy->prefix = policy->exact ? spec.name : spec.name.substr(0, spec.name.size() - 1);
-    policy->idle_timeout = spec.idle_timeout > 0 ? spec.idle_timeout : options.idle_timeout;
-  }
-  const std::string& zone = spec.timezone.empty() ? options.timezone : spec.timezone;
-  std::vector<std::unique_ptr<CompiledLimit>> shadows;
-  int offset = 0;
-  for (const LimitSpec& ls : spec.limits) {
-    if (ls.type == LimitType::kConcurrency || ls.type == LimitType::kDistinctSubjects) continue;  // see ContractRules
-    auto limiter = Limiter::make(ls, zone);
-    if (!limiter) {
-      errors.push_back(fmt::format("{} limit {}: {}", spec.name, ls.name, limiter.error()));
-      continue;
-    }
-    int words = limiter->words();
-    auto compiled = std::make_unique<CompiledLimit>(ls, std::move(*limiter), code_for(ls.type), offset);
-    offset += words;
-    if (ls.shadow || options.shadow_mode) {
-      compiled->spec.shadow = true;
-      shadows.push_back(std::move(compiled));
-    } else {
-      policy->limits.push_back(std::move(compiled));
-    }
-  }
-  policy->enforced_count = policy->limits.size();
-  for (auto& s : shadows) policy->limits.push_back(std::move(s));
-  policy->word_count = offset;
-  if (policy->limits.size() > kMaxLimitsPerPolicy)
-    errors.push_back(fmt::format("{}: at most {} limits", spec.name, kMaxLimitsPerPolicy));
-  if (offset > kMaxWordsPerPolicy) errors.push_back(fmt::format("{}: limits need too much state", spec.name));
-  if (!errors.empty()) return std::unexpected(std::move(errors));
-  return policy;
-}
-
-Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, const Engine* previous)
+Engine::Engine(const EngineOptions& options, Reclaimer& reclaimer, RuntimeState& state, const Engine* previous)
     : options_(options),
       reclaimer_(reclaimer),
       state_(state),
@@ -111,7 +70,7 @@ uint64_t request_id_hash(std::string_view key, std::string_view id) {
 // every engine shares (contract statuses, price ladders, counter entries) and
 // cannot fail.
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
-    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state, const Engine* previous) {
+    const EngineOptions& options, Reclaimer& reclaimer, Nanos now, RuntimeState& state, const Engine* previous) {
   std::unique_ptr<Engine> engine;
   try {
     engine.reset(new Engine(options, reclaimer, state, previous));
@@ -128,7 +87,7 @@ std::expected<std::unique_ptr<Engine>, std::vector<std::string>> Engine::create(
 std::vector<std::string> Engine::build(const Engine* previous) {
   std::vector<std::string> errors;
   auto add = [&](const PolicySpec& spec, bool dynamic, std::vector<std::unique_ptr<Policy>>& into) {
-    auto compiled = compile_policy(spec, dynamic, options_);
+    auto compiled = compile_policy(spec, dynamic, options_.policy_defaults());
     if (!compiled) {
       errors.insert(errors.end(), compiled.error().begin(), compiled.error().end());
       return;
@@ -175,23 +134,6 @@ const Policy* Engine::policy_for(const Entry& e) const {
   return match_class(key);
 }
 
-namespace {
-
-// Same limits in the same places: the entry's words mean the same thing.
-bool same_layout(const Policy& a, const Policy& b) {
-  if (a.limits.size() != b.limits.size() || a.word_count != b.word_count) return false;
-  for (size_t i = 0; i < a.limits.size(); ++i) {
-    const CompiledLimit& x = *a.limits[i];
-    const CompiledLimit& y = *b.limits[i];
-    if (x.spec.name != y.spec.name || x.spec.type != y.spec.type || x.word_offset != y.word_offset ||
-        x.limiter.words() != y.limiter.words())
-      return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 // Limits keep their counters when their key, name and type are unchanged
 // (and their state has the same size); new parameters apply from the next
 // call. Everything else starts fresh; keys without a policy are dropped.
@@ -215,8 +157,7 @@ void Engine::adopt_entries(Nanos now) {
     for (const auto& l : fresh->limits) {
       l->limiter.init(copy->words() + l->word_offset, now);
       for (const auto& o : old_policy->limits) {
-        if (o->spec.name != l->spec.name || o->spec.type != l->spec.type || o->limiter.words() != l->limiter.words())
-          continue;
+        if (!same_limit_state(*o, *l)) continue;
         for (int w = 0; w < l->limiter.words(); ++w)
           copy->words()[l->word_offset + w].store(e->words()[o->word_offset + w].load(std::memory_order_acquire),
                                                  std::memory_order_relaxed);
@@ -236,7 +177,7 @@ std::string Engine::attach_subjects(Policy& p, const PolicySpec& spec, const Eng
   const std::string& zone = spec.timezone.empty() ? options_.timezone : spec.timezone;
   if (!spec.per_subject.empty()) {
     PolicySpec sub{p.name + " per_subject", spec.per_subject, spec.timezone, 0, std::nullopt, {}};
-    auto compiled = compile_policy(sub, true, options_);
+    auto compiled = compile_policy(sub, true, options_.policy_defaults());
     if (!compiled) return compiled.error().front();
     p.per_subject = std::move(*compiled);
   }

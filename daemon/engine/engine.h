@@ -22,7 +22,9 @@
 #include "engine/dedup_table.h"
 #include "engine/hold_table.h"
 #include "engine/policy.h"
+#include "engine/policy_compiler.h"
 #include "engine/reclaimer.h"
+#include "engine/runtime_state.h"
 #include "tollgate/decision.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
@@ -41,16 +43,6 @@ struct CheckRequest {
   int64_t wait_ms = -1;  // -1: not given
 };
 
-// The limits of one contract or key class, before compilation.
-struct PolicySpec {
-  std::string name;  // contract key, or key-class pattern ("ip:*" or an exact key)
-  std::vector<LimitSpec> limits;
-  std::string timezone;  // empty: EngineOptions::timezone
-  Nanos idle_timeout = 0;
-  std::optional<ContractRules> rules;  // contracts: scope, status, expiry, pricing
-  std::vector<LimitSpec> per_subject;  // contracts: counters per SUBJECT
-};
-
 struct EngineOptions {
   std::vector<PolicySpec> contracts;
   std::vector<PolicySpec> key_classes;  // first match in this order wins
@@ -64,8 +56,11 @@ struct EngineOptions {
   size_t dedup_max_entries = 1'000'000;
   size_t max_holds = 100'000;  // open holds at most (the pool is allocated once)
   int workers = 1;             // threads that create holds (each keeps an expiry heap)
-  // A store saves changed keys: log each entry a call changes (StateStore::dirty_log).
+  // A store saves changed keys: log each entry a call changes (RuntimeState::dirty_log).
   bool track_changes = false;
+
+  // What compile_policy takes from these options (views into them).
+  PolicyDefaults policy_defaults() const { return {timezone, idle_timeout, shadow_mode}; }
 };
 
 // Limit names reported for conditions that are not configured limits.
@@ -108,7 +103,7 @@ class Engine {
   // plane's checkpoints and sweeps read, so a create() with a `previous` must
   // run on the control plane's thread (see control/reloader.h).
   static std::expected<std::unique_ptr<Engine>, std::vector<std::string>> create(
-      const EngineOptions& options, Reclaimer& reclaimer, Nanos now, StateStore& state,
+      const EngineOptions& options, Reclaimer& reclaimer, Nanos now, RuntimeState& state,
       const Engine* previous = nullptr);
 
   // Decides the call and, when allowed, charges every enforced limit (and the
@@ -158,7 +153,7 @@ class Engine {
   // Distinct-subject estimate of a contract for the current period (-1 without state).
   double distinct_subjects_estimate(std::string_view key, Nanos now) const;
   const EngineOptions& options() const { return options_; }
-  StateStore& state() { return state_; }
+  RuntimeState& state() { return state_; }
   // The contract's policy, or nullptr.
   const Policy* contract(std::string_view key) const;
   // For recovery (before workers start) and admin views: the entry of `key`,
@@ -169,7 +164,7 @@ class Engine {
   Entry* entry_for(std::string_view key, Nanos now);
 
  private:
-  Engine(const EngineOptions& options, Reclaimer& reclaimer, StateStore& state, const Engine* previous);
+  Engine(const EngineOptions& options, Reclaimer& reclaimer, RuntimeState& state, const Engine* previous);
   // create()'s first phase: compiles every policy and prepares the subject
   // state; writes only this engine. Returns the problems found.
   std::vector<std::string> build(const Engine* previous);
@@ -211,7 +206,7 @@ class Engine {
 
   EngineOptions options_;
   [[maybe_unused]] Reclaimer& reclaimer_;  // not read yet (clang warns: -Wunused-private-field)
-  StateStore& state_;
+  RuntimeState& state_;
   // Shared with the engine this one replaces on reload: counters, remembered
   // IDs and open holds are state, not configuration. (Their sizes are fixed
   // at start-up; table.* / dedup.* changes need a restart.)
@@ -231,9 +226,5 @@ class Engine {
 
 // The hash an ID is remembered and held under: per key, so IDs of different keys never collide.
 uint64_t request_id_hash(std::string_view key, std::string_view id);
-
-// Compiles one policy; errors name the policy and limit.
-std::expected<std::unique_ptr<Policy>, std::vector<std::string>> compile_policy(
-    const PolicySpec& spec, bool dynamic, const EngineOptions& options);
 
 }  // namespace tollgate

@@ -62,7 +62,7 @@ struct Policy {
   size_t enforced_count = 0;
   int word_count = 0;
   // Contracts only: scope, status, expiry, pricing rules, and the runtime
-  // state they act on (owned by the StateStore, outlives this policy).
+  // state they act on (owned by the RuntimeState, outlives this policy).
   std::unique_ptr<ContractRules> rules;
   ContractState* state = nullptr;
   // Contracts only: per-SUBJECT counters (a dynamic policy, entries keyed

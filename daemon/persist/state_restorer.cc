@@ -37,7 +37,7 @@ void StateRestorer::contract(const ContractImage& image) {
   for (LotState lot : image.lots) {
     lot.debited = lot.refunded = 0;  // rebuilt from the ledger in finish()
     const bool last = lot.index + 1 == image.lots.size();
-    if (auto r = account->restore_lot(lot, last ? image.wallet : 0); !r)
+    if (auto r = account->add_lot(lot, last ? image.wallet : 0); !r)
       return error(fmt::format("contract '{}': {}", image.key, r.error()));
   }
 }
@@ -69,13 +69,13 @@ void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
       }
       sum = next;
     }
-    switch (state_.ledger().restore(std::move(e))) {
-      case RestoreOutcome::kAppended:
+    switch (state_.ledger().add(std::move(e))) {
+      case LedgerAddOutcome::kAppended:
         ++stats_.ledger_entries;
         break;
-      case RestoreOutcome::kDuplicate:
+      case LedgerAddOutcome::kDuplicate:
         break;
-      case RestoreOutcome::kRenumbered:
+      case LedgerAddOutcome::kRenumbered:
         ++stats_.ledger_entries, ++stats_.ledger_gaps;
         break;
     }
@@ -83,7 +83,7 @@ void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
 }
 
 void StateRestorer::payments(std::vector<PaymentImage> payments) {
-  for (PaymentImage& p : payments) state_.payments().restore(p.id, std::move(p.record));
+  for (PaymentImage& p : payments) state_.payments().add(p.id, std::move(p.record));
 }
 
 void StateRestorer::counters(std::string_view key, std::span<const SavedLimit> saved) {

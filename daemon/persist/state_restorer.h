@@ -5,7 +5,7 @@
 // debited/refunded counters to what its debit/refund entries add up to, so
 // Σ ledger == balance after every restore.
 // Thread-safety: not thread-safe; use at start-up, before any worker runs.
-// Borrows the StateStore and the engine, which must outlive it.
+// Borrows the RuntimeState and the engine, which must outlive it.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +52,7 @@ class StateRestorer {
   // balance by the overdraft, which the log states.
   enum class Overdraft : uint8_t { kError, kZeroBalance };
 
-  StateRestorer(StateStore& state, Engine& engine, Nanos now, Overdraft overdraft)
+  StateRestorer(RuntimeState& state, Engine& engine, Nanos now, Overdraft overdraft)
       : state_(state), engine_(engine), now_(now), overdraft_(overdraft) {}
 
   // A contract's status override and lots (lot counters are rebuilt from the
@@ -72,7 +72,7 @@ class StateRestorer {
   const RestoreStats& stats() const { return stats_; }
 
  private:
-  StateStore& state_;
+  RuntimeState& state_;
   Engine& engine_;
   Nanos now_;
   Overdraft overdraft_;

@@ -22,7 +22,7 @@
 #include "engine/cell_throttle.h"
 #include "fuzz_support.h"
 #include "resp/parser.h"
-#include "util/resp_reply_reader.h"
+#include "load/resp_reply_reader.h"
 
 namespace tollgate::fuzz {
 namespace {
@@ -65,7 +65,7 @@ void check_request_bounds(const CheckRequest& r, std::span<const std::string_vie
 struct World {
   ManualClock clock{kFuzzStart};
   Reclaimer reclaimer{16};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   ContractAdmin admin{[this]() -> Engine& { return *engine; }, state};
   CellThrottle cell{reclaimer, 64, 0};
@@ -82,9 +82,8 @@ struct World {
       rejected.errors = {"(fuzz)"};
       return rejected;
     }, ServiceInfo{});
-    set_cell_throttle(&cell);
+    data->set_cell_throttle(&cell);
   }
-  ~World() { set_cell_throttle(nullptr); }
 };
 
 // Runs one command as a connection would; returns false after QUIT.

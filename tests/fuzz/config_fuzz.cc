@@ -47,7 +47,7 @@ void run(std::string_view text) {
   EngineOptions options = engine_options_from(*config, 2);
   cap_table_sizes(options);
   Reclaimer reclaimer(4);
-  StateStore state;
+  RuntimeState state;
   auto engine = Engine::create(options, reclaimer, kFuzzStart, state);
   FUZZ_CHECK(engine.has_value(), "the loader accepted a config the engine refuses:" + joined(engine.error()));
   const int slot = reclaimer.register_reader();

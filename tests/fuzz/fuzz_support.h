@@ -259,7 +259,7 @@ inline void exercise(Engine& engine, const std::vector<std::string>& keys, Nanos
 
 // Flushes per-call debits into the ledger, then checks Σ ledger == balance
 // for every contract that has an account.
-inline void check_money(StateStore& state, ContractAdmin& admin, Nanos now, const std::string& when) {
+inline void check_money(RuntimeState& state, ContractAdmin& admin, Nanos now, const std::string& when) {
   admin.flush_debits(now);
   for (ContractState* contract : state.all()) {
     if (contract->account() == nullptr) continue;

@@ -46,7 +46,7 @@ void run(std::string_view input) {
   EngineOptions options = engine_options_from(*first, 1);
   cap_table_sizes(options);
   Reclaimer reclaimer(8);
-  StateStore state;
+  RuntimeState state;
   Nanos now = kFuzzStart;
   auto built = Engine::create(options, reclaimer, now, state);
   if (!built) return;  // the config target reports a loader/engine disagreement

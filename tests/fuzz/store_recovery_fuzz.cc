@@ -49,7 +49,7 @@ const EngineOptions& engine_options() {
 struct World {
   ManualClock clock{kFuzzStart};
   Reclaimer reclaimer{8};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   std::unique_ptr<persist::EmbeddedStore> store;

@@ -12,7 +12,7 @@
 #include "load_options.h"
 #include "load_stats.h"
 #include "tollgate/decision.h"
-#include "util/hdr_histogram.h"
+#include "load/hdr_histogram.h"
 
 namespace tollgate::load {
 

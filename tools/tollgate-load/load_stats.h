@@ -9,7 +9,7 @@
 #include <string>
 
 #include "tollgate/decision.h"
-#include "util/hdr_histogram.h"
+#include "load/hdr_histogram.h"
 
 namespace tollgate::load {
 

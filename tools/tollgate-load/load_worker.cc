@@ -9,7 +9,7 @@
 #include <cstring>
 #include <deque>
 
-#include "util/resp_reply_reader.h"
+#include "load/resp_reply_reader.h"
 
 namespace tollgate::load {
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "load_options.h"
-#include "util/xoshiro.h"
-#include "util/zipf.h"
+#include "load/xoshiro.h"
+#include "load/zipf.h"
 
 namespace tollgate::load {
 

@@ -80,39 +80,12 @@ std::expected<RechargeResult, std::string> Account::plan_locked(int64_t amount) 
                         .balance = balance() - wallet + credits * unit_price + money % unit_price};
 }
 
-std::expected<RechargeResult, std::string> Account::recharge(int64_t amount, Nanos now) {
-  std::lock_guard lock(control_mutex_);
-  auto plan = plan_locked(amount);
-  if (!plan) return plan;
-  const uint32_t index = plan->lot;
-  const int chunk = chunk_of(index);
-  Lot* lots = chunks_[chunk].load(std::memory_order_relaxed);
-  if (lots == nullptr) {
-    lots = new Lot[kFirstChunkLots << chunk];
-    chunks_[chunk].store(lots, std::memory_order_release);
-  }
-  Lot& lot = lots[chunk_offset(index, chunk)];
-  lot.amount = amount;
-  lot.unit_price = plan->unit_price;
-  lot.credits = plan->credits;
-  lot.created = now;
-  // Wallet before the lot: a concurrent balance() may briefly miss the new
-  // lot but never counts the old wallet twice.
-  wallet_.store(plan->wallet, std::memory_order_release);
-  count_.store(index + 1, std::memory_order_release);
-  spendable_.fetch_add(plan->credits, std::memory_order_acq_rel);  // after the lot is there
-  recharged_total_ += amount;  // plan_locked checked it does not overflow
-  bought_total_ += plan->credits * plan->unit_price;  // <= amount + old wallet: cannot overflow
-  plan->balance = balance();
-  return plan;
-}
-
 std::expected<RechargeResult, std::string> Account::plan_recharge(int64_t amount, Nanos) const {
   std::lock_guard lock(control_mutex_);
   return plan_locked(amount);
 }
 
-std::expected<void, std::string> Account::restore_lot(const LotState& state, int64_t wallet) {
+std::expected<void, std::string> Account::add_lot(const LotState& state, int64_t wallet) {
   std::lock_guard lock(control_mutex_);
   const uint32_t index = count_.load(std::memory_order_relaxed);
   if (state.index != index)

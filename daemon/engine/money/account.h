@@ -1,13 +1,13 @@
 // A contract's prepaid account: lots of credits bought at ladder prices, spent
 // oldest lot first. Thread-safety: reserve/release/take_reserved/try_debit/
 // refund/balance/preview_debit/credits/wallet/lot are lock-free,
-// allocation-free and callable from any thread (data plane); recharge/
-// set_ladder/snapshot are control-plane calls serialized by an internal
-// mutex. The Account owns its lots; lots are never moved or freed before the
+// allocation-free and callable from any thread (data plane); plan_recharge/
+// add_lot/set_ladder/snapshot are control-plane calls serialized by an
+// internal mutex. The Account owns its lots; lots are never moved or freed before the
 // Account, so lot indices are stable forever.
 //
 // Lot storage: a directory of kLotChunks chunks whose sizes double (8, 16,
-// 32, ...). recharge() fills the next slot (allocating a chunk when needed),
+// 32, ...). add_lot() fills the next slot (allocating a chunk when needed),
 // then publishes it by a release store of the lot count; readers acquire the
 // count and only ever read slots below it, so they never see a half-written
 // lot, and nothing is ever reallocated or retired.
@@ -145,14 +145,6 @@ class Account {
   Account(const Account&) = delete;
   Account& operator=(const Account&) = delete;
 
-  // Adds a lot for a top-up of `amount` (> 0) minor units. The unit price is
-  // the ladder step reached by `amount` alone; the credits are
-  // floor((amount + wallet) / unit_price) and the remainder becomes the new
-  // wallet. Errors: amount <= 0, or lifetime top-ups would pass INT64_MAX
-  // (which bounds every balance below), or kMaxLots reached. Control plane;
-  // thread-safe (mutex); may allocate.
-  [[nodiscard]] std::expected<RechargeResult, std::string> recharge(int64_t amount, Nanos now);
-
   // Replaces the ladder used by later recharges (config reload). Existing lots
   // keep their price. Control plane; thread-safe (mutex).
   void set_ladder(PriceLadder ladder);
@@ -208,17 +200,24 @@ class Account {
   // recharge); debits may run concurrently.
   [[nodiscard]] AccountSnapshot snapshot() const;
 
-  // --- Persistence (control plane; thread-safe via the control mutex) ---
+  // --- Recharge and recovery (control plane; thread-safe via the control mutex) ---
+  // A recharge is two steps, so that the caller can make it durable in
+  // between (ContractAdmin: plan, journal, then apply): plan_recharge()
+  // decides the lot, add_lot() adds it. Recovery replays add_lot() alone.
 
-  // What recharge(amount, now) would do right now, without doing it: the
-  // lot it would add (counters 0) and the wallet after. Same errors as
-  // recharge(). Lets a caller make the change durable before applying it.
+  // The lot a top-up of `amount` (> 0) minor units would add right now,
+  // changing nothing: the unit price is the ladder step reached by `amount`
+  // alone; the credits are floor((amount + wallet) / unit_price) and the
+  // remainder becomes the new wallet; `balance` is the balance once it is
+  // added. Errors: amount <= 0, or lifetime top-ups would pass INT64_MAX
+  // (which bounds every balance below), or kMaxLots reached.
   [[nodiscard]] std::expected<RechargeResult, std::string> plan_recharge(int64_t amount, Nanos now) const;
 
-  // Publishes `lot` (index == lot_count(), counters taken as given) and sets
-  // the wallet: the apply step of a planned recharge, and recovery. Errors:
-  // wrong index, invalid fields, or lifetime top-ups past INT64_MAX.
-  [[nodiscard]] std::expected<void, std::string> restore_lot(const LotState& lot, int64_t wallet);
+  // Publishes `lot` (index == lot_count(), counters taken as given: 0 for a
+  // planned recharge, the persisted ones in recovery) and sets the wallet.
+  // Errors: wrong index, invalid fields, lifetime top-ups past INT64_MAX, or
+  // more credits and wallet than the top-ups ever paid for. May allocate.
+  [[nodiscard]] std::expected<void, std::string> add_lot(const LotState& lot, int64_t wallet);
 
   // Recovery only (no concurrent debits): sets one lot's monotonic counters.
   // Errors: unknown lot, refunded > debited, or more remaining than credits.
@@ -257,7 +256,7 @@ class Account {
   // Credits neither taken nor reserved (see the header comment).
   alignas(64) std::atomic<int64_t> spendable_{0};
 
-  mutable std::mutex control_mutex_;  // recharge, set_ladder, snapshot
+  mutable std::mutex control_mutex_;  // plan_recharge, add_lot, set_ladder, snapshot
   PriceLadder ladder_;
   int64_t recharged_total_ = 0;  // Σ amounts: an upper bound of balance()
   int64_t bought_total_ = 0;     // Σ credits × unit_price; + wallet never exceeds recharged_total_

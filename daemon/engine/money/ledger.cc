@@ -16,11 +16,6 @@ std::string_view ledger_kind_name(LedgerKind kind) {
   return "unknown";
 }
 
-uint64_t Ledger::append(LedgerEntry entry) {
-  std::lock_guard lock(mutex_);
-  return append_locked(std::move(entry));
-}
-
 uint64_t Ledger::append_locked(LedgerEntry entry) {
   entry.seq = entries_.size() + 1;
   auto it = by_contract_.find(entry.contract);
@@ -28,17 +23,6 @@ uint64_t Ledger::append_locked(LedgerEntry entry) {
   it->second.push_back(entries_.size());
   entries_.push_back(std::move(entry));
   return entries_.back().seq;
-}
-
-uint64_t Ledger::record_recharge(std::string_view contract, const RechargeResult& recharge,
-                                 Nanos now, int64_t actor, std::string_view payment_id) {
-  return append(LedgerEntry{.time_ms = now / kNanosPerMilli,
-                            .contract = std::string(contract),
-                            .kind = LedgerKind::kRecharge,
-                            .amount = recharge.amount,
-                            .lot = recharge.lot,
-                            .actor = actor,
-                            .id = std::string(payment_id)});
 }
 
 size_t Ledger::append_counted_locked(std::string_view contract, LedgerKind kind, int64_t credits,
@@ -107,12 +91,12 @@ std::vector<LedgerEntry> Ledger::entries_after(uint64_t since_seq, size_t max) c
   return out;
 }
 
-RestoreOutcome Ledger::restore(LedgerEntry entry) {
+LedgerAddOutcome Ledger::add(LedgerEntry entry) {
   std::lock_guard lock(mutex_);
-  if (entry.seq != 0 && entry.seq <= entries_.size()) return RestoreOutcome::kDuplicate;
+  if (entry.seq != 0 && entry.seq <= entries_.size()) return LedgerAddOutcome::kDuplicate;
   const bool in_order = entry.seq == entries_.size() + 1;
   append_locked(std::move(entry));
-  return in_order ? RestoreOutcome::kAppended : RestoreOutcome::kRenumbered;
+  return in_order ? LedgerAddOutcome::kAppended : LedgerAddOutcome::kRenumbered;
 }
 
 std::vector<FlushMark> Ledger::marks(std::string_view contract) const {

@@ -55,7 +55,8 @@ struct FlushMark {
   friend bool operator==(const FlushMark&, const FlushMark&) = default;
 };
 
-enum class RestoreOutcome : uint8_t {
+// What Ledger::add did with an entry.
+enum class LedgerAddOutcome : uint8_t {
   kAppended,    // seq was the next one
   kDuplicate,   // seq already present: skipped
   kRenumbered,  // seq left a gap (records lost): appended under the next seq
@@ -63,12 +64,11 @@ enum class RestoreOutcome : uint8_t {
 
 class Ledger {
  public:
-  // Appends `entry` (its seq is ignored and assigned); returns the seq.
-  uint64_t append(LedgerEntry entry);
-
-  // Appends the recharge entry for `recharge` (amount > 0, its lot).
-  uint64_t record_recharge(std::string_view contract, const RechargeResult& recharge, Nanos now,
-                           int64_t actor, std::string_view payment_id);
+  // Adds an entry made elsewhere under its own seq: a recharge or admin
+  // change (ContractAdmin numbers it last_seq() + 1 and makes it durable
+  // first), or one read back in recovery. A seq already present is skipped
+  // (a replay); a seq past the next one is appended under the next seq.
+  LedgerAddOutcome add(LedgerEntry entry);
 
   // Turns the account's debit/refund counters into entries: per lot, one
   // `debit` for the credits debited since the previous flush of `contract`
@@ -88,8 +88,6 @@ class Ledger {
 
   // Entries of every contract with seq > since_seq, oldest first, at most `max`.
   [[nodiscard]] std::vector<LedgerEntry> entries_after(uint64_t since_seq, size_t max) const;
-  // Recovery: appends an entry read back from the store, keeping its seq.
-  RestoreOutcome restore(LedgerEntry entry);
   // The flush marks of `contract` (per lot), as the next flush starts from.
   [[nodiscard]] std::vector<FlushMark> marks(std::string_view contract) const;
   // Recovery: sets the flush marks of `contract` (the restored lot counters).

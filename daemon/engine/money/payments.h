@@ -33,25 +33,15 @@ struct PaymentRecord {
 
 class PaymentRegistry {
  public:
-  // Applies a recharge once per payment id. A new id runs `apply` (the
-  // recharge plus its ledger entry) and, if it succeeds, records its reply;
-  // a known id with the same contract and amount returns the recorded reply
-  // without running `apply`; a known id with another contract or amount, or
-  // an empty id, is an error. Holds the registry mutex while `apply` runs,
-  // so concurrent retries of one id cannot both apply (lock order: registry,
-  // then account, then ledger).
-  [[nodiscard]] std::expected<RechargeReply, std::string> recharge_once(
-      std::string_view payment_id, std::string_view contract, int64_t amount,
-      const std::function<std::expected<RechargeReply, std::string>()>& apply);
-
-  // The record of `payment_id`, if any.
+  // The record of `payment_id`, if any: a retried RECHARGE answers from it
+  // (ContractAdmin::recharge checks its contract and amount).
   [[nodiscard]] std::optional<PaymentRecord> find(std::string_view payment_id) const;
   [[nodiscard]] size_t size() const;
 
-  // Persistence: records `payment_id` as already applied (a recharge being
-  // applied after it was made durable, or recovery). Returns false when the
-  // id is already known (the record is not replaced).
-  bool restore(std::string_view payment_id, PaymentRecord record);
+  // Records `payment_id` as applied (a recharge being applied after it was
+  // made durable, or recovery). Returns false when the id is already known
+  // (the record is not replaced).
+  bool add(std::string_view payment_id, PaymentRecord record);
   // Calls fn(id, record) for every record, under the mutex (fn must not call back).
   void for_each(const std::function<void(const std::string&, const PaymentRecord&)>& fn) const;
 

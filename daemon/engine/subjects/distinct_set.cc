@@ -306,38 +306,28 @@ Nanos DistinctSubjects::reset_after(Nanos now) const {
   return std::max<Nanos>(0, limits_detail::saturating_sub(period.end, now));
 }
 
-// Reads the members in the slots `for_slots` names from the live generation.
-template <typename ForSlots>
-PeriodMembers DistinctSubjects::read_members(Nanos now, ForSlots&& for_slots) const {
-  const PeriodBounds current = calendar_.bounds(now);
+// Reads the members in the slots `scan` names from the live generation.
+PeriodMembers DistinctSubjects::read_members(Nanos now, const subjects_detail::GenerationScan& scan) const {
   const Storage& s = *storage_;
   PeriodMembers out;
-  auto id = s.generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
-    const std::atomic<uint64_t>* t = s.table(gen);
-    out.hashes.clear();
-    for_slots([&](uint64_t i) {
-      const uint64_t v = t[i].load(std::memory_order_acquire);
-      if (v > kRemoved) out.hashes.push_back(v);
-    });
-  });
-  if (!id) return {};  // the period keeps moving under us: nothing worth saving
-  out.period_start = bounds_of(*id, current).start;
+  auto start = scan.read(
+      s.generations, calendar_, now, [&](int gen) { return s.table(gen); }, [&] { out.hashes.clear(); },
+      [&](uint64_t, uint64_t v) {
+        if (v > kRemoved) out.hashes.push_back(v);
+      });
+  if (!start) return {};  // the period keeps moving under us: nothing worth saving
+  out.period_start = *start;
   return out;
 }
 
 PeriodMembers DistinctSubjects::members(Nanos now) const {
-  return read_members(now, [&](auto&& visit) {
-    for (uint64_t i = 0; i < capacity_; ++i) visit(i);
-  });
+  return read_members(now, subjects_detail::GenerationScan::all(capacity_));
 }
 
 PeriodMembers DistinctSubjects::drain_new(Nanos now) {
-  std::vector<uint64_t> dirty;
-  storage_->inserted.drain([&](uint64_t i) { dirty.push_back(i); });
-  if (dirty.empty()) return {};
-  return read_members(now, [&](auto&& visit) {
-    for (uint64_t i : dirty) visit(i);
-  });
+  auto scan = subjects_detail::GenerationScan::drained(storage_->inserted);
+  if (scan.empty()) return {};
+  return read_members(now, scan);
 }
 
 int64_t DistinctSubjects::restore(const PeriodMembers& saved, Nanos now) {

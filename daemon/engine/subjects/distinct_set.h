@@ -168,8 +168,7 @@ class DistinctSubjects {
   PeriodBounds bounds_of(uint64_t id, const PeriodBounds& current) const;
   // Whether live period `id` starts further ahead of `now` than skew explains.
   bool stepped(uint64_t id, const PeriodBounds& current, Nanos now) const;
-  template <typename ForSlots>
-  PeriodMembers read_members(Nanos now, ForSlots&& for_slots) const;
+  PeriodMembers read_members(Nanos now, const subjects_detail::GenerationScan& scan) const;
   SubjectCharge answer(SubjectVerdict verdict, int gen, uint64_t id, const PeriodBounds& current,
                        Nanos now) const;
 

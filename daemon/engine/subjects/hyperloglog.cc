@@ -230,38 +230,28 @@ PeriodEstimate PeriodHll::estimate(Nanos now) const {
   return out;
 }
 
-template <typename ForWords>
-HllWords PeriodHll::read_words(Nanos now, ForWords&& for_words) const {
-  const PeriodBounds current = calendar_.bounds(now);
+HllWords PeriodHll::read_words(Nanos now, const subjects_detail::GenerationScan& scan) const {
   const Storage& s = *storage_;
   HllWords out;
-  auto id = s.generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
-    const std::atomic<uint64_t>* t = s.table(gen);
-    out.words.clear();
-    for_words([&](uint64_t i) {
-      const uint64_t w = t[i].load(std::memory_order_relaxed);
-      if (w != 0) out.words.emplace_back(static_cast<uint32_t>(i), w);
-    });
-  });
-  if (!id) return {};
-  out.period_start = subjects_detail::bounds_of_id(calendar_, *id, current).start;
+  auto start = scan.read(
+      s.generations, calendar_, now, [&](int gen) { return s.table(gen); }, [&] { out.words.clear(); },
+      [&](uint64_t i, uint64_t w) {
+        if (w != 0) out.words.emplace_back(static_cast<uint32_t>(i), w);
+      });
+  if (!start) return {};
+  out.period_start = *start;
   out.precision = precision_;
   return out;
 }
 
 HllWords PeriodHll::registers(Nanos now) const {
-  return read_words(now, [&](auto&& visit) {
-    for (uint64_t i = 0; i < storage_->words_per_generation; ++i) visit(i);
-  });
+  return read_words(now, subjects_detail::GenerationScan::all(storage_->words_per_generation));
 }
 
 HllWords PeriodHll::drain_changed(Nanos now) {
-  std::vector<uint64_t> changed;
-  storage_->raised.drain([&](uint64_t i) { changed.push_back(i); });
-  if (changed.empty()) return {};
-  return read_words(now, [&](auto&& visit) {
-    for (uint64_t i : changed) visit(i);
-  });
+  auto scan = subjects_detail::GenerationScan::drained(storage_->raised);
+  if (scan.empty()) return {};
+  return read_words(now, scan);
 }
 
 size_t PeriodHll::restore(const HllWords& saved, Nanos now) {

@@ -142,8 +142,7 @@ class PeriodHll {
   // Estimate of generation `gen` while it counts `id`; 0 if it moved on.
   double estimate_generation(int gen, uint64_t id) const;
   // Copies the words `for_words` names (non-zero ones) from the live generation.
-  template <typename ForWords>
-  HllWords read_words(Nanos now, ForWords&& for_words) const;
+  HllWords read_words(Nanos now, const subjects_detail::GenerationScan& scan) const;
 
   int precision_;
   Calendar calendar_;

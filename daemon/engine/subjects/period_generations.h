@@ -35,7 +35,10 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <utility>
+#include <vector>
 
+#include "engine/dirty_bits.h"
 #include "engine/limits/calendar.h"
 
 namespace tollgate::subjects_detail {
@@ -159,6 +162,57 @@ class PeriodGenerations {
   // single word through which a generation goes live, so concurrent first
   // calls of a period agree on one. 0: none yet.
   std::atomic<uint64_t> newest_{0};
+};
+
+// The persistence scan the distinct set and the HLL share: which words of a
+// generation to read (all of them, or those a DirtyBits marked since its
+// previous drain), read from the generation live for `now`'s period.
+// Thread-safety: read() only reads (safe from any thread, concurrently with
+// the data plane); drained() drains `dirty`, one thread at a time.
+class GenerationScan {
+ public:
+  // Every index of a generation of `size` words.
+  static GenerationScan all(uint64_t size) { return GenerationScan(size); }
+  // The indexes `dirty` had marked, draining them: a later scan gets only
+  // what is marked after this one.
+  static GenerationScan drained(DirtyBits& dirty) {
+    GenerationScan scan(0);
+    scan.all_ = false;
+    dirty.drain([&](uint64_t i) { scan.indexes_.push_back(i); });
+    return scan;
+  }
+  bool empty() const { return all_ ? size_ == 0 : indexes_.empty(); }
+
+  // Reads the words of the generation live for `now`'s period (or a later
+  // one, see PeriodGenerations::read_live) from `table_of(gen)`, retrying
+  // while that generation moves on, so that what was read is one period's:
+  // begin() before each attempt, then keep(index, word) for every index.
+  // Returns the start of the period read, or nullopt when none is live or it
+  // kept moving.
+  template <typename TableOf, typename Begin, typename Keep>
+  std::optional<Nanos> read(const PeriodGenerations& generations, const Calendar& calendar, Nanos now,
+                            TableOf&& table_of, Begin&& begin, Keep&& keep) const {
+    const PeriodBounds current = calendar.bounds(now);
+    auto id = generations.read_live(PeriodGenerations::period_id(current.start), [&](int gen) {
+      const std::atomic<uint64_t>* table = table_of(gen);
+      begin();
+      auto visit = [&](uint64_t i) { keep(i, table[i].load(std::memory_order_acquire)); };
+      if (all_) {
+        for (uint64_t i = 0; i < size_; ++i) visit(i);
+      } else {
+        for (uint64_t i : indexes_) visit(i);
+      }
+    });
+    if (!id) return std::nullopt;
+    return bounds_of_id(calendar, *id, current).start;
+  }
+
+ private:
+  explicit GenerationScan(uint64_t size) : size_(size) {}
+
+  uint64_t size_ = 0;
+  bool all_ = true;
+  std::vector<uint64_t> indexes_;  // when !all_
 };
 
 }  // namespace tollgate::subjects_detail

@@ -65,7 +65,7 @@ void emit_estimate(const std::string& contract, HllWords words, const Emit& emit
 
 }  // namespace
 
-EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, std::function<Engine&()> engine)
+EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, RuntimeState& state, std::function<Engine&()> engine)
     : options_(std::move(options)), state_(state), engine_(std::move(engine)) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
   if (options_.fs == nullptr) options_.fs = &store::default_file_system();

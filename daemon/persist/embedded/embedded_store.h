@@ -33,7 +33,7 @@
 // exactly what its debit/refund entries add up to, so Σ ledger == balance.
 // Thread-safety: thread-safe. Every method takes the store mutex (the one
 // exclusive() hands out), except status(), which takes only a small one.
-// Owns the Journal; borrows the StateStore, engine, clock and
+// Owns the Journal; borrows the RuntimeState, engine, clock and
 // FileSystem, which must outlive it.
 #pragma once
 
@@ -139,7 +139,7 @@ struct EmbeddedStoreOptions {
 
 class EmbeddedStore final : public DurabilityHook {
  public:
-  EmbeddedStore(EmbeddedStoreOptions options, StateStore& state, std::function<Engine&()> engine);
+  EmbeddedStore(EmbeddedStoreOptions options, RuntimeState& state, std::function<Engine&()> engine);
   ~EmbeddedStore() override;
 
   // Locks the directory, checks its identity, loads the newest valid
@@ -210,7 +210,7 @@ class EmbeddedStore final : public DurabilityHook {
   store::StoreIdentity identity_;      // as last written (or read)
   bool identity_written_ = false;      // identity_ matches the file on disk
   bool raised_this_run_ = false;       // the watermark rose after this run's first durable record
-  StateStore& state_;
+  RuntimeState& state_;
   std::function<Engine&()> engine_;
   std::mutex mutex_;  // everything below
   store::StoreStatus store_status_;

@@ -7,7 +7,7 @@
 // counted in PersistStatus::recovery_errors (and logged); the store refuses
 // to start on any such record unless the operator said --recover.
 // Thread-safety: not thread-safe; used once at start-up, before any worker
-// runs, under the store's mutex. Borrows the StateStore,
+// runs, under the store's mutex. Borrows the RuntimeState,
 // engine and counters, which must outlive it.
 #pragma once
 
@@ -32,7 +32,7 @@ class Recovery {
  public:
   // Counts into `counters` (the recovery_* fields); `now` decides what has
   // expired (holds, ID replies, distinct-subject periods).
-  Recovery(StateStore& state, Engine& engine, PersistStatus& counters, Nanos now)
+  Recovery(RuntimeState& state, Engine& engine, PersistStatus& counters, Nanos now)
       : state_(state), engine_(engine), now_(now), c_(counters), restorer_(state, engine, now, StateRestorer::Overdraft::kError) {}
 
   // One record of the snapshot being loaded, in file order.
@@ -59,7 +59,7 @@ class Recovery {
   void subjects(std::string_view bytes);
   void subject_estimate(std::string_view bytes);
 
-  StateStore& state_;
+  RuntimeState& state_;
   Engine& engine_;
   Nanos now_;
   PersistStatus& c_;

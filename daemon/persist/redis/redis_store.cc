@@ -45,7 +45,7 @@ std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
 
 }  // namespace
 
-RedisStore::RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine)
+RedisStore::RedisStore(RedisStoreOptions options, RuntimeState& state, std::function<Engine&()> engine)
     : options_(std::move(options)),
       keys_(options_.redis.prefix),
       state_(state),

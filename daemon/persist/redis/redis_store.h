@@ -12,14 +12,14 @@
 //   - admin mutations (DurabilityHook::durable) are sent as one atomic script
 //     each and acknowledged only after Redis confirmed them;
 //   - while Redis is down the store's RedisConnection reconnects with capped
-//     exponential backoff; the store marks the StateStore unavailable
+//     exponential backoff; the store marks the RuntimeState unavailable
 //     (contracts' `fail:` policies decide) and keeps deltas in a buffer of at
 //     most buffer_max fields.
 // Layout of the keys: redis_layout.h. The connection: redis_connection.h.
 // Thread-safety: tick/start/shutdown run on the control loop's thread;
 // exclusive()/durable() on the admin thread (durable() blocks until the loop
 // has Redis' answer, at most command_timeout); status() anywhere.
-// Borrows the StateStore, engine and clock.
+// Borrows the RuntimeState, engine and clock.
 #pragma once
 
 #include <uv.h>
@@ -101,7 +101,7 @@ struct RedisStoreOptions {
 
 class RedisStore final : public DurabilityHook {
  public:
-  RedisStore(RedisStoreOptions options, StateStore& state, std::function<Engine&()> engine);
+  RedisStore(RedisStoreOptions options, RuntimeState& state, std::function<Engine&()> engine);
   ~RedisStore() override;
 
   // Connects (blocking, connect_timeout), authenticates and loads the state.
@@ -188,7 +188,7 @@ class RedisStore final : public DurabilityHook {
 
   RedisStoreOptions options_;
   RedisKeys keys_;
-  StateStore& state_;
+  RuntimeState& state_;
   std::function<Engine&()> engine_;
 
   // Persisted-state order (held by the admin thread across durable + apply).

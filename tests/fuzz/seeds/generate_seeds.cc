@@ -53,7 +53,7 @@ void write_seed(const std::filesystem::path& path, std::string_view bytes) {
 struct Daemon {
   ManualClock clock{kFuzzStart};
   Reclaimer reclaimer{8};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   std::unique_ptr<persist::EmbeddedStore> store;

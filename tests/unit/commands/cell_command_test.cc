@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "commands/data_service.h"
+#include "engine/engine.h"
 
 namespace tollgate {
 namespace {
@@ -110,6 +114,60 @@ TEST(CellCommand, DisabledWithoutInstance) {
   std::vector<std::string_view> args = {"CL.THROTTLE", "k", "15", "30", "60"};
   EXPECT_FALSE(run_cell_throttle(args, nullptr, kNow, out));
   EXPECT_EQ(buffer, "-ERR CL.THROTTLE is not enabled\r\n");
+}
+
+// Verifies every CellError's wording, byte for byte: clients and the README
+// match on these texts (kZeroRate is redis-cell's own).
+TEST(CellCommand, ErrorTexts) {
+  EXPECT_EQ(cell_error_text(CellError::kZeroRate), "Cell error: Store error: Zero rates are not supported");
+  EXPECT_EQ(cell_error_text(CellError::kNegativeMaxBurst), "ERR CL.THROTTLE max_burst must not be negative");
+  EXPECT_EQ(cell_error_text(CellError::kNegativeCount), "ERR CL.THROTTLE count must not be negative");
+  EXPECT_EQ(cell_error_text(CellError::kNegativePeriod), "ERR CL.THROTTLE period must not be negative");
+  EXPECT_EQ(cell_error_text(CellError::kNegativeQuantity), "ERR CL.THROTTLE quantity must not be negative");
+  EXPECT_EQ(cell_error_text(CellError::kPeriodTooLarge), "ERR CL.THROTTLE period must be at most 9223372036 seconds");
+  EXPECT_EQ(cell_error_text(CellError::kWindowTooLarge),
+            "ERR CL.THROTTLE (max_burst + 1) x period / count must be at most 2^61 ns (about 73 years)");
+  EXPECT_EQ(cell_error_text(CellError::kKeySpaceFull),
+            "ERR CL.THROTTLE key space is full (max keys reached); retry later");
+}
+
+// Verifies CL.THROTTLE through DataService::execute uses the buckets that
+// service was handed, and that a service handed none answers "not enabled":
+// the buckets belong to their owner, not to the process.
+TEST(CellCommand, ServiceUsesTheThrottleItWasGiven) {
+  ManualClock clock{kNow};
+  Reclaimer reclaimer;
+  RuntimeState state;
+  EngineOptions options;
+  options.allow_unknown = true;
+  auto engine = Engine::create(options, reclaimer, kNow, state);
+  ASSERT_TRUE(engine.has_value());
+  CellThrottle first_cell{reclaimer, 100, 0};
+  CellThrottle second_cell{reclaimer, 100, 0};
+  DataService first(**engine, clock, reclaimer, 1, ServiceInfo{});
+  DataService second(**engine, clock, reclaimer, 1, ServiceInfo{});
+  DataService without(**engine, clock, reclaimer, 1, ServiceInfo{});
+  first.set_cell_throttle(&first_cell);
+  second.set_cell_throttle(&second_cell);
+  EXPECT_EQ(first.cell_throttle(), &first_cell);
+  EXPECT_EQ(without.cell_throttle(), nullptr);
+  auto run = [](DataService& service) {
+    std::string buffer;
+    resp::ReplyWriter out(buffer);
+    Session session;
+    service.begin_batch(0);
+    session.now = service.batch_now(0);
+    std::vector<std::string_view> args = {"CL.THROTTLE", "k", "0", "1", "60"};  // one call per minute
+    service.execute(args, session, out);
+    service.end_batch(0);
+    return buffer;
+  };
+  EXPECT_EQ(run(first), "*5\r\n:0\r\n:1\r\n:0\r\n:-1\r\n:60\r\n");
+  EXPECT_EQ(run(first).substr(0, 8), "*5\r\n:1\r\n") << "the first service's bucket is spent";
+  EXPECT_EQ(run(second).substr(0, 8), "*5\r\n:0\r\n") << "the second service has buckets of its own";
+  EXPECT_EQ(first_cell.size(), 1u);
+  EXPECT_EQ(second_cell.size(), 1u);
+  EXPECT_EQ(run(without), "-ERR CL.THROTTLE is not enabled\r\n");
 }
 
 // Verifies the table entry: name, arity -5, data socket and fast path.

@@ -51,7 +51,7 @@ struct ServiceHarness {
 
   ManualClock clock{kNow};
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<DataService> service;
   Session session;
@@ -219,7 +219,7 @@ TEST(ClockLimit, CommandsAnswerAtTheEndOfTime) {
   o.timezone = "UTC";
   ManualClock clock(end);
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   auto engine = Engine::create(o, reclaimer, end, state);
   ASSERT_TRUE(engine.has_value()) << engine.error().front();
   DataService service(**engine, clock, reclaimer, 1, ServiceInfo{});

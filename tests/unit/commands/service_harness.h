@@ -39,7 +39,7 @@ struct EngineHarness {
 
   ManualClock clock;
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
 };
 

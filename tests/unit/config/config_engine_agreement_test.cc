@@ -28,7 +28,7 @@ std::string contract_with(const std::string& limits) { return "contracts:\n  acm
 
 // Builds the engine a loaded config describes, as start-up does.
 std::expected<std::unique_ptr<Engine>, std::vector<std::string>> build(const Config& config, Reclaimer& reclaimer,
-                                                                       StateStore& state) {
+                                                                       RuntimeState& state) {
   return Engine::create(engine_options_from(config, 1), reclaimer, 1'700'000'000 * kNanosPerSecond, state);
 }
 
@@ -96,7 +96,7 @@ TEST(ConfigEngineAgreement, PolicyShapeIsChecked) {
            "      - { name: d, type: distinct_subjects, limit: 5, period: day }\n";
   const Config c = parse_ok(contract_with(mixed));
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   EXPECT_TRUE(build(c, reclaimer, state).has_value());
 }
 
@@ -126,14 +126,14 @@ TEST(ConfigEngineAgreement, AcceptedMeansBuildable) {
     if (!config) continue;
     ++accepted;
     Reclaimer reclaimer;
-    StateStore state;
+    RuntimeState state;
     auto engine = build(*config, reclaimer, state);
     EXPECT_TRUE(engine.has_value()) << v << ": " << (engine ? "" : engine.error().front());
     // And as a per_subject limit, where counter types are allowed.
     if (v.find("concurrency") != std::string::npos || v.find("distinct") != std::string::npos) continue;
     auto per_subject = parse_config("contracts:\n  acme:\n    per_subject:\n      - " + v + "\n", "test.yaml");
     ASSERT_TRUE(per_subject.has_value()) << v;
-    StateStore state2;
+    RuntimeState state2;
     EXPECT_TRUE(build(*per_subject, reclaimer, state2).has_value()) << v;
   }
   EXPECT_EQ(accepted, 8);

@@ -44,7 +44,7 @@ TEST(ConfigScale, FiftyThousandContractsLoadBuildAndReload) {
                   testing::ErrorAt(3 + kContracts * 4, "contracts.tenant-7: duplicate key (first at line 31)")));
 
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   auto first = Engine::create(engine_options_from(config, 1), reclaimer, kNow, state);
   ASSERT_TRUE(first.has_value());
   CheckRequest r;

@@ -62,7 +62,7 @@ struct Fixture {
   std::string dir;
   std::string path;
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Reloader> reloader;
   std::vector<Engine*> published;
   std::vector<Engine*> current_when_published;

@@ -169,7 +169,7 @@ struct Daemon {
   std::string state_dir;
   ManualClock clock{kStart};  // never advanced: readable from any thread
   Reclaimer reclaimer{16};
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Reloader> reloader;
   std::unique_ptr<ContractAdmin> admin;
   std::unique_ptr<persist::EmbeddedStore> store;

@@ -188,7 +188,6 @@ TEST(CellThrottle, BadArguments) {
   EXPECT_EQ(f.raw(15, -30, 60, 1).error(), CellError::kNegativeCount);
   EXPECT_EQ(f.raw(15, 30, -60, 1).error(), CellError::kNegativePeriod);
   EXPECT_EQ(f.raw(15, 30, 60, -1).error(), CellError::kNegativeQuantity);
-  EXPECT_EQ(cell_error_text(CellError::kZeroRate), "Cell error: Store error: Zero rates are not supported");
   EXPECT_EQ(f.cell.size(), 0u);
   // The fastest rate that works: one unit per nanosecond.
   EXPECT_EQ(reply(f.call("fast", 0, 1'000'000'000, 1, 1, kNow)), (Reply{0, 1, 0, -1, 0}));
@@ -346,17 +345,6 @@ TEST(CellThrottle, FourThreadsOneKeyAdmitExactlyLimit) {
   go.store(true);
   for (auto& w : workers) w.join();
   EXPECT_EQ(admitted.load(), 1000);
-}
-
-// Verifies the process-wide pointer starts unset and round-trips.
-TEST(CellThrottle, ProcessWideInstance) {
-  CellThrottle* before = cell_throttle();
-  Reclaimer reclaimer;
-  CellThrottle cell(reclaimer, 10, 0);
-  set_cell_throttle(&cell);
-  EXPECT_EQ(cell_throttle(), &cell);
-  set_cell_throttle(before);
-  EXPECT_EQ(cell_throttle(), before);
 }
 
 }  // namespace

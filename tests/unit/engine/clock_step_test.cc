@@ -65,7 +65,7 @@ class ClockStep : public ::testing::Test {
   }
 
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kNoon;
   std::unique_ptr<Engine> engine_;
 };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -57,7 +58,7 @@ class ContractEngineTest : public ::testing::Test {
   Account& account(std::string_view key) { return *state_.find(key)->account(); }
 
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kStart;
   std::unique_ptr<Engine> engine_;
 };
@@ -95,7 +96,7 @@ TEST_F(ContractEngineTest, MoneyAllOrNothing) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {make_limit("q", LimitType::kQuota, 3)}, priced(100)));
   build(o);
-  ASSERT_TRUE(account("c").recharge(500, now_).has_value());  // 5 credits
+  ASSERT_TRUE(apply_recharge(account("c"), 500, now_).has_value());  // 5 credits
   EXPECT_EQ(check("c", 2).balance, 300);
   Decision d = check("c", 2);  // quota has 1 left
   EXPECT_EQ(d.code, Code::kQuota);
@@ -111,7 +112,7 @@ TEST_F(ContractEngineTest, IdReplay) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {make_limit("q", LimitType::kQuota, 2)}, priced(10)));
   build(o);
-  ASSERT_TRUE(account("c").recharge(100, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("c"), 100, now_).has_value());
   Decision a = check("c", 1, "r1");
   Decision b = check("c", 1, "r1");
   EXPECT_TRUE(b.allowed);
@@ -131,7 +132,7 @@ TEST_F(ContractEngineTest, ConcurrentSameIdChargedOnce) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {}, priced(1)));
   build(o);
-  ASSERT_TRUE(account("c").recharge(1'000'000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("c"), 1'000'000, now_).has_value());
   for (int round = 0; round < 200; ++round) {
     std::string id = "id-" + std::to_string(round);
     std::vector<std::thread> threads;
@@ -155,7 +156,7 @@ TEST_F(ContractEngineTest, HoldCancelAndCommit) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {make_limit("q", LimitType::kQuota, 10)}, r));
   build(o);
-  ASSERT_TRUE(account("c").recharge(1000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("c"), 1000, now_).has_value());
   EXPECT_TRUE(check("c", 2, "h1", 5000).allowed);
   Decision full = check("c", 1, "h2", 5000);
   EXPECT_EQ(full.code, Code::kConcurrency);
@@ -167,12 +168,12 @@ TEST_F(ContractEngineTest, HoldCancelAndCommit) {
   EXPECT_EQ(account("c").credits(), 10);
   EXPECT_EQ(state_.find("c")->open_holds().load(), 0);
   EXPECT_EQ(check("c", 10).code, Code::kOk);  // all 10 quota units were given back
-  ASSERT_TRUE(account("c").recharge(1000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("c"), 1000, now_).has_value());
   EngineOptions o2;  // a fresh contract to test COMMIT
-  StateStore state2;
+  RuntimeState state2;
   auto e2 = Engine::create(o, reclaimer_, now_, state2);
   ASSERT_TRUE(e2.has_value());
-  ASSERT_TRUE(state2.find("c")->account()->recharge(1000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(*state2.find("c")->account(), 1000, now_).has_value());
   CheckRequest req;
   req.key = "c";
   req.id = "h";
@@ -192,8 +193,8 @@ TEST_F(ContractEngineTest, HoldExpiry) {
   o.contracts.push_back(contract("cancel", {}, r));
   o.contracts.push_back(contract("commit", {}, rc));
   build(o);
-  ASSERT_TRUE(account("cancel").recharge(500, now_).has_value());
-  ASSERT_TRUE(account("commit").recharge(500, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("cancel"), 500, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("commit"), 500, now_).has_value());
   EXPECT_TRUE(check("cancel", 1, "a", 1000).allowed);
   EXPECT_TRUE(check("commit", 1, "b", 2000).allowed);
   EXPECT_EQ(engine_->next_hold_expiry(0), now_ + kNanosPerSecond);
@@ -217,7 +218,7 @@ TEST_F(ContractEngineTest, HoldPoolBounded) {
   o.max_holds = 16;
   o.contracts.push_back(contract("c", {}, priced(1)));
   build(o);
-  ASSERT_TRUE(account("c").recharge(1000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("c"), 1000, now_).has_value());
   int allowed = 0;
   Decision last;
   for (int i = 0; i < 200; ++i) {

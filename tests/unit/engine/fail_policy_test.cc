@@ -27,7 +27,7 @@ class FailPolicyTest : public EngineFixture {
     engine_ = build(o);
     ASSERT_NE(engine_, nullptr);
     for (const char* key : {"shut", "open", "local"})
-      ASSERT_TRUE(state_.find(key)->account()->restore_lot(LotState{0, 1000, 100, 10, 0, 0, now_}, 0).has_value());
+      ASSERT_TRUE(state_.find(key)->account()->add_lot(LotState{0, 1000, 100, 10, 0, 0, now_}, 0).has_value());
   }
   std::unique_ptr<Engine> engine_;
 };

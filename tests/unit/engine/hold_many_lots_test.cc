@@ -90,7 +90,7 @@ class HoldManyLots : public ::testing::Test {
   }
 
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kStart;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<ContractAdmin> admin_;

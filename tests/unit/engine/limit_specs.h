@@ -74,7 +74,7 @@ class EngineFixture : public ::testing::Test {
     return e.peek(r, now_);
   }
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kTestStart;
 };
 

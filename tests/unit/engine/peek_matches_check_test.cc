@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -87,7 +88,7 @@ class PeekMatchesCheck : public ::testing::Test {
   }
 
   Reclaimer reclaimer_;
-  StateStore state_;
+  RuntimeState state_;
   Nanos now_ = kStart;
   std::unique_ptr<Engine> engine_;
   int steps_ = 0;
@@ -105,10 +106,10 @@ TEST_F(PeekMatchesCheck, LimitsAndLotsFromFreshToExhausted) {
                                  priced(10)));
   build(o);
   Account& a = account("c");
-  ASSERT_TRUE(a.recharge(25, now_).has_value());  // 2 credits at 10, 5 in the wallet
-  ASSERT_TRUE(a.recharge(30, now_).has_value());  // 3 credits (30 + 5 = 35)
-  ASSERT_TRUE(a.recharge(40, now_).has_value());  // 4 credits, ...
-  ASSERT_TRUE(a.recharge(7, now_).has_value());
+  ASSERT_TRUE(apply_recharge(a, 25, now_).has_value());  // 2 credits at 10, 5 in the wallet
+  ASSERT_TRUE(apply_recharge(a, 30, now_).has_value());  // 3 credits (30 + 5 = 35)
+  ASSERT_TRUE(apply_recharge(a, 40, now_).has_value());  // 4 credits, ...
+  ASSERT_TRUE(apply_recharge(a, 7, now_).has_value());
   for (int i = 0; i < 40; ++i) {
     step(request("c", 1 + i % 2), "call " + std::to_string(i));
     now_ += (i % 3 == 0 ? 10 : 400) * kNanosPerMilli;
@@ -131,7 +132,7 @@ TEST_F(PeekMatchesCheck, CostSpanningManySmallLots) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {}, priced(100)));
   build(o);
-  for (int i = 0; i < 13; ++i) ASSERT_TRUE(account("c").recharge(100, now_).has_value());
+  for (int i = 0; i < 13; ++i) ASSERT_TRUE(apply_recharge(account("c"), 100, now_).has_value());
   step(request("c", 14), "more than the 13 credits");
   Decision d = step(request("c", 13), "13 credits in 13 lots");
   EXPECT_TRUE(d.allowed);
@@ -145,7 +146,7 @@ TEST_F(PeekMatchesCheck, RememberedIds) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {counter("daily", LimitType::kQuota, 2)}, priced(5)));
   build(o);
-  ASSERT_TRUE(account("c").recharge(50, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("c"), 50, now_).has_value());
   CheckRequest r = request("c");
   r.id = "x";
   EXPECT_TRUE(step(r, "first x").allowed);
@@ -171,7 +172,7 @@ TEST_F(PeekMatchesCheck, HoldsAndConcurrency) {
   EngineOptions o;
   o.contracts.push_back(contract("c", {counter("daily", LimitType::kQuota, 100)}, rules));
   build(o);
-  for (int i = 0; i < 8; ++i) ASSERT_TRUE(account("c").recharge(10, now_).has_value());  // 8 one-credit lots
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(apply_recharge(account("c"), 10, now_).has_value());  // 8 one-credit lots
   CheckRequest h = request("c", 5);
   h.id = "h-big";
   h.hold_ms = 1000;
@@ -250,7 +251,7 @@ TEST_F(PeekMatchesCheck, GatesUnknownAndFullTable) {
   o.key_classes.push_back(cls);
   o.table.max_dynamic_keys = 1;
   build(o);
-  ASSERT_TRUE(account("scoped").recharge(100, now_).has_value());
+  ASSERT_TRUE(apply_recharge(account("scoped"), 100, now_).has_value());
   CheckRequest r = request("scoped");
   step(r, "no channel");
   r.channel = "pc";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -71,7 +72,7 @@ TEST_F(ReloadTest, OverridesAndMoneySurvive) {
   c.rules = rules;
   a.contracts.push_back(c);
   auto e1 = build(a);
-  ASSERT_TRUE(state_.find("c")->account()->recharge(1000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(*state_.find("c")->account(), 1000, now_).has_value());
   EXPECT_EQ(check(*e1, "c").balance, 900);
   state_.find("c")->override_status(ContractStatus::kSuspended, "audit");
   EngineOptions b = a;
@@ -180,7 +181,7 @@ TEST_F(ReloadTest, RefusedReloadLeavesRunningEngineUntouched) {
   EngineOptions a;
   a.contracts.push_back(subjects_contract("acme", 100));
   auto e1 = build(a);
-  ASSERT_TRUE(state_.find("acme")->account()->recharge(1000, now_).has_value());
+  ASSERT_TRUE(apply_recharge(*state_.find("acme")->account(), 1000, now_).has_value());
   EXPECT_TRUE(check_subject(*e1, "acme", "alice", now_).allowed);
 
   EngineOptions b;
@@ -219,7 +220,7 @@ TEST_F(ReloadTest, SubjectSetsCarryOverOnlyWhenUnchanged) {
   a.contracts.push_back(subjects_contract("reperiod", 10));
   auto e1 = build(a);
   for (const char* c : {"same", "recapped", "reperiod"}) {
-    ASSERT_TRUE(state_.find(c)->account()->recharge(1000, now_).has_value());
+    ASSERT_TRUE(apply_recharge(*state_.find(c)->account(), 1000, now_).has_value());
     EXPECT_TRUE(check_subject(*e1, c, "alice", now_).allowed);
   }
 

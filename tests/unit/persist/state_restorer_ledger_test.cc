@@ -53,7 +53,7 @@ struct Restoring {
   int64_t balance() { return state.find("acme")->account()->balance(); }
 
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<StateRestorer> restorer;
 };

@@ -9,6 +9,7 @@
 
 #include "engine/money/account.h"
 #include "engine/money/ledger.h"
+#include "support/recharge.h"
 
 namespace tollgate {
 namespace {
@@ -26,7 +27,7 @@ struct Fixture {
 
   Fixture() {
     for (int64_t amount : {500'000, 1'000'000, 2'000'000})
-      ledger.record_recharge("k", *account.recharge(amount, kNow), kNow, kDaemonActor, "");
+      EXPECT_TRUE(apply_recharge(account, ledger, nullptr, "k", amount, kNow).has_value());
   }
 };
 
@@ -134,7 +135,7 @@ TEST(MoneyAccountConcurrency, InvariantHoldsDuringDebits) {
   Fixture f;
   // A large fourth lot so the workers are still busy across many flushes.
   constexpr int64_t kBigTopUp = 80'000'000;  // 1,000,000 credits at 80
-  f.ledger.record_recharge("k", *f.account.recharge(kBigTopUp, kNow), kNow, kDaemonActor, "");
+  EXPECT_TRUE(apply_recharge(f.account, f.ledger, nullptr, "k", kBigTopUp, kNow).has_value());
   const int64_t total_money = 3'500'000 + kBigTopUp;
   std::atomic<bool> stop{false};
   std::vector<Tally> tallies;
@@ -170,7 +171,7 @@ TEST(MoneyAccountConcurrency, InvariantHoldsDuringDebits) {
 TEST(MoneyAccountConcurrency, ReservationsOverSmallLotsStayExact) {
   Account account(PriceLadder::flat(3));
   constexpr int kLots = 400;
-  for (int i = 0; i < kLots; ++i) ASSERT_TRUE(account.recharge(3 * (1 + i % 3), kNow).has_value());
+  for (int i = 0; i < kLots; ++i) ASSERT_TRUE(apply_recharge(account, 3 * (1 + i % 3), kNow).has_value());
   const int64_t bought = account.credits();
   std::atomic<int64_t> taken{0};
   std::vector<std::thread> workers;

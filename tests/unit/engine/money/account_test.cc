@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/recharge.h"
+
 namespace tollgate {
 namespace {
 
@@ -19,7 +21,7 @@ PriceLadder standard_ladder() {
 // Verifies the seed case: 150,000.00 buys 187,500 credits at 0.80, no wallet.
 TEST(MoneyAccount, RechargeAtTopStep) {
   Account account(standard_ladder());
-  const auto result = account.recharge(15'000'000, kNow);
+  const auto result = apply_recharge(account, 15'000'000, kNow);
   ASSERT_TRUE(result.has_value()) << result.error();
   EXPECT_EQ(result->lot, 0u);
   EXPECT_EQ(result->credits, 187'500);
@@ -32,7 +34,7 @@ TEST(MoneyAccount, RechargeAtTopStep) {
 // Verifies the seed case: 100,000.00 buys 111,111 credits at 0.90, wallet 0.10.
 TEST(MoneyAccount, RechargeLeavesWallet) {
   Account account(standard_ladder());
-  const auto result = account.recharge(10'000'000, kNow);
+  const auto result = apply_recharge(account, 10'000'000, kNow);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->credits, 111'111);
   EXPECT_EQ(result->unit_price, 90);
@@ -44,8 +46,8 @@ TEST(MoneyAccount, RechargeLeavesWallet) {
 // Verifies the wallet joins the next top-up's money but not its price step.
 TEST(MoneyAccount, WalletCarriesOver) {
   Account account(standard_ladder());
-  ASSERT_TRUE(account.recharge(10'000'000, kNow).has_value());
-  const auto second = account.recharge(10'000'000, kNow + 1);
+  ASSERT_TRUE(apply_recharge(account, 10'000'000, kNow).has_value());
+  const auto second = apply_recharge(account, 10'000'000, kNow + 1);
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->lot, 1u);
   EXPECT_EQ(second->unit_price, 90);  // 10,000,000 alone, not 10,000,010
@@ -56,8 +58,8 @@ TEST(MoneyAccount, WalletCarriesOver) {
 
   // A small top-up that does not reach a step still gets the wallet.
   Account small(PriceLadder::flat(100));
-  ASSERT_TRUE(small.recharge(150, kNow).has_value());  // 1 credit, wallet 50
-  const auto next = small.recharge(60, kNow);           // 110 -> 1 credit, wallet 10
+  ASSERT_TRUE(apply_recharge(small, 150, kNow).has_value());  // 1 credit, wallet 50
+  const auto next = apply_recharge(small, 60, kNow);           // 110 -> 1 credit, wallet 10
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->credits, 1);
   EXPECT_EQ(next->wallet, 10);
@@ -67,27 +69,27 @@ TEST(MoneyAccount, WalletCarriesOver) {
 // Verifies recharges with no or negative money, or that would overflow, change nothing.
 TEST(MoneyAccount, RechargeRejectsBadAmounts) {
   Account account(PriceLadder::flat(1));
-  EXPECT_FALSE(account.recharge(0, kNow).has_value());
-  EXPECT_FALSE(account.recharge(-5, kNow).has_value());
+  EXPECT_FALSE(apply_recharge(account, 0, kNow).has_value());
+  EXPECT_FALSE(apply_recharge(account, -5, kNow).has_value());
   const int64_t max = std::numeric_limits<int64_t>::max();
-  const auto full = account.recharge(max, kNow);
+  const auto full = apply_recharge(account, max, kNow);
   ASSERT_TRUE(full.has_value());
   EXPECT_EQ(full->credits, max);
   EXPECT_EQ(account.balance(), max);
-  EXPECT_FALSE(account.recharge(1, kNow).has_value());  // lifetime top-ups would overflow
+  EXPECT_FALSE(apply_recharge(account, 1, kNow).has_value());  // lifetime top-ups would overflow
   EXPECT_EQ(account.lot_count(), 1u);
   EXPECT_EQ(account.balance(), max);
   // Spending does not make room: the bound is lifetime top-ups.
   ASSERT_TRUE(account.try_debit(max).ok());
   EXPECT_EQ(account.balance(), 0);
-  EXPECT_FALSE(account.recharge(1, kNow).has_value());
+  EXPECT_FALSE(apply_recharge(account, 1, kNow).has_value());
 }
 
 // Verifies huge credit counts and prices stay exact.
 TEST(MoneyAccount, HugeAmountsExact) {
   Account account(PriceLadder::flat(3));
   const int64_t max = std::numeric_limits<int64_t>::max();
-  const auto result = account.recharge(max, kNow);
+  const auto result = apply_recharge(account, max, kNow);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->credits, max / 3);
   EXPECT_EQ(result->wallet, max % 3);
@@ -104,8 +106,8 @@ TEST(MoneyAccount, HugeAmountsExact) {
 // Verifies a debit spanning two lots at different prices takes oldest first.
 TEST(MoneyAccount, DebitSpansTwoLots) {
   Account account(standard_ladder());
-  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());        // 10 credits at 100
-  ASSERT_TRUE(account.recharge(15'000'000, kNow).has_value());   // 187,500 at 80
+  ASSERT_TRUE(apply_recharge(account, 1'000, kNow).has_value());        // 10 credits at 100
+  ASSERT_TRUE(apply_recharge(account, 15'000'000, kNow).has_value());   // 187,500 at 80
   const DebitResult debit = account.try_debit(14);
   ASSERT_TRUE(debit.ok());
   ASSERT_EQ(debit.taken().size(), 2u);
@@ -120,8 +122,8 @@ TEST(MoneyAccount, DebitSpansTwoLots) {
 // Verifies a debit that cannot be covered takes nothing; cost 0 and negative costs.
 TEST(MoneyAccount, DebitAllOrNothing) {
   Account account(PriceLadder::flat(10));
-  ASSERT_TRUE(account.recharge(50, kNow).has_value());  // 5 credits
-  ASSERT_TRUE(account.recharge(30, kNow).has_value());  // 3 credits
+  ASSERT_TRUE(apply_recharge(account, 50, kNow).has_value());  // 5 credits
+  ASSERT_TRUE(apply_recharge(account, 30, kNow).has_value());  // 3 credits
   const DebitResult denied = account.try_debit(9);
   EXPECT_EQ(denied.status, DebitStatus::kInsufficient);
   EXPECT_TRUE(denied.taken().empty());
@@ -148,7 +150,7 @@ TEST(MoneyAccount, RecordedDebitSpansAnyNumberOfLots) {
   const int64_t prices[] = {100, 90, 80, 70, 60, 50, 40};
   for (int64_t price : prices) {
     account.set_ladder(PriceLadder::flat(price));
-    ASSERT_TRUE(account.recharge(2 * price, kNow).has_value());  // two credits each
+    ASSERT_TRUE(apply_recharge(account, 2 * price, kNow).has_value());  // two credits each
   }
   const int64_t balance_before = account.balance();
   EXPECT_EQ(balance_before, 2 * (100 + 90 + 80 + 70 + 60 + 50 + 40));
@@ -174,8 +176,8 @@ TEST(MoneyAccount, RecordedDebitSpansAnyNumberOfLots) {
 // Verifies a refund returns credits to the lot they came from, which is used first again.
 TEST(MoneyAccount, RefundToOriginalLot) {
   Account account(standard_ladder());
-  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());       // lot 0: 10 at 100
-  ASSERT_TRUE(account.recharge(10'000'000, kNow).has_value());  // lot 1: 111,111 at 90
+  ASSERT_TRUE(apply_recharge(account, 1'000, kNow).has_value());       // lot 0: 10 at 100
+  ASSERT_TRUE(apply_recharge(account, 10'000'000, kNow).has_value());  // lot 1: 111,111 at 90
   const DebitResult debit = account.try_debit(12);               // 10 from lot 0, 2 from lot 1
   ASSERT_TRUE(debit.ok());
   const int64_t after_debit = account.balance();
@@ -194,7 +196,7 @@ TEST(MoneyAccount, RefundToOriginalLot) {
 // Verifies refunds of unknown lots or of more than was debited are refused and skipped.
 TEST(MoneyAccount, RefundRejectsInvalidSpans) {
   Account account(PriceLadder::flat(10));
-  ASSERT_TRUE(account.recharge(100, kNow).has_value());
+  ASSERT_TRUE(apply_recharge(account, 100, kNow).has_value());
   ASSERT_TRUE(account.try_debit(3).ok());
   const std::vector<DebitSpan> unknown_lot = {{7, 1}};
   EXPECT_EQ(account.refund(unknown_lot), RefundStatus::kInvalidSpan);
@@ -212,7 +214,7 @@ TEST(MoneyAccount, RefundRejectsInvalidSpans) {
 TEST(MoneyAccount, ManyLotsAcrossChunks) {
   Account account(PriceLadder::flat(1));
   constexpr int kLots = 300;
-  for (int i = 0; i < kLots; ++i) ASSERT_TRUE(account.recharge(i + 1, kNow + i).has_value());
+  for (int i = 0; i < kLots; ++i) ASSERT_TRUE(apply_recharge(account, i + 1, kNow + i).has_value());
   EXPECT_EQ(account.lot_count(), static_cast<uint32_t>(kLots));
   EXPECT_EQ(account.credits(), kLots * (kLots + 1) / 2);
   for (int i = 0; i < kLots; ++i) {
@@ -238,9 +240,9 @@ TEST(MoneyAccount, ManyLotsAcrossChunks) {
 // Verifies a new ladder prices later top-ups only.
 TEST(MoneyAccount, SetLadderAffectsLaterRecharges) {
   Account account(PriceLadder::flat(100));
-  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());
+  ASSERT_TRUE(apply_recharge(account, 1'000, kNow).has_value());
   account.set_ladder(PriceLadder::flat(50));
-  const auto second = account.recharge(1'000, kNow);
+  const auto second = apply_recharge(account, 1'000, kNow);
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->unit_price, 50);
   EXPECT_EQ(account.lot(0)->unit_price, 100);
@@ -251,7 +253,7 @@ TEST(MoneyAccount, SetLadderAffectsLaterRecharges) {
 // one-credit lots pay for a cost of 13, exactly, oldest lot first.
 TEST(MoneyAccount, ReservedDebitSpansAnyNumberOfLots) {
   Account account(PriceLadder::flat(7));
-  for (int i = 0; i < 13; ++i) ASSERT_TRUE(account.recharge(7, kNow).has_value());
+  for (int i = 0; i < 13; ++i) ASSERT_TRUE(apply_recharge(account, 7, kNow).has_value());
   EXPECT_EQ(account.credits(), 13);
   EXPECT_FALSE(account.reserve(14));
   ASSERT_TRUE(account.reserve(13));
@@ -260,7 +262,7 @@ TEST(MoneyAccount, ReservedDebitSpansAnyNumberOfLots) {
   EXPECT_EQ(account.credits(), 0);
   EXPECT_EQ(account.balance(), 0);
   for (uint32_t i = 0; i < 13; ++i) EXPECT_EQ(account.lot(i)->remaining(), 0);
-  ASSERT_TRUE(account.recharge(70, kNow).has_value());
+  ASSERT_TRUE(apply_recharge(account, 70, kNow).has_value());
   ASSERT_TRUE(account.reserve(4));
   account.release(4);  // a call denied after reserving: nothing was taken
   EXPECT_EQ(account.credits(), 10);
@@ -272,8 +274,8 @@ TEST(MoneyAccount, ReservedDebitSpansAnyNumberOfLots) {
 // after it, and how many lots it would take from.
 TEST(MoneyAccount, PreviewDebit) {
   Account account(standard_ladder());
-  ASSERT_TRUE(account.recharge(1'000, kNow).has_value());       // 10 at 100
-  ASSERT_TRUE(account.recharge(15'000'000, kNow).has_value());  // 187,500 at 80
+  ASSERT_TRUE(apply_recharge(account, 1'000, kNow).has_value());       // 10 at 100
+  ASSERT_TRUE(apply_recharge(account, 15'000'000, kNow).has_value());  // 187,500 at 80
   const auto p = account.preview_debit(14);
   EXPECT_TRUE(p.covered);
   EXPECT_EQ(p.lots, 2u);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/recharge.h"
+
 namespace tollgate {
 namespace {
 
@@ -13,21 +15,23 @@ PriceLadder standard_ladder() {
   return *PriceLadder::create({{15'000'000, 80}, {10'000'000, 90}, {0, 100}});
 }
 
-LedgerEntry entry(std::string contract, LedgerKind kind, int64_t amount) {
+LedgerEntry entry(std::string contract, LedgerKind kind, int64_t amount, uint64_t seq) {
   LedgerEntry e;
+  e.seq = seq;
   e.contract = std::move(contract);
   e.kind = kind;
   e.amount = amount;
   return e;
 }
 
-// Verifies entries get seq 1.. across contracts and are read back per contract since a seq.
-TEST(MoneyLedger, AppendAndReadSince) {
+// Verifies entries added under the next seq are appended 1.. across
+// contracts and read back per contract since a seq.
+TEST(MoneyLedger, AddAndReadSince) {
   Ledger ledger;
   EXPECT_EQ(ledger.last_seq(), 0u);
-  EXPECT_EQ(ledger.append(entry("a", LedgerKind::kAdjust, 5)), 1u);
-  EXPECT_EQ(ledger.append(entry("b", LedgerKind::kAdmin, 0)), 2u);
-  EXPECT_EQ(ledger.append(entry("a", LedgerKind::kAdjust, -2)), 3u);
+  EXPECT_EQ(ledger.add(entry("a", LedgerKind::kAdjust, 5, 1)), LedgerAddOutcome::kAppended);
+  EXPECT_EQ(ledger.add(entry("b", LedgerKind::kAdmin, 0, 2)), LedgerAddOutcome::kAppended);
+  EXPECT_EQ(ledger.add(entry("a", LedgerKind::kAdjust, -2, 3)), LedgerAddOutcome::kAppended);
   const auto all = ledger.entries("a");
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].seq, 1u);
@@ -41,13 +45,26 @@ TEST(MoneyLedger, AppendAndReadSince) {
   EXPECT_EQ(ledger_kind_name(LedgerKind::kRefund), "refund");
 }
 
+// Verifies a replayed seq is skipped (the ledger unchanged) and a seq past
+// the next one (records lost) is appended under the next seq.
+TEST(MoneyLedger, AddSkipsReplaysAndRenumbersGaps) {
+  Ledger ledger;
+  ASSERT_EQ(ledger.add(entry("a", LedgerKind::kAdjust, 5, 1)), LedgerAddOutcome::kAppended);
+  EXPECT_EQ(ledger.add(entry("a", LedgerKind::kAdjust, 7, 1)), LedgerAddOutcome::kDuplicate);
+  ASSERT_EQ(ledger.entries("a").size(), 1u);
+  EXPECT_EQ(ledger.entries("a")[0].amount, 5);
+  EXPECT_EQ(ledger.add(entry("a", LedgerKind::kAdjust, 9, 5)), LedgerAddOutcome::kRenumbered);
+  EXPECT_EQ(ledger.last_seq(), 2u);
+  EXPECT_EQ(ledger.entries("a").back().seq, 2u);
+  EXPECT_EQ(ledger.entries("a").back().amount, 9);
+}
+
 // Verifies a recharge entry carries the amount, lot, actor and payment id.
 TEST(MoneyLedger, RecordsRecharge) {
   Ledger ledger;
   Account account(standard_ladder());
-  const auto recharge = account.recharge(10'000'000, kNow);
+  const auto recharge = apply_recharge(account, ledger, nullptr, "acme", 10'000'000, kNow, 1000, "pay-1");
   ASSERT_TRUE(recharge.has_value());
-  ledger.record_recharge("acme", *recharge, kNow, 1000, "pay-1");
   const auto entries = ledger.entries("acme");
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].kind, LedgerKind::kRecharge);
@@ -63,8 +80,8 @@ TEST(MoneyLedger, RecordsRecharge) {
 TEST(MoneyLedger, FlushAggregatesDeltas) {
   Ledger ledger;
   Account account(standard_ladder());
-  ledger.record_recharge("acme", *account.recharge(1'000, kNow), kNow, kDaemonActor, "p1");
-  ledger.record_recharge("acme", *account.recharge(15'000'000, kNow), kNow, kDaemonActor, "p2");
+  ASSERT_TRUE(apply_recharge(account, ledger, nullptr, "acme", 1'000, kNow, kDaemonActor, "p1").has_value());
+  ASSERT_TRUE(apply_recharge(account, ledger, nullptr, "acme", 15'000'000, kNow, kDaemonActor, "p2").has_value());
   for (int i = 0; i < 7; ++i) ASSERT_TRUE(account.try_debit(2).ok());  // 10 @100, 4 @80
   const DebitResult held = account.try_debit(3);                         // 3 @80
   ASSERT_TRUE(held.ok());
@@ -98,7 +115,7 @@ TEST(MoneyLedger, FlushAggregatesDeltas) {
 TEST(MoneyLedger, InvariantDetectsMismatch) {
   Ledger ledger;
   Account account(PriceLadder::flat(10));
-  ledger.record_recharge("k", *account.recharge(100, kNow), kNow, kDaemonActor, "p");
+  ASSERT_TRUE(apply_recharge(account, ledger, nullptr, "k", 100, kNow, kDaemonActor, "p").has_value());
   ASSERT_TRUE(account.try_debit(1).ok());
   const auto unflushed = check_invariant(ledger, "k", account.balance());
   ASSERT_FALSE(unflushed.has_value());
@@ -112,7 +129,7 @@ TEST(MoneyLedger, FlushSplitsHugeDeltas) {
   Ledger ledger;
   const int64_t max = std::numeric_limits<int64_t>::max();
   Account account(PriceLadder::flat(2));
-  ledger.record_recharge("k", *account.recharge(max, kNow), kNow, kDaemonActor, "p");
+  ASSERT_TRUE(apply_recharge(account, ledger, nullptr, "k", max, kNow, kDaemonActor, "p").has_value());
   const DebitResult all = account.try_debit(max / 2);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(account.refund(all.taken()), RefundStatus::kOk);
@@ -127,7 +144,7 @@ TEST(MoneyLedger, FlushSplitsHugeDeltas) {
 TEST(MoneyLedger, DebitedCounterNeverWraps) {
   const int64_t max = std::numeric_limits<int64_t>::max();
   Account account(PriceLadder::flat(1));
-  ASSERT_TRUE(account.recharge(max, kNow).has_value());
+  ASSERT_TRUE(apply_recharge(account, max, kNow).has_value());
   const DebitResult all = account.try_debit(max);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(account.refund(all.taken()), RefundStatus::kOk);

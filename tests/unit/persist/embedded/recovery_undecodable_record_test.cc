@@ -42,7 +42,7 @@ struct Daemon {
   }
   ManualClock clock{kStart};
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   std::unique_ptr<EmbeddedStore> store;

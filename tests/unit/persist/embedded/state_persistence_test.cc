@@ -90,7 +90,7 @@ struct World {
 
   ManualClock clock{kStart};
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   std::unique_ptr<EmbeddedStore> store;

@@ -1,4 +1,4 @@
-#include "util/hdr_histogram.h"
+#include "load/hdr_histogram.h"
 
 #include <algorithm>
 #include <bit>

@@ -1,4 +1,4 @@
-#include "util/resp_reply_reader.h"
+#include "load/resp_reply_reader.h"
 
 #include <gtest/gtest.h>
 

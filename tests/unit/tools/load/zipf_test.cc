@@ -1,4 +1,4 @@
-#include "util/zipf.h"
+#include "load/zipf.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "util/xoshiro.h"
+#include "load/xoshiro.h"
 
 namespace tollgate {
 namespace {

@@ -1,4 +1,4 @@
-#include "util/zipf.h"
+#include "load/zipf.h"
 
 #include <cassert>
 #include <cmath>

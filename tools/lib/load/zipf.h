@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "util/xoshiro.h"
+#include "load/xoshiro.h"
 
 namespace tollgate {
 

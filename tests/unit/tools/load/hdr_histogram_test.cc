@@ -1,4 +1,4 @@
-#include "util/hdr_histogram.h"
+#include "load/hdr_histogram.h"
 
 #include <gtest/gtest.h>
 

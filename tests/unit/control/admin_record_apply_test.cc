@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 
+#include "commands/admin_service.h"
 #include "control/contract_admin.h"
 #include "engine/admin_record.h"
 #include "engine/engine.h"
@@ -54,7 +55,7 @@ struct Daemon {
   int64_t balance(const char* key) { return state.find(key)->account()->balance(); }
 
   Reclaimer reclaimer;
-  StateStore state;
+  RuntimeState state;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ContractAdmin> admin;
   RecordingHook hook;
@@ -73,6 +74,32 @@ TEST(AdminRecordApply, RechargeRecordReplays) {
   ASSERT_TRUE(d.apply(recharge_record()).has_value());
   EXPECT_EQ(d.balance("acme"), 2000);
   EXPECT_TRUE(check_invariant(d.state.ledger(), "acme", d.balance("acme")).has_value());
+}
+
+// Verifies a retried payment id answers the first reply and adds nothing,
+// and reusing it for another amount or contract is refused with the texts
+// clients see: the money path the daemon takes, lot, payment and ledger.
+TEST(AdminRecordApply, PaymentIdAppliesOnce) {
+  Daemon d;
+  auto first = d.admin->recharge("acme", "2000", "pay-1", 7, kStart);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(*first, (RechargeReply{20, 100, 2000}));
+  ASSERT_TRUE(d.state.find("acme")->account()->try_debit(1).ok());  // the balance moves on; the replay does not
+  auto again = d.admin->recharge("acme", "2000", "pay-1", 7, kStart);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, *first);
+  auto other_amount = d.admin->recharge("acme", "3000", "pay-1", 7, kStart);
+  ASSERT_FALSE(other_amount.has_value());
+  EXPECT_EQ(admin_error_text(other_amount.error()), "ERR payment id pay-1 was used with amount 2000");
+  auto other_contract = d.admin->recharge("beta", "2000", "pay-1", 7, kStart);
+  ASSERT_FALSE(other_contract.has_value());
+  EXPECT_EQ(admin_error_text(other_contract.error()), "ERR payment id pay-1 was used for contract acme");
+  EXPECT_EQ(d.state.find("acme")->account()->lot_count(), 1u);
+  EXPECT_EQ(d.state.find("beta")->account()->lot_count(), 0u);
+  EXPECT_EQ(d.state.ledger().entries("acme").size(), 1u);
+  EXPECT_EQ(d.state.payments().size(), 1u);
+  EXPECT_EQ(d.state.payments().find("pay-1")->amount, 2000);
+  EXPECT_EQ(d.balance("acme"), 1900);
 }
 
 // Verifies a recharge record whose ledger entry disagrees with its lot (another

@@ -1,0 +1,105 @@
+// Everything the daemon keeps that is not configuration — every contract's
+// state, the money ledger, the payment ids, the events, the keys changed since
+// the last checkpoint and whether the shared state store is reachable — so
+// that it survives config reloads (each new Engine borrows the same one).
+// Owned by the daemon's wiring (app/), borrowed by the engines, the control
+// plane and the persistence layer; it must outlive them all.
+// Thread-safety: stated per member below.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/contract.h"
+#include "engine/dirty_log.h"
+#include "engine/money/ledger.h"
+#include "engine/money/payments.h"
+
+namespace tollgate {
+
+// An admin or anomaly event, for EVENTS.
+struct Event {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string kind;      // suspend, resume, terminate, reset, recharge, ...
+  std::string contract;
+  int64_t actor = -1;
+  std::string detail;
+};
+
+// Thread-safety: contract(), find(), all(), add_event() and events() take
+// one mutex (control plane and start-up; the data plane reaches contract
+// states through its Policy, never through these). The ledger, payments and
+// dirty log lock for themselves (see their headers); storage_available() and
+// the fail counters are atomics, safe from any thread. Contract states are
+// never removed, so a ContractState& stays valid for the object's life.
+class RuntimeState {
+ public:
+  ContractState& contract(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto& slot = contracts_[key];
+    if (!slot) slot = std::make_unique<ContractState>(key);
+    return *slot;
+  }
+  ContractState* find(std::string_view key) {
+    std::lock_guard lock(mutex_);
+    auto it = contracts_.find(key);
+    return it == contracts_.end() ? nullptr : it->second.get();
+  }
+  std::vector<ContractState*> all() {
+    std::lock_guard lock(mutex_);
+    std::vector<ContractState*> out;
+    for (auto& [k, v] : contracts_) out.push_back(v.get());
+    return out;
+  }
+  uint64_t add_event(Event e) {
+    std::lock_guard lock(mutex_);
+    e.seq = events_.empty() ? 1 : events_.back().seq + 1;
+    events_.push_back(std::move(e));
+    if (events_.size() > kMaxEvents) events_.erase(events_.begin(), events_.begin() + kMaxEvents / 4);
+    return events_.back().seq;
+  }
+  std::vector<Event> events(uint64_t since) const {
+    std::lock_guard lock(mutex_);
+    std::vector<Event> out;
+    for (const auto& e : events_)
+      if (e.seq > since) out.push_back(e);
+    return out;
+  }
+
+  Ledger& ledger() { return ledger_; }
+  PaymentRegistry& payments() { return payments_; }
+  // Keys changed since the last checkpoint; shared by the engines of successive reloads.
+  DirtyLog& dirty_log() { return dirty_log_; }
+
+  // Whether the shared state store (Redis) is reachable; while it is not,
+  // each contract's `fail:` policy decides its calls. Always true without
+  // Redis. Any thread (one relaxed load on the hot path).
+  bool storage_available() const { return storage_available_.load(std::memory_order_relaxed); }
+  void set_storage_available(bool available) { storage_available_.store(available, std::memory_order_relaxed); }
+  // Calls decided by `fail: open` (allowed, nothing charged) and `fail: closed`
+  // (denied UNAVAILABLE) while the store was down. Any thread.
+  std::atomic<uint64_t>& fail_open_allowed() { return fail_open_allowed_; }
+  std::atomic<uint64_t>& fail_closed_denied() { return fail_closed_denied_; }
+
+  static constexpr size_t kMaxEvents = 100'000;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<ContractState>, std::less<>> contracts_;
+  std::vector<Event> events_;
+  Ledger ledger_;
+  PaymentRegistry payments_;
+  DirtyLog dirty_log_;
+  std::atomic<bool> storage_available_{true};
+  alignas(64) std::atomic<uint64_t> fail_open_allowed_{0};
+  alignas(64) std::atomic<uint64_t> fail_closed_denied_{0};
+};
+
+}  // namespace tollgate
