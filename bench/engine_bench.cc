@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,6 +36,35 @@ struct Fixture {
   Reclaimer reclaimer{64};
   RuntimeState state;
   std::unique_ptr<Engine> engine;
+
+  // A reader slot for one run of a benchmark, handed back when the run ends:
+  // Google Benchmark calls each function several times (the iteration
+  // estimate, each thread count) and a Reclaimer has a fixed number of
+  // slots — claiming a fresh one per call ran the shared fixture out of them
+  // (abort in Reclaimer::register_reader) part-way through `make bench`.
+  class Slot {
+   public:
+    explicit Slot(Fixture& f) : f_(f) {
+      std::lock_guard lock(f_.slots_mutex_);
+      if (f_.free_slots_.empty()) {
+        index_ = f_.reclaimer.register_reader();
+      } else {
+        index_ = f_.free_slots_.back();
+        f_.free_slots_.pop_back();
+      }
+    }
+    ~Slot() {
+      std::lock_guard lock(f_.slots_mutex_);
+      f_.free_slots_.push_back(index_);
+    }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    int index() const { return index_; }
+
+   private:
+    Fixture& f_;
+    int index_;
+  };
 
   explicit Fixture(size_t max_keys = 20'000'000) {
     EngineOptions o;
@@ -68,6 +98,10 @@ struct Fixture {
     engine = std::move(*Engine::create(o, reclaimer, kStart, state));
     (void)apply_recharge(*state.find("priced")->account(), int64_t{1} << 50, kStart);
   }
+
+ private:
+  std::mutex slots_mutex_;
+  std::vector<int> free_slots_;
 };
 
 Fixture& shared_fixture() {
@@ -83,7 +117,8 @@ void report_allocs(benchmark::State& state, uint64_t before) {
 // CHECK of one existing key over and over (time advances 1 µs per call).
 void check_one_key(benchmark::State& state, std::string_view key) {
   Fixture& f = shared_fixture();
-  int slot = f.reclaimer.register_reader();
+  Fixture::Slot lease(f);
+  const int slot = lease.index();
   CheckRequest r;
   r.key = key;
   Nanos now = kStart;
@@ -109,7 +144,8 @@ BENCHMARK(BM_CheckFiveLimitContractWithBalance);
 // Distinct keys per thread (4,096 each): scaling from 1 to 2 threads.
 void BM_CheckDistinctKeysThreads(benchmark::State& state) {
   Fixture& f = shared_fixture();
-  int slot = f.reclaimer.register_reader();
+  Fixture::Slot lease(f);
+  const int slot = lease.index();
   std::vector<std::string> keys;
   for (int i = 0; i < 4096; ++i) keys.push_back("k:t" + std::to_string(state.thread_index()) + "-" + std::to_string(i));
   CheckRequest r;
@@ -199,7 +235,8 @@ std::string_view numbered_id(char (&buf)[24], uint64_t i) {
 
 void BM_CheckWithFreshId(benchmark::State& state) {
   Fixture& f = shared_fixture();
-  int slot = f.reclaimer.register_reader();
+  Fixture::Slot lease(f);
+  const int slot = lease.index();
   CheckRequest r;
   r.key = "priced";
   char buf[24];
@@ -217,7 +254,8 @@ BENCHMARK(BM_CheckWithFreshId);
 
 void BM_HoldThenCancel(benchmark::State& state) {
   Fixture& f = shared_fixture();
-  int slot = f.reclaimer.register_reader();
+  Fixture::Slot lease(f);
+  const int slot = lease.index();
   CheckRequest r;
   r.key = "priced";
   r.hold_ms = 60'000;

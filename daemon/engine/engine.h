@@ -172,7 +172,7 @@ class Engine {
   // state (see create()). Cannot fail.
   void hand_over(Nanos now, const Engine* previous);
   const Policy* policy_for(const Entry& e) const;
-  // Status, expiry, start, channel and purpose, in DESIGN §3 precedence.
+  // Status, expiry, start, channel and purpose, in the order the README's code table states ("When several things deny a call").
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
   void deny_balance(const Policy& p, Decision& out) const;

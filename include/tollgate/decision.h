@@ -1,4 +1,4 @@
-// The answer to one CHECK/PEEK: the 7-field decision of DESIGN §3.
+// The answer to one CHECK/PEEK: the 7-field decision (README, "CHECK / PEEK").
 // Plain value type; `limit` points into the immutable config that produced it.
 #pragma once
 

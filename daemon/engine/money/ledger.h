@@ -1,5 +1,5 @@
 // The append-only money ledger: every change of a contract's balance as an
-// entry (DESIGN §2 principle 5). Thread-safe (one mutex; control plane, never
+// entry (docs/architecture.md, "The life of a RECHARGE"). Thread-safe (one mutex; control plane, never
 // on the hot path). Owns its entries; entries are never changed or removed.
 //
 // `amount` is the signed change of the balance in minor units: recharge > 0,

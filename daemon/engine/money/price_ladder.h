@@ -1,5 +1,5 @@
 // A price ladder: the size of one top-up picks the unit price of its credits
-// (DESIGN §5 `pricing:`). Immutable value once built; thread-safe to read;
+// (README, "Contracts and prepaid money", `pricing:`). Immutable value once built; thread-safe to read;
 // copyable (a few steps).
 #pragma once
 

@@ -1,5 +1,5 @@
 // Translation of `tollgate` subcommands into the exact RESP argument vectors
-// sent to tollgated (DESIGN.md §3 data socket, §4 admin socket), and the
+// sent to tollgated (README, "Protocol (data socket)" and "Admin socket"), and the
 // table saying which socket each subcommand talks to. Pure; thread-safe.
 #pragma once
 
