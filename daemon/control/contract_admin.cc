@@ -117,23 +117,10 @@ std::expected<RechargeReply, AdminError> ContractAdmin::recharge(std::string_vie
   if (!plan) return std::unexpected(refuse(AdminError::Code::kRechargeRefused, key, plan.error()));
   AdminRecord record = new_record(AdminRecord::Kind::kRecharge, key, actor, now);
   record.payment_id = std::string(payment_id);
-  record.lot = LotState{.index = plan->lot,
-                        .amount = plan->amount,
-                        .unit_price = plan->unit_price,
-                        .credits = plan->credits,
-                        .debited = 0,
-                        .refunded = 0,
-                        .created = now};
+  record.lot = recharge_lot(*plan, now);
   record.wallet = plan->wallet;
   record.reply = RechargeReply{plan->credits, plan->unit_price, plan->balance};
-  record.ledger_entry = LedgerEntry{.seq = state_.ledger().last_seq() + 1,
-                                    .time_ms = now / kNanosPerMilli,
-                                    .contract = std::string(key),
-                                    .kind = LedgerKind::kRecharge,
-                                    .amount = plan->amount,
-                                    .lot = plan->lot,
-                                    .actor = actor,
-                                    .id = std::string(payment_id)};
+  record.ledger_entry = recharge_entry(*plan, state_.ledger().last_seq() + 1, now, key, actor, payment_id);
   record.event_kind = "recharge";
   record.event_detail = fmt::format("amount {} credits {} unit_price {} payment {}", plan->amount, plan->credits,
                                     plan->unit_price, payment_id);

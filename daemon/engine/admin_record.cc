@@ -3,6 +3,28 @@
 #include <fmt/format.h>
 
 namespace tollgate {
+
+LotState recharge_lot(const RechargeResult& plan, Nanos now) {
+  return LotState{.index = plan.lot,
+                  .amount = plan.amount,
+                  .unit_price = plan.unit_price,
+                  .credits = plan.credits,
+                  .debited = 0,
+                  .refunded = 0,
+                  .created = now};
+}
+
+LedgerEntry recharge_entry(const RechargeResult& plan, uint64_t seq, Nanos now, std::string_view contract,
+                           int64_t actor, std::string_view payment_id) {
+  return LedgerEntry{.seq = seq,
+                     .time_ms = now / kNanosPerMilli,
+                     .contract = std::string(contract),
+                     .kind = LedgerKind::kRecharge,
+                     .amount = plan.amount,
+                     .lot = plan.lot,
+                     .actor = actor,
+                     .id = std::string(payment_id)};
+}
 namespace {
 
 // A record is applied only if its ledger entry is the one its mutation makes

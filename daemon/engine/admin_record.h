@@ -54,6 +54,15 @@ class DurabilityHook {
   [[nodiscard]] virtual std::expected<std::string, std::string> snapshot_now() = 0;
 };
 
+// The lot and the ledger entry a planned recharge adds (a lot created at
+// `now` with fresh counters; the entry +amount on that lot under
+// `payment_id`, numbered `seq`): one definition for ContractAdmin::recharge
+// and for the tests and benches that add money the way the daemon does
+// (tests/support/recharge.h). Pure functions.
+LotState recharge_lot(const RechargeResult& plan, Nanos now);
+LedgerEntry recharge_entry(const RechargeResult& plan, uint64_t seq, Nanos now, std::string_view contract,
+                           int64_t actor, std::string_view payment_id);
+
 // Applies `record` to `state` (and, for a reset, to the counters of `engine`)
 // exactly as the live mutation did: the one place a mutation changes state,
 // live or replayed, so a restart rebuilds exactly what the admin was told.

@@ -46,9 +46,9 @@ CheckReply check(redisContext* c, std::vector<std::string> args) {
   return {r->element[0]->integer, r->element[1]->str, r->element[6]->integer};
 }
 
-std::map<std::string, std::string> contract(redisContext* admin) {
+std::map<std::string, std::string> contract(redisContext* admin, const std::string& key = "shop") {
   std::map<std::string, std::string> out;
-  Reply r = command(admin, {"CONTRACT", "shop"});
+  Reply r = command(admin, {"CONTRACT", key});
   EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
   for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
     out[r->element[i]->str] = r->element[i + 1]->str;
@@ -56,8 +56,8 @@ std::map<std::string, std::string> contract(redisContext* admin) {
 }
 
 // Recharges minus net debits, from LEDGER.
-long long ledger_sum(redisContext* admin) {
-  Reply r = command(admin, {"LEDGER", "shop"});
+long long ledger_sum(redisContext* admin, const std::string& key = "shop") {
+  Reply r = command(admin, {"LEDGER", key});
   EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
   long long sum = 0;
   for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
@@ -195,27 +195,6 @@ contracts:
       - { name: inflight, type: concurrency, limit: 3 }
 )";
 
-std::map<std::string, std::string> lots_contract(redisContext* admin) {
-  std::map<std::string, std::string> out;
-  Reply r = command(admin, {"CONTRACT", "lots"});
-  EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
-  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
-    out[r->element[i]->str] = r->element[i + 1]->str;
-  return out;
-}
-
-long long lots_ledger_sum(redisContext* admin) {
-  Reply r = command(admin, {"LEDGER", "lots"});
-  EXPECT_TRUE(r && r->type == REDIS_REPLY_ARRAY);
-  long long sum = 0;
-  for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    for (size_t j = 0; j + 1 < e->elements; j += 2)
-      if (std::string(e->element[j]->str) == "amount") sum += std::stoll(e->element[j + 1]->str);
-  }
-  return sum;
-}
-
 // Verifies a HOLD whose credits come from seven lots of different prices is
 // allowed, survives a restart (clean or kill -9 after a checkpoint) with its
 // charge, and its CANCEL after the restart gives each lot back exactly what
@@ -236,7 +215,7 @@ TEST_P(HeldStateRestart, HoldOverManyLotsSurvives) {
           command(admin.get(), {"RECHARGE", "lots", std::to_string(amount), "pay-" + std::to_string(amount)});
       ASSERT_TRUE(recharged && recharged->type == REDIS_REPLY_ARRAY) << d.log();
     }
-    EXPECT_EQ(lots_contract(admin.get())["balance"], "2800");
+    EXPECT_EQ(contract(admin.get(), "lots")["balance"], "2800");
     Reply held = command(data.get(), {"CHECK", "lots", "COST", cost, "ID", "big", "HOLD", "600000"});
     ASSERT_TRUE(held && held->type == REDIS_REPLY_ARRAY && held->elements == 7) << d.log();
     EXPECT_EQ(std::string(held->element[1]->str), "OK");
@@ -250,15 +229,15 @@ TEST_P(HeldStateRestart, HoldOverManyLotsSurvives) {
   ASSERT_TRUE(d.wait_ready()) << d.log();
   Client data = d.connect();
   Client admin = d.connect_admin();
-  auto f = lots_contract(admin.get());
+  auto f = contract(admin.get(), "lots");
   EXPECT_EQ(f["open_holds"], "1") << d.log();
   EXPECT_EQ(f["balance"], "690");
-  EXPECT_EQ(lots_ledger_sum(admin.get()), 690);
+  EXPECT_EQ(ledger_sum(admin.get(), "lots"), 690);
   EXPECT_EQ(command(data.get(), {"SETTLE", "lots", "big", "CANCEL"})->integer, 1);
-  f = lots_contract(admin.get());
+  f = contract(admin.get(), "lots");
   EXPECT_EQ(f["open_holds"], "0");
   EXPECT_EQ(f["balance"], "2800");
-  EXPECT_EQ(lots_ledger_sum(admin.get()), 2800);
+  EXPECT_EQ(ledger_sum(admin.get(), "lots"), 2800);
   // Each lot holds its credits again: 3 credits are 2 at 50 and 1 at 40.
   Reply again = command(data.get(), {"CHECK", "lots", "COST", "3"});
   ASSERT_TRUE(again && again->type == REDIS_REPLY_ARRAY && again->elements == 7);

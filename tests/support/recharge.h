@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/admin_record.h"
 #include "engine/money/account.h"
 #include "engine/money/ledger.h"
 #include "engine/money/payments.h"
@@ -19,23 +20,12 @@
 
 namespace tollgate {
 
-// The lot a planned recharge adds, created at `now`, with fresh counters.
-inline LotState planned_lot(const RechargeResult& plan, Nanos now) {
-  return LotState{.index = plan.lot,
-                  .amount = plan.amount,
-                  .unit_price = plan.unit_price,
-                  .credits = plan.credits,
-                  .debited = 0,
-                  .refunded = 0,
-                  .created = now};
-}
-
 // Tops `account` up by `amount` minor units: plan_recharge, then add_lot.
 // Returns the plan (its `balance` is the balance once the lot is added).
 inline std::expected<RechargeResult, std::string> apply_recharge(Account& account, int64_t amount, Nanos now) {
   auto plan = account.plan_recharge(amount, now);
   if (!plan) return plan;
-  if (auto added = account.add_lot(planned_lot(*plan, now), plan->wallet); !added)
+  if (auto added = account.add_lot(recharge_lot(*plan, now), plan->wallet); !added)
     return std::unexpected(added.error());
   return plan;
 }
@@ -53,14 +43,7 @@ inline std::expected<RechargeResult, std::string> apply_recharge(Account& accoun
   if (payments != nullptr && !payment_id.empty())
     payments->add(payment_id, PaymentRecord{std::string(contract), amount,
                                             RechargeReply{plan->credits, plan->unit_price, plan->balance}});
-  ledger.add(LedgerEntry{.seq = ledger.last_seq() + 1,
-                         .time_ms = now / kNanosPerMilli,
-                         .contract = std::string(contract),
-                         .kind = LedgerKind::kRecharge,
-                         .amount = plan->amount,
-                         .lot = plan->lot,
-                         .actor = actor,
-                         .id = std::string(payment_id)});
+  ledger.add(recharge_entry(*plan, ledger.last_seq() + 1, now, contract, actor, payment_id));
   return plan;
 }
 
