@@ -11,7 +11,7 @@
 #include "persist/files/journal.h"
 #include "persist/files/snapshot.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 class BenchDir {
@@ -84,4 +84,4 @@ void BM_SnapshotWrite(benchmark::State& state) {
 BENCHMARK(BM_SnapshotWrite)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
-}  // namespace tollgate::store
+}  // namespace tollgate::files

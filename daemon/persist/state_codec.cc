@@ -68,13 +68,13 @@ LotState get_lot(Decoder& in) {
 
 void Encoder::u32(uint32_t v) {
   char b[4];
-  store::put_u32(b, v);
+  files::put_u32(b, v);
   out_.append(b, 4);
 }
 
 void Encoder::u64(uint64_t v) {
   char b[8];
-  store::put_u64(b, v);
+  files::put_u64(b, v);
   out_.append(b, 8);
 }
 
@@ -98,14 +98,14 @@ uint8_t Decoder::u8() {
 
 uint32_t Decoder::u32() {
   if (!need(4)) return 0;
-  const uint32_t v = store::get_u32(in_.data() + pos_);
+  const uint32_t v = files::get_u32(in_.data() + pos_);
   pos_ += 4;
   return v;
 }
 
 uint64_t Decoder::u64() {
   if (!need(8)) return 0;
-  const uint64_t v = store::get_u64(in_.data() + pos_);
+  const uint64_t v = files::get_u64(in_.data() + pos_);
   pos_ += 8;
   return v;
 }
@@ -409,7 +409,7 @@ std::expected<SubjectMembers, std::string> decode_subjects(std::string_view payl
   const std::string_view hashes = in.raw(size_t{n} * 8);
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("subjects"));
   m.hashes.resize(n);
-  for (uint32_t i = 0; i < n; ++i) m.hashes[i] = store::get_u64(hashes.data() + 8 * i);
+  for (uint32_t i = 0; i < n; ++i) m.hashes[i] = files::get_u64(hashes.data() + 8 * i);
   return m;
 }
 
@@ -443,9 +443,9 @@ std::expected<EstimateWords, std::string> decode_subject_estimate(std::string_vi
   if (!in.ok() || !in.at_end() || n > words) return std::unexpected(bad("subject estimate"));
   e.registers.words.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t index = store::get_u32(pairs.data() + 12 * i);
+    const uint32_t index = files::get_u32(pairs.data() + 12 * i);
     if (index >= words) return std::unexpected(bad("subject estimate (register index)"));
-    e.registers.words.emplace_back(index, store::get_u64(pairs.data() + 12 * i + 4));
+    e.registers.words.emplace_back(index, files::get_u64(pairs.data() + 12 * i + 4));
   }
   return e;
 }
@@ -474,11 +474,11 @@ void CounterBatch::add_entry(const Entry& entry) {
 }
 
 std::string_view CounterBatch::finish() {
-  store::put_u32(encoder_.bytes().data() + 1, keys_);
+  files::put_u32(encoder_.bytes().data() + 1, keys_);
   return encoder_.bytes();
 }
 
-uint64_t SavedLimit::word(size_t i) const { return store::get_u64(words.data() + 8 * i); }
+uint64_t SavedLimit::word(size_t i) const { return files::get_u64(words.data() + 8 * i); }
 
 std::expected<size_t, std::string> decode_counters(
     std::string_view payload,

@@ -28,9 +28,9 @@
 namespace tollgate::fuzz {
 namespace {
 
-using store::Journal;
-using store::JournalOptions;
-using store::RecordView;
+using files::Journal;
+using files::JournalOptions;
+using files::RecordView;
 
 struct Record {
   uint8_t type;
@@ -39,7 +39,7 @@ struct Record {
   bool operator==(const Record&) const = default;
 };
 
-store::RecordVisitor recorder(std::vector<Record>& into) {
+files::RecordVisitor recorder(std::vector<Record>& into) {
   return [&into](const RecordView& r) { into.push_back({r.type, r.seq, std::string(r.payload)}); };
 }
 
@@ -112,7 +112,7 @@ void run(std::string_view input) {
     for (int i = 0; i < 4 && !in.empty(); ++i) {
       first_seq += in.u8() % 16;
       const uint16_t length = in.u16();
-      write_file(dir + "/" + store::journal_segment_name(first_seq), in.bytes(length));
+      write_file(dir + "/" + files::journal_segment_name(first_seq), in.bytes(length));
     }
   } else {
     JournalOptions options;
@@ -134,8 +134,8 @@ void run(std::string_view input) {
   }
 
   std::vector<Record> scanned;
-  store::FileSystem& fs = store::default_file_system();
-  auto scan = store::scan_journal(fs, dir, after_seq, recorder(scanned));
+  files::FileSystem& fs = files::default_file_system();
+  auto scan = files::scan_journal(fs, dir, after_seq, recorder(scanned));
   FUZZ_CHECK(scan.has_value(), "scan failed: " + (scan ? std::string() : scan.error().message));
   check_consecutive(scanned, after_seq, "scan");
   for (const Record& r : scanned) {

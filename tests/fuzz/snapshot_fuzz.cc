@@ -37,8 +37,8 @@ constexpr uint64_t kLaterSeq = 12;
 
 // Small buffers: the writer's chunked flushes and the reader's refills are
 // exercised, and no 1 MiB buffer is allocated per call.
-store::SnapshotOptions options() {
-  store::SnapshotOptions o;
+files::SnapshotOptions options() {
+  files::SnapshotOptions o;
   o.buffer_bytes = 256;
   return o;
 }
@@ -54,9 +54,9 @@ std::vector<Record> read_records(ByteReader& in) {
 }
 
 void write(const std::string& dir, uint64_t seq, const std::vector<Record>& records) {
-  std::vector<store::SnapshotRecord> views;
+  std::vector<files::SnapshotRecord> views;
   for (const Record& r : records) views.push_back({r.type, r.bytes});
-  auto info = store::write_snapshot(dir, seq, views, options());
+  auto info = files::write_snapshot(dir, seq, views, options());
   FUZZ_CHECK(info.has_value(), "writing a snapshot failed: " + (info ? std::string() : info.error().message));
   FUZZ_CHECK(info->seq == seq && info->records == records.size(), "write_snapshot reported another snapshot");
 }
@@ -77,9 +77,9 @@ bool damage(ByteReader& in, const std::string& path) {
   return bytes != original;
 }
 
-store::SnapshotLoad load(const std::string& dir, std::vector<Record>& seen) {
+files::SnapshotLoad load(const std::string& dir, std::vector<Record>& seen) {
   seen.clear();
-  auto loaded = store::load_latest(dir, [&](uint8_t type, std::string_view bytes) {
+  auto loaded = files::load_latest(dir, [&](uint8_t type, std::string_view bytes) {
     seen.push_back({type, std::string(bytes)});
   }, options());
   FUZZ_CHECK(loaded.has_value(), "load_latest failed: " + (loaded ? std::string() : loaded.error().message));
@@ -97,7 +97,7 @@ void run(std::string_view input) {
 
   std::vector<Record> newer;
   bool damaged = false;  // structured only
-  const std::string newer_path = dir + "/" + store::snapshot_name(kNewerSeq);
+  const std::string newer_path = dir + "/" + files::snapshot_name(kNewerSeq);
   if (raw) {
     write_file(newer_path, in.rest());
   } else {
@@ -107,7 +107,7 @@ void run(std::string_view input) {
   }
 
   std::vector<Record> seen;
-  const store::SnapshotLoad result = load(dir, seen);
+  const files::SnapshotLoad result = load(dir, seen);
   if (result.loaded && result.loaded->seq == kNewerSeq) {
     if (!raw) FUZZ_CHECK(!damaged, "a damaged snapshot verified");
     if (!raw) FUZZ_CHECK(seen == newer, "the newer snapshot's records came back different");
@@ -126,7 +126,7 @@ void run(std::string_view input) {
 
   const std::vector<Record> later = {{12, "later"}, {1, std::string(300, 'x')}};
   write(dir, kLaterSeq, later);
-  const store::SnapshotLoad after = load(dir, seen);
+  const files::SnapshotLoad after = load(dir, seen);
   FUZZ_CHECK(after.loaded && after.loaded->seq == kLaterSeq && seen == later,
              "a snapshot written after recovery did not load back");
 }

@@ -133,12 +133,12 @@ void write_state(const std::string& dir, std::string_view input) {
   ByteReader in(input);
   const uint64_t snapshot_seq = in.u8();
   std::vector<std::pair<uint8_t, std::string>> snapshot;
-  store::JournalOptions options;
+  files::JournalOptions options;
   options.after_seq = snapshot_seq;
   // No segment yet behind a snapshot-to-be: what recovery would call missing
   // records is this writer's starting point.
   options.discard_corruption = true;
-  auto journal = store::Journal::open(dir, options, [](const store::RecordView&) {});
+  auto journal = files::Journal::open(dir, options, [](const files::RecordView&) {});
   FUZZ_CHECK(journal.has_value(), "opening an empty journal failed");
   while (!in.empty()) {
     const uint8_t where = in.u8();
@@ -153,9 +153,9 @@ void write_state(const std::string& dir, std::string_view input) {
   }
   FUZZ_CHECK(journal->commit().has_value(), "journal commit failed");
   if (snapshot_seq > 0) {
-    std::vector<store::SnapshotRecord> records;
+    std::vector<files::SnapshotRecord> records;
     for (const auto& [type, bytes] : snapshot) records.push_back({type, bytes});
-    FUZZ_CHECK(store::write_snapshot(dir, snapshot_seq, records).has_value(), "writing the snapshot failed");
+    FUZZ_CHECK(files::write_snapshot(dir, snapshot_seq, records).has_value(), "writing the snapshot failed");
   }
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 const Fault* FaultyFileSystem::check(FileOp op, const std::string& path, int open_flags) {
   ++calls_[static_cast<size_t>(op)];
@@ -107,4 +107,4 @@ Result<void> FaultyFileSystem::lock_exclusive(const FileHandle& file) {
   return real_.lock_exclusive(file);
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -11,7 +11,7 @@
 
 #include "persist/files/file_system.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 // Which calls a Fault matches. write+pwrite are kWrite, read+pread are kRead,
 // fsync+fdatasync are kSync.
@@ -79,4 +79,4 @@ class FaultyFileSystem final : public FileSystem {
   uint64_t fired_ = 0;
 };
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -68,7 +68,7 @@ void emit_estimate(const std::string& contract, HllWords words, const Emit& emit
 EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, RuntimeState& state, std::function<Engine&()> engine)
     : options_(std::move(options)), state_(state), engine_(std::move(engine)) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
-  if (options_.fs == nullptr) options_.fs = &store::default_file_system();
+  if (options_.fs == nullptr) options_.fs = &files::default_file_system();
 }
 
 EmbeddedStore::~EmbeddedStore() = default;
@@ -80,12 +80,12 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   if (auto opened = open_directory_locked(now, required_seq); !opened) return opened;
   const bool truncate = options_.recover == RecoverMode::kTruncate;
   Recovery recovery(state_, engine_(), counters_, now);
-  store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
-  auto load = store::load_latest(
+  files::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
+  auto load = files::load_latest(
       options_.dir, [&](uint8_t type, std::string_view bytes) { recovery.snapshot_record(type, bytes); },
       snapshot_options);
   if (!load) return std::unexpected(fmt::format("reading snapshots in {}: {}", options_.dir, load.error().message));
-  for (const store::Corruption& bad : load->skipped) {
+  for (const files::Corruption& bad : load->skipped) {
     ++counters_.recovery_corrupt_snapshots;
     spdlog::error("recovery: snapshot {} is corrupt ({} at offset {}); using an older snapshot and the journal",
                   bad.file, bad.reason, bad.offset);
@@ -97,22 +97,22 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
                  load->loaded->bytes);
   }
   LostRecords lost;
-  store::JournalOptions journal_options{.segment_bytes = options_.segment_bytes,
+  files::JournalOptions journal_options{.segment_bytes = options_.segment_bytes,
                                         .fs = options_.fs,
                                         .status = &store_status_,
                                         .clock = options_.clock,
                                         .after_seq = load->loaded ? load->loaded->seq : 0,
                                         .required_seq = required_seq,
                                         .discard_corruption = truncate,
-                                        .on_untrusted = [&](const store::RecordView& r) { lost.journal_record(r); }};
-  auto journal = store::Journal::open(options_.dir, journal_options,
-                                      [&](const store::RecordView& r) { recovery.journal_record(r); });
-  if (!journal && journal.error().kind() == store::StoreErrorKind::kCorrupt) {
+                                        .on_untrusted = [&](const files::RecordView& r) { lost.journal_record(r); }};
+  auto journal = files::Journal::open(options_.dir, journal_options,
+                                      [&](const files::RecordView& r) { recovery.journal_record(r); });
+  if (!journal && journal.error().kind() == files::StoreErrorKind::kCorrupt) {
     if (lost.records() > 0 || lost.undecodable() > 0)
       lost.log("not starting; beyond the damage (the damaged record itself cannot be decoded) the journal holds",
                "is beyond the damage");
     std::string snapshots;
-    for (const store::Corruption& bad : load->skipped)
+    for (const files::Corruption& bad : load->skipped)
       snapshots += fmt::format("; snapshot {} is corrupt too ({} at offset {})", bad.file, bad.reason, bad.offset);
     if (!load->loaded && !load->skipped.empty()) snapshots += "; no valid snapshot covers the journal's beginning";
     return std::unexpected(fmt::format(
@@ -120,12 +120,12 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
         "damage, run tollgated once with --recover=truncate (the rest is moved to {}, every payment id lost is "
         "logged); "
         "--recover=empty starts with no state at all; or restore {} from a backup",
-        journal.error().message, snapshots, store::discarded_dir(options_.dir), options_.dir));
+        journal.error().message, snapshots, files::discarded_dir(options_.dir), options_.dir));
   }
   if (!journal)
     return std::unexpected(fmt::format("opening the journal in {}: {}", options_.dir, journal.error().message));
   journal_.emplace(std::move(*journal));
-  const store::RecoveryReport& report = journal_->recovery();
+  const files::RecoveryReport& report = journal_->recovery();
   if (report.torn_tail) {
     counters_.recovery_torn_tail_bytes = report.bytes_truncated;
     spdlog::warn("recovery: journal tail in {} at offset {} was not trusted ({}); {} bytes truncated",
@@ -141,8 +141,8 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     // Snapshots that could not be read are set aside too: the journal now
     // continues below their sequence numbers.
     std::vector<std::string> corrupt;
-    for (const store::Corruption& bad : load->skipped) corrupt.push_back(bad.file.substr(bad.file.rfind('/') + 1));
-    if (auto moved = store::move_to_discarded(*options_.fs, options_.dir, corrupt); !moved)
+    for (const files::Corruption& bad : load->skipped) corrupt.push_back(bad.file.substr(bad.file.rfind('/') + 1));
+    if (auto moved = files::move_to_discarded(*options_.fs, options_.dir, corrupt); !moved)
       return std::unexpected(fmt::format("setting corrupt snapshots aside: {}", moved.error().message));
     counters_.recovery_payments_lost =
         lost.log("discarded by --recover=truncate (besides the damaged record itself, which cannot be decoded)");
@@ -167,7 +167,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
     // starts there; this run's first durable record raises it.
     if (auto w = write_watermark_locked(load->loaded ? load->loaded->seq : 0, /*lower=*/true); !w) return w;
     spdlog::info("storage: identity file {} written (store {})",
-                 store::join_path(options_.dir, store::kIdentityFileName),
+                 files::join_path(options_.dir, files::kIdentityFileName),
                  identity_.id);
   }
   // The first checkpoint compares the holds now open with the durable set, so
@@ -446,10 +446,10 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
   if (auto c = checkpoint_locked(now); !c) return fail("checkpoint before the snapshot: " + c.error());
   if (auto r = journal_->rotate(true); !r) return fail(r.error().message);
   const uint64_t seq = journal_->last_durable_seq();
-  store::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
-  auto writer = store::SnapshotWriter::create(options_.dir, seq, snapshot_options);
+  files::SnapshotOptions snapshot_options{.fs = options_.fs, .status = &store_status_};
+  auto writer = files::SnapshotWriter::create(options_.dir, seq, snapshot_options);
   if (!writer) return fail(writer.error().message);
-  std::optional<store::StoreError> error;
+  std::optional<files::StoreError> error;
   auto add = [&](RecordType type, std::string_view bytes) {
     if (error) return;
     if (auto r = writer->add(static_cast<uint8_t>(type), bytes); !r) error = r.error();

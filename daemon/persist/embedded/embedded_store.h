@@ -107,7 +107,7 @@ struct PersistStatus {
 #define TOLLGATE_PERSIST_FIELD(name, description) uint64_t name = 0;
   TOLLGATE_PERSIST_COUNTERS(TOLLGATE_PERSIST_FIELD)
 #undef TOLLGATE_PERSIST_FIELD
-  store::StoreStatus store;  // the file layer's counters (bytes, fsyncs, errors by kind)
+  files::StoreStatus store;  // the file layer's counters (bytes, fsyncs, errors by kind)
   std::string last_error;    // latest write-side error; empty if none
 
   // Calls visit(name, value, description) for every counter, ours then the file layer's.
@@ -124,7 +124,7 @@ struct EmbeddedStoreOptions {
   std::string dir = "var/";
   Nanos snapshot_interval = 5 * 60 * kNanosPerSecond;
   uint64_t segment_bytes = 64ull << 20;
-  store::FileSystem* fs = nullptr;  // null: the real one
+  files::FileSystem* fs = nullptr;  // null: the real one
   const Clock* clock = nullptr;     // times fsyncs; null: SystemClock
   // Durability strict: the control plane's CommitGate (control/commit_gate.h)
   // numbers each checkpoint before it reads any state and hears when it is
@@ -177,7 +177,7 @@ class EmbeddedStore final : public DurabilityHook {
   std::expected<void, std::string> open_directory_locked(Nanos now, uint64_t& required_seq);
   // --recover=empty: whether the state can be read whole (a dry run that
   // changes nothing); if not, sets all of it aside and logs what is lost.
-  std::expected<void, std::string> empty_if_unreadable_locked(const store::IdentityRead& identity);
+  std::expected<void, std::string> empty_if_unreadable_locked(const files::IdentityRead& identity);
   // Rewrites the identity file with watermark `seq` (only when that raises
   // it, unless `lower`).
   std::expected<void, std::string> write_watermark_locked(uint64_t seq, bool lower = false);
@@ -206,15 +206,15 @@ class EmbeddedStore final : public DurabilityHook {
   void publish_status();
 
   EmbeddedStoreOptions options_;
-  store::DirectoryLock lock_;          // held from recover() to destruction
-  store::StoreIdentity identity_;      // as last written (or read)
+  files::DirectoryLock lock_;          // held from recover() to destruction
+  files::StoreIdentity identity_;      // as last written (or read)
   bool identity_written_ = false;      // identity_ matches the file on disk
   bool raised_this_run_ = false;       // the watermark rose after this run's first durable record
   RuntimeState& state_;
   std::function<Engine&()> engine_;
   std::mutex mutex_;  // everything below
-  store::StoreStatus store_status_;
-  std::optional<store::Journal> journal_;
+  files::StoreStatus store_status_;
+  std::optional<files::Journal> journal_;
   PersistStatus counters_;
   uint64_t journaled_ledger_seq_ = 0;  // ledger entries up to here are in the journal
   std::vector<uint64_t> dirty_hashes_;  // a checkpoint's keys to save (reused buffer)

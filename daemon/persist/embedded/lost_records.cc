@@ -27,7 +27,7 @@ std::string type_name(uint8_t type) {
 
 }  // namespace
 
-void LostRecords::journal_record(const store::RecordView& record) {
+void LostRecords::journal_record(const files::RecordView& record) {
   ++records_;
   ++by_type_[type_name(record.type)];
   switch (static_cast<RecordType>(record.type)) {

@@ -26,7 +26,7 @@ class LostRecords {
   };
 
   // A journal record that will not be replayed.
-  void journal_record(const store::RecordView& record);
+  void journal_record(const files::RecordView& record);
   // A record of a snapshot that will not be loaded.
   void snapshot_record(uint8_t type, std::string_view bytes);
 

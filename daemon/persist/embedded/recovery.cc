@@ -30,7 +30,7 @@ void Recovery::snapshot_record(uint8_t type, std::string_view bytes) {
   }
 }
 
-void Recovery::journal_record(const store::RecordView& r) {
+void Recovery::journal_record(const files::RecordView& r) {
   ++c_.recovery_records_replayed;
   const auto type = static_cast<RecordType>(r.type);
   if (held_) {

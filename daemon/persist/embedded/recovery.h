@@ -38,7 +38,7 @@ class Recovery {
   // One record of the snapshot being loaded, in file order.
   void snapshot_record(uint8_t type, std::string_view bytes);
   // One journal record after the snapshot, in sequence order.
-  void journal_record(const store::RecordView& r);
+  void journal_record(const files::RecordView& r);
   // After the last record: applies a held admin record, rebuilds money from
   // the ledger, restores the trusted hold set, settles holds that expired
   // while the daemon was down, and copies the restore counts into counters.

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 // The pid the holder wrote, or "" when the file does not say.
@@ -43,4 +43,4 @@ Result<DirectoryLock> DirectoryLock::acquire(FileSystem& fs, const std::string& 
   return DirectoryLock(std::move(file));
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

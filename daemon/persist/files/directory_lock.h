@@ -13,7 +13,7 @@
 
 #include "persist/files/file_system.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 class DirectoryLock {
  public:
@@ -37,4 +37,4 @@ class DirectoryLock {
 // "lock".
 inline constexpr const char* kLockFileName = "lock";
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -4,7 +4,7 @@
 
 #include "persist/files/seq_names.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 std::string discarded_dir(const std::string& dir) { return join_path(dir, "discarded"); }
 
@@ -49,4 +49,4 @@ Result<std::vector<std::string>> state_file_names(FileSystem& fs, const std::str
   return state;
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -11,7 +11,7 @@
 
 #include "persist/files/file_system.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 // "<dir>/discarded".
 std::string discarded_dir(const std::string& dir);
@@ -29,4 +29,4 @@ std::string discarded_dir(const std::string& dir);
 // snapshots and snapshot .tmp files (not the identity, lock or discarded/).
 [[nodiscard]] Result<std::vector<std::string>> state_file_names(FileSystem& fs, const std::string& dir);
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 StoreError make_error(int error_number, std::string_view op, std::string_view path) {
   std::string message;
@@ -230,4 +230,4 @@ std::string join_path(std::string_view dir, std::string_view name) {
   return path;
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -15,7 +15,7 @@
 
 #include "persist/files/store_error.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 // An open file: the descriptor plus the path, so errors can name the file.
 struct FileHandle {
@@ -133,4 +133,4 @@ class BufferedReader {
 // "dir/name", without doubling a trailing slash.
 std::string join_path(std::string_view dir, std::string_view name);
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

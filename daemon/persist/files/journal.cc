@@ -14,7 +14,7 @@
 #include "persist/files/seq_names.h"
 #include "tollgate/time.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 constexpr std::string_view kSegmentPrefix = "journal.";
@@ -571,4 +571,4 @@ std::vector<std::string> Journal::segment_paths() const {
   return paths;
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -56,7 +56,7 @@ namespace tollgate {
 class Clock;
 }
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 inline constexpr uint8_t kRecordMagic = 0xC5;
 inline constexpr uint8_t kRecordVersion = 1;
@@ -245,4 +245,4 @@ class Journal {
   RecoveryReport recovery_;
 };
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

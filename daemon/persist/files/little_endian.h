@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 inline void put_u32(char* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
@@ -23,4 +23,4 @@ inline uint64_t get_u64(const char* p) {
   return v;
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

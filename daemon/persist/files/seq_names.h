@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 inline constexpr size_t kSeqDigits = 16;
 
@@ -32,4 +32,4 @@ inline std::optional<uint64_t> parse_seq_file_name(std::string_view prefix, std:
   return seq;
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -8,7 +8,7 @@
 #include "persist/files/little_endian.h"
 #include "persist/files/seq_names.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'G', 'S', 'N', 'A', 'P', '\0', '\1'};
@@ -339,4 +339,4 @@ Result<std::vector<std::string>> prune_snapshots(const std::string& dir, size_t 
   return removed;
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

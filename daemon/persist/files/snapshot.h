@@ -31,7 +31,7 @@
 #include "persist/files/journal.h"
 #include "persist/files/store_status.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 inline constexpr size_t kSnapshotHeaderBytes = 48;
 
@@ -129,4 +129,4 @@ struct SnapshotLoad {
 [[nodiscard]] Result<std::vector<std::string>> prune_snapshots(const std::string& dir, size_t keep,
                                                                const SnapshotOptions& options = {});
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -6,7 +6,7 @@
 #include <expected>
 #include <string>
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 // How an error counts in StoreStatus and how callers may react to it.
 enum class StoreErrorKind {
@@ -41,4 +41,4 @@ using Result = std::expected<T, StoreError>;
 // Builds "<op> <path>: <strerror(error_number)>".
 StoreError make_error(int error_number, std::string_view op, std::string_view path);
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

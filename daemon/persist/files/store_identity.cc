@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 constexpr std::string_view kMagic = "tollgate-store ";
@@ -157,4 +157,4 @@ Result<void> write_identity(FileSystem& fs, const std::string& dir, const StoreI
   return fsync_directory(fs, dir);
 }
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -20,7 +20,7 @@
 
 #include "persist/files/file_system.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 inline constexpr uint32_t kIdentityFormat = 1;
 inline constexpr const char* kIdentityFileName = "identity";
@@ -53,4 +53,4 @@ struct IdentityRead {
 // Replaces `<dir>/identity` atomically and durably.
 [[nodiscard]] Result<void> write_identity(FileSystem& fs, const std::string& dir, const StoreIdentity& identity);
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -9,7 +9,7 @@
 
 #include "persist/files/store_error.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 
 // name, description: the one table INFO and docs are generated from.
 #define TOLLGATE_STORE_COUNTERS(X)                                                        \
@@ -64,4 +64,4 @@ struct StoreStatus {
   }
 };
 
-}  // namespace tollgate::store
+}  // namespace tollgate::files

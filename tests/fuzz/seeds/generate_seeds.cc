@@ -94,7 +94,7 @@ struct Daemon {
 
 std::vector<Record> journal_records(const std::string& dir, uint64_t after_seq) {
   std::vector<Record> records;
-  auto scan = store::scan_journal(store::default_file_system(), dir, after_seq, [&](const store::RecordView& r) {
+  auto scan = files::scan_journal(files::default_file_system(), dir, after_seq, [&](const files::RecordView& r) {
     records.push_back({r.type, r.seq, std::string(r.payload)});
   });
   if (!scan) std::abort();
@@ -109,7 +109,7 @@ struct SnapshotImage {
 
 SnapshotImage latest_snapshot(const std::string& dir) {
   SnapshotImage image;
-  auto loaded = store::load_latest(dir, [&](uint8_t type, std::string_view bytes) {
+  auto loaded = files::load_latest(dir, [&](uint8_t type, std::string_view bytes) {
     image.records.emplace_back(type, std::string(bytes));
   });
   if (!loaded || !loaded->loaded) std::abort();

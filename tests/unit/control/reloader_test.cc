@@ -182,7 +182,7 @@ struct Daemon {
 // SUBJECT: no crash, no sanitizer report, every reload answered, and the
 // quota counts stay exact (the reloads change no counter's layout).
 TEST(Reloader, HammeredThroughBothPathsWhileCheckpointing) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   Daemon d(dir.path());
   ControlThread control(*d.reloader, *d.store, d.reclaimer, d.clock);
 
@@ -276,7 +276,7 @@ TEST(Reloader, HammeredThroughBothPathsWhileCheckpointing) {
 // Verifies a request made after close() (the daemon is stopping) is refused
 // at once instead of waiting for a loop that no longer serves it.
 TEST(Reloader, RequestAfterCloseIsRefused) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   Daemon d(dir.path());
   {
     ControlThread control(*d.reloader, *d.store, d.reclaimer, d.clock);

@@ -58,7 +58,7 @@ struct Daemon {
 // (daemon/persist/embedded), part of the storage helper's "never start with less
 // than was acknowledged" work in issue 9.
 TEST(RecoveryUndecodableRecord, LedgerRecordThatDoesNotDecodeNeverStartsInconsistent) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     Daemon d(dir.path());
     ASSERT_TRUE(d.store->recover(d.clock.now()).has_value());
@@ -73,7 +73,7 @@ TEST(RecoveryUndecodableRecord, LedgerRecordThatDoesNotDecodeNeverStartsInconsis
   // Rewrite the newest snapshot with its ledger record's payload cut short
   // (a valid checksum over bytes that do not decode).
   std::vector<std::pair<uint8_t, std::string>> records;
-  auto loaded = store::load_latest(dir.path(), [&](uint8_t type, std::string_view bytes) {
+  auto loaded = files::load_latest(dir.path(), [&](uint8_t type, std::string_view bytes) {
     records.emplace_back(type, std::string(bytes));
   });
   ASSERT_TRUE(loaded && loaded->loaded);
@@ -85,9 +85,9 @@ TEST(RecoveryUndecodableRecord, LedgerRecordThatDoesNotDecodeNeverStartsInconsis
     }
   }
   ASSERT_TRUE(cut);
-  std::vector<store::SnapshotRecord> views;
+  std::vector<files::SnapshotRecord> views;
   for (const auto& [type, bytes] : records) views.push_back({type, bytes});
-  ASSERT_TRUE(store::write_snapshot(dir.path(), loaded->loaded->seq + 1, views).has_value());
+  ASSERT_TRUE(files::write_snapshot(dir.path(), loaded->loaded->seq + 1, views).has_value());
 
   Daemon d(dir.path());
   auto recovered = d.store->recover(d.clock.now());

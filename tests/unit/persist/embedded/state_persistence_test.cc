@@ -54,7 +54,7 @@ EngineOptions options() {
 
 // One daemon's worth of state over a storage dir.
 struct World {
-  explicit World(const std::string& dir, store::FileSystem* fs = nullptr, EngineOptions o = options(),
+  explicit World(const std::string& dir, files::FileSystem* fs = nullptr, EngineOptions o = options(),
                  Nanos start = kStart, CommitGate* gate = nullptr) {
     clock.set(start);
     auto e = Engine::create(o, reclaimer, kStart, state);
@@ -99,7 +99,7 @@ struct World {
 // Verifies admin mutations, checkpointed charges and dynamic keys come back
 // after a restart, with the ledger and payment ids intact.
 TEST(StatePersistence, RecoversAdminChangesChargesAndKeys) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   std::vector<LedgerEntry> before;
   {
     World w(dir.path());
@@ -132,12 +132,12 @@ TEST(StatePersistence, RecoversAdminChangesChargesAndKeys) {
 // and once the disk recovers everything pending becomes durable; the refused
 // recharge never comes back at recovery.
 TEST(StatePersistence, RefusesAdminMutationsWhileTheDiskFails) {
-  store::testing::TempDir dir;
-  store::FaultyFileSystem fs;
+  files::testing::TempDir dir;
+  files::FaultyFileSystem fs;
   {
     World w(dir.path(), &fs);
     ASSERT_TRUE(w.admin->recharge("acme", "10000", "pay-1", 0, w.clock.now()).has_value());
-    fs.add_fault({.op = store::FileOp::kSync, .error = ENOSPC, .sticky = true});
+    fs.add_fault({.op = files::FileOp::kSync, .error = ENOSPC, .sticky = true});
     auto refused = w.admin->recharge("acme", "5000", "pay-2", 0, w.clock.now());
     ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().code, AdminError::Code::kNotDurable) << refused.error().detail;
@@ -169,8 +169,8 @@ TEST(StatePersistence, RefusesAdminMutationsWhileTheDiskFails) {
 // durable with the first checkpoint that succeeds, and the charge it covers
 // is then recovered.
 TEST(StatePersistence, StrictTicketIsReleasedOnlyByADurableCheckpoint) {
-  store::testing::TempDir dir;
-  store::FaultyFileSystem fs;
+  files::testing::TempDir dir;
+  files::FaultyFileSystem fs;
   {
     CommitGate gate;
     World w(dir.path(), &fs, options(), kStart, &gate);
@@ -178,7 +178,7 @@ TEST(StatePersistence, StrictTicketIsReleasedOnlyByADurableCheckpoint) {
     ASSERT_TRUE(w.check("acme").allowed);
     const uint64_t ticket = gate.ticket();
     EXPECT_LT(gate.durable_through(), ticket);
-    fs.add_fault({.op = store::FileOp::kSync, .error = ENOSPC, .sticky = true});
+    fs.add_fault({.op = files::FileOp::kSync, .error = ENOSPC, .sticky = true});
     EXPECT_FALSE(w.store->checkpoint(w.clock.now()).has_value());
     EXPECT_FALSE(w.store->checkpoint(w.clock.now()).has_value());
     EXPECT_LT(gate.durable_through(), ticket) << "a failed checkpoint released a strict reply";
@@ -195,7 +195,7 @@ TEST(StatePersistence, StrictTicketIsReleasedOnlyByADurableCheckpoint) {
 // Verifies a snapshot compacts the journal and recovery from snapshot +
 // journal rebuilds the same state; a reset after the snapshot replays.
 TEST(StatePersistence, SnapshotPlusJournal) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     World w(dir.path());
     ASSERT_TRUE(w.admin->recharge("acme", "10000", "pay-1", 0, w.clock.now()).has_value());
@@ -221,7 +221,7 @@ TEST(StatePersistence, SnapshotPlusJournal) {
 // Verifies saved limits whose name or type left the config are skipped and
 // counted, and the others restored.
 TEST(StatePersistence, SkipsLimitsNoLongerConfigured) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     World w(dir.path());
     EXPECT_TRUE(w.check("other").allowed);
@@ -301,7 +301,7 @@ std::unique_ptr<World> shop_with_checkpointed_hold(const std::string& dir, int64
 // a retried ID is answered from its record without a second charge, and the
 // distinct-subject cap still counts the subjects seen before.
 TEST(HeldStatePersistence, SurviveACheckpointAndACrash) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     World w(dir.path(), nullptr, held_options());
     ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
@@ -338,7 +338,7 @@ TEST(HeldStatePersistence, SurviveACheckpointAndACrash) {
 // of that window: it comes back open and charged, and its one refund is
 // applied once (never twice: the lost cancel's refund was not durable).
 TEST(HeldStatePersistence, CancelInTheLostWindowIsAppliedOnce) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     auto first = shop_with_checkpointed_hold(dir.path());
     World& w = *first;
@@ -357,7 +357,7 @@ TEST(HeldStatePersistence, CancelInTheLostWindowIsAppliedOnce) {
 // recovery reads the journal or a snapshot.
 TEST(HeldStatePersistence, SettledHoldsStaySettled) {
   for (bool snapshot : {false, true}) {
-    store::testing::TempDir dir;
+    files::testing::TempDir dir;
     {
       World w(dir.path(), nullptr, held_options());
       ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
@@ -382,7 +382,7 @@ TEST(HeldStatePersistence, SettledHoldsStaySettled) {
 // Verifies a hold that expired while the daemon was down is settled by its
 // contract's hold_timeout (cancel: refunded) by the first expiry pass.
 TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledByItsPolicy) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     shop_with_checkpointed_hold(dir.path(), 1'000);
   }
@@ -399,7 +399,7 @@ TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledByItsPolicy) {
 // second crash, the next start settles it again (the refund was not durable
 // either); once a checkpoint has it, the hold is gone for good.
 TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledAtStartOnce) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     shop_with_checkpointed_hold(dir.path(), 1'000);
   }
@@ -424,7 +424,7 @@ TEST(HeldStatePersistence, HoldExpiredWhileDownIsSettledAtStartOnce) {
 // Verifies state recovered from a snapshot plus later journal records has
 // the snapshot's holds, IDs and subjects and the journal's additions.
 TEST(HeldStatePersistence, SnapshotPlusJournal) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     World w(dir.path(), nullptr, held_options());
     ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
@@ -452,7 +452,7 @@ TEST(HeldStatePersistence, SnapshotPlusJournal) {
 // Verifies a hold whose contract left the config is skipped and counted, and
 // an idle checkpoint after recovery writes nothing for unchanged holds.
 TEST(HeldStatePersistence, HoldsOfRemovedContractsAreSkipped) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     shop_with_checkpointed_hold(dir.path());
   }
@@ -480,10 +480,10 @@ void cut_after_last_record(const std::string& dir, RecordType type) {
   std::ifstream in(segment, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t cut = 0;
-  for (size_t at = 0; at + store::kRecordHeaderBytes <= bytes.size();) {
+  for (size_t at = 0; at + files::kRecordHeaderBytes <= bytes.size();) {
     uint32_t length = 0;
     std::memcpy(&length, bytes.data() + at + 4, 4);
-    const size_t end = at + store::kRecordHeaderBytes + length;
+    const size_t end = at + files::kRecordHeaderBytes + length;
     if (static_cast<uint8_t>(bytes[at + 2]) == static_cast<uint8_t>(type)) cut = end;
     at = end;
   }
@@ -497,7 +497,7 @@ void cut_after_last_record(const std::string& dir, RecordType type) {
 // comes back and is refunded once; the hold created in it (whose debit was
 // lost) does not come back to refund money never taken.
 TEST(HeldStatePersistence, TornCommitFallsBackToThePreviousHoldSet) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     auto first = shop_with_checkpointed_hold(dir.path());
     World& w = *first;
@@ -569,7 +569,7 @@ void expect_lots_ledger_matches(World& w) {
 // snapshot + journal, with every span: both still charged, and CANCEL after
 // the restart gives each lot back exactly what it gave.
 TEST(HeldStatePersistence, HoldsOverManyLotsSurviveSnapshotAndJournal) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   const std::vector<int64_t> full = {2, 5, 10, 16, 25, 40, 70, 2, 5, 10, 16, 25, 40, 70};
   std::vector<int64_t> charged;
   {
@@ -620,12 +620,12 @@ void rewrite_holds_as_version_1(const std::string& dir) {
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     in.close();
     std::string out;
-    for (size_t at = 0; at + store::kRecordHeaderBytes <= bytes.size();) {
+    for (size_t at = 0; at + files::kRecordHeaderBytes <= bytes.size();) {
       uint32_t length = 0;
       std::memcpy(&length, bytes.data() + at + 4, 4);
-      std::string header = bytes.substr(at, store::kRecordHeaderBytes);
-      std::string payload = bytes.substr(at + store::kRecordHeaderBytes, length);
-      at += store::kRecordHeaderBytes + length;
+      std::string header = bytes.substr(at, files::kRecordHeaderBytes);
+      std::string payload = bytes.substr(at + files::kRecordHeaderBytes, length);
+      at += files::kRecordHeaderBytes + length;
       if (static_cast<uint8_t>(header[2]) == static_cast<uint8_t>(RecordType::kHolds)) {
         auto set = decode_holds(payload);
         ASSERT_TRUE(set.has_value()) << set.error();
@@ -668,7 +668,7 @@ void rewrite_holds_as_version_1(const std::string& dir) {
 // version-1 layout) recovers: the hold over three lots comes back and its
 // CANCEL restores each lot exactly.
 TEST(HeldStatePersistence, Version1HoldSetsRecover) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     World w(dir.path(), nullptr, many_lots_options());
     recharge_seven_lots(w, "pay-");

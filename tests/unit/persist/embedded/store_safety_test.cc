@@ -27,8 +27,8 @@ namespace {
 
 using tollgate::testing::quota;
 using tollgate::testing::window;
-using store::testing::read_file;
-using store::testing::write_file;
+using files::testing::read_file;
+using files::testing::write_file;
 
 constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
@@ -93,9 +93,9 @@ struct RecordAt {
 // Walks a journal segment's records by their headers.
 std::vector<RecordAt> records_of(const std::string& bytes) {
   std::vector<RecordAt> out;
-  for (uint64_t at = 0; at + store::kRecordHeaderBytes <= bytes.size();) {
+  for (uint64_t at = 0; at + files::kRecordHeaderBytes <= bytes.size();) {
     out.push_back({at, static_cast<uint8_t>(bytes[at + 2])});
-    at += store::kRecordHeaderBytes + store::get_u32(bytes.data() + at + 4);
+    at += files::kRecordHeaderBytes + files::get_u32(bytes.data() + at + 4);
   }
   return out;
 }
@@ -118,9 +118,9 @@ std::vector<std::string> tree(const std::string& dir) {
 }
 
 uint64_t watermark(const std::string& dir) {
-  auto read = store::read_identity(store::default_file_system(), dir);
+  auto read = files::read_identity(files::default_file_system(), dir);
   EXPECT_TRUE(read);
-  EXPECT_EQ(read->state, store::IdentityRead::State::kValid) << read->problem;
+  EXPECT_EQ(read->state, files::IdentityRead::State::kValid) << read->problem;
   return read->identity.durable_seq;
 }
 
@@ -143,7 +143,7 @@ struct FlippedJournal {
       if (r.type == static_cast<uint8_t>(RecordType::kAdmin)) admin.push_back(r);
     EXPECT_EQ(admin.size(), 20u);
     offset = admin[5].offset;
-    bytes[offset + store::kRecordHeaderBytes + 10] ^= 0x20;
+    bytes[offset + files::kRecordHeaderBytes + 10] ^= 0x20;
     write_file(segment, bytes);
     damaged = bytes;
   }
@@ -157,7 +157,7 @@ struct FlippedJournal {
 // journal is left exactly as it was (the old code truncated 15 recharges
 // away and started with 5).
 TEST(StoreSafety, FlippedJournalByteRefusesToStart) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   FlippedJournal f(dir.path());
   const auto before = tree(dir.path());
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -175,7 +175,7 @@ TEST(StoreSafety, FlippedJournalByteRefusesToStart) {
 // payment id lost, and that the next plain start accepts the result (the
 // watermark came down with the operator's consent).
 TEST(StoreSafety, TruncateKeepsThePrefixAndTheEvidence) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   FlippedJournal f(dir.path());
   {
     Node n(dir.path(), RecoverMode::kTruncate);
@@ -185,9 +185,9 @@ TEST(StoreSafety, TruncateKeepsThePrefixAndTheEvidence) {
     EXPECT_FALSE(n.state.payments().find("pay-6").has_value());
     EXPECT_EQ(n.store->status().recovery_payments_lost, 14u);  // pay-7..pay-20; pay-6 itself is damaged
     EXPECT_EQ(n.store->status().recovery_journal_data_loss, 1u);
-    const std::string copy = store::discarded_dir(dir.path()) + "/" + f.segment.substr(f.segment.rfind('/') + 1);
+    const std::string copy = files::discarded_dir(dir.path()) + "/" + f.segment.substr(f.segment.rfind('/') + 1);
     EXPECT_EQ(read_file(copy), f.damaged);
-    EXPECT_EQ(store::testing::file_size(f.segment), f.offset);
+    EXPECT_EQ(files::testing::file_size(f.segment), f.offset);
     n.recharge(6);  // the lost id is new money again, as the log says
   }
   Node again(dir.path());
@@ -198,7 +198,7 @@ TEST(StoreSafety, TruncateKeepsThePrefixAndTheEvidence) {
 // Verifies a second store on a locked directory is refused, naming the
 // directory and the holder's pid, and starts once the first is gone.
 TEST(StoreSafety, SecondStoreOnOneDirectoryIsRefused) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   auto first = std::make_unique<Node>(dir.path());
   ASSERT_TRUE(first->recovered) << first->recovered.error();
   first->recharge(1);
@@ -221,7 +221,7 @@ TEST(StoreSafety, SecondStoreOnOneDirectoryIsRefused) {
 // watermark 0, the first durable record raises it, a clean stop raises it to
 // the end of the journal.
 TEST(StoreSafety, IdentityMarksTheStoreAndItsWatermark) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   std::string id;
   {
     Node n(dir.path());
@@ -233,12 +233,12 @@ TEST(StoreSafety, IdentityMarksTheStoreAndItsWatermark) {
     EXPECT_TRUE(n.check_subject("u").allowed);
     ASSERT_TRUE(n.store->final_checkpoint(n.clock.now()));
     EXPECT_EQ(watermark(dir.path()), n.store->status().store.records_committed);
-    id = store::read_identity(store::default_file_system(), dir.path())->identity.id;
+    id = files::read_identity(files::default_file_system(), dir.path())->identity.id;
     EXPECT_EQ(id.size(), 32u);
   }
   Node n(dir.path());
   ASSERT_TRUE(n.recovered) << n.recovered.error();
-  EXPECT_EQ(store::read_identity(store::default_file_system(), dir.path())->identity.id, id);
+  EXPECT_EQ(files::read_identity(files::default_file_system(), dir.path())->identity.id, id);
 }
 
 // Verifies issue 9 item 4: an emptied or deleted journal with no snapshot is
@@ -247,7 +247,7 @@ TEST(StoreSafety, IdentityMarksTheStoreAndItsWatermark) {
 TEST(StoreSafety, EmptiedOrDeletedJournalIsRefused) {
   for (bool remove : {false, true}) {
     SCOPED_TRACE(remove ? "deleted" : "emptied");
-    store::testing::TempDir dir;
+    files::testing::TempDir dir;
     {
       Node n(dir.path());
       ASSERT_TRUE(n.recovered) << n.recovered.error();
@@ -270,7 +270,7 @@ TEST(StoreSafety, EmptiedOrDeletedJournalIsRefused) {
     Node n(dir.path(), RecoverMode::kEmpty);
     ASSERT_TRUE(n.recovered) << n.recovered.error();
     EXPECT_EQ(n.balance(), 0);
-    EXPECT_TRUE(std::filesystem::exists(store::discarded_dir(dir.path()) + "/identity"));
+    EXPECT_TRUE(std::filesystem::exists(files::discarded_dir(dir.path()) + "/identity"));
   }
 }
 
@@ -282,7 +282,7 @@ TEST(StoreSafety, EmptiedOrDeletedJournalIsRefused) {
 TEST(StoreSafety, EveryUnusableSnapshotIsRefused) {
   for (bool remove : {false, true}) {
     SCOPED_TRACE(remove ? "snapshots deleted" : "snapshots emptied");
-    store::testing::TempDir dir;
+    files::testing::TempDir dir;
     {
       Node n(dir.path());
       ASSERT_TRUE(n.recovered) << n.recovered.error();
@@ -324,7 +324,7 @@ TEST(StoreSafety, EveryUnusableSnapshotIsRefused) {
 // Verifies a store written before identity files existed keeps working and
 // gets one, and a damaged identity file is refused unless --recover says.
 TEST(StoreSafety, UpgradeWithoutIdentityAndDamagedIdentity) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     Node n(dir.path());
     ASSERT_TRUE(n.recovered);
@@ -356,7 +356,7 @@ TEST(StoreSafety, UpgradeWithoutIdentityAndDamagedIdentity) {
 
 // Verifies --recover=empty changes nothing when the state is intact.
 TEST(StoreSafety, EmptyLeavesAnIntactStoreAlone) {
-  store::testing::TempDir dir;
+  files::testing::TempDir dir;
   {
     Node n(dir.path());
     ASSERT_TRUE(n.recovered);
@@ -365,7 +365,7 @@ TEST(StoreSafety, EmptyLeavesAnIntactStoreAlone) {
   Node n(dir.path(), RecoverMode::kEmpty);
   ASSERT_TRUE(n.recovered) << n.recovered.error();
   EXPECT_EQ(n.balance(), 100000);
-  EXPECT_FALSE(std::filesystem::exists(store::discarded_dir(dir.path())));
+  EXPECT_FALSE(std::filesystem::exists(files::discarded_dir(dir.path())));
 }
 
 // Verifies issue 9 item 6: per_subject counters (a quota and a window per
@@ -374,7 +374,7 @@ TEST(StoreSafety, EmptyLeavesAnIntactStoreAlone) {
 TEST(StoreSafety, PerSubjectCountersSurviveARestart) {
   for (bool snapshot : {false, true}) {
     SCOPED_TRACE(snapshot ? "snapshot" : "journal");
-    store::testing::TempDir dir;
+    files::testing::TempDir dir;
     {
       Node n(dir.path());
       ASSERT_TRUE(n.recovered);

@@ -6,7 +6,7 @@
 #include "persist/files/journal.h"
 #include "store_test_util.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 using testing::Recorder;
@@ -56,4 +56,4 @@ TEST(JournalBehindSnapshot, RecordsAppendedAfterATornTailSurviveTheNextRecovery)
 }
 
 }  // namespace
-}  // namespace tollgate::store
+}  // namespace tollgate::files

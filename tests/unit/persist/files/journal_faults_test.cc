@@ -7,7 +7,7 @@
 #include "persist/files/journal.h"
 #include "store_test_util.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 using testing::Recorder;
@@ -263,4 +263,4 @@ TEST(FaultyFileSystemTest, RulesMatchAsDocumented) {
 }
 
 }  // namespace
-}  // namespace tollgate::store
+}  // namespace tollgate::files

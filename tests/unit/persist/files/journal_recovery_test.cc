@@ -10,7 +10,7 @@
 
 #include <filesystem>
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 using testing::Recorder;
@@ -400,4 +400,4 @@ TEST(JournalRecoveryTest, IgnoresNonSegmentFiles) {
 }
 
 }  // namespace
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -6,7 +6,7 @@
 #include "store_test_util.h"
 #include "tollgate/time.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 using testing::Recorder;
@@ -208,4 +208,4 @@ TEST(JournalTest, StatusTableVisitsAllCounters) {
 }
 
 }  // namespace
-}  // namespace tollgate::store
+}  // namespace tollgate::files

@@ -5,7 +5,7 @@
 #include "support/faulty_file_system.h"
 #include "store_test_util.h"
 
-namespace tollgate::store {
+namespace tollgate::files {
 namespace {
 
 using testing::TempDir;
@@ -232,4 +232,4 @@ TEST(SnapshotTest, AbandonedWriterRemovesTmp) {
 }
 
 }  // namespace
-}  // namespace tollgate::store
+}  // namespace tollgate::files

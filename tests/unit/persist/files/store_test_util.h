@@ -15,7 +15,7 @@
 
 #include "persist/files/journal.h"
 
-namespace tollgate::store::testing {
+namespace tollgate::files::testing {
 
 // A fresh directory from mkdtemp, removed with everything in it.
 class TempDir {
@@ -80,4 +80,4 @@ inline std::string payload_for(uint64_t i) {
   return std::string(i % 37, static_cast<char>('a' + i % 26)) + std::to_string(i);
 }
 
-}  // namespace tollgate::store::testing
+}  // namespace tollgate::files::testing
