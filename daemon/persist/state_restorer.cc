@@ -131,6 +131,14 @@ void StateRestorer::finish() {
         break;
       }
       const auto [debited, refunded] = i < lots.size() ? lots[i] : std::pair<int64_t, int64_t>{0, 0};
+      // A lot moves in whole credits at its own price; money that is not a
+      // whole number of them would be floored away below (Σ ledger ≠
+      // balance), so it is damage, not something to round.
+      if (debited % lot->unit_price != 0 || refunded % lot->unit_price != 0) {
+        error(fmt::format("ledger of '{}' debits {} and refunds {} on lot {}: not whole credits at its price {}", key,
+                          debited, refunded, i, lot->unit_price));
+        continue;
+      }
       FlushMark mark{debited / lot->unit_price + carry, refunded / lot->unit_price};
       carry = 0;
       if (mark.debited - mark.refunded > lot->credits) {

@@ -104,5 +104,24 @@ TEST(StateRestorerLedger, OverdraftIsAnErrorUnlessTheBalanceIsShared) {
   EXPECT_EQ(shared.balance(), 0);
 }
 
+// Verifies money that is not a whole number of credits at the lot's price (a
+// debit of 150 on a lot at 100 per credit) is an error: the lot's counters
+// count credits, so it would be floored away and the balance would differ
+// from Σ ledger. Found by the store_recovery fuzzer (Σ ledger 154,616 against
+// a balance of 154,600 after recovery).
+TEST(StateRestorerLedger, MoneyThatIsNotWholeCreditsIsAnError) {
+  Restoring r;
+  r.restorer->ledger({Restoring::entry(2, LedgerKind::kDebit, -150, 0)});
+  r.restorer->finish();
+  EXPECT_EQ(r.restorer->stats().errors, 1u);
+  Restoring whole;
+  whole.restorer->ledger({Restoring::entry(2, LedgerKind::kDebit, -200, 0),
+                          Restoring::entry(3, LedgerKind::kRefund, 100, 0)});
+  whole.restorer->finish();
+  EXPECT_EQ(whole.restorer->stats().errors, 0u);
+  EXPECT_EQ(whole.balance(), 1900);
+  EXPECT_TRUE(check_invariant(whole.state.ledger(), "acme", whole.balance()).has_value());
+}
+
 }  // namespace
 }  // namespace tollgate::persist
