@@ -50,7 +50,14 @@ std::expected<void, std::string> apply_admin_record(const AdminRecord& record, E
       ContractState& st = state.contract(record.contract);
       Account* account = st.account();
       // A contract whose pricing left the config keeps its lots.
-      if (account == nullptr) account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
+      if (account == nullptr) {
+        // A replayed record with an impossible price is refused, not a crash
+        // (PriceLadder::flat takes only a positive price).
+        if (record.lot.unit_price <= 0)
+          return std::unexpected(fmt::format("recharge of '{}' ({}): unit price {}", record.contract,
+                                             record.payment_id, record.lot.unit_price));
+        account = &st.ensure_account(PriceLadder::flat(record.lot.unit_price));
+      }
       if (auto restored = account->add_lot(record.lot, record.wallet); !restored)
         return std::unexpected(fmt::format("recharge of '{}' ({}): {}", record.contract, record.payment_id,
                                            restored.error()));

@@ -32,6 +32,10 @@ void StateRestorer::contract(const ContractImage& image) {
   Account* account = st.account();
   if (account == nullptr) {
     if (image.lots.empty()) return;
+    // PriceLadder::flat takes only a positive price (a caller bug otherwise):
+    // a stored lot that says otherwise is damage, reported, not a crash.
+    if (image.lots.front().unit_price <= 0)
+      return error(fmt::format("contract '{}': lot 0 has unit price {}", image.key, image.lots.front().unit_price));
     account = &st.ensure_account(PriceLadder::flat(image.lots.front().unit_price));
   }
   for (LotState lot : image.lots) {

@@ -127,6 +127,20 @@ TEST(AdminRecordApply, RefusesARechargeWhoseLedgerEntryDisagrees) {
   }
 }
 
+// Verifies a replayed recharge of a contract no longer priced (here: no
+// longer in the config at all) whose lot has no positive price is refused,
+// not a crash: PriceLadder::flat aborted on it.
+TEST(AdminRecordApply, RefusesARechargeWithoutAPositivePrice) {
+  AdminRecord bad = recharge_record();
+  bad.contract = bad.ledger_entry.contract = "gone";
+  bad.lot.unit_price = 0;
+  Daemon d;
+  auto applied = d.apply(bad);
+  ASSERT_FALSE(applied.has_value());
+  EXPECT_NE(applied.error().find("unit price 0"), std::string::npos) << applied.error();
+  EXPECT_TRUE(d.state.ledger().entries("gone").empty());
+}
+
 // Verifies a status record carrying money in its ledger entry is refused.
 TEST(AdminRecordApply, RefusesAStatusRecordWithMoney) {
   AdminRecord record;

@@ -123,5 +123,23 @@ TEST(StateRestorerLedger, MoneyThatIsNotWholeCreditsIsAnError) {
   EXPECT_TRUE(check_invariant(whole.state.ledger(), "acme", whole.balance()).has_value());
 }
 
+// Verifies a stored lot with an impossible price, for a contract whose
+// pricing left the config, is an error and not a crash: PriceLadder::flat
+// aborted on it (store_recovery fuzzer, a mutated snapshot).
+TEST(StateRestorerLedger, LotWithoutAPositivePriceIsAnError) {
+  Restoring r;
+  ContractImage ghost;
+  ghost.key = "ghost";  // in no config: it gets a flat ladder from its first lot
+  ghost.has_account = true;
+  LotState lot;
+  lot.amount = 100;
+  lot.unit_price = 0;
+  lot.credits = 1;
+  ghost.lots.push_back(lot);
+  r.restorer->contract(ghost);
+  EXPECT_EQ(r.restorer->stats().errors, 1u);
+  EXPECT_EQ(r.state.find("ghost")->account(), nullptr);
+}
+
 }  // namespace
 }  // namespace tollgate::persist
