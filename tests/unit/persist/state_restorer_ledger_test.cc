@@ -18,7 +18,8 @@ namespace {
 constexpr Nanos kStart = tollgate::testing::kTestStart;
 
 struct Restoring {
-  explicit Restoring(StateRestorer::Overdraft overdraft = StateRestorer::Overdraft::kError) {
+  // `credits`: what the stored lot says it bought (2,000 at 100 buys 20).
+  explicit Restoring(StateRestorer::Overdraft overdraft = StateRestorer::Overdraft::kError, int64_t credits = 20) {
     EngineOptions o;
     PolicySpec acme;
     acme.name = "acme";
@@ -36,7 +37,7 @@ struct Restoring {
     LotState lot;
     lot.amount = 2000;
     lot.unit_price = 100;
-    lot.credits = 20;
+    lot.credits = credits;
     image.lots.push_back(lot);
     restorer->contract(image);
     restorer->ledger({entry(1, LedgerKind::kRecharge, 2000, 0)});
@@ -147,30 +148,10 @@ TEST(StateRestorerLedger, LotWithoutAPositivePriceIsAnError) {
 // against a balance of 47,600 (store_recovery fuzzer). finish() checks
 // Σ ledger = balance for every account it restored.
 TEST(StateRestorerLedger, BalanceThatIsNotTheLedgerIsAnError) {
-  Reclaimer reclaimer;
-  RuntimeState state;
-  EngineOptions o;
-  PolicySpec acme;
-  acme.name = "acme";
-  acme.limits = {tollgate::testing::quota("daily", 1000)};
-  ContractRules rules;
-  rules.pricing = PriceLadder::flat(100);
-  acme.rules = rules;
-  o.contracts.push_back(acme);
-  auto engine = std::move(*Engine::create(o, reclaimer, kStart, state));
-  StateRestorer restorer(state, *engine, kStart, StateRestorer::Overdraft::kError);
-  ContractImage image;
-  image.key = "acme";
-  image.has_account = true;
-  LotState lot;
-  lot.amount = 2000;
-  lot.unit_price = 100;
-  lot.credits = 5;  // 2,000 paid for 20 credits
-  image.lots.push_back(lot);
-  restorer.contract(image);
-  restorer.ledger({Restoring::entry(1, LedgerKind::kRecharge, 2000, 0)});
-  restorer.finish();
-  EXPECT_EQ(restorer.stats().errors, 1u);
+  Restoring r(StateRestorer::Overdraft::kError, /*credits=*/5);  // 2,000 paid for 20 credits
+  r.restorer->finish();
+  EXPECT_EQ(r.restorer->stats().errors, 1u);
+  EXPECT_EQ(r.balance(), 500);
 }
 
 }  // namespace
