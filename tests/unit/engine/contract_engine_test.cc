@@ -2,6 +2,8 @@
 // precedence, prepaid debits, ID replay, holds and their expiry, subjects.
 #include <gtest/gtest.h>
 
+#include "unit/engine/limit_specs.h"
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -12,6 +14,9 @@
 namespace tollgate {
 namespace {
 
+using tollgate::testing::contract;
+using tollgate::testing::priced;
+
 constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
 LimitSpec make_limit(std::string name, LimitType type, int64_t limit) {
@@ -21,20 +26,6 @@ LimitSpec make_limit(std::string name, LimitType type, int64_t limit) {
   s.limit = limit;
   s.period = Period::kDay;
   return s;
-}
-
-PolicySpec contract(std::string name, std::vector<LimitSpec> limits, ContractRules rules = {}) {
-  PolicySpec p;
-  p.name = std::move(name);
-  p.limits = std::move(limits);
-  p.rules = std::move(rules);
-  return p;
-}
-
-ContractRules priced(int64_t unit_price) {
-  ContractRules r;
-  r.pricing = PriceLadder::flat(unit_price);
-  return r;
 }
 
 class ContractEngineTest : public ::testing::Test {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -40,6 +41,22 @@ inline LimitSpec distinct_subjects(std::string name, int64_t limit, Period perio
   LimitSpec s = quota(std::move(name), limit, period);
   s.type = LimitType::kDistinctSubjects;
   return s;
+}
+
+// A contract with `limits` and `rules` (pricing, scope, …).
+inline PolicySpec contract(std::string name, std::vector<LimitSpec> limits, ContractRules rules = {}) {
+  PolicySpec p;
+  p.name = std::move(name);
+  p.limits = std::move(limits);
+  p.rules = std::move(rules);
+  return p;
+}
+
+// Contract rules with one flat price per credit.
+inline ContractRules priced(int64_t unit_price) {
+  ContractRules r;
+  r.pricing = PriceLadder::flat(unit_price);
+  return r;
 }
 
 inline LimitSpec window(std::string name, int64_t limit, Nanos w) {

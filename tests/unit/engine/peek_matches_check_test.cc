@@ -5,6 +5,8 @@
 // and then checks the same request at the same instant and compares.
 #include <gtest/gtest.h>
 
+#include "unit/engine/limit_specs.h"
+
 #include <string>
 #include <vector>
 
@@ -14,17 +16,11 @@
 namespace tollgate {
 namespace {
 
-constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
+using tollgate::testing::contract;
+using tollgate::testing::priced;
+using tollgate::testing::bucket;
 
-LimitSpec bucket(std::string name, int64_t rate, Nanos per, int64_t burst) {
-  LimitSpec s;
-  s.name = std::move(name);
-  s.type = LimitType::kTokenBucket;
-  s.rate = rate;
-  s.per = per;
-  s.burst = burst;
-  return s;
-}
+constexpr Nanos kStart = 1'700'000'000 * kNanosPerSecond;
 
 LimitSpec counter(std::string name, LimitType type, int64_t limit, Nanos window = 60 * kNanosPerSecond) {
   LimitSpec s;
@@ -34,20 +30,6 @@ LimitSpec counter(std::string name, LimitType type, int64_t limit, Nanos window 
   s.period = Period::kDay;
   s.window = window;
   return s;
-}
-
-PolicySpec contract(std::string name, std::vector<LimitSpec> limits, ContractRules rules = {}) {
-  PolicySpec p;
-  p.name = std::move(name);
-  p.limits = std::move(limits);
-  p.rules = std::move(rules);
-  return p;
-}
-
-ContractRules priced(int64_t unit_price) {
-  ContractRules r;
-  r.pricing = PriceLadder::flat(unit_price);
-  return r;
 }
 
 class PeekMatchesCheck : public ::testing::Test {
