@@ -9,6 +9,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcctz-dev tzdata libcli11-dev libspdlog-dev libfmt-dev
   redis-server redis-tools
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc   # the Envoy gRPC front
+  libhttp-parser-dev                      # the HTTP check and metrics front
+  libsystemd-dev                          # sd_notify for Type=notify
+  nginx wrk prometheus                    # nginx auth_request tests, HTTP bench, promtool
+  python3-redis                           # redis-py client tests
   clang-16 libfuzzer-16-dev libclang-rt-16-dev   # the fuzz build (make test-fuzz / make fuzz)
 )
 
