@@ -2,7 +2,9 @@
 # Redis vs tollgate on this machine, same client (redis-benchmark), same run:
 # GCRA via EVALSHA, INCR and PING on Redis; CHECK and PING on tollgate; 50
 # connections at pipeline 1, 16 and 64, plus one connection at pipeline 1 for
-# the round-trip p50. Prints one table (throughput, p50, p99, server CPU) and
+# the round-trip p50. Prints one table (throughput, p50, p99, server CPU as a
+# share of one core and in ns per request, read from /proc/<pid>/stat before
+# and after each run, so it holds even when the client saturates first) and
 # writes the same as JSON to bench/results/compare-<date>.json.
 #
 # Usage: bench/compare.sh [--quick] [--redis-only] [--build DIR] [--out DIR]
@@ -92,9 +94,10 @@ run_case() {
       -v ticks=$(( after_ticks - before_ticks )) -v hz="$clock_ticks" -v wall_ns=$(( end_ns - start_ns )) '
     { gsub(/"/, "", $0); split($0, f, ",")
       cpu = (ticks / hz) / (wall_ns / 1e9) * 100
-      printf "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%.1f\n", name, clients, pipeline, n, f[2], f[5], f[7], cpu }' \
+      cpu_ns_per_op = (ticks / hz) * 1e9 / n   # server CPU per request, whatever the client could send
+      printf "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%.1f\t%.1f\n", name, clients, pipeline, n, f[2], f[5], f[7], cpu, cpu_ns_per_op }' \
       <<<"$line" >>"$results"
-  tail -1 "$results" | awk -F'\t' '{ printf "  %-24s %12.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %5.1f%%\n", $1, $5, $6, $7, $8 }' >&2
+  tail -1 "$results" | awk -F'\t' '{ printf "  %-24s %12.0f req/s  p50 %7.3f ms  p99 %7.3f ms  cpu %5.1f%%  %7.0f ns/op\n", $1, $5, $6, $7, $8, $9 }' >&2
 }
 
 # ---- Redis ------------------------------------------------------------------

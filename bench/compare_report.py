@@ -2,7 +2,7 @@
 """Turns bench/compare.sh results into one table and one JSON file.
 
 Input: a TSV with one line per case:
-  name, clients, pipeline, requests, rps, p50_ms, p99_ms, server_cpu_pct
+  name, clients, pipeline, requests, rps, p50_ms, p99_ms, server_cpu_pct, server_cpu_ns_per_op
 Output: the table on stdout (machine, date, cases, ratios) and the same data
 as JSON at --json. Python 3 standard library only.
 """
@@ -19,6 +19,13 @@ RATIOS = [
     ("tollgate CHECK / Redis PING (p64, req/s)", "tollgate-check-p64", "redis-ping-p64", "rps"),
     ("tollgate PING / Redis PING (p64, req/s)", "tollgate-ping-p64", "redis-ping-p64", "rps"),
     ("tollgate CHECK / Redis PING (1 conn, p50 latency)", "tollgate-check-1conn", "redis-ping-1conn", "p50_us"),
+    # Server CPU per request (issue 16's targets: p64 CHECK/PING <= 2.5, p1 CHECK/Redis PING <= 1.0).
+    ("tollgate CHECK / tollgate PING (p64, server CPU per op)", "tollgate-check-p64", "tollgate-ping-p64", "cpu_ns_per_op"),
+    ("tollgate CHECK / tollgate PING (p16, server CPU per op)", "tollgate-check-p16", "tollgate-ping-p16", "cpu_ns_per_op"),
+    ("tollgate CHECK / tollgate PING (p1, server CPU per op)", "tollgate-check-p1", "tollgate-ping-p1", "cpu_ns_per_op"),
+    ("tollgate CHECK / Redis PING (p1, server CPU per op)", "tollgate-check-p1", "redis-ping-p1", "cpu_ns_per_op"),
+    ("tollgate CHECK / Redis PING (p64, server CPU per op)", "tollgate-check-p64", "redis-ping-p64", "cpu_ns_per_op"),
+    ("tollgate CHECK / Redis EVALSHA (p16, server CPU per op)", "tollgate-check-p16", "redis-evalsha-p16", "cpu_ns_per_op"),
 ]
 
 
@@ -38,9 +45,9 @@ def read_cases(path):
     with open(path) as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
-            if len(fields) != 8:
+            if len(fields) != 9:
                 continue
-            name, clients, pipeline, requests, rps, p50, p99, cpu = fields
+            name, clients, pipeline, requests, rps, p50, p99, cpu, cpu_ns = fields
             cases.append({
                 "case": name,
                 "server": name.split("-", 1)[0],
@@ -51,6 +58,7 @@ def read_cases(path):
                 "p50_us": round(float(p50) * 1000, 1),
                 "p99_us": round(float(p99) * 1000, 1),
                 "server_cpu_pct": round(float(cpu), 1),
+                "cpu_ns_per_op": round(float(cpu_ns), 1),
             })
     return cases
 
@@ -87,14 +95,14 @@ def main():
     m = report["machine"]
     print(f"\ntollgate vs Redis — {report['date']} — {m['nproc']} CPUs, {m['cpu_model']}, "
           f"Redis {args.redis_version}, {args.mode} run, load average {m['loadavg_1m_at_end']}")
-    print(f"{'case':<24} {'conns':>5} {'pipe':>4} {'requests/s':>12} {'p50 µs':>9} {'p99 µs':>9} {'server CPU':>10}")
+    print(f"{'case':<24} {'conns':>5} {'pipe':>4} {'requests/s':>12} {'p50 µs':>9} {'p99 µs':>9} {'server CPU':>10} {'CPU ns/op':>10}")
     for c in cases:
         print(f"{c['case']:<24} {c['clients']:>5} {c['pipeline']:>4} {c['rps']:>12,.0f} {c['p50_us']:>9.1f} "
-              f"{c['p99_us']:>9.1f} {c['server_cpu_pct']:>9.1f}%")
+              f"{c['p99_us']:>9.1f} {c['server_cpu_pct']:>9.1f}% {c['cpu_ns_per_op']:>10,.0f}")
     print()
     for r in ratios:
         shown = "n/a (case not run)" if r["value"] is None else f"{r['value']:.3f}"
-        print(f"{r['ratio']:<52} {shown}")
+        print(f"{r['ratio']:<58} {shown}")
 
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
