@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/directories.h"
+#include "app/systemd_notify.h"
 #include "commands/admin_service.h"
 #include "commands/cell_commands.h"
 #include "engine/cell_throttle.h"
@@ -186,6 +187,8 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   ContractAdmin contract_admin(engine, state);
   CommitGate gate;
   Storage storage;
+  SystemdNotifier systemd;
+  systemd.status("recovering state");
   if (config->storage.mode == StorageMode::kEmbedded) {
     if (auto made = make_directories(config->storage.dir, kStorageDirMode, "storage.dir"); !made) {
       spdlog::error("storage: {}", made.error());
@@ -286,11 +289,17 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   parts.clock = &clock;
   parts.sweep_interval = config->table.sweep_interval;
   parts.checkpoint_ms = config->storage.checkpoint_ms;
+  parts.on_stopping = [&systemd] { systemd.stopping("stopping: flushing replies and the final checkpoint"); };
+  parts.on_watchdog = [&systemd] { systemd.watchdog(); };
+  parts.watchdog_ms = systemd.watchdog_interval_ms();
   cp.start(parts);
 
   spdlog::info("tollgated ready: data socket {}, admin socket {} ({} worker threads, {} contracts, {} key classes)",
                config->server.socket, config->server.admin_socket, threads, engine().contracts().size(),
                engine().key_classes().size());
+  // Recovered, listening, workers running: a client queued now is answered.
+  systemd.ready(fmt::format("serving {} ({} contracts, {} key classes)", config->server.socket,
+                            engine().contracts().size(), engine().key_classes().size()));
   cp.run();
   server.stop();
   cp.close();
