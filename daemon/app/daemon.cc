@@ -301,6 +301,9 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   systemd.ready(fmt::format("serving {} ({} contracts, {} key classes)", config->server.socket,
                             engine().contracts().size(), engine().key_classes().size()));
   cp.run();
+  // The loop's signal handlers are gone: a late SIGHUP (a reload script)
+  // must not kill the process while it winds down.
+  ::signal(SIGHUP, SIG_IGN);
   server.stop();
   cp.close();
   reclaimer.collect();
