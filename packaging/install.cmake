@@ -6,7 +6,16 @@ include(GNUInstallDirs)
 set(TOLLGATE_CONFIG_DIR "/etc/tollgate" CACHE PATH "where the installed tollgated.service reads tollgate.yaml")
 
 install(TARGETS tollgated tollgate tollgate-load RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES ${CMAKE_SOURCE_DIR}/packaging/tollgate.yaml DESTINATION ${TOLLGATE_CONFIG_DIR})
+# The config is installed only where none exists: `make install` over a
+# configured machine must not replace the operator's file (the .deb marks
+# it a conffile, and dpkg asks).
+install(CODE "
+  if(EXISTS \"\$ENV{DESTDIR}${TOLLGATE_CONFIG_DIR}/tollgate.yaml\")
+    message(STATUS \"Keeping: \$ENV{DESTDIR}${TOLLGATE_CONFIG_DIR}/tollgate.yaml (exists)\")
+  else()
+    file(INSTALL \"${CMAKE_SOURCE_DIR}/packaging/tollgate.yaml\" DESTINATION \"${TOLLGATE_CONFIG_DIR}\")
+  endif()
+")
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/architecture.md
               ${CMAKE_SOURCE_DIR}/docs/durability.md ${CMAKE_SOURCE_DIR}/docs/cli.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
