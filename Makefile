@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 300
 WERROR    ?= $(or $(TOLLGATE_WERROR),OFF)
 CONFIG    ?= conf/tollgate.yaml
 
-.PHONY: setup build build-asan build-tsan build-fuzz run test test-release test-asan test-tsan test-fuzz fuzz bench compare durability clean
+.PHONY: setup build build-asan build-tsan build-fuzz run test test-release test-asan test-tsan test-fuzz fuzz bench compare durability install deb soak clean
 
 setup:
 	@scripts/setup.sh
@@ -72,6 +72,21 @@ compare: build
 
 durability: build
 	bench/durability.sh
+
+# Binaries, /etc/tollgate/tollgate.yaml, the systemd unit and the docs
+# (packaging/install.cmake); PREFIX=/usr/local by default, DESTDIR honoured.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package (CPack): $(BUILD)/package/tollgate_<version>_<arch>.deb.
+deb: build
+	cd $(BUILD) && cpack -G DEB
+
+# Mixed load, reloads, admin commands and churn; fails on growth (scripts/soak.sh).
+SOAK_SECONDS ?= 3600
+soak: build
+	scripts/soak.sh $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ)

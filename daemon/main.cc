@@ -6,6 +6,7 @@
 #include "app/daemon.h"
 #include "config/config_diff.h"
 #include "config/config_loader.h"
+#include "log/log_format.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"truncate", "empty"}));
   CLI11_PARSE(app, argc, argv);
 
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+  tollgate::configure_logging(tollgate::LogStyle::kText, spdlog::level::info);  // log: in the config may change it
   if (!check_path.empty()) return check_config(check_path, against_path);
   if (!against_path.empty()) {
     std::fprintf(stderr, "--against needs --check-config FILE\n");

@@ -10,11 +10,14 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "app/directories.h"
+#include "app/systemd_notify.h"
 #include "commands/admin_service.h"
 #include "commands/cell_commands.h"
 #include "engine/cell_throttle.h"
 #include "commands/data_service.h"
 #include "config/config_loader.h"
+#include "config/config_paths.h"
 #include "control/admin_peers.h"
 #include "control/commit_gate.h"
 #include "control/contract_admin.h"
@@ -23,6 +26,7 @@
 #include "control/reloader.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
+#include "log/log_format.h"
 #include "net/fd_limit.h"
 #include "net/server.h"
 #include "persist/embedded/embedded_store.h"
@@ -105,6 +109,29 @@ std::function<bool(const PeerCredentials&)> admin_peer_check(const AdminConfig& 
   };
 }
 
+// log: format and level, applied once at start (a reload does not change them).
+void apply_log_config(const LogConfig& log) {
+  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                          spdlog::level::warn, spdlog::level::err};
+  configure_logging(log.format == LogFormat::kJson ? LogStyle::kJson : LogStyle::kText,
+                    kLevels[static_cast<size_t>(log.level)]);
+}
+
+// A listener's group (server.socket_group: its gid, -1 for none) and its
+// socket's parent directory, created 0750 and given that group when missing.
+std::expected<int, std::string> prepare_socket(const std::string& path, const std::string& group,
+                                               std::string_view key) {
+  int gid = -1;
+  if (!group.empty()) {
+    auto found = lookup_group(group);
+    if (!found) return std::unexpected(fmt::format("{}_group: unknown group '{}'", key, group));
+    gid = static_cast<int>(*found);
+  }
+  if (auto made = make_directories(parent_directory(path), kSocketDirMode, key, static_cast<gid_t>(gid)); !made)
+    return std::unexpected(made.error());
+  return gid;
+}
+
 }  // namespace
 
 int run_daemon(const std::string& config_path, const DaemonOptions& options) {
@@ -115,6 +142,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
                   config.error().size() == 1 ? "" : "s");
     return 2;
   }
+  apply_log_config(config->log);
   if (options.recover != persist::RecoverMode::kRefuse && config->storage.mode != StorageMode::kEmbedded) {
     spdlog::error("--recover={} applies to storage.mode embedded only", persist::recover_mode_name(options.recover));
     return 2;
@@ -153,10 +181,20 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   limits.max_output = static_cast<size_t>(config->server.max_output);
   limits.output_stall_timeout = config->server.output_stall_timeout;
   limits.max_input_total = static_cast<size_t>(config->server.max_input_total);
+  limits.idle_timeout = config->server.timeout;
+  limits.frame_timeout = config->server.frame_timeout;
 
   ContractAdmin contract_admin(engine, state);
   CommitGate gate;
   Storage storage;
+  SystemdNotifier systemd;
+  systemd.status("recovering state");
+  if (config->storage.mode == StorageMode::kEmbedded) {
+    if (auto made = make_directories(config->storage.dir, kStorageDirMode, "storage.dir"); !made) {
+      spdlog::error("storage: {}", made.error());
+      return 1;
+    }
+  }
   if (!open_storage(*config, options, clock, gate, state, engine, storage)) return 1;
 
   ControlPlane cp;
@@ -195,9 +233,20 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
                  config->storage.checkpoint_ms, config->storage.redis.buffer_max);
   }
 
+  auto data_group = prepare_socket(config->server.socket, config->server.socket_group, "server.socket");
+  auto admin_group =
+      prepare_socket(config->server.admin_socket, config->server.admin_socket_group, "server.admin_socket");
+  for (const auto* prepared : {&data_group, &admin_group}) {
+    if (!*prepared) {
+      spdlog::error("cannot listen: {}", prepared->error());
+      cp.close();
+      return 1;
+    }
+  }
   ListenerOptions data_listener;
   data_listener.path = config->server.socket;
   data_listener.mode = config->server.socket_mode;
+  data_listener.group = *data_group;
   data_listener.service = &data;
   if (auto r = server.listen(data_listener); !r) {
     spdlog::error("cannot listen: {}", r.error());
@@ -207,6 +256,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   ListenerOptions admin_listener;
   admin_listener.path = config->server.admin_socket;
   admin_listener.mode = config->server.admin_socket_mode;
+  admin_listener.group = *admin_group;
   admin_listener.service = &admin;
   admin_listener.admin = true;
   admin_listener.dedicated_worker = true;
@@ -239,12 +289,21 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   parts.clock = &clock;
   parts.sweep_interval = config->table.sweep_interval;
   parts.checkpoint_ms = config->storage.checkpoint_ms;
+  parts.on_stopping = [&systemd] { systemd.stopping("stopping: flushing replies and the final checkpoint"); };
+  parts.on_watchdog = [&systemd] { systemd.watchdog(); };
+  parts.watchdog_ms = systemd.watchdog_interval_ms();
   cp.start(parts);
 
   spdlog::info("tollgated ready: data socket {}, admin socket {} ({} worker threads, {} contracts, {} key classes)",
                config->server.socket, config->server.admin_socket, threads, engine().contracts().size(),
                engine().key_classes().size());
+  // Recovered, listening, workers running: a client queued now is answered.
+  systemd.ready(fmt::format("serving {} ({} contracts, {} key classes)", config->server.socket,
+                            engine().contracts().size(), engine().key_classes().size()));
   cp.run();
+  // The loop's signal handlers are gone: a late SIGHUP (a reload script)
+  // must not kill the process while it winds down.
+  ::signal(SIGHUP, SIG_IGN);
   server.stop();
   cp.close();
   reclaimer.collect();

@@ -190,6 +190,8 @@ void info_command(CommandContext& ctx) {
     line("accept_pauses", net.accept_pauses);
     line("input_buffer_bytes", net.input_buffer_bytes);
     line("input_buffer_drops", net.input_buffer_drops);
+    line("idle_timeouts", net.idle_timeouts);
+    line("frame_timeouts", net.frame_timeouts);
     text += "\r\n";
   }
   if (want("stats")) {

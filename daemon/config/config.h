@@ -23,7 +23,9 @@ struct ConfigDefaults {
   // server:
   static constexpr std::string_view kSocket = "run/tollgate.sock";     // data-plane Unix socket
   static constexpr int kSocketMode = 0660;                             // data socket file mode
-  static constexpr std::string_view kAdminSocket = "run/admin.sock";   // admin Unix socket
+  // Relative paths (sockets, storage.dir, redis.socket) resolve against the
+  // config file's directory (config/config_paths.h).
+  static constexpr std::string_view kAdminSocketSuffix = ".admin.sock"; // admin socket: <data socket minus .sock> + this
   static constexpr int kAdminSocketMode = 0600;                        // admin socket file mode
   static constexpr int kThreads = 0;                                   // data-plane workers; 0 = one per core
   static constexpr int kMaxThreads = 256;                              // upper bound for `threads`
@@ -35,6 +37,8 @@ struct ConfigDefaults {
   static constexpr Nanos kOutputStallTimeout = 30 * kNanosPerSecond;   // a client taking none of 1 MiB of replies this long is dropped
   static constexpr int64_t kMaxInputTotal = int64_t{256} << 20;        // grown input buffers, all connections together
   static constexpr int64_t kMaxKey = 512;                              // bytes per key (CHECK, PEEK, CL.THROTTLE, admin, ...)
+  static constexpr Nanos kClientTimeout = 0;                           // idle clients closed after this; 0 = never (Redis `timeout`)
+  static constexpr Nanos kFrameTimeout = 5 * kNanosPerSecond;          // a started request must be complete within this; 0 = never
   // top level:
   static constexpr std::string_view kTimezone = "UTC";                 // calendar quotas and expiry display
   static constexpr bool kShadowMode = false;                           // true: no limit ever denies (dry run)
@@ -72,8 +76,12 @@ enum class Durability : uint8_t { kRelaxed, kStrict };
 struct ServerConfig {
   std::string socket{ConfigDefaults::kSocket};
   int socket_mode = ConfigDefaults::kSocketMode;
-  std::string admin_socket{ConfigDefaults::kAdminSocket};
+  std::string admin_socket;  // empty in the file: next to `socket` (default_admin_socket)
   int admin_socket_mode = ConfigDefaults::kAdminSocketMode;
+  std::string socket_group;        // group (name or number) the data socket is given; empty: the daemon's
+  std::string admin_socket_group;  // the same for the admin socket
+  Nanos timeout = ConfigDefaults::kClientTimeout;            // idle clients are closed after this (0: never)
+  Nanos frame_timeout = ConfigDefaults::kFrameTimeout;       // an incomplete request older than this closes its connection (0: never)
   int threads = ConfigDefaults::kThreads;
   int64_t max_connections = ConfigDefaults::kMaxConnections;
   int64_t max_args = ConfigDefaults::kMaxArgs;
@@ -83,6 +91,15 @@ struct ServerConfig {
   Nanos output_stall_timeout = ConfigDefaults::kOutputStallTimeout;
   int64_t max_input_total = ConfigDefaults::kMaxInputTotal;
   int64_t max_key = ConfigDefaults::kMaxKey;
+};
+
+enum class LogFormat : uint8_t { kText, kJson };
+enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError };
+
+// `log:` — one line per event on stderr (journald, docker, a collector).
+struct LogConfig {
+  LogFormat format = LogFormat::kText;
+  LogLevel level = LogLevel::kInfo;
 };
 
 struct TableConfig {
@@ -176,6 +193,7 @@ struct Config {
   // true: an empty or truncated file must not silently drop every contract.
   bool allow_empty = false;
   ServerConfig server;
+  LogConfig log;
   std::string timezone{ConfigDefaults::kTimezone};
   UnknownKeys unknown_keys = UnknownKeys::kDeny;
   bool shadow_mode = ConfigDefaults::kShadowMode;
@@ -199,5 +217,7 @@ std::string_view yaml_name(Durability value);
 std::string_view yaml_name(ContractStatus status);
 std::string_view yaml_name(HoldTimeoutPolicy policy);
 std::string_view yaml_name(FailPolicy policy);
+std::string_view yaml_name(LogFormat format);
+std::string_view yaml_name(LogLevel level);
 
 }  // namespace tollgate

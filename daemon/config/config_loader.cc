@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "config/config_paths.h"
 #include "config/contract_reader.h"
 #include "config/map_reader.h"
 #include "config/memory_check.h"
@@ -32,23 +33,66 @@ MapReader child(ErrorSink& errors, const MapReader& parent, std::string_view key
                    entry != nullptr ? entry->key_line : parent.line());
 }
 
-void read_socket_path(const MapReader& section, std::string_view key, std::string& out) {
-  if (!section.read_string(key, out)) return;
-  if (out.size() > kMaxSocketPath) {
-    section.error(*section.find(key), "Unix socket path is longer than " + std::to_string(kMaxSocketPath) +
-                                          " bytes");
+// Resolves a socket path (config_paths.h) and checks it fits sockaddr_un.
+void resolve_socket_path(const MapReader& section, std::string_view key, std::string_view base_dir,
+                         std::string& path) {
+  path = resolve_config_path(base_dir, path);
+  if (path.size() <= kMaxSocketPath) return;
+  const std::string reason = "Unix socket path " + path + " is longer than " + std::to_string(kMaxSocketPath) +
+                             " bytes" + (section.find(key) == nullptr ? " (derived from server.socket)" : "");
+  const MapReader::Entry* at = section.find(key) != nullptr ? section.find(key) : section.find("socket");
+  if (at != nullptr) {
+    section.error(*at, reason);
+  } else {
+    MapReader::Entry whole{std::string(key), YAML::Node(), section.line()};
+    section.error(whole, reason);
   }
 }
 
-void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server) {
+void read_socket_path(const MapReader& section, std::string_view key, std::string& out) {
+  section.read_string(key, out);
+}
+
+// A group the daemon gives its socket to must exist now (chown needs a gid).
+void read_group(const MapReader& section, std::string_view key, std::string& out) {
+  if (!section.read_string(key, out)) return;
+  if (!lookup_group(out)) {
+    section.error(*section.find(key), "unknown group '" + out + "' (no such entry in /etc/group or NSS)");
+    out.clear();
+  }
+}
+
+// Redis's `timeout` is whole seconds; a duration with a unit works too. 0: off.
+void read_timeout(const MapReader& section, std::string_view key, Nanos& out) {
+  const MapReader::Entry* entry = section.find(key);
+  if (entry == nullptr) return;
+  const std::string text = entry->value.IsScalar() ? entry->value.Scalar() : std::string();
+  if (auto seconds = parse_integer(text); seconds && *seconds >= 0 && *seconds <= 365 * 86400) {
+    out = *seconds * kNanosPerSecond;
+    return;
+  }
+  section.read_duration(key, out);
+}
+
+void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server, std::string_view base_dir) {
   const MapReader s = child(errors, root, "server",
                             {"socket", "socket_mode", "admin_socket", "admin_socket_mode", "threads",
                              "max_connections", "max_args", "max_bulk", "max_inline", "max_output",
-                             "output_stall_timeout", "max_input_total", "max_key"});
+                             "output_stall_timeout", "max_input_total", "max_key",
+                             "socket_group", "admin_socket_group", "timeout", "frame_timeout"});
   read_socket_path(s, "socket", server.socket);
   s.read_file_mode("socket_mode", server.socket_mode);
   read_socket_path(s, "admin_socket", server.admin_socket);
+  if (server.admin_socket.empty()) server.admin_socket = default_admin_socket(server.socket);
+  resolve_socket_path(s, "socket", base_dir, server.socket);
+  // A derived admin socket is too long only because the data socket is: one error.
+  if (s.find("admin_socket") != nullptr || server.socket.size() <= kMaxSocketPath)
+    resolve_socket_path(s, "admin_socket", base_dir, server.admin_socket);
   s.read_file_mode("admin_socket_mode", server.admin_socket_mode);
+  read_group(s, "socket_group", server.socket_group);
+  read_group(s, "admin_socket_group", server.admin_socket_group);
+  read_timeout(s, "timeout", server.timeout);
+  read_timeout(s, "frame_timeout", server.frame_timeout);
   s.read_integer("threads", server.threads, 0, ConfigDefaults::kMaxThreads);
   s.read_integer("max_connections", server.max_connections, 1, kMaxInt32);
   s.read_integer("max_args", server.max_args, 1, kMaxInt32);
@@ -80,12 +124,14 @@ void read_table(ErrorSink& errors, const MapReader& root, TableConfig& table) {
   }
 }
 
-void read_redis(ErrorSink& errors, const MapReader& storage_section, StorageConfig& storage) {
+void read_redis(ErrorSink& errors, const MapReader& storage_section, StorageConfig& storage,
+                std::string_view base_dir) {
   const MapReader r = child(errors, storage_section, "redis",
                             {"socket", "host", "port", "password", "prefix", "connect_timeout", "command_timeout",
                              "buffer_max"});
   RedisConfig& redis = storage.redis;
   read_socket_path(r, "socket", redis.socket);
+  if (!redis.socket.empty()) resolve_socket_path(r, "socket", base_dir, redis.socket);
   r.read_string("host", redis.host);
   r.read_integer("port", redis.port, 1, 65535);
   r.read_string("password", redis.password);
@@ -105,15 +151,16 @@ void read_redis(ErrorSink& errors, const MapReader& storage_section, StorageConf
   }
 }
 
-void read_storage(ErrorSink& errors, const MapReader& root, StorageConfig& storage) {
+void read_storage(ErrorSink& errors, const MapReader& root, StorageConfig& storage, std::string_view base_dir) {
   const MapReader s = child(errors, root, "storage",
                             {"mode", "dir", "durability", "checkpoint_ms", "snapshot_interval", "redis"});
   s.read_choice("mode", storage.mode, kStorageModeNames);
   s.read_string("dir", storage.dir);
+  storage.dir = resolve_config_path(base_dir, storage.dir);
   s.read_choice("durability", storage.durability, kDurabilityNames);
   s.read_integer("checkpoint_ms", storage.checkpoint_ms, 1, 3'600'000);
   s.read_duration("snapshot_interval", storage.snapshot_interval);
-  read_redis(errors, s, storage);
+  read_redis(errors, s, storage, base_dir);
   if (storage.mode == StorageMode::kRedis && storage.durability == Durability::kStrict) {
     s.error(*s.find("durability"), "'strict' applies to the embedded store only; with storage.mode redis charges are "
                                    "written behind every checkpoint_ms (use relaxed)");
@@ -151,6 +198,12 @@ void read_admin(ErrorSink& errors, const MapReader& root, AdminConfig& admin) {
   }
 }
 
+void read_log(ErrorSink& errors, const MapReader& root, LogConfig& log) {
+  const MapReader l = child(errors, root, "log", {"format", "level"});
+  l.read_choice("format", log.format, kLogFormatNames);
+  l.read_choice("level", log.level, kLogLevelNames);
+}
+
 void read_dedup(ErrorSink& errors, const MapReader& root, DedupConfig& dedup) {
   const MapReader d = child(errors, root, "dedup", {"window", "max_entries"});
   d.read_duration("window", dedup.window);
@@ -183,19 +236,20 @@ void check_not_empty(ErrorSink& errors, const MapReader& root, const Config& con
              "would be refused as UNKNOWN. Set 'allow_empty: true' if that is what you want");
 }
 
-void read_config(ErrorSink& errors, const YAML::Node& node, Config& config) {
+void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std::string_view base_dir) {
   const MapReader root(errors, node, "",
-                       {"server", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
+                       {"server", "log", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
                         "dedup", "currency_decimals", "pricing", "contracts", "key_classes"},
                        1);
   if (!root.is_map()) return;
   root.read_bool("allow_empty", config.allow_empty);
-  read_server(errors, root, config.server);
+  read_server(errors, root, config.server, base_dir);
+  read_log(errors, root, config.log);
   root.read_timezone("timezone", config.timezone);
   root.read_choice("unknown_keys", config.unknown_keys, kUnknownKeysNames);
   root.read_bool("shadow_mode", config.shadow_mode);
   read_table(errors, root, config.table);
-  read_storage(errors, root, config.storage);
+  read_storage(errors, root, config.storage, base_dir);
   read_admin(errors, root, config.admin);
   read_dedup(errors, root, config.dedup);
   root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
@@ -212,13 +266,18 @@ int error_line(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 :
 
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view yaml_text,
                                                              const std::string& file_name) {
+  return parse_config(yaml_text, file_name, std::string_view());
+}
+
+std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view yaml_text, const std::string& file_name,
+                                                             std::string_view base_dir) {
   ErrorSink errors(file_name);
   Config config;
   config.file = file_name;
   try {
     const YamlDocuments documents = load_yaml_documents(yaml_text);  // not YAML::LoadAll: it can hang
     if (documents.second_line) errors.add(*documents.second_line, "only one YAML document is allowed per file");
-    read_config(errors, documents.first, config);
+    read_config(errors, documents.first, config, base_dir);
   } catch (const YAML::Exception& e) {
     return std::unexpected(std::vector<ConfigError>{{file_name, error_line(e.mark), "YAML syntax error: " + e.msg}});
   }
@@ -264,7 +323,7 @@ std::expected<Config, std::vector<ConfigError>> load_config_file(const std::stri
   }
   if (got > kMaxConfigFileBytes) return too_big();
   text.resize(got);
-  return parse_config(text, path);
+  return parse_config(text, path, config_base_dir(path));
 }
 
 }  // namespace tollgate

@@ -21,5 +21,7 @@ std::string_view yaml_name(Durability value) { return name_in(kDurabilityNames, 
 std::string_view yaml_name(ContractStatus status) { return name_in(kContractStatusNames, status); }
 std::string_view yaml_name(HoldTimeoutPolicy policy) { return name_in(kHoldTimeoutNames, policy); }
 std::string_view yaml_name(FailPolicy policy) { return name_in(kFailPolicyNames, policy); }
+std::string_view yaml_name(LogFormat format) { return name_in(kLogFormatNames, format); }
+std::string_view yaml_name(LogLevel level) { return name_in(kLogLevelNames, level); }
 
 }  // namespace tollgate

@@ -36,5 +36,9 @@ inline constexpr std::pair<std::string_view, HoldTimeoutPolicy> kHoldTimeoutName
     {"commit", HoldTimeoutPolicy::kCommit}, {"cancel", HoldTimeoutPolicy::kCancel}};
 inline constexpr std::pair<std::string_view, FailPolicy> kFailPolicyNames[] = {
     {"closed", FailPolicy::kClosed}, {"open", FailPolicy::kOpen}, {"local", FailPolicy::kLocal}};
+inline constexpr std::pair<std::string_view, LogFormat> kLogFormatNames[] = {
+    {"text", LogFormat::kText}, {"json", LogFormat::kJson}};
+inline constexpr std::pair<std::string_view, LogLevel> kLogLevelNames[] = {
+    {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
 
 }  // namespace tollgate

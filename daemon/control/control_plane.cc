@@ -26,6 +26,7 @@ void ControlPlane::close_all() {
   uv_close(as_handle(&sighup_), nullptr);
   uv_close(as_handle(&sweep_timer_), nullptr);
   uv_close(as_handle(&checkpoint_timer_), nullptr);
+  uv_close(as_handle(&watchdog_timer_), nullptr);
   uv_close(as_handle(&commit_async_), nullptr);
   uv_close(as_handle(&drained_async_), nullptr);
 }
@@ -56,6 +57,7 @@ void ControlPlane::on_stop_signal(uv_signal_t* handle, int signum) {
   cp->stopping_ = true;
   spdlog::info("{} received: stop accepting, flush replies, exit", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_timer_stop(&cp->sweep_timer_);
+  if (cp->parts_.on_stopping) cp->parts_.on_stopping();
   Server* server = cp->parts_.server;
   server->stop_listening();
   cp->drainer_ = std::thread([cp, server] {
@@ -100,6 +102,11 @@ void ControlPlane::on_checkpoint(uv_timer_t* timer) {
   cp->parts_.store->tick(cp->parts_.clock->now());  // failures are logged and counted inside; the next tick retries
 }
 
+void ControlPlane::on_watchdog(uv_timer_t* timer) {
+  auto* cp = static_cast<ControlPlane*>(timer->data);
+  cp->parts_.on_watchdog();
+}
+
 void ControlPlane::serve_commits(CommitGate& gate, std::function<void()> on_durable) {
   uv_async_init(&loop_, &commit_async_, on_commit_request);
   commit_async_.data = this;
@@ -122,6 +129,10 @@ void ControlPlane::start(const ControlPlaneParts& parts) {
   uv_timer_start(&sweep_timer_, on_sweep, sweep_ms, sweep_ms);
   uv_timer_init(&loop_, &checkpoint_timer_);
   checkpoint_timer_.data = this;
+  uv_timer_init(&loop_, &watchdog_timer_);
+  watchdog_timer_.data = this;
+  if (parts_.watchdog_ms > 0 && parts_.on_watchdog)
+    uv_timer_start(&watchdog_timer_, on_watchdog, parts_.watchdog_ms, parts_.watchdog_ms);
   uv_async_init(&loop_, &drained_async_, on_drained);
   drained_async_.data = this;
   if (parts_.store != nullptr) {

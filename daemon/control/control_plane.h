@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "control/commit_gate.h"
@@ -49,6 +50,12 @@ struct ControlPlaneParts {
   const Clock* clock = nullptr;
   Nanos sweep_interval = kNanosPerSecond;  // table.sweep_interval
   int64_t checkpoint_ms = 1000;            // storage.checkpoint_ms (embedded store only)
+  // The service manager's hooks (app/systemd_notify.h): on_stopping runs
+  // when a stop signal arrives; on_watchdog every watchdog_ms from this loop
+  // (so a stuck control loop stops the pings). Empty / 0: none.
+  std::function<void()> on_stopping;
+  std::function<void()> on_watchdog;
+  uint64_t watchdog_ms = 0;
 };
 
 class ControlPlane {
@@ -80,12 +87,14 @@ class ControlPlane {
   static void on_hup(uv_signal_t* handle, int signum);
   static void on_sweep(uv_timer_t* timer);
   static void on_checkpoint(uv_timer_t* timer);
+  static void on_watchdog(uv_timer_t* timer);
   void close_all();
 
   uv_loop_t loop_;
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t sweep_timer_;
   uv_timer_t checkpoint_timer_;  // runs only with the embedded store
+  uv_timer_t watchdog_timer_;    // runs only under a systemd watchdog
   uv_async_t commit_async_;      // durability strict: replies wait for a checkpoint
   uv_async_t drained_async_;     // shutdown: the workers have written what they owe
   std::thread drainer_;          // shutdown: joins the workers off the loop

@@ -36,6 +36,11 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   note(a.server.admin_socket != b.server.admin_socket || a.server.admin_socket_mode != b.server.admin_socket_mode,
        "server.admin_socket");
   note(a.server.threads != b.server.threads, "server.threads");
+  note(a.server.socket_group != b.server.socket_group || a.server.admin_socket_group != b.server.admin_socket_group,
+       "server.socket_group / admin_socket_group");
+  note(a.server.timeout != b.server.timeout || a.server.frame_timeout != b.server.frame_timeout,
+       "server.timeout / frame_timeout");
+  note(a.log.format != b.log.format || a.log.level != b.log.level, "log");
   note(a.server.max_args != b.server.max_args || a.server.max_bulk != b.server.max_bulk ||
            a.server.max_inline != b.server.max_inline || a.server.max_output != b.server.max_output ||
            a.server.max_connections != b.server.max_connections ||

@@ -19,6 +19,9 @@ LogLimiter& connection_log() {
   return limiter;
 }
 
+constexpr std::string_view kFrameTimeoutError =
+    "-ERR request incomplete for longer than server.frame_timeout, closing\r\n";
+
 constexpr std::string_view kInputBudgetError =
     "-ERR input buffers over server.max_input_total: this connection holds one of the largest, closing\r\n";
 
@@ -65,6 +68,7 @@ bool Connection::open(int fd) {
     return true;
   }
   reading_ = true;
+  last_read_ms_ = uv_now(worker_.loop());
   return true;
 }
 
@@ -205,6 +209,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     return;
   }
   self->in_len_ += static_cast<size_t>(nread);
+  self->last_read_ms_ = uv_now(self->worker_.loop());
   self->process();
 }
 
@@ -222,6 +227,31 @@ void Connection::drop_for_input_budget() {
                              static_cast<unsigned>(kInputBudgetError.size()));
   if (!write_in_flight_ && out_.empty()) (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
   close();
+}
+
+void Connection::check_timeouts(uint64_t now_ms) {
+  if (closing_ || close_when_flushed_) return;
+  const uint64_t frame_ms = static_cast<uint64_t>(ceil_millis(limits_.frame_timeout));
+  // Not while reading is paused for output: the peer cannot finish the frame then.
+  if (frame_ms > 0 && partial_since_ms_ != 0 && reading_ && now_ms - partial_since_ms_ >= frame_ms) {
+    worker_.stats().frame_timeouts.fetch_add(1, std::memory_order_relaxed);
+    connection_log().warn("frame timeout", "closed connection {} (pid {}): {} bytes of a request incomplete for {} ms "
+                          "(server.frame_timeout)", session_.id, session_.peer_pid, in_len_, now_ms - partial_since_ms_);
+    if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+    reading_ = false;
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(kFrameTimeoutError.data()),
+                               static_cast<unsigned>(kFrameTimeoutError.size()));
+    if (!write_in_flight_ && out_.empty()) (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+    close();
+    return;
+  }
+  const uint64_t idle_ms = static_cast<uint64_t>(ceil_millis(limits_.idle_timeout));
+  // Owed a reply (held, unwritten, awaiting a commit): waiting, not idle.
+  const bool owed = !barriers_.empty() || write_in_flight_ || !out_.empty() || waiting_commit || input_waiting_;
+  if (idle_ms > 0 && !owed && now_ms - last_read_ms_ >= idle_ms) {
+    worker_.stats().idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+    close();  // silently, as Redis does
+  }
 }
 
 void Connection::drop_for_output(const char* why) {
@@ -298,6 +328,10 @@ void Connection::run_batch() {
     std::memmove(in_.data(), in_.data() + parsed, in_len_ - parsed);
     in_len_ -= parsed;
   }
+  // The frame clock: runs while the input holds only part of a request,
+  // from the end of the last complete one.
+  if (in_len_ == 0 || input_waiting_) partial_since_ms_ = 0;
+  else if (parsed > 0 || partial_since_ms_ == 0) partial_since_ms_ = uv_now(worker_.loop());
   if (closing_) return;
   shrink_input();
   if (close_when_flushed_ && reading_) {

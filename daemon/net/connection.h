@@ -20,6 +20,15 @@
 //   to the server-wide InputBudget first, which may drop this or the
 //   largest other connections. Grown buffers (in and out) shrink back once
 //   idle.
+// Time bounds (checked by the worker's client timer, in loop time):
+// - idle_timeout (server.timeout): a client that sent nothing for this long
+//   and is owed nothing (no held reply, nothing unwritten) is closed, as
+//   Redis's `timeout` does. 0: never.
+// - frame_timeout (server.frame_timeout): bytes of a request that stays
+//   incomplete this long (measured from when the last complete request
+//   ended, so trickling one byte at a time does not extend it) close the
+//   connection with an error: a slow-loris client cannot hold a
+//   max_connections slot. 0: never.
 // Thread-safety: owned by one worker thread; freed once the close callbacks
 // of both its handles (socket, timer) have run.
 #pragma once
@@ -49,6 +58,8 @@ struct ConnectionLimits {
   // sets `input_budget` from `max_input_total`. Null: no total bound.
   size_t max_input_total = 256u << 20;
   InputBudget* input_budget = nullptr;
+  Nanos idle_timeout = 0;   // server.timeout; 0: off
+  Nanos frame_timeout = 0;  // server.frame_timeout; 0: off
 };
 
 class Connection {
@@ -79,6 +90,9 @@ class Connection {
   // the peer why (best effort) and close (worker thread).
   void drop_for_input_budget();
   bool closing() const { return closing_; }
+  // Closes the connection if it passed idle_timeout or frame_timeout at loop
+  // time `now_ms` (worker thread; see the header comment).
+  void check_timeouts(uint64_t now_ms);
 
   static constexpr size_t kInitialInput = 16 * 1024;   // not charged to the input budget
   static constexpr size_t kMinFreeInput = 4 * 1024;    // grow when less is free for a read
@@ -143,6 +157,8 @@ class Connection {
   uint64_t stall_since_ms_ = 0;                      // ...since this loop time, without progress
   size_t stall_queue_ = 0;                           // libuv's write queue size then
   static constexpr Nanos kArmedForStall = INT64_MIN; // timer_armed_for_ while the stall clock runs
+  uint64_t last_read_ms_ = 0;                        // loop time of the last bytes read (or open)
+  uint64_t partial_since_ms_ = 0;                    // an incomplete request waits since then; 0: none
 };
 
 }  // namespace tollgate

@@ -39,7 +39,7 @@ Server::~Server() {
 }
 
 std::expected<void, std::string> Server::listen(ListenerOptions options) {
-  auto fd = listen_unix(options.path, options.mode);
+  auto fd = listen_unix(options.path, options.mode, 1024, options.group);
   if (!fd) return std::unexpected(fd.error());
   auto l = std::make_unique<Listener>();
   l->server = this;
@@ -215,12 +215,16 @@ ServerStats Server::stats() const {
     s.protocol_errors += ws.protocol_errors.load(std::memory_order_relaxed);
     s.output_overflows += ws.output_overflows.load(std::memory_order_relaxed);
     s.input_buffer_drops += ws.input_drops.load(std::memory_order_relaxed);
+    s.idle_timeouts += ws.idle_timeouts.load(std::memory_order_relaxed);
+    s.frame_timeouts += ws.frame_timeouts.load(std::memory_order_relaxed);
   }
   for (const auto& l : listeners_) {
     if (!l->own_worker) continue;
     s.input_buffer_drops += l->own_worker->stats().input_drops.load(std::memory_order_relaxed);
     s.output_overflows += l->own_worker->stats().output_overflows.load(std::memory_order_relaxed);
     s.protocol_errors += l->own_worker->stats().protocol_errors.load(std::memory_order_relaxed);
+    s.idle_timeouts += l->own_worker->stats().idle_timeouts.load(std::memory_order_relaxed);
+    s.frame_timeouts += l->own_worker->stats().frame_timeouts.load(std::memory_order_relaxed);
   }
   s.connections = data_count_.open();  // counted from accept: includes those not yet adopted
   s.rejected_max_clients = rejected_max_clients_.load(std::memory_order_relaxed);

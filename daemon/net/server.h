@@ -36,6 +36,7 @@ namespace tollgate {
 struct ListenerOptions {
   std::string path;
   int mode = 0660;
+  int group = -1;  // gid the socket file is given; -1: the daemon's
   Service* service = nullptr;
   bool admin = false;
   // Serve this listener's connections on a thread of its own (the admin
@@ -58,6 +59,8 @@ struct ServerStats {
   uint64_t accept_pauses = 0;        // times a listener stopped accepting for kAcceptBackoff
   uint64_t input_buffer_bytes = 0;   // input buffers beyond their initial size, all connections
   uint64_t input_buffer_drops = 0;   // connections dropped to keep that under max_input_total
+  uint64_t idle_timeouts = 0;        // clients closed after server.timeout without a request
+  uint64_t frame_timeouts = 0;       // clients closed with a request incomplete past server.frame_timeout
 };
 
 class Server {

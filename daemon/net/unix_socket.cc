@@ -38,7 +38,7 @@ std::expected<int, std::string> connect_unix(const std::string& path) {
   return fd;
 }
 
-std::expected<int, std::string> listen_unix(const std::string& path, int mode, int backlog) {
+std::expected<int, std::string> listen_unix(const std::string& path, int mode, int backlog, int group) {
   auto addr = make_address(path);
   if (!addr) return std::unexpected(addr.error());
   struct stat st{};
@@ -64,6 +64,14 @@ std::expected<int, std::string> listen_unix(const std::string& path, int mode, i
   if (rc != 0) {
     ::close(fd);
     return std::unexpected(fmt::format("bind {}: {}", path, std::strerror(err)));
+  }
+  if (group >= 0 && ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(group)) != 0) {
+    err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return std::unexpected(fmt::format("cannot give socket {} to group {}: {} (the daemon's user must be root or a "
+                                       "member of that group)",
+                                       path, group, std::strerror(err)));
   }
   if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0 || ::listen(fd, backlog) != 0) {
     err = errno;

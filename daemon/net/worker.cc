@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace tollgate {
 
 Worker::Worker(int index, const ConnectionLimits& limits) : index_(index), limits_(limits) {}
@@ -17,6 +19,10 @@ bool Worker::start(Service* timer_service) {
   commit_async_open_ = true;
   timer_.data = this;
   if (uv_timer_init(&loop_, &timer_) != 0) return false;
+  client_timer_.data = this;
+  if (uv_timer_init(&loop_, &client_timer_) != 0) return false;
+  if (const uint64_t every = client_check_ms(); every > 0)
+    uv_timer_start(&client_timer_, on_client_timer, every, every);
   {
     std::lock_guard lock(mutex_);
     started_ = true;
@@ -140,6 +146,26 @@ void Worker::on_timer(uv_timer_t* t) {
   self->rearm(s);
 }
 
+uint64_t Worker::client_check_ms() const {
+  Nanos shortest = 0;
+  for (Nanos t : {limits_.idle_timeout, limits_.frame_timeout})
+    if (t > 0) shortest = shortest == 0 ? t : std::min(shortest, t);
+  if (shortest == 0) return 0;
+  return static_cast<uint64_t>(std::clamp<Nanos>(ceil_millis(shortest) / 4, 10, 1000));
+}
+
+// A scan of this worker's connections, a few times per timeout: a handful
+// of comparisons each, on the worker's own thread.
+void Worker::on_client_timer(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  const uint64_t now_ms = uv_now(&self->loop_);
+  for (Connection* c = self->head_; c != nullptr;) {
+    Connection* next = c->next;  // check_timeouts may close c (freed later, in its close callback)
+    c->check_timeouts(now_ms);
+    c = next;
+  }
+}
+
 void Worker::on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain_pending(); }
 
 // Opens connections handed over by the acceptor; on stop, drains every
@@ -183,6 +209,7 @@ void Worker::drain_pending() {
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&client_timer_), nullptr);
     close_commit_async_if_done();
   }
 }

@@ -23,6 +23,8 @@ struct WorkerStats {
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> output_overflows{0};
   std::atomic<uint64_t> input_drops{0};        // dropped to keep input buffers under the budget
+  std::atomic<uint64_t> idle_timeouts{0};      // closed after server.timeout without a request
+  std::atomic<uint64_t> frame_timeouts{0};     // closed with a request incomplete past server.frame_timeout
 };
 
 class Worker {
@@ -74,6 +76,10 @@ class Worker {
   static void on_async(uv_async_t* a);
   static void on_timer(uv_timer_t* t);
   static void on_commit_async(uv_async_t* a);
+  static void on_client_timer(uv_timer_t* t);
+  // How often the client timer looks for idle and incomplete clients: a
+  // quarter of the shorter timeout, within [10 ms, 1 s]; 0 when both are off.
+  uint64_t client_check_ms() const;
   void drain_pending();
   // Once stopped with no connection left, closes the commit wake-up handle
   // (the last one keeping the loop alive).
@@ -85,6 +91,7 @@ class Worker {
   uv_async_t async_;
   uv_async_t commit_async_;
   uv_timer_t timer_;
+  uv_timer_t client_timer_;  // server.timeout / frame_timeout checks
   Service* timer_service_ = nullptr;  // worker thread only
   Nanos armed_for_ = INT64_MAX;       // worker thread only
   std::thread thread_;

@@ -16,7 +16,12 @@ TEST(ConfigDefaults, EmptyFileHasAllDefaults) {
   EXPECT_EQ(c.file, "test.yaml");
   EXPECT_EQ(c.server.socket, "run/tollgate.sock");
   EXPECT_EQ(c.server.socket_mode, 0660);
-  EXPECT_EQ(c.server.admin_socket, "run/admin.sock");
+  EXPECT_EQ(c.server.admin_socket, "run/tollgate.admin.sock");  // next to the data socket
+  EXPECT_EQ(c.server.socket_group, "");
+  EXPECT_EQ(c.server.timeout, 0);
+  EXPECT_EQ(c.server.frame_timeout, 5 * kNanosPerSecond);
+  EXPECT_EQ(c.log.format, LogFormat::kText);
+  EXPECT_EQ(c.log.level, LogLevel::kInfo);
   EXPECT_EQ(c.server.admin_socket_mode, 0600);
   EXPECT_EQ(c.server.threads, 0);
   EXPECT_EQ(c.server.max_connections, 10000);

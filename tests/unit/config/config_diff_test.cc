@@ -101,6 +101,15 @@ key_classes:
                   "key_class ip:*: idle_timeout (default) -> 1h"));
 }
 
+// Verifies the operations settings (timeouts, socket groups, log) show in a diff.
+TEST(ConfigDiff, OperationsSettings) {
+  const Config old_cfg = parse_ok(kBase);
+  const Config new_cfg =
+      parse_ok(std::string("server: { timeout: 300, frame_timeout: 0 }\nlog: { format: json }\n") + kBase);
+  EXPECT_THAT(diff_configs(old_cfg, new_cfg),
+              ElementsAre("server.timeout: 0 -> 5m", "server.frame_timeout: 5s -> 0", "log.format: text -> json"));
+}
+
 // Verifies describe_limit_change is empty for equal limits and ignores lines.
 TEST(ConfigDiff, DescribeLimitChange) {
   LimitSpec a;

@@ -39,8 +39,11 @@ TEST(ConfigFiles, ExampleConfigLoads) {
   const auto result = load_config_file((conf_dir() / "tollgate.yaml").string());
   ASSERT_TRUE(result) << testing::joined(result.error());
   const Config& c = *result;
-  EXPECT_EQ(c.server.socket, "run/tollgate.sock");
-  EXPECT_EQ(c.server.admin_socket, "run/admin.sock");
+  // Relative to conf/: the repository's run/ and var/ (what `make run` prints).
+  const fs::path root = fs::absolute(conf_dir()).lexically_normal().parent_path();
+  EXPECT_EQ(c.server.socket, (root / "run/tollgate.sock").string());
+  EXPECT_EQ(c.server.admin_socket, (root / "run/admin.sock").string());
+  EXPECT_EQ(c.storage.dir, (root / "var").string() + "/");
   EXPECT_EQ(c.timezone, "Asia/Shanghai");
   EXPECT_EQ(c.storage.mode, StorageMode::kEmbedded);
   EXPECT_EQ(c.unknown_keys, UnknownKeys::kDeny);
