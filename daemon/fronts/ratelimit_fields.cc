@@ -20,7 +20,8 @@ int http_status(Code code) {
     case Code::kWindow:
     case Code::kQuota:
     case Code::kConcurrency:
-    case Code::kSubjects: return 429;
+    case Code::kSubjects:
+    case Code::kAborted: return 429;  // not charged because another call of its batch was denied: retry later
     case Code::kBalance: return 402;
     case Code::kUnknown:
     case Code::kChannel:

@@ -30,7 +30,7 @@
 namespace tollgate::fronts {
 
 // The HTTP status of a decision's code: 200 OK; 429 RATE, WINDOW, QUOTA,
-// CONCURRENCY, SUBJECTS; 402 BALANCE; 403 UNKNOWN, CHANNEL, PURPOSE,
+// CONCURRENCY, SUBJECTS, ABORTED; 402 BALANCE; 403 UNKNOWN, CHANNEL, PURPOSE,
 // SUSPENDED, TERMINATED, EXPIRED, NOT_STARTED; 503 UNAVAILABLE.
 int http_status(Code code);
 // The reason phrase of the statuses the fronts send ("Too Many Requests").
