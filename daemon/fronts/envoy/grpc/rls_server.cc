@@ -1,10 +1,13 @@
 #include "fronts/envoy/grpc/rls_server.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <envoy/service/ratelimit/v3/rls.grpc.pb.h>
+
+#include <pthread.h>
 
 #include <chrono>
 #include <optional>
@@ -87,6 +90,11 @@ void RlsServer::set_mapping(std::unique_ptr<const EnvoyMapping> mapping) {
 }
 
 std::expected<void, std::string> RlsServer::start() {
+  // Debian's abseil checks every gRPC mutex acquisition for lock-order
+  // cycles (a debugging aid: a graph update per lock, a visible share of
+  // each call in bench/grpc_rls_throughput). Process-wide; tollgate's own
+  // code takes no absl mutex.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   // Without this gRPC sets SO_REUSEPORT, and a second daemon on the same
@@ -145,6 +153,7 @@ void RlsServer::stop() {
 }
 
 void RlsServer::run(Thread& t) {
+  ::pthread_setname_np(::pthread_self(), "tollgate-grpc");
   bool stopping = false;
   auto request = [&](Call& c) {
     c.stage = Call::Stage::kRequested;
