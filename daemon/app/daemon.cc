@@ -177,6 +177,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     rls = std::make_unique<fronts::RlsServer>(config->server.grpc,
                                               std::make_unique<const fronts::EnvoyMapping>(config->envoy), engine(),
                                               reclaimer, clock);
+    rls->set_max_key(static_cast<size_t>(config->server.max_key));
     info.envoy = [server = rls.get()](const std::function<void(std::string_view, std::string_view)>& visit) {
       visit("grpc_listen", server->address());
       visit("grpc_port", std::to_string(server->port()));

@@ -190,6 +190,8 @@ TEST_F(RlsServiceTest, MalformedRequest) {
   EXPECT_EQ(status.error_message(), "no descriptors");
   ask("api", {{{"", "daily"}}}, 0, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ask("api", {{{"contract", std::string(513, 'k')}}}, 0, &status);  // longer than server.max_key
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   std::vector<Descriptor> many(65, Descriptor{{"contract", "daily"}});
   ask("api", many, 0, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -212,7 +214,7 @@ TEST_F(RlsServiceTest, MalformedRequest) {
   ASSERT_TRUE(cq.Next(&tag, &ok));
   EXPECT_NE(raw_status.error_code(), grpc::StatusCode::OK);
   EXPECT_EQ(left("daily"), 1000);
-  EXPECT_EQ(info_envoy(*daemon_, "envoy_invalid_requests"), "4");
+  EXPECT_EQ(info_envoy(*daemon_, "envoy_invalid_requests"), "5");
 
   grpc::Status after;
   auto r = ask("api", {{{"contract", "daily"}}}, 0, &after);
@@ -277,6 +279,23 @@ TEST_F(RlsServiceTest, ReloadPicksUpTheMapping) {
   EXPECT_EQ(left("daily"), 999);
   EXPECT_NE(info_envoy(*daemon_, "envoy_requests"), "0");
   EXPECT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+}
+
+// Verifies server.grpc.listen on a Unix socket: decisions and health over it, INFO shows the address.
+TEST(RlsServiceStart, UnixSocketListener) {
+  TempDir dir;
+  const std::string path = dir.file("grpc.sock");
+  Daemon d(kConfig, "threads: 2\n  grpc: { listen: \"unix:" + path + "\", threads: 1 }");
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  EXPECT_EQ(info_envoy(d, "grpc_listen"), "unix:" + path);
+  EXPECT_EQ(info_envoy(d, "grpc_threads"), "1");
+  auto channel = grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials());
+  auto stub = rls::RateLimitService::NewStub(channel);
+  grpc::Status status;
+  auto r = should_rate_limit(*stub, rls_request("api", {{{"contract", "daily"}}}), &status);
+  ASSERT_TRUE(status.ok()) << status.error_message() << d.log();
+  EXPECT_EQ(r.overall_code(), rls::RateLimitResponse::OK);
+  EXPECT_EQ(r.statuses(0).limit_remaining(), 999u);
 }
 
 // Verifies a taken port is a clear start-up error, not a second listener on it (no SO_REUSEPORT).

@@ -76,12 +76,15 @@ std::optional<RlsUnit> rls_unit(int64_t window_seconds) {
 }
 
 std::optional<std::string_view> rls_request_problem(std::string_view domain, size_t descriptors,
-                                                    size_t max_descriptors, std::span<const DescriptorEntry> entries) {
+                                                    size_t max_descriptors, std::span<const DescriptorEntry> entries,
+                                                    size_t max_key) {
   if (domain.empty()) return "domain is empty";
   if (descriptors == 0) return "no descriptors";
   if (descriptors > max_descriptors) return "more descriptors than server.grpc.max_descriptors";
   for (const DescriptorEntry& e : entries)
     if (e.key.empty()) return "a descriptor entry has an empty key";
+  for (const DescriptorEntry& e : entries)
+    if (e.value.size() > max_key) return "a descriptor entry's value is longer than server.max_key";
   return std::nullopt;
 }
 

@@ -129,9 +129,13 @@ struct alignas(64) RlsCounters {
   }
 };
 
-// Why a request is refused as INVALID_ARGUMENT, or nullopt when it is valid.
+// Why a request is refused as INVALID_ARGUMENT, or nullopt when it is
+// valid: an empty domain, no descriptors, more than `max_descriptors`, an
+// entry with an empty key, or an entry value longer than `max_key` bytes
+// (server.max_key, the bound every RESP command puts on a key).
 std::optional<std::string_view> rls_request_problem(std::string_view domain, size_t descriptors,
-                                                    size_t max_descriptors, std::span<const DescriptorEntry> entries);
+                                                    size_t max_descriptors, std::span<const DescriptorEntry> entries,
+                                                    size_t max_key);
 
 // Decides ShouldRateLimit calls for one thread. Not thread-safe (one per
 // thread); borrows nothing between calls.

@@ -114,11 +114,13 @@ TEST(RlsUnit, WholeWindowsOnly) {
 TEST(RlsRequestProblem, Reasons) {
   const DescriptorEntry ok[] = {{"contract", "acme"}};
   const DescriptorEntry empty_key[] = {{"", "acme"}};
-  EXPECT_FALSE(fronts::rls_request_problem("api", 1, 64, ok));
-  EXPECT_EQ(fronts::rls_request_problem("", 1, 64, ok), "domain is empty");
-  EXPECT_EQ(fronts::rls_request_problem("api", 0, 64, {}), "no descriptors");
-  EXPECT_TRUE(fronts::rls_request_problem("api", 65, 64, ok));
-  EXPECT_TRUE(fronts::rls_request_problem("api", 1, 64, empty_key));
+  EXPECT_FALSE(fronts::rls_request_problem("api", 1, 64, ok, 512));
+  EXPECT_EQ(fronts::rls_request_problem("", 1, 64, ok, 512), "domain is empty");
+  EXPECT_EQ(fronts::rls_request_problem("api", 0, 64, {}, 512), "no descriptors");
+  EXPECT_TRUE(fronts::rls_request_problem("api", 65, 64, ok, 512));
+  EXPECT_TRUE(fronts::rls_request_problem("api", 1, 64, empty_key, 512));
+  EXPECT_FALSE(fronts::rls_request_problem("api", 1, 64, ok, 4));
+  EXPECT_EQ(fronts::rls_request_problem("api", 1, 64, ok, 3), "a descriptor entry's value is longer than server.max_key");
 }
 
 // Verifies one allowed descriptor: OK, charged by hits_addend, remaining, reset and current_limit, RateLimit headers.

@@ -198,7 +198,8 @@ void RlsServer::run(Thread& t) {
       t.decider.end_descriptor();
     }
     if (auto problem = rls_request_problem(c.request.domain(), t.decider.descriptor_count(),
-                                           static_cast<size_t>(config_.max_descriptors), t.decider.entries())) {
+                                           static_cast<size_t>(config_.max_descriptors), t.decider.entries(),
+                                           max_key_)) {
       RlsCounters::bump(t.counters.invalid_requests);
       c.responder->FinishWithError(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(*problem)), &c);
       continue;

@@ -77,6 +77,8 @@ class RlsServer {
   std::expected<void, std::string> start();
   void stop();
 
+  // server.max_key: longer descriptor entry values are INVALID_ARGUMENT. Before start().
+  void set_max_key(size_t max_key) { max_key_ = max_key; }
   void set_engine(Engine* engine) { engine_.store(engine, std::memory_order_release); }
   // Publishes a new mapping (reload); the old one is freed once no gRPC
   // thread can still read it. Control thread.
@@ -103,6 +105,7 @@ class RlsServer {
   std::unique_ptr<Impl> impl_;
   std::vector<std::unique_ptr<Thread>> threads_;
   int port_ = 0;
+  size_t max_key_ = 512;
   std::string address_;
   bool started_ = false;
 };
