@@ -235,6 +235,35 @@ TEST_F(RlsServiceTest, DeadlineExceeded) {
   EXPECT_TRUE(next.ok());
 }
 
+// Verifies calls the clients abandon (tiny deadlines, far more than the call slots a thread keeps) do not use the slots up.
+TEST_F(RlsServiceTest, AbandonedCallsFreeTheirSlots) {
+  const auto req = rls_request("api", {{{"contract", "daily"}}});
+  grpc::CompletionQueue cq;
+  constexpr int kCalls = 600;  // > 2 threads × RlsServer::kCallsPerThread
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<rls::RateLimitResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  std::vector<std::unique_ptr<grpc::ClientAsyncResponseReader<rls::RateLimitResponse>>> readers;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1 + i % 3));
+    readers.push_back(stub_->PrepareAsyncShouldRateLimit(contexts.back().get(), req, &cq));
+    readers.back()->StartCall();
+    readers.back()->Finish(&responses[i], &statuses[i], reinterpret_cast<void*>(static_cast<intptr_t>(i)));
+    if (i % 2 == 0) contexts.back()->TryCancel();
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+  }
+  for (int i = 0; i < 20; ++i) {
+    grpc::Status status;
+    auto r = ask("api", {{{"contract", "tiny"}}}, 0, &status);
+    ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
+  }
+}
+
 // Verifies grpc.health.v1.Health/Check answers SERVING once the daemon is up (recovered).
 TEST_F(RlsServiceTest, HealthCheck) {
   auto health = ::grpc::health::v1::Health::NewStub(channel_);

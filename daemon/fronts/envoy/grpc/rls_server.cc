@@ -174,12 +174,14 @@ void RlsServer::run(Thread& t) {
       continue;
     }
     Call& c = *static_cast<Call*>(tag);
-    if (!ok || c.stage == Call::Stage::kFinishing) {
-      // A finished answer, or a slot the shutdown cancelled: reuse the slot
-      // unless the server is going away.
-      if (!stopping && ok) request(c);
+    if (c.stage == Call::Stage::kFinishing) {
+      // An answer sent (ok) or not (the client cancelled or went away): the
+      // slot is free either way and goes back to waiting for the next call,
+      // or the thread would run out of slots one cancelled call at a time.
+      if (!stopping) request(c);
       continue;
     }
+    if (!ok) continue;  // a waiting slot the server's shutdown cancelled
     c.stage = Call::Stage::kFinishing;
     const Nanos now = clock_.now();
     // No deadline reads as time_point::max(), never in the past.
