@@ -27,6 +27,7 @@
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "log/log_format.h"
+#include "fronts/envoy/grpc/rls_server.h"
 #include "net/fd_limit.h"
 #include "net/server.h"
 #include "persist/embedded/embedded_store.h"
@@ -166,8 +167,9 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   }
   if (fds.soft != fds.raised_from)
     spdlog::info("file descriptor limit raised from {} to {}", fds.raised_from, fds.soft);
-  // One reader slot per data worker, one for the admin thread, spare.
-  Reclaimer reclaimer(threads + 8);
+  // One reader slot per data worker, one per gRPC thread, one for the admin thread, spare.
+  const int grpc_threads = config->server.grpc.listen.empty() ? 0 : config->server.grpc.threads;
+  Reclaimer reclaimer(threads + grpc_threads + 8);
   RuntimeState state;
   auto built = build_engine(*config, threads, reclaimer, clock.now(), state);
   if (!built) return 2;
@@ -205,6 +207,22 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
   info.max_key = static_cast<size_t>(config->server.max_key);
+  // server.grpc: the Envoy Rate Limit Service. Built here, started once
+  // recovery is done and before the data workers (its threads decide on
+  // their own; INFO reads its counters).
+  std::unique_ptr<fronts::RlsServer> rls;
+  if (!config->server.grpc.listen.empty()) {
+    rls = std::make_unique<fronts::RlsServer>(config->server.grpc,
+                                              std::make_unique<const fronts::EnvoyMapping>(config->envoy), engine(),
+                                              reclaimer, clock);
+    rls->set_max_key(static_cast<size_t>(config->server.max_key));
+    info.envoy = [server = rls.get()](const std::function<void(std::string_view, std::string_view)>& visit) {
+      visit("grpc_listen", server->address());
+      visit("grpc_port", std::to_string(server->port()));
+      visit("grpc_threads", std::to_string(server->threads()));
+      server->for_each_counter([&](std::string_view name, uint64_t value) { visit(name, std::to_string(value)); });
+    };
+  }
   DataService data(engine(), clock, reclaimer, threads, info);
   data.set_cell_throttle(&cell);
   // RELOAD runs on the admin worker; the reload itself runs on the control
@@ -215,6 +233,12 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     data.set_engine(fresh);
     admin.set_engine(fresh);
   });
+  if (rls) {
+    reloader.add_config_subscriber([&rls](const Config& fresh_config, Engine* fresh) {
+      rls->set_engine(fresh);
+      rls->set_mapping(std::make_unique<const fronts::EnvoyMapping>(fresh_config.envoy));
+    });
+  }
 
   if (storage.embedded) {
     contract_admin.set_durability(storage.embedded.get());
@@ -272,6 +296,14 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   cp.serve_commits(gate, [&server] { server.wake_commits(); });
   reloader.start(cp.loop(), clock);  // before any worker: RELOAD from now on runs on this loop
   if (storage.redis) storage.redis->start(cp.loop());  // connects on the loop; admin mutations wait for it
+  if (rls) {
+    if (auto r = rls->start(); !r) {
+      spdlog::error("{}: {}", config_path, r.error());
+      return 1;
+    }
+    spdlog::info("envoy rate limit service (gRPC) on {}, {} threads, {} domains mapped", rls->address(),
+                 rls->threads(), config->envoy.domains.size());
+  }
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
@@ -304,6 +336,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   // The loop's signal handlers are gone: a late SIGHUP (a reload script)
   // must not kill the process while it winds down.
   ::signal(SIGHUP, SIG_IGN);
+  if (rls) rls->stop();  // health NOT_SERVING first; no gRPC call decides after this
   server.stop();
   cp.close();
   reclaimer.collect();

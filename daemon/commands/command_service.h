@@ -52,6 +52,8 @@ struct ServiceInfo {
   // INFO persistence: name/value/description lines of the store's counters; may be empty.
   std::function<void(const std::function<void(std::string_view, uint64_t, std::string_view)>&)> persistence;
   std::function<std::string()> persistence_error;
+  // INFO envoy: name/value lines of the gRPC front (fronts/envoy/grpc/); empty without server.grpc.
+  std::function<void(const std::function<void(std::string_view, std::string_view)>&)> envoy;
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
   size_t max_key = 512;  // server.max_key: longer keys are refused by every command taking one

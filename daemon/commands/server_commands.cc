@@ -238,6 +238,11 @@ void info_command(CommandContext& ctx) {
     if (s.info().persistence_error) line("last_error", s.info().persistence_error());
     text += "\r\n";
   }
+  if (want("envoy") && s.info().envoy) {
+    text += "# Envoy\r\n";
+    s.info().envoy([&](std::string_view name, std::string_view value) { line(name, value); });
+    text += "\r\n";
+  }
   if (want("limits")) {
     // Shadow limits (what a proposed limit would have denied) and distinct-
     // subject estimates. Contract keys, patterns and limit names may hold any

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/envoy_config.h"
 #include "engine/contract_terms.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
@@ -91,6 +92,7 @@ struct ServerConfig {
   Nanos output_stall_timeout = ConfigDefaults::kOutputStallTimeout;
   int64_t max_input_total = ConfigDefaults::kMaxInputTotal;
   int64_t max_key = ConfigDefaults::kMaxKey;
+  GrpcConfig grpc;  // server.grpc (config/envoy_config.h)
 };
 
 enum class LogFormat : uint8_t { kText, kJson };
@@ -205,6 +207,7 @@ struct Config {
   std::map<std::string, PriceLadderConfig, std::less<>> pricing;
   std::map<std::string, ContractConfig, std::less<>> contracts;
   std::vector<KeyClassConfig> key_classes;  // in file order
+  EnvoyConfig envoy;  // envoy: (config/envoy_config.h)
 };
 
 // Names of enum values as written in YAML (for messages, diffs and INFO).

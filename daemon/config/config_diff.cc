@@ -91,12 +91,27 @@ std::string describe_field_changes(const Fields& old_fields, const Fields& new_f
   return out;
 }
 
+std::string_view envoy_default_name(EnvoyDefault d) { return d == EnvoyDefault::kOk ? "ok" : "over_limit"; }
+
+// server.grpc and envoy.unknown_domain (the domains are diffed by name).
+void append_grpc_and_envoy(const Config& c, Fields& fields) {
+  fields.push_back({"server.grpc.listen", c.server.grpc.listen.empty() ? "(none)" : c.server.grpc.listen});
+  fields.push_back({"server.grpc.threads", std::to_string(c.server.grpc.threads)});
+  fields.push_back({"server.grpc.max_descriptors", std::to_string(c.server.grpc.max_descriptors)});
+  fields.push_back({"envoy.unknown_domain", std::string(envoy_default_name(c.envoy.unknown_domain))});
+}
+
+std::string envoy_domain_text(const EnvoyDomainConfig& d) {
+  return "key=" + d.key + " channel=" + d.channel + " purpose=" + d.purpose + " subject=" + d.subject +
+         " unmatched=" + std::string(envoy_default_name(d.unmatched));
+}
+
 // Every scalar setting outside pricing/contracts/key_classes, flattened.
 Fields settings(const Config& c) {
   const ServerConfig& s = c.server;
   const StorageConfig& st = c.storage;
   const RedisConfig& r = st.redis;
-  return {
+  Fields fields{
       {"server.socket", s.socket},
       {"server.socket_mode", octal(s.socket_mode)},
       {"server.admin_socket", s.admin_socket},
@@ -145,6 +160,8 @@ Fields settings(const Config& c) {
       {"dedup.max_entries", std::to_string(c.dedup.max_entries)},
       {"currency_decimals", std::to_string(c.currency_decimals)},
   };
+  append_grpc_and_envoy(c, fields);
+  return fields;
 }
 
 std::string ladder_text(const PriceLadderConfig& ladder) {
@@ -222,6 +239,16 @@ std::vector<std::string> diff_configs(const Config& old_cfg, const Config& new_c
       out.push_back(old_settings[i].first + ": " + old_settings[i].second + " -> " + new_settings[i].second);
     }
   }
+
+  std::map<std::string, std::string> old_domains, new_domains;
+  for (const EnvoyDomainConfig& d : old_cfg.envoy.domains) old_domains[d.domain] = envoy_domain_text(d);
+  for (const EnvoyDomainConfig& d : new_cfg.envoy.domains) new_domains[d.domain] = envoy_domain_text(d);
+  walk(
+      old_domains, new_domains, [&](const std::string& name) { out.push_back("- envoy domain " + name); },
+      [&](const std::string& name) { out.push_back("+ envoy domain " + name); },
+      [&](const std::string& name, const std::string& a, const std::string& b) {
+        if (a != b) out.push_back("envoy domain " + name + " changed (" + a + " -> " + b + ")");
+      });
 
   walk(
       old_cfg.pricing, new_cfg.pricing, [&](const std::string& name) { out.push_back("- pricing " + name); },

@@ -12,6 +12,7 @@
 
 #include "config/config_paths.h"
 #include "config/contract_reader.h"
+#include "config/envoy_reader.h"
 #include "config/map_reader.h"
 #include "config/memory_check.h"
 #include "config/units.h"
@@ -79,7 +80,7 @@ void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server,
                             {"socket", "socket_mode", "admin_socket", "admin_socket_mode", "threads",
                              "max_connections", "max_args", "max_bulk", "max_inline", "max_output",
                              "output_stall_timeout", "max_input_total", "max_key",
-                             "socket_group", "admin_socket_group", "timeout", "frame_timeout"});
+                             "socket_group", "admin_socket_group", "timeout", "frame_timeout", "grpc"});
   read_socket_path(s, "socket", server.socket);
   s.read_file_mode("socket_mode", server.socket_mode);
   read_socket_path(s, "admin_socket", server.admin_socket);
@@ -102,6 +103,7 @@ void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server,
   s.read_duration("output_stall_timeout", server.output_stall_timeout);
   s.read_size("max_input_total", server.max_input_total, 1, std::numeric_limits<int64_t>::max());
   s.read_size("max_key", server.max_key, 1, kMaxMessageBytes);
+  read_grpc(errors, s, server.grpc);
   if (server.socket == server.admin_socket) {
     const MapReader::Entry* at = s.find("admin_socket") != nullptr ? s.find("admin_socket") : s.find("socket");
     if (at != nullptr) s.error(*at, "the data and admin sockets must be different paths");
@@ -239,7 +241,7 @@ void check_not_empty(ErrorSink& errors, const MapReader& root, const Config& con
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std::string_view base_dir) {
   const MapReader root(errors, node, "",
                        {"server", "log", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
-                        "dedup", "currency_decimals", "pricing", "contracts", "key_classes"},
+                        "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy"},
                        1);
   if (!root.is_map()) return;
   root.read_bool("allow_empty", config.allow_empty);
@@ -254,6 +256,7 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   read_dedup(errors, root, config.dedup);
   root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
   read_pricing_contracts_and_key_classes(errors, root, config);
+  read_envoy(errors, root, config.envoy);
   check_key_lengths(errors, config);
   if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file
   check_not_empty(errors, root, config);

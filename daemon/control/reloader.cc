@@ -58,6 +58,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
            a.admin.admit_owner != b.admin.admit_owner,
        "admin");
   note(a.currency_decimals != b.currency_decimals, "currency_decimals");
+  note(a.server.grpc != b.server.grpc, "server.grpc");
   return out;
 }
 
@@ -161,6 +162,7 @@ ReloadResult Reloader::reload(Nanos now) {
   Engine* fresh = engine->release();
   current_.store(fresh, std::memory_order_release);
   for (const Subscriber& publish : subscribers_) publish(fresh);
+  for (const ConfigSubscriber& publish : config_subscribers_) publish(*next, fresh);
   reclaimer_.retire([this, old, now] {
     current().adopt_entries(now);
     delete old;
