@@ -63,6 +63,14 @@ struct EngineOptions {
   PolicyDefaults policy_defaults() const { return {timezone, idle_timeout, shadow_mode}; }
 };
 
+// What a limit promises, as the HTTP RateLimit-Policy field states it:
+// `quota` units per `window_seconds` (0: no fixed window — concurrency, or a
+// calendar month, whose length varies).
+struct LimitTerms {
+  int64_t quota = 0;
+  int64_t window_seconds = 0;
+};
+
 // Limit names reported for conditions that are not configured limits.
 inline constexpr std::string_view kIdInProgressLimit = "id_in_progress";
 inline constexpr std::string_view kHoldPoolFullLimit = "max_holds";
@@ -156,6 +164,12 @@ class Engine {
   RuntimeState& state() { return state_; }
   // The contract's policy, or nullptr.
   const Policy* contract(std::string_view key) const;
+  // The advertised terms (RateLimit-Policy's q and w) of the limit named
+  // `limit` that governs `key` (its contract's or key class's limits, the
+  // contract's per-subject and distinct-subject ones included); nullopt when
+  // no configured limit has that name (e.g. kStorageLimit, kTableFullLimit).
+  // Thread-safe (reads immutable policies). Defined in engine/limit_terms.cc.
+  std::optional<LimitTerms> limit_terms(std::string_view key, std::string_view limit) const;
   // For recovery (before workers start) and admin views: the entry of `key`,
   // creating a dynamic key when a key class matches, or a contract's
   // per-subject key (`<contract>\x1f<subject>`) when that contract has
