@@ -107,13 +107,14 @@ TEST_F(HttpFrontTest, CheckByHeaderAndQuery) {
   EXPECT_EQ(denied.header("ratelimit").substr(0, 15), "\"per_day\";r=0;t");
   ASSERT_TRUE(denied.has("retry-after"));
   EXPECT_GT(std::stoll(denied.header("retry-after")), 0);
-  EXPECT_EQ(denied.body, "WINDOW\n");
+  EXPECT_EQ(denied.body, "");  // no body: nginx keeps its keep-alive to tollgate only then
+  EXPECT_EQ(denied.header("content-length"), "0");
   // HEAD: the same headers, no body.
   ASSERT_TRUE(h.send("HEAD /v1/check?key=acme HTTP/1.1\r\nHost: t\r\n\r\n"));
   HttpResponse head;
   ASSERT_TRUE(h.read(head, /*head=*/true));
   EXPECT_EQ(head.status, 429);
-  EXPECT_EQ(head.header("content-length"), "7");
+  EXPECT_EQ(head.header("content-length"), "0");
 
   EXPECT_EQ(h.get("/v1/check?key=frozen").status, 403);
   HttpResponse broke = h.get("/v1/check?key=prepaid");

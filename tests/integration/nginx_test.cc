@@ -115,6 +115,11 @@ TEST(NginxAuthRequest, StatusesAndHeadersReachTheClient) {
     EXPECT_EQ(r.header("ratelimit-policy"), "\"per_day\";q=5;w=86400");
     EXPECT_TRUE(r.header("ratelimit").starts_with("\"per_day\";r=" + std::to_string(4 - i) + ";t=")) << r.header("ratelimit");
   }
+  // nginx kept one connection to tollgate for all five subrequests (it does
+  // only when the answer has no body).
+  HttpResponse metrics = HttpClient("unix:" + socket).get("/metrics");
+  EXPECT_NE(metrics.body.find("tollgate_connections_accepted_total{front=\"http\"} 2\n"), std::string::npos)
+      << "nginx + this scrape: " << metrics.body;
   HttpResponse limited = client.get("/orders", "X-Api-Key: acme\r\n");
   EXPECT_EQ(limited.status, 429) << nginx.error_log();
   EXPECT_EQ(limited.header("tollgate-code"), "WINDOW");
