@@ -122,6 +122,11 @@ TEST_F(HttpFrontTest, CheckByHeaderAndQuery) {
   EXPECT_EQ(broke.header("tollgate-balance"), "0");
   EXPECT_FALSE(broke.has("retry-after"));  // waiting does not refill a balance
   EXPECT_EQ(h.get("/v1/check?key=nobody").status, 403);
+  // Envoy ext_authz's path_prefix form: the client's path and query follow, headers carry the call.
+  HttpResponse authz = h.get("/v1/check/orders/7?page=2", "Tollgate-Key: ip:198.51.100.77\r\n");
+  EXPECT_EQ(authz.status, 200);
+  EXPECT_EQ(authz.header("tollgate-limit"), "ip");
+  EXPECT_EQ(h.get("/v1/checkout?key=acme").status, 404);
   // Percent-encoding and cost.
   HttpResponse ip = h.get("/v1/check?key=ip%3A203.0.113.7&cost=10");
   EXPECT_EQ(ip.status, 200);

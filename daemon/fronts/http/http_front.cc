@@ -73,10 +73,17 @@ void HttpFront::answer(HttpRequest& request, Session& session, std::string& out)
   const bool get = request.method == "GET";
   const bool head = request.method == "HEAD";
   const bool post = request.method == "POST";
-  if (request.path == "/v1/check" || request.path == "/v1/peek") {
+  // Envoy ext_authz (HTTP service) asks for path_prefix + the client's own
+  // path and query: /v1/check/orders/7?page=2. The query is the client's
+  // then, not ours: the call comes from the Tollgate-* headers alone.
+  for (std::string_view endpoint : {std::string_view("/v1/check"), std::string_view("/v1/peek")}) {
+    if (!request.path.starts_with(endpoint)) continue;
+    const std::string_view rest = request.path.substr(endpoint.size());
+    if (!rest.empty() && rest.front() != '/') continue;
+    if (!rest.empty()) request.query = {};
     if (!get && !head && !post)
       return simple(out, 405, "use GET, HEAD or POST\n", close, false, "Allow: GET, HEAD, POST\r\n");
-    return check(request, session, out, request.path == "/v1/peek");
+    return check(request, session, out, endpoint == "/v1/peek");
   }
   const bool page = request.path == "/metrics" || request.path == "/healthz" || request.path == "/readyz";
   if (page && !get && !head) return simple(out, 405, "use GET or HEAD\n", close, false, "Allow: GET, HEAD\r\n");
