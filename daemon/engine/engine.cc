@@ -524,7 +524,11 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint
       if (result == CounterTable::InsertResult::kFull) return table_full();
       e = entry;
     }
-    if (e->policy()->rules) return check_contract(e, request, now, worker, id_hash);
+    if (e->policy()->rules) {
+      Decision d = check_contract(e, request, now, worker, id_hash);
+      e->policy()->state->count_decision(d.code, worker);  // /metrics, by contract
+      return d;
+    }
     if (charge(e, request.cost, now, out, nullptr, wait_of(request))) return out;
   }
   return table_full();

@@ -242,6 +242,8 @@ TEST_F(HttpFrontTest, ProbesAndMetricsPassPromtool) {
   EXPECT_EQ(m.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   for (const char* line : {"tollgate_decisions_total{code=\"OK\"} 3", "tollgate_decisions_total{code=\"SUSPENDED\"} 1",
                            "tollgate_contract_balance{contract=\"prepaid\"} 10000",
+                           "tollgate_contract_decisions_total{contract=\"shadowed\",code=\"OK\"} 2",
+                           "tollgate_contract_decisions_total{contract=\"frozen\",code=\"SUSPENDED\"} 1",
                            "tollgate_contract_credits{contract=\"prepaid\"} 100",
                            "tollgate_shadow_denials_total{scope=\"contract\",policy=\"shadowed\",limit=\"trial\"} 1",
                            "tollgate_connections{front=\"http\"} 1", "tollgate_http_decision_duration_seconds_count 4",

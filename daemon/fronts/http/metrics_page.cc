@@ -70,6 +70,17 @@ void MetricsPage::render(std::string& out) const {
            s.total(&WorkerMetrics::commit_waits));
 
   // By contract: contracts are few and named in the config, so they may be labels.
+  w.family("tollgate_contract_decisions_total", "counter",
+           "CHECK decisions on a contract by code (ID replays not counted); key classes' keys are never labels");
+  for (const auto& p : engine.contracts()) {
+    if (p->state == nullptr) continue;
+    for (int c = 0; c < kCodeCount; ++c) {
+      const uint64_t n = p->state->decisions(static_cast<Code>(c));
+      if (n > 0 || c == 0)
+        w.sample("tollgate_contract_decisions_total",
+                 label("contract", p->name) + "," + label("code", code_name(static_cast<Code>(c))), n);
+    }
+  }
   w.family("tollgate_contract_balance", "gauge", "prepaid balance of a priced contract, in minor currency units");
   std::vector<std::pair<const Policy*, const Account*>> priced;
   for (const auto& p : engine.contracts())
