@@ -270,3 +270,32 @@ TEST_F(HttpFrontTest, ProbesAndMetricsPassPromtool) {
 
 }  // namespace
 }  // namespace tollgate::testing
+
+namespace tollgate::testing {
+namespace {
+
+// Verifies that with durability strict an allowed HTTP check is answered
+// once its charge is durable (held, then released by the commit wake-up:
+// if the wake-up never reached HTTP connections, the answers would not come).
+TEST(HttpFrontStrict, AnswersWaitForTheirCommit) {
+  TempDir http_dir, var;
+  const std::string socket = http_dir.file("http.sock");
+  EmbeddedStorage storage{var.file("store"), 20, "durability: strict"};
+  Daemon daemon(kConfig, storage, "threads: 2\n  http: { listen: [\"unix:" + socket + "\"] }");
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  HttpClient h("unix:" + socket);
+  std::string batch;
+  for (int i = 0; i < 3; ++i) batch += "GET /v1/check?key=ip:192.0.2.1 HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_TRUE(h.send(batch));
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r;
+    ASSERT_TRUE(h.read(r)) << i;
+    EXPECT_EQ(r.status, 200);
+  }
+  EXPECT_EQ(h.get("/v1/check?key=acme").status, 200);
+  HttpResponse m = h.get("/metrics");
+  EXPECT_NE(m.body.find("tollgate_commit_waits_total 4\n"), std::string::npos) << m.body;
+}
+
+}  // namespace
+}  // namespace tollgate::testing
