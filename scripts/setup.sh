@@ -10,7 +10,7 @@ packages=(
   libcctz-dev tzdata libcli11-dev libspdlog-dev libfmt-dev
   redis-server redis-tools
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc   # the Envoy gRPC front
-  libhttp-parser-dev                      # the HTTP check and metrics front
+  libhttp-parser-dev nlohmann-json3-dev   # the HTTP check and metrics front (parser, POST /v1/check JSON)
   libsystemd-dev                          # sd_notify for Type=notify
   nginx wrk prometheus                    # nginx auth_request tests, HTTP bench, promtool
   python3-redis                           # redis-py client tests

@@ -5,6 +5,8 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 
 #include <memory>
 #include <spdlog/spdlog.h>
@@ -28,6 +30,8 @@
 #include "engine/reclaimer.h"
 #include "log/log_format.h"
 #include "fronts/envoy/grpc/rls_server.h"
+#include "fronts/http/http_front.h"
+#include "fronts/http/metrics_page.h"
 #include "net/fd_limit.h"
 #include "net/server.h"
 #include "persist/embedded/embedded_store.h"
@@ -200,6 +204,10 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   if (!open_storage(*config, options, clock, gate, state, engine, storage)) return 1;
 
   ControlPlane cp;
+  // The HTTP front outlives the server's workers (declared first, destroyed last).
+  std::unique_ptr<fronts::HttpFront> http;
+  std::unique_ptr<fronts::MetricsPage> metrics;
+  std::atomic<bool> serving{false};
   Server server(cp.loop(), threads, limits, static_cast<size_t>(config->server.max_connections));
   ServiceInfo info;
   info.config_path = config_path;
@@ -292,6 +300,50 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     cp.close();
     return 1;
   }
+  if (!config->server.http.listen.empty()) {
+    const HttpConfig& hc = config->server.http;
+    fronts::HttpFrontOptions options;
+    options.max_header_bytes = static_cast<size_t>(hc.max_header_bytes);
+    options.max_body_bytes = static_cast<size_t>(hc.max_body_bytes);
+    options.request_timeout = hc.request_timeout;
+    options.keepalive_timeout = hc.keepalive_timeout;
+    options.max_key = static_cast<size_t>(config->server.max_key);
+    http = std::make_unique<fronts::HttpFront>(data, options);
+    metrics = std::make_unique<fronts::MetricsPage>(data, http.get());
+    http->set_metrics_page([page = metrics.get()](std::string& out) { page->render(out); });
+    // Ready: recovered (the listeners open only after recovery), every
+    // listener up, and the state store reachable where it is one (Redis).
+    const bool redis = storage.redis != nullptr;
+    http->set_readiness([&serving, &state, redis]() -> std::optional<std::string> {
+      if (!serving.load(std::memory_order_acquire)) return "starting or stopping";
+      if (redis && !state.storage_available()) return "the state store (Redis) is unreachable";
+      return std::nullopt;
+    });
+    for (const std::string& entry : hc.listen) {
+      ListenerOptions l;
+      l.tcp = !entry.starts_with("unix:");
+      l.path = l.tcp ? entry : entry.substr(5);
+      l.mode = hc.socket_mode;
+      l.service = &data;
+      l.protocol = http.get();
+      std::expected<std::string, std::string> bound;
+      if (auto prepared = l.tcp ? std::expected<int, std::string>(-1)
+                                : prepare_socket(l.path, "", "server.http.listen");
+          !prepared) {
+        bound = std::unexpected(prepared.error());
+      } else {
+        bound = server.listen(l);
+      }
+      if (!bound) {
+        spdlog::error("cannot listen (server.http): {}", bound.error());
+        server.stop();
+        uv_run(cp.loop(), UV_RUN_NOWAIT);
+        cp.close();
+        return 1;
+      }
+      spdlog::info("http: listening on {}{}", l.tcp ? "" : "unix:", *bound);
+    }
+  }
   // Before any worker runs: strict replies ask this loop for checkpoints.
   cp.serve_commits(gate, [&server] { server.wake_commits(); });
   reloader.start(cp.loop(), clock);  // before any worker: RELOAD from now on runs on this loop
@@ -329,10 +381,12 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   spdlog::info("tollgated ready: data socket {}, admin socket {} ({} worker threads, {} contracts, {} key classes)",
                config->server.socket, config->server.admin_socket, threads, engine().contracts().size(),
                engine().key_classes().size());
+  serving.store(true, std::memory_order_release);
   // Recovered, listening, workers running: a client queued now is answered.
   systemd.ready(fmt::format("serving {} ({} contracts, {} key classes)", config->server.socket,
                             engine().contracts().size(), engine().key_classes().size()));
   cp.run();
+  serving.store(false, std::memory_order_release);
   // The loop's signal handlers are gone: a late SIGHUP (a reload script)
   // must not kill the process while it winds down.
   ::signal(SIGHUP, SIG_IGN);

@@ -74,6 +74,18 @@ enum class StorageMode : uint8_t { kMemory, kEmbedded, kRedis };
 enum class Durability : uint8_t { kRelaxed, kStrict };
 // ContractStatus, HoldTimeoutPolicy and FailPolicy: engine/contract_terms.h.
 
+// server.http: the HTTP check, metrics and probe endpoint (fronts/http/).
+// Each listen entry is "host:port" (TCP, only on the addresses given) or
+// "unix:path". No entry: no HTTP listener.
+struct HttpConfig {
+  std::vector<std::string> listen;
+  int socket_mode = 0660;                            // for the unix: entries
+  int64_t max_header_bytes = 8 * 1024;               // request line + headers; more: 431
+  int64_t max_body_bytes = 16 * 1024;                // POST body; more: 413
+  Nanos request_timeout = 10 * kNanosPerSecond;      // a started request must arrive whole within this: 408
+  Nanos keepalive_timeout = 60 * kNanosPerSecond;    // an idle keep-alive connection is closed after this
+};
+
 struct ServerConfig {
   std::string socket{ConfigDefaults::kSocket};
   int socket_mode = ConfigDefaults::kSocketMode;
@@ -93,6 +105,7 @@ struct ServerConfig {
   int64_t max_input_total = ConfigDefaults::kMaxInputTotal;
   int64_t max_key = ConfigDefaults::kMaxKey;
   GrpcConfig grpc;  // server.grpc (config/envoy_config.h)
+  HttpConfig http;  // server.http
 };
 
 enum class LogFormat : uint8_t { kText, kJson };

@@ -17,6 +17,7 @@
 #include "config/memory_check.h"
 #include "config/units.h"
 #include "config/yaml_documents.h"
+#include "net/tcp_socket.h"
 
 namespace tollgate {
 namespace {
@@ -75,12 +76,39 @@ void read_timeout(const MapReader& section, std::string_view key, Nanos& out) {
   section.read_duration(key, out);
 }
 
+// server.http (see HttpConfig): each listen entry is checked here, so a typo
+// is a config error rather than a failed start.
+void read_http(ErrorSink& errors, const MapReader& server, HttpConfig& http, std::string_view base_dir) {
+  const MapReader h = child(errors, server, "http",
+                            {"listen", "socket_mode", "max_header_bytes", "max_body_bytes", "request_timeout",
+                             "keepalive_timeout"});
+  if (h.read_string_list("listen", http.listen)) {
+    for (std::string& entry : http.listen) {
+      std::string why;
+      if (entry.starts_with("unix:")) {
+        // A relative socket path means the config file's directory, as every path does.
+        const std::string path = entry.size() > 5 ? resolve_config_path(base_dir, entry.substr(5)) : std::string();
+        if (path.empty() || path.size() > kMaxSocketPath) why = "the socket path is empty or longer than 107 bytes";
+        else entry = "unix:" + path;
+      } else if (auto address = parse_tcp_address(entry); !address) {
+        why = address.error() + " (write \"host:port\" or \"unix:path\")";
+      }
+      if (!why.empty()) h.error(*h.find("listen"), "'" + entry + "': " + why);
+    }
+  }
+  h.read_file_mode("socket_mode", http.socket_mode);
+  h.read_size("max_header_bytes", http.max_header_bytes, 256, 1 << 20);
+  h.read_size("max_body_bytes", http.max_body_bytes, 0, 1 << 20);
+  h.read_duration("request_timeout", http.request_timeout);
+  h.read_duration("keepalive_timeout", http.keepalive_timeout);
+}
+
 void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server, std::string_view base_dir) {
   const MapReader s = child(errors, root, "server",
                             {"socket", "socket_mode", "admin_socket", "admin_socket_mode", "threads",
                              "max_connections", "max_args", "max_bulk", "max_inline", "max_output",
                              "output_stall_timeout", "max_input_total", "max_key",
-                             "socket_group", "admin_socket_group", "timeout", "frame_timeout", "grpc"});
+                             "socket_group", "admin_socket_group", "timeout", "frame_timeout", "grpc", "http"});
   read_socket_path(s, "socket", server.socket);
   s.read_file_mode("socket_mode", server.socket_mode);
   read_socket_path(s, "admin_socket", server.admin_socket);
@@ -104,6 +132,7 @@ void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server,
   s.read_size("max_input_total", server.max_input_total, 1, std::numeric_limits<int64_t>::max());
   s.read_size("max_key", server.max_key, 1, kMaxMessageBytes);
   read_grpc(errors, s, server.grpc);
+  read_http(errors, s, server.http, base_dir);
   if (server.socket == server.admin_socket) {
     const MapReader::Entry* at = s.find("admin_socket") != nullptr ? s.find("admin_socket") : s.find("socket");
     if (at != nullptr) s.error(*at, "the data and admin sockets must be different paths");

@@ -16,6 +16,7 @@ struct BatchCall {
   size_t dedup_slot = 0;
   uint64_t id_hash = 0;
   size_t original = 0;  // kDuplicate: the earlier call with the same key and ID
+  ContractState* decided_on = nullptr;  // counted by its final code (GET /metrics)
 };
 
 // A limit whose retry never comes (-1) outranks any finite wait.
@@ -74,8 +75,15 @@ bool Engine::check_all(std::span<const CheckRequest> requests, Nanos now, int wo
       call.dedup_slot = claim.slot;
     }
     out[i] = decide(request, now, call.id_hash, taken[i]);
+    call.decided_on = taken[i].decided_on;
     all_allowed = all_allowed && out[i].allowed;
   }
+  // Each decided contract call counted once, by the code it is answered.
+  auto count_decisions = [&] {
+    for (size_t i = 0; i < n; ++i)
+      if (calls[i].kind == BatchCall::Kind::kDecided && calls[i].decided_on != nullptr)
+        calls[i].decided_on->count_decision(out[i].code, worker);
+  };
 
   // Phase 2a: everything allowed — make it final, in order.
   if (all_allowed) {
@@ -91,6 +99,7 @@ bool Engine::check_all(std::span<const CheckRequest> requests, Nanos now, int wo
       if (call.claimed_id)
         dedup_.finish(call.dedup_slot, call.id_hash, true, stored_reply(requests[i].key, out[i]), now);
     }
+    count_decisions();
     return true;
   }
 
@@ -115,6 +124,7 @@ bool Engine::check_all(std::span<const CheckRequest> requests, Nanos now, int wo
     if (const Policy* p = contract(requests[i].key); p != nullptr && p->state->account() != nullptr)
       d.balance = p->state->account()->balance();
   }
+  count_decisions();
   return false;
 }
 

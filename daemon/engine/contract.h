@@ -5,6 +5,7 @@
 // read and updated from any thread; status_reason is guarded by its mutex.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "engine/contract_terms.h"
 #include "engine/money/account.h"
+#include "tollgate/decision.h"
 #include "tollgate/time.h"
 
 namespace tollgate {
@@ -84,6 +86,19 @@ class ContractState {
     return *account_;
   }
 
+  // Decisions on this contract by code (GET /metrics), counted by
+  // Engine::check. Striped by worker, so workers seldom share a cache line;
+  // relaxed adds, read by the scrape as a sum. Thread-safe.
+  void count_decision(Code code, int worker) {
+    decisions_[static_cast<unsigned>(worker) % kDecisionStripes].by_code[static_cast<int>(code)].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  uint64_t decisions(Code code) const {
+    uint64_t sum = 0;
+    for (const auto& s : decisions_) sum += s.by_code[static_cast<int>(code)].load(std::memory_order_relaxed);
+    return sum;
+  }
+
   std::atomic<int64_t>& open_holds() { return open_holds_; }
   std::atomic<uint64_t>& concurrency_shadow_denials() { return concurrency_shadow_denials_; }
 
@@ -97,6 +112,11 @@ class ContractState {
   std::atomic<Account*> account_ptr_{nullptr};
   std::atomic<int64_t> open_holds_{0};
   std::atomic<uint64_t> concurrency_shadow_denials_{0};
+  static constexpr unsigned kDecisionStripes = 8;
+  struct alignas(64) DecisionStripe {
+    std::array<std::atomic<uint64_t>, kCodeCount> by_code{};
+  };
+  std::array<DecisionStripe, kDecisionStripes> decisions_{};
 };
 
 }  // namespace tollgate

@@ -491,6 +491,7 @@ Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
   if (request.id.empty()) {
     Decision d = decide(request, now, 0, taken);
     if (d.allowed) finalize(taken, now, worker, d);
+    if (taken.decided_on != nullptr) taken.decided_on->count_decision(d.code, worker);
     return d;
   }
   const uint64_t id_hash = request_id_hash(request.key, request.id);
@@ -499,6 +500,7 @@ Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
   if (claim.result == DedupTable::Lookup::kInProgress) return id_in_progress();
   Decision d = decide(request, now, id_hash, taken);
   if (d.allowed) finalize(taken, now, worker, d);
+  if (taken.decided_on != nullptr) taken.decided_on->count_decision(d.code, worker);
   dedup_.finish(claim.slot, id_hash, d.allowed, stored_reply(request.key, d), now);
   return d;
 }
@@ -549,7 +551,10 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, uint64_t id_hash
       if (result == CounterTable::InsertResult::kFull) return table_full();
       e = entry;
     }
-    if (e->policy()->rules) return check_contract(e, request, now, id_hash, taken);
+    if (e->policy()->rules) {
+      taken.decided_on = e->policy()->state;  // counted by code once final (check / check_all)
+      return check_contract(e, request, now, id_hash, taken);
+    }
     if (charge(e, request.cost, now, out, &taken.mask, wait_of(request), taken.recorded_at.data())) {
       if (out.allowed) {
         taken.entry = e;

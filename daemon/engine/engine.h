@@ -290,6 +290,9 @@ class Engine {
     std::array<Admitted, 8> admitted;
     std::array<Nanos, kMaxLimitsPerPolicy> recorded_at;          // per charged limit of `entry`
     std::array<Nanos, kMaxLimitsPerPolicy> subject_recorded_at;  // per charged limit of `subject_entry`
+    // The contract the call was decided on (allowed or not): its decision
+    // is counted by code (GET /metrics) once final, by check / check_all.
+    ContractState* decided_on = nullptr;
     // Holds nothing any more (the arrays are left as they are: only the
     // fields above say what they hold).
     void clear() {
@@ -299,6 +302,7 @@ class Engine {
       admitted_count = 0;
       subject_entry = nullptr;
       hold_slot = HoldTable::kNoSlot;
+      decided_on = nullptr;
     }
   };
   // Makes an allowed call's provisional charge final: takes the reserved

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "net/tcp_socket.h"
 #include "net/unix_socket.h"
 
 namespace tollgate {
@@ -38,9 +39,17 @@ Server::~Server() {
   if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
-std::expected<void, std::string> Server::listen(ListenerOptions options) {
-  auto fd = listen_unix(options.path, options.mode, 1024, options.group);
+std::expected<std::string, std::string> Server::listen(ListenerOptions options) {
+  std::expected<int, std::string> fd;
+  if (options.tcp) {
+    auto address = parse_tcp_address(options.path);
+    if (!address) return std::unexpected(address.error());
+    fd = listen_tcp(*address, options.path);
+  } else {
+    fd = listen_unix(options.path, options.mode, 1024, options.group);
+  }
   if (!fd) return std::unexpected(fd.error());
+  std::string bound = options.path;
   auto l = std::make_unique<Listener>();
   l->server = this;
   l->options = std::move(options);
@@ -48,7 +57,7 @@ std::expected<void, std::string> Server::listen(ListenerOptions options) {
   l->poll.data = l.get();
   if (l->options.dedicated_worker) l->own_worker = std::make_unique<Worker>(0, limits_);
   listeners_.push_back(std::move(l));
-  return {};
+  return bound;
 }
 
 std::expected<void, std::string> Server::start() {
@@ -56,7 +65,7 @@ std::expected<void, std::string> Server::start() {
   // their timers start armed for that service (e.g. restored holds' expiry).
   Service* shared = nullptr;
   for (auto& l : listeners_)
-    if (!l->own_worker) shared = l->options.service;
+    if (!l->own_worker && l->options.protocol == nullptr) shared = l->options.service;
   for (auto& w : workers_)
     if (!w->start(shared)) return std::unexpected("cannot start a worker loop");
   for (auto& l : listeners_)
@@ -162,7 +171,7 @@ void Server::accept_all(Listener& l) {
     session.id = next_session_id_++;
     session.admin = l.options.admin;
     Worker& w = l.own_worker ? *l.own_worker : *workers_[next_worker_++ % workers_.size()];
-    w.adopt(fd, *l.options.service, std::move(session), std::move(slot));
+    w.adopt(fd, *l.options.service, std::move(session), std::move(slot), l.options.protocol);
   }
 }
 
@@ -183,7 +192,7 @@ void Server::stop_listening() {
     }
     if (l->fd >= 0) {
       ::close(l->fd);
-      ::unlink(l->options.path.c_str());
+      if (!l->options.tcp) ::unlink(l->options.path.c_str());
       l->fd = -1;
     }
   }

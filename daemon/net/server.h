@@ -28,13 +28,18 @@
 #include "net/connection_count.h"
 #include "net/input_budget.h"
 #include "net/peer_credentials.h"
+#include "net/protocol.h"
 #include "net/service.h"
 #include "net/worker.h"
 
 namespace tollgate {
 
 struct ListenerOptions {
-  std::string path;
+  std::string path;  // a Unix socket; with `tcp`, "host:port" (net/tcp_socket.h)
+  bool tcp = false;
+  // Serve connections with this protocol instead of RESP (net/protocol.h);
+  // `service` still gives the workers' timer its deadlines.
+  Protocol* protocol = nullptr;
   int mode = 0660;
   int group = -1;  // gid the socket file is given; -1: the daemon's
   Service* service = nullptr;
@@ -77,8 +82,10 @@ class Server {
   Server(uv_loop_t* control_loop, int threads, const ConnectionLimits& limits, size_t max_connections);
   ~Server();
 
-  // Binds a listener (stale-socket handling in listen_unix). Call before start().
-  std::expected<void, std::string> listen(ListenerOptions options);
+  // Binds a listener (stale-socket handling in listen_unix). Call before
+  // start(). Returns the address bound ("host:port" with the real port for
+  // TCP, the path otherwise).
+  std::expected<std::string, std::string> listen(ListenerOptions options);
   // Starts the workers and begins accepting.
   std::expected<void, std::string> start();
   // Stops accepting and removes the socket files (the thread of the

@@ -39,7 +39,7 @@ bool Worker::start(Service* timer_service) {
   return true;
 }
 
-void Worker::adopt(int fd, Service& service, Session session, ConnectionSlot slot) {
+void Worker::adopt(int fd, Service& service, Session session, ConnectionSlot slot, Protocol* protocol) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
@@ -47,7 +47,7 @@ void Worker::adopt(int fd, Service& service, Session session, ConnectionSlot slo
       return;  // `slot` is released on return
     }
     session.worker = index_;
-    pending_.push_back({fd, &service, std::move(session), std::move(slot)});
+    pending_.push_back({fd, &service, std::move(session), std::move(slot), protocol});
   }
   uv_async_send(&async_);
 }
@@ -91,6 +91,29 @@ void Worker::detach(Connection* c) {
   close_commit_async_if_done();
 }
 
+void Worker::attach(ProtocolConnection* c) {
+  c->next = protocol_head_;
+  if (protocol_head_) protocol_head_->prev = c;
+  protocol_head_ = c;
+  stats_.connections.fetch_add(1, std::memory_order_relaxed);
+  stats_.connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::detach(ProtocolConnection* c) {
+  if (c->prev) c->prev->next = c->next;
+  else protocol_head_ = c->next;
+  if (c->next) c->next->prev = c->prev;
+  if (c->waiting_commit) std::erase(protocol_commit_waiters_, c);
+  stats_.connections.fetch_sub(1, std::memory_order_relaxed);
+  close_commit_async_if_done();
+}
+
+void Worker::wait_for_commit(ProtocolConnection* c) {
+  if (c->waiting_commit) return;
+  c->waiting_commit = true;
+  protocol_commit_waiters_.push_back(c);
+}
+
 void Worker::wait_for_commit(Connection* c) {
   if (c->waiting_commit) return;
   c->waiting_commit = true;
@@ -110,10 +133,14 @@ void Worker::on_commit_async(uv_async_t* a) {
   waiting.swap(self->commit_waiters_);
   for (Connection* c : waiting) c->waiting_commit = false;
   for (Connection* c : waiting) c->on_commit();
+  std::vector<ProtocolConnection*> others;
+  others.swap(self->protocol_commit_waiters_);
+  for (ProtocolConnection* c : others) c->waiting_commit = false;
+  for (ProtocolConnection* c : others) c->on_commit();
 }
 
 void Worker::close_commit_async_if_done() {
-  if (!stopped_ || head_ != nullptr) return;
+  if (!stopped_ || head_ != nullptr || protocol_head_ != nullptr) return;
   std::lock_guard lock(commit_mutex_);
   if (!commit_async_open_) return;
   commit_async_open_ = false;
@@ -185,6 +212,10 @@ void Worker::drain_pending() {
       ::close(p.fd);
       continue;  // the slot is released with `batch`
     }
+    if (p.protocol != nullptr) {
+      p.protocol->open(*this, p.fd, std::move(p.session), std::move(p.slot));
+      continue;
+    }
     auto* c = new Connection(*this, *p.service, limits_, std::move(p.session), std::move(p.slot));
     if (!c->open(p.fd)) {
       ::close(p.fd);
@@ -204,6 +235,11 @@ void Worker::drain_pending() {
     stopped_ = true;
     for (Connection* c = head_; c != nullptr;) {
       Connection* next = c->next;
+      c->shutdown();
+      c = next;
+    }
+    for (ProtocolConnection* c = protocol_head_; c != nullptr;) {
+      ProtocolConnection* next = c->next;
       c->shutdown();
       c = next;
     }

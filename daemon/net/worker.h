@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/connection.h"
+#include "net/protocol.h"
 
 namespace tollgate {
 
@@ -39,10 +40,10 @@ class Worker {
   // deadline before serving anything (holds restored at start-up expire on
   // time even on a worker no client has reached yet).
   bool start(Service* timer_service = nullptr);
-  // Hands a connected fd to this worker, to be served by `service`; `slot`
-  // counts it until the connection is freed (or the fd closed unserved).
-  // Thread-safe.
-  void adopt(int fd, Service& service, Session session, ConnectionSlot slot = {});
+  // Hands a connected fd to this worker, to be served by `service` (or,
+  // with `protocol`, by that protocol's connection); `slot` counts it until
+  // the connection is freed (or the fd closed unserved). Thread-safe.
+  void adopt(int fd, Service& service, Session session, ConnectionSlot slot = {}, Protocol* protocol = nullptr);
   // The input budget picked connection `id` of this worker: close it on the
   // worker thread (a no-op if it is gone by then). Thread-safe.
   void drop_for_input_budget(uint64_t id);
@@ -58,10 +59,14 @@ class Worker {
   // Called by connections on the worker thread.
   void attach(Connection* c);
   void detach(Connection* c);
+  // The same for connections of another protocol (net/protocol.h).
+  void attach(ProtocolConnection* c);
+  void detach(ProtocolConnection* c);
   // Arms the worker's timer for the service's next deadline (worker thread).
   void rearm(Service& service);
   // `c` holds a reply until a commit ticket is durable (worker thread).
   void wait_for_commit(Connection* c);
+  void wait_for_commit(ProtocolConnection* c);
   // Commit tickets became durable: the waiting connections send what they
   // may. Thread-safe; a no-op once the worker has wound down.
   void wake_commits();
@@ -72,6 +77,7 @@ class Worker {
     Service* service;
     Session session;
     ConnectionSlot slot;
+    Protocol* protocol;
   };
   static void on_async(uv_async_t* a);
   static void on_timer(uv_timer_t* t);
@@ -103,6 +109,8 @@ class Worker {
   bool stopped_ = false;          // worker thread only
   Connection* head_ = nullptr;    // worker thread only
   std::vector<Connection*> commit_waiters_;  // worker thread only
+  ProtocolConnection* protocol_head_ = nullptr;                 // worker thread only
+  std::vector<ProtocolConnection*> protocol_commit_waiters_;    // worker thread only
   std::mutex commit_mutex_;       // guards commit_async_open_ (wake_commits vs. close)
   bool commit_async_open_ = false;
   WorkerStats stats_;
