@@ -241,12 +241,17 @@ std::string_view Engine::subject_key(const Policy& p, std::string_view subject) 
   return key;
 }
 
-bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) {
+// Admits the subject into the distinct caps, then charges its per-subject
+// counters; what it took goes into `taken` (the estimate is added when the
+// call is finalized). On denial everything it took is given back.
+bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out,
+                            Provisional& taken) {
   const uint64_t h = DistinctSubjects::hash_subject(request.subject);
-  std::array<std::pair<DistinctSubjects*, Nanos>, 8> admitted;
-  size_t admitted_count = 0;
+  taken.subject_hash = h;
+  taken.admitted_count = 0;
   auto undo = [&] {
-    for (size_t i = 0; i < admitted_count; ++i) admitted[i].first->forget(h, admitted[i].second);
+    for (size_t i = taken.admitted_count; i-- > 0;) taken.admitted[i].set->forget(h, taken.admitted[i].in);
+    taken.admitted_count = 0;
   };
   for (const auto& d : p.distinct) {
     SubjectCharge c = d->set->try_admit(h, now);
@@ -264,8 +269,8 @@ bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos 
       out.reset_after_ms = ceil_millis(c.reset_after);
       return false;
     }
-    if (c.verdict == SubjectVerdict::kAdmitted && admitted_count < admitted.size())
-      admitted[admitted_count++] = {d->set, c.admitted_in};
+    if (c.verdict == SubjectVerdict::kAdmitted && taken.admitted_count < taken.admitted.size())
+      taken.admitted[taken.admitted_count++] = {d->set, c.admitted_in};
     if (!d->shadow && c.remaining < out.remaining) {
       out.limit = d->name;
       out.remaining = c.remaining;
@@ -278,8 +283,10 @@ bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos 
     const uint64_t kh = CounterTable::hash_key(key);
     Decision sd;
     bool done = false;
+    Entry* se = nullptr;
+    uint32_t mask = 0;
     for (int attempt = 0; attempt < 8 && !done; ++attempt) {
-      Entry* se = attempt == 0 ? table_.find(key, kh) : nullptr;
+      se = attempt == 0 ? table_.find(key, kh) : nullptr;
       if (se == nullptr) {
         auto [entry, result] = table_.insert(key, kh, sp, sp->word_count, true, now, [&](Entry* fresh) {
           for (const auto& l : sp->limits) l->limiter.init(fresh->words() + l->word_offset, now);
@@ -291,20 +298,23 @@ bool Engine::charge_subject(const Policy& p, const CheckRequest& request, Nanos 
         }
         se = entry;
       }
-      done = charge(se, request.cost, now, sd);
+      done = charge(se, request.cost, now, sd, &mask, 0, taken.subject_recorded_at.data());
     }
     if (!done || !sd.allowed) {
       undo();
       out = done ? sd : table_full();
       return false;
     }
+    taken.subject_entry = se;
+    taken.subject_policy = se->policy();
+    taken.subject_mask = mask;
     if (!sd.limit.empty() && sd.remaining < out.remaining) {
       out.limit = sd.limit;
       out.remaining = sd.remaining;
       out.reset_after_ms = sd.reset_after_ms;
     }
   }
-  if (p.subjects != nullptr && p.subjects->hll) p.subjects->hll->add(h, now);
+  taken.subject = true;
   return true;
 }
 
@@ -389,7 +399,8 @@ Decision Engine::table_full() const {
 // denial give back what was taken, then peek the rest so the reply can name
 // the limit with the longest wait. Shadow limits are charged only when the
 // call is allowed, and count their would-be denials.
-bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask, Nanos max_delay) {
+bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask, Nanos max_delay,
+                    Nanos* recorded_at) {
   const Policy& p = *e->policy();
   std::atomic<uint64_t>* w = e->words();
   const size_t enforced = p.enforced_count;
@@ -428,8 +439,12 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
     if (r.sealed && i == 0) return false;  // only shadow limits, and the entry is being evicted
     if (!r.sealed && !r.allowed) l.shadow_denials.fetch_add(1, std::memory_order_relaxed);
     if (r.allowed) mask |= uint32_t{1} << i;
+    results[i] = r;
   }
   if (charged_mask != nullptr) *charged_mask = mask;
+  if (recorded_at != nullptr)
+    for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
+      if (mask & (uint32_t{1} << i)) recorded_at[i] = results[i].recorded_at;
   e->touch(now);
   if (options_.track_changes) state_.dirty_log().mark(e);
   if (enforced == 0) {
@@ -472,22 +487,32 @@ void Engine::evaluate(const Policy& p, const std::atomic<uint64_t>* w, int64_t c
 // With an ID, the call is remembered: a retry within the dedup window gets
 // the first allowed reply and is not charged again; a denied call is forgotten.
 Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
-  if (request.id.empty()) return decide(request, now, worker, 0);
+  Provisional taken;
+  if (request.id.empty()) {
+    Decision d = decide(request, now, 0, taken);
+    if (d.allowed) finalize(taken, now, worker, d);
+    return d;
+  }
   const uint64_t id_hash = request_id_hash(request.key, request.id);
   DedupTable::Claim claim = dedup_.begin(id_hash, now);
   if (claim.result == DedupTable::Lookup::kReplay) return replay(request.key, claim.stored);
   if (claim.result == DedupTable::Lookup::kInProgress) return id_in_progress();
-  Decision d = decide(request, now, worker, id_hash);
+  Decision d = decide(request, now, id_hash, taken);
+  if (d.allowed) finalize(taken, now, worker, d);
+  dedup_.finish(claim.slot, id_hash, d.allowed, stored_reply(request.key, d), now);
+  return d;
+}
+
+DedupTable::Stored Engine::stored_reply(std::string_view key, const Decision& d) const {
   DedupTable::Stored stored{d.remaining, d.reset_after_ms, d.balance, -1};
   if (d.allowed && !d.limit.empty()) {
-    if (const Entry* e = table_.find(request.key, CounterTable::hash_key(request.key))) {
+    if (const Entry* e = table_.find(key, CounterTable::hash_key(key))) {
       const Policy& p = *e->policy();
       for (size_t i = 0; i < p.limits.size(); ++i)
         if (p.limits[i]->spec.name.data() == d.limit.data()) stored.limit_index = static_cast<int32_t>(i);
     }
   }
-  dedup_.finish(claim.slot, id_hash, d.allowed, stored, now);
-  return d;
+  return stored;
 }
 
 Decision Engine::replay(std::string_view key, const DedupTable::Stored& stored) const {
@@ -507,7 +532,7 @@ Decision Engine::replay(std::string_view key, const DedupTable::Stored& stored) 
   return d;
 }
 
-Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint64_t id_hash) {
+Decision Engine::decide(const CheckRequest& request, Nanos now, uint64_t id_hash, Provisional& taken) {
   const uint64_t hash = CounterTable::hash_key(request.key);
   Decision out;
   Entry* e = table_.find(request.key, hash);
@@ -524,8 +549,15 @@ Decision Engine::decide(const CheckRequest& request, Nanos now, int worker, uint
       if (result == CounterTable::InsertResult::kFull) return table_full();
       e = entry;
     }
-    if (e->policy()->rules) return check_contract(e, request, now, worker, id_hash);
-    if (charge(e, request.cost, now, out, nullptr, wait_of(request))) return out;
+    if (e->policy()->rules) return check_contract(e, request, now, id_hash, taken);
+    if (charge(e, request.cost, now, out, &taken.mask, wait_of(request), taken.recorded_at.data())) {
+      if (out.allowed) {
+        taken.entry = e;
+        taken.policy = e->policy();
+        taken.cost = request.cost;
+      }
+      return out;
+    }
   }
   return table_full();
 }
@@ -643,9 +675,11 @@ Decision Engine::id_in_progress() const {
 }
 
 // A contract call: gates first (status, expiry, scope), then concurrency
-// (open holds), then the prepaid debit, then the counter limits; any denial
-// gives back what was taken. With HOLD the charge is registered as a hold.
-Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash) {
+// (open holds), then the prepaid reservation, then the counter limits, the
+// subject and the hold's pool slot; any denial gives back what was taken.
+// An allowed call leaves its charge in `taken` for finalize() (or abandon()).
+Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now, uint64_t id_hash,
+                                Provisional& taken) {
   const Policy& p = *e->policy();
   const ContractRules& rules = *p.rules;
   ContractState& st = *p.state;
@@ -660,6 +694,14 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
     out.balance = st.account() != nullptr ? st.account()->balance() : -1;
     return out;
   }
+  Account* account = st.account();
+  auto denied = [&](Decision d) {
+    abandon(taken, now);
+    d.balance = account != nullptr ? account->balance() : -1;
+    return d;
+  };
+  taken.contract = &p;
+  taken.cost = request.cost;
 
   // Concurrency: enforced limits bound open holds; shadow ones only count.
   const ConcurrencyLimit* tightest = tightest_concurrency(p);
@@ -667,81 +709,103 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   int64_t open_before = open.load(std::memory_order_acquire);
   if (hold) {
     for (;;) {
-      if (tightest != nullptr && open_before >= tightest->limit) return deny_concurrency(p, tightest->name);
+      if (tightest != nullptr && open_before >= tightest->limit) {
+        taken.contract = nullptr;
+        return deny_concurrency(p, tightest->name);
+      }
       if (open.compare_exchange_weak(open_before, open_before + 1, std::memory_order_acq_rel)) break;
     }
+    taken.slot = true;
   } else if (tightest != nullptr && open_before >= tightest->limit) {
+    taken.contract = nullptr;
     return deny_concurrency(p, tightest->name);  // a call without HOLD occupies no slot
   }
-  auto release_slot = [&] {
-    if (hold) open.fetch_sub(1, std::memory_order_acq_rel);
-  };
+  taken.open_before = open_before;
 
-  // Money. Without HOLD the credits are only reserved here (all or nothing,
-  // one CAS) and taken from the lots once everything else allowed the call:
-  // a denial releases the reservation, so the debit records nothing. A HOLD
-  // takes them now, lot by lot, recording every lot (any number: past
-  // kInlineDebitSpans the record spills, see hold_table.h), so that its
-  // CANCEL can give each lot back what it gave.
-  Account* account = st.account();
-  DebitResult debit;
-  bool reserved = false;
+  // Money: the credits are only reserved here (all or nothing, one CAS) and
+  // taken from the lots once everything allowed the call (finalize(); a HOLD
+  // records every lot there, so that its CANCEL can give each lot back what
+  // it gave). A denial releases the reservation: no lot is touched.
   if (account != nullptr && request.cost > 0) {
-    if (hold) {
-      debit = account->try_debit(request.cost);
-      if (!debit.ok()) {
-        release_slot();
-        deny_balance(p, out);
-        return out;
-      }
-    } else if (account->reserve(request.cost)) {
-      reserved = true;
-    } else {
-      release_slot();
+    if (!account->reserve(request.cost)) {
+      abandon(taken, now);
       deny_balance(p, out);
       return out;
     }
+    taken.reserved = true;
   }
-  auto give_back_money = [&] {
-    if (debit.ok() && debit.span_count > 0) (void)account->refund(debit.taken());
-    if (reserved) account->release(request.cost);
-  };
-  uint32_t mask = 0;
-  if (!charge(e, request.cost, now, out, &mask, wait_of(request)) || !out.allowed) {  // never sealed
-    give_back_money();
-    release_slot();
-    out.balance = account != nullptr ? account->balance() : -1;
-    return out;
+  if (!charge(e, request.cost, now, out, &taken.mask, wait_of(request), taken.recorded_at.data()) ||
+      !out.allowed)  // never sealed
+    return denied(out);
+  taken.entry = e;
+  taken.policy = &p;
+  if (!request.subject.empty() && !charge_subject(p, request, now, out, taken)) return denied(out);
+  if (hold) {
+    taken.hold_slot = holds_.claim(id_hash);
+    if (taken.hold_slot == HoldTable::kNoSlot) return denied(deny_concurrency(p, kHoldPoolFullLimit));
+    taken.hold_hash = id_hash;
+    // A paced call's hold runs from its slot.
+    taken.hold_expires_at = now + out.delay_ns + request.hold_ms * kNanosPerMilli;
   }
-  if (!request.subject.empty() && !charge_subject(p, request, now, out)) {
-    refund_limits(e, mask, request.cost, now, now);
-    give_back_money();
-    release_slot();
-    out.balance = account != nullptr ? account->balance() : -1;
-    return out;
-  }
-  for (const auto& c : rules.concurrency)
-    if ((c.shadow || options_.shadow_mode) && open_before >= c.limit)
-      st.concurrency_shadow_denials().fetch_add(1, std::memory_order_relaxed);
-  if (reserved) account->take_reserved(request.cost);
+  return out;
+}
 
+void Engine::finalize(Provisional& taken, Nanos now, int worker, Decision& out) {
+  const Policy* p = taken.contract;
+  if (p == nullptr) return;  // a key class or an uncharged allow: nothing pending
+  ContractState& st = *p->state;
+  const ContractRules& rules = *p->rules;
+  for (const auto& c : rules.concurrency)
+    if ((c.shadow || options_.shadow_mode) && taken.open_before >= c.limit)
+      st.concurrency_shadow_denials().fetch_add(1, std::memory_order_relaxed);
+  Account* account = st.account();
+  const bool hold = taken.hold_slot != HoldTable::kNoSlot;
+  DebitResult debit;
+  if (taken.reserved) {
+    if (hold) debit = account->take_reserved_recorded(taken.cost);
+    else account->take_reserved(taken.cost);
+    taken.reserved = false;
+  }
+  if (taken.subject && p->subjects != nullptr && p->subjects->hll) p->subjects->hll->add(taken.subject_hash, now);
   if (hold) {
     HoldCharge charge;
     charge.contract = &st;
-    charge.cost = request.cost;
+    charge.cost = taken.cost;
     charge.charged_at = now;
-    charge.limit_mask = mask;
+    charge.limit_mask = taken.mask;
     charge.takes_slot = true;
     charge.commit_on_expiry = rules.hold_timeout == HoldTimeoutPolicy::kCommit;
     if (debit.ok()) charge.take_spans(std::move(debit));
-    // A paced call's hold runs from its slot.
-    if (!holds_.create(id_hash, charge, now + out.delay_ns + request.hold_ms * kNanosPerMilli, worker)) {
-      apply_settlement(charge, false, now);  // gives back limits, money and the slot
-      return deny_concurrency(p, kHoldPoolFullLimit);
-    }
+    holds_.publish(taken.hold_slot, taken.hold_hash, charge, taken.hold_expires_at, worker);
   }
   out.balance = account != nullptr ? account->balance() : -1;
-  return out;
+  taken.clear();
+}
+
+// The reverse of everything check_contract / decide / charge_subject took.
+void Engine::abandon(Provisional& taken, Nanos now) {
+  if (taken.hold_slot != HoldTable::kNoSlot) holds_.unclaim(taken.hold_slot);
+  if (taken.subject_entry != nullptr)
+    refund_charged(taken.subject_entry, *taken.subject_policy, taken.subject_mask, taken.cost,
+                   taken.subject_recorded_at.data(), now);
+  for (size_t i = taken.admitted_count; i-- > 0;)
+    taken.admitted[i].set->forget(taken.subject_hash, taken.admitted[i].in);
+  if (taken.entry != nullptr)
+    refund_charged(taken.entry, *taken.policy, taken.mask, taken.cost, taken.recorded_at.data(), now);
+  if (taken.contract != nullptr) {
+    ContractState& st = *taken.contract->state;
+    if (taken.reserved) st.account()->release(taken.cost);
+    if (taken.slot) st.open_holds().fetch_sub(1, std::memory_order_acq_rel);
+  }
+  taken.clear();
+}
+
+void Engine::refund_charged(Entry* e, const Policy& p, uint32_t mask, int64_t cost, const Nanos* recorded_at,
+                            Nanos now) {
+  for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
+    if (mask & (uint32_t{1} << i))
+      p.limits[i]->limiter.refund(e->words() + p.limits[i]->word_offset, cost, recorded_at[i], now);
+  if (options_.track_changes) state_.dirty_log().mark(e);
 }
 
 void Engine::refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_at, Nanos now) {

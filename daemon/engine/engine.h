@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <expected>
+#include <array>
 #include <functional>
 #include <memory>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -111,6 +113,80 @@ class Engine {
   // `worker` is the calling worker's index (it owns the expiry of holds it creates).
   Decision check(const CheckRequest& request, Nanos now, int worker = 0);
 
+  // Decides several calls all-or-nothing (MULTI/EXEC of CHECKs; the gRPC
+  // front's descriptors). out.size() must equal requests.size(); out[i]
+  // answers requests[i]. Returns true when every call is allowed: each is
+  // then charged exactly as check() in this order would have charged it (a
+  // later call sees the earlier ones' charges, so the same key twice costs
+  // twice) and out[i] is what that check() would have answered. Otherwise
+  // returns false and NOTHING is charged — no tokens, window or quota units,
+  // per-subject counters, concurrency slots, holds, credits (no lot is
+  // touched, so the ledger never sees the attempt), distinct subjects or
+  // remembered IDs — every denied call carries its own code, and every call
+  // that would have passed gets allowed = false, code ABORTED, no limit,
+  // remaining 0, retry_after_ms = the longest of the denied calls' (-1 when
+  // one of them can never pass), reset_after_ms 0. Every `balance` is the
+  // account's after the whole call. A call whose ID is already remembered
+  // replays (charges nothing) and, in an aborted batch, reads ABORTED too; a
+  // later call with the same key and ID as an earlier one in the batch
+  // answers as that one (as a retry would). Thread-safe; allocates only the
+  // first time a thread passes more calls than ever before (scratch space).
+  //
+  // How: two phases. Phase 1 runs each call's decision in order and takes
+  // everything provisionally, as check() does before it answers: limit units
+  // charged (their exact recorded instants kept for the refund), credits
+  // *reserved* on the account (not taken from lots), the concurrency slot,
+  // the subject admitted into distinct caps and per-subject counters, the
+  // hold's pool slot claimed (HoldTable::claim), the ID claimed in progress.
+  // Phase 2 either finalizes every call (takes the reserved credits from the
+  // lots, publishes the holds, adds the subjects to the estimate, remembers
+  // the IDs; none of it can fail) or abandons every call in reverse order,
+  // giving each thing back exactly: limit refunds to the slice/period/TAT
+  // they were charged at, released reservations, released slots, unclaimed
+  // hold slots, forgotten subjects, forgotten IDs.
+  //
+  // What another thread may observe between the phases (microseconds: one
+  // batch of decisions, no I/O) and why it is acceptable:
+  //  - Units, credits, slots and per-subject counters provisionally taken
+  //    look taken: a concurrent check() may be denied for them (RATE, QUOTA,
+  //    BALANCE, CONCURRENCY, …) although the batch later gives them back.
+  //    That is under-admission only, and the same window check() itself has
+  //    between charging one limit and finding that the next denies. Nothing
+  //    can over-admit: every provisional charge is a real charge while it
+  //    lasts, and a refund never frees units consumed by others (the
+  //    limiters' refund() contracts).
+  //  - The ID is in progress: a concurrent CHECK with the same key and ID
+  //    is denied CONCURRENCY/id_in_progress (retry 1 ms), as for two
+  //    concurrent check()s. A claimed hold slot is invisible to SETTLE (it
+  //    answers "no such open hold", true until the hold is published) and to
+  //    checkpoints (nothing provisional is ever persisted as a hold).
+  //  - Money: a reservation is only a lower spendable count; no lot, ledger
+  //    entry or persisted counter changes unless the batch is finalized, so
+  //    Σ ledger = balance holds at every instant and an aborted batch leaves
+  //    no trace in the ledger.
+  //  - Limit words provisionally charged may be marked dirty and written by
+  //    a checkpoint taken in between; the refund marks them again, so the
+  //    next checkpoint writes the refunded state. A crash in between keeps
+  //    the charge (conservative: never units given away), as a crash during
+  //    check() does.
+  //  - A distinct subject provisionally admitted is "seen" by others: a
+  //    concurrent call of the same contract with the same *new* subject is
+  //    allowed without taking a unit of the cap, and the abandon then
+  //    forgets it. That subject is not counted until its next call (which
+  //    admits it again, or is denied at the cap): the cap can be passed by
+  //    that one call. check() has the same window when a per-subject limit
+  //    denies after a cap admitted; it needs an exact-subject collision
+  //    within microseconds, and the next call corrects it.
+  //  - Shadow limits: their would-be denials are counted in phase 1
+  //    (statistics of what enforcement would do); their units are refunded
+  //    like every other limit's.
+  //  - A reload between the phases: refunds go through the policy that
+  //    charged (kept alive by the caller's Reclaimer section); an entry
+  //    migrated to a new layout meanwhile keeps the old entry's refund
+  //    (lost: conservative), as for a hold cancelled across such a reload.
+  [[nodiscard]] bool check_all(std::span<const CheckRequest> requests, Nanos now, int worker,
+                               std::span<Decision> out);
+
   // SETTLE: makes a hold final (commit) or gives back everything it took
   // (cancel). False when there is no open hold for (key, id). Thread-safe.
   bool settle(std::string_view key, std::string_view id, bool commit, Nanos now);
@@ -173,13 +249,62 @@ class Engine {
   void hand_over(Nanos now, const Engine* previous);
   const Policy* policy_for(const Entry& e) const;
   // Status, expiry, start, channel and purpose, in the order the README's code table states ("When several things deny a call").
+  // What one call took before it answered (check_all's phase 1; check()
+  // finalizes at once), so that it can be finalized or given back exactly.
+  struct Provisional {
+    struct Admitted {
+      DistinctSubjects* set;
+      Nanos in;  // SubjectCharge::admitted_in
+    };
+    int64_t cost = 0;
+    Entry* entry = nullptr;  // the key's limits charged (mask) through `policy`
+    const Policy* policy = nullptr;
+    uint32_t mask = 0;
+    const Policy* contract = nullptr;  // a contract call that charged (finalize's steps apply)
+    bool reserved = false;             // `cost` credits reserved on the contract's account
+    bool slot = false;                 // a concurrency slot (open_holds) taken
+    int64_t open_before = 0;           // open holds seen (shadow concurrency counting)
+    bool subject = false;              // SUBJECT admitted (estimate added at finalize)
+    uint64_t subject_hash = 0;
+    uint8_t admitted_count = 0;
+    Entry* subject_entry = nullptr;  // per-subject counters charged (subject_mask)
+    const Policy* subject_policy = nullptr;
+    uint32_t subject_mask = 0;
+    size_t hold_slot = HoldTable::kNoSlot;  // claimed, published at finalize
+    uint64_t hold_hash = 0;
+    Nanos hold_expires_at = 0;
+    std::array<Admitted, 8> admitted;
+    std::array<Nanos, kMaxLimitsPerPolicy> recorded_at;          // per charged limit of `entry`
+    std::array<Nanos, kMaxLimitsPerPolicy> subject_recorded_at;  // per charged limit of `subject_entry`
+    // Holds nothing any more (the arrays are left as they are: only the
+    // fields above say what they hold).
+    void clear() {
+      entry = nullptr;
+      contract = nullptr;
+      reserved = slot = subject = false;
+      admitted_count = 0;
+      subject_entry = nullptr;
+      hold_slot = HoldTable::kNoSlot;
+    }
+  };
+  // Makes an allowed call's provisional charge final: takes the reserved
+  // credits (recording the lots for a hold), publishes the hold, adds the
+  // subject to the estimate; sets out.balance. Cannot fail.
+  void finalize(Provisional& taken, Nanos now, int worker, Decision& out);
+  // Gives back everything `taken` holds, in reverse order; leaves it empty.
+  void abandon(Provisional& taken, Nanos now);
+  // Refunds the limits of `mask` charged on `e` through `p` at `recorded_at[i]`.
+  void refund_charged(Entry* e, const Policy& p, uint32_t mask, int64_t cost, const Nanos* recorded_at, Nanos now);
+  // The reply an ID remembers for an allowed decision.
+  DedupTable::Stored stored_reply(std::string_view key, const Decision& d) const;
+
   bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
-  Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
+  Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, uint64_t id_hash, Provisional& taken);
   void deny_balance(const Policy& p, Decision& out) const;
   Decision decide_unavailable(const Policy& p, Decision& out, bool count) const;
   // SUBJECT under a contract: distinct caps, then per-subject counters.
   // On denial everything this call took from them is given back.
-  bool charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out);
+  bool charge_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out, Provisional& taken);
   void peek_subject(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
   std::string_view subject_key(const Policy& p, std::string_view subject) const;
   std::string attach_subjects(Policy& p, const PolicySpec& spec, const Engine* previous);
@@ -187,9 +312,13 @@ class Engine {
   const Policy* match_class(std::string_view key) const;
   // Charges `e` all-or-nothing. Returns false if the entry was sealed by the
   // evictor (nothing charged; the caller looks the key up again).
+  // With `recorded_at`, each charged limit's LimitResult::recorded_at goes to
+  // recorded_at[i] (what its refund needs).
   bool charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask = nullptr,
-              Nanos max_delay = 0);
-  Decision decide(const CheckRequest& request, Nanos now, int worker, uint64_t id_hash);
+              Nanos max_delay = 0, Nanos* recorded_at = nullptr);
+  // Phase 1 of one call: an allowed answer leaves its charge in `taken`
+  // (finalize or abandon it); a denied one has taken nothing.
+  Decision decide(const CheckRequest& request, Nanos now, uint64_t id_hash, Provisional& taken);
   Decision replay(std::string_view key, const DedupTable::Stored& stored) const;
   void apply_settlement(const HoldCharge& charge, bool commit, Nanos now);
   void evaluate(const Policy& policy, const std::atomic<uint64_t>* words, int64_t cost, Nanos now,

@@ -67,12 +67,19 @@ uint64_t HoldTable::memory_for(uint64_t max_holds, int workers) {
 }
 
 bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker) {
+  const size_t slot = claim(hash);
+  if (slot == kNoSlot) return false;
+  publish(slot, hash, charge, expires_at, worker);
+  return true;
+}
+
+size_t HoldTable::claim(uint64_t hash) {
   const uint64_t t = tag(hash);
   size_t free_slot = SIZE_MAX;
   for (size_t i = 0; i < kProbe; ++i) {
     size_t idx = (hash + i) & mask_;
     uint64_t k = slots_[idx].key.load(std::memory_order_acquire);
-    if ((k & ~uint64_t{3}) == t) return false;  // this id already has a hold
+    if ((k & ~uint64_t{3}) == t) return kNoSlot;  // this id already has a hold
     if (k == 0 && free_slot == SIZE_MAX) free_slot = idx;
   }
   for (size_t i = 0; i < kProbe && free_slot != SIZE_MAX; ++i) {
@@ -86,19 +93,10 @@ bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at
         uint64_t k = slots_[idx].key.load(std::memory_order_seq_cst);
         if ((k & ~uint64_t{3}) == t && (idx < free_slot || (k & 3) != kClaiming)) {
           s.key.store(0, std::memory_order_release);
-          return false;
+          return kNoSlot;
         }
       }
-      s.version.store(s.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_release);  // readers that see the new fields see the new version
-      s.hash.store(hash, std::memory_order_relaxed);
-      s.expires_at.store(expires_at, std::memory_order_relaxed);
-      store_charge(s, charge);
-      s.key.store(t | kOpen, std::memory_order_release);
-      open_.fetch_add(1, std::memory_order_relaxed);
-      changes_.fetch_add(1, std::memory_order_release);
-      push(heaps_[worker], {expires_at, static_cast<uint32_t>(free_slot), t | kOpen});
-      return true;
+      return free_slot;
     }
     free_slot = SIZE_MAX;
     for (size_t j = i + 1; j < kProbe; ++j) {
@@ -110,8 +108,24 @@ bool HoldTable::create(uint64_t hash, const HoldCharge& charge, Nanos expires_at
     }
   }
   rejected_full_.fetch_add(1, std::memory_order_relaxed);
-  return false;
+  return kNoSlot;
 }
+
+void HoldTable::publish(size_t slot, uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker) {
+  Slot& s = slots_[slot];
+  const uint64_t t = tag(hash);
+  s.version.store(s.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // readers that see the new fields see the new version
+  s.hash.store(hash, std::memory_order_relaxed);
+  s.expires_at.store(expires_at, std::memory_order_relaxed);
+  store_charge(s, charge);
+  s.key.store(t | kOpen, std::memory_order_release);
+  open_.fetch_add(1, std::memory_order_relaxed);
+  changes_.fetch_add(1, std::memory_order_release);
+  push(heaps_[worker], {expires_at, static_cast<uint32_t>(slot), t | kOpen});
+}
+
+void HoldTable::unclaim(size_t slot) { slots_[slot].key.store(0, std::memory_order_release); }
 
 bool HoldTable::would_create(uint64_t hash) const {
   const uint64_t t = tag(hash);

@@ -112,6 +112,20 @@ class HoldTable {
   // the pool has no free slot near its hash. Any thread; heap of `worker`.
   bool create(uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker);
 
+  // create() in two steps, for a decision that may still be abandoned
+  // (Engine::check_all): claim() reserves a slot for `hash` and returns its
+  // index, or kNoSlot when (contract, id) already has a hold (open or
+  // claimed) or no slot near `hash` is free. A claimed slot is invisible to
+  // take(), pop_expired() and for_each_open() (nothing can settle or persist
+  // it) but blocks every other claim or create of the same hash. It must be
+  // followed by exactly one publish() (the hold becomes open, as create()
+  // makes it; cannot fail) or unclaim() (the slot is free again, nothing
+  // happened). Any thread; publish() pushes on `worker`'s heap.
+  static constexpr size_t kNoSlot = SIZE_MAX;
+  [[nodiscard]] size_t claim(uint64_t hash);
+  void publish(size_t slot, uint64_t hash, const HoldCharge& charge, Nanos expires_at, int worker);
+  void unclaim(size_t slot);
+
   // What create(hash, …) would answer now, changing nothing (PEEK): false
   // when (contract, id) already has a hold or no slot near `hash` is free.
   // Any thread.

@@ -8,6 +8,7 @@
 namespace tollgate {
 
 // Why a call was allowed or denied. Order is not precedence; see engine.
+// New codes are appended (stored and exported values keep their numbers).
 enum class Code : uint8_t {
   kOk,
   kRate,         // token bucket
@@ -24,6 +25,9 @@ enum class Code : uint8_t {
   kNotStarted,
   kUnknown,
   kUnavailable,  // the state store (Redis) is down and the contract says fail: closed
+  // Engine::check_all: this call would have been allowed, but another call of
+  // the same all-or-nothing batch was denied, so nothing was charged.
+  kAborted,
   kCount_,
 };
 
@@ -34,7 +38,7 @@ constexpr std::string_view code_name(Code c) {
   constexpr std::string_view kNames[] = {
       "OK",      "RATE",    "WINDOW",    "QUOTA",      "CONCURRENCY",
       "SUBJECTS", "BALANCE", "CHANNEL",  "PURPOSE",    "SUSPENDED",
-      "TERMINATED", "EXPIRED", "NOT_STARTED", "UNKNOWN", "UNAVAILABLE"};
+      "TERMINATED", "EXPIRED", "NOT_STARTED", "UNKNOWN", "UNAVAILABLE", "ABORTED"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == kCodeCount);
   return kNames[static_cast<int>(c)];
 }

@@ -219,6 +219,17 @@ void Account::take(int64_t cost, DebitResult* record) {
   }
 }
 
+DebitResult Account::take_reserved_recorded(int64_t cost) {
+  DebitResult result;
+  if (cost < 0) {
+    result.status = DebitStatus::kInvalidCost;
+    return result;
+  }
+  take(cost, &result);
+  result.status = DebitStatus::kOk;
+  return result;
+}
+
 DebitResult Account::try_debit(int64_t cost) {
   DebitResult result;
   if (cost < 0) {

@@ -162,6 +162,12 @@ class Account {
   // number of lots. Cannot fail. Lock-free; no allocation; thread-safe.
   void take_reserved(int64_t cost);
 
+  // take_reserved, recording the lots taken from (so that refund() can give
+  // them back): what try_debit does after its reservation, for a caller that
+  // reserved earlier and decided later (a HOLD inside Engine::check_all).
+  // Cannot fail. Lock-free; allocates only past kInlineDebitSpans lots.
+  [[nodiscard]] DebitResult take_reserved_recorded(int64_t cost);
+
   // reserve + take, recording the lots taken from (so that refund() can give
   // them back): all or nothing, from any number of lots. Cost 0 succeeds with
   // no spans. Lock-free; thread-safe; allocates only when the debit spans more
