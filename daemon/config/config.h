@@ -83,6 +83,11 @@ struct ServerConfig {
   Nanos output_stall_timeout = ConfigDefaults::kOutputStallTimeout;
   int64_t max_input_total = ConfigDefaults::kMaxInputTotal;
   int64_t max_key = ConfigDefaults::kMaxKey;
+  // The data socket's password (AUTH): given inline, or read from a file at
+  // load (start and every reload) into `password`. At most one of the two.
+  std::string requirepass;
+  std::string requirepass_file;
+  std::string password;  // the one in force: requirepass, or the file's first line
 };
 
 struct TableConfig {

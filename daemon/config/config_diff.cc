@@ -110,6 +110,8 @@ Fields settings(const Config& c) {
       {"server.output_stall_timeout", format_duration(s.output_stall_timeout)},
       {"server.max_input_total", std::to_string(s.max_input_total)},
       {"server.max_key", std::to_string(s.max_key)},
+      {"server.requirepass_file", s.requirepass_file},
+      {"server.requirepass", s.password.empty() ? "(none)" : "(set)"},  // never the password itself
       {"timezone", c.timezone},
       {"unknown_keys", std::string(yaml_name(c.unknown_keys))},
       {"shadow_mode", yes_no(c.shadow_mode)},

@@ -161,6 +161,7 @@ ReloadResult Reloader::reload(Nanos now) {
     delete old;
   });
   running_ = std::move(*next);
+  for (const ConfigSubscriber& publish : config_subscribers_) publish(running_);
   reloads_.fetch_add(1, std::memory_order_relaxed);
   result.ok = true;
   spdlog::info("config reloaded from {} ({} change{})", config_path_, result.changes.size(),

@@ -89,6 +89,10 @@ class Reloader {
   // one). Before start(). The engine stays owned by the Reloader.
   using Subscriber = std::function<void(Engine*)>;
   void add_subscriber(Subscriber subscriber) { subscribers_.push_back(std::move(subscriber)); }
+  // Called with the new config after every reload that succeeds, once it is
+  // the running one (control thread). Before start().
+  using ConfigSubscriber = std::function<void(const Config&)>;
+  void add_config_subscriber(ConfigSubscriber subscriber) { config_subscribers_.push_back(std::move(subscriber)); }
 
   // Makes the calling thread (the one that runs `loop`) the only one that
   // reloads, and serves request_reload() from other threads on `loop`, with
@@ -124,6 +128,7 @@ class Reloader {
   RuntimeState& state_;
   int workers_;
   std::vector<Subscriber> subscribers_;
+  std::vector<ConfigSubscriber> config_subscribers_;
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};
