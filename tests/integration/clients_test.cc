@@ -83,8 +83,10 @@ TEST_F(ClientsTest, NodeClients) {
   const std::string modules = prefix + "/node_modules";
   if (!std::filesystem::exists(modules + "/redis5/package.json") || !std::filesystem::exists(modules + "/ioredis") ||
       !std::filesystem::exists(modules + "/redis4")) {
-    const int rc = run("timeout 180 npm install --no-audit --no-fund --loglevel=error --prefix " + quoted(prefix) +
-                           " ioredis@5 redis4@npm:redis@4 redis5@npm:redis@5",
+    // One quick retry: an unreachable registry fails in about a second, not npm's default minutes.
+    const int rc = run("timeout 120 npm install --no-audit --no-fund --loglevel=error --fetch-retries=1 "
+                       "--fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=2000 --fetch-timeout=30000 --prefix " +
+                           quoted(prefix) + " ioredis@5 redis4@npm:redis@4 redis5@npm:redis@5",
                        out);
     if (rc != 0) GTEST_SKIP() << "npm install failed (registry unreachable?), Node clients not tested:\n" << out;
   }
