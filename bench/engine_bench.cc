@@ -2,6 +2,7 @@
 // contract, table lookup at 100k and 1M keys, RESP parse + dispatch per
 // command, and 1 vs 2 threads on distinct keys. Each reports allocs_per_op
 // from the global allocation hook (steady state must be 0).
+#include <array>
 #include <benchmark/benchmark.h>
 
 #include <charconv>
@@ -136,6 +137,46 @@ BENCHMARK(BM_CheckOneLimitKey);
 // A contract with a token bucket, a sliding window and a calendar quota.
 void BM_CheckThreeLimitContract(benchmark::State& state) { check_one_key(state, "acme"); }
 BENCHMARK(BM_CheckThreeLimitContract);
+
+// A transaction of two CHECKs (a key class and the three-limit contract)
+// decided all-or-nothing by check_all, against the same two as check()s:
+// the ratio is the cost of deciding them together (allocs_per_op must stay 0:
+// the scratch space is allocated on the first call only).
+void BM_CheckAllKeyAndContract(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  Fixture::Slot lease(f);
+  const int slot = lease.index();
+  std::array<CheckRequest, 2> requests;
+  requests[0].key = "k:one";
+  requests[1].key = "acme";
+  std::array<Decision, 2> out;
+  Nanos now = kStart;
+  (void)f.engine->check_all(requests, now, 0, out);
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) benchmark::DoNotOptimize(f.engine->check_all(requests, now += 1000, 0, out));
+  report_allocs(state, before);
+}
+BENCHMARK(BM_CheckAllKeyAndContract);
+
+void BM_CheckKeyThenContract(benchmark::State& state) {
+  Fixture& f = shared_fixture();
+  Fixture::Slot lease(f);
+  const int slot = lease.index();
+  CheckRequest key, contract;
+  key.key = "k:one";
+  contract.key = "acme";
+  Nanos now = kStart;
+  (void)f.engine->check(key, now);
+  uint64_t before = bench::allocations();
+  ReadGuard g(f.reclaimer, slot);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.engine->check(key, now += 1000));
+    benchmark::DoNotOptimize(f.engine->check(contract, now));
+  }
+  report_allocs(state, before);
+}
+BENCHMARK(BM_CheckKeyThenContract);
 
 // A contract with five limits and a prepaid balance (the 200 ns target).
 void BM_CheckFiveLimitContractWithBalance(benchmark::State& state) { check_one_key(state, "priced"); }

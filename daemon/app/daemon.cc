@@ -247,6 +247,11 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
       rls->set_mapping(std::make_unique<const fronts::EnvoyMapping>(fresh_config.envoy));
     });
   }
+  // AUTH on the data socket only (the admin socket checks its peers' uid/gid).
+  data.set_password(config->server.password);
+  data.set_max_clients(config->server.max_connections);
+  admin.set_max_clients(config->server.max_connections);
+  reloader.add_config_subscriber([&data](const Config& fresh, Engine*) { data.set_password(fresh.server.password); });
 
   if (storage.embedded) {
     contract_admin.set_durability(storage.embedded.get());

@@ -12,8 +12,9 @@
 namespace tollgate {
 namespace {
 
+// Field/value pairs: a map in RESP3, a flat array in RESP2.
 void write_fields(resp::ReplyWriter& out, const Fields& fields) {
-  out.array(fields.size() * 2);
+  out.map(fields.size());
   for (const auto& [k, v] : fields) {
     out.bulk(k);
     out.bulk(v);

@@ -1,10 +1,13 @@
 // CHECK and PEEK: decide one call (and charge it) or look without charging.
+#include "commands/check_commands.h"
+
+#include <algorithm>
+
 #include "commands/check_request_parser.h"
 #include "commands/command_table.h"
 #include "commands/data_service.h"
 
 namespace tollgate {
-namespace {
 
 void write_decision(resp::ReplyWriter& out, const Decision& d) {
   out.array(7);
@@ -16,6 +19,21 @@ void write_decision(resp::ReplyWriter& out, const Decision& d) {
   out.integer(d.reset_after_ms);
   out.integer(d.balance);
 }
+
+void account_check(CommandContext& ctx, const Decision& d) {
+  WorkerMetrics& m = ctx.service.metrics(ctx.session.worker);
+  if (d.allowed && d.delay_ns > 0) {  // WAIT: the transport holds this reply (and those after it) until the slot
+    ctx.session.release_at = std::max(ctx.session.release_at, ctx.session.now + d.delay_ns);
+    WorkerMetrics::bump(m.paced);
+  }
+  // durability strict: an allowed call charged something; its reply waits
+  // until a checkpoint holding the charge is durable.
+  if (d.allowed) ctx.data->hold_until_durable(ctx.session);
+  WorkerMetrics::bump(m.checks);
+  WorkerMetrics::bump(m.by_code[static_cast<int>(d.code)]);
+}
+
+namespace {
 
 void check_command(CommandContext& ctx) {
   WorkerMetrics& m = ctx.service.metrics(ctx.session.worker);
@@ -30,15 +48,7 @@ void check_command(CommandContext& ctx) {
     return ctx.out.error("ERR HOLD needs a contract key (holds count against a contract's concurrency limits)");
   }
   Decision d = engine.check(*req, ctx.session.now, ctx.session.worker);
-  if (d.allowed && d.delay_ns > 0) {  // WAIT: the transport holds this reply (and those after it) until the slot
-    ctx.session.release_at = ctx.session.now + d.delay_ns;
-    WorkerMetrics::bump(m.paced);
-  }
-  // durability strict: an allowed call charged something; its reply waits
-  // until a checkpoint holding the charge is durable.
-  if (d.allowed) ctx.data->hold_until_durable(ctx.session);
-  WorkerMetrics::bump(m.checks);
-  WorkerMetrics::bump(m.by_code[static_cast<int>(d.code)]);
+  account_check(ctx, d);
   write_decision(ctx.out, d);
 }
 

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "commands/cell_commands.h"
+#include "commands/check_request_parser.h"
+#include "commands/client_state.h"
 
 namespace tollgate {
 
@@ -18,6 +22,8 @@ CommandService::CommandService(uint32_t plane, Engine& engine, const Clock& cloc
   register_cell_commands(table_);
   register_admin_commands(table_);
   register_reload_commands(table_);
+  register_transaction_commands(table_);
+  register_connection_commands(table_);
 }
 
 void CommandService::begin_batch(int worker) {
@@ -28,34 +34,108 @@ void CommandService::begin_batch(int worker) {
 
 void CommandService::end_batch(int worker) { reclaimer_.exit(workers_[worker].reader_slot); }
 
+// The gates every command passes, then dispatch: AUTH first (before it only
+// AUTH, HELLO and QUIT run), then MULTI (between MULTI and EXEC commands are
+// queued, except the transaction's own and QUIT).
 void CommandService::execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) {
+  out.set_protocol(session.protocol);
   if (args.empty()) return out.error("ERR empty command");
   const CommandSpec* spec = table_.find(args[0]);
+  if (!session.authenticated) [[unlikely]] {
+    // A connection that arrived while no password was required keeps working
+    // after a reload sets one; the others must AUTH.
+    if (!password_required()) {
+      session.authenticated = true;
+    } else if (spec == nullptr || (spec->flags & kNoAuth) == 0) {
+      WorkerMetrics::bump(workers_[session.worker].metrics.client_errors);
+      return out.error("NOAUTH Authentication required.");
+    }
+  }
+  if (in_transaction(session) && (spec == nullptr || (spec->flags & kNotQueued) == 0)) [[unlikely]]
+    return queue(spec, args, session, out);
+  dispatch(spec, args, session, out);
+}
+
+bool CommandService::admissible(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
+                                resp::ReplyWriter& out) {
   WorkerMetrics& m = workers_[session.worker].metrics;
   if (spec == nullptr) {
     WorkerMetrics::bump(m.unknown_commands);
     std::string_view name = args[0].substr(0, 128);
-    return out.error(fmt::format("ERR unknown command '{}', with args beginning with: {}", name,
-                                 args.size() > 1 ? args[1].substr(0, 64) : std::string_view{}));
+    out.error(fmt::format("ERR unknown command '{}', with args beginning with: {}", name,
+                          args.size() > 1 ? args[1].substr(0, 64) : std::string_view{}));
+    return false;
   }
   if ((spec->flags & plane_) == 0) {
     WorkerMetrics::bump(m.client_errors);
-    return out.error(plane_ == kOnAdmin
-                         ? fmt::format("ERR '{}' is a data command; send it to the data socket", spec->name)
-                         : fmt::format("ERR '{}' is an admin command; send it to the admin socket", spec->name));
+    out.error(plane_ == kOnAdmin
+                  ? fmt::format("ERR '{}' is a data command; send it to the data socket", spec->name)
+                  : fmt::format("ERR '{}' is an admin command; send it to the admin socket", spec->name));
+    return false;
   }
   if (!arity_ok(spec->arity, args.size())) {
     WorkerMetrics::bump(m.client_errors);
-    return out.error(fmt::format("ERR wrong number of arguments for '{}' command (usage: {})", spec->name,
-                                 spec->usage));
+    out.error(fmt::format("ERR wrong number of arguments for '{}' command (usage: {})", spec->name, spec->usage));
+    return false;
   }
   if ((spec->flags & kKeyArg) != 0 && args[1].size() > info_.max_key) {
     WorkerMetrics::bump(m.client_errors);
-    return out.error(fmt::format("ERR key of {} bytes is longer than server.max_key ({} bytes)", args[1].size(),
-                                 info_.max_key));
+    out.error(fmt::format("ERR key of {} bytes is longer than server.max_key ({} bytes)", args[1].size(),
+                          info_.max_key));
+    return false;
   }
+  return true;
+}
+
+void CommandService::dispatch(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
+                              resp::ReplyWriter& out) {
+  if (!admissible(spec, args, session, out)) return;
   CommandContext ctx{args, session, out, *this, as_data_, as_admin_};
   spec->handler(ctx);
+}
+
+void CommandService::queue(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
+                           resp::ReplyWriter& out) {
+  TransactionQueue& tx = client_state(session).transaction;
+  if (!admissible(spec, args, session, out)) return tx.fail();
+  // A CHECK or PEEK whose options are wrong would fail at EXEC; refusing it
+  // now keeps a transaction of CHECKs all-or-nothing (EXECABORT, not a
+  // partial EXEC).
+  if (equals_ignore_case(spec->name, "CHECK") || equals_ignore_case(spec->name, "PEEK")) {
+    if (auto req = parse_check_request(args); !req) {
+      WorkerMetrics::bump(workers_[session.worker].metrics.client_errors);
+      out.error(req.error());
+      return tx.fail();
+    }
+  }
+  if (!tx.add(args)) {
+    WorkerMetrics::bump(workers_[session.worker].metrics.client_errors);
+    out.error(fmt::format("ERR transaction too large: at most {} commands and {} bytes between MULTI and EXEC; "
+                          "the transaction will be discarded",
+                          TransactionQueue::kMaxCommands, TransactionQueue::kMaxBytes));
+    return tx.fail();
+  }
+  out.simple("QUEUED");
+}
+
+void CommandService::set_password(std::string password) {
+  std::lock_guard lock(password_mutex_);
+  password_required_.store(!password.empty(), std::memory_order_release);
+  password_ = std::move(password);
+}
+
+bool CommandService::password_matches(std::string_view candidate) const {
+  std::lock_guard lock(password_mutex_);
+  if (password_.empty()) return false;
+  // Every byte of the longer one is looked at, whatever differs first.
+  const size_t n = std::max(password_.size(), candidate.size());
+  unsigned diff = password_.size() == candidate.size() ? 0u : 1u;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char a = i < password_.size() ? static_cast<unsigned char>(password_[i]) : 0;
+    const unsigned char b = i < candidate.size() ? static_cast<unsigned char>(candidate[i]) : 0;
+    diff |= static_cast<unsigned>(a ^ b);
+  }
+  return diff == 0;
 }
 
 uint64_t CommandService::total(std::atomic<uint64_t> WorkerMetrics::*field) const {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ struct alignas(64) WorkerMetrics {
   std::atomic<uint64_t> settles{0};
   std::atomic<uint64_t> paced{0};  // CHECK ... WAIT replies held for their slot
   std::atomic<uint64_t> commit_waits{0};  // durability strict: replies held until their charge is durable
+  std::atomic<uint64_t> transactions{0};          // EXECs run
+  std::atomic<uint64_t> transactions_aborted{0};  // EXECs whose CHECKs were not all allowed (ABORTED)
+  std::atomic<uint64_t> transactions_discarded{0};  // EXECABORT (a command refused while queueing)
+  std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> by_code[kCodeCount] = {};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -71,6 +76,25 @@ class CommandService : public Service {
   // Looks the command up, checks that it runs on this service's plane, its
   // arity and key length, and calls it. Every path writes exactly one reply.
   void execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) final;
+  // execute() without the AUTH and MULTI gates: what EXEC runs for each
+  // queued command that is not a CHECK.
+  void dispatch(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
+                resp::ReplyWriter& out);
+  // The checks dispatch() makes before the handler (known command, plane,
+  // arity, key length); on failure writes the error, counts it and returns false.
+  bool admissible(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
+                  resp::ReplyWriter& out);
+
+  // server.requirepass (or the contents of server.requirepass_file); empty:
+  // no password. The data service only (the admin socket admits peers by
+  // uid/gid). Any thread (start-up, reload); AUTH reads it under a mutex.
+  void set_password(std::string password);
+  bool password_required() const { return password_required_.load(std::memory_order_acquire); }
+  // AUTH's comparison, in time that depends on the lengths only.
+  bool password_matches(std::string_view candidate) const;
+  // server.max_connections, for CONFIG GET maxclients. Before the workers start.
+  void set_max_clients(int64_t n) { max_clients_ = n; }
+  int64_t max_clients() const { return max_clients_; }
 
   // kOnData or kOnAdmin: the commands this service runs.
   uint32_t plane() const { return plane_; }
@@ -109,7 +133,16 @@ class CommandService : public Service {
     WorkerMetrics metrics;
   };
 
+  // Between MULTI and EXEC: queues the command (+QUEUED) or refuses it and
+  // marks the transaction failed (Redis's rules, see transaction_commands.cc).
+  void queue(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
+             resp::ReplyWriter& out);
+
   const uint32_t plane_;
+  std::atomic<bool> password_required_{false};
+  mutable std::mutex password_mutex_;
+  std::string password_;
+  int64_t max_clients_ = 0;
   std::atomic<Engine*> engine_;
   const Clock& clock_;
   Reclaimer& reclaimer_;

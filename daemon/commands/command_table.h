@@ -39,6 +39,8 @@ enum CommandFlags : uint32_t {
   kReadOnly = 1u << 2,
   kFast = 1u << 3,
   kKeyArg = 1u << 4,  // args[1] is a key: refused when longer than server.max_key
+  kNotQueued = 1u << 5,  // runs at once between MULTI and EXEC (EXEC, DISCARD, MULTI, WATCH, QUIT)
+  kNoAuth = 1u << 6,     // allowed before AUTH when server.requirepass is set (AUTH, HELLO, QUIT)
 };
 
 struct CommandSpec {
@@ -66,6 +68,8 @@ void register_server_commands(CommandTable& table);
 void register_check_commands(CommandTable& table);
 void register_admin_commands(CommandTable& table);
 void register_reload_commands(CommandTable& table);
+void register_transaction_commands(CommandTable& table);
+void register_connection_commands(CommandTable& table);
 
 // Arity check in Redis's convention.
 constexpr bool arity_ok(int arity, size_t argc) {

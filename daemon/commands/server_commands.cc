@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "commands/client_state.h"
 #include "commands/command_table.h"
 #include "commands/command_service.h"
 #include "commands/info_text.h"
@@ -41,29 +42,53 @@ std::optional<std::string> client_name_error(std::string_view name) {
   return std::nullopt;
 }
 
-// HELLO [2 [SETNAME name]]: tollgate speaks RESP2 only.
+// HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]: picks RESP2 or
+// RESP3 for the replies that follow (this one included), authenticates,
+// names the connection; all or nothing. The reply is a map (RESP2: a flat
+// array of its pairs).
 void hello_command(CommandContext& ctx) {
+  int protocol = ctx.session.protocol;
+  std::optional<std::string_view> name;  // applied only when the whole command is valid
+  bool authenticate = false;
   if (ctx.args.size() >= 2) {
     auto& v = ctx.args[1];
-    if (v != "2") return ctx.out.error("NOPROTO unsupported protocol version; tollgate speaks RESP2 (HELLO 2)");
-    std::optional<std::string_view> name;  // applied only when the whole command is valid
+    if (v == "2") protocol = 2;
+    else if (v == "3") protocol = 3;
+    else return ctx.out.error("NOPROTO unsupported protocol version; tollgate speaks RESP2 and RESP3");
     for (size_t i = 2; i < ctx.args.size(); i += 2) {
       if (i + 1 < ctx.args.size() && equals_ignore_case(ctx.args[i], "SETNAME")) {
         if (auto error = client_name_error(ctx.args[i + 1])) return ctx.out.error(*error);
         name = ctx.args[i + 1];
+      } else if (i + 2 < ctx.args.size() && equals_ignore_case(ctx.args[i], "AUTH")) {
+        // As Redis's default user: with no password configured any password is accepted.
+        if (ctx.service.password_required() &&
+            (ctx.args[i + 1] != "default" || !ctx.service.password_matches(ctx.args[i + 2]))) {
+          WorkerMetrics::bump(ctx.service.metrics(ctx.session.worker).auth_failures);
+          return ctx.out.error("WRONGPASS invalid username-password pair or user is disabled.");
+        }
+        authenticate = true;
+        ++i;
       } else {
         return ctx.out.error(fmt::format("ERR syntax error in HELLO option '{}'", ctx.args[i].substr(0, 64)));
       }
     }
-    if (name) ctx.session.name = std::string(*name);
   }
-  ctx.out.array(14);
+  if (!authenticate && !ctx.session.authenticated && ctx.service.password_required())
+    return ctx.out.error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
+        "<user> <pass> option can be used to authenticate the client and select the RESP protocol version at "
+        "the same time");
+  if (authenticate) ctx.session.authenticated = true;
+  if (name) ctx.session.name = std::string(*name);
+  ctx.session.protocol = protocol;
+  ctx.out.set_protocol(protocol);
+  ctx.out.map(7);
   ctx.out.bulk("server");
   ctx.out.bulk("tollgate");
   ctx.out.bulk("version");
   ctx.out.bulk(TOLLGATE_VERSION);
   ctx.out.bulk("proto");
-  ctx.out.integer(2);
+  ctx.out.integer(protocol);
   ctx.out.bulk("id");
   ctx.out.integer(static_cast<int64_t>(ctx.session.id));
   ctx.out.bulk("mode");
@@ -72,6 +97,25 @@ void hello_command(CommandContext& ctx) {
   ctx.out.bulk("master");
   ctx.out.bulk("modules");
   ctx.out.array(0);
+}
+
+// CLIENT SETINFO LIB-NAME|LIB-VER <value>: Redis's rule, no spaces or newlines.
+std::optional<std::string> lib_info_error(std::string_view value) {
+  for (char c : value)
+    if (c < '!' || c > '~') return "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.";
+  if (value.size() > kMaxClientName) return fmt::format("ERR lib-name and lib-ver are at most {} bytes.", kMaxClientName);
+  return std::nullopt;
+}
+
+// CLIENT INFO: this connection, in the `field=value` line Redis writes.
+std::string client_info_line(const Session& session) {
+  const ClientState* st = session.client.get();
+  const bool multi = st != nullptr && st->transaction.active();
+  return fmt::format("id={} fd=-1 name={} age=0 db=0 flags={} multi={} resp={} user=default lib-name={} lib-ver={} "
+                     "admin={}\n",
+                     session.id, session.name, multi ? "x" : "N",
+                     multi ? static_cast<int64_t>(st->transaction.size()) : -1, session.protocol,
+                     st != nullptr ? st->lib_name : "", st != nullptr ? st->lib_ver : "", session.admin ? 1 : 0);
 }
 
 void client_command(CommandContext& ctx) {
@@ -86,7 +130,18 @@ void client_command(CommandContext& ctx) {
     return ctx.out.bulk(ctx.session.name);
   }
   if (equals_ignore_case(sub, "ID") && ctx.args.size() == 2) return ctx.out.integer(static_cast<int64_t>(ctx.session.id));
-  ctx.out.error(fmt::format("ERR unknown CLIENT subcommand '{}' (SETNAME, GETNAME, ID)", sub.substr(0, 64)));
+  if (equals_ignore_case(sub, "SETINFO") && ctx.args.size() == 4) {
+    const bool lib_name = equals_ignore_case(ctx.args[2], "LIB-NAME");
+    if (!lib_name && !equals_ignore_case(ctx.args[2], "LIB-VER"))
+      return ctx.out.error(fmt::format("ERR Unrecognized option '{}' (LIB-NAME, LIB-VER)", ctx.args[2].substr(0, 64)));
+    if (auto error = lib_info_error(ctx.args[3])) return ctx.out.error(*error);
+    ClientState& st = client_state(ctx.session);
+    (lib_name ? st.lib_name : st.lib_ver) = std::string(ctx.args[3]);
+    return ctx.out.simple("OK");
+  }
+  if (equals_ignore_case(sub, "INFO") && ctx.args.size() == 2) return ctx.out.bulk(client_info_line(ctx.session));
+  ctx.out.error(fmt::format("ERR unknown CLIENT subcommand '{}' (SETNAME, GETNAME, ID, SETINFO, INFO)",
+                            sub.substr(0, 64)));
 }
 
 std::vector<std::string_view> flag_words(uint32_t flags) {
@@ -209,6 +264,10 @@ void info_command(CommandContext& ctx) {
     line("holds_rejected_pool_full", s.engine().holds().rejected_full());
     line("dedup_early_evictions", s.engine().dedup().early_evictions());
     line("peeks", s.total(&WorkerMetrics::peeks));
+    line("transactions", s.total(&WorkerMetrics::transactions));
+    line("transactions_aborted", s.total(&WorkerMetrics::transactions_aborted));
+    line("transactions_discarded", s.total(&WorkerMetrics::transactions_discarded));
+    line("auth_failures", s.total(&WorkerMetrics::auth_failures));
     uint64_t denied = 0;
     for (int c = 1; c < kCodeCount; ++c) denied += s.total_code(static_cast<Code>(c));
     line("allowed", s.total_code(Code::kOk));
@@ -288,11 +347,13 @@ void register_server_commands(CommandTable& table) {
   constexpr uint32_t kBoth = kOnData | kOnAdmin;
   table.add({"PING", -1, kBoth | kFast, ping_command, "PING [message]", "Liveness check"});
   table.add({"ECHO", 2, kBoth | kFast, echo_command, "ECHO <message>", "Returns the message"});
-  table.add({"QUIT", 1, kBoth | kFast, quit_command, "QUIT", "Closes the connection after the reply"});
-  table.add({"HELLO", -1, kBoth | kFast, hello_command, "HELLO [2 [SETNAME name]]",
-             "Handshake; only protocol 2 (RESP2) is spoken"});
-  table.add({"CLIENT", -2, kBoth, client_command, "CLIENT SETNAME <name> | GETNAME | ID",
-             "Names the connection"});
+  table.add({"QUIT", 1, kBoth | kFast | kNotQueued | kNoAuth, quit_command, "QUIT", "Closes the connection after the reply"});
+  table.add({"HELLO", -1, kBoth | kFast | kNoAuth, hello_command,
+             "HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]",
+             "Handshake: RESP2 or RESP3 for the replies that follow, optionally authenticating"});
+  table.add({"CLIENT", -2, kBoth, client_command,
+             "CLIENT SETNAME <name> | GETNAME | ID | SETINFO LIB-NAME|LIB-VER <value> | INFO",
+             "Names the connection, records its client library, describes it"});
   table.add({"COMMAND", -1, kBoth, command_command, "COMMAND [COUNT | INFO name... | DOCS [name...]]",
              "Describes the commands"});
   table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|persistence|limits|all]",

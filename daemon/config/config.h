@@ -106,6 +106,11 @@ struct ServerConfig {
   int64_t max_key = ConfigDefaults::kMaxKey;
   GrpcConfig grpc;  // server.grpc (config/envoy_config.h)
   HttpConfig http;  // server.http
+  // The data socket's password (AUTH): given inline, or read from a file at
+  // load (start and every reload) into `password`. At most one of the two.
+  std::string requirepass;
+  std::string requirepass_file;
+  std::string password;  // the one in force: requirepass, or the file's first line
 };
 
 enum class LogFormat : uint8_t { kText, kJson };

@@ -137,6 +137,8 @@ Fields settings(const Config& c) {
       {"server.http.max_body_bytes", std::to_string(s.http.max_body_bytes)},
       {"server.http.request_timeout", format_duration(s.http.request_timeout)},
       {"server.http.keepalive_timeout", format_duration(s.http.keepalive_timeout)},
+      {"server.requirepass_file", s.requirepass_file},
+      {"server.requirepass", s.password.empty() ? "(none)" : "(set)"},  // never the password itself
       {"timezone", c.timezone},
       {"unknown_keys", std::string(yaml_name(c.unknown_keys))},
       {"shadow_mode", yes_no(c.shadow_mode)},

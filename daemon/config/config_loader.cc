@@ -103,12 +103,57 @@ void read_http(ErrorSink& errors, const MapReader& server, HttpConfig& http, std
   h.read_duration("keepalive_timeout", http.keepalive_timeout);
 }
 
+// server.requirepass or server.requirepass_file (read now: at start and at
+// every reload): the secret is the file's first line, without its newline.
+constexpr size_t kMaxPassword = 4096;
+void read_password(const MapReader& s, ServerConfig& server, std::string_view base_dir) {
+  const bool inline_set = s.read_string("requirepass", server.requirepass);
+  const bool file_set = s.read_string("requirepass_file", server.requirepass_file);
+  if (inline_set && file_set) {
+    s.error(*s.find("requirepass_file"), "set either requirepass or requirepass_file, not both");
+    return;
+  }
+  if (inline_set) {
+    if (server.requirepass.size() > kMaxPassword) s.error(*s.find("requirepass"), "password longer than 4096 bytes");
+    server.password = server.requirepass;
+    return;
+  }
+  if (!file_set) return;
+  server.requirepass_file = resolve_config_path(base_dir, server.requirepass_file);  // the path rules
+  const MapReader::Entry& at = *s.find("requirepass_file");
+  const int fd = ::open(server.requirepass_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    s.error(at, "cannot read " + server.requirepass_file + ": " + std::strerror(errno));
+    return;
+  }
+  std::string content(kMaxPassword + 2, '\0');
+  size_t got = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, content.data() + got, content.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s.error(at, "cannot read " + server.requirepass_file + ": " + std::strerror(errno));
+      ::close(fd);
+      return;
+    }
+    if (n == 0 || (got += static_cast<size_t>(n)) == content.size()) break;
+  }
+  ::close(fd);
+  content.resize(got);
+  content = content.substr(0, content.find('\n'));
+  if (!content.empty() && content.back() == '\r') content.pop_back();
+  if (content.empty()) return s.error(at, server.requirepass_file + " holds no password (its first line is empty)");
+  if (content.size() > kMaxPassword) return s.error(at, "password longer than 4096 bytes in " + server.requirepass_file);
+  server.password = std::move(content);
+}
+
 void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server, std::string_view base_dir) {
   const MapReader s = child(errors, root, "server",
                             {"socket", "socket_mode", "admin_socket", "admin_socket_mode", "threads",
                              "max_connections", "max_args", "max_bulk", "max_inline", "max_output",
                              "output_stall_timeout", "max_input_total", "max_key",
-                             "socket_group", "admin_socket_group", "timeout", "frame_timeout", "grpc", "http"});
+                             "socket_group", "admin_socket_group", "timeout", "frame_timeout", "grpc", "http",
+                             "requirepass", "requirepass_file"});
   read_socket_path(s, "socket", server.socket);
   s.read_file_mode("socket_mode", server.socket_mode);
   read_socket_path(s, "admin_socket", server.admin_socket);
@@ -133,6 +178,7 @@ void read_server(ErrorSink& errors, const MapReader& root, ServerConfig& server,
   s.read_size("max_key", server.max_key, 1, kMaxMessageBytes);
   read_grpc(errors, s, server.grpc);
   read_http(errors, s, server.http, base_dir);
+  read_password(s, server, base_dir);
   if (server.socket == server.admin_socket) {
     const MapReader::Entry* at = s.find("admin_socket") != nullptr ? s.find("admin_socket") : s.find("socket");
     if (at != nullptr) s.error(*at, "the data and admin sockets must be different paths");

@@ -44,6 +44,7 @@ bool Engine::check_all(std::span<const CheckRequest> requests, Nanos now, int wo
     BatchCall& call = calls[i];
     call = BatchCall{};
     taken[i].clear();
+    taken[i].decided_on = nullptr;
     if (!request.id.empty()) {
       call.id_hash = request_id_hash(request.key, request.id);
       for (size_t j = 0; j < i; ++j) {

@@ -490,8 +490,9 @@ Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
   Provisional taken;
   if (request.id.empty()) {
     Decision d = decide(request, now, 0, taken);
+    ContractState* const decided_on = taken.decided_on;
     if (d.allowed) finalize(taken, now, worker, d);
-    if (taken.decided_on != nullptr) taken.decided_on->count_decision(d.code, worker);
+    if (decided_on != nullptr) decided_on->count_decision(d.code, worker);
     return d;
   }
   const uint64_t id_hash = request_id_hash(request.key, request.id);
@@ -499,8 +500,9 @@ Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
   if (claim.result == DedupTable::Lookup::kReplay) return replay(request.key, claim.stored);
   if (claim.result == DedupTable::Lookup::kInProgress) return id_in_progress();
   Decision d = decide(request, now, id_hash, taken);
+  ContractState* const decided_on = taken.decided_on;
   if (d.allowed) finalize(taken, now, worker, d);
-  if (taken.decided_on != nullptr) taken.decided_on->count_decision(d.code, worker);
+  if (decided_on != nullptr) decided_on->count_decision(d.code, worker);
   dedup_.finish(claim.slot, id_hash, d.allowed, stored_reply(request.key, d), now);
   return d;
 }

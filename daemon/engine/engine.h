@@ -292,6 +292,7 @@ class Engine {
     std::array<Nanos, kMaxLimitsPerPolicy> subject_recorded_at;  // per charged limit of `subject_entry`
     // The contract the call was decided on (allowed or not): its decision
     // is counted by code (GET /metrics) once final, by check / check_all.
+    // Not reset by clear() (a denial gives back what it took through it).
     ContractState* decided_on = nullptr;
     // Holds nothing any more (the arrays are left as they are: only the
     // fields above say what they hold).
@@ -302,7 +303,6 @@ class Engine {
       admitted_count = 0;
       subject_entry = nullptr;
       hold_slot = HoldTable::kNoSlot;
-      decided_on = nullptr;
     }
   };
   // Makes an allowed call's provisional charge final: takes the reserved

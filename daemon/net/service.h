@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +15,10 @@
 #include "tollgate/time.h"
 
 namespace tollgate {
+
+// The command layer's own per-connection state (MULTI queue, client library
+// facts): defined in commands/client_state.h, opaque to the transport.
+struct ClientState;
 
 // Per-connection facts a command may read or change. Owned by the connection.
 struct Session {
@@ -24,6 +29,9 @@ struct Session {
   int64_t peer_gid = -1;
   int64_t peer_pid = -1;
   std::string name;          // CLIENT SETNAME
+  int protocol = 2;          // HELLO 3: replies in RESP3
+  bool authenticated = false;  // AUTH passed (checked only while server.requirepass is set)
+  std::shared_ptr<ClientState> client;  // created by the command layer on first use
   bool close_after_reply = false;  // QUIT: close once the replies so far are written
   Nanos now = 0;             // the batch's time, set by Service::begin_batch
   // Set by a command whose reply must not be sent before this instant (a

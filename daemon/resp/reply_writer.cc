@@ -45,10 +45,21 @@ void ReplyWriter::bulk(std::string_view s) {
   out_.append("\r\n", 2);
 }
 
-void ReplyWriter::null_bulk() { out_.append("$-1\r\n", 5); }
+void ReplyWriter::null_bulk() {
+  if (protocol_ >= 3) out_.append("_\r\n", 3);
+  else out_.append("$-1\r\n", 5);
+}
+
+void ReplyWriter::map(size_t n) {
+  if (protocol_ >= 3) header('%', n, false);
+  else header('*', 2 * n, false);
+}
 
 void ReplyWriter::array(size_t n) { header('*', n, false); }
 
-void ReplyWriter::null_array() { out_.append("*-1\r\n", 5); }
+void ReplyWriter::null_array() {
+  if (protocol_ >= 3) out_.append("_\r\n", 3);
+  else out_.append("*-1\r\n", 5);
+}
 
 }  // namespace tollgate::resp

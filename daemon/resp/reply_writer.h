@@ -1,4 +1,7 @@
-// Appends RESP2 replies to a buffer; not thread-safe; the caller owns the buffer, which outlives it.
+// Appends RESP2 or RESP3 replies to a buffer; not thread-safe; the caller
+// owns the buffer, which outlives it. The protocol (2 by default) changes
+// only how maps and nulls are written: RESP3 `%n` / `_`, RESP2 a flat array
+// of 2n elements / `$-1` `*-1`.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +25,11 @@ class ReplyWriter {
   void array(size_t n);           // `*n\r\n`; the caller then writes n elements
   void null_array();              // `*-1\r\n`
   void raw(std::string_view resp) { out_.append(resp); }  // pre-encoded bytes (reply caches)
+  // `%n` (RESP3) or `*2n` (RESP2); the caller then writes n key/value pairs.
+  void map(size_t n);
+
+  void set_protocol(int protocol) { protocol_ = protocol; }
+  int protocol() const { return protocol_; }
 
   std::string& out() { return out_; }
 
@@ -30,6 +38,7 @@ class ReplyWriter {
   void header(char type, uint64_t magnitude, bool negative);
 
   std::string& out_;
+  int protocol_ = 2;
 };
 
 }  // namespace tollgate::resp

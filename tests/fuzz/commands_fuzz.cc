@@ -10,6 +10,7 @@
 //     bound, and the reply is its error or a 7-field decision whose fields
 //     are sane;
 //   - after the stream, Σ ledger == balance for every priced contract.
+// MULTI … EXEC, AUTH and HELLO 3 (RESP3 maps and nulls) are in the stream too.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "commands/admin_service.h"
 #include "commands/check_request_parser.h"
+#include "commands/client_state.h"
 #include "commands/command_table.h"
 #include "commands/data_service.h"
 #include "engine/cell_throttle.h"
@@ -101,6 +103,8 @@ bool run_command(World& w, std::span<const std::string_view> args, Session& data
   CommandService& service = to_admin ? static_cast<CommandService&>(*w.admin_service) : *w.data;
   Session& session = to_admin ? admin_session : data_session;
 
+  // Inside MULTI a CHECK is only queued (+QUEUED or its error); EXEC answers for it.
+  const bool queued = in_transaction(session) && spec != nullptr && (spec->flags & kNotQueued) == 0;
   std::string out;
   resp::ReplyWriter writer(out);
   service.begin_batch(0);
@@ -124,7 +128,7 @@ bool run_command(World& w, std::span<const std::string_view> args, Session& data
   FUZZ_CHECK(status == RespReplyReader::Status::kReply && p == end,
              std::string(args[0].substr(0, 32)) + " wrote no single well-formed reply: '" + out.substr(0, 200) + "'");
 
-  if (is_check_or_peek(args[0]) && spec != nullptr && arity_ok(spec->arity, args.size())) {
+  if (is_check_or_peek(args[0]) && spec != nullptr && arity_ok(spec->arity, args.size()) && !queued) {
     auto request = parse_check_request(args);
     const Reply& reply = reader.reply();
     if (!request) {

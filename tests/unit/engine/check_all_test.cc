@@ -224,6 +224,25 @@ TEST_F(CheckAllTest, SameKeyTwice) {
   EXPECT_EQ(engine_->holds().open(), 0u);
 }
 
+// Verifies each contract call of a batch is counted once (GET /metrics), by the code it is answered: an
+// aborted call as ABORTED, not as the OK it was provisionally; check() counts its allowed calls too.
+TEST_F(CheckAllTest, DecisionsCountedByTheirFinalCode) {
+  ContractState& tb = *state_.find("tb");
+  ContractState& quo = *state_.find("quo");
+  std::vector<Decision> out;
+  EXPECT_FALSE(run({call("tb"), call("quo", 4)}, out));
+  EXPECT_EQ(tb.decisions(Code::kAborted), 1u);
+  EXPECT_EQ(tb.decisions(Code::kOk), 0u);
+  EXPECT_EQ(quo.decisions(Code::kQuota), 1u) << describe(out[1]);
+  ASSERT_TRUE(run({call("tb"), call("quo")}, out));
+  EXPECT_EQ(tb.decisions(Code::kOk), 1u);
+  EXPECT_EQ(quo.decisions(Code::kOk), 1u);
+  EXPECT_TRUE(engine_->check(call("tb"), now_, 0).allowed);
+  EXPECT_TRUE(engine_->check(call("tb", 1, {}, "id-1"), now_, 0).allowed);
+  EXPECT_EQ(tb.decisions(Code::kOk), 3u);
+  EXPECT_EQ(tb.decisions(Code::kAborted), 1u);
+}
+
 // Verifies the same key and ID twice answers the first call's reply again and charges once.
 TEST_F(CheckAllTest, SameIdTwice) {
   std::vector<Decision> out;

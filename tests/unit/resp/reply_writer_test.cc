@@ -84,3 +84,26 @@ TEST(RespReplyWriter, AppendsAndComposesCheckReply) {
 
 }  // namespace
 }  // namespace tollgate::resp
+
+namespace tollgate::resp {
+namespace {
+
+// Verifies maps and nulls follow the protocol: RESP3 `%n` and `_`, RESP2 a flat array of 2n and `$-1` / `*-1`.
+TEST(ReplyWriterProtocol, MapsAndNulls) {
+  std::string buffer;
+  ReplyWriter out(buffer);
+  out.map(2);
+  out.null_bulk();
+  out.null_array();
+  EXPECT_EQ(buffer, "*4\r\n$-1\r\n*-1\r\n");
+  buffer.clear();
+  out.set_protocol(3);
+  out.map(2);
+  out.null_bulk();
+  out.null_array();
+  out.array(1);
+  EXPECT_EQ(buffer, "%2\r\n_\r\n_\r\n*1\r\n");
+}
+
+}  // namespace
+}  // namespace tollgate::resp

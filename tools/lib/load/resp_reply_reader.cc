@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace tollgate {
 
@@ -99,8 +100,16 @@ RespReplyReader::Status RespReplyReader::on_line() {
       bulk_length_ = bulk_remaining_ = n;
       state_ = n == 0 ? State::kBulkCr : State::kBulkBody;
       return Status::kNeedMore;
+    case '_':  // RESP3 null
+      if (text_total_ != 0) return fail("bad null reply");
+      return finish_scalar(ReplyType::kNil, 0) ? Status::kReply : Status::kNeedMore;
+    case '%':  // RESP3 map of n pairs: read as the array of its 2n elements
     case '*': {
       if (!parse_integer(n) || n < -1) return fail("bad array length");
+      if (type_ == '%') {
+        if (n < 0 || n > std::numeric_limits<int64_t>::max() / 2) return fail("bad map length");
+        n *= 2;
+      }
       text_length_ = text_total_ = 0;
       if (n == -1) return finish_scalar(ReplyType::kNil, 0) ? Status::kReply : Status::kNeedMore;
       // Record the array where a scalar would go, then open it.

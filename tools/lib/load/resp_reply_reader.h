@@ -1,4 +1,4 @@
-// An incremental reader of RESP2 *replies* for clients (the load generator,
+// An incremental reader of RESP2 (and RESP3 maps and nulls) *replies* for clients (the load generator,
 // tests): bytes may arrive split anywhere; each complete top-level reply is
 // summarised in a fixed-size Reply (type, integer, text, and the first few
 // direct elements of an array, e.g. the 7-field CHECK reply). Nested arrays

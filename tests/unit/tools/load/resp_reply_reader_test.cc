@@ -173,5 +173,21 @@ TEST(RespReplyReaderTest, TooDeepNestingIsRefused) {
   EXPECT_EQ(last, Status::kProtocolError);
 }
 
+// Verifies RESP3 maps read as the array of their pairs and `_` as nil (HELLO 3 replies in the commands fuzzer).
+TEST(RespReplyReaderTest, Resp3MapsAndNulls) {
+  RespReplyReader reader;
+  const std::string map = "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n_\r\n";
+  const char* p = map.data();
+  ASSERT_EQ(reader.feed(p, map.data() + map.size()), Status::kReply);
+  EXPECT_EQ(p, map.data() + map.size());
+  EXPECT_EQ(reader.reply().type, ReplyType::kArray);
+  EXPECT_EQ(reader.reply().integer, 4);
+  EXPECT_EQ(reader.reply().elements[3].type, ReplyType::kNil);
+  RespReplyReader bad;
+  const std::string wrong = "%-1\r\n";
+  p = wrong.data();
+  EXPECT_EQ(bad.feed(p, wrong.data() + wrong.size()), Status::kProtocolError);
+}
+
 }  // namespace
 }  // namespace tollgate
