@@ -156,9 +156,17 @@ TEST(HeldStateRestartIdle, RestoredHoldsExpireOnIdleWorkers) {
     Client data = d.connect();
     Client admin = d.connect_admin();
     ASSERT_TRUE(command(admin.get(), {"RECHARGE", "shop", "10000", "pay-1"}));
-    for (const auto& id : ids) EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", id, "HOLD", "1500"}).code, "OK");
+    const auto held_at = std::chrono::steady_clock::now();
+    for (const auto& id : ids) EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", id, "HOLD", "3000"}).code, "OK");
     ASSERT_TRUE(wait_for_checkpoint_after_now(data.get())) << d.log();
     d.stop(9);
+    // A hold that expires while the checkpoint runs is left to the next one,
+    // and its refund with it (docs/durability.md: the loss window): then the
+    // kill lands inside that window and there is nothing exact to check. On a
+    // machine so loaded that 2 s passed, say so instead of failing.
+    if (std::chrono::steady_clock::now() - held_at > std::chrono::milliseconds(2000))
+      GTEST_SKIP() << "the machine took over 2 s to checkpoint three holds of 3 s: they may have expired inside "
+                      "the checkpoint that was waited for";
   }
   Daemon d(kConfig, embedded, "threads: 4");
   ASSERT_TRUE(d.wait_ready()) << d.log();
