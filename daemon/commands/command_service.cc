@@ -7,6 +7,7 @@
 #include "commands/cell_commands.h"
 #include "commands/check_request_parser.h"
 #include "commands/client_state.h"
+#include "net/client_registry.h"
 
 namespace tollgate {
 
@@ -51,9 +52,18 @@ void CommandService::execute(std::span<const std::string_view> args, Session& se
       return out.error("NOAUTH Authentication required.");
     }
   }
-  if (in_transaction(session) && (spec == nullptr || (spec->flags & kNotQueued) == 0)) [[unlikely]]
-    return queue(spec, args, session, out);
-  dispatch(spec, args, session, out);
+  if (in_transaction(session) && (spec == nullptr || (spec->flags & kNotQueued) == 0)) [[unlikely]] {
+    queue(spec, args, session, out);
+  } else {
+    dispatch(spec, args, session, out);
+  }
+  // CLIENT LIST's cmd= and multi=: relaxed stores into the connection's
+  // record (net/client_registry.h); the names are the table's literals.
+  if (ClientRecord* r = session.record.get()) {
+    if (spec != nullptr) r->last_command.store(spec->name.data(), std::memory_order_relaxed);
+    r->multi.store(in_transaction(session) ? static_cast<int64_t>(session.client->transaction.size()) : -1,
+                   std::memory_order_relaxed);
+  }
 }
 
 bool CommandService::admissible(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,
