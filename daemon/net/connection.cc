@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "log/log_limiter.h"
