@@ -4,7 +4,8 @@
 // Each connection has one ClientRecord, shared (shared_ptr) between the
 // registry and the connection's Session:
 // - add()/remove() take the registry's mutex: once per connection, at open
-//   and when its last handle closed (the owning worker thread).
+//   and when it starts closing, before its socket is closed (the owning
+//   worker thread), so a peer that saw EOF is no longer listed.
 // - the per-batch facts (last command time, command name, buffer sizes) are
 //   relaxed atomics the owning worker stores once per read batch: no lock on
 //   the hot path; a lister may see one batch stale, never torn.

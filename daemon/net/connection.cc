@@ -164,6 +164,9 @@ void Connection::shutdown() {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  // Leaves CLIENT LIST before the socket closes: a peer that saw EOF is not
+  // listed (nor counted by another CLIENT KILL) any more.
+  if (session_.clients != nullptr) session_.clients->remove(session_.id);
   barriers_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
   // The timer is initialized iff open() counted it (the pipe is always first).
@@ -173,7 +176,6 @@ void Connection::close() {
 void Connection::on_close(uv_handle_t* h) {
   auto* self = static_cast<Connection*>(h->data);
   if (--self->open_handles_ > 0) return;
-  if (self->session_.clients != nullptr) self->session_.clients->remove(self->session_.id);
   self->worker_.detach(self);
   delete self;
 }
