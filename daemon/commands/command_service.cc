@@ -7,6 +7,7 @@
 #include "commands/cell_commands.h"
 #include "commands/check_request_parser.h"
 #include "commands/client_state.h"
+#include "net/client_registry.h"
 
 namespace tollgate {
 
@@ -51,9 +52,21 @@ void CommandService::execute(std::span<const std::string_view> args, Session& se
       return out.error("NOAUTH Authentication required.");
     }
   }
-  if (in_transaction(session) && (spec == nullptr || (spec->flags & kNotQueued) == 0)) [[unlikely]]
-    return queue(spec, args, session, out);
-  dispatch(spec, args, session, out);
+  // CLIENT LIST's cmd= (before running it: a connection listing itself
+  // shows `cmd=client`, as in Redis) and multi= (after): relaxed stores into
+  // the connection's record (net/client_registry.h). The names are the
+  // command table's string literals, alive for the whole process.
+  ClientRecord* r = session.record.get();
+  if (r != nullptr && spec != nullptr) r->last_command.store(spec->name.data(), std::memory_order_relaxed);
+  if (in_transaction(session) && (spec == nullptr || (spec->flags & kNotQueued) == 0)) [[unlikely]] {
+    queue(spec, args, session, out);
+  } else {
+    dispatch(spec, args, session, out);
+  }
+  if (r != nullptr) {
+    r->multi.store(in_transaction(session) ? static_cast<int64_t>(session.client->transaction.size()) : -1,
+                   std::memory_order_relaxed);
+  }
 }
 
 bool CommandService::admissible(const CommandSpec* spec, std::span<const std::string_view> args, Session& session,

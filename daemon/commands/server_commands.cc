@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <optional>
 #include <string>
 
@@ -10,6 +12,7 @@
 #include "commands/command_table.h"
 #include "commands/command_service.h"
 #include "commands/info_text.h"
+#include "net/client_registry.h"
 
 #ifndef TOLLGATE_VERSION
 #define TOLLGATE_VERSION "0.1.0"
@@ -79,7 +82,11 @@ void hello_command(CommandContext& ctx) {
         "<user> <pass> option can be used to authenticate the client and select the RESP protocol version at "
         "the same time");
   if (authenticate) ctx.session.authenticated = true;
-  if (name) ctx.session.name = std::string(*name);
+  if (name) {
+    ctx.session.name = std::string(*name);
+    if (ctx.session.record) ctx.session.record->set_name(*name);
+  }
+  if (ctx.session.record) ctx.session.record->protocol.store(protocol, std::memory_order_relaxed);
   ctx.session.protocol = protocol;
   ctx.out.set_protocol(protocol);
   ctx.out.map(7);
@@ -118,11 +125,107 @@ std::string client_info_line(const Session& session) {
                      st != nullptr ? st->lib_name : "", st != nullptr ? st->lib_ver : "", session.admin ? 1 : 0);
 }
 
+// CLIENT LIST [TYPE normal|pubsub|master|replica] [ID <id> ...]: one line per
+// RESP connection of the server (data and admin sockets), Redis's fields.
+// On both sockets, as in Redis (clients use it to find themselves); it
+// shows names, library facts and peer paths, nothing secret.
+void client_list(CommandContext& ctx) {
+  if (ctx.session.clients == nullptr) return ctx.out.error("ERR CLIENT LIST is not available on this connection");
+  std::vector<uint64_t> ids;
+  bool none = false;
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    if (equals_ignore_case(ctx.args[i], "TYPE") && i + 1 < ctx.args.size()) {
+      const auto type = ctx.args[++i];
+      if (equals_ignore_case(type, "normal")) continue;
+      if (equals_ignore_case(type, "pubsub") || equals_ignore_case(type, "master") ||
+          equals_ignore_case(type, "replica") || equals_ignore_case(type, "slave")) {
+        none = true;
+        continue;
+      }
+      return ctx.out.error(fmt::format("ERR Unknown client type '{}'", type.substr(0, 64)));
+    }
+    if (equals_ignore_case(ctx.args[i], "ID") && i + 1 < ctx.args.size()) {
+      for (++i; i < ctx.args.size(); ++i) {
+        uint64_t id = 0;
+        auto a = ctx.args[i];
+        auto [p, ec] = std::from_chars(a.data(), a.data() + a.size(), id);
+        if (ec != std::errc() || p != a.data() + a.size() || id == 0) return ctx.out.error("ERR Invalid client ID");
+        ids.push_back(id);
+      }
+      break;
+    }
+    return ctx.out.error("ERR syntax error");
+  }
+  std::string text;
+  if (!none) {
+    const uint64_t now = monotonic_ms();
+    for (const auto& r : ctx.session.clients->snapshot()) {
+      if (!ids.empty() && std::find(ids.begin(), ids.end(), r->id) == ids.end()) continue;
+      text += ClientRegistry::format(*r, now);
+      text += '\n';
+    }
+  }
+  ctx.out.bulk(text);  // a verbatim string in Redis's RESP3; a bulk reads the same in every client
+}
+
+// CLIENT KILL <addr:port> (old form: +OK or -ERR No such client) or
+// CLIENT KILL <filter> <value> ... with ID, ADDR, LADDR, USER, SKIPME (new
+// form: the number of clients killed). Admin socket only. The connections
+// are closed by their own workers right after the reply is produced
+// (Worker::kill_client); unsent replies of theirs are dropped.
+void client_kill(CommandContext& ctx) {
+  if (!ctx.session.admin)
+    return ctx.out.error("ERR CLIENT KILL is an admin command; send it to the admin socket");
+  if (ctx.session.clients == nullptr) return ctx.out.error("ERR CLIENT KILL is not available on this connection");
+  if (ctx.args.size() < 3) return ctx.out.error("ERR wrong number of arguments for 'CLIENT|KILL' command");
+  ClientFilter f;
+  if (ctx.args.size() == 3) {  // the old form: an address
+    f.addr = std::string(ctx.args[2]);
+    if (ctx.session.clients->kill(f) == 0) return ctx.out.error("ERR No such client");
+    return ctx.out.simple("OK");
+  }
+  if (ctx.args.size() % 2 != 0) return ctx.out.error("ERR syntax error");
+  bool skipme = true;  // Redis's default with the new form
+  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
+    auto key = ctx.args[i];
+    auto value = ctx.args[i + 1];
+    if (equals_ignore_case(key, "ID")) {
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), f.id);
+      if (ec != std::errc() || p != value.data() + value.size() || f.id == 0)
+        return ctx.out.error("ERR client-id should be greater than 0");
+    } else if (equals_ignore_case(key, "ADDR")) {
+      f.addr = std::string(value);
+    } else if (equals_ignore_case(key, "LADDR")) {
+      f.laddr = std::string(value);
+    } else if (equals_ignore_case(key, "USER")) {
+      if (value == "default") f.user_default = true;
+      else f.user_none = true;  // the only user is "default"
+    } else if (equals_ignore_case(key, "SKIPME")) {
+      if (equals_ignore_case(value, "yes")) skipme = true;
+      else if (equals_ignore_case(value, "no")) skipme = false;
+      else return ctx.out.error("ERR syntax error");
+    } else if (equals_ignore_case(key, "TYPE")) {
+      if (equals_ignore_case(value, "normal")) continue;
+      if (equals_ignore_case(value, "pubsub") || equals_ignore_case(value, "master") ||
+          equals_ignore_case(value, "replica") || equals_ignore_case(value, "slave")) {
+        f.user_none = true;  // no such clients here
+        continue;
+      }
+      return ctx.out.error(fmt::format("ERR Unknown client type '{}'", value.substr(0, 64)));
+    } else {
+      return ctx.out.error("ERR syntax error");
+    }
+  }
+  if (skipme) f.skip_id = ctx.session.id;
+  ctx.out.integer(static_cast<int64_t>(ctx.session.clients->kill(f)));
+}
+
 void client_command(CommandContext& ctx) {
   auto sub = ctx.args[1];
   if (equals_ignore_case(sub, "SETNAME") && ctx.args.size() == 3) {
     if (auto error = client_name_error(ctx.args[2])) return ctx.out.error(*error);
     ctx.session.name = std::string(ctx.args[2]);
+    if (ctx.session.record) ctx.session.record->set_name(ctx.args[2]);
     return ctx.out.simple("OK");
   }
   if (equals_ignore_case(sub, "GETNAME") && ctx.args.size() == 2) {
@@ -137,10 +240,16 @@ void client_command(CommandContext& ctx) {
     if (auto error = lib_info_error(ctx.args[3])) return ctx.out.error(*error);
     ClientState& st = client_state(ctx.session);
     (lib_name ? st.lib_name : st.lib_ver) = std::string(ctx.args[3]);
+    if (ctx.session.record) ctx.session.record->set_lib(st.lib_name, st.lib_ver);
     return ctx.out.simple("OK");
   }
-  if (equals_ignore_case(sub, "INFO") && ctx.args.size() == 2) return ctx.out.bulk(client_info_line(ctx.session));
-  ctx.out.error(fmt::format("ERR unknown CLIENT subcommand '{}' (SETNAME, GETNAME, ID, SETINFO, INFO)",
+  if (equals_ignore_case(sub, "INFO") && ctx.args.size() == 2) {
+    if (ctx.session.record) return ctx.out.bulk(ClientRegistry::format(*ctx.session.record, monotonic_ms()) + "\n");
+    return ctx.out.bulk(client_info_line(ctx.session));
+  }
+  if (equals_ignore_case(sub, "LIST")) return client_list(ctx);
+  if (equals_ignore_case(sub, "KILL")) return client_kill(ctx);
+  ctx.out.error(fmt::format("ERR unknown CLIENT subcommand '{}' (SETNAME, GETNAME, ID, SETINFO, INFO, LIST, KILL)",
                             sub.substr(0, 64)));
 }
 
@@ -352,8 +461,10 @@ void register_server_commands(CommandTable& table) {
              "HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]",
              "Handshake: RESP2 or RESP3 for the replies that follow, optionally authenticating"});
   table.add({"CLIENT", -2, kBoth, client_command,
-             "CLIENT SETNAME <name> | GETNAME | ID | SETINFO LIB-NAME|LIB-VER <value> | INFO",
-             "Names the connection, records its client library, describes it"});
+             "CLIENT SETNAME <name> | GETNAME | ID | SETINFO LIB-NAME|LIB-VER <value> | INFO | LIST [ID <id> ...] | "
+             "KILL ID <id> | KILL ADDR <addr> | KILL USER default | KILL <addr> (admin)",
+             "Names the connection, records its client library, describes it; lists the connections, kills one "
+             "(admin socket)"});
   table.add({"COMMAND", -1, kBoth, command_command, "COMMAND [COUNT | INFO name... | DOCS [name...]]",
              "Describes the commands"});
   table.add({"INFO", -1, kBoth, info_command, "INFO [server|clients|stats|keyspace|persistence|limits|all]",

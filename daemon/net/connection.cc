@@ -1,11 +1,16 @@
 #include "net/connection.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "log/log_limiter.h"
+#include "net/client_registry.h"
 #include "net/input_budget.h"
 #include "net/worker.h"
 
@@ -63,6 +68,7 @@ bool Connection::open(int fd) {
     close();
     return true;
   }
+  register_client(fd);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), on_alloc, on_read) != 0) {
     close();
     return true;
@@ -70,6 +76,72 @@ bool Connection::open(int fd) {
   reading_ = true;
   last_read_ms_ = uv_now(worker_.loop());
   return true;
+}
+
+namespace {
+
+// Redis's address form: "ip:port", or "<path>:0" for a Unix socket.
+std::string socket_address(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  if ((peer ? ::getpeername(fd, sa, &len) : ::getsockname(fd, sa, &len)) != 0) return "";
+  char host[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
+    const size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    return std::string(un->sun_path, strnlen(un->sun_path, n)) + ":0";
+  }
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "";
+}
+
+}  // namespace
+
+// Once per connection (not the hot path): the record CLIENT LIST shows. A
+// Unix peer has no name of its own: Redis shows the socket's path for it too.
+void Connection::register_client(int fd) {
+  if (limits_.clients == nullptr) return;
+  auto record = std::make_shared<ClientRecord>();
+  record->id = session_.id;
+  record->admin = session_.admin;
+  record->fd = fd;
+  record->laddr = socket_address(fd, false);
+  record->addr = socket_address(fd, true);
+  if (record->addr.empty() || record->addr == ":0") record->addr = record->laddr;
+  record->created_ms = uv_now(worker_.loop());
+  record->last_command_ms.store(record->created_ms, std::memory_order_relaxed);
+  record->imem.store(in_.size(), std::memory_order_relaxed);
+  record->owner = &worker_;
+  session_.record = limits_.clients->add(std::move(record));
+  session_.clients = limits_.clients;
+}
+
+// Once per read batch, relaxed stores only (see net/client_registry.h).
+void Connection::publish_batch(uint64_t now_ms) {
+  ClientRecord* r = session_.record.get();
+  if (r == nullptr) return;
+  r->last_command_ms.store(now_ms, std::memory_order_relaxed);
+  r->qbuf.store(in_len_, std::memory_order_relaxed);
+  r->imem.store(in_.size(), std::memory_order_relaxed);
+  r->obl.store(unwritten(), std::memory_order_relaxed);
+  r->omem.store(out_.capacity() + writing_.capacity(), std::memory_order_relaxed);
+}
+
+void Connection::kill() {
+  if (closing_) return;
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+  reading_ = false;
+  close();
 }
 
 void Connection::shutdown() {
@@ -92,6 +164,9 @@ void Connection::shutdown() {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  // Leaves CLIENT LIST before the socket closes: a peer that saw EOF is not
+  // listed (nor counted by another CLIENT KILL) any more.
+  if (session_.clients != nullptr) session_.clients->remove(session_.id);
   barriers_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
   // The timer is initialized iff open() counted it (the pipe is always first).
@@ -334,6 +409,7 @@ void Connection::run_batch() {
   else if (parsed > 0 || partial_since_ms_ == 0) partial_since_ms_ = uv_now(worker_.loop());
   if (closing_) return;
   shrink_input();
+  if (commands > 0) publish_batch(uv_now(worker_.loop()));
   if (close_when_flushed_ && reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
     reading_ = false;

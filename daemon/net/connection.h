@@ -45,6 +45,7 @@
 
 namespace tollgate {
 
+class ClientRegistry;
 class InputBudget;
 class Worker;
 
@@ -58,6 +59,9 @@ struct ConnectionLimits {
   // sets `input_budget` from `max_input_total`. Null: no total bound.
   size_t max_input_total = 256u << 20;
   InputBudget* input_budget = nullptr;
+  // CLIENT LIST / KILL: every connection registers here while open (the
+  // Server sets it). Null: none.
+  ClientRegistry* clients = nullptr;
   Nanos idle_timeout = 0;   // server.timeout; 0: off
   Nanos frame_timeout = 0;  // server.frame_timeout; 0: off
 };
@@ -90,6 +94,8 @@ class Connection {
   // the peer why (best effort) and close (worker thread).
   void drop_for_input_budget();
   bool closing() const { return closing_; }
+  // CLIENT KILL: closes at once, unsent replies dropped (worker thread).
+  void kill();
   // Closes the connection if it passed idle_timeout or frame_timeout at loop
   // time `now_ms` (worker thread; see the header comment).
   void check_timeouts(uint64_t now_ms);
@@ -129,6 +135,9 @@ class Connection {
   bool charge_input(size_t new_size);
   // Arms the release timer for the first held reply, or stops it.
   void arm_release_timer(Nanos now, uint64_t durable);
+  // Publishes this connection in limits_.clients (open) and the batch's facts to its record.
+  void register_client(int fd);
+  void publish_batch(uint64_t now_ms);
 
   uv_pipe_t handle_;
   uv_timer_t release_timer_;

@@ -30,6 +30,7 @@ Server::Server(uv_loop_t* control_loop, int threads, const ConnectionLimits& lim
       input_budget_(limits.max_input_total),
       data_count_(max_connections) {
   limits_.input_budget = &input_budget_;
+  limits_.clients = &clients_;
   for (int i = 0; i < std::max(1, threads); ++i) workers_.push_back(std::make_unique<Worker>(i, limits_));
   spare_fd_ = open_spare();
 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "log/log_limiter.h"
+#include "net/client_registry.h"
 #include "net/connection.h"
 #include "net/connection_count.h"
 #include "net/input_budget.h"
@@ -122,6 +123,7 @@ class Server {
   uv_loop_t* control_loop_;
   ConnectionLimits limits_;
   InputBudget input_budget_;
+  ClientRegistry clients_;  // every open RESP connection (CLIENT LIST / KILL)
   ConnectionCount data_count_;
   ConnectionCount admin_count_{kMaxAdminConnections};
   LogLimiter log_;

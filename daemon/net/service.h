@@ -19,6 +19,9 @@ namespace tollgate {
 // The command layer's own per-connection state (MULTI queue, client library
 // facts): defined in commands/client_state.h, opaque to the transport.
 struct ClientState;
+// The connection's entry in the server's CLIENT LIST (net/client_registry.h).
+struct ClientRecord;
+class ClientRegistry;
 
 // Per-connection facts a command may read or change. Owned by the connection.
 struct Session {
@@ -32,6 +35,11 @@ struct Session {
   int protocol = 2;          // HELLO 3: replies in RESP3
   bool authenticated = false;  // AUTH passed (checked only while server.requirepass is set)
   std::shared_ptr<ClientState> client;  // created by the command layer on first use
+  // Set when the connection opens, if the server keeps a registry: this
+  // connection's record (the command layer mirrors SETNAME/SETINFO into it)
+  // and the registry (CLIENT LIST / KILL). See net/client_registry.h.
+  std::shared_ptr<ClientRecord> record;
+  ClientRegistry* clients = nullptr;
   bool close_after_reply = false;  // QUIT: close once the replies so far are written
   Nanos now = 0;             // the batch's time, set by Service::begin_batch
   // Set by a command whose reply must not be sent before this instant (a

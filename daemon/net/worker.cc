@@ -61,6 +61,15 @@ void Worker::drop_for_input_budget(uint64_t id) {
   uv_async_send(&async_);
 }
 
+void Worker::kill_client(uint64_t id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;  // everything closes anyway
+    kills_.push_back(id);
+  }
+  uv_async_send(&async_);
+}
+
 void Worker::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -200,11 +209,13 @@ void Worker::on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain_pend
 void Worker::drain_pending() {
   std::vector<Pending> batch;
   std::vector<uint64_t> drops;
+  std::vector<uint64_t> kills;
   bool stopping;
   {
     std::lock_guard lock(mutex_);
     batch.swap(pending_);
     drops.swap(drops_);
+    kills.swap(kills_);
     stopping = stopping_;
   }
   for (auto& p : batch) {
@@ -227,6 +238,15 @@ void Worker::drain_pending() {
     for (Connection* c = head_; c != nullptr; c = c->next) {
       if (c->session().id == id && !c->closing()) {
         c->drop_for_input_budget();
+        break;
+      }
+    }
+  }
+  // Rare (an operator's CLIENT KILL): a scan finds the connection.
+  for (uint64_t id : kills) {
+    for (Connection* c = head_; c != nullptr; c = c->next) {
+      if (c->session().id == id && !c->closing()) {
+        c->kill();
         break;
       }
     }

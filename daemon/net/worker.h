@@ -1,6 +1,6 @@
 // A data-plane worker: one thread, one libuv loop, many connections.
 // New connections arrive as fds from the acceptor; stop() drains and ends it.
-// Thread-safety: adopt()/drop_for_input_budget()/stop()/wake_commits() may be
+// Thread-safety: adopt()/drop_for_input_budget()/kill_client()/stop()/wake_commits() may be
 // called from any thread; everything else runs on the worker's own thread.
 #pragma once
 
@@ -47,6 +47,9 @@ class Worker {
   // The input budget picked connection `id` of this worker: close it on the
   // worker thread (a no-op if it is gone by then). Thread-safe.
   void drop_for_input_budget(uint64_t id);
+  // CLIENT KILL picked connection `id` of this worker: close it on the
+  // worker thread (a no-op if it is gone by then). Thread-safe.
+  void kill_client(uint64_t id);
   // Stops reading everywhere, writes pending replies, closes all, ends the thread. Thread-safe.
   void stop();
   void join();
@@ -101,9 +104,10 @@ class Worker {
   Service* timer_service_ = nullptr;  // worker thread only
   Nanos armed_for_ = INT64_MAX;       // worker thread only
   std::thread thread_;
-  std::mutex mutex_;              // guards pending_, drops_, stopping_ and started_
+  std::mutex mutex_;              // guards pending_, drops_, kills_, stopping_ and started_
   std::vector<Pending> pending_;
   std::vector<uint64_t> drops_;   // connection ids the input budget picked
+  std::vector<uint64_t> kills_;   // connection ids CLIENT KILL picked
   bool stopping_ = false;
   bool started_ = false;          // the loop thread runs
   bool stopped_ = false;          // worker thread only
