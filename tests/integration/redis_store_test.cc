@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -272,7 +273,16 @@ TEST(RedisStore, KillNineUnderLoadLosesNoAcknowledgedAdminChange) {
     const int64_t restored_used = kQuota - std::stoll(acme["limit.monthly.remaining"]);
     if (round > 0) {
       EXPECT_GE(restored_used, used) << "quota handed out fresh";
-      EXPECT_EQ(l.recharged - std::stoll(acme["balance"]), restored_used * kUnitPrice) << "money and quota disagree";
+      // The write-behind reads the accounts' debits and then the counters, while
+      // the three clients' calls go on: a call in flight between the two reads
+      // is in one and not the other, and a kill -9 right after that tick's
+      // batches were confirmed keeps it so (docs/durability.md: what was
+      // charged after the last confirmed batch was collected may be lost —
+      // here its money or its unit, never both created). So they agree to
+      // within one call per client; money is never created (the ledger sums).
+      const int64_t spent = l.recharged - std::stoll(acme["balance"]);
+      EXPECT_LE(std::llabs(spent - restored_used * kUnitPrice), 3 * kUnitPrice)
+          << "money and quota disagree: " << spent << " spent, " << restored_used << " units used";
     }
     if (round == kRounds) break;
     std::mutex mutex;
