@@ -27,8 +27,13 @@ void for_each_check_key(std::string_view in, Fn&& fn) {
   for (int n = 0; n < 256 && pos < in.size() && in[pos] == '*'; ++n) {
     size_t eol = in.find('\n', pos);
     if (eol == std::string_view::npos || eol - pos < 3) return;
+    // A hint only: a count or length past what the batch can hold ends the
+    // scan (the parser answers the frame itself), before it can overflow.
     int argc = 0;
-    for (size_t i = pos + 1; i + 1 < eol && in[i] >= '0' && in[i] <= '9'; ++i) argc = argc * 10 + (in[i] - '0');
+    for (size_t i = pos + 1; i + 1 < eol && in[i] >= '0' && in[i] <= '9'; ++i) {
+      argc = argc * 10 + (in[i] - '0');
+      if (argc > 1'000'000) return;
+    }
     pos = eol + 1;
     std::string_view args[2];
     for (int a = 0; a < argc; ++a) {
@@ -36,7 +41,10 @@ void for_each_check_key(std::string_view in, Fn&& fn) {
       eol = in.find('\n', pos);
       if (eol == std::string_view::npos) return;
       size_t len = 0;
-      for (size_t i = pos + 1; i + 1 < eol && in[i] >= '0' && in[i] <= '9'; ++i) len = len * 10 + static_cast<size_t>(in[i] - '0');
+      for (size_t i = pos + 1; i + 1 < eol && in[i] >= '0' && in[i] <= '9'; ++i) {
+        len = len * 10 + static_cast<size_t>(in[i] - '0');
+        if (len > in.size()) return;
+      }
       pos = eol + 1;
       if (pos + len + 2 > in.size()) return;
       if (a < 2) args[a] = in.substr(pos, len);
