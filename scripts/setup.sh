@@ -14,6 +14,8 @@ packages=(
   libsystemd-dev                          # sd_notify for Type=notify
   nginx wrk prometheus                    # nginx auth_request tests, HTTP bench, promtool
   python3-redis                           # redis-py client tests
+  libzstd-dev                             # call log segments (zstd)
+  libcurl4-openssl-dev                    # monitor webhooks (libcurl multi on the control loop)
   clang-16 libfuzzer-16-dev libclang-rt-16-dev   # the fuzz build (make test-fuzz / make fuzz)
 )
 
