@@ -27,14 +27,6 @@ constexpr int64_t kMaxMessageBytes = int64_t{1} << 30;  // one bulk string or in
 constexpr int64_t kMaxUnixId = int64_t{std::numeric_limits<uint32_t>::max()} - 1;  // (uid_t)-1 means "none"
 constexpr size_t kMaxSocketPath = 107;                 // sizeof(sockaddr_un::sun_path) - 1
 
-// The map under `key` of `parent` (an empty map when absent).
-MapReader child(ErrorSink& errors, const MapReader& parent, std::string_view key,
-                std::initializer_list<std::string_view> known_keys) {
-  const MapReader::Entry* entry = parent.find(key);
-  return MapReader(errors, entry != nullptr ? entry->value : YAML::Node(), parent.path_of(key), known_keys,
-                   entry != nullptr ? entry->key_line : parent.line());
-}
-
 // Resolves a socket path (config_paths.h) and checks it fits sockaddr_un.
 void resolve_socket_path(const MapReader& section, std::string_view key, std::string_view base_dir,
                          std::string& path) {

@@ -9,13 +9,6 @@ namespace {
 inline constexpr std::pair<std::string_view, EnvoyDefault> kEnvoyDefaultNames[] = {
     {"ok", EnvoyDefault::kOk}, {"over_limit", EnvoyDefault::kOverLimit}};
 
-MapReader child(ErrorSink& errors, const MapReader& parent, std::string_view key,
-                std::initializer_list<std::string_view> known_keys) {
-  const MapReader::Entry* entry = parent.find(key);
-  return MapReader(errors, entry != nullptr ? entry->value : YAML::Node(), parent.path_of(key), known_keys,
-                   entry != nullptr ? entry->key_line : parent.line());
-}
-
 }  // namespace
 
 const char* grpc_listen_problem(std::string_view listen) {

@@ -270,4 +270,11 @@ bool MapReader::read_string_list(std::string_view key, std::vector<std::string>&
   return ok;
 }
 
+MapReader child(ErrorSink& errors, const MapReader& parent, std::string_view key,
+                std::initializer_list<std::string_view> known_keys) {
+  const MapReader::Entry* entry = parent.find(key);
+  return MapReader(errors, entry != nullptr ? entry->value : YAML::Node(), parent.path_of(key), known_keys,
+                   entry != nullptr ? entry->key_line : parent.line());
+}
+
 }  // namespace tollgate

@@ -118,4 +118,9 @@ class MapReader {
   std::map<std::string, size_t, std::less<>> index_;
 };
 
+// The map under `key` of `parent`, reading `known_keys` (an empty map when
+// the key is absent, so optional sections read their defaults).
+MapReader child(ErrorSink& errors, const MapReader& parent, std::string_view key,
+                std::initializer_list<std::string_view> known_keys);
+
 }  // namespace tollgate

@@ -8,19 +8,13 @@
 
 namespace tollgate {
 
-using limits_detail::kNanosMin;
+using limits_detail::kLongAgo;
+using limits_detail::kNanosMax;
+using limits_detail::load_tat;
 using limits_detail::saturating_sub;
+using limits_detail::store_tat;
 
 namespace {
-
-constexpr Nanos kNanosMax = std::numeric_limits<Nanos>::max();
-
-// A TAT long ago: a full bucket whatever the parameters. kNanosMin itself is
-// kSealed's bit pattern, so stored TATs stay above it.
-constexpr Nanos kLongAgo = kNanosMin + 1;
-
-Nanos load_tat(uint64_t raw) { return static_cast<Nanos>(raw); }
-uint64_t store_tat(Nanos tat) { return static_cast<uint64_t>(std::max(tat, kLongAgo)); }
 
 // Applies one call to an entry's TAT word; nullopt when the word is sealed
 // (the sweeper is unlinking the entry). Thread-safe (CAS loop).

@@ -37,6 +37,14 @@ namespace limits_detail {
 inline constexpr Nanos kNanosMax = std::numeric_limits<Nanos>::max();
 inline constexpr Nanos kNanosMin = std::numeric_limits<Nanos>::min();
 
+// A GCRA theoretical arrival time kept in an atomic word. kNanosMin's bit
+// pattern is the sealed sentinel (the sweeper is unlinking the entry), so a
+// stored TAT stays above it: the next value up means the same thing for GCRA
+// (a TAT far in the past, a full bucket whatever the parameters).
+inline constexpr Nanos kLongAgo = kNanosMin + 1;
+constexpr Nanos load_tat(uint64_t raw) { return static_cast<Nanos>(raw); }
+constexpr uint64_t store_tat(Nanos tat) { return static_cast<uint64_t>(tat > kLongAgo ? tat : kLongAgo); }
+
 // a + b, clamped to the Nanos range.
 constexpr Nanos saturating_add(Nanos a, Nanos b) {
   Nanos r;

@@ -7,7 +7,7 @@ namespace tollgate {
 namespace {
 
 constexpr Nanos kNanosPerMinute = 60 * kNanosPerSecond;
-constexpr uint64_t kCountMask = (uint64_t{1} << Quota::kCountBits) - 1;
+constexpr uint64_t kQuotaCountMask = (uint64_t{1} << Quota::kCountBits) - 1;
 constexpr uint64_t kIdMask = (uint64_t{1} << Quota::kIdBits) - 1;
 
 uint64_t period_id(Nanos start) {
@@ -44,7 +44,7 @@ std::expected<Quota, std::string> Quota::make(int64_t limit, Period period,
 Quota::Usage Quota::resolve(uint64_t raw, const PeriodBounds& current, Nanos now) const {
   uint64_t current_id = period_id(current.start);
   uint64_t stored_id = raw >> kCountBits;
-  auto count = static_cast<int64_t>(raw & kCountMask);
+  auto count = static_cast<int64_t>(raw & kQuotaCountMask);
   int64_t ahead = id_distance(stored_id, current_id);
   if (ahead < 0) return {current_id, 0, current, false, false};
   if (ahead == 0) return {current_id, count, current, false, false};
@@ -117,7 +117,7 @@ void Quota::refund(std::atomic<uint64_t>* w, int64_t cost, Nanos charged_at,
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
     if (raw == kSealed || raw >> kCountBits != id) return;  // that period is gone
-    auto count = static_cast<int64_t>(raw & kCountMask);
+    auto count = static_cast<int64_t>(raw & kQuotaCountMask);
     if (count == 0) return;
     if (w[0].compare_exchange_weak(raw, pack(id, count - std::min(count, cost)),
                                    std::memory_order_acq_rel, std::memory_order_acquire)) {
@@ -131,7 +131,7 @@ bool Quota::try_seal(std::atomic<uint64_t>* w, Nanos now) const {
   uint64_t raw = w[0].load(std::memory_order_acquire);
   for (;;) {
     if (raw == kSealed) return false;
-    bool used = (raw & kCountMask) != 0 && id_distance(raw >> kCountBits, current_id) >= 0;
+    bool used = (raw & kQuotaCountMask) != 0 && id_distance(raw >> kCountBits, current_id) >= 0;
     if (used) return false;
     if (w[0].compare_exchange_weak(raw, kSealed, std::memory_order_acq_rel,
                                    std::memory_order_acquire)) {

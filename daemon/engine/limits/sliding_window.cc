@@ -12,7 +12,7 @@ using limits_detail::kNanosMin;
 namespace {
 
 constexpr int64_t kStale = INT64_MIN;  // a slot index that cannot be represented
-constexpr uint64_t kCountMask = 0xFFFF'FFFF;
+constexpr uint64_t kWindowCountMask = 0xFFFF'FFFF;
 
 // Whether slice `index` lies in the n-slice window ending at slice `top`.
 bool in_window(int64_t index, int64_t top, int64_t n) {
@@ -66,7 +66,7 @@ SlidingWindow::Slot SlidingWindow::decode(uint64_t raw, int slot,
       __builtin_add_overflow(index, int64_t{slot}, &index)) {
     return {kStale, 0};
   }
-  return {index, static_cast<int64_t>(raw & kCountMask)};
+  return {index, static_cast<int64_t>(raw & kWindowCountMask)};
 }
 
 uint64_t SlidingWindow::encode(int64_t index, int64_t count) const {

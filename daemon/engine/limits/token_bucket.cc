@@ -8,16 +8,8 @@ using limits_detail::kNanosMin;
 using limits_detail::saturating_add;
 using limits_detail::saturating_sub;
 
-namespace {
-
-Nanos load_tat(uint64_t raw) { return static_cast<Nanos>(raw); }
-uint64_t store_tat(Nanos tat) {
-  // kNanosMin is the sealed sentinel's bit pattern; the next value up means
-  // the same thing for GCRA (a TAT far in the past).
-  return static_cast<uint64_t>(std::max(tat, kNanosMin + 1));
-}
-
-}  // namespace
+using limits_detail::load_tat;
+using limits_detail::store_tat;
 
 std::expected<TokenBucket, std::string> TokenBucket::make(const LimitSpec& spec) {
   return make(spec.rate, spec.per, spec.burst);

@@ -157,4 +157,6 @@ void RedisConnection::close() {
   }
 }
 
+std::string_view reply_string(const redisReply* reply) { return {reply->str, reply->len}; }
+
 }  // namespace tollgate::persist

@@ -126,4 +126,7 @@ class RedisConnection {
   std::deque<Nanos> sent_at_;  // send time of each unanswered command of the live connection, in order
 };
 
+// The bytes of a string, status or error reply.
+std::string_view reply_string(const redisReply* reply);
+
 }  // namespace tollgate::persist

@@ -16,8 +16,6 @@ namespace {
 
 constexpr size_t kScanCount = 1000;  // SCAN / HSCAN COUNT, HGETALLs per pipeline
 
-std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
-
 int64_t to_int(std::string_view s) { return std::strtoll(std::string(s).c_str(), nullptr, 10); }
 
 // A counters hash (reply of HGETALL) as field -> integer; non-integers are skipped.

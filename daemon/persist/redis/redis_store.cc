@@ -41,8 +41,6 @@ LogLimiter& redis_log() {
 uint32_t seconds(Nanos t) { return static_cast<uint32_t>(t / kNanosPerSecond); }
 int64_t micros(Nanos t) { return t / 1000; }
 
-std::string_view reply_string(const redisReply* r) { return {r->str, r->len}; }
-
 }  // namespace
 
 RedisStore::RedisStore(RedisStoreOptions options, RuntimeState& state, std::function<Engine&()> engine)
