@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "support/eventually.h"  // eventually(), used by every ops test
+
 namespace tollgate::testing {
 
 // A tollgated process started from `cwd` with extra environment entries
@@ -33,8 +35,5 @@ class OpsDaemon {
   int pid_ = -1;
   int status_ = -1;
 };
-
-// Polls `condition` every few milliseconds until it holds or `timeout_ms` passes.
-bool eventually(const std::function<bool()>& condition, int timeout_ms = 5000);
 
 }  // namespace tollgate::testing

@@ -16,6 +16,7 @@
 
 #include "integration/daemon_harness.h"
 #include "persist/redis/redis_scripts.h"
+#include "support/eventually.h"
 
 namespace tollgate::testing {
 namespace {
@@ -63,15 +64,6 @@ key_classes:
 )";
 
 // Polls `condition` every few ms until it holds or `timeout_ms` passes.
-bool eventually(const std::function<bool()>& condition, int timeout_ms = 10000) {
-  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-  while (SteadyClock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return condition();
-}
-
 // One counter of INFO persistence; -1 when absent.
 int64_t persistence(redisContext* c, const std::string& name) {
   Reply r = command(c, {"INFO", "persistence"});

@@ -38,6 +38,20 @@ inline std::vector<ConfigError> parse_errors(std::string_view yaml) {
   return result.error();
 }
 
+// The smallest valid config body: one key class with one token bucket.
+// Server tests put their `server:` section in front of it.
+inline constexpr std::string_view kKeyClass = R"(
+key_classes:
+  - match: "ip:*"
+    limits:
+      - { name: ip, type: token_bucket, rate: 10, per: 1s, burst: 20 }
+)";
+
+// A config of `server_lines` (each indented under `server:`) and kKeyClass.
+inline std::string with_server(std::string_view server_lines) {
+  return "server:\n" + std::string(server_lines) + std::string(kKeyClass);
+}
+
 // Matches an error at `line` whose reason contains `text`.
 MATCHER_P2(ErrorAt, line, text, "") {
   return arg.line == line && arg.file == "test.yaml" && arg.reason.find(text) != std::string::npos;

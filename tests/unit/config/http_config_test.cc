@@ -11,14 +11,9 @@ using testing::joined;
 using testing::parse_errors;
 using testing::parse_ok;
 
-constexpr std::string_view kKeyClass = R"(
-key_classes:
-  - match: "ip:*"
-    limits:
-      - { name: ip, type: token_bucket, rate: 10, per: 1s, burst: 20 }
-)";
+using testing::kKeyClass;
 
-std::string with_http(std::string_view http) { return "server:\n  http: " + std::string(http) + "\n" + std::string(kKeyClass); }
+std::string with_http(std::string_view http) { return testing::with_server("  http: " + std::string(http) + "\n"); }
 
 // Verifies that without server.http nothing listens, and the defaults.
 TEST(HttpConfig, AbsentMeansNoListener) {

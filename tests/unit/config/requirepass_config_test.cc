@@ -18,14 +18,8 @@ using testing::joined;
 using testing::parse_errors;
 using testing::parse_ok;
 
-constexpr std::string_view kKeyClass = R"(
-key_classes:
-  - match: "ip:*"
-    limits:
-      - { name: ip, type: token_bucket, rate: 10, per: 1s, burst: 20 }
-)";
-
-std::string with_server(const std::string& server_lines) { return "server:\n" + server_lines + std::string(kKeyClass); }
+using testing::kKeyClass;
+using testing::with_server;
 
 struct TempFile {
   TempFile() {

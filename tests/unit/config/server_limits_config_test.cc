@@ -11,16 +11,8 @@ namespace {
 
 using testing::parse_ok;
 
-constexpr std::string_view kKeyClass = R"(
-key_classes:
-  - match: "ip:*"
-    limits:
-      - { name: ip, type: token_bucket, rate: 10, per: 1s, burst: 20 }
-)";
-
-std::string with_server(std::string_view server_lines) {
-  return "server:\n" + std::string(server_lines) + std::string(kKeyClass);
-}
+using testing::kKeyClass;
+using testing::with_server;
 
 TEST(ServerLimitsConfig, Defaults) {
   // Verifies the documented defaults of the resource bounds.

@@ -21,36 +21,15 @@
 #include "net/connection.h"
 #include "net/service.h"
 #include "net/worker.h"
+#include "support/eventually.h"
+#include "support/pong_service.h"
 #include "tollgate/time.h"
 
 namespace tollgate {
 namespace {
 
-// PONG to anything; SETNAME <name> mirrors the name into the record as the command layer does.
-class PongService final : public Service {
- public:
-  void begin_batch(int) override { now_ = clock_.now(); }
-  void end_batch(int) override {}
-  Nanos batch_now(int) const override { return now_; }
-  void execute(std::span<const std::string_view> args, Session& session, resp::ReplyWriter& out) override {
-    if (args.size() == 2 && args[0] == "SETNAME" && session.record) session.record->set_name(args[1]);
-    if (session.record) session.record->last_command.store("PING", std::memory_order_relaxed);
-    out.simple("PONG");
-  }
-
- private:
-  SystemClock clock_;
-  Nanos now_ = 0;
-};
-
-bool eventually(const std::function<bool()>& done, int timeout_ms = 5000) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using testing::eventually;
+using testing::PongService;
 
 ClientFilter filter(const std::function<void(ClientFilter&)>& set) {
   ClientFilter f;

@@ -19,31 +19,15 @@
 #include "net/connection.h"
 #include "net/service.h"
 #include "net/worker.h"
+#include "support/eventually.h"
+#include "support/pong_service.h"
 #include "tollgate/time.h"
 
 namespace tollgate {
 namespace {
 
-class PongService final : public Service {
- public:
-  void begin_batch(int) override { now_ = clock_.now(); }
-  void end_batch(int) override {}
-  Nanos batch_now(int) const override { return now_; }
-  void execute(std::span<const std::string_view>, Session&, resp::ReplyWriter& out) override { out.simple("PONG"); }
-
- private:
-  SystemClock clock_;
-  Nanos now_ = 0;
-};
-
-bool eventually(const std::function<bool()>& done, int timeout_ms = 5000) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using testing::eventually;
+using testing::PongService;
 
 class ConnectionTimeouts : public ::testing::Test {
  protected:
