@@ -139,11 +139,16 @@ bool Parser::parse_whole_frame(std::string_view input) {
   uint64_t examined = 1 + 1 + digits;
   for (size_t a = 0; a < count; ++a) {
     size_t length = 0;
-    if (at >= input.size() || input[at] != '$') return args_.clear(), false;
-    ++at;
-    if (!small_length(input, at, length, digits) || length > limits_.max_bulk ||
-        input.size() - at < length + 2 || input[at + length] != '\r' || input[at + length + 1] != '\n')
-      return args_.clear(), false;
+    bool well_formed = at < input.size() && input[at] == '$';
+    if (well_formed) {
+      ++at;  // past the '$'
+      well_formed = small_length(input, at, length, digits) && length <= limits_.max_bulk &&
+                    input.size() - at >= length + 2 && input[at + length] == '\r' && input[at + length + 1] == '\n';
+    }
+    if (!well_formed) {
+      args_.clear();
+      return false;
+    }
     args_.push_back(input.substr(at, length));
     at += length + 2;
     examined += 1 + digits + 2;
