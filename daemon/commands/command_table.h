@@ -54,13 +54,18 @@ struct CommandSpec {
 
 class CommandTable {
  public:
-  void add(const CommandSpec& spec) { specs_.push_back(spec); }
-  // Case-insensitive lookup; nullptr when unknown.
+  void add(const CommandSpec& spec);
+  // Case-insensitive lookup; nullptr when unknown. Looks at the few specs
+  // whose name has the same length and first and last letters (a bucket of
+  // the index add() keeps), not the whole table: this runs once per command.
   const CommandSpec* find(std::string_view name) const;
   const std::vector<CommandSpec>& all() const { return specs_; }
 
  private:
+  static constexpr size_t kBuckets = 128;
+  static size_t bucket_of(std::string_view name);
   std::vector<CommandSpec> specs_;
+  std::vector<uint16_t> buckets_[kBuckets];  // indices into specs_, in the order added
 };
 
 // Each command family registers itself here (one function per family file).

@@ -82,6 +82,7 @@ ParseStatus Parser::parse(std::string_view input) {
   args_.clear();
   consumed_ = 0;
   if (pos_ > input.size()) return fail("Protocol error: input shrank between parse calls");
+  if (state_ == State::kFrameStart && pos_ == 0 && parse_whole_frame(input)) return ParseStatus::kCommand;
 
   while (true) {
     std::optional<ParseStatus> done;
@@ -104,6 +105,57 @@ ParseStatus Parser::parse(std::string_view input) {
     }
     if (done) return *done;
   }
+}
+
+namespace {
+
+// A decimal of 1 to 9 digits without a leading zero (a lone "0" is fine),
+// then CRLF, at `at`; advances `at` past the CRLF. False for anything else.
+bool small_length(std::string_view input, size_t& at, size_t& value, size_t& digits) {
+  const size_t start = at;
+  size_t v = 0;
+  while (at < input.size() && at - start < 10 && input[at] >= '0' && input[at] <= '9')
+    v = v * 10 + static_cast<size_t>(input[at++] - '0');
+  digits = at - start;
+  if (digits == 0 || digits > 9 || (digits > 1 && input[start] == '0')) return false;
+  if (at + 1 >= input.size() || input[at] != '\r' || input[at + 1] != '\n') return false;
+  at += 2;
+  value = v;
+  return true;
+}
+
+}  // namespace
+
+// The common case in one pass: a whole, well-formed `*N` frame at the start
+// of the input with N >= 1 and small lengths, all within the limits. Anything
+// else (incomplete, an empty or malformed frame, a limit passed, a sign or a
+// leading zero, 10+ digits) returns false having changed nothing but args_,
+// and the state machine parses the same bytes, answering exactly as before.
+// bytes_examined_ grows as the state machine would count the same frame.
+bool Parser::parse_whole_frame(std::string_view input) {
+  if (input.empty() || input[0] != '*') return false;
+  size_t at = 1, count = 0, digits = 0;
+  if (!small_length(input, at, count, digits) || count == 0 || count > limits_.max_args) return false;
+  uint64_t examined = 1 + 1 + digits;
+  for (size_t a = 0; a < count; ++a) {
+    size_t length = 0;
+    bool well_formed = at < input.size() && input[at] == '$';
+    if (well_formed) {
+      ++at;  // past the '$'
+      well_formed = small_length(input, at, length, digits) && length <= limits_.max_bulk &&
+                    input.size() - at >= length + 2 && input[at + length] == '\r' && input[at + length + 1] == '\n';
+    }
+    if (!well_formed) {
+      args_.clear();
+      return false;
+    }
+    args_.push_back(input.substr(at, length));
+    at += length + 2;
+    examined += 1 + digits + 2;
+  }
+  bytes_examined_ += examined;
+  command_done(at);
+  return true;
 }
 
 // Reads the decimal after the type byte at `at`, up to CRLF, with Redis's

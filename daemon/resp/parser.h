@@ -87,6 +87,7 @@ class Parser {
   std::optional<ParseStatus> parse_bulk_header(std::string_view input);
   std::optional<ParseStatus> parse_bulk_data(std::string_view input);
   std::optional<ParseStatus> parse_inline(std::string_view input);
+  bool parse_whole_frame(std::string_view input);
   ParseStatus need_more();
   ParseStatus command_done(size_t end);
   ParseStatus fail(std::string_view message);

@@ -4,11 +4,13 @@
 // which answers what CHECK would and changes nothing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "commands/check_commands.h"
 #include "commands/data_service.h"
 #include "engine/engine.h"
 #include "unit/commands/service_harness.h"
@@ -154,6 +156,46 @@ TEST(CheckReply, MalformedOptionIsAnError) {
   EXPECT_EQ(h.run({"PEEK", "acme", "HOLD", "5"}), "-ERR HOLD requires ID\r\n");
   EXPECT_EQ(h.service->total(&WorkerMetrics::client_errors), 2u);
   EXPECT_EQ(h.service->total(&WorkerMetrics::checks), 0u);
+}
+
+// Verifies the one-append encoding of a decision is byte for byte the
+// element-by-element RESP one (array, integer, simple, bulk, integers),
+// at the extremes of every number and for limit names up to and past the
+// stack buffer's bound (those take the element-by-element form).
+TEST(CheckReply, OneAppendEncodingMatchesElementByElement) {
+  const std::string long_name(300, 'n');
+  const std::string edge_name(128, 'e');
+  const int64_t numbers[] = {0, 1, -1, 9, 10, 999'999, INT64_MAX, INT64_MIN};
+  const std::string_view names[] = {"", "rl", edge_name, long_name};
+  const Code codes[] = {Code::kOk, Code::kRate, Code::kUnknown, Code::kQuota};
+  for (std::string_view name : names) {
+    for (int64_t n : numbers) {
+      for (Code code : codes) {
+        Decision d;
+        d.allowed = code == Code::kOk;
+        d.code = code;
+        d.limit = name;
+        d.remaining = n;
+        d.retry_after_ms = -n;
+        d.reset_after_ms = n / 3;
+        d.balance = n == 0 ? -1 : n;
+        std::string expected;
+        resp::ReplyWriter w(expected);
+        w.array(7);
+        w.integer(d.allowed ? 1 : 0);
+        w.simple(code_name(d.code));
+        w.bulk(d.limit);
+        w.integer(d.remaining);
+        w.integer(d.retry_after_ms);
+        w.integer(d.reset_after_ms);
+        w.integer(d.balance);
+        std::string got = "prefix";  // appends, after what is already there
+        resp::ReplyWriter out(got);
+        write_decision(out, d);
+        EXPECT_EQ(got, "prefix" + expected) << name.size() << " " << n;
+      }
+    }
+  }
 }
 
 }  // namespace

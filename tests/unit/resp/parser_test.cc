@@ -243,5 +243,50 @@ TEST(RespParser, LongInlineAndManyArgsByteByByteAreLinear) {
   EXPECT_LE(frame_driver.parser().bytes_examined(), 4 * frame.size());
 }
 
+// Verifies the one-pass path for whole frames answers exactly what the state
+// machine does (fed byte by byte, it never sees a whole frame) at each of
+// its edges: lone and leading zeros, signs, 9 and 10 digits, lengths and
+// counts at and past their limits, a wrong type byte or missing CRLF, and
+// frames cut short.
+TEST(RespParser, WholeFramePathMatchesStateMachineAtItsEdges) {
+  ParserLimits limits;
+  limits.max_args = 3;
+  limits.max_bulk = 5;
+  const std::vector<std::string> inputs = {
+      "*1\r\n$4\r\nPING\r\n",
+      "*3\r\n$1\r\na\r\n$0\r\n\r\n$5\r\nabcde\r\n",
+      "*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n",  // count past max_args
+      "*1\r\n$6\r\nabcdef\r\n",                                   // length past max_bulk
+      "*01\r\n$4\r\nPING\r\n",
+      "*1\r\n$04\r\nPING\r\n",
+      "*1\r\n$-1\r\n",
+      "*0\r\n*1\r\n$4\r\nPING\r\n",
+      "*-1\r\n*1\r\n$4\r\nPING\r\n",
+      "*+1\r\n$4\r\nPING\r\n",
+      "*000000001\r\n$1\r\nx\r\n",
+      "*0000000001\r\n$1\r\nx\r\n",
+      "*1\r\n$000000001\r\nx\r\n",
+      "*1\r\n:4\r\nPING\r\n",
+      "*1\r\n$4\r\nPINGxx",
+      "*1\r\n$4\r\nPING\r",
+      "*1\r\n$4\r\nPI",
+      "*1\r\n$4",
+      "*1\n$4\r\nPING\r\n",
+      "*2\r\n$4\r\nPING\r\n",
+      "*1\r\n$4\r\nPING\r\n*1\r\n$2\r\nhi\r\nPING\r\n",
+  };
+  for (const std::string& in : inputs) {
+    ParserDriver bytewise(limits);
+    bytewise.feed_in_chunks(in, 1);
+    const ParseOutcome whole = parse_whole(in, limits), split = bytewise.outcome();
+    EXPECT_EQ(whole.commands, split.commands) << in;
+    EXPECT_EQ(whole.error, split.error) << in;
+    // After an error the byte-by-byte feed stops early: only then may what is left differ.
+    if (whole.error.empty()) {
+      EXPECT_EQ(whole.leftover, split.leftover) << in;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tollgate::resp
