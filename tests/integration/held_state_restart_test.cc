@@ -171,7 +171,9 @@ TEST(HeldStateRestartIdle, RestoredHoldsExpireOnIdleWorkers) {
   Daemon d(kConfig, embedded, "threads: 4");
   ASSERT_TRUE(d.wait_ready()) << d.log();
   Client admin = d.connect_admin();  // the admin worker does not serve holds
-  if (quick) EXPECT_EQ(contract(admin.get())["open_holds"], "3");
+  if (quick) {
+    EXPECT_EQ(contract(admin.get())["open_holds"], "3");
+  }
   std::map<std::string, std::string> f;
   for (int i = 0; i < 1000; ++i) {  // polling for the expiry, at most 10 s
     f = contract(admin.get());
