@@ -3,8 +3,9 @@
 // service"; issue 12 target: >= 100,000/s on 2 cores, against
 // envoyproxy/ratelimit's published ~2,000–2,500 RPS per instance).
 //
-// One process, one run: the real RlsServer (fronts/envoy/grpc/) on a free
-// loopback port over a real engine built from YAML, and `--clients` client
+// One run, two processes: the real RlsServer (fronts/envoy/grpc/) on a free
+// loopback port over a real engine built from YAML in a forked server
+// process (so that its CPU time is its own), and `--clients` client
 // threads, each with its own channel (its own HTTP/2 connection) and
 // completion queue, keeping `--inflight` calls outstanding. Every call is one
 // ShouldRateLimit of `--descriptors` descriptors on keys of a key class whose
@@ -18,7 +19,8 @@
 //       [--clients 2] [--inflight 64] [--descriptors 1] [--keys 10000]
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
-#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <envoy/service/ratelimit/v3/rls.grpc.pb.h>
 
@@ -101,12 +103,6 @@ struct Call {
   Clock::time_point started;
 };
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 double process_cpu_seconds() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
@@ -115,7 +111,6 @@ double process_cpu_seconds() {
 }
 
 struct ClientResult {
-  double cpu_seconds = 0;  // this client thread's CPU time
   uint64_t calls = 0;
   uint64_t errors = 0;
   uint64_t over_limit = 0;
@@ -166,7 +161,6 @@ void run_client(const std::string& target, int index, const Options& o, Clock::t
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
-  result.cpu_seconds = thread_cpu_seconds();
 }
 
 // The same decisions without gRPC: RlsDecider + engine on this thread.
@@ -203,10 +197,12 @@ uint32_t percentile(std::vector<uint32_t>& v, double p) {
   return v[i];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+// The server process: the real RlsServer over a real engine. Tells the
+// parent its port, then answers the parent's 'b' (begin) and 'e' (end) with
+// its CPU time so far (all its threads, gRPC's own included), and exits after
+// 'e'. Its own process, so that server CPU is measured apart from the client's
+// (in one process gRPC's pollers serve both sides' sockets).
+int run_server(const Options& o, int to_parent, int from_parent) {
   auto config = tollgate::parse_config(kConfig, "grpc_rls_throughput");
   if (!config) {
     std::fprintf(stderr, "config: %s\n", config.error().front().to_string().c_str());
@@ -225,11 +221,55 @@ int main(int argc, char** argv) {
   grpc_config.threads = o.server_threads;
   tollgate::fronts::RlsServer server(grpc_config, std::make_unique<const tollgate::fronts::EnvoyMapping>(config->envoy),
                                      **engine, reclaimer, clock);
-  if (auto started = server.start(); !started) {
-    std::fprintf(stderr, "%s\n", started.error().c_str());
+  int port = 0;
+  if (auto started = server.start(); !started) std::fprintf(stderr, "%s\n", started.error().c_str());
+  else port = server.port();
+  if (::write(to_parent, &port, sizeof port) != sizeof port || port == 0) return 1;
+  char c = 0;
+  while (::read(from_parent, &c, 1) == 1) {
+    const double cpu = process_cpu_seconds();
+    if (::write(to_parent, &cpu, sizeof cpu) != sizeof cpu) return 1;
+    if (c == 'e') break;
+  }
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  auto config = tollgate::parse_config(kConfig, "grpc_rls_throughput");
+  if (!config) {
+    std::fprintf(stderr, "config: %s\n", config.error().front().to_string().c_str());
     return 1;
   }
-  const std::string target = "127.0.0.1:" + std::to_string(server.port());
+  // Forked before this process touches gRPC (gRPC does not survive a fork).
+  int up[2], down[2];
+  if (::pipe(up) != 0 || ::pipe(down) != 0) return 1;
+  const pid_t child = ::fork();
+  if (child < 0) return 1;
+  if (child == 0) {
+    ::close(up[0]);
+    ::close(down[1]);
+    ::_exit(run_server(o, up[1], down[0]));
+  }
+  ::close(up[1]);
+  ::close(down[0]);
+  int port = 0;
+  if (::read(up[0], &port, sizeof port) != sizeof port || port == 0) {
+    std::fprintf(stderr, "the server process did not start\n");
+    return 1;
+  }
+  auto server_cpu = [&](char what) {
+    double cpu = 0;
+    if (::write(down[1], &what, 1) != 1 || ::read(up[0], &cpu, sizeof cpu) != sizeof cpu) {
+      std::fprintf(stderr, "the server process went away\n");
+      std::exit(1);
+    }
+    return cpu;
+  };
+  const std::string target = "127.0.0.1:" + std::to_string(port);
 
   // Warm up (connections, dynamic keys), then measure.
   {
@@ -242,6 +282,7 @@ int main(int argc, char** argv) {
   }
   std::vector<ClientResult> results(static_cast<size_t>(o.clients));
   std::vector<std::thread> threads;
+  const double server0 = server_cpu('b');
   const double cpu0 = process_cpu_seconds();
   const auto t0 = Clock::now();
   const auto end = t0 + std::chrono::seconds(o.seconds);
@@ -249,14 +290,14 @@ int main(int argc, char** argv) {
     threads.emplace_back(run_client, target, i, std::cref(o), end, std::ref(results[static_cast<size_t>(i)]));
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double cpu = process_cpu_seconds() - cpu0;  // clients + server (+ gRPC's own threads)
-  server.stop();
+  const double client_cpu = process_cpu_seconds() - cpu0;  // client threads + gRPC's own client-side threads
+  const double server_cpu_used = server_cpu('e') - server0;
+  int child_status = 0;
+  ::waitpid(child, &child_status, 0);
 
   uint64_t calls = 0, errors = 0, over = 0;
-  double client_cpu = 0;
   std::vector<uint32_t> latencies;
   for (auto& r : results) {
-    client_cpu += r.cpu_seconds;
     calls += r.calls;
     errors += r.errors;
     over += r.over_limit;
@@ -264,6 +305,16 @@ int main(int argc, char** argv) {
   }
   const double calls_per_second = static_cast<double>(calls) / seconds;
   const double decisions_per_second = calls_per_second * o.descriptors;
+
+  // The same decisions without gRPC, in this process.
+  tollgate::SystemClock clock;
+  tollgate::Reclaimer reclaimer(8);
+  tollgate::RuntimeState state;
+  auto engine = tollgate::Engine::create(tollgate::engine_options_from(*config, 1), reclaimer, clock.now(), state);
+  if (!engine) {
+    std::fprintf(stderr, "engine: %s\n", engine.error().front().c_str());
+    return 1;
+  }
   const double direct = direct_decisions_per_second(**engine, tollgate::fronts::EnvoyMapping(config->envoy), reclaimer,
                                                     clock, o);
   std::printf("grpc_rls_throughput: %u cores, server threads %d, clients %d x %d in flight, %d descriptor(s)/call, "
@@ -275,11 +326,13 @@ int main(int argc, char** argv) {
   std::printf("  latency p50/p99/p999        %8u / %u / %u us\n", percentile(latencies, 0.50),
               percentile(latencies, 0.99), percentile(latencies, 0.999));
   // CPU per call does not depend on what else the machine runs (the wall
-  // clock figures above do): server = process - client threads.
-  const double server_us = (cpu - client_cpu) * 1e6 / static_cast<double>(calls);
+  // clock figures above do): the server process's CPU time (every thread,
+  // gRPC's own included) and the client process's, each over the calls.
+  const double server_us = server_cpu_used * 1e6 / static_cast<double>(calls);
   const double client_us = client_cpu * 1e6 / static_cast<double>(calls);
-  std::printf("  CPU per call: server %.1f us, client %.1f us (process used %.2f of %u cores)\n", server_us, client_us,
-              cpu / seconds, std::thread::hardware_concurrency());
+  std::printf("  CPU per call: server %.1f us, client %.1f us (server process used %.2f, client %.2f of %u cores)\n",
+              server_us, client_us, server_cpu_used / seconds, client_cpu / seconds,
+              std::thread::hardware_concurrency());
   std::printf("  => capacity from CPU per call: server alone on 2 cores %.0f calls/s; server and this client on the "
               "same 2 cores %.0f calls/s\n",
               2e6 / server_us, 2e6 / (server_us + client_us));
@@ -287,5 +340,5 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(over));
   std::printf("  same decisions without gRPC  %12.0f /s on one thread (gRPC path = %.2fx of it)\n", direct,
               decisions_per_second / direct);
-  return errors == 0 && over == 0 ? 0 : 1;
+  return errors == 0 && over == 0 && WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0 ? 0 : 1;
 }

@@ -823,9 +823,12 @@ void Engine::refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_
   if (options_.track_changes) state_.dirty_log().mark(e);
 }
 
+// The ticket ends after apply_settlement: a checkpoint's account read sees
+// the settle's refund whole or not at all (hold_table.h, "Settle ordinals").
 bool Engine::settle(std::string_view key, std::string_view id, bool commit, Nanos now) {
+  HoldTable::Settling settling(holds_);
   HoldCharge charge;
-  if (!holds_.take(request_id_hash(key, id), charge)) return false;
+  if (!holds_.take(request_id_hash(key, id), charge, &settling)) return false;
   apply_settlement(charge, commit, now);
   return true;
 }
@@ -833,11 +836,12 @@ bool Engine::settle(std::string_view key, std::string_view id, bool commit, Nano
 size_t Engine::expire_holds(int worker, Nanos now) {
   size_t n = 0;
   HoldCharge charge;
-  while (holds_.pop_expired(worker, now, charge)) {
+  for (;;) {
+    HoldTable::Settling settling(holds_);
+    if (!holds_.pop_expired(worker, now, charge, &settling)) return n;
     apply_settlement(charge, charge.commit_on_expiry, now);
     ++n;
   }
-  return n;
 }
 
 // COMMIT keeps the charge; CANCEL gives every charged limit its units back
@@ -854,9 +858,10 @@ void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) 
   if (charge.takes_slot) st.open_holds().fetch_sub(1, std::memory_order_acq_rel);
 }
 
-std::vector<HoldImage> Engine::export_holds() const {
+std::vector<HoldImage> Engine::export_holds(std::vector<uint64_t>* identities) const {
   std::vector<HoldImage> out;
-  holds_.for_each_open([&](uint64_t hash, Nanos expires_at, const HoldCharge& charge) {
+  holds_.for_each_open_identified([&](uint64_t hash, Nanos expires_at, const HoldCharge& charge, uint64_t identity) {
+    if (identities != nullptr) identities->push_back(identity);
     HoldImage image;
     image.hash = hash;
     image.contract = charge.contract->key();

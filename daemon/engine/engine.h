@@ -207,8 +207,10 @@ class Engine {
   const DedupTable& dedup() const { return dedup_; }
 
   // Persistence hooks (embedded store). The open holds as persisted images
-  // (see HoldTable::for_each_open for what a concurrent call sees). Thread-safe.
-  std::vector<HoldImage> export_holds() const;
+  // (see HoldTable::for_each_open for what a concurrent call sees); with
+  // `identities`, each hold's settle-log identity in the same order
+  // (HoldTable::for_each_open_identified). Thread-safe.
+  std::vector<HoldImage> export_holds(std::vector<uint64_t>* identities = nullptr) const;
   // Puts a persisted hold back, with its expiry, on worker hash % workers'
   // heap, and takes its concurrency slot. False (nothing changed) when its
   // contract is no longer configured or the pool refuses it. Before workers run.

@@ -46,6 +46,7 @@ HoldTable::HoldTable(size_t max_holds, int workers) : workers_(std::max(1, worke
   heaps_ = std::make_unique<Heap[]>(std::max(1, workers));
   heap_limit_ = capacity;
   for (int i = 0; i < std::max(1, workers); ++i) heaps_[i].items.reserve(heap_limit_);
+  settle_log_ = std::make_unique<std::atomic<uint64_t>[]>(kSettleLog);
 }
 
 // No other thread runs: the records of holds still open are freed here.
@@ -62,7 +63,8 @@ uint64_t HoldTable::memory_for(uint64_t max_holds, int workers) {
   const unsigned __int128 capacity =
       std::bit_ceil(std::max<uint64_t>(kProbe, 2 * std::min<uint64_t>(max_holds, uint64_t{1} << 61)));
   const unsigned __int128 bytes =
-      capacity * sizeof(Slot) + capacity * sizeof(HeapItem) * static_cast<unsigned>(std::max(1, workers));
+      capacity * sizeof(Slot) + capacity * sizeof(HeapItem) * static_cast<unsigned>(std::max(1, workers)) +
+      kSettleLog * sizeof(uint64_t);
   return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
 }
 
@@ -138,22 +140,51 @@ bool HoldTable::would_create(uint64_t hash) const {
   return free;
 }
 
-bool HoldTable::take(uint64_t hash, HoldCharge& out) {
+void HoldTable::Settling::begin() {
+  begun_ = true;
+  ordinal_ = table_.settles_begun_.fetch_add(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_release);  // see "Settle ordinals"
+}
+
+HoldTable::Settling::~Settling() {
+  if (!begun_) return;
+  table_.settle_log_[ordinal_ & (kSettleLog - 1)].store(settled_, std::memory_order_relaxed);
+  table_.settles_done_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+bool HoldTable::settled_between(uint64_t from, uint64_t to, std::vector<uint64_t>& out) const {
+  if (to - from > kSettleLog) return false;
+  // done reached `to` before the caller's quiescent point: entries below it are written.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (uint64_t o = from; o < to; ++o) out.push_back(settle_log_[o & (kSettleLog - 1)].load(std::memory_order_relaxed));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  // A settle numbered from + kSettleLog or later writes over `from`'s entry;
+  // none had begun when this load ran, so none wrote before the reads above.
+  return settles_begun_.load(std::memory_order_seq_cst) < from + kSettleLog;
+}
+
+bool HoldTable::take(uint64_t hash, HoldCharge& out, Settling* settling) {
+  Settling local(*this);
+  Settling& ticket = settling != nullptr ? *settling : local;
   const uint64_t t = tag(hash);
   for (size_t i = 0; i < kProbe; ++i) {
     Slot& s = slots_[(hash + i) & mask_];
     uint64_t expected = t | kOpen;
     if (s.key.load(std::memory_order_acquire) != expected) continue;
-    return settle_slot(s, expected, out);
+    return settle_slot(s, expected, out, ticket);
   }
   return false;
 }
 
 // Moves the hold in `s` from open (key word `open_key`) to settling, copies
 // its charge out and frees the slot. False if someone else settled it first.
-bool HoldTable::settle_slot(Slot& s, uint64_t open_key, HoldCharge& out) {
+bool HoldTable::settle_slot(Slot& s, uint64_t open_key, HoldCharge& out, Settling& settling) {
+  if (!settling.begun_) settling.begin();  // before the CAS: see "Settle ordinals"
   if (!s.key.compare_exchange_strong(open_key, (open_key & ~uint64_t{3}) | kSettling, std::memory_order_acq_rel))
     return false;
+  // The version stays put until the slot is free again (only a create bumps it).
+  settling.settled_ = (static_cast<uint64_t>(&s - slots_.get()) << 32) |
+                      (s.version.load(std::memory_order_relaxed) & 0xffff'ffffu);
   SpillRecord* spill = nullptr;
   out = load_charge(s, spill);
   if (spill != nullptr) {
@@ -209,7 +240,8 @@ HoldCharge HoldTable::load_charge(const Slot& s, SpillRecord*& spill) {
   return c;
 }
 
-bool HoldTable::read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge) const {
+bool HoldTable::read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge,
+                          uint64_t* identity) const {
   const uint64_t key = s.key.load(std::memory_order_acquire);
   if (key == 0 || (key & 3) != kOpen) return false;
   const uint64_t version = s.version.load(std::memory_order_acquire);
@@ -220,6 +252,7 @@ bool HoldTable::read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, Hold
   std::atomic_thread_fence(std::memory_order_acquire);
   if (s.version.load(std::memory_order_relaxed) != version || s.key.load(std::memory_order_relaxed) != key)
     return false;
+  if (identity != nullptr) *identity = (static_cast<uint64_t>(&s - slots_.get()) << 32) | (version & 0xffff'ffffu);
   if (spill == nullptr) return true;
   // The settler frees the record under the mutex, after its CAS took the
   // slot out of the open state: the same key and version seen under the
@@ -268,7 +301,9 @@ Nanos HoldTable::next_expiry(int worker, Nanos now) {
   return INT64_MAX;
 }
 
-bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out) {
+bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out, Settling* settling) {
+  Settling local(*this);
+  Settling& ticket = settling != nullptr ? *settling : local;
   Heap& h = heaps_[worker];
   while (!h.items.empty() && due(h.items.front().expires_at, now)) {
     HeapItem top = h.items.front();
@@ -279,7 +314,7 @@ bool HoldTable::pop_expired(int worker, Nanos now, HoldCharge& out) {
     if (s.key.load(std::memory_order_acquire) != top.key ||
         s.expires_at.load(std::memory_order_relaxed) != top.expires_at)
       continue;
-    if (!settle_slot(s, top.key, out)) continue;  // settled already (or the slot was reused)
+    if (!settle_slot(s, top.key, out, ticket)) continue;  // settled already (or the slot was reused)
     return true;
   }
   return false;

@@ -36,6 +36,42 @@
 // So a settle or expiry of a spilled hold may wait for a checkpoint copying
 // one record (never for anything else), and a hold over ≤ kInlineDebitSpans
 // lots never touches spill_mutex_.
+//
+// Settle ordinals (the checkpoint's cut between holds and money). A
+// checkpoint journals the open holds together with the ledger entries its
+// flush turns the accounts' counters into; a hold must be in the set exactly
+// when its debit is in those entries and its settlement (a CANCEL's refund)
+// is not. Settles run on the workers while the checkpoint reads, so the
+// checkpoint needs, per hold it saw open, "was it settled before or after
+// its account was read?" — and a settle is two steps (the CAS that takes the
+// hold, then Account::refund of each lot), between which an account read
+// would see part of the refund or none of it. Hence every settle is
+// bracketed by a Settling ticket:
+//   * begin (at the settle's first CAS attempt): `settles_begun_`
+//     fetch_add (seq_cst) hands out the settle's ordinal, then a release
+//     fence, so that a reader that sees any of its later writes (the slot's
+//     key, a lot's counters) and then loads `settles_begun_` sees the ordinal
+//     taken;
+//   * the ticket's end (its destructor, after the caller applied the
+//     settlement: the refund is complete) writes the identity of the hold it
+//     took — slot index << 32 | the slot's version (low 32 bits), 0 for none
+//     — to `settle_log_[ordinal % kSettleLog]`, then `settles_done_`
+//     fetch_add (seq_cst, a release: whoever sees the count sees the refund
+//     and the log entry).
+// at_quiescent_point(read) runs `read` at an instant when no settle is in
+// flight: it loads begun (a), then done; only if done == a (every settle
+// numbered below a has finished, refund included) does it run `read`, then
+// an acquire fence and begun again: unchanged means no settle began before
+// `read` ended, so `read` saw every settle numbered below a whole and none
+// from a on; otherwise it tries again (yielding after a few spins). Only the
+// checkpoint ever waits; a settle never does. A window is one account read
+// (a few lots), so settles at any realistic rate leave it free almost always.
+// settled_between(from, to) then names the holds settled with ordinals in
+// [from, to), for a reader that took both ends at quiescent points: the
+// entries below `to` are written (done reached `to`), and it reports false
+// when a later settle may have overwritten one (more than kSettleLog settles
+// from `from` on): the checkpoint then cuts again.
+// Hot path cost: two RMWs on shared counters and one store per settle.
 #pragma once
 
 #include <array>
@@ -45,6 +81,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/money/account.h"
@@ -99,6 +136,27 @@ struct HoldImage {
 class HoldTable {
  public:
   static constexpr size_t kProbe = 32;
+  static constexpr uint64_t kSettleLog = 16384;  // settle log entries (a power of two)
+
+  // One settle's bracket (see "Settle ordinals"): pass it to take() or
+  // pop_expired() and let it end after the settlement was applied (the
+  // refund made). Begins at the first CAS attempt; a ticket that never
+  // begins costs nothing. One thread; not copyable.
+  class Settling {
+   public:
+    explicit Settling(const HoldTable& table) : table_(table) {}
+    ~Settling();
+    Settling(const Settling&) = delete;
+    Settling& operator=(const Settling&) = delete;
+
+   private:
+    friend class HoldTable;
+    void begin();
+    const HoldTable& table_;
+    uint64_t ordinal_ = 0;
+    uint64_t settled_ = 0;  // identity of the hold taken, 0 none
+    bool begun_ = false;
+  };
 
   HoldTable(size_t max_holds, int workers);
   ~HoldTable();
@@ -132,21 +190,56 @@ class HoldTable {
   bool would_create(uint64_t hash) const;
 
   // Takes the open hold for `hash` out of the table (it can be settled only
-  // once). False when there is none. Any thread.
-  bool take(uint64_t hash, HoldCharge& out);
+  // once). False when there is none. Any thread. A caller that applies the
+  // settlement after (Engine: the refund) passes a ticket that ends after it;
+  // without one the settle's bracket ends inside take().
+  bool take(uint64_t hash, HoldCharge& out, Settling* settling = nullptr);
 
   // Calls visit(hash, expires_at, charge) for every hold open at some instant
   // during the call: a hold created or settled meanwhile may or may not be
   // visited, a visited one is a consistent copy. Any thread.
   template <typename Visit>
   void for_each_open(Visit&& visit) const {
+    for_each_open_identified([&](uint64_t hash, Nanos expires_at, const HoldCharge& charge, uint64_t) {
+      visit(hash, expires_at, charge);
+    });
+  }
+  // The same, with each hold's identity (slot index << 32 | version), the
+  // name settled_between() gives it. Any thread.
+  template <typename Visit>
+  void for_each_open_identified(Visit&& visit) const {
     if (open() == 0) return;  // the common idle case: no scan of the pool
     HoldCharge charge;
     uint64_t hash = 0;
     Nanos expires_at = 0;
+    uint64_t identity = 0;
     for (size_t i = 0; i <= mask_; ++i)
-      if (read_open(slots_[i], hash, expires_at, charge)) visit(hash, expires_at, charge);
+      if (read_open(slots_[i], hash, expires_at, charge, &identity)) visit(hash, expires_at, charge, identity);
   }
+
+  // The checkpoint's side of the settle ordinals (see the top comment).
+  // Runs read() at an instant no settle is in flight and returns the number
+  // of settles begun then: those below it are finished and seen whole by
+  // read(), those from it on began after read() ended. May run read() more
+  // than once. Waits (spins, then yields) while settles are in flight. Any
+  // thread (the checkpoint's).
+  template <typename Read>
+  uint64_t at_quiescent_point(Read&& read) const {
+    for (unsigned spins = 0;; ++spins) {
+      const uint64_t begun = settles_begun_.load(std::memory_order_seq_cst);
+      if (settles_done_.load(std::memory_order_seq_cst) == begun) {
+        read();
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (settles_begun_.load(std::memory_order_seq_cst) == begun) return begun;
+      }
+      if (spins >= 64) std::this_thread::yield();
+    }
+  }
+  // Appends the identities of the holds settled with ordinals in [from, to)
+  // (both taken by at_quiescent_point, from <= to), 0 for a settle that took
+  // nothing. False when more than kSettleLog settles began from `from` on
+  // (an entry may have been overwritten): cut again. Any thread.
+  bool settled_between(uint64_t from, uint64_t to, std::vector<uint64_t>& out) const;
 
   int workers() const { return workers_; }
 
@@ -161,8 +254,8 @@ class HoldTable {
   // a clock step's hold at the top counts as due now. Owner thread.
   Nanos next_expiry(int worker, Nanos now = INT64_MIN);
   // Takes one expired hold of `worker` (expires_at <= now, or a clock step's:
-  // beyond now + kMaxHoldSpan). Owner thread.
-  bool pop_expired(int worker, Nanos now, HoldCharge& out);
+  // beyond now + kMaxHoldSpan). Owner thread. `settling` as for take().
+  bool pop_expired(int worker, Nanos now, HoldCharge& out, Settling* settling = nullptr);
 
   size_t open() const { return open_.load(std::memory_order_relaxed); }
   // Bumped by every create and settle: unchanged means the open set is too. Thread-safe.
@@ -194,12 +287,14 @@ class HoldTable {
   static uint64_t tag(uint64_t hash) { return (hash & ~uint64_t{3}) | 4; }
   // Writes the charge's words; a spilled charge's spans go to a new record.
   static void store_charge(Slot& s, const HoldCharge& charge);
-  bool settle_slot(Slot& s, uint64_t open_key, HoldCharge& out);
+  bool settle_slot(Slot& s, uint64_t open_key, HoldCharge& out, Settling& settling);
   // The charge's words; for a spilled hold, `spill` gets the record's pointer
   // (not dereferenced) and the spans are left empty.
   static HoldCharge load_charge(const Slot& s, SpillRecord*& spill);
-  // Seqlock read of an open slot; false when it is not open or changed meanwhile.
-  bool read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge) const;
+  // Seqlock read of an open slot; false when it is not open or changed
+  // meanwhile. `identity`, when given, gets the hold's settle-log name.
+  bool read_open(const Slot& s, uint64_t& hash, Nanos& expires_at, HoldCharge& charge,
+                 uint64_t* identity = nullptr) const;
   void push(Heap& h, HeapItem item);
   void compact(Heap& h);
 
@@ -211,6 +306,11 @@ class HoldTable {
   std::atomic<size_t> open_{0};
   std::atomic<uint64_t> changes_{0};
   std::atomic<uint64_t> rejected_full_{0};
+  // Settle ordinals (see the top comment): begun and done counts, and the
+  // identity each settle took, by ordinal modulo kSettleLog.
+  alignas(64) mutable std::atomic<uint64_t> settles_begun_{0};
+  mutable std::atomic<uint64_t> settles_done_{0};
+  std::unique_ptr<std::atomic<uint64_t>[]> settle_log_;
   // Serializes freeing a spill record with copying it (see the top comment).
   mutable std::mutex spill_mutex_;
 };

@@ -264,16 +264,35 @@ TEST_F(RlsServiceTest, AbandonedCallsFreeTheirSlots) {
   }
 }
 
-// Verifies grpc.health.v1.Health/Check answers SERVING once the daemon is up (recovered).
+// Verifies grpc.health.v1.Health/Check answers SERVING once the daemon is up (recovered), for the
+// server ("") and the rate limit service by name, NOT_FOUND for another name; Watch is UNIMPLEMENTED.
 TEST_F(RlsServiceTest, HealthCheck) {
   auto health = ::grpc::health::v1::Health::NewStub(channel_);
+  auto check = [&](const std::string& service, grpc::Status& status) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ::grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    ::grpc::health::v1::HealthCheckResponse resp;
+    status = health->Check(&ctx, req, &resp);
+    return resp.status();
+  };
+  grpc::Status status;
+  EXPECT_EQ(check("", status), ::grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(check("envoy.service.ratelimit.v3.RateLimitService", status),
+            ::grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  check("no.such.Service", status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   ::grpc::health::v1::HealthCheckRequest req;
+  auto watch = health->Watch(&ctx, req);
   ::grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status status = health->Check(&ctx, req, &resp);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(resp.status(), ::grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_FALSE(watch->Read(&resp));
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 // Verifies a reload picks up a changed envoy: mapping (a new domain) while calls run, and INFO counts the calls.

@@ -150,6 +150,7 @@ TEST(HeldStateRestartIdle, RestoredHoldsExpireOnIdleWorkers) {
   TempDir storage;
   const EmbeddedStorage embedded{storage.file("var"), kCheckpointMs, ""};
   const std::vector<std::string> ids = {"h-a", "h-b", "h-c"};
+  bool quick = false;
   {
     Daemon d(kConfig, embedded, "threads: 4");
     ASSERT_TRUE(d.wait_ready()) << d.log();
@@ -160,19 +161,19 @@ TEST(HeldStateRestartIdle, RestoredHoldsExpireOnIdleWorkers) {
     for (const auto& id : ids) EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", id, "HOLD", "3000"}).code, "OK");
     ASSERT_TRUE(wait_for_checkpoint_after_now(data.get())) << d.log();
     d.stop(9);
-    // A hold that expires while the checkpoint runs is left out of its hold
-    // set while its refund waits for the next one (docs/durability.md, "Known
-    // gap"): if the kill lands then, the debit stays. Holds of 3 s cannot
-    // expire inside a checkpoint that starts well before; on a machine so
-    // loaded that 2 s passed, say so instead of checking that gap.
-    if (std::chrono::steady_clock::now() - held_at > std::chrono::milliseconds(2000))
-      GTEST_SKIP() << "the machine took over 2 s to checkpoint three holds of 3 s: they may have expired inside "
-                      "the checkpoint that was waited for";
+    // A hold that expired while that checkpoint ran is on one side of its
+    // cut with its money (docs/durability.md): gone with its refund in the
+    // journal, or restored open and charged. Only the count restored depends
+    // on the machine's speed, so it is checked when the checkpoint came well
+    // before the holds' 3 s; the money is checked always.
+    quick = std::chrono::steady_clock::now() - held_at < std::chrono::milliseconds(2000);
   }
   Daemon d(kConfig, embedded, "threads: 4");
   ASSERT_TRUE(d.wait_ready()) << d.log();
   Client admin = d.connect_admin();  // the admin worker does not serve holds
-  EXPECT_EQ(contract(admin.get())["open_holds"], "3");
+  if (quick) {
+    EXPECT_EQ(contract(admin.get())["open_holds"], "3");
+  }
   std::map<std::string, std::string> f;
   for (int i = 0; i < 1000; ++i) {  // polling for the expiry, at most 10 s
     f = contract(admin.get());

@@ -48,7 +48,10 @@ size_t Ledger::append_counted_locked(std::string_view contract, LedgerKind kind,
 }
 
 FlushResult Ledger::flush_debits(const Account& account, std::string_view contract, Nanos now) {
-  const AccountSnapshot snapshot = account.snapshot();
+  return flush_snapshot(account.snapshot(), contract, now);
+}
+
+FlushResult Ledger::flush_snapshot(const AccountSnapshot& snapshot, std::string_view contract, Nanos now) {
   std::lock_guard lock(mutex_);
   auto it = flushed_.find(contract);
   if (it == flushed_.end()) it = flushed_.emplace(std::string(contract), std::vector<FlushMark>{}).first;

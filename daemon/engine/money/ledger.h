@@ -77,6 +77,9 @@ class Ledger {
   // goes into the next flush. Flushes of one contract must all be given the
   // same account.
   FlushResult flush_debits(const Account& account, std::string_view contract, Nanos now);
+  // The same from a snapshot the caller took of that account (a checkpoint
+  // takes it at an instant no hold settle is in flight: hold_table.h).
+  FlushResult flush_snapshot(const AccountSnapshot& snapshot, std::string_view contract, Nanos now);
 
   // Entries of `contract` with seq > since_seq, oldest first.
   [[nodiscard]] std::vector<LedgerEntry> entries(std::string_view contract,

@@ -174,6 +174,7 @@ std::expected<void, std::string> EmbeddedStore::recover(Nanos now) {
   // holds skipped or settled by recovery are journaled as gone together with
   // their refunds (and are not settled a second time after another crash).
   holds_set_ = sorted_holds(recovery.durable_holds());
+  holds_ids_.clear();
   holds_changes_ = UINT64_MAX;
   journaled_ledger_seq_ = state_.ledger().last_seq();
   last_snapshot_ = now;
@@ -262,37 +263,100 @@ size_t EmbeddedStore::append_dirty_counters_locked(Nanos now) {
   return keys;
 }
 
-std::vector<HoldImage> EmbeddedStore::holds_before_flush_locked(uint64_t& changes) {
-  changes = engine_().holds().changes();
-  // No create or settle since the set was journaled: it is the open set.
-  if (changes == holds_changes_) return holds_set_.holds;
-  return engine_().export_holds();
-}
-
-// A hold open both before the ledger flush and after it was charged before
-// this checkpoint's ledger entries and is settled after them. Journaling only
-// those keeps holds and money consistent: a restart never restores a hold
-// whose debit the ledger lacks (its CANCEL would refund money never taken)
-// nor one whose refund or commit is already in the ledger (it would be settled
-// twice). Holds created or settled during the checkpoint are left to the next
-// one (docs/durability.md states the loss window). The set is written before
-// the ledger entries and carries the ledger sequence they reach, so recovery
-// can tell a commit torn between the two and fall back to the previous set.
-void EmbeddedStore::append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before) {
+// The open holds and the ledger flush, cut consistently. A hold belongs in
+// the set journaled with this checkpoint's ledger entries exactly when its
+// debit is in them and its settlement (a CANCEL's refund; a COMMIT changes no
+// money but must not be undone either) is not: restored with less, a debit
+// stays charged for a hold nobody can cancel; with more, a CANCEL refunds
+// twice. Workers settle holds while this runs, so each hold is placed by the
+// settle ordinals of hold_table.h:
+//   1. `from`: a quiescent point (every settle numbered below it finished);
+//      then the open holds B (each with its slot identity). A hold open
+//      here has its debit in its account's counters (a hold is published
+//      after its debit) and no settle numbered below `from`.
+//   2. Each account that has holds in B is read at a quiescent point of its
+//      own, `cut`: settles numbered below `cut` are wholly in the read (the
+//      refund included), settles from `cut` on not at all; the read is
+//      turned into ledger entries. Other accounts are flushed as before
+//      (no hold to place). A window is one account's read, a few lots.
+//   3. `end`: a quiescent point; the settle log names the holds settled with
+//      ordinals in [from, end). A hold of B is left out exactly when its
+//      settle's ordinal is below its account's `cut` (its settlement is in
+//      the entries); a hold of a contract without account is placed by `end`.
+//      Matching is by slot identity (slot << 32 | version), so a hold settled
+//      and its id held again by a new hold are never confused.
+//   4. If more than HoldTable::kSettleLog settles ran from `from` on, an
+//      entry may be gone: the whole cut is taken again (flushing again only
+//      appends what changed since).
+// Holds created after `from` and not seen in B are left to the next
+// checkpoint (docs/durability.md states that window). The set is written
+// before the ledger entries and carries the ledger sequence they reach, so
+// recovery can tell a commit torn between the two and use the previous set.
+void EmbeddedStore::flush_ledger_and_holds_locked(Nanos now) {
   Engine& engine = engine_();
-  const bool unchanged = changes_before == holds_changes_ && engine.holds().changes() == changes_before;
-  holds_changes_ = changes_before;
-  if (unchanged) return;
-  std::vector<HoldImage> after = engine.export_holds();
-  HoldSet set{state_.ledger().last_seq(), {}};
-  std::sort(before.begin(), before.end(), hold_before);
-  std::sort(after.begin(), after.end(), hold_before);
-  std::set_intersection(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(set.holds),
-                        hold_before);
-  if (set.holds == holds_set_.holds) return;
-  journal_->append(static_cast<uint8_t>(RecordType::kHolds), encode_holds(set));
-  counters_.checkpoint_holds_last = set.holds.size();
-  holds_set_ = std::move(set);
+  const HoldTable& table = engine.holds();
+  auto probe = [&](std::string_view point) {
+    if (options_.checkpoint_probe) options_.checkpoint_probe(point);
+  };
+  for (;;) {
+    const uint64_t from = table.at_quiescent_point([] {});
+    const uint64_t changes = table.changes();
+    // No create or settle since the set was journaled: it is the open set.
+    const bool cached = changes == holds_changes_;
+    std::vector<uint64_t> ids;
+    std::vector<HoldImage> before = cached ? holds_set_.holds : engine.export_holds(&ids);
+    if (cached) ids = holds_ids_;
+    probe("holds_read");
+    constexpr uint64_t kNoAccount = UINT64_MAX;
+    std::unordered_map<std::string_view, uint64_t> cut;  // contract → its account's quiescent point
+    for (const HoldImage& h : before) cut.emplace(h.contract, kNoAccount);
+    for (ContractState* st : state_.all()) {
+      Account* account = st->account();
+      if (account == nullptr) continue;
+      auto it = cut.find(st->key());
+      if (it == cut.end()) {
+        state_.ledger().flush_debits(*account, st->key(), now);
+        continue;
+      }
+      AccountSnapshot snapshot;
+      it->second = table.at_quiescent_point([&] {
+        snapshot = account->snapshot();
+        probe("account_read");
+      });
+      state_.ledger().flush_snapshot(snapshot, st->key(), now);
+    }
+    probe("flushed");
+    const uint64_t end = table.at_quiescent_point([] {});
+    if (cached && table.changes() == changes) return;  // nothing settled or created: the set stands
+    std::unordered_map<uint64_t, uint64_t> settled_at;  // identity → ordinal of its settle
+    if (!before.empty()) {
+      std::vector<uint64_t> settled;
+      if (!table.settled_between(from, end, settled)) continue;  // the log wrapped: cut again
+      for (uint64_t i = 0; i < settled.size(); ++i)
+        if (settled[i] != 0) settled_at.emplace(settled[i], from + i);
+    }
+    HoldSet set{state_.ledger().last_seq(), {}};
+    std::vector<size_t> kept;
+    for (size_t i = 0; i < before.size(); ++i) {
+      const auto s = settled_at.find(ids[i]);
+      const auto c = cut.find(before[i].contract);
+      const uint64_t placed_by = c != cut.end() && c->second != kNoAccount ? c->second : end;
+      if (s == settled_at.end() || s->second >= placed_by) kept.push_back(i);
+    }
+    std::sort(kept.begin(), kept.end(), [&](size_t a, size_t b) { return hold_before(before[a], before[b]); });
+    std::vector<uint64_t> kept_ids;
+    for (size_t i : kept) {
+      set.holds.push_back(std::move(before[i]));
+      kept_ids.push_back(ids[i]);
+    }
+    holds_changes_ = changes;
+    holds_ids_ = std::move(kept_ids);
+    if (set.holds == holds_set_.holds) return;
+    journal_->append(static_cast<uint8_t>(RecordType::kHolds), encode_holds(set));
+    counters_.checkpoint_holds_last = set.holds.size();
+    holds_set_ = std::move(set);
+    return;
+  }
 }
 
 // Read after the ledger and counters: a reply or member saved without its
@@ -363,11 +427,7 @@ std::expected<void, std::string> EmbeddedStore::checkpoint_locked(Nanos now) {
   // number is in what follows (control/commit_gate.h).
   const uint64_t number = options_.number_checkpoint ? options_.number_checkpoint() : ++checkpoints_numbered_;
   counters_.checkpoints_begun = number;
-  uint64_t hold_changes = 0;
-  std::vector<HoldImage> holds_before = holds_before_flush_locked(hold_changes);  // see append_hold_set_locked
-  for (ContractState* st : state_.all())
-    if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
-  append_hold_set_locked(std::move(holds_before), hold_changes);
+  flush_ledger_and_holds_locked(now);
   const size_t entries = append_ledger_tail_locked();
   const size_t keys = append_dirty_counters_locked(now);
   append_id_and_subject_records_locked(now);

@@ -135,6 +135,14 @@ struct EmbeddedStoreOptions {
   std::function<uint64_t()> number_checkpoint;
   std::function<void(uint64_t)> checkpoint_durable;
   RecoverMode recover = RecoverMode::kRefuse;  // tollgated --recover=...
+  // Tests only (null otherwise): called on the checkpointing thread, under
+  // the store mutex, at named points of a checkpoint's hold cut —
+  // "holds_read" (the open holds read, no account flushed yet),
+  // "account_read" (an account with open holds just read, inside the
+  // instant no settle may run in; may be called again for the same account)
+  // and "flushed" (every account flushed, the hold set not yet chosen) — so
+  // that a test can settle a hold exactly there.
+  std::function<void(std::string_view point)> checkpoint_probe;
 };
 
 class EmbeddedStore final : public DurabilityHook {
@@ -192,12 +200,11 @@ class EmbeddedStore final : public DurabilityHook {
   size_t append_ledger_tail_locked();
   // Journals the counter words of keys changed since they were last saved; returns how many keys.
   size_t append_dirty_counters_locked(Nanos now);
-  // The open holds before this checkpoint's ledger flush, and the hold
-  // table's change count they were read at (see append_hold_set_locked).
-  std::vector<HoldImage> holds_before_flush_locked(uint64_t& changes);
-  // After the flush, before its ledger entries: journals the holds open both
-  // in `before` and now, when that set changed.
-  void append_hold_set_locked(std::vector<HoldImage> before, uint64_t changes_before);
+  // Flushes every account's debits into the ledger and journals the open
+  // holds cut consistently with that flush (the holds whose debit the
+  // flushed ledger holds and whose settlement it does not), when that set
+  // changed. See the comment in the .cc.
+  void flush_ledger_and_holds_locked(Nanos now);
   // Journals ID replies, distinct-subject members and estimate registers new
   // since the previous checkpoint.
   void append_id_and_subject_records_locked(Nanos now);
@@ -221,6 +228,7 @@ class EmbeddedStore final : public DurabilityHook {
   uint64_t checkpoints_numbered_ = 0;  // when options_.number_checkpoint is unset
   Nanos last_snapshot_ = 0;
   HoldSet holds_set_;                    // the open-hold set last journaled, sorted (snapshots carry it)
+  std::vector<uint64_t> holds_ids_;      // their settle-log identities (HoldTable), in the same order
   uint64_t holds_changes_ = UINT64_MAX;  // HoldTable::changes() when the open set was holds_set_
   uint64_t previous_snapshot_seq_ = 0;  // the journal is kept from here on
   Nanos last_failure_log_ = 0;

@@ -3,9 +3,9 @@
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <envoy/service/ratelimit/v3/rls.grpc.pb.h>
+#include <grpc/health/v1/health.grpc.pb.h>
 
 #include <pthread.h>
 
@@ -16,15 +16,44 @@ namespace tollgate::fronts {
 namespace {
 
 namespace rls = ::envoy::service::ratelimit::v3;
+namespace health = ::grpc::health::v1;
 
-// One call slot: requested, then decided and answered, then requested again.
-struct Call {
+// A completion-queue tag: every slot starts with its kind and stage.
+struct Slot {
+  enum class Kind : uint8_t { kRls, kHealthCheck, kHealthWatch };
   enum class Stage : uint8_t { kRequested, kFinishing };
+  explicit Slot(Kind k) : kind(k) {}
+  Kind kind;
   Stage stage = Stage::kRequested;
   std::optional<grpc::ServerContext> context;
+};
+
+// One call slot: requested, then decided and answered, then requested again.
+struct Call : Slot {
+  Call() : Slot(Kind::kRls) {}
   rls::RateLimitRequest request;
   rls::RateLimitResponse response;
   std::optional<grpc::ServerAsyncResponseWriter<rls::RateLimitResponse>> responder;
+};
+
+// grpc.health.v1.Health/Check, answered on our own threads: gRPC's built-in
+// health service is a callback service, and a server with one runs gRPC's
+// callback queue with threads of its own that poll the same sockets as ours
+// (bench/grpc_rls_throughput: a tenth to a fifth of the server's CPU per
+// call) and that server.grpc.threads does not bound.
+struct HealthCheck : Slot {
+  HealthCheck() : Slot(Kind::kHealthCheck) {}
+  health::HealthCheckRequest request;
+  health::HealthCheckResponse response;
+  std::optional<grpc::ServerAsyncResponseWriter<health::HealthCheckResponse>> responder;
+};
+
+// Health/Watch is answered UNIMPLEMENTED (the health protocol lets a server
+// do so; Envoy, Kubernetes and grpc_health_probe use Check).
+struct HealthWatch : Slot {
+  HealthWatch() : Slot(Kind::kHealthWatch) {}
+  health::HealthCheckRequest request;
+  std::optional<grpc::ServerAsyncWriter<health::HealthCheckResponse>> writer;
 };
 
 void fill_response(const RlsAnswer& answer, rls::RateLimitResponse& out) {
@@ -57,12 +86,16 @@ void fill_response(const RlsAnswer& answer, rls::RateLimitResponse& out) {
 
 struct RlsServer::Impl {
   rls::RateLimitService::AsyncService service;
+  health::Health::AsyncService health;
+  std::atomic<bool> serving{false};
   std::unique_ptr<grpc::Server> server;
 };
 
 struct RlsServer::Thread {
   std::unique_ptr<grpc::ServerCompletionQueue> queue;
   std::vector<std::unique_ptr<Call>> calls;
+  HealthCheck health_check;
+  HealthWatch health_watch;
   grpc::Alarm stop_alarm;
   int reader_slot = 0;
   RlsDecider decider;
@@ -95,7 +128,7 @@ std::expected<void, std::string> RlsServer::start() {
   // each call in bench/grpc_rls_throughput). Process-wide; tollgate's own
   // code takes no absl mutex.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(false);  // ours, on our threads (HealthCheck above)
   grpc::ServerBuilder builder;
   // Without this gRPC sets SO_REUSEPORT, and a second daemon on the same
   // port would silently share it instead of failing to start.
@@ -104,6 +137,7 @@ std::expected<void, std::string> RlsServer::start() {
   int bound_port = 0;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&impl_->service);
+  builder.RegisterService(&impl_->health);
   for (int i = 0; i < config_.threads; ++i) {
     auto t = std::make_unique<Thread>();
     t->queue = builder.AddCompletionQueue();
@@ -128,7 +162,7 @@ std::expected<void, std::string> RlsServer::start() {
   port_ = unix_socket ? 0 : bound_port;
   address_ = unix_socket ? config_.listen
                          : config_.listen.substr(0, config_.listen.rfind(':') + 1) + std::to_string(bound_port);
-  impl_->server->GetHealthCheckService()->SetServingStatus(true);
+  impl_->serving.store(true, std::memory_order_release);
   for (auto& t : threads_) {
     t->reader_slot = reclaimer_.register_reader();
     for (int i = 0; i < kCallsPerThread; ++i) t->calls.push_back(std::make_unique<Call>());
@@ -142,7 +176,7 @@ std::expected<void, std::string> RlsServer::start() {
 void RlsServer::stop() {
   if (!started_) return;
   started_ = false;
-  impl_->server->GetHealthCheckService()->SetServingStatus(false);
+  impl_->serving.store(false, std::memory_order_release);
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   // Each thread shuts its own queue down when its alarm fires: a thread that
   // is answering a call re-requests a slot on its queue, which must not race
@@ -156,14 +190,32 @@ void RlsServer::run(Thread& t) {
   ::pthread_setname_np(::pthread_self(), "tollgate-grpc");
   bool stopping = false;
   auto request = [&](Call& c) {
-    c.stage = Call::Stage::kRequested;
+    c.stage = Slot::Stage::kRequested;
     c.context.reset();
     c.context.emplace();
     c.responder.reset();
     c.responder.emplace(&*c.context);
     impl_->service.RequestShouldRateLimit(&*c.context, &c.request, &*c.responder, t.queue.get(), t.queue.get(), &c);
   };
+  auto request_check = [&](HealthCheck& h) {
+    h.stage = Slot::Stage::kRequested;
+    h.context.reset();
+    h.context.emplace();
+    h.responder.reset();
+    h.responder.emplace(&*h.context);
+    impl_->health.RequestCheck(&*h.context, &h.request, &*h.responder, t.queue.get(), t.queue.get(), &h);
+  };
+  auto request_watch = [&](HealthWatch& h) {
+    h.stage = Slot::Stage::kRequested;
+    h.context.reset();
+    h.context.emplace();
+    h.writer.reset();
+    h.writer.emplace(&*h.context);
+    impl_->health.RequestWatch(&*h.context, &h.request, &*h.writer, t.queue.get(), t.queue.get(), &h);
+  };
   for (auto& c : t.calls) request(*c);
+  request_check(t.health_check);
+  request_watch(t.health_watch);
 
   void* tag = nullptr;
   bool ok = false;
@@ -173,16 +225,41 @@ void RlsServer::run(Thread& t) {
       t.queue->Shutdown();
       continue;
     }
-    Call& c = *static_cast<Call*>(tag);
-    if (c.stage == Call::Stage::kFinishing) {
+    Slot& slot = *static_cast<Slot*>(tag);
+    if (slot.stage == Slot::Stage::kFinishing) {
       // An answer sent (ok) or not (the client cancelled or went away): the
       // slot is free either way and goes back to waiting for the next call,
       // or the thread would run out of slots one cancelled call at a time.
-      if (!stopping) request(c);
+      if (stopping) continue;
+      switch (slot.kind) {
+        case Slot::Kind::kRls: request(static_cast<Call&>(slot)); break;
+        case Slot::Kind::kHealthCheck: request_check(static_cast<HealthCheck&>(slot)); break;
+        case Slot::Kind::kHealthWatch: request_watch(static_cast<HealthWatch&>(slot)); break;
+      }
       continue;
     }
     if (!ok) continue;  // a waiting slot the server's shutdown cancelled
-    c.stage = Call::Stage::kFinishing;
+    slot.stage = Slot::Stage::kFinishing;
+    if (slot.kind == Slot::Kind::kHealthCheck) {
+      auto& h = static_cast<HealthCheck&>(slot);
+      // The whole server ("") and the rate limit service by name; any other
+      // name is unknown (NOT_FOUND, as the health protocol says).
+      const std::string& service = h.request.service();
+      if (!service.empty() && service != rls::RateLimitService::service_full_name()) {
+        h.responder->FinishWithError(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service"), &h);
+        continue;
+      }
+      h.response.set_status(impl_->serving.load(std::memory_order_acquire) ? health::HealthCheckResponse::SERVING
+                                                                          : health::HealthCheckResponse::NOT_SERVING);
+      h.responder->Finish(h.response, grpc::Status::OK, &h);
+      continue;
+    }
+    if (slot.kind == Slot::Kind::kHealthWatch) {
+      auto& h = static_cast<HealthWatch&>(slot);
+      h.writer->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "Health/Watch is not served; use Check"), &h);
+      continue;
+    }
+    Call& c = static_cast<Call&>(slot);
     const Nanos now = clock_.now();
     // No deadline reads as time_point::max(), never in the past.
     const int64_t deadline =

@@ -1,9 +1,11 @@
 // The gRPC listener of the Envoy front: serves
 // envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit (decided by
-// fronts/envoy/rls_mapping.h) and grpc.health.v1.Health (gRPC's built-in
-// service: SERVING from start() — which the daemon calls only once recovery
-// is done — until stop()). Part of the tollgate_grpc library, the only code
-// that sees protobuf or gRPC types (cmake/grpc.cmake).
+// fronts/envoy/rls_mapping.h) and grpc.health.v1.Health/Check (served on
+// the same threads and queues, for "" and the rate limit service's name:
+// SERVING from start() — which the daemon calls only once recovery is done —
+// until stop(); Health/Watch answers UNIMPLEMENTED). Part of the
+// tollgate_grpc library, the only code that sees protobuf or gRPC types
+// (cmake/grpc.cmake).
 //
 // Threads. The server runs on the gRPC asynchronous API with one completion
 // queue per thread and exactly `threads` (server.grpc.threads) threads of
