@@ -13,6 +13,7 @@
 #include "engine/limits/quota.h"
 #include "persist/redis/fleet_scripts.h"
 #include "persist/redis/redis_sync.h"
+#include "persist/state_codec.h"
 
 namespace tollgate {
 
@@ -171,6 +172,7 @@ void FleetLeases::tick(Nanos now, bool woken) {
     last_heartbeat_ = now;
     heartbeat();
   }
+  if (!woken && !status_in_flight_) poll_statuses();
   for (auto& t : tracked_) {
     if (t->in_flight) continue;
     if (t->unanswered) {
@@ -336,6 +338,37 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
 
 void FleetLeases::on_sync_reply(Tracked& t, const redisReply*) { t.fresh = false; }
 
+// Admin status changes (SUSPEND, RESUME, TERMINATE) made on any daemon are
+// in Redis' status hash (the store's write-ahead): each refill tick reads it
+// and applies what differs here, so every daemon follows within about one
+// refill_ms plus a round trip (a daemon that was cut off catches up on its
+// first tick back: the hash is the whole state, not a stream of changes).
+void FleetLeases::poll_statuses() {
+  status_in_flight_ = true;
+  const std::string key = options_.redis.prefix + "status";
+  {
+    std::lock_guard lock(mutex_);
+    counters_.redis_commands++;
+  }
+  redis_.send(key, {"HGETALL", key}, [this](const redisReply* reply, bool) {
+    status_in_flight_ = false;
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+      const std::string contract(reply->element[i]->str, reply->element[i]->len);
+      ContractState* st = state_.find(contract);
+      if (st == nullptr) continue;
+      auto image = persist::decode_contract(std::string_view(reply->element[i + 1]->str, reply->element[i + 1]->len));
+      if (!image) continue;
+      if (st->overridden() && st->status() == image->status && st->reason() == image->reason) continue;
+      st->restore_status(image->status, true, image->reason);
+      std::lock_guard lock(mutex_);
+      counters_.status_changes++;
+      spdlog::info("fleet: contract '{}' is now {} (changed on another daemon)", contract,
+                   yaml_name(image->status));
+    }
+  });
+}
+
 void FleetLeases::heartbeat() {
   heartbeat_in_flight_ = true;
   const std::string key = persist::fleet::nodes_key(options_.redis.prefix);
@@ -453,6 +486,7 @@ void FleetLeases::info(const std::function<void(std::string_view, std::string_vi
   visit("fleet_returns", std::to_string(c.returns));
   visit("fleet_returned_units", std::to_string(c.returned_units));
   visit("fleet_heartbeats", std::to_string(c.heartbeats));
+  visit("fleet_status_changes", std::to_string(c.status_changes));
   visit("fleet_reclaimed_nodes", std::to_string(c.reclaimed_nodes));
   visit("fleet_reclaimed_units", std::to_string(c.reclaimed_units));
   visit("fleet_superseded", std::to_string(c.superseded));

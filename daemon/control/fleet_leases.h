@@ -154,6 +154,7 @@ class FleetLeases {
 
   void tick(Nanos now, bool woken);
   void heartbeat();
+  void poll_statuses();
   // Builds the next sync of `t` (nullopt when there is nothing to say).
   std::optional<Sent> build_sync(Tracked& t, Nanos now, bool woken, bool final);
   void send_sync(Tracked& t, Sent sent);
@@ -179,6 +180,7 @@ class FleetLeases {
   bool halted_ = false;
   Nanos last_heartbeat_ = 0;
   bool heartbeat_in_flight_ = false;
+  bool status_in_flight_ = false;
   int64_t live_nodes_ = 1;
 
   // Figures for INFO (guarded by mutex_; written on the loop thread).
@@ -186,7 +188,7 @@ class FleetLeases {
   struct Counters {
     uint64_t syncs = 0, sync_failures = 0, grants = 0, granted_units = 0, returns = 0, returned_units = 0;
     uint64_t short_syncs = 0, redis_commands = 0, heartbeats = 0, reclaimed_nodes = 0, reclaimed_units = 0;
-    uint64_t superseded = 0;
+    uint64_t superseded = 0, status_changes = 0;
     std::vector<int64_t> latencies_us;  // ring of the latest sync round trips
     size_t latency_next = 0;
     bool connected = false;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -236,6 +237,26 @@ TEST_F(Fleet, KillNineOfALeaseHolderUnderLoad) {
   Client admin2 = after->connect_admin();
   auto restored = fields(admin2.get(), {"CONTRACT", "paid"});
   EXPECT_EQ(ledger(admin2.get(), "paid").sum, std::stoll(restored["balance"])) << "Σ ledger = balance";
+}
+
+// Verifies admin propagation: SUSPEND on one daemon makes every daemon deny
+// SUSPENDED within a bound (measured and printed), RESUME lifts it everywhere.
+TEST_F(Fleet, SuspendOnOneDaemonReachesAll) {
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  Client cb = b->connect(), cc = c->connect(), admin = a->connect_admin();
+  const auto before = SteadyClock::now();
+  ASSERT_EQ(command(admin.get(), {"SUSPEND", "acme", "unpaid"})->type, REDIS_REPLY_STATUS);
+  const auto acked = SteadyClock::now();
+  ASSERT_TRUE(eventually([&] {
+    return check(cb.get(), "acme").code == "SUSPENDED" && check(cc.get(), "acme").code == "SUSPENDED";
+  }, 5000));
+  const auto seen = SteadyClock::now();
+  std::printf("fleet: SUSPEND acknowledged in %lld ms, every daemon denies %lld ms after the acknowledgement\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(acked - before).count()),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(seen - acked).count()));
+  ASSERT_EQ(command(admin.get(), {"RESUME", "acme"})->type, REDIS_REPLY_STATUS);
+  EXPECT_TRUE(eventually([&] { return check(cb.get(), "acme").code != "SUSPENDED"; }, 5000));
+  EXPECT_GE(info_value(b->connect_admin().get(), "fleet", "fleet_status_changes"), 2);
 }
 
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.
