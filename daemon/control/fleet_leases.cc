@@ -60,9 +60,12 @@ FleetLeases::FleetLeases(FleetOptions options, RuntimeState& state)
              persist::RedisConnection::Events{
                  .ready =
                      [this](bool) {
-                       std::lock_guard lock(mutex_);
-                       counters_.connected = true;
-                       counters_.partition_since = 0;
+                       {
+                         std::lock_guard lock(mutex_);
+                         counters_.connected = true;
+                         counters_.partition_since = 0;
+                       }
+                       load_scripts();
                      },
                  .lost =
                      [this](const std::string& why, bool was_ready) {
@@ -286,7 +289,7 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
     counters_.redis_commands++;
   }
   Tracked* tp = &t;
-  redis_.send(t.pool_key, shared->argv, [this, tp, shared](const redisReply* reply, bool) {
+  send_script(t.pool_key, shared->argv, [this, tp, shared](const redisReply* reply, bool) {
     tp->in_flight = false;
     const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING;
     if (!ok) {
@@ -338,6 +341,43 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
 
 void FleetLeases::on_sync_reply(Tracked& t, const redisReply*) { t.fresh = false; }
 
+// The hot scripts (sync, heartbeat) are loaded once per connection and sent
+// as EVALSHA; until the SHA is known, or when Redis forgot it (NOSCRIPT: a
+// restarted or flushed Redis), the same call goes as EVAL.
+void FleetLeases::load_scripts() {
+  shas_.clear();
+  for (const std::string* script : {&persist::fleet::sync(), &persist::fleet::heartbeat()}) {
+    redis_.send("", {"SCRIPT", "LOAD", *script}, [this, script](const redisReply* reply, bool current) {
+      if (current && reply != nullptr && reply->type == REDIS_REPLY_STRING)
+        shas_[script->data()] = std::string(reply->str, reply->len);
+    });
+  }
+}
+
+void FleetLeases::send_script(std::string_view routing_key, const std::vector<std::string>& argv,
+                              persist::RedisConnection::ReplyHandler on_reply) {
+  auto sha = argv.size() > 1 && argv[0] == "EVAL" ? shas_.find(argv[1].data()) : shas_.end();
+  if (sha == shas_.end()) {
+    redis_.send(routing_key, argv, std::move(on_reply));
+    return;
+  }
+  std::vector<std::string> by_sha = argv;
+  by_sha[0] = "EVALSHA";
+  by_sha[1] = sha->second;
+  auto eval = std::make_shared<std::vector<std::string>>(argv);
+  const std::string key(routing_key);
+  redis_.send(routing_key, by_sha,
+              [this, eval, key, on_reply = std::move(on_reply)](const redisReply* reply, bool current) mutable {
+                if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+                    std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
+                  load_scripts();
+                  redis_.send(key, *eval, std::move(on_reply));  // the script text this time
+                  return;
+                }
+                on_reply(reply, current);
+              });
+}
+
 // Admin status changes (SUSPEND, RESUME, TERMINATE) made on any daemon are
 // in Redis' status hash (the store's write-ahead): each refill tick reads it
 // and applies what differs here, so every daemon follows within about one
@@ -377,7 +417,7 @@ void FleetLeases::heartbeat() {
     counters_.redis_commands++;
     counters_.heartbeats++;
   }
-  redis_.send(key,
+  send_script(key,
               {"EVAL", persist::fleet::heartbeat(), "1", key, options_.fleet.node,
                std::to_string(options_.fleet.lease_ttl / kNanosPerMilli)},
               [this](const redisReply* reply, bool) {

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -154,6 +155,9 @@ class FleetLeases {
 
   void tick(Nanos now, bool woken);
   void heartbeat();
+  void load_scripts();
+  void send_script(std::string_view routing_key, const std::vector<std::string>& argv,
+                   persist::RedisConnection::ReplyHandler on_reply);
   void poll_statuses();
   // Builds the next sync of `t` (nullopt when there is nothing to say).
   std::optional<Sent> build_sync(Tracked& t, Nanos now, bool woken, bool final);
@@ -182,6 +186,7 @@ class FleetLeases {
   bool heartbeat_in_flight_ = false;
   bool status_in_flight_ = false;
   int64_t live_nodes_ = 1;
+  std::unordered_map<const char*, std::string> shas_;  // script text (its data()) -> SHA1 Redis knows
 
   // Figures for INFO (guarded by mutex_; written on the loop thread).
   mutable std::mutex mutex_;

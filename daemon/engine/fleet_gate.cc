@@ -81,7 +81,7 @@ bool Engine::take_fleet(const Policy& p, FleetLease& lease, const CheckRequest& 
 void Engine::give_back_fleet(Provisional& taken) {
   FleetLease& lease = *taken.fleet;
   for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
-    if (taken.fleet_mask & (uint64_t{1} << i)) (void)lease.give_back(i, taken.fleet_tags[i], taken.cost);
+    if (taken.fleet_mask & (uint64_t{1} << i)) lease.give_back(i, taken.fleet_tags[i], taken.cost);
     if (taken.fleet_local_mask & (uint64_t{1} << i))
       lease.give_back_local(i, taken.fleet_tags[i], taken.cost);
   }

@@ -16,14 +16,14 @@ bool FleetLease::take(size_t i, uint32_t tag, int64_t cost) {
   }
 }
 
-bool FleetLease::give_back(size_t i, uint32_t tag, int64_t cost) {
+void FleetLease::give_back(size_t i, uint32_t tag, int64_t cost) {
   Pool& p = pools_[i];
   uint64_t w = p.word.load(std::memory_order_acquire);
   for (;;) {
-    if (tag_in(w) != tag) return false;  // the period moved on: the unit stays spent
+    if (tag_in(w) != tag) return;  // the period moved on: the unit stays spent (and counted taken)
     if (p.word.compare_exchange_weak(w, pack(tag, units_in(w) + cost), std::memory_order_acq_rel)) {
       p.taken.fetch_sub(static_cast<uint64_t>(cost), std::memory_order_relaxed);
-      return true;
+      return;
     }
   }
 }

@@ -81,9 +81,9 @@ class FleetLease {
 
   // Worker side. Takes `cost` units of period `tag` iff the lease holds them.
   bool take(size_t i, uint32_t tag, int64_t cost);
-  // Gives back units take() took (the call was denied later); dropped (false)
-  // when the pool has moved to another period.
-  bool give_back(size_t i, uint32_t tag, int64_t cost);
+  // Gives back units take() took (the call was denied later); dropped when
+  // the pool has moved to another period.
+  void give_back(size_t i, uint32_t tag, int64_t cost);
   // fail: local while Redis is away: takes `cost` of the per-period `budget`.
   bool take_local(size_t i, uint32_t tag, int64_t cost, int64_t budget);
   // Gives back what take_local took (a call denied later).

@@ -39,6 +39,15 @@ contracts:
   acme:
     limits:
       - { name: daily, type: quota, limit: 3000, period: day }
+  shut:
+    fail: closed
+    limits:
+      - { name: daily, type: quota, limit: 1000000, period: day }
+  budget:
+    fail: local
+    fail_local_budget: 5
+    limits:
+      - { name: daily, type: quota, limit: 1000000, period: day }
   paid:
     pricing: flat
     limits:
@@ -257,6 +266,39 @@ TEST_F(Fleet, SuspendOnOneDaemonReachesAll) {
   ASSERT_EQ(command(admin.get(), {"RESUME", "acme"})->type, REDIS_REPLY_STATUS);
   EXPECT_TRUE(eventually([&] { return check(cb.get(), "acme").code != "SUSPENDED"; }, 5000));
   EXPECT_GE(info_value(b->connect_admin().get(), "fleet", "fleet_status_changes"), 2);
+}
+
+// Verifies the partition bounds: with Redis killed a daemon spends what it
+// holds on lease, then fail: closed denies UNAVAILABLE and fail: local admits
+// at most fail_local_budget more (per period and limit).
+TEST_F(Fleet, RedisKilledLeaseThenFailPolicy) {
+  auto a = start("gw-a");
+  Client client = a->connect(), admin = a->connect_admin();
+  // Warm both contracts so that the node holds leases.
+  for (int i = 0; i < 200; ++i) {
+    check(client.get(), "shut");
+    check(client.get(), "budget");
+  }
+  auto lease = [&](const std::string& contract) {
+    auto f = fields(admin.get(), {"CONTRACT", contract});
+    return std::stoll(f["fleet.limit.daily.lease"]);
+  };
+  const int64_t shut_lease = lease("shut"), budget_lease = lease("budget");
+  redis_.kill();
+  ASSERT_TRUE(eventually([&] { return info_value(admin.get(), "persistence", "redis_connected") == 0; }));
+  int64_t shut_allowed = 0, budget_allowed = 0;
+  bool unavailable = false;
+  for (int i = 0; i < 300; ++i) {
+    const Outcome s = check(client.get(), "shut");
+    shut_allowed += s.allowed;
+    unavailable = unavailable || s.code == "UNAVAILABLE";
+    budget_allowed += check(client.get(), "budget").allowed;
+  }
+  EXPECT_TRUE(unavailable);
+  EXPECT_LE(shut_allowed, shut_lease) << "closed: only what was on lease";
+  EXPECT_LE(budget_allowed, budget_lease + 5) << "local: the lease plus the budget";
+  EXPECT_GE(budget_allowed, 5) << "local: the budget is usable";
+  EXPECT_EQ(info_value(admin.get(), "fleet", "fleet_partition"), 1);
 }
 
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.
