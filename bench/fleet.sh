@@ -52,7 +52,7 @@ wait_for_socket "$tmp/redis.sock" "${pids[-1]}" redis-server "$tmp/redis.log"
 contracts='contracts:
   hot0:
     limits:
-      - { name: daily, type: quota, limit: 100000000000, period: day }'
+      - { name: daily, type: quota, limit: 60000000000, period: day }'
 
 start_daemon() {  # name, storage+fleet yaml
   local name=$1 extra=$2
@@ -89,9 +89,12 @@ for n in a b c; do
 fleet: { node: bench-$n, lease_ttl: 10s, refill_ms: 50 }"
 done
 redis_before=$(redis-cli -s "$tmp/redis.sock" INFO stats | awk -F: '/^total_commands_processed/ { print $2 }' | tr -d '\r')
-for n in a b c; do load "$tmp/fleet-$n/data.sock" >"$tmp/fleet-$n.json" & done
-wait %?load 2>/dev/null || true
-while pgrep -f "tollgate-load -s $tmp/fleet" >/dev/null; do sleep 0.1; done
+load_pids=()
+for n in a b c; do
+  load "$tmp/fleet-$n/data.sock" >"$tmp/fleet-$n.json" &
+  load_pids+=($!)
+done
+for pid in "${load_pids[@]}"; do wait "$pid"; done
 redis_after=$(redis-cli -s "$tmp/redis.sock" INFO stats | awk -F: '/^total_commands_processed/ { print $2 }' | tr -d '\r')
 total=0
 for n in a b c; do
@@ -109,6 +112,7 @@ for n in a b c; do
 done
 
 echo "== 3. a Redis round trip per decision (INCR + EXPIRE per hit), redis-benchmark, same Redis, $connections clients"
-incr=$(redis-benchmark -s "$tmp/redis.sock" -c "$connections" -n 200000 -q INCR rl:hot | awk '/requests per second/ { print $2 }' | tail -1)
-expire=$(redis-benchmark -s "$tmp/redis.sock" -c "$connections" -n 200000 -q EXPIRE rl:hot 60 | awk '/requests per second/ { print $2 }' | tail -1)
+rps_of() { grep -oE '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1; }
+incr=$(redis-benchmark -s "$tmp/redis.sock" -c "$connections" -n 100000 -q INCR rl:hot | rps_of)
+expire=$(redis-benchmark -s "$tmp/redis.sock" -c "$connections" -n 100000 -q EXPIRE rl:hot 60 | rps_of)
 echo "INCR: $incr/s, EXPIRE: $expire/s -> $(python3 -c "print(round(1/(1/$incr+1/$expire)))") decisions/s at 2 Redis commands (2,000 per 1,000 decisions)"

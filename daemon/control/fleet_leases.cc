@@ -241,8 +241,10 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
       units -= ret;
     } else {
       const auto per_refill = static_cast<int64_t>(std::ceil(p.rate * refill_s));
-      const int64_t target = std::max<int64_t>(shorted ? 1 : 0, 2 * per_refill + (shorted ? 1 : 0));
-      const int64_t low_watermark = std::max<int64_t>(shorted ? 1 : 0, per_refill);
+      // Refill when less than two refills' worth is left, up to four: a sync
+      // answered late (a loaded Redis or host) still finds units here.
+      const int64_t target = std::max<int64_t>(shorted ? 1 : 0, 4 * per_refill + (shorted ? 1 : 0));
+      const int64_t low_watermark = std::max<int64_t>(shorted ? 1 : 0, 2 * per_refill);
       if (units < low_watermark || (shorted && units == 0)) want = std::max<int64_t>(1, target - units);
       if (shorted) short_demand = true;
       want = std::min<int64_t>(want, int64_t{1} << 38);

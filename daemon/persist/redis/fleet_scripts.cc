@@ -49,6 +49,10 @@ if stored_run == run then
   if seq <= stored_seq then return redis.call('HGET', pool, 'last|' .. node) or '' end
 elseif fresh then
   reclaim(pool, node)
+elseif not stored_run then
+  -- Redis forgot this node (restarted without its data, or reclaimed it
+  -- while it was cut off for lease_ttl): go on; its reports and returns
+  -- settle against what the reclaim counted.
 else
   return redis.error_reply('SUPERSEDED node ' .. node .. ' runs elsewhere (another run took its leases)')
 end

@@ -34,7 +34,8 @@ std::string admin_channel(std::string_view prefix);
 // min(wanted, max(1, floor(free / (2 × live))), free) where free = cap − used
 // − leased (− doubt for credits). Returns "g,free,used,leased,doubt;..." per
 // resource; a resend of an applied seq returns the stored answer unchanged;
-// another run of the same node id is refused (-SUPERSEDED).
+// another run of the same node id is refused (-SUPERSEDED); a node Redis
+// has forgotten (restarted empty, or reclaimed while cut off) goes on.
 const std::string& sync();
 // KEYS: pool. ARGV: node. A dead node's leases: quota units count as spent,
 // credits go in doubt. Returns the units moved. Idempotent.
