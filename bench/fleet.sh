@@ -83,11 +83,20 @@ mem_p99=$(field "$tmp/memory.json" "d['latency_us']['p99']")
 echo "memory: $mem_rps decisions/s, p99 $mem_p99 us"
 kill "${pids[-1]}"
 
-echo "== 1. three fleet daemons on one Redis, the same load on each at once"
+echo "== 1. three fleet daemons on one Redis"
 for n in a b c; do
   start_daemon "fleet-$n" "storage: { mode: redis, checkpoint_ms: 100, redis: { socket: $tmp/redis.sock } }
 fleet: { node: bench-$n, lease_ttl: 10s, refill_ms: 50 }"
 done
+echo "== 1. the same load on fleet-a alone (fleet-b and fleet-c live in the fleet, idle)"
+load "$tmp/fleet-a/data.sock" >"$tmp/alone.json"
+alone_rps=$(field "$tmp/alone.json" "round(d['throughput_rps'])")
+alone_p99=$(field "$tmp/alone.json" "d['latency_us']['p99']")
+alone_allowed=$(field "$tmp/alone.json" "d['allowed']")
+alone_replies=$(field "$tmp/alone.json" "d['replies']")
+echo "fleet-a alone: $alone_rps decisions/s ($alone_allowed of $alone_replies allowed), p99 $alone_p99 us:" \
+  "$(python3 -c "print(f'{$alone_rps/$mem_rps:.2f}x memory, p99 {100*($alone_p99/$mem_p99-1):+.0f} %')")"
+echo "== 1. the same load on each of the three at once"
 redis_before=$(redis-cli -s "$tmp/redis.sock" INFO stats | awk -F: '/^total_commands_processed/ { print $2 }' | tr -d '\r')
 load_pids=()
 for n in a b c; do
@@ -106,6 +115,7 @@ for n in a b c; do
   echo "fleet-$n: $rps decisions/s ($allowed allowed), p99 $p99 us, $(python3 -c "print(f'{$rps/$mem_rps:.2f}')")x memory"
 done
 commands=$((redis_after - redis_before))
+echo "all three: $total decisions in $duration, $(python3 -c "print(f'{($total/${duration%s})/$mem_rps:.2f}')")x the memory daemon's decisions/s"
 echo "== 2. Redis commands: $commands for $total decisions = $(python3 -c "print(f'{1000*$commands/$total:.3f}')") per 1,000 decisions (all daemons, write-behind included)"
 for n in a b c; do
   redis-cli -s "$tmp/fleet-$n/admin.sock" INFO fleet | grep -E 'fleet_(commands_per_1000|refill_p50|refill_p99|syncs|live_nodes)' | tr -d '\r' | sed "s/^/fleet-$n /"
