@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -35,6 +37,7 @@
 #include "net/fd_limit.h"
 #include "net/server.h"
 #include "persist/embedded/embedded_store.h"
+#include "control/fleet_leases.h"
 #include "persist/redis/redis_store.h"
 #include "persist/redis/redis_sync.h"
 
@@ -215,6 +218,29 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
   info.max_key = static_cast<size_t>(config->server.max_key);
+  // fleet: every contract's quotas and credits leased from global pools in Redis (docs/fleet.md).
+  std::unique_ptr<FleetLeases> fleet;
+  if (config->fleet.enabled && storage.redis) {
+    FleetOptions fleet_options;
+    fleet_options.fleet = config->fleet;
+    if (fleet_options.fleet.node.empty()) {
+      char host[256] = {};
+      ::gethostname(host, sizeof host - 1);
+      fleet_options.fleet.node = fmt::format("{}:{}", host, ::getpid());
+    }
+    fleet_options.redis = config->storage.redis;
+    fleet_options.clock = &clock;
+    fleet = std::make_unique<FleetLeases>(fleet_options, state);
+    fleet->attach(engine());
+    reloader.add_config_subscriber([&fleet](const Config&, Engine* fresh) { fleet->attach(*fresh); });
+    FleetLeases* f = fleet.get();
+    info.fleet = [f](const std::function<void(std::string_view, std::string_view)>& visit) { f->info(visit); };
+    info.fleet_contract = [f](std::string_view contract,
+                              const std::function<void(std::string_view, std::string_view)>& visit) {
+      f->contract_info(contract, visit);
+    };
+    info.fleet_resolve = [f](std::string_view contract, bool spent) { return f->resolve(contract, spent); };
+  }
   // server.grpc: the Envoy Rate Limit Service. Built here, started once
   // recovery is done and before the data workers (its threads decide on
   // their own; INFO reads its counters).
@@ -353,6 +379,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   cp.serve_commits(gate, [&server] { server.wake_commits(); });
   reloader.start(cp.loop(), clock);  // before any worker: RELOAD from now on runs on this loop
   if (storage.redis) storage.redis->start(cp.loop());  // connects on the loop; admin mutations wait for it
+  if (fleet) fleet->start(cp.loop());
   if (rls) {
     if (auto r = rls->start(); !r) {
       spdlog::error("{}: {}", config_path, r.error());
@@ -378,7 +405,10 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   parts.clock = &clock;
   parts.sweep_interval = config->table.sweep_interval;
   parts.checkpoint_ms = config->storage.checkpoint_ms;
-  parts.on_stopping = [&systemd] { systemd.stopping("stopping: flushing replies and the final checkpoint"); };
+  parts.on_stopping = [&systemd, &fleet] {
+    systemd.stopping("stopping: flushing replies and the final checkpoint");
+    if (fleet) fleet->halt();  // its timer would keep the loop running; the leases go back after the workers stop
+  };
   parts.on_watchdog = [&systemd] { systemd.watchdog(); };
   parts.watchdog_ms = systemd.watchdog_interval_ms();
   cp.start(parts);
@@ -397,6 +427,9 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   ::signal(SIGHUP, SIG_IGN);
   if (rls) rls->stop();  // health NOT_SERVING first; no gRPC call decides after this
   server.stop();
+  if (fleet) {  // no worker decides any more: every unit goes back, what was spent is reported
+    if (auto r = fleet->stop(); !r) spdlog::error("{}", r.error());
+  }
   cp.close();
   reclaimer.collect();
   spdlog::info("tollgated stopped");

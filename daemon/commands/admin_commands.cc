@@ -1,7 +1,9 @@
 // Admin-socket commands: CONTRACT, RECHARGE, SUSPEND, RESUME, TERMINATE,
-// RESET, LEDGER, EVENTS, SNAPSHOT. Run by the admin service only (refused on
+// RESET, LEDGER, EVENTS, SNAPSHOT, FLEET. Run by the admin service only (refused on
 // the data socket by the command table's flags).
+#include <algorithm>
 #include <cassert>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -52,7 +54,25 @@ void contract_command(CommandContext& ctx) {
   ContractAdmin* a = admin_of(ctx);
   if (!a) return;
   auto fields = a->describe(ctx.args[1], ctx.session.now);
-  if (report(ctx, fields)) write_fields(ctx.out, *fields);
+  if (!report(ctx, fields)) return;
+  // Fleet mode: the global pools next to this node's lease.
+  if (const auto& fleet = ctx.service.info().fleet_contract)
+    fleet(ctx.args[1], [&](std::string_view k, std::string_view v) { fields->emplace_back(k, v); });
+  write_fields(ctx.out, *fields);
+}
+
+// FLEET RESOLVE <key> spent|returned: in-doubt credits (leased to a node that
+// died) counted as spent, or made spendable again.
+void fleet_command(CommandContext& ctx) {
+  const auto& resolve = ctx.service.info().fleet_resolve;
+  if (!resolve) return ctx.out.error("ERR fleet mode is off (no fleet: section)");
+  std::string sub(ctx.args[1]);
+  std::transform(sub.begin(), sub.end(), sub.begin(), [](unsigned char c) { return std::toupper(c); });
+  if (sub != "RESOLVE" || ctx.args.size() != 4 || (ctx.args[3] != "spent" && ctx.args[3] != "returned"))
+    return ctx.out.error("ERR usage: FLEET RESOLVE <key> spent|returned");
+  auto moved = resolve(ctx.args[2], ctx.args[3] == "spent");
+  if (!moved) return ctx.out.error("ERR cannot resolve: " + moved.error());
+  ctx.out.integer(*moved);
 }
 
 void recharge_command(CommandContext& ctx) {
@@ -162,6 +182,8 @@ void register_admin_commands(CommandTable& table) {
              "Money entries, oldest first, each a field/value array"});
   table.add({"SNAPSHOT", 1, kOnAdmin, snapshot_command, "SNAPSHOT",
              "Checkpoint, write a snapshot and compact the journal now (embedded store)"});
+  table.add({"FLEET", -2, kOnAdmin, fleet_command, "FLEET RESOLVE <key> spent|returned",
+             "Fleet mode: settles a contract's in-doubt credits; returns the credits moved"});
   table.add({"EVENTS", -1, kOnAdmin | kReadOnly, events_command, "EVENTS [<since-seq>]", "Admin and anomaly events"});
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <expected>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,6 +60,12 @@ struct ServiceInfo {
   std::function<std::string()> persistence_error;
   // INFO envoy: name/value lines of the gRPC front (fronts/envoy/grpc/); empty without server.grpc.
   std::function<void(const std::function<void(std::string_view, std::string_view)>&)> envoy;
+  // Fleet mode (control/fleet_leases.h); all empty without a fleet: section.
+  // INFO fleet lines; CONTRACT's fleet.* lines of one contract; FLEET RESOLVE.
+  std::function<void(const std::function<void(std::string_view, std::string_view)>&)> fleet;
+  std::function<void(std::string_view, const std::function<void(std::string_view, std::string_view)>&)>
+      fleet_contract;
+  std::function<std::expected<int64_t, std::string>(std::string_view, bool)> fleet_resolve;
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
   size_t max_key = 512;  // server.max_key: longer keys are refused by every command taking one

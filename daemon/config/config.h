@@ -192,6 +192,10 @@ struct ContractConfig {
   std::string pricing;                // empty: no prepaid balance
   HoldTimeoutPolicy hold_timeout = HoldTimeoutPolicy::kCancel;
   FailPolicy fail = FailPolicy::kLocal;
+  // Fleet mode, fail: local: units per period and per limit this node may
+  // admit beyond its lease while Redis is away (docs/fleet.md). -1: not set
+  // (0 in a fleet: nothing beyond the lease).
+  int64_t fail_local_budget = -1;
   std::vector<LimitSpec> limits;       // shared by all calls of the contract
   std::vector<LimitSpec> per_subject;  // one set per SUBJECT; counter types only
   int line = 0;
@@ -204,6 +208,17 @@ struct KeyClassConfig {
   bool is_prefix = false;
   std::vector<LimitSpec> limits;
   std::optional<Nanos> idle_timeout;  // overrides table.idle_timeout
+  bool fleet = false;                 // fleet: true — shared fleet-wide (docs/fleet.md)
+  int line = 0;
+};
+
+// fleet: (docs/fleet.md) — every contract's quotas and credits are leased
+// from global pools in Redis. Needs storage.mode: redis.
+struct FleetConfig {
+  bool enabled = false;  // a fleet: section is present
+  std::string node;      // unique in the fleet; empty: hostname:pid
+  Nanos lease_ttl = 10 * kNanosPerSecond;
+  int64_t refill_ms = 50;
   int line = 0;
 };
 
@@ -219,6 +234,7 @@ struct Config {
   bool shadow_mode = ConfigDefaults::kShadowMode;
   TableConfig table;
   StorageConfig storage;
+  FleetConfig fleet;
   AdminConfig admin;
   DedupConfig dedup;
   int currency_decimals = ConfigDefaults::kCurrencyDecimals;

@@ -167,6 +167,10 @@ Fields settings(const Config& c) {
       {"dedup.window", format_duration(c.dedup.window)},
       {"dedup.max_entries", std::to_string(c.dedup.max_entries)},
       {"currency_decimals", std::to_string(c.currency_decimals)},
+      {"fleet", c.fleet.enabled ? "on" : "off"},
+      {"fleet.node", c.fleet.node},
+      {"fleet.lease_ttl", format_duration(c.fleet.lease_ttl)},
+      {"fleet.refill_ms", std::to_string(c.fleet.refill_ms)},
   };
   append_grpc_and_envoy(c, fields);
   return fields;
@@ -192,6 +196,7 @@ Fields contract_fields(const ContractConfig& c) {
       {"pricing", c.pricing.empty() ? "(none)" : c.pricing},
       {"hold_timeout", std::string(yaml_name(c.hold_timeout))},
       {"fail", std::string(yaml_name(c.fail))},
+      {"fail_local_budget", c.fail_local_budget < 0 ? "(none)" : std::to_string(c.fail_local_budget)},
   };
 }
 

@@ -305,10 +305,34 @@ void check_not_empty(ErrorSink& errors, const MapReader& root, const Config& con
              "would be refused as UNKNOWN. Set 'allow_empty: true' if that is what you want");
 }
 
+// fleet: — see FleetConfig. A contract's fail_local_budget means something only in a fleet.
+void read_fleet(ErrorSink& errors, const MapReader& root, Config& config) {
+  const MapReader::Entry* entry = root.find("fleet");
+  for (const auto& [key, contract] : config.contracts) {
+    if (contract.fail_local_budget >= 0 && entry == nullptr)
+      errors.add(contract.line, "contracts." + key + ".fail_local_budget: applies only with a fleet: section");
+  }
+  if (entry == nullptr) return;
+  const MapReader f = child(errors, root, "fleet", {"node", "lease_ttl", "refill_ms"});
+  config.fleet.enabled = true;
+  config.fleet.line = entry->key_line;
+  if (f.read_string("node", config.fleet.node)) {
+    const std::string& node = config.fleet.node;
+    if (node.empty() || node.size() > 128 ||
+        std::any_of(node.begin(), node.end(), [](char c) { return c <= ' ' || c == '|' || c == 0x7f; }))
+      f.error(*f.find("node"), "must be 1 to 128 printable characters without spaces or '|'");
+  }
+  if (f.read_duration("lease_ttl", config.fleet.lease_ttl) && config.fleet.lease_ttl < 100 * kNanosPerMilli)
+    f.error(*f.find("lease_ttl"), "must be at least 100ms");
+  f.read_integer("refill_ms", config.fleet.refill_ms, 1, 60'000);
+  if (config.storage.mode != StorageMode::kRedis)
+    errors.add(entry->key_line, "fleet: needs storage.mode: redis (the global pools live in Redis)");
+}
+
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std::string_view base_dir) {
   const MapReader root(errors, node, "",
                        {"server", "log", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
-                        "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy"},
+                        "fleet", "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy"},
                        1);
   if (!root.is_map()) return;
   root.read_bool("allow_empty", config.allow_empty);
@@ -324,6 +348,7 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
   read_pricing_contracts_and_key_classes(errors, root, config);
   read_envoy(errors, root, config.envoy);
+  read_fleet(errors, root, config);
   check_key_lengths(errors, config);
   if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file
   check_not_empty(errors, root, config);

@@ -75,7 +75,7 @@ void read_contract(ErrorSink& errors, const MapReader::Entry& entry, const std::
                    const std::set<std::string, std::less<>>& ladders, Config& config) {
   const MapReader c(errors, entry.value, path,
                     {"status", "starts", "expires", "timezone", "channels", "purposes", "pricing", "hold_timeout",
-                     "fail", "limits", "per_subject"},
+                     "fail", "fail_local_budget", "limits", "per_subject"},
                     entry.key_line);
   if (!c.is_map()) return;
   const size_t errors_before = errors.count();
@@ -98,6 +98,7 @@ void read_contract(ErrorSink& errors, const MapReader::Entry& entry, const std::
   }
   c.read_choice("hold_timeout", contract.hold_timeout, kHoldTimeoutNames);
   c.read_choice("fail", contract.fail, kFailPolicyNames);
+  c.read_integer("fail_local_budget", contract.fail_local_budget, 0, int64_t{1} << 39);
   LimitNames names;
   read_limit_list(errors, c, "limits", /*counters_only=*/false, names, contract.limits);
   read_limit_list(errors, c, "per_subject", /*counters_only=*/true, names, contract.per_subject);
@@ -137,7 +138,7 @@ void read_key_classes(ErrorSink& errors, const MapReader& root, Config& config) 
   size_t index = 0;
   for (const YAML::Node& item : sequence_items(errors, entry->value, "key_classes", entry->key_line)) {
     const MapReader k(errors, item, "key_classes[" + std::to_string(index++) + "]",
-                      {"match", "limits", "idle_timeout"}, line_of(item, entry->key_line));
+                      {"match", "limits", "idle_timeout", "fleet"}, line_of(item, entry->key_line));
     if (!k.is_map()) continue;
     const size_t errors_before = errors.count();
     KeyClassConfig key_class;
@@ -156,6 +157,9 @@ void read_key_classes(ErrorSink& errors, const MapReader& root, Config& config) 
     }
     Nanos idle_timeout = 0;
     if (k.read_duration("idle_timeout", idle_timeout)) key_class.idle_timeout = idle_timeout;
+    if (k.read_bool("fleet", key_class.fleet) && key_class.fleet) {
+      k.error(*k.find("fleet"), "fleet: true is not supported yet: key classes are decided per node (docs/fleet.md)");
+    }
     LimitNames names;
     read_limit_list(errors, k, "limits", /*counters_only=*/false, names, key_class.limits);
     if (errors.count() == errors_before) config.key_classes.push_back(std::move(key_class));

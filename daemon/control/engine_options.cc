@@ -1,5 +1,7 @@
 #include "control/engine_options.h"
 
+#include <algorithm>
+
 namespace tollgate {
 
 EngineOptions engine_options_from(const Config& config, int workers) {
@@ -29,6 +31,9 @@ EngineOptions engine_options_from(const Config& config, int workers) {
     rules.purposes = contract.purposes;
     rules.hold_timeout = contract.hold_timeout;
     rules.fail = contract.fail;
+    // In a fleet an unset budget is 0: nothing beyond the lease (docs/fleet.md).
+    rules.fail_local_budget =
+        config.fleet.enabled ? std::max<int64_t>(0, contract.fail_local_budget) : contract.fail_local_budget;
     if (!contract.pricing.empty()) {
       auto it = config.pricing.find(contract.pricing);
       if (it != config.pricing.end()) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/contract_terms.h"
+#include "engine/fleet_lease.h"
 #include "engine/money/account.h"
 #include "tollgate/decision.h"
 #include "tollgate/time.h"
@@ -37,6 +38,9 @@ struct ContractRules {
   std::string pricing_name;
   HoldTimeoutPolicy hold_timeout = HoldTimeoutPolicy::kCancel;
   FailPolicy fail = FailPolicy::kLocal;  // how calls are decided while the state store (Redis) is down
+  // Fleet mode, fail: local: units per period and per limit a node may admit
+  // beyond its lease while Redis is away (-1: unbounded, the default outside a fleet).
+  int64_t fail_local_budget = -1;
   std::vector<ConcurrencyLimit> concurrency;
 };
 
@@ -100,6 +104,12 @@ class ContractState {
   }
 
   std::atomic<int64_t>& open_holds() { return open_holds_; }
+
+  // Fleet mode: this node's lease of the contract's global pools (null:
+  // decided locally, as outside a fleet). Set once by FleetLeases before
+  // workers run; the lease outlives every engine. Thread-safe.
+  FleetLease* fleet() const { return fleet_.load(std::memory_order_acquire); }
+  void set_fleet(FleetLease* lease) { fleet_.store(lease, std::memory_order_release); }
   std::atomic<uint64_t>& concurrency_shadow_denials() { return concurrency_shadow_denials_; }
 
  private:
@@ -111,6 +121,7 @@ class ContractState {
   std::unique_ptr<Account> account_;  // owner; written once, under mutex_
   std::atomic<Account*> account_ptr_{nullptr};
   std::atomic<int64_t> open_holds_{0};
+  std::atomic<FleetLease*> fleet_{nullptr};
   std::atomic<uint64_t> concurrency_shadow_denials_{0};
   static constexpr unsigned kDecisionStripes = 8;
   struct alignas(64) DecisionStripe {

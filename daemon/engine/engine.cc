@@ -692,7 +692,10 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   ContractState& st = *p.state;
   Decision out;
   if (!gate(p, request, now, out)) return out;
-  if (!state_.storage_available() && rules.fail != FailPolicy::kLocal) return decide_unavailable(p, out, true);
+  // A fleet contract spends its lease first; take_fleet applies `fail:` once it is spent.
+  FleetLease* fleet = st.fleet();
+  if (fleet == nullptr && !state_.storage_available() && rules.fail != FailPolicy::kLocal)
+    return decide_unavailable(p, out, true);
   const bool hold = request.hold_ms > 0;
   const bool needs_subject = p.per_subject != nullptr || !p.distinct.empty();
   if (needs_subject && request.subject.empty()) {
@@ -747,6 +750,13 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   taken.entry = e;
   taken.policy = &p;
   if (!request.subject.empty() && !charge_subject(p, request, now, out, taken)) return denied(out);
+  if (fleet != nullptr && !take_fleet(p, *fleet, request, now, out, taken)) {
+    if (out.allowed) {  // fail: open while Redis is away: allowed, nothing charged
+      abandon(taken, now);
+      return out;
+    }
+    return denied(out);
+  }
   if (hold) {
     taken.hold_slot = holds_.claim(id_hash);
     if (taken.hold_slot == HoldTable::kNoSlot) return denied(deny_concurrency(p, kHoldPoolFullLimit));
@@ -791,6 +801,7 @@ void Engine::finalize(Provisional& taken, Nanos now, int worker, Decision& out) 
 
 // The reverse of everything check_contract / decide / charge_subject took.
 void Engine::abandon(Provisional& taken, Nanos now) {
+  if (taken.fleet != nullptr) give_back_fleet(taken);
   if (taken.hold_slot != HoldTable::kNoSlot) holds_.unclaim(taken.hold_slot);
   if (taken.subject_entry != nullptr)
     refund_charged(taken.subject_entry, *taken.subject_policy, taken.subject_mask, taken.cost,

@@ -22,6 +22,7 @@
 
 #include "engine/counter_table.h"
 #include "engine/dedup_table.h"
+#include "engine/fleet_lease.h"
 #include "engine/hold_table.h"
 #include "engine/policy.h"
 #include "engine/policy_compiler.h"
@@ -292,6 +293,13 @@ class Engine {
     std::array<Admitted, 8> admitted;
     std::array<Nanos, kMaxLimitsPerPolicy> recorded_at;          // per charged limit of `entry`
     std::array<Nanos, kMaxLimitsPerPolicy> subject_recorded_at;  // per charged limit of `subject_entry`
+    // Fleet mode: the pools of `fleet` this call took `cost` units from
+    // (bit i: pool i), each from period fleet_tags[i]; fleet_local_mask: the
+    // pools it took from the fail: local budget instead (Redis away).
+    FleetLease* fleet = nullptr;
+    uint64_t fleet_mask = 0;
+    uint64_t fleet_local_mask = 0;
+    std::array<uint32_t, FleetLease::kMaxPools> fleet_tags;
     // The contract the call was decided on (allowed or not): its decision
     // is counted by code (GET /metrics) once final, by check / check_all.
     // Not reset by clear() (a denial gives back what it took through it).
@@ -305,6 +313,9 @@ class Engine {
       admitted_count = 0;
       subject_entry = nullptr;
       hold_slot = HoldTable::kNoSlot;
+      fleet = nullptr;
+      fleet_mask = 0;
+      fleet_local_mask = 0;
     }
   };
   // Makes an allowed call's provisional charge final: takes the reserved
@@ -315,6 +326,16 @@ class Engine {
   void abandon(Provisional& taken, Nanos now);
   // Refunds the limits of `mask` charged on `e` through `p` at `recorded_at[i]`.
   void refund_charged(Entry* e, const Policy& p, uint32_t mask, int64_t cost, const Nanos* recorded_at, Nanos now);
+  // Fleet mode (engine/fleet_gate.cc): takes the call's `cost` from this
+  // node's lease of every leased pool (the enforced quota limits charged, the
+  // credits), all or nothing, into `taken`. False with `out` set to the
+  // denial: QUOTA / BALANCE when the lease is short (retry after the refill
+  // interval while the global pool has units, else at period end / never),
+  // or the contract's `fail:` outcome while Redis is away and the lease is spent.
+  bool take_fleet(const Policy& p, FleetLease& lease, const CheckRequest& request, Nanos now, Decision& out,
+                  Provisional& taken);
+  // Gives back what take_fleet took.
+  void give_back_fleet(Provisional& taken);
   // The reply an ID remembers for an allowed decision.
   DedupTable::Stored stored_reply(std::string_view key, const Decision& d) const;
 

@@ -1,0 +1,616 @@
+#include "control/fleet_leases.h"
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+
+#include "engine/limits/quota.h"
+#include "persist/redis/fleet_scripts.h"
+#include "persist/redis/redis_sync.h"
+#include "persist/state_codec.h"
+
+namespace tollgate {
+
+namespace {
+
+constexpr size_t kLatencyRing = 1024;
+// A pool with no takes for this long gives its lease back (at least 20 refills).
+constexpr Nanos kIdleReturn = kNanosPerSecond;
+
+int64_t to_i64(std::string_view s) {
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t at = s.find(sep, start);
+    if (at == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      break;
+    }
+    out.push_back(s.substr(start, at - start));
+    start = at + 1;
+  }
+  return out;
+}
+
+int64_t percentile(std::vector<int64_t> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+FleetLeases::FleetLeases(FleetOptions options, RuntimeState& state)
+    : options_(std::move(options)),
+      state_(state),
+      clock_(*options_.clock),
+      redis_(options_.redis, *options_.clock,
+             persist::RedisConnection::Events{
+                 .ready =
+                     [this](bool) {
+                       {
+                         std::lock_guard lock(mutex_);
+                         counters_.connected = true;
+                         counters_.partition_since = 0;
+                       }
+                       load_scripts();
+                     },
+                 .lost =
+                     [this](const std::string& why, bool was_ready) {
+                       std::lock_guard lock(mutex_);
+                       if (was_ready) spdlog::warn("fleet: lost Redis ({}); deciding from the leases held", why);
+                       counters_.connected = false;
+                       if (counters_.partition_since == 0) counters_.partition_since = clock_.now();
+                     },
+                 .connect_failed = {},
+                 .refused = {},
+                 .command_timeout = {}}) {
+  std::random_device rd;
+  run_ = fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+FleetLeases::~FleetLeases() = default;
+
+void FleetLeases::attach(const Engine& engine) {
+  for (const auto& policy : engine.contracts()) {
+    if (policy->state->fleet() != nullptr) continue;  // leased already (a reload keeps its pools)
+    auto t = std::make_unique<Tracked>();
+    t->contract = policy->name;
+    t->pool_key = persist::fleet::pool_key(options_.redis.prefix, policy->name);
+    t->state = policy->state;
+    t->lease = std::make_unique<FleetLease>();
+    t->lease->short_retry_ms = std::max<int64_t>(1, options_.fleet.refill_ms);
+    if (policy->rules->pricing) {
+      t->lease->pool(FleetLease::kCredits).active = true;
+      t->pools[FleetLease::kCredits].active = true;
+      t->pools[FleetLease::kCredits].credits = true;
+    }
+    const size_t limits = std::min(policy->enforced_count, kMaxLimitsPerPolicy);
+    for (size_t l = 0; l < limits; ++l) {
+      const CompiledLimit& limit = *policy->limits[l];
+      const Quota* quota = limit.limiter.get<Quota>();
+      if (limit.spec.type != LimitType::kQuota || limit.spec.shadow || quota == nullptr) continue;
+      FleetLease::Pool& pool = t->lease->pool(l + 1);
+      pool.active = true;
+      pool.limit = limit.spec.name;
+      PoolTrack& track = t->pools[l + 1];
+      track.active = true;
+      track.limit = limit.spec.name;
+      track.cap = quota->capacity();
+      track.calendar = quota->calendar();
+    }
+    t->lease->set_wake(&FleetLeases::wake, this);
+    policy->state->set_fleet(t->lease.get());
+    std::lock_guard lock(mutex_);
+    tracked_.push_back(std::move(t));
+  }
+}
+
+void FleetLeases::start(uv_loop_t* loop) {
+  loop_ = loop;
+  uv_timer_init(loop, &timer_);
+  timer_.data = this;
+  uv_async_init(loop, &wake_, &FleetLeases::on_wake);
+  wake_.data = this;
+  handles_open_ = true;
+  redis_.start(loop);
+  const auto every = static_cast<uint64_t>(std::max<int64_t>(1, options_.fleet.refill_ms));
+  uv_timer_start(&timer_, &FleetLeases::on_timer, every, every);
+  spdlog::info("fleet: node '{}' (run {}), lease_ttl {} ms, refill every {} ms, {} contracts leased",
+               options_.fleet.node, run_, options_.fleet.lease_ttl / kNanosPerMilli, options_.fleet.refill_ms,
+               tracked_.size());
+}
+
+void FleetLeases::wake(void* self) { uv_async_send(&static_cast<FleetLeases*>(self)->wake_); }
+
+void FleetLeases::on_timer(uv_timer_t* timer) {
+  auto* self = static_cast<FleetLeases*>(timer->data);
+  self->tick(self->clock_.now(), false);
+}
+
+void FleetLeases::on_wake(uv_async_t* async) {
+  auto* self = static_cast<FleetLeases*>(async->data);
+  if (self->halted_) return;
+  self->tick(self->clock_.now(), true);
+}
+
+std::string FleetLeases::res_name(const PoolTrack& p, uint32_t tag) const {
+  return p.credits ? std::string("cr") : fmt::format("q:{}:{}", p.limit, tag);
+}
+
+// Σ credits of every lot this node knows: the credits pool's cap (Redis keeps the max any node reported).
+void FleetLeases::refresh_caps(Tracked& t) {
+  if (!t.pools[FleetLease::kCredits].active) return;
+  const Account* account = t.state->account();
+  if (account == nullptr) return;
+  const uint32_t lots = account->lot_count();
+  if (lots == t.lots_seen) return;
+  int64_t sum = 0;
+  for (uint32_t i = 0; i < lots; ++i)
+    if (auto lot = account->lot(i)) sum += lot->credits;
+  t.pools[FleetLease::kCredits].cap = sum;
+  t.lots_seen = lots;
+}
+
+void FleetLeases::tick(Nanos now, bool woken) {
+  if (woken) {
+    for (auto& t : tracked_) t->lease->wake_done();
+  }
+  redis_.check_timeouts(now);
+  if (!redis_.ready()) return;
+  const Nanos heartbeat_every = std::max<Nanos>(options_.fleet.refill_ms * kNanosPerMilli, options_.fleet.lease_ttl / 5);
+  if (!woken && !heartbeat_in_flight_ && now - last_heartbeat_ >= heartbeat_every) {
+    last_heartbeat_ = now;
+    heartbeat();
+  }
+  if (!woken && !status_in_flight_) poll_statuses();
+  for (auto& t : tracked_) {
+    if (t->in_flight) continue;
+    if (t->unanswered) {
+      Sent again = std::move(*t->unanswered);
+      t->unanswered.reset();
+      send_sync(*t, std::move(again));
+      continue;
+    }
+    if (auto sent = build_sync(*t, now, woken, false)) send_sync(*t, std::move(*sent));
+  }
+}
+
+std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, bool woken, bool final) {
+  std::lock_guard lock(mutex_);
+  refresh_caps(t);
+  FleetLease& lease = *t.lease;
+  const double refill_s = static_cast<double>(std::max<int64_t>(1, options_.fleet.refill_ms)) / 1000.0;
+  std::vector<std::string> res;  // name, kind, cap, spent, ret, want per resource
+  std::vector<SentResource> resources;
+  bool say = t.fresh || !t.leftovers.empty();
+  bool short_demand = false;
+  for (const auto& left : t.leftovers) {
+    res.insert(res.end(), {left.res, "q", "0", std::to_string(left.spent), std::to_string(left.returned), "0"});
+    resources.push_back({0, 0, false});
+  }
+  t.leftovers.clear();
+  for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
+    PoolTrack& p = t.pools[i];
+    if (!p.active) continue;
+    const uint32_t tag = p.credits ? 0 : FleetLease::tag_of(p.calendar->bounds(now).start);
+    if (!p.tag_set || tag != p.tag) {
+      if (p.tag_set) {  // the period ended: what is left of its lease goes back, what was spent is reported
+        const int64_t left = lease.roll(i, tag);
+        const int64_t spent = p.granted - p.returned - left - p.reported;
+        res.insert(res.end(), {res_name(p, p.tag), "q", "0", std::to_string(spent), std::to_string(left), "0"});
+        resources.push_back({i, p.tag, false});
+        say = true;
+      } else {
+        lease.roll(i, tag);
+      }
+      p.tag = tag;
+      p.tag_set = true;
+      p.granted = p.returned = p.reported = 0;
+      p.global_free = -1;
+    }
+    FleetLease::Pool& pool = lease.pool(i);
+    const uint64_t taken = pool.taken.load(std::memory_order_relaxed);
+    const uint64_t shorts = pool.short_takes.load(std::memory_order_relaxed);
+    const auto used_now = static_cast<double>(taken - std::min(taken, p.last_taken));
+    const bool shorted = shorts != p.last_short;
+    if (!woken || used_now > 0) {
+      // Rate: units per second over the last interval, smoothed.
+      p.rate = 0.7 * p.rate + 0.3 * (used_now / refill_s);
+    }
+    if (used_now > 0) p.last_used = now;
+    p.last_taken = taken;
+    p.last_short = shorts;
+    int64_t units = lease.units(i, tag);
+    int64_t ret = 0;
+    int64_t want = 0;
+    if (final || (units > 0 && !shorted && now - p.last_used > std::max<Nanos>(kIdleReturn, options_.fleet.refill_ms * 20 * kNanosPerMilli))) {
+      ret = lease.drain(i, tag, units);  // idle (or stopping): the units go back to the pool
+      units -= ret;
+    } else {
+      const auto per_refill = static_cast<int64_t>(std::ceil(p.rate * refill_s));
+      // Refill when less than two refills' worth is left, up to four: a sync
+      // answered late (a loaded Redis or host) still finds units here.
+      const int64_t target = std::max<int64_t>(shorted ? 1 : 0, 4 * per_refill + (shorted ? 1 : 0));
+      const int64_t low_watermark = std::max<int64_t>(shorted ? 1 : 0, 2 * per_refill);
+      if (units < low_watermark || (shorted && units == 0)) want = std::max<int64_t>(1, target - units);
+      if (shorted) short_demand = true;
+      want = std::min<int64_t>(want, int64_t{1} << 38);
+    }
+    const int64_t spent = p.granted - p.returned - ret - units - p.reported;
+    if (spent == 0 && ret == 0 && want == 0) {
+      if (!t.fresh) continue;
+    }
+    p.reported += spent;
+    p.returned += ret;
+    res.insert(res.end(), {res_name(p, tag), p.credits ? "c" : "q", std::to_string(p.cap), std::to_string(spent),
+                           std::to_string(ret), std::to_string(want)});
+    resources.push_back({i, tag, true});
+    say = true;
+    if (ret > 0) {
+      counters_.returns++;
+      counters_.returned_units += static_cast<uint64_t>(ret);
+    }
+  }
+  if (!say || resources.empty()) return std::nullopt;
+  if (short_demand) counters_.short_syncs++;
+  Sent sent;
+  sent.argv = {"EVAL",
+               persist::fleet::sync(),
+               "1",
+               t.pool_key,
+               options_.fleet.node,
+               run_,
+               std::to_string(++t.seq),
+               t.fresh ? "1" : "0",
+               std::to_string(live_nodes_),
+               std::to_string(resources.size())};
+  sent.argv.insert(sent.argv.end(), res.begin(), res.end());
+  sent.resources = std::move(resources);
+  return sent;
+}
+
+void FleetLeases::send_sync(Tracked& t, Sent sent) {
+  t.in_flight = true;
+  sent.sent_at = clock_.now();
+  auto shared = std::make_shared<Sent>(std::move(sent));
+  {
+    std::lock_guard lock(mutex_);
+    counters_.redis_commands++;
+  }
+  Tracked* tp = &t;
+  send_script(t.pool_key, shared->argv, [this, tp, shared](const redisReply* reply, bool) {
+    tp->in_flight = false;
+    const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING;
+    if (!ok) {
+      std::lock_guard lock(mutex_);
+      counters_.sync_failures++;
+      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+        const std::string error(reply->str, reply->len);
+        if (error.starts_with("SUPERSEDED")) counters_.superseded++;
+        spdlog::error("fleet: sync of '{}' refused: {}", tp->contract, error);
+      }
+      tp->unanswered = std::move(*shared);  // sent again as it is (same seq: applied at most once)
+      return;
+    }
+    on_sync_reply(*tp, reply);
+    std::lock_guard lock(mutex_);
+    counters_.syncs++;
+    auto& ring = counters_.latencies_us;
+    const int64_t us = (clock_.now() - shared->sent_at) / 1000;
+    if (ring.size() < kLatencyRing) ring.push_back(us);
+    else ring[counters_.latency_next++ % kLatencyRing] = us;
+    // Grants go where the sync asked for them.
+    const auto parts = split(std::string_view(reply->str, reply->len), ';');
+    for (size_t r = 0; r < shared->resources.size() && r < parts.size(); ++r) {
+      const SentResource& sr = shared->resources[r];
+      if (!sr.current) continue;
+      const auto f = split(parts[r], ',');
+      if (f.size() < 5) continue;
+      PoolTrack& p = tp->pools[sr.pool];
+      const int64_t grant = to_i64(f[0]);
+      if (grant > 0 && p.tag == sr.tag) {
+        tp->lease->add(sr.pool, sr.tag, grant);
+        p.granted += grant;
+        counters_.grants++;
+        counters_.granted_units += static_cast<uint64_t>(grant);
+      } else if (grant > 0) {
+        // The period rolled while the grant was on its way: it goes back with the next sync.
+        tp->leftovers.push_back({res_name(p, sr.tag), 0, grant});
+      }
+      p.global_free = to_i64(f[1]);
+      p.global_used = to_i64(f[2]);
+      p.global_leased = to_i64(f[3]);
+      p.doubt = to_i64(f[4]);
+      FleetLease::Pool& pool = tp->lease->pool(sr.pool);
+      pool.global_tag.store(sr.tag, std::memory_order_release);
+      pool.global_free.store(p.global_free, std::memory_order_release);
+    }
+  });
+}
+
+void FleetLeases::on_sync_reply(Tracked& t, const redisReply*) { t.fresh = false; }
+
+// The hot scripts (sync, heartbeat) are loaded once per connection and sent
+// as EVALSHA; until the SHA is known, or when Redis forgot it (NOSCRIPT: a
+// restarted or flushed Redis), the same call goes as EVAL.
+void FleetLeases::load_scripts() {
+  shas_.clear();
+  for (const std::string* script : {&persist::fleet::sync(), &persist::fleet::heartbeat()}) {
+    redis_.send("", {"SCRIPT", "LOAD", *script}, [this, script](const redisReply* reply, bool current) {
+      if (current && reply != nullptr && reply->type == REDIS_REPLY_STRING)
+        shas_[script->data()] = std::string(reply->str, reply->len);
+    });
+  }
+}
+
+void FleetLeases::send_script(std::string_view routing_key, const std::vector<std::string>& argv,
+                              persist::RedisConnection::ReplyHandler on_reply) {
+  auto sha = argv.size() > 1 && argv[0] == "EVAL" ? shas_.find(argv[1].data()) : shas_.end();
+  if (sha == shas_.end()) {
+    redis_.send(routing_key, argv, std::move(on_reply));
+    return;
+  }
+  std::vector<std::string> by_sha = argv;
+  by_sha[0] = "EVALSHA";
+  by_sha[1] = sha->second;
+  auto eval = std::make_shared<std::vector<std::string>>(argv);
+  const std::string key(routing_key);
+  redis_.send(routing_key, by_sha,
+              [this, eval, key, on_reply = std::move(on_reply)](const redisReply* reply, bool current) mutable {
+                if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+                    std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
+                  load_scripts();
+                  redis_.send(key, *eval, std::move(on_reply));  // the script text this time
+                  return;
+                }
+                on_reply(reply, current);
+              });
+}
+
+// Admin status changes (SUSPEND, RESUME, TERMINATE) made on any daemon are
+// in Redis' status hash (the store's write-ahead): each refill tick reads it
+// and applies what differs here, so every daemon follows within about one
+// refill_ms plus a round trip (a daemon that was cut off catches up on its
+// first tick back: the hash is the whole state, not a stream of changes).
+void FleetLeases::poll_statuses() {
+  status_in_flight_ = true;
+  const std::string key = options_.redis.prefix + "status";
+  {
+    std::lock_guard lock(mutex_);
+    counters_.redis_commands++;
+  }
+  redis_.send(key, {"HGETALL", key}, [this](const redisReply* reply, bool) {
+    status_in_flight_ = false;
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+      const std::string contract(reply->element[i]->str, reply->element[i]->len);
+      ContractState* st = state_.find(contract);
+      if (st == nullptr) continue;
+      auto image = persist::decode_contract(std::string_view(reply->element[i + 1]->str, reply->element[i + 1]->len));
+      if (!image) continue;
+      if (st->overridden() && st->status() == image->status && st->reason() == image->reason) continue;
+      st->restore_status(image->status, true, image->reason);
+      std::lock_guard lock(mutex_);
+      counters_.status_changes++;
+      spdlog::info("fleet: contract '{}' is now {} (changed on another daemon)", contract,
+                   yaml_name(image->status));
+    }
+  });
+}
+
+void FleetLeases::heartbeat() {
+  heartbeat_in_flight_ = true;
+  const std::string key = persist::fleet::nodes_key(options_.redis.prefix);
+  {
+    std::lock_guard lock(mutex_);
+    counters_.redis_commands++;
+    counters_.heartbeats++;
+  }
+  send_script(key,
+              {"EVAL", persist::fleet::heartbeat(), "1", key, options_.fleet.node,
+               std::to_string(options_.fleet.lease_ttl / kNanosPerMilli)},
+              [this](const redisReply* reply, bool) {
+                heartbeat_in_flight_ = false;
+                if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) return;
+                live_nodes_ = std::max<int64_t>(1, reply->element[0]->integer);
+                std::vector<std::string> dead;
+                for (size_t i = 1; i < reply->elements; ++i)
+                  if (reply->element[i]->type == REDIS_REPLY_STRING)
+                    dead.emplace_back(reply->element[i]->str, reply->element[i]->len);
+                if (!dead.empty()) reclaim_dead(dead);
+              });
+}
+
+// A node silent for lease_ttl: its leases leave every contract's pool (quota
+// units as spent, credits in doubt), then it leaves the live set. Every node
+// that notices does it; the scripts are idempotent.
+void FleetLeases::reclaim_dead(const std::vector<std::string>& dead) {
+  for (const std::string& node : dead) {
+    if (node == options_.fleet.node) continue;
+    auto remaining = std::make_shared<size_t>(tracked_.size());
+    auto moved = std::make_shared<int64_t>(0);
+    for (auto& t : tracked_) {
+      {
+        std::lock_guard lock(mutex_);
+        counters_.redis_commands++;
+      }
+      redis_.send(t->pool_key, {"EVAL", persist::fleet::reclaim(), "1", t->pool_key, node},
+                  [this, node, remaining, moved](const redisReply* reply, bool) {
+                    if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) *moved += reply->integer;
+                    if (--*remaining > 0) return;
+                    const std::string key = persist::fleet::nodes_key(options_.redis.prefix);
+                    redis_.send(key, {"EVAL", persist::fleet::forget(), "1", key, node},
+                                [](const redisReply*, bool) {});
+                    std::lock_guard lock(mutex_);
+                    counters_.reclaimed_nodes++;
+                    counters_.reclaimed_units += static_cast<uint64_t>(*moved);
+                    spdlog::warn("fleet: node '{}' silent for lease_ttl: {} leased units reclaimed (quota units "
+                                 "counted spent, credits in doubt)",
+                                 node, *moved);
+                  });
+    }
+  }
+}
+
+void FleetLeases::halt() {
+  if (handles_open_ && !halted_) {
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    // Workers may still wake it while they drain: it stays open (unreferenced,
+    // so the loop can end) until stop(), after the workers stopped.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&wake_));
+    halted_ = true;
+  }
+  redis_.close();
+}
+
+std::expected<void, std::string> FleetLeases::stop() {
+  halt();
+  if (handles_open_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+    handles_open_ = false;
+  }
+  // The final report: every unit back, what was spent reported, with a blocking connection.
+  auto sync = persist::RedisSync::open(options_.redis);
+  if (!sync) return std::unexpected("fleet: leases not returned (" + sync.error() + "); they return after lease_ttl");
+  std::string failed;
+  const Nanos now = clock_.now();
+  for (auto& t : tracked_) {
+    std::vector<Sent> to_send;
+    if (t->unanswered) to_send.push_back(std::move(*t->unanswered));
+    t->unanswered.reset();
+    if (auto last = build_sync(*t, now, false, true)) to_send.push_back(std::move(*last));
+    for (const Sent& s : to_send) {
+      auto r = sync->command(s.argv);
+      if (!r) failed += (failed.empty() ? "" : "; ") + t->contract + ": " + r.error();
+    }
+  }
+  const std::string key = persist::fleet::nodes_key(options_.redis.prefix);
+  if (failed.empty()) (void)sync->command({"EVAL", persist::fleet::forget(), "1", key, options_.fleet.node});
+  if (!failed.empty()) return std::unexpected("fleet: " + failed);
+  return {};
+}
+
+void FleetLeases::info(const std::function<void(std::string_view, std::string_view)>& visit) const {
+  std::lock_guard lock(mutex_);
+  const Counters& c = counters_;
+  uint64_t decisions = 0;
+  for (const auto& t : tracked_)
+    for (int code = 0; code < kCodeCount; ++code) decisions += t->state->decisions(static_cast<Code>(code));
+  visit("fleet_node", options_.fleet.node);
+  visit("fleet_run", run_);
+  visit("fleet_live_nodes", std::to_string(live_nodes_));
+  visit("fleet_redis_connected", c.connected ? "1" : "0");
+  visit("fleet_partition", c.connected ? "0" : "1");
+  visit("fleet_partition_ms",
+        std::to_string(c.partition_since == 0 ? 0 : (clock_.now() - c.partition_since) / kNanosPerMilli));
+  visit("fleet_lease_ttl_ms", std::to_string(options_.fleet.lease_ttl / kNanosPerMilli));
+  visit("fleet_refill_ms", std::to_string(options_.fleet.refill_ms));
+  visit("fleet_contracts", std::to_string(tracked_.size()));
+  visit("fleet_syncs", std::to_string(c.syncs));
+  visit("fleet_sync_failures", std::to_string(c.sync_failures));
+  visit("fleet_short_syncs", std::to_string(c.short_syncs));
+  visit("fleet_grants", std::to_string(c.grants));
+  visit("fleet_granted_units", std::to_string(c.granted_units));
+  visit("fleet_returns", std::to_string(c.returns));
+  visit("fleet_returned_units", std::to_string(c.returned_units));
+  visit("fleet_heartbeats", std::to_string(c.heartbeats));
+  visit("fleet_status_changes", std::to_string(c.status_changes));
+  visit("fleet_reclaimed_nodes", std::to_string(c.reclaimed_nodes));
+  visit("fleet_reclaimed_units", std::to_string(c.reclaimed_units));
+  visit("fleet_superseded", std::to_string(c.superseded));
+  visit("fleet_refill_p50_us", std::to_string(percentile(c.latencies_us, 0.5)));
+  visit("fleet_refill_p99_us", std::to_string(percentile(c.latencies_us, 0.99)));
+  visit("fleet_redis_commands", std::to_string(c.redis_commands));
+  visit("fleet_decisions", std::to_string(decisions));
+  visit("fleet_commands_per_1000_decisions",
+        decisions == 0 ? "0" : fmt::format("{:.2f}", 1000.0 * static_cast<double>(c.redis_commands) /
+                                                          static_cast<double>(decisions)));
+  int64_t on_lease = 0;
+  for (const auto& t : tracked_) {
+    for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
+      const PoolTrack& p = t->pools[i];
+      if (!p.active) continue;
+      const int64_t units = t->lease->units(i, p.tag);
+      on_lease += units;
+      const std::string name = fmt::format("fleet_lease:{}:{}", t->contract, p.credits ? "credits" : p.limit);
+      visit(name, fmt::format("units={},global_free={},global_leased={},rate={:.0f}", units, p.global_free,
+                              p.global_leased, p.rate));
+    }
+  }
+  // What this node holds is what other nodes may be refused meanwhile (the under-admission bound).
+  visit("fleet_units_on_lease", std::to_string(on_lease));
+}
+
+void FleetLeases::contract_info(std::string_view contract,
+                                const std::function<void(std::string_view, std::string_view)>& visit) const {
+  // The global figures are read from Redis now (the admin thread may block);
+  // when it cannot be reached, the figures of the latest sync are shown, marked stale.
+  std::unordered_map<std::string, int64_t> pool;
+  bool live = false;
+  if (auto sync = persist::RedisSync::open(options_.redis)) {
+    auto r = sync->command({"HGETALL", persist::fleet::pool_key(options_.redis.prefix, contract)});
+    if (r && (*r)->type == REDIS_REPLY_ARRAY) {
+      live = true;
+      for (size_t i = 0; i + 1 < (*r)->elements; i += 2) {
+        const redisReply* k = (*r)->element[i];
+        const redisReply* v = (*r)->element[i + 1];
+        pool[std::string(k->str, k->len)] = to_i64(std::string_view(v->str, v->len));
+      }
+    }
+  }
+  auto get = [&](const std::string& field) {
+    auto it = pool.find(field);
+    return it == pool.end() ? int64_t{0} : it->second;
+  };
+  std::lock_guard lock(mutex_);
+  for (const auto& t : tracked_) {
+    if (t->contract != contract) continue;
+    visit("fleet.node", options_.fleet.node);
+    visit("fleet.figures", live ? "live" : "stale (Redis unreachable: as of the latest sync)");
+    for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
+      const PoolTrack& p = t->pools[i];
+      if (!p.active) continue;
+      const std::string base = p.credits ? "fleet.credits" : "fleet.limit." + p.limit;
+      int64_t used = p.global_used, leased = p.global_leased, doubt = p.doubt, free = p.global_free;
+      if (live) {
+        const std::string res = res_name(p, p.tag);
+        used = get(res + "|used");
+        leased = get(res + "|leased");
+        doubt = p.credits ? get("cr|doubt") : 0;
+        const int64_t cap = p.credits ? std::max(p.cap, get("cr|in")) : p.cap;
+        free = cap - doubt - used - leased;
+      }
+      visit(base + ".lease", std::to_string(t->lease->units(i, p.tag)));
+      visit(base + ".global_remaining", std::to_string(free < 0 && !live ? -1 : free + leased));
+      visit(base + ".global_free", std::to_string(free));
+      visit(base + ".global_leased", std::to_string(leased));
+      visit(base + ".global_used", std::to_string(used));
+      if (p.credits) visit("fleet.credits.in_doubt", std::to_string(doubt));
+    }
+  }
+}
+
+std::expected<int64_t, std::string> FleetLeases::resolve(std::string_view contract, bool spent) const {
+  auto sync = persist::RedisSync::open(options_.redis);
+  if (!sync) return std::unexpected(sync.error());
+  const std::string key = persist::fleet::pool_key(options_.redis.prefix, contract);
+  auto r = sync->command({"EVAL", persist::fleet::resolve(), "1", key, spent ? "spent" : "returned"});
+  if (!r) return std::unexpected(r.error());
+  return (*r)->integer;
+}
+
+}  // namespace tollgate

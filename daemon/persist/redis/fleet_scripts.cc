@@ -1,0 +1,136 @@
+#include "persist/redis/fleet_scripts.h"
+
+namespace tollgate::persist::fleet {
+namespace {
+
+// Moves `node`'s leases out of the pool: quota units to used, credits to doubt.
+constexpr const char* kReclaim = R"lua(
+local function reclaim(pool, node)
+  local suffix = '|n|' .. node
+  local all = redis.call('HGETALL', pool)
+  local moved = 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if #f > #suffix and string.sub(f, -#suffix) == suffix then
+      local v = tonumber(all[i + 1]) or 0
+      local res = string.sub(f, 1, #f - #suffix)
+      if v ~= 0 then
+        redis.call('HINCRBY', pool, res .. '|leased', -v)
+        if res == 'cr' then redis.call('HINCRBY', pool, 'cr|doubt', v)
+        else redis.call('HINCRBY', pool, res .. '|used', v) end
+        moved = moved + v
+      end
+      redis.call('HDEL', pool, f)
+    end
+  end
+  redis.call('HDEL', pool, 'run|' .. node, 'seq|' .. node, 'last|' .. node)
+  return moved
+end
+)lua";
+
+
+}  // namespace
+
+std::string pool_key(std::string_view prefix, std::string_view contract) {
+  return std::string(prefix) + "{c:" + std::string(contract) + "}:pool";
+}
+std::string nodes_key(std::string_view prefix) { return std::string(prefix) + "fleet:nodes"; }
+std::string admin_channel(std::string_view prefix) { return std::string(prefix) + "fleet:admin"; }
+
+const std::string& sync() {
+  static const std::string s = std::string(kReclaim) + R"lua(
+local pool = KEYS[1]
+local node, run, seq, fresh = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+local live = tonumber(ARGV[5])
+if live < 1 then live = 1 end
+local stored_run = redis.call('HGET', pool, 'run|' .. node)
+if stored_run == run then
+  local stored_seq = tonumber(redis.call('HGET', pool, 'seq|' .. node) or '0')
+  if seq <= stored_seq then return redis.call('HGET', pool, 'last|' .. node) or '' end
+elseif fresh then
+  reclaim(pool, node)
+elseif not stored_run then
+  -- Redis forgot this node (restarted without its data, or reclaimed it
+  -- while it was cut off for lease_ttl): go on; its reports and returns
+  -- settle against what the reclaim counted.
+else
+  return redis.error_reply('SUPERSEDED node ' .. node .. ' runs elsewhere (another run took its leases)')
+end
+local n = tonumber(ARGV[6])
+local out = {}
+for r = 0, n - 1 do
+  local b = 7 + r * 6
+  local res, kind = ARGV[b], ARGV[b + 1]
+  local cap, spent, ret, want = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local nf = res .. '|n|' .. node
+  if spent + ret ~= 0 then
+    redis.call('HINCRBY', pool, nf, -(spent + ret))
+    redis.call('HINCRBY', pool, res .. '|leased', -(spent + ret))
+  end
+  if spent ~= 0 then redis.call('HINCRBY', pool, res .. '|used', spent) end
+  local total = cap
+  local doubt = 0
+  if kind == 'c' then
+    local known = tonumber(redis.call('HGET', pool, 'cr|in') or '0')
+    if cap > known then redis.call('HSET', pool, 'cr|in', cap) else total = known end
+    doubt = tonumber(redis.call('HGET', pool, 'cr|doubt') or '0')
+    total = total - doubt
+  end
+  local used = tonumber(redis.call('HGET', pool, res .. '|used') or '0')
+  local leased = tonumber(redis.call('HGET', pool, res .. '|leased') or '0')
+  local free = total - used - leased
+  local grant = 0
+  if want > 0 and free > 0 then
+    local share = math.floor(free / (2 * live))
+    if share < 1 then share = 1 end
+    grant = math.min(want, share, free)
+    redis.call('HINCRBY', pool, nf, grant)
+    redis.call('HINCRBY', pool, res .. '|leased', grant)
+    free = free - grant
+    leased = leased + grant
+  end
+  out[#out + 1] = grant .. ',' .. free .. ',' .. used .. ',' .. leased .. ',' .. doubt
+end
+local answer = table.concat(out, ';')
+redis.call('HSET', pool, 'run|' .. node, run, 'seq|' .. node, seq, 'last|' .. node, answer)
+return answer
+)lua";
+  return s;
+}
+
+const std::string& reclaim() {
+  static const std::string s = std::string(kReclaim) + "return reclaim(KEYS[1], ARGV[1])\n";
+  return s;
+}
+
+const std::string& heartbeat() {
+  static const std::string s = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[2])))
+local live = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')
+local out = {live}
+for i = 1, #dead do out[#out + 1] = dead[i] end
+return out
+)lua";
+  return s;
+}
+
+const std::string& forget() {
+  static const std::string s = "return redis.call('ZREM', KEYS[1], ARGV[1])\n";
+  return s;
+}
+
+const std::string& resolve() {
+  static const std::string s = R"lua(
+local doubt = tonumber(redis.call('HGET', KEYS[1], 'cr|doubt') or '0')
+if doubt == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cr|doubt', 0)
+if ARGV[1] == 'spent' then redis.call('HINCRBY', KEYS[1], 'cr|used', doubt) end
+return doubt
+)lua";
+  return s;
+}
+
+}  // namespace tollgate::persist::fleet

@@ -1,0 +1,53 @@
+// Fleet mode's keys and Lua scripts (docs/fleet.md): the global pools each
+// node leases units from. Every key of one contract carries the hash tag
+// {c:<contract>}, so each script touches one slot (Redis Cluster ready).
+//
+// Keys (P = storage.redis.prefix):
+//   P{c:<contract>}:pool   hash, per resource R ("cr" = prepaid credits,
+//                          "q:<limit>:<period tag>" = a quota's period):
+//     R|used     units spent fleet-wide (reported, or leases of dead nodes)
+//     R|leased   units on lease at live nodes (Σ R|n|<node>)
+//     R|n|<node> units on lease at that node
+//     cr|in      Σ credits of every lot any node knows (raised with max())
+//     cr|doubt   credits leased to nodes that died: neither spendable nor lost
+//     run|<node>, seq|<node>, last|<node>   the node's run id, last applied
+//                sync and its reply (a resent sync answers the same again)
+//   P fleet:nodes          sorted set: node -> last heartbeat (Redis TIME, ms)
+// Plain functions of strings; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tollgate::persist::fleet {
+
+std::string pool_key(std::string_view prefix, std::string_view contract);
+std::string nodes_key(std::string_view prefix);
+// Pub/sub channel of admin changes (status overrides) for the whole fleet.
+std::string admin_channel(std::string_view prefix);
+
+// KEYS: pool. ARGV: node, run, seq, fresh (1: the first sync of this run:
+// the node's leases of an earlier run are reclaimed first), live nodes,
+// resource count, then per resource: name, kind (c | q), cap (credits: Σ lot
+// credits known; quota: its limit), spent since the last report, units
+// returned, units wanted. Applies reports and returns, then grants at most
+// min(wanted, max(1, floor(free / (2 × live))), free) where free = cap − used
+// − leased (− doubt for credits). Returns "g,free,used,leased,doubt;..." per
+// resource; a resend of an applied seq returns the stored answer unchanged;
+// another run of the same node id is refused (-SUPERSEDED); a node Redis
+// has forgotten (restarted empty, or reclaimed while cut off) goes on.
+const std::string& sync();
+// KEYS: pool. ARGV: node. A dead node's leases: quota units count as spent,
+// credits go in doubt. Returns the units moved. Idempotent.
+const std::string& reclaim();
+// KEYS: nodes. ARGV: node, lease_ttl ms. Marks the node alive (Redis' clock)
+// and returns {live nodes, dead node ids...} (dead: no heartbeat for lease_ttl).
+const std::string& heartbeat();
+// KEYS: nodes. ARGV: node. Forgets a node once its leases were reclaimed
+// everywhere (or at a clean shutdown).
+const std::string& forget();
+// KEYS: pool. ARGV: spent | returned. In-doubt credits resolved by an
+// operator: counted as spent, or made spendable again. Returns the credits moved.
+const std::string& resolve();
+
+}  // namespace tollgate::persist::fleet

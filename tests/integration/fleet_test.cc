@@ -1,0 +1,312 @@
+// Fleet mode (docs/fleet.md): three tollgated on one real redis-server share
+// a contract's daily quota and its prepaid credits by leasing. Load from
+// several clients spread over the daemons until every daemon says the global
+// pool is spent: what they allowed together equals the quota (the credits)
+// exactly; a daemon killed with -9 under load loses nothing to the others
+// (its lease is reclaimed after lease_ttl, nothing is spent twice) and the
+// ledger still sums. lease_ttl is short so that each test takes seconds.
+// Waits poll a condition with a deadline; nothing sleeps for time to pass.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "integration/daemon_harness.h"
+
+namespace tollgate::testing {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int64_t kQuota = 3000;
+constexpr int64_t kCredits = 2000;  // 200000 minor units at 100 each
+constexpr int64_t kUnitPrice = 100;
+
+std::string fleet_config(const std::string& node) {
+  return R"(
+fleet:
+  node: )" + node + R"(
+  lease_ttl: 1s
+  refill_ms: 20
+pricing:
+  flat:
+    - { prepay_from: 0, unit_price: 100 }
+contracts:
+  acme:
+    limits:
+      - { name: daily, type: quota, limit: 3000, period: day }
+  shut:
+    fail: closed
+    limits:
+      - { name: daily, type: quota, limit: 1000000, period: day }
+  budget:
+    fail: local
+    fail_local_budget: 5
+    limits:
+      - { name: daily, type: quota, limit: 1000000, period: day }
+  paid:
+    pricing: flat
+    limits:
+      - { name: daily, type: quota, limit: 100000000, period: day }
+)";
+}
+
+bool eventually(const std::function<bool()>& condition, int timeout_ms = 10000) {
+  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+  while (SteadyClock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return condition();
+}
+
+struct Outcome {
+  bool answered = false;
+  bool allowed = false;
+  std::string code;
+  int64_t retry_after_ms = 0;
+};
+
+Outcome check(redisContext* c, const std::string& key) {
+  Reply r = command(c, {"CHECK", key});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7) return {};
+  return {true, r->element[0]->integer == 1, std::string(r->element[1]->str, r->element[1]->len),
+          r->element[4]->integer};
+}
+
+// A denial that says the global pool is spent (not just this node's lease):
+// QUOTA until the period ends (over a second away), or BALANCE for good.
+bool spent_for_good(const Outcome& o) {
+  return o.answered && !o.allowed && (o.retry_after_ms < 0 || o.retry_after_ms > 1000);
+}
+
+// Each client calls `key` on its daemon until its daemon says the pool is
+// spent (or the deadline); returns Σ allowed. `stop_after` (optional) is read
+// before every call: true stops every client at once.
+int64_t load(const std::vector<Daemon*>& daemons, int clients_per_daemon, const std::string& key,
+             std::atomic<int64_t>* allowed_by = nullptr, int timeout_ms = 20000) {
+  std::atomic<int64_t> total{0};
+  std::vector<std::thread> threads;
+  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+  for (size_t d = 0; d < daemons.size(); ++d) {
+    for (int k = 0; k < clients_per_daemon; ++k) {
+      threads.emplace_back([&, d] {
+        Client c = daemons[d]->connect();
+        while (SteadyClock::now() < deadline) {
+          const Outcome o = check(c.get(), key);
+          if (!o.answered) return;  // the daemon went away
+          if (o.allowed) {
+            total.fetch_add(1);
+            if (allowed_by != nullptr) allowed_by[d].fetch_add(1);
+          } else if (spent_for_good(o)) {
+            return;
+          }
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  return total.load();
+}
+
+int64_t info_value(redisContext* c, const std::string& section, const std::string& name) {
+  Reply r = command(c, {"INFO", section});
+  if (!r || r->type != REDIS_REPLY_STRING) return -1;
+  const std::string text(r->str, r->len);
+  const size_t at = text.find("\n" + name + ":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + name.size() + 2));
+}
+
+int64_t pool_field(redisContext* redis, const std::string& contract, const std::string& field) {
+  auto f = fields(redis, {"HGETALL", "tollgate:{c:" + contract + "}:pool"});
+  int64_t sum = 0;
+  for (const auto& [k, v] : f)
+    if (k.ends_with(field) && !k.starts_with("last|")) sum += std::stoll(v);
+  return sum;
+}
+
+class Fleet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.start());
+    storage_ = RedisStorage{redis_.socket(), "", "", 20, ""};
+  }
+  std::unique_ptr<Daemon> start(const std::string& node) {
+    auto d = std::make_unique<Daemon>(fleet_config(node), storage_);
+    EXPECT_TRUE(d->wait_ready()) << d->log();
+    return d;
+  }
+  RedisServer redis_;
+  RedisStorage storage_;
+};
+
+// Verifies zero overshoot and no stranded units: three daemons, six clients,
+// until every daemon says the pool is spent, allow the daily quota exactly;
+// then every lease is back (nothing leased, everything used) in Redis.
+TEST_F(Fleet, QuotaIsExactAcrossThreeDaemons) {
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  std::atomic<int64_t> by[3] = {0, 0, 0};
+  const int64_t allowed = load({a.get(), b.get(), c.get()}, 2, "acme", by);
+  EXPECT_EQ(allowed, kQuota) << "per daemon: " << by[0] << " " << by[1] << " " << by[2];
+  for (auto& d : by) EXPECT_GT(d.load(), 0) << "every daemon took part";
+  // Every daemon's clients stopped on a global denial: nothing may pass anywhere now.
+  for (Daemon* d : {a.get(), b.get(), c.get()}) {
+    Client client = d->connect();
+    EXPECT_FALSE(check(client.get(), "acme").allowed);
+  }
+  Client r = redis_.connect();
+  ASSERT_TRUE(eventually([&] { return pool_field(r.get(), "acme", "|used") == kQuota; }))
+      << "used " << pool_field(r.get(), "acme", "|used") << " leased " << pool_field(r.get(), "acme", "|leased");
+  EXPECT_EQ(pool_field(r.get(), "acme", "|leased"), 0);
+  Client admin = a->connect_admin();
+  EXPECT_TRUE(eventually([&] { return info_value(admin.get(), "fleet", "fleet_live_nodes") == 3; }, 5000));
+  auto contract = fields(admin.get(), {"CONTRACT", "acme"});
+  EXPECT_EQ(contract["fleet.limit.daily.global_remaining"], "0");
+  // A clean stop returns its leases and leaves the live set.
+  EXPECT_EQ(c->stop(15), 0);
+  EXPECT_TRUE(eventually([&] { return info_value(admin.get(), "fleet", "fleet_live_nodes") == 2; }, 5000));
+}
+
+// Verifies the credits: the prepaid balance is spent exactly once across the
+// fleet (total allowed == credits), and Σ LEDGER = balance = 0 afterwards.
+TEST_F(Fleet, CreditsAreSpentExactlyOnceAndTheLedgerSums) {
+  {
+    auto first = start("gw-a");
+    Client admin = first->connect_admin();
+    Reply rc = command(admin.get(), {"RECHARGE", "paid", std::to_string(kCredits * kUnitPrice), "pay-1"});
+    ASSERT_EQ(rc->type, REDIS_REPLY_ARRAY);
+    ASSERT_EQ(first->stop(15), 0);
+  }
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  const int64_t allowed = load({a.get(), b.get(), c.get()}, 2, "paid");
+  EXPECT_EQ(allowed, kCredits);
+  Client r = redis_.connect();
+  ASSERT_TRUE(eventually([&] { return pool_field(r.get(), "paid", "cr|used") == kCredits; }));
+  for (auto* d : {a.get(), b.get(), c.get()}) EXPECT_EQ(d->stop(15), 0) << d->log();
+  auto after = start("gw-a");
+  Client admin = after->connect_admin();
+  const LedgerView l = ledger(admin.get(), "paid");
+  auto contract = fields(admin.get(), {"CONTRACT", "paid"});
+  EXPECT_EQ(std::stoll(contract["balance"]), 0);
+  EXPECT_EQ(l.sum, 0) << "Σ ledger = balance";
+  EXPECT_EQ(l.recharged, kCredits * kUnitPrice);
+  EXPECT_EQ(contract["fleet.credits.in_doubt"], "0");
+}
+
+// Verifies kill -9 of a daemon holding leases under load: the others go on,
+// the dead node is reclaimed after lease_ttl (its quota units counted spent,
+// its credits in doubt, visible in CONTRACT), nothing is allowed twice, and
+// FLEET RESOLVE settles the doubt.
+TEST_F(Fleet, KillNineOfALeaseHolderUnderLoad) {
+  {
+    auto first = start("gw-a");
+    Client admin = first->connect_admin();
+    ASSERT_EQ(command(admin.get(), {"RECHARGE", "paid", std::to_string(kCredits * kUnitPrice), "pay-1"})->type,
+              REDIS_REPLY_ARRAY);
+    ASSERT_EQ(first->stop(15), 0);
+  }
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  std::atomic<int64_t> by[3] = {0, 0, 0};
+  std::thread killer([&] {
+    eventually([&] { return by[1].load() > 200; }, 10000);
+    b->stop(9);
+  });
+  const int64_t allowed = load({a.get(), b.get(), c.get()}, 2, "paid", by);
+  killer.join();
+  EXPECT_LE(allowed, kCredits) << "zero overshoot";
+  Client r = redis_.connect();
+  Client admin = a->connect_admin();
+  // gw-b is reclaimed once silent for lease_ttl.
+  ASSERT_TRUE(eventually([&] { return info_value(admin.get(), "fleet", "fleet_reclaimed_nodes") >= 1 ||
+                                      info_value(c->connect_admin().get(), "fleet", "fleet_reclaimed_nodes") >= 1; }))
+      << a->log();
+  EXPECT_EQ(command(r.get(), {"ZSCORE", "tollgate:fleet:nodes", "gw-b"})->type, REDIS_REPLY_NIL);
+  // What gw-b held is in doubt, neither spendable nor lost: used + doubt + leased = credits.
+  // The survivors report what they spent within a refill or two.
+  EXPECT_TRUE(eventually([&] { return pool_field(r.get(), "paid", "cr|used") + pool_field(r.get(), "paid", "cr|doubt") >= allowed; }));
+  const int64_t used = pool_field(r.get(), "paid", "cr|used");
+  const int64_t doubt = pool_field(r.get(), "paid", "cr|doubt");
+  EXPECT_EQ(used + doubt + pool_field(r.get(), "paid", "cr|leased"), kCredits);
+  EXPECT_GE(used + doubt, allowed) << "nothing double-spent";
+  auto contract = fields(admin.get(), {"CONTRACT", "paid"});
+  EXPECT_EQ(contract["fleet.credits.in_doubt"], std::to_string(doubt)) << "the doubt is visible";
+  // The operator settles it: gw-b's unreported units were (maybe) not spent.
+  Reply resolved = command(admin.get(), {"FLEET", "RESOLVE", "paid", "returned"});
+  ASSERT_EQ(resolved->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ(resolved->integer, doubt);
+  EXPECT_EQ(pool_field(r.get(), "paid", "cr|doubt"), 0);
+  a->stop(15);
+  c->stop(15);
+  auto after = start("gw-a");
+  Client admin2 = after->connect_admin();
+  auto restored = fields(admin2.get(), {"CONTRACT", "paid"});
+  EXPECT_EQ(ledger(admin2.get(), "paid").sum, std::stoll(restored["balance"])) << "Σ ledger = balance";
+}
+
+// Verifies admin propagation: SUSPEND on one daemon makes every daemon deny
+// SUSPENDED within a bound (measured and printed), RESUME lifts it everywhere.
+TEST_F(Fleet, SuspendOnOneDaemonReachesAll) {
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  Client cb = b->connect(), cc = c->connect(), admin = a->connect_admin();
+  const auto before = SteadyClock::now();
+  ASSERT_EQ(command(admin.get(), {"SUSPEND", "acme", "unpaid"})->type, REDIS_REPLY_STATUS);
+  const auto acked = SteadyClock::now();
+  ASSERT_TRUE(eventually([&] {
+    return check(cb.get(), "acme").code == "SUSPENDED" && check(cc.get(), "acme").code == "SUSPENDED";
+  }, 5000));
+  const auto seen = SteadyClock::now();
+  std::printf("fleet: SUSPEND acknowledged in %lld ms, every daemon denies %lld ms after the acknowledgement\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(acked - before).count()),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(seen - acked).count()));
+  ASSERT_EQ(command(admin.get(), {"RESUME", "acme"})->type, REDIS_REPLY_STATUS);
+  EXPECT_TRUE(eventually([&] { return check(cb.get(), "acme").code != "SUSPENDED"; }, 5000));
+  EXPECT_GE(info_value(b->connect_admin().get(), "fleet", "fleet_status_changes"), 2);
+}
+
+// Verifies the partition bounds: with Redis killed a daemon spends what it
+// holds on lease, then fail: closed denies UNAVAILABLE and fail: local admits
+// at most fail_local_budget more (per period and limit).
+TEST_F(Fleet, RedisKilledLeaseThenFailPolicy) {
+  auto a = start("gw-a");
+  Client client = a->connect(), admin = a->connect_admin();
+  // Warm both contracts so that the node holds leases.
+  for (int i = 0; i < 200; ++i) {
+    check(client.get(), "shut");
+    check(client.get(), "budget");
+  }
+  auto lease = [&](const std::string& contract) {
+    auto f = fields(admin.get(), {"CONTRACT", contract});
+    return std::stoll(f["fleet.limit.daily.lease"]);
+  };
+  const int64_t shut_lease = lease("shut"), budget_lease = lease("budget");
+  redis_.kill();
+  ASSERT_TRUE(eventually([&] { return info_value(admin.get(), "persistence", "redis_connected") == 0; }));
+  int64_t shut_allowed = 0, budget_allowed = 0;
+  bool unavailable = false;
+  for (int i = 0; i < 300; ++i) {
+    const Outcome s = check(client.get(), "shut");
+    shut_allowed += s.allowed;
+    unavailable = unavailable || s.code == "UNAVAILABLE";
+    budget_allowed += check(client.get(), "budget").allowed;
+  }
+  EXPECT_TRUE(unavailable);
+  EXPECT_LE(shut_allowed, shut_lease) << "closed: only what was on lease";
+  EXPECT_LE(budget_allowed, budget_lease + 5) << "local: the lease plus the budget";
+  EXPECT_GE(budget_allowed, 5) << "local: the budget is usable";
+  EXPECT_EQ(info_value(admin.get(), "fleet", "fleet_partition"), 1);
+}
+
+// Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.
+TEST(FleetConfig, NeedsRedisAndRefusesFleetKeyClasses) {
+  Daemon memory(fleet_config("gw-x"));
+  EXPECT_FALSE(memory.wait_ready(3000));
+  EXPECT_NE(memory.log().find("fleet: needs storage.mode: redis"), std::string::npos) << memory.log();
+}
+
+}  // namespace
+}  // namespace tollgate::testing
