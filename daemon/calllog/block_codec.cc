@@ -32,6 +32,7 @@ enum Flag : uint8_t {
   kWait = 0x40,
   kCost = 0x80,
 };
+constexpr uint8_t kBalanceBit = 0x80;  // in a check's code byte
 
 // Reads the raw block front to back; any overrun sets `error` once.
 class Cursor {
@@ -113,12 +114,19 @@ void BlockEncoder::add(const CallRecord& r) {
   body_.push_back(static_cast<char>(flags));
   put_zigzag(body_, r.time - previous_time_);
   previous_time_ = r.time;
-  put_varint(body_, intern(r.key));
+  const uint32_t key = intern(r.key);
+  put_varint(body_, key);
   if (r.kind == RecordKind::kCheck) {
     put_varint(body_, r.channel.empty() ? 0 : intern(r.channel) + 1);
     put_varint(body_, r.purpose.empty() ? 0 : intern(r.purpose) + 1);
     put_varint(body_, r.limit.empty() ? 0 : intern(r.limit) + 1);
-    body_.push_back(static_cast<char>(r.code));
+    const bool priced = r.balance >= 0;
+    body_.push_back(static_cast<char>(static_cast<uint8_t>(r.code) | (priced ? kBalanceBit : 0)));
+    if (priced) {
+      if (last_balance_.size() <= key) last_balance_.resize(key + 1, 0);
+      put_zigzag(body_, r.balance - last_balance_[key]);
+      last_balance_[key] = r.balance;
+    }
   }
   if (flags & kCost) put_zigzag(body_, r.cost);
   if (flags & kSubject) put_varint(body_, intern_subject(r.subject_hash));
@@ -146,6 +154,7 @@ void BlockEncoder::finish(std::string& out) const {
 void BlockEncoder::clear() {
   strings_.clear();
   string_index_.clear();
+  last_balance_.clear();
   subjects_.clear();
   subject_index_.clear();
   body_.clear();
@@ -170,6 +179,7 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
   if (n > out.raw.size()) return std::unexpected("record count " + std::to_string(n) + " is larger than the block");
   Nanos time = c.zigzag();
   out.records.reserve(n);
+  std::vector<int64_t> last_balance(strings.size(), 0);
   auto string_at = [&](uint64_t index) -> std::string_view {
     if (index >= strings.size()) {
       c.fail("string index " + std::to_string(index) + " out of range");
@@ -193,14 +203,20 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
     r.allowed = (flags & kAllowed) != 0;
     time += c.zigzag();
     r.time = time;
-    r.key = string_at(c.varint());
+    const uint64_t key = c.varint();
+    r.key = string_at(key);
     if (r.kind == RecordKind::kCheck) {
       r.channel = optional_string();
       r.purpose = optional_string();
       r.limit = optional_string();
-      const uint8_t code = c.byte();
+      const uint8_t code_byte = c.byte();
+      const uint8_t code = code_byte & ~kBalanceBit;
       if (code >= kCodeCount) c.fail("unknown decision code " + std::to_string(code));
       r.code = static_cast<Code>(code);
+      if ((code_byte & kBalanceBit) != 0 && c.error.empty()) {
+        r.balance = last_balance[key] + c.zigzag();
+        last_balance[key] = r.balance;
+      }
     }
     r.cost = (flags & kCost) ? c.zigzag() : 1;
     if (flags & kSubject) {

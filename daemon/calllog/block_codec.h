@@ -11,7 +11,9 @@
 //                 5 hold, 6 wait, 7 cost != 1
 //     zz time - previous record's time (the first: - base_time)
 //     varint key (string index)
-//     kCheck only: varint channel+1, purpose+1, limit+1 (0: none), u8 code
+//     kCheck only: varint channel+1, purpose+1, limit+1 (0: none),
+//                  u8 code (bit 7: a balance follows, as zz change from
+//                  the key's previous balance in the block, from 0 first)
 //     [zz cost] [varint subject index] [u64 id hash] [zz hold_ms] [zz wait_ms]
 // Strings are interned per block, so every block decodes on its own: a
 // damaged block costs its own records only.
@@ -47,6 +49,7 @@ class BlockEncoder {
 
   std::vector<std::string_view> strings_;  // views into the map's keys
   std::unordered_map<std::string, uint32_t> string_index_;
+  std::vector<int64_t> last_balance_;  // by string index (the key's)
   std::vector<uint64_t> subjects_;
   std::unordered_map<uint64_t, uint32_t> subject_index_;
   std::string body_;

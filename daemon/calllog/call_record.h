@@ -38,6 +38,7 @@ struct CallRecord {
   bool allowed = false;
   Code code = Code::kUnknown;
   std::string_view limit;  // the deciding limit; empty when none
+  int64_t balance = -1;    // kCheck: the live decision's balance (minor units); -1 without pricing
 };
 
 // The hash a SUBJECT or an ID is logged as (xxh3, never 0: 0 means "none").

@@ -93,7 +93,7 @@ class WorkerBuffer {
     uint8_t allowed = 0;
     uint8_t reserved = 0;
     uint16_t key_len = 0, channel_len = 0, purpose_len = 0, limit_len = 0;
-    int64_t time = 0, cost = 0, hold_ms = 0, wait_ms = 0;
+    int64_t time = 0, cost = 0, hold_ms = 0, wait_ms = 0, balance = -1;
     uint64_t subject_hash = 0, id_hash = 0;
   };
   static_assert(sizeof(Header) % 8 == 0);
@@ -119,6 +119,7 @@ class WorkerBuffer {
     h.cost = r.cost;
     h.hold_ms = r.hold_ms;
     h.wait_ms = r.wait_ms;
+    h.balance = r.balance;
     h.subject_hash = r.subject_hash;
     h.id_hash = r.id_hash;
     std::memcpy(p, &h, sizeof h);
@@ -140,6 +141,7 @@ class WorkerBuffer {
     r.cost = h.cost;
     r.hold_ms = h.hold_ms;
     r.wait_ms = h.wait_ms;
+    r.balance = h.balance;
     r.subject_hash = h.subject_hash;
     r.id_hash = h.id_hash;
     const char* s = p + sizeof(Header);
