@@ -16,6 +16,7 @@
 
 #include "app/directories.h"
 #include "app/systemd_notify.h"
+#include "calllog/call_log.h"
 #include "commands/admin_service.h"
 #include "commands/cell_commands.h"
 #include "engine/cell_throttle.h"
@@ -257,12 +258,55 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
       server->for_each_counter([&](std::string_view name, uint64_t value) { visit(name, std::to_string(value)); });
     };
   }
+  // call_log: workers record every CHECK into rings of their own; its
+  // writer thread turns them into segments (calllog/call_log.h).
+  std::unique_ptr<calllog::CallLog> call_log;
+  if (config->call_log.enabled) {
+    const CallLogConfig& c = config->call_log;
+    if (auto made = make_directories(c.dir, kStorageDirMode, "call_log.dir"); !made) {
+      spdlog::error("call_log: {}", made.error());
+      return 1;
+    }
+    calllog::CallLogOptions o;
+    o.dir = c.dir;
+    o.sample = c.sample;
+    o.max_bytes = c.max_bytes;
+    o.segment_bytes = c.segment_bytes;
+    o.segment_age = c.segment_age;
+    o.flush_interval = c.flush_interval;
+    o.buffer_bytes = static_cast<size_t>(c.buffer_bytes);
+    call_log = std::make_unique<calllog::CallLog>(o, threads, files::default_file_system());
+    if (auto opened = call_log->open(); !opened) {
+      spdlog::error("call_log: {}", opened.error());
+      return 1;
+    }
+    info.call_log = [log = call_log.get()](const std::function<void(std::string_view, std::string_view)>& visit) {
+      const calllog::CallLogStats st = log->stats();
+      visit("calllog_dir", log->options().dir);
+      visit("calllog_recorded", std::to_string(st.recorded));
+      visit("calllog_dropped_buffer_full", std::to_string(st.dropped_buffer));
+      visit("calllog_dropped_write_failed", std::to_string(st.dropped_write));
+      visit("calllog_blocks", std::to_string(st.blocks));
+      visit("calllog_raw_bytes", std::to_string(st.raw_bytes));
+      visit("calllog_bytes_written", std::to_string(st.bytes_written));
+      visit("calllog_bytes_per_call",
+            fmt::format("{:.2f}", st.recorded == 0 ? 0.0 : static_cast<double>(st.bytes_written) / st.recorded));
+      visit("calllog_segments", std::to_string(st.segments));
+      visit("calllog_disk_bytes", std::to_string(st.disk_bytes));
+      visit("calllog_segments_deleted", std::to_string(st.segments_deleted));
+      visit("calllog_last_error", st.last_error.empty() ? "none" : st.last_error);
+    };
+    spdlog::info("call_log: {} (sample {}, max_bytes {}, segments of {} bytes or {} s)", c.dir, c.sample,
+                 c.max_bytes, c.segment_bytes, c.segment_age / kNanosPerSecond);
+  }
   DataService data(engine(), clock, reclaimer, threads, info);
   data.set_cell_throttle(&cell);
+  data.set_call_log(call_log.get());
   // RELOAD runs on the admin worker; the reload itself runs on the control
   // loop, like SIGHUP's, between checkpoints and sweeps (see reloader.h).
   AdminService admin(engine(), clock, reclaimer, contract_admin, [&reloader] { return reloader.request_reload(); },
                      info);
+  admin.set_call_log(call_log.get());
   reloader.add_subscriber([&data, &admin](Engine* fresh) {
     data.set_engine(fresh);
     admin.set_engine(fresh);
@@ -388,6 +432,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     spdlog::info("envoy rate limit service (gRPC) on {}, {} threads, {} domains mapped", rls->address(),
                  rls->threads(), config->envoy.domains.size());
   }
+  if (call_log) call_log->start(clock);
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
@@ -430,6 +475,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   if (fleet) {  // no worker decides any more: every unit goes back, what was spent is reported
     if (auto r = fleet->stop(); !r) spdlog::error("{}", r.error());
   }
+  if (call_log) call_log->stop(clock.now());  // the workers are gone: the last records go to disk
   cp.close();
   reclaimer.collect();
   spdlog::info("tollgated stopped");

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "calllog/call_log.h"
 #include "commands/admin_service.h"
 #include "commands/check_request_parser.h"
 #include "commands/command_table.h"
@@ -80,6 +81,18 @@ void recharge_command(CommandContext& ctx) {
   if (!a) return;
   auto r = a->recharge(ctx.args[1], ctx.args[2], ctx.args[3], ctx.session.peer_uid, ctx.session.now);
   if (!report(ctx, r)) return;
+  if (calllog::CallLog* log = ctx.admin->call_log()) {
+    // The amount was accepted, so it parses. A repeated payment id is
+    // recorded again; replay applies each payment id once, as RECHARGE does.
+    calllog::CallRecord rec;
+    rec.kind = calllog::RecordKind::kRecharge;
+    rec.time = ctx.session.now;
+    rec.key = ctx.args[1];
+    rec.cost = parse_int64(ctx.args[2]).value_or(0);
+    rec.id_hash = calllog::log_hash(ctx.args[3]);
+    rec.allowed = true;
+    log->record_admin(rec);
+  }
   ctx.out.array(3);
   ctx.out.integer(r->credits);
   ctx.out.integer(r->unit_price);

@@ -19,6 +19,10 @@
 
 namespace tollgate {
 
+namespace calllog {
+class CallLog;  // calllog/call_log.h
+}  // namespace calllog
+
 class AdminService final : public CommandService {
  public:
   // RELOAD's work: reload the config file and say what happened.
@@ -29,6 +33,11 @@ class AdminService final : public CommandService {
                ServiceInfo info);
 
   ContractAdmin& contracts() { return contracts_; }
+  // call_log: every applied RECHARGE is recorded here (for tollgate-replay's
+  // balances). Owned by the daemon; null (the default): not recorded. Set
+  // before the workers start.
+  calllog::CallLog* call_log() const { return call_log_; }
+  void set_call_log(calllog::CallLog* log) { call_log_ = log; }
   bool can_reload() const { return static_cast<bool>(reload_); }
   // Runs RELOAD's work (can_reload() must hold).
   ReloadResult reload() { return reload_(); }
@@ -36,6 +45,7 @@ class AdminService final : public CommandService {
  private:
   ContractAdmin& contracts_;
   Reload reload_;
+  calllog::CallLog* call_log_ = nullptr;
 };
 
 // The RESP error text (with its "ERR " prefix) of a refused admin operation.

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "calllog/check_hook.h"
 #include "commands/check_request_parser.h"
 #include "commands/command_table.h"
 #include "commands/data_service.h"
@@ -96,6 +97,7 @@ void check_command(CommandContext& ctx) {
     return ctx.out.error("ERR HOLD needs a contract key (holds count against a contract's concurrency limits)");
   }
   Decision d = engine.check(*req, ctx.session.now, ctx.session.worker);
+  calllog::record_check(ctx.data->call_log(), ctx.session.worker, ctx.session.now, *req, d);
   account_check(ctx, d);
   write_decision(ctx.out, d);
 }
@@ -123,6 +125,7 @@ void settle_command(CommandContext& ctx) {
   WorkerMetrics& m = ctx.service.metrics(ctx.session.worker);
   WorkerMetrics::bump(m.settles);
   bool applied = ctx.service.engine().settle(ctx.args[1], ctx.args[2], commit, ctx.session.now);
+  if (applied) calllog::record_settle(ctx.data->call_log(), ctx.session.worker, ctx.session.now, ctx.args[1], ctx.args[2], commit);
   // durability strict: a settlement (a CANCEL's refund above all) is
   // acknowledged once durable, like the charge it settles.
   if (applied) ctx.data->hold_until_durable(ctx.session);

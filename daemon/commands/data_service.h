@@ -15,6 +15,10 @@
 
 namespace tollgate {
 
+namespace calllog {
+class CallLog;  // calllog/call_log.h
+}  // namespace calllog
+
 class DataService final : public CommandService {
  public:
   DataService(Engine& engine, const Clock& clock, Reclaimer& reclaimer, int workers, ServiceInfo info);
@@ -43,6 +47,10 @@ class DataService final : public CommandService {
   // before the workers start; read by them without synchronization after.
   CellThrottle* cell_throttle() { return cell_throttle_; }
   void set_cell_throttle(CellThrottle* throttle) { cell_throttle_ = throttle; }
+  // call_log: every CHECK and applied SETTLE is recorded here (calllog/check_hook.h).
+  // Owned by the daemon; null (the default): not recorded. Set before the workers start.
+  calllog::CallLog* call_log() const { return call_log_; }
+  void set_call_log(calllog::CallLog* log) { call_log_ = log; }
 
  private:
   struct alignas(64) Tickets {
@@ -51,6 +59,7 @@ class DataService final : public CommandService {
   std::unique_ptr<Tickets[]> tickets_;
   CommitGate* commit_gate_ = nullptr;
   CellThrottle* cell_throttle_ = nullptr;
+  calllog::CallLog* call_log_ = nullptr;
 };
 
 }  // namespace tollgate

@@ -416,6 +416,11 @@ void info_command(CommandContext& ctx) {
     s.info().fleet([&](std::string_view name, std::string_view value) { line(name, value); });
     text += "\r\n";
   }
+  if (want("calllog") && s.info().call_log) {
+    text += "# Calllog\r\n";
+    s.info().call_log([&](std::string_view name, std::string_view value) { line(name, value); });
+    text += "\r\n";
+  }
   if (want("limits")) {
     // Shadow limits (what a proposed limit would have denied) and distinct-
     // subject estimates. Contract keys, patterns and limit names may hold any

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/call_log_config.h"
 #include "config/envoy_config.h"
 #include "engine/contract_terms.h"
 #include "tollgate/limit_spec.h"
@@ -242,6 +243,7 @@ struct Config {
   std::map<std::string, ContractConfig, std::less<>> contracts;
   std::vector<KeyClassConfig> key_classes;  // in file order
   EnvoyConfig envoy;  // envoy: (config/envoy_config.h)
+  CallLogConfig call_log;  // call_log: (config/call_log_config.h)
 };
 
 // Names of enum values as written in YAML (for messages, diffs and INFO).

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "config/call_log_reader.h"
 #include "config/config_paths.h"
 #include "config/contract_reader.h"
 #include "config/envoy_reader.h"
@@ -332,7 +333,7 @@ void read_fleet(ErrorSink& errors, const MapReader& root, Config& config) {
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std::string_view base_dir) {
   const MapReader root(errors, node, "",
                        {"server", "log", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
-                        "fleet", "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy"},
+                        "fleet", "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy", "call_log"},
                        1);
   if (!root.is_map()) return;
   root.read_bool("allow_empty", config.allow_empty);
@@ -349,6 +350,7 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   read_pricing_contracts_and_key_classes(errors, root, config);
   read_envoy(errors, root, config.envoy);
   read_fleet(errors, root, config);
+  read_call_log(errors, root, config.call_log, base_dir);
   check_key_lengths(errors, config);
   if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file
   check_not_empty(errors, root, config);

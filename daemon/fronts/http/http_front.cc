@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "calllog/check_hook.h"
 #include "commands/command_table.h"
 #include "fronts/http/http_call.h"
 #include "fronts/http/http_connection.h"
@@ -141,6 +142,7 @@ void HttpFront::check(HttpRequest& request, Session& session, std::string& out, 
     const Nanos started = clock.now();
     d = engine.check(*req, session.now, session.worker);
     const Nanos elapsed = clock.now() - started;
+    calllog::record_check(data_.call_log(), session.worker, session.now, *req, d);
     HttpWorkerStats& s = stats_[session.worker];
     HttpWorkerStats::bump(s.latency[bucket_of(elapsed)]);
     HttpWorkerStats::bump(s.latency_sum_ns, static_cast<uint64_t>(std::max<Nanos>(elapsed, 0)));

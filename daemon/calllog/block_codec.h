@@ -1,0 +1,73 @@
+// A block of the call log: records as bytes, before compression (the
+// segment format, calllog/segment.h, compresses and frames blocks).
+//
+// Raw block layout (varint = LEB128, zz = zigzag varint):
+//   varint S; S × (varint length, bytes)   the interned strings: keys,
+//                                           channels, purposes, limit names
+//   varint H; H × u64 (little-endian)      the interned subject hashes
+//   varint N; zz base_time                 N records follow
+//   per record:
+//     u8 flags    bits 0-1 kind, 2 allowed/commit, 3 subject, 4 id,
+//                 5 hold, 6 wait, 7 cost != 1
+//     zz time - previous record's time (the first: - base_time)
+//     varint key (string index)
+//     kCheck only: varint channel+1, purpose+1, limit+1 (0: none),
+//                  u8 code (bit 7: a balance follows, as zz change from
+//                  the key's previous balance in the block, from 0 first)
+//     [zz cost] [varint subject index] [u64 id hash] [zz hold_ms] [zz wait_ms]
+// Strings are interned per block, so every block decodes on its own: a
+// damaged block costs its own records only.
+// Thread-safety: BlockEncoder and DecodedBlock are not thread-safe (one owner).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "calllog/call_record.h"
+
+namespace tollgate::calllog {
+
+class BlockEncoder {
+ public:
+  // Appends one record (its strings are copied into the table). Allocates:
+  // the writer's side, never a worker's.
+  void add(const CallRecord& r);
+  size_t count() const { return count_; }
+  Nanos first_time() const { return first_time_; }
+  Nanos last_time() const { return last_time_; }
+  // The raw block of every record added since clear(), into `out`.
+  void finish(std::string& out) const;
+  void clear();
+
+ private:
+  uint32_t intern(std::string_view s);
+  uint32_t intern_subject(uint64_t hash);
+
+  std::vector<std::string_view> strings_;  // views into the map's keys
+  std::unordered_map<std::string, uint32_t> string_index_;
+  std::vector<int64_t> last_balance_;  // by string index (the key's)
+  std::vector<uint64_t> subjects_;
+  std::unordered_map<uint64_t, uint32_t> subject_index_;
+  std::string body_;
+  size_t count_ = 0;
+  Nanos base_time_ = 0;
+  Nanos previous_time_ = 0;
+  Nanos first_time_ = 0;
+  Nanos last_time_ = 0;
+};
+
+// A decoded block: owns the raw bytes its records' views point into.
+struct DecodedBlock {
+  std::string raw;
+  std::vector<CallRecord> records;
+};
+
+// Decodes `raw` (moved into `out`). An error says what is wrong and where
+// (byte offset inside the raw block); `out.records` is then unspecified.
+std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out);
+
+}  // namespace tollgate::calllog

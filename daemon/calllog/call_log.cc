@@ -1,0 +1,210 @@
+#include "calllog/call_log.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "calllog/segment.h"
+
+namespace tollgate::calllog {
+
+CallLog::CallLog(CallLogOptions options, int workers, files::FileSystem& fs)
+    : options_(std::move(options)), fs_(fs) {
+  sample_all_ = options_.sample >= 1.0;
+  const double clamped = std::clamp(options_.sample, 0.0, 1.0);
+  sample_threshold_ = clamped >= 1.0 ? UINT64_MAX : static_cast<uint64_t>(std::ldexp(clamped, 64));
+  for (int i = 0; i <= workers; ++i) buffers_.push_back(std::make_unique<WorkerBuffer>(options_.buffer_bytes));
+  release_at_.resize(buffers_.size());
+}
+
+CallLog::~CallLog() {
+  if (thread_.joinable()) stop(0);
+  close_segment();
+}
+
+bool CallLog::sampled(std::string_view key) const {
+  return XXH3_64bits(key.data(), key.size()) < sample_threshold_;
+}
+
+std::expected<void, std::string> CallLog::open() {
+  auto names = fs_.readdir(options_.dir);
+  if (!names) return std::unexpected(names.error().message);
+  std::vector<std::pair<int64_t, std::string>> found;
+  for (const std::string& name : *names) {
+    const int64_t seq = segment_sequence(name);
+    if (seq >= 0) found.emplace_back(seq, name);
+  }
+  std::sort(found.begin(), found.end());
+  std::lock_guard lock(stats_mutex_);
+  for (const auto& [seq, name] : found) {
+    const std::string path = options_.dir + "/" + name;
+    uint64_t size = 0;
+    if (auto f = fs_.open(path, O_RDONLY)) {
+      if (auto s = fs_.size(*f)) size = *s;
+      (void)fs_.close(*f);
+    }
+    closed_.push_back({path, size});
+    stats_.disk_bytes += size;
+    next_sequence_ = static_cast<uint64_t>(seq) + 1;
+  }
+  stats_.segments = closed_.size();
+  return {};
+}
+
+void CallLog::record_admin(const CallRecord& r) {
+  std::lock_guard lock(admin_mutex_);
+  buffers_.back()->append(r);
+}
+
+void CallLog::fail(std::string error) {
+  std::lock_guard lock(stats_mutex_);
+  stats_.last_error = std::move(error);
+}
+
+void CallLog::close_segment() {
+  if (segment_.fd < 0) return;
+  (void)fs_.fdatasync(segment_);
+  (void)fs_.close(segment_);
+  closed_.push_back({segment_.path, segment_size_});
+  segment_ = files::FileHandle{};
+  segment_size_ = 0;
+}
+
+bool CallLog::open_segment(Nanos now) {
+  const std::string path = options_.dir + "/" + segment_name(next_sequence_++);
+  auto f = fs_.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0640);
+  if (!f) {
+    fail(f.error().message);
+    return false;
+  }
+  segment_ = *f;
+  segment_size_ = 0;
+  segment_opened_ = now;
+  {
+    std::lock_guard lock(stats_mutex_);
+    ++stats_.segments;
+  }
+  if (!write_all(kSegmentHeader)) {
+    // An empty or partial header: the reader reports it; start afresh next time.
+    close_segment();
+    return false;
+  }
+  return true;
+}
+
+bool CallLog::write_all(std::string_view bytes) {
+  const uint64_t before = segment_size_;
+  while (!bytes.empty()) {
+    auto n = fs_.write(segment_, bytes);
+    if (!n || *n == 0) {
+      fail(n ? "write " + segment_.path + ": wrote nothing" : n.error().message);
+      // Cut the partial frame off so that the segment stays whole; if even
+      // that fails the reader will report the truncated tail.
+      if (segment_size_ != before && !fs_.ftruncate(segment_, before)) {
+        segment_size_ = before;
+        close_segment();
+        return false;
+      }
+      segment_size_ = before;
+      return false;
+    }
+    bytes.remove_prefix(*n);
+    segment_size_ += *n;
+    std::lock_guard lock(stats_mutex_);
+    stats_.disk_bytes += *n;
+  }
+  return true;
+}
+
+void CallLog::enforce_max_bytes() {
+  std::lock_guard lock(stats_mutex_);
+  while (!closed_.empty() && stats_.disk_bytes > static_cast<uint64_t>(options_.max_bytes)) {
+    const Closed oldest = closed_.front();
+    closed_.pop_front();
+    if (auto gone = fs_.unlink(oldest.path); !gone) {
+      stats_.last_error = gone.error().message;
+      continue;  // not counted as freed; retried never (it stays out of the list)
+    }
+    stats_.disk_bytes -= std::min(stats_.disk_bytes, oldest.size);
+    --stats_.segments;
+    ++stats_.segments_deleted;
+  }
+}
+
+size_t CallLog::flush(Nanos now) {
+  staged_.clear();
+  for (size_t i = 0; i < buffers_.size(); ++i) release_at_[i] = buffers_[i]->collect(staged_);
+  const bool aged = segment_.fd >= 0 && now - segment_opened_ >= options_.segment_age;
+  if (staged_.empty()) {
+    if (aged) close_segment();
+    return 0;
+  }
+  std::stable_sort(staged_.begin(), staged_.end(),
+                   [](const CallRecord& a, const CallRecord& b) { return a.time < b.time; });
+  encoder_.clear();
+  for (const CallRecord& r : staged_) encoder_.add(r);
+  const size_t n = staged_.size();
+  for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i]->release(release_at_[i]);  // copied into the encoder
+  encoder_.finish(raw_);
+  frame_.clear();
+  bool written = false;
+  if (auto framed = append_frame(raw_, static_cast<uint32_t>(n), encoder_.first_time(), encoder_.last_time(),
+                                 options_.level, frame_);
+      !framed) {
+    fail(framed.error());
+  } else {
+    if (segment_.fd >= 0 &&
+        (aged || segment_size_ + frame_.size() > static_cast<uint64_t>(options_.segment_bytes)))
+      close_segment();
+    if (segment_.fd >= 0 || open_segment(now)) written = write_all(frame_);
+  }
+  {
+    std::lock_guard lock(stats_mutex_);
+    if (written) {
+      stats_.recorded += n;
+      ++stats_.blocks;
+      stats_.raw_bytes += raw_.size();
+      stats_.bytes_written += frame_.size();
+    } else {
+      stats_.dropped_write += n;
+    }
+  }
+  enforce_max_bytes();
+  return written ? n : 0;
+}
+
+void CallLog::start(const Clock& clock) {
+  thread_ = std::thread([this, &clock] {
+    std::unique_lock lock(thread_mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, std::chrono::nanoseconds(options_.flush_interval));
+      if (stopping_) break;
+      lock.unlock();
+      flush(clock.now());
+      lock.lock();
+    }
+  });
+}
+
+void CallLog::stop(Nanos now) {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(thread_mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  flush(now);
+  close_segment();
+}
+
+CallLogStats CallLog::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  CallLogStats s = stats_;
+  for (const auto& b : buffers_) s.dropped_buffer += b->dropped();
+  return s;
+}
+
+}  // namespace tollgate::calllog

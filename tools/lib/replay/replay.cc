@@ -1,0 +1,343 @@
+#include "replay/replay.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "config/units.h"
+#include "control/engine_options.h"
+#include "engine/admin_record.h"
+
+namespace tollgate::replay {
+namespace {
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+constexpr std::string_view kOtherKeys = "(key classes)";
+constexpr Nanos kHour = 3600 * kNanosPerSecond;
+
+// The 16 hex digits a logged hash stands in for (SUBJECT, ID) in replay.
+std::string_view hex(uint64_t v, char (&buffer)[16]) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, v >>= 4) buffer[i] = kDigits[v & 15];
+  return {buffer, 16};
+}
+
+// The name a flip is counted under: the deciding limit, else the code.
+std::string flip_name(std::string_view limit, Code code) {
+  if (!limit.empty()) return std::string(limit);
+  std::string name(code_name(code));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+}  // namespace
+
+uint64_t ReplayReport::allowed_to_denied() const {
+  uint64_t n = 0;
+  for (const auto& [k, c] : contracts) n += c.flips.allowed_to_denied;
+  return n;
+}
+uint64_t ReplayReport::denied_to_allowed() const {
+  uint64_t n = 0;
+  for (const auto& [k, c] : contracts) n += c.flips.denied_to_allowed;
+  return n;
+}
+int64_t ReplayReport::money_delta_minor() const {
+  int64_t n = 0;
+  for (const auto& [k, c] : contracts) n += c.candidate_charged_minor - c.live_charged_minor;
+  return n;
+}
+
+Replayer::Replayer(const Config&) {}
+
+std::expected<std::unique_ptr<Replayer>, std::string> Replayer::create(const Config& candidate, Nanos start) {
+  std::unique_ptr<Replayer> r(new Replayer(candidate));
+  EngineOptions options = engine_options_from(candidate, 1);
+  options.track_changes = false;  // nothing is persisted
+  auto engine = Engine::create(options, r->reclaimer_, start, r->state_);
+  if (!engine) {
+    std::string all;
+    for (const std::string& e : engine.error()) all += (all.empty() ? "" : "; ") + e;
+    return std::unexpected("the candidate config does not build an engine: " + all);
+  }
+  r->engine_ = std::move(*engine);
+  r->next_sweep_ = start;
+  return r;
+}
+
+ContractReport& Replayer::contract_report(std::string_view key, bool is_contract) {
+  const std::string_view name = is_contract ? key : kOtherKeys;
+  auto it = report_index_.find(std::string(name));
+  if (it != report_index_.end()) return *it->second;
+  ContractReport& c = report_.contracts[std::string(name)];
+  report_index_.emplace(std::string(name), &c);
+  return c;
+}
+
+// Time moves on: expired holds are settled by their contract's policy, and
+// idle keys are swept once a simulated second, as the daemon's timers do.
+void Replayer::advance(Nanos now) {
+  if (engine_->next_hold_expiry(0, now) <= now) engine_->expire_holds(0, now);
+  if (now >= next_sweep_) {
+    engine_->sweep(now, 4096);
+    reclaimer_.collect();
+    next_sweep_ = now + kNanosPerSecond;
+  }
+}
+
+void Replayer::recharge(const calllog::CallRecord& r) {
+  ++report_.recharges;
+  if (!payments_.emplace(std::string(r.key), r.id_hash).second) {
+    ++report_.recharges_repeated;
+    return;
+  }
+  live_balance_[std::string(r.key)] += r.cost;  // a recharge adds exactly its amount to the balance
+  ContractState* state = state_.find(r.key);
+  Account* account = state != nullptr ? state->account() : nullptr;
+  if (account == nullptr) {
+    report_.recharge_errors.push_back(fmt::format("{}: RECHARGE {} not applied: the candidate gives it no pricing",
+                                                  r.key, r.cost));
+    return;
+  }
+  auto plan = account->plan_recharge(r.cost, r.time);
+  if (plan) {
+    if (auto added = account->add_lot(recharge_lot(*plan, r.time), plan->wallet); !added)
+      plan = std::unexpected(added.error());
+  }
+  if (!plan) {
+    report_.recharge_errors.push_back(fmt::format("{}: RECHARGE {} not applied: {}", r.key, r.cost, plan.error()));
+    return;
+  }
+  candidate_balance_[std::string(r.key)] += r.cost;
+}
+
+void Replayer::check(const calllog::CallRecord& r) {
+  char subject[16], id[16];
+  CheckRequest request;
+  request.key = r.key;
+  request.cost = r.cost;
+  request.channel = r.channel;
+  request.purpose = r.purpose;
+  if (r.subject_hash != 0) request.subject = hex(r.subject_hash, subject);
+  if (r.id_hash != 0) request.id = hex(r.id_hash, id);
+  request.hold_ms = r.hold_ms;
+  request.wait_ms = r.wait_ms;
+  const bool is_contract = engine_->contract(r.key) != nullptr;
+  const Decision d = engine_->check(request, r.time, 0);
+  ++report_.calls;
+  ContractReport& c = contract_report(r.key, is_contract);
+  ++c.calls;
+  c.allowed_live += r.allowed;
+  c.allowed_candidate += d.allowed;
+  int64_t live_charge = 0, candidate_charge = 0;
+  if (r.balance >= 0 || d.balance >= 0) {
+    const std::string key(r.key);
+    if (r.balance >= 0) {
+      int64_t& last = live_balance_[key];
+      live_charge = last - r.balance;
+      last = r.balance;
+    }
+    if (d.balance >= 0) {
+      int64_t& last = candidate_balance_[key];
+      candidate_charge = last - d.balance;
+      last = d.balance;
+    }
+    c.live_charged_minor += live_charge;
+    c.candidate_charged_minor += candidate_charge;
+  }
+  if (r.allowed == d.allowed) return;
+  const bool to_denied = r.allowed;
+  const std::string name = to_denied ? flip_name(d.limit, d.code) : flip_name(r.limit, r.code);
+  const std::string code(to_denied ? code_name(d.code) : code_name(r.code));
+  const int64_t money = candidate_charge - live_charge;
+  for (FlipCounts* f : {&c.flips, &c.limits[name]}) {
+    (to_denied ? f->allowed_to_denied : f->denied_to_allowed) += 1;
+    f->money_delta_minor += money;
+    ++f->codes[code];
+  }
+  if (c.first_flip == 0) c.first_flip = r.time;
+  ++c.flips_by_hour[r.time - (r.time % kHour + kHour) % kHour];
+  if (r.subject_hash != 0) c.subjects.insert(r.subject_hash);
+}
+
+void Replayer::apply(const calllog::CallRecord& r) {
+  if (report_.first_time == 0) report_.first_time = r.time;
+  report_.last_time = std::max(report_.last_time, r.time);
+  advance(r.time);
+  switch (r.kind) {
+    case calllog::RecordKind::kCheck:
+      check(r);
+      break;
+    case calllog::RecordKind::kSettle: {
+      ++report_.settles;
+      char id[16];
+      (void)engine_->settle(r.key, hex(r.id_hash, id), r.allowed, r.time);
+      break;
+    }
+    case calllog::RecordKind::kRecharge:
+      recharge(r);
+      break;
+  }
+}
+
+std::expected<ReplayReport, std::string> replay_log(const Config& candidate, const ReplayOptions& options) {
+  auto segments = calllog::list_segments(options.log_dir);
+  if (!segments) return std::unexpected(segments.error());
+  if (segments->empty()) return std::unexpected("no call-log segments (calls-*.tgcl) in " + options.log_dir);
+  const auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration setup{};
+  const double cpu_started = thread_cpu_seconds();
+  double cpu_setup = 0;
+  std::unique_ptr<Replayer> replayer;
+  std::vector<calllog::SegmentProblem> problems;
+  calllog::DecodedBlock block;
+  size_t done = 0;
+  uint64_t blocks = 0;
+  for (const std::string& path : *segments) {
+    auto reader = calllog::SegmentReader::open(path);
+    if (!reader) {
+      problems.push_back(reader.error());
+    } else {
+      while (reader->next(block, problems, options.from, options.to)) {
+        ++blocks;
+        for (const calllog::CallRecord& r : block.records) {
+          if (r.time < options.from || r.time > options.to) continue;
+          if (!replayer) {
+            const auto building = std::chrono::steady_clock::now();
+            const double cpu_building = thread_cpu_seconds();
+            auto made = Replayer::create(candidate, r.time);
+            if (!made) return std::unexpected(made.error());
+            replayer = std::move(*made);
+            setup += std::chrono::steady_clock::now() - building;  // tables allocated once: not replay speed
+            cpu_setup += thread_cpu_seconds() - cpu_building;
+          }
+          replayer->apply(r);
+        }
+      }
+    }
+    if (options.progress) options.progress(++done, segments->size());
+  }
+  ReplayReport report = replayer ? std::move(replayer->report()) : ReplayReport{};
+  report.segments = segments->size();
+  report.blocks = blocks;
+  report.problems = std::move(problems);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started - setup).count();
+  report.cpu_seconds = thread_cpu_seconds() - cpu_started - cpu_setup;
+  return report;
+}
+
+namespace {
+
+nlohmann::json flips_json(const FlipCounts& f) {
+  nlohmann::json j;
+  j["allowed_to_denied"] = f.allowed_to_denied;
+  j["denied_to_allowed"] = f.denied_to_allowed;
+  j["money_delta_minor"] = f.money_delta_minor;
+  j["codes"] = f.codes;
+  return j;
+}
+
+std::pair<Nanos, uint64_t> busiest(const ContractReport& c) {
+  std::pair<Nanos, uint64_t> best{0, 0};
+  for (const auto& [hour, n] : c.flips_by_hour)
+    if (n > best.second) best = {hour, n};
+  return best;
+}
+
+}  // namespace
+
+std::string report_json(const ReplayReport& report) {
+  nlohmann::json j;
+  j["calls"] = report.calls;
+  j["allowed_to_denied"] = report.allowed_to_denied();
+  j["denied_to_allowed"] = report.denied_to_allowed();
+  j["money_delta_minor"] = report.money_delta_minor();
+  j["settles"] = report.settles;
+  j["recharges"] = report.recharges;
+  j["segments"] = report.segments;
+  j["from"] = report.calls > 0 ? format_instant(report.first_time) : "";
+  j["to"] = report.calls > 0 ? format_instant(report.last_time) : "";
+  j["seconds"] = report.seconds;
+  j["calls_per_second"] = report.seconds > 0 ? static_cast<double>(report.calls) / report.seconds : 0.0;
+  j["contracts"] = nlohmann::json::object();
+  for (const auto& [key, c] : report.contracts) {
+    nlohmann::json cj = flips_json(c.flips);
+    cj["calls"] = c.calls;
+    cj["allowed_live"] = c.allowed_live;
+    cj["allowed_candidate"] = c.allowed_candidate;
+    cj["money_delta_minor"] = c.candidate_charged_minor - c.live_charged_minor;
+    cj["live_charged_minor"] = c.live_charged_minor;
+    cj["candidate_charged_minor"] = c.candidate_charged_minor;
+    cj["subjects_affected"] = c.subjects.size();
+    cj["first_flip"] = c.first_flip != 0 ? format_instant(c.first_flip) : "";
+    const auto [hour, n] = busiest(c);
+    cj["busiest_hour"] = n > 0 ? format_instant(hour) : "";
+    cj["busiest_hour_flips"] = n;
+    cj["limits"] = nlohmann::json::object();
+    for (const auto& [name, f] : c.limits) cj["limits"][name] = flips_json(f);
+    j["contracts"][key] = std::move(cj);
+  }
+  j["problems"] = nlohmann::json::array();
+  for (const auto& p : report.problems) j["problems"].push_back(p.text());
+  for (const auto& e : report.recharge_errors) j["problems"].push_back(e);
+  return j.dump(2);
+}
+
+std::string report_text(const ReplayReport& report, int decimals) {
+  auto money = [decimals](int64_t minor) {
+    std::string s = fmt::format("{:+d} minor units", minor);
+    if (decimals > 0) {
+      int64_t scale = 1;
+      for (int i = 0; i < decimals; ++i) scale *= 10;
+      const int64_t whole = (minor < 0 ? -minor : minor);
+      s += fmt::format(" ({}{}.{:0{}d})", minor < 0 ? "-" : "+", whole / scale, whole % scale, decimals);
+    }
+    return s;
+  };
+  auto codes = [](const std::map<std::string, uint64_t>& m) {
+    std::string s;
+    for (const auto& [code, n] : m) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", code, n);
+    return s.empty() ? std::string() : " (" + s + ")";
+  };
+  std::string out;
+  out += fmt::format("replayed {} calls, {} settles, {} recharges from {} segments", report.calls, report.settles,
+                     report.recharges, report.segments);
+  if (report.calls > 0)
+    out += fmt::format(", {} .. {}", format_instant(report.first_time), format_instant(report.last_time));
+  out += fmt::format(" in {:.3f} s ({:.0f} calls/s)\n", report.seconds,
+                     report.seconds > 0 ? static_cast<double>(report.calls) / report.seconds : 0.0);
+  out += fmt::format("total: allowed -> denied {}, denied -> allowed {}, money {}\n", report.allowed_to_denied(),
+                     report.denied_to_allowed(), money(report.money_delta_minor()));
+  for (const auto& [key, c] : report.contracts) {
+    out += fmt::format("\ncontract {}: {} calls, allowed live {} / candidate {}\n", key, c.calls, c.allowed_live,
+                       c.allowed_candidate);
+    out += fmt::format("  allowed -> denied {}, denied -> allowed {}{}\n", c.flips.allowed_to_denied,
+                       c.flips.denied_to_allowed, codes(c.flips.codes));
+    if (c.live_charged_minor != 0 || c.candidate_charged_minor != 0)
+      out += fmt::format("  money: live charged {}, candidate {}, delta {}\n", c.live_charged_minor,
+                         c.candidate_charged_minor, money(c.candidate_charged_minor - c.live_charged_minor));
+    if (c.first_flip != 0) {
+      const auto [hour, n] = busiest(c);
+      out += fmt::format("  first flip {}, busiest hour {} ({} flips), end users affected {}\n",
+                         format_instant(c.first_flip), format_instant(hour), n, c.subjects.size());
+    }
+    for (const auto& [name, f] : c.limits)
+      out += fmt::format("  limit {}: allowed -> denied {}, denied -> allowed {}{}, money {}\n", name,
+                         f.allowed_to_denied, f.denied_to_allowed, codes(f.codes), money(f.money_delta_minor));
+  }
+  if (!report.problems.empty() || !report.recharge_errors.empty()) out += "\nproblems:\n";
+  for (const auto& p : report.problems) out += "  " + p.text() + "\n";
+  for (const auto& e : report.recharge_errors) out += "  " + e + "\n";
+  return out;
+}
+
+}  // namespace tollgate::replay

@@ -1,0 +1,124 @@
+// tollgate-replay's engine room: runs call-log records through a fresh
+// Engine built from a candidate config, on the records' own clock (no
+// sleeping), and compares every decision with the one recorded live.
+//
+// What is replayed: CHECKs (all limits, contracts, holds with their
+// expiry, IDs), SETTLEs and RECHARGEs. Prepaid balances start from zero and
+// the recorded recharges are applied (each payment id once) on the
+// candidate's price ladder. Monitors (issue 13) are not replayed yet.
+// Money: for priced contracts the live side's charge per call is the fall
+// of the recorded balance since that contract's previous record (recharges
+// added back), the candidate's the same on its own balances; the money
+// delta is candidate minus live, in minor units (positive: the candidate
+// would have charged more).
+// Thread-safety: a Replayer has one owner (not thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "calllog/call_record.h"
+#include "calllog/segment.h"
+#include "config/config.h"
+#include "engine/engine.h"
+#include "engine/reclaimer.h"
+#include "engine/runtime_state.h"
+
+namespace tollgate::replay {
+
+// Flips decided by one limit: allowed → denied are named by the candidate's
+// deciding limit, denied → allowed by the live one.
+struct FlipCounts {
+  uint64_t allowed_to_denied = 0;
+  uint64_t denied_to_allowed = 0;
+  int64_t money_delta_minor = 0;          // of the flipped calls
+  std::map<std::string, uint64_t> codes;  // "QUOTA" → calls, both directions
+};
+
+struct ContractReport {
+  uint64_t calls = 0;
+  uint64_t allowed_live = 0;
+  uint64_t allowed_candidate = 0;
+  FlipCounts flips;
+  int64_t live_charged_minor = 0;
+  int64_t candidate_charged_minor = 0;
+  Nanos first_flip = 0;                        // 0: no flip
+  std::map<int64_t, uint64_t> flips_by_hour;   // hour start (ns) → flips
+  std::unordered_set<uint64_t> subjects;       // subject hashes with a flipped call
+  std::map<std::string, FlipCounts> limits;
+};
+
+struct ReplayReport {
+  uint64_t calls = 0;  // CHECKs replayed
+  uint64_t settles = 0;
+  uint64_t recharges = 0;
+  uint64_t recharges_repeated = 0;  // payment id seen before: not applied again
+  uint64_t segments = 0;
+  uint64_t blocks = 0;
+  Nanos first_time = 0;
+  Nanos last_time = 0;
+  double seconds = 0;      // wall time of the replay (reading and deciding; not building the engine)
+  double cpu_seconds = 0;  // the same in this thread's CPU time (what a busy machine does not inflate)
+  std::map<std::string, ContractReport> contracts;  // by contract key; other keys under "(key classes)"
+  std::vector<calllog::SegmentProblem> problems;
+  std::vector<std::string> recharge_errors;
+
+  uint64_t allowed_to_denied() const;
+  uint64_t denied_to_allowed() const;
+  int64_t money_delta_minor() const;
+};
+
+class Replayer {
+ public:
+  // Builds the candidate engine. Errors: the engine's (one line each).
+  static std::expected<std::unique_ptr<Replayer>, std::string> create(const Config& candidate, Nanos start);
+
+  // Applies one record in log order.
+  void apply(const calllog::CallRecord& r);
+  ReplayReport& report() { return report_; }
+
+ private:
+  explicit Replayer(const Config& candidate);
+  void check(const calllog::CallRecord& r);
+  void recharge(const calllog::CallRecord& r);
+  void advance(Nanos now);
+  ContractReport& contract_report(std::string_view key, bool is_contract);
+
+  Reclaimer reclaimer_{4};
+  RuntimeState state_;
+  std::unique_ptr<Engine> engine_;
+  ReplayReport report_;
+  Nanos next_sweep_ = 0;
+  std::set<std::pair<std::string, uint64_t>> payments_;
+  // The last balance seen per contract, live and candidate (recharges added).
+  std::unordered_map<std::string, int64_t> live_balance_;
+  std::unordered_map<std::string, int64_t> candidate_balance_;
+  std::unordered_map<std::string, ContractReport*> report_index_;
+};
+
+struct ReplayOptions {
+  std::string log_dir;
+  Nanos from = INT64_MIN;
+  Nanos to = INT64_MAX;
+  // Called after each segment: (segments done, segments in all).
+  std::function<void(size_t, size_t)> progress;
+};
+
+// Replays every record of the log in [from, to] through `candidate`.
+// Errors: the log directory cannot be listed, or the engine cannot be built.
+// An empty log is an error ("no call-log segments in DIR").
+std::expected<ReplayReport, std::string> replay_log(const Config& candidate, const ReplayOptions& options);
+
+// The report as JSON (the `--json` output) and as text.
+std::string report_json(const ReplayReport& report);
+std::string report_text(const ReplayReport& report, int currency_decimals);
+
+}  // namespace tollgate::replay
