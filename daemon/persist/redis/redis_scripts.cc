@@ -97,7 +97,7 @@ else
     if string.sub(f, 1, #ARGV[1]) == ARGV[1] then redis.call('HDEL', KEYS[1], f) end
   end
 end
-append(KEYS[2], KEYS[3], ARGV[2], -1, ARGV[3])
+if #KEYS >= 3 then append(KEYS[2], KEYS[3], ARGV[2], -1, ARGV[3]) end
 return 1
 )lua";
   return s;

@@ -27,6 +27,7 @@ const std::string& recharge();
 // KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
 const std::string& status();
 // KEYS: counters hash, ledger, ledger seq. ARGV: field prefix ('' = all), ledger id, entry.
+// KEYS may be the counters hash alone (a cluster: the entry goes with the write-behind).
 const std::string& reset();
 
 }  // namespace tollgate::persist::scripts
