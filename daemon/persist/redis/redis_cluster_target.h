@@ -36,8 +36,8 @@ class ClusterTarget final : public RedisTarget {
 
   // For INFO and tests.
   uint64_t map_reads() const { return map_reads_; }     // CLUSTER SLOTS answers applied
-  uint64_t moved() const { return moved_; }             // MOVED redirects followed
-  uint64_t asked() const { return asked_; }             // ASK redirects followed
+  uint64_t moved() const override { return moved_; }
+  uint64_t asked() const override { return asked_; }
   size_t primaries() const { return primaries_.size(); }
   // The address owning `slot` in the map ("" while unknown).
   std::string owner(int slot) const;

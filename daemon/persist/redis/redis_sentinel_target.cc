@@ -199,7 +199,8 @@ void SentinelTarget::verify_role() {
 
 void SentinelTarget::became_ready() {
   ready_ = true;
-  ++primaries_;
+  if (!last_ready_address_.empty() && last_ready_address_ != primary_address_) ++switches_;
+  last_ready_address_ = primary_address_;
   const bool again = ever_ready_;
   ever_ready_ = true;
   if (events_.ready) events_.ready(again);

@@ -31,8 +31,7 @@ class SentinelTarget final : public RedisTarget {
   bool ever_ready() const override { return ever_ready_; }
   std::string describe() const override;
 
-  // Primaries connected to so far (1 + failovers followed).
-  uint64_t primaries() const { return primaries_; }
+  uint64_t failovers() const override { return switches_; }
   // The address of the primary in use ("" before the first discovery).
   const std::string& primary_address() const { return primary_address_; }
 
@@ -64,7 +63,8 @@ class SentinelTarget final : public RedisTarget {
   uint64_t primary_id_ = 0;  // events and replies of older primaries are not current
   std::unique_ptr<RedisConnection> primary_;
   std::string primary_address_;
-  uint64_t primaries_ = 0;
+  uint64_t switches_ = 0;        // ready on a primary other than the previous one
+  std::string last_ready_address_;
   bool ready_ = false;
   bool ever_ready_ = false;
   std::vector<std::unique_ptr<RedisConnection>> retired_;  // no longer used; closed by the timer

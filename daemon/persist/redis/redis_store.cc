@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
@@ -338,6 +339,9 @@ void RedisStore::tick(Nanos now) {
     }
     std::lock_guard status_lock(status_mutex_);
     ++counters_.checkpoints;
+    counters_.redis_failovers = target_->failovers();
+    counters_.redis_moved = target_->moved();
+    counters_.redis_asked = target_->asked();
     counters_.buffered_ledger_entries =
         state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
     counters_.buffered_fields = pending_.fields() + batch_fields_;
@@ -432,8 +436,12 @@ void RedisStore::seal_batches(Nanos now, size_t max_batches) {
     batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1),
                    taken.slot >= 0 ? keys_.applied(run_, taken.slot) : keys_.applied(run_)};
     for (auto& k : taken.keys) batch->argv.push_back(std::move(k));
-    batch->argv.push_back(std::to_string(next_batch_++));
+    batch->number = next_batch_++;
+    // Every batch below the oldest unconfirmed one is confirmed: never re-sent.
+    const uint64_t floor = batches_.empty() ? batch->number : batches_.front()->number;
+    batch->argv.push_back(std::to_string(batch->number));
     batch->argv.push_back(std::to_string(micros(now)));
+    batch->argv.push_back(std::to_string(floor));
     for (auto& a : taken.args) batch->argv.push_back(std::move(a));
     batches_.push_back(std::move(batch));
   }
@@ -517,11 +525,15 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
   if (batches_.empty() && ledger_backlog == 0) return {};
   // One blocking connection per node written to (one in all unless on a cluster).
   std::map<std::string, RedisSync> nodes;
+  std::optional<ClusterMapSync> map;
   auto node_for = [&](const std::string& key) -> std::expected<RedisSync*, std::string> {
     std::string node;
     if (keys_.cluster()) {
-      auto map = read_cluster_map_sync(options_.redis);
-      if (!map) return std::unexpected(map.error());
+      if (!map) {
+        auto read = read_cluster_map_sync(options_.redis);
+        if (!read) return std::unexpected(read.error());
+        map = std::move(*read);
+      }
       node = map->owner[static_cast<size_t>(key_slot(key))];
     }
     if (auto it = nodes.find(node); it != nodes.end()) return &it->second;

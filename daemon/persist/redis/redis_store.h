@@ -78,6 +78,9 @@ namespace tollgate::persist {
   X(admin_durable, "admin mutations confirmed by Redis before their reply")                                \
   X(admin_refused, "admin mutations refused (Redis down, error or timeout): not applied")                  \
   X(redis_not_replicated, "writes fewer than wait_replicas replicas acknowledged within wait_timeout")      \
+  X(redis_failovers, "Sentinel: failovers followed (ready on a new primary)")                             \
+  X(redis_moved, "Cluster: MOVED redirects followed (the slot map is re-read)")                           \
+  X(redis_asked, "Cluster: ASK redirects followed (a slot being migrated)")                               \
   X(fail_open_allowed, "calls allowed without charging by fail: open while Redis was down")                \
   X(fail_closed_denied, "calls denied UNAVAILABLE by fail: closed while Redis was down")                   \
   X(load_ms, "start-up load time")                                                                         \
@@ -142,6 +145,7 @@ class RedisStore final : public DurabilityHook {
   struct Batch {
     std::vector<std::string> argv;
     std::string routing_key;  // its first counters hash (a cluster batch is one slot)
+    uint64_t number = 0;      // unique within the run (the applied marks hold it)
     size_t fields = 0;
     bool in_flight = false;
     Nanos sent_at = 0;

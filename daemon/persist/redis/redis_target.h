@@ -13,8 +13,8 @@
 //     a reply is READONLY (we reached a replica), or the sentinel it polls
 //     every kSentinelPoll names another address. Then it reports `lost`,
 //     connects to the new primary and reports `ready` again. (No pub/sub:
-//     polling one sentinel a second is simpler and also catches missed
-//     +switch-master messages.)
+//     polling one sentinel every kSentinelPoll is simpler and also catches
+//     missed +switch-master messages.)
 //   - Cluster (storage.redis.cluster): reads the slot map (CLUSTER SLOTS)
 //     from any node it reaches, keeps one RedisConnection per primary and
 //     sends each command to the owner of its routing key's slot
@@ -66,7 +66,9 @@ class RedisTarget {
   using Events = RedisConnection::Events;
   using ReplyHandler = RedisConnection::ReplyHandler;
 
-  static constexpr Nanos kSentinelPoll = kNanosPerSecond;      // how often the sentinel is asked again
+  // How often the sentinel is asked again: a failover's loss without WAIT is
+  // about this long of writes to the demoted primary (docs/redis.md).
+  static constexpr Nanos kSentinelPoll = 100 * kNanosPerMilli;
   static constexpr Nanos kClusterMapRefresh = 10 * kNanosPerSecond;  // slot map re-read even without MOVED
   static constexpr int kMaxRedirects = 5;                            // MOVED/ASK followed per command
 
@@ -98,6 +100,11 @@ class RedisTarget {
   // Where it points now, for logs and INFO ("unix socket /x", "127.0.0.1:6379",
   // "sentinel master mymaster (primary 10.0.0.5:6379)", "cluster of 3 primaries").
   virtual std::string describe() const = 0;
+
+  // For INFO (0 where they do not apply).
+  virtual uint64_t moved() const { return 0; }      // cluster: MOVED redirects followed
+  virtual uint64_t asked() const { return 0; }      // cluster: ASK redirects followed
+  virtual uint64_t failovers() const { return 0; }  // sentinel: primaries switched to after the first
 
   RedisKind kind() const { return config_.kind(); }
   const RedisConfig& config() const { return config_; }
