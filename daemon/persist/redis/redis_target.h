@@ -36,7 +36,8 @@
 // handed over only when WAIT counted n replicas; otherwise the handler gets
 // an error reply "NOREPLICAS <command> reached k of n replicas within
 // wait_timeout" (the command did run on the primary: resend only what is
-// idempotent). With 0 it is send().
+// idempotent). With 0 it is send(). Only n = every replica makes a failover
+// lose nothing confirmed (docs/redis.md).
 //
 // Thread-safety: not thread-safe; as RedisConnection, everything runs on the
 // loop's thread, callbacks possibly from inside send(), check_timeouts() or
