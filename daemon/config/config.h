@@ -62,6 +62,8 @@ struct ConfigDefaults {
   static constexpr Nanos kRedisConnectTimeout = kNanosPerSecond;       // per connection attempt
   static constexpr Nanos kRedisCommandTimeout = kNanosPerSecond;       // per command
   static constexpr int64_t kRedisBufferMax = 1'000'000;                // pending counter deltas (fields) while Redis is slow/down
+  static constexpr Nanos kRedisWaitTimeout = 100 * kNanosPerMilli;     // storage.redis.wait_timeout: WAIT's bound per write
+  static constexpr int kRedisMaxWaitReplicas = 16;                     // upper bound for storage.redis.wait_replicas
   // dedup:
   static constexpr Nanos kDedupWindow = 10 * 60 * kNanosPerSecond;     // how long a CHECK ID is remembered
   static constexpr int64_t kDedupMaxEntries = 1'000'000;               // remembered IDs at most
@@ -131,7 +133,27 @@ struct TableConfig {
   int64_t max_holds = ConfigDefaults::kMaxHolds;
 };
 
-// Either `socket` or `host` (+ `port`) is set when storage.mode is redis.
+// storage.redis.sentinel: the primary is discovered from these sentinels
+// (SENTINEL get-master-addr-by-name `master`). `password`: the sentinels'
+// own (requirepass of the sentinel processes); the data nodes use
+// storage.redis.password.
+struct RedisSentinelConfig {
+  std::string master;
+  std::vector<std::string> nodes;  // "host:port", at least one
+  std::string password;
+};
+
+// storage.redis.cluster: seed nodes of a Redis Cluster; the slot map is read
+// from any of them (CLUSTER SLOTS).
+struct RedisClusterConfig {
+  std::vector<std::string> nodes;  // "host:port", at least one
+};
+
+// Which kind of Redis deployment a RedisConfig names (exactly one is set).
+enum class RedisKind : uint8_t { kStandalone, kSentinel, kCluster };
+
+// When storage.mode is redis exactly one of these is set: `socket`, `host`
+// (+ `port`), `sentinel` or `cluster`.
 struct RedisConfig {
   std::string socket;
   std::string host;
@@ -141,6 +163,19 @@ struct RedisConfig {
   Nanos connect_timeout = ConfigDefaults::kRedisConnectTimeout;
   Nanos command_timeout = ConfigDefaults::kRedisCommandTimeout;
   int64_t buffer_max = ConfigDefaults::kRedisBufferMax;
+  RedisSentinelConfig sentinel;
+  RedisClusterConfig cluster;
+  // After each write (counter batch, ledger batch, admin mutation) wait
+  // until this many replicas acknowledged it (WAIT n wait_timeout); 0: do
+  // not wait (asynchronous replication, the Redis default).
+  int wait_replicas = 0;
+  Nanos wait_timeout = ConfigDefaults::kRedisWaitTimeout;
+
+  RedisKind kind() const {
+    if (!cluster.nodes.empty()) return RedisKind::kCluster;
+    if (!sentinel.master.empty()) return RedisKind::kSentinel;
+    return RedisKind::kStandalone;
+  }
 };
 
 struct StorageConfig {

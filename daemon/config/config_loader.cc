@@ -194,11 +194,44 @@ void read_table(ErrorSink& errors, const MapReader& root, TableConfig& table) {
   }
 }
 
+// "host:port" with a port 1-65535 (the host may be a name, an IPv4 address
+// or a bracketed IPv6 one); false and `why` otherwise.
+bool valid_node_address(const std::string& node, std::string& why) {
+  const size_t colon = node.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == node.size()) {
+    why = "expected host:port, got '" + node + "'";
+    return false;
+  }
+  int port = 0;
+  const std::string digits = node.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos ||
+      (port = std::stoi(digits)) < 1 || port > 65535) {
+    why = "port of '" + node + "' must be 1-65535";
+    return false;
+  }
+  return true;
+}
+
+// A non-empty list of host:port under `key` of `section`.
+void read_node_list(const MapReader& section, std::string_view key, std::vector<std::string>& nodes) {
+  const MapReader::Entry* entry = section.find(key);
+  if (entry == nullptr) return;
+  if (!section.read_string_list(key, nodes)) return;
+  if (nodes.empty()) section.error(*entry, "needs at least one host:port");
+  for (const std::string& node : nodes) {
+    std::string why;
+    if (!valid_node_address(node, why)) {
+      section.error(*entry, why);
+      break;
+    }
+  }
+}
+
 void read_redis(ErrorSink& errors, const MapReader& storage_section, StorageConfig& storage,
                 std::string_view base_dir) {
   const MapReader r = child(errors, storage_section, "redis",
                             {"socket", "host", "port", "password", "prefix", "connect_timeout", "command_timeout",
-                             "buffer_max"});
+                             "buffer_max", "sentinel", "cluster", "wait_replicas", "wait_timeout"});
   RedisConfig& redis = storage.redis;
   read_socket_path(r, "socket", redis.socket);
   if (!redis.socket.empty()) resolve_socket_path(r, "socket", base_dir, redis.socket);
@@ -209,15 +242,43 @@ void read_redis(ErrorSink& errors, const MapReader& storage_section, StorageConf
   r.read_duration("connect_timeout", redis.connect_timeout);
   r.read_duration("command_timeout", redis.command_timeout);
   r.read_integer("buffer_max", redis.buffer_max, 1, ConfigDefaults::kMaxCount);
+  r.read_integer("wait_replicas", redis.wait_replicas, 0, ConfigDefaults::kRedisMaxWaitReplicas);
+  r.read_duration("wait_timeout", redis.wait_timeout);
+  if (r.find("sentinel") != nullptr) {
+    const MapReader s = child(errors, r, "sentinel", {"master", "nodes", "password"});
+    s.read_string("master", redis.sentinel.master);
+    read_node_list(s, "nodes", redis.sentinel.nodes);
+    s.read_string("password", redis.sentinel.password);
+    if (s.find("master") == nullptr || redis.sentinel.master.empty()) {
+      errors.add(s.line(), "storage.redis.sentinel: needs master (the name the sentinels monitor)");
+      redis.sentinel.master.clear();
+    }
+    if (s.find("nodes") == nullptr) errors.add(s.line(), "storage.redis.sentinel: needs nodes (host:port of the sentinels)");
+  }
+  if (r.find("cluster") != nullptr) {
+    const MapReader c = child(errors, r, "cluster", {"nodes"});
+    read_node_list(c, "nodes", redis.cluster.nodes);
+    if (c.find("nodes") == nullptr) errors.add(c.line(), "storage.redis.cluster: needs nodes (host:port of seed nodes)");
+  }
+  const int kinds = (r.find("socket") != nullptr || r.find("host") != nullptr ? 1 : 0) +
+                    (r.find("sentinel") != nullptr ? 1 : 0) + (r.find("cluster") != nullptr ? 1 : 0);
   if (r.find("socket") != nullptr && r.find("host") != nullptr) {
     r.error(*r.find("host"), "give either socket or host, not both");
   } else if (r.find("port") != nullptr && r.find("host") == nullptr) {
     r.error(*r.find("port"), "port needs a host");
+  } else if (kinds > 1) {
+    r.error(*(r.find("cluster") != nullptr ? r.find("cluster") : r.find("sentinel")),
+            "give one of socket, host, sentinel or cluster (one Redis deployment)");
   }
-  if (storage.mode == StorageMode::kRedis && r.find("socket") == nullptr && r.find("host") == nullptr) {
+  if (r.find("wait_timeout") != nullptr && r.find("wait_replicas") == nullptr)
+    r.error(*r.find("wait_timeout"), "wait_timeout needs wait_replicas");
+  else if (redis.wait_replicas > 0 && redis.wait_timeout >= redis.command_timeout)
+    r.error(*(r.find("wait_timeout") != nullptr ? r.find("wait_timeout") : r.find("wait_replicas")),
+            "wait_timeout must be shorter than command_timeout (WAIT holds the connection that long)");
+  if (storage.mode == StorageMode::kRedis && kinds == 0) {
     const MapReader::Entry* mode = storage_section.find("mode");
     errors.add(storage_section.find("redis") != nullptr ? r.line() : storage_section.value_line(*mode),
-               "storage.redis: mode redis needs redis.socket or redis.host");
+               "storage.redis: mode redis needs redis.socket, redis.host, redis.sentinel or redis.cluster");
   }
 }
 

@@ -41,29 +41,30 @@
 #include "engine/fleet_lease.h"
 #include "engine/limits/calendar.h"
 #include "persist/redis/redis_connection.h"
+#include "persist/redis/redis_target.h"
 #include "tollgate/time.h"
 
 namespace tollgate {
 
-// The transport the leases speak through: today's RedisConnection; send()
-// takes the routing key (the Redis key whose slot the command goes to) so
-// that a Sentinel/Cluster-aware target can replace it in one line.
+// The transport the leases speak through: one logical Redis
+// (persist/redis/redis_target.h: standalone, Sentinel primary or Cluster);
+// send() takes the routing key, the Redis key whose slot the command goes to.
 class FleetRedis {
  public:
   FleetRedis(RedisConfig config, const Clock& clock, persist::RedisConnection::Events events)
-      : connection_(std::move(config), clock, std::move(events)) {}
-  void start(uv_loop_t* loop) { connection_.start(loop); }
-  void check_timeouts(Nanos now) { connection_.check_timeouts(now); }
-  void close() { connection_.close(); }
-  bool ready() const { return connection_.ready(); }
-  bool ever_ready() const { return connection_.ever_ready(); }
-  void send(std::string_view /*routing_key*/, const std::vector<std::string>& argv,
+      : target_(persist::RedisTarget::make(std::move(config), clock, std::move(events))) {}
+  void start(uv_loop_t* loop) { target_->start(loop); }
+  void check_timeouts(Nanos now) { target_->check_timeouts(now); }
+  void close() { target_->close(); }
+  bool ready() const { return target_->ready(); }
+  bool ever_ready() const { return target_->ever_ready(); }
+  void send(std::string_view routing_key, const std::vector<std::string>& argv,
             persist::RedisConnection::ReplyHandler on_reply) {
-    connection_.send(argv, std::move(on_reply));
+    target_->send(routing_key, argv, std::move(on_reply));
   }
 
  private:
-  persist::RedisConnection connection_;
+  std::unique_ptr<persist::RedisTarget> target_;
 };
 
 struct FleetOptions {

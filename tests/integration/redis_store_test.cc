@@ -637,7 +637,7 @@ TEST(RedisStore, StalledRedisDuringAnAdminMutationIsAClearError) {
 }
 
 // Verifies the scripts against a real Redis: a counter batch re-sent (same
-// run, number at or below the applied mark) is a no-op, increments add, a
+// run, number in the applied marks) is a no-op even out of order, increments add, a
 // TAT advances from max(stored, now); a ledger entry re-sent under its id is
 // stored once with the next global seq; a recharge refuses a known payment id.
 TEST(RedisStore, ScriptsAreIdempotentAndAdditive) {
@@ -646,8 +646,8 @@ TEST(RedisStore, ScriptsAreIdempotentAndAdditive) {
   Client r = redis.connect();
   auto counters = [&](const std::string& batch, const std::string& now, const std::string& incr,
                       const std::string& advance) {
-    Reply reply = command(r.get(), {"EVAL", persist::scripts::counters(), "2", "p:applied:7", "p:k:a", batch, now, "2",
-                                    "60000", "i", "q|q|5", incr, "t", "b|t", advance});
+    Reply reply = command(r.get(), {"EVAL", persist::scripts::counters(), "2", "p:applied:7", "p:k:a", batch, now, "1",
+                                    "2", "60000", "i", "q|q|5", incr, "t", "b|t", advance});
     return reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
   };
   EXPECT_EQ(counters("1", "1000", "3", "50"), 1);
@@ -660,6 +660,11 @@ TEST(RedisStore, ScriptsAreIdempotentAndAdditive) {
   EXPECT_EQ(counters("3", "5000", "1", "10"), 1);
   EXPECT_EQ(fields(r.get(), {"HGETALL", "p:k:a"})["b|t"], "5010") << "a drained bucket restarts from now";
   EXPECT_GT(command(r.get(), {"PTTL", "p:k:a"})->integer, 0);
+  // Out of order (5 refused, 6 applied, then 5 re-sent): both count once.
+  EXPECT_EQ(counters("6", "5000", "0", "0"), 1);
+  EXPECT_EQ(counters("5", "5000", "1", "0"), 1) << "an older batch applied after a newer one";
+  EXPECT_EQ(counters("5", "5000", "1", "0"), 0);
+  EXPECT_EQ(fields(r.get(), {"HGETALL", "p:k:a"})["q|q|5"], "9");
 
   auto ledger = [&](const std::string& id) {
     return command(r.get(), {"EVAL", persist::scripts::ledger(), "2", "p:ledger", "p:ledger:seq", id, "3", "entry"});

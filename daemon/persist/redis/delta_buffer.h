@@ -1,7 +1,8 @@
 // Counter deltas waiting to be written to Redis: at most one pending delta
 // per counters hash and field (later ones coalesce into it), at most
 // `max_fields` fields in all. Taken out in batches shaped as the counters
-// script's arguments (redis_scripts.h).
+// script's arguments (redis_scripts.h); `by_slot` (Redis Cluster): each
+// batch holds hashes of one cluster slot only, so its script is single-slot.
 // Not thread-safe (the Redis store guards it with its mutex). Plain value.
 #pragma once
 
@@ -19,7 +20,7 @@ namespace tollgate::persist {
 
 class DeltaBuffer {
  public:
-  explicit DeltaBuffer(size_t max_fields) : max_fields_(max_fields) {}
+  explicit DeltaBuffer(size_t max_fields, bool by_slot = false) : max_fields_(max_fields), by_slot_(by_slot) {}
 
   // Adds one counters hash's deltas, all or none: false (nothing added) when
   // the fields it would add, plus `held_elsewhere` (fields in unconfirmed
@@ -40,6 +41,7 @@ class DeltaBuffer {
     std::vector<std::string> keys;
     std::vector<std::string> args;
     size_t fields = 0;  // pending fields taken
+    int slot = -1;      // by_slot: the cluster slot of every hash in it
   };
   Batch take(size_t max_hashes, int64_t now_us);
 
@@ -48,7 +50,12 @@ class DeltaBuffer {
     std::map<std::string, FieldDelta> fields;
     int64_t ttl_ms = 0;
   };
+  // The map's key: the hash, after its slot as 4 hex digits when by_slot
+  // (so that one slot's hashes are neighbours).
+  std::string entry_key(const std::string& hash) const;
+
   size_t max_fields_;
+  bool by_slot_ = false;
   size_t fields_ = 0;
   std::map<std::string, Pending> pending_;
 };

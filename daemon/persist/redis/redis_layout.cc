@@ -7,6 +7,7 @@
 #include "engine/limits/quota.h"
 #include "engine/limits/sliding_window.h"
 #include "engine/limits/token_bucket.h"
+#include "persist/redis/redis_slot.h"
 
 namespace tollgate::persist {
 namespace {
@@ -68,6 +69,10 @@ void window_deltas(std::string_view name, std::span<const uint64_t> before, std:
 }
 
 }  // namespace
+
+std::string RedisKeys::applied(uint64_t run, int slot) const {
+  return prefix_ + "applied:" + std::to_string(run) + ":{" + tag_for_slot(slot) + "}";
+}
 
 std::string RedisKeys::glob_escape(std::string_view s) {
   std::string out;

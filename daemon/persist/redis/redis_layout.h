@@ -16,6 +16,16 @@
 //   P ledger           hash: <run>:<local seq> -> "<global seq>|<lot id>|<entry>"
 //   P ledger:seq, P lot:seq, P runs   counters (INCR) for global ledger seqs, lot ids, daemon runs
 //   P applied:<run>    the highest counter batch of a daemon run applied (resends are no-ops)
+//
+// On a Redis Cluster (storage.redis.cluster) every script must touch one hash
+// slot, so the keys that hold money and admin state — lots, wallet, status,
+// payments, payment-lots, ledger and the seq counters — share one hash tag:
+// they are named P{g}<name> (e.g. "tollgate:{g}ledger", "tollgate:{g}lots:acme")
+// and live in one slot, on one primary. Counters hashes keep their names
+// (P k:<key>) and spread over the slots; the write-behind sends them in
+// batches of one slot, each with its own applied mark
+// P applied:<run>:{<tag of that slot>}. A standalone/Sentinel Redis keeps the
+// untagged names above (no migration between the two layouts).
 #pragma once
 
 #include <cstdint>
@@ -33,28 +43,35 @@ namespace tollgate::persist {
 
 class RedisKeys {
  public:
-  explicit RedisKeys(std::string prefix) : prefix_(std::move(prefix)) {}
+  // `cluster`: the Redis Cluster layout (money keys under one hash tag).
+  explicit RedisKeys(std::string prefix, bool cluster = false)
+      : prefix_(std::move(prefix)), global_(cluster ? prefix_ + "{g}" : prefix_), cluster_(cluster) {}
   const std::string& prefix() const { return prefix_; }
+  bool cluster() const { return cluster_; }
   std::string counters(std::string_view key) const { return prefix_ + "k:" + std::string(key); }
-  std::string lots(std::string_view contract) const { return prefix_ + "lots:" + std::string(contract); }
-  std::string wallets() const { return prefix_ + "wallet"; }
-  std::string status() const { return prefix_ + "status"; }
-  std::string payments() const { return prefix_ + "payments"; }
-  std::string payment_lots() const { return prefix_ + "payment-lots"; }
-  std::string ledger() const { return prefix_ + "ledger"; }
-  std::string ledger_seq() const { return prefix_ + "ledger:seq"; }
-  std::string lot_seq() const { return prefix_ + "lot:seq"; }
-  std::string runs() const { return prefix_ + "runs"; }
+  std::string lots(std::string_view contract) const { return global_ + "lots:" + std::string(contract); }
+  std::string wallets() const { return global_ + "wallet"; }
+  std::string status() const { return global_ + "status"; }
+  std::string payments() const { return global_ + "payments"; }
+  std::string payment_lots() const { return global_ + "payment-lots"; }
+  std::string ledger() const { return global_ + "ledger"; }
+  std::string ledger_seq() const { return global_ + "ledger:seq"; }
+  std::string lot_seq() const { return global_ + "lot:seq"; }
+  std::string runs() const { return global_ + "runs"; }
   std::string applied(uint64_t run) const { return prefix_ + "applied:" + std::to_string(run); }
+  // The applied mark of a run's batches to one cluster slot (in that slot).
+  std::string applied(uint64_t run, int slot) const;
   // A ledger entry's field: unique to one daemon run and its local seq.
   static std::string ledger_id(uint64_t run, uint64_t seq) { return std::to_string(run) + ":" + std::to_string(seq); }
   // SCAN MATCH patterns for every counters / lots key (glob characters of the prefix escaped).
   std::string counters_pattern() const { return glob_escape(prefix_ + "k:") + "*"; }
-  std::string lots_pattern() const { return glob_escape(prefix_ + "lots:") + "*"; }
+  std::string lots_pattern() const { return glob_escape(global_ + "lots:") + "*"; }
   static std::string glob_escape(std::string_view s);
 
  private:
   std::string prefix_;
+  std::string global_;  // prefix of the money keys: P, or P{g} on a cluster
+  bool cluster_ = false;
 };
 
 // One change of one field of a key's counters hash.

@@ -24,11 +24,12 @@ return #ARGV / 3
 
 const std::string& counters() {
   static const std::string s = R"lua(
-local batch = tonumber(ARGV[1])
-if batch <= (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', 2592000000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2592000000)
 local now = tonumber(ARGV[2])
-local a = 3
+local a = 4
 for k = 2, #KEYS do
   local key = KEYS[k]
   local n = tonumber(ARGV[a])
@@ -97,7 +98,7 @@ else
     if string.sub(f, 1, #ARGV[1]) == ARGV[1] then redis.call('HDEL', KEYS[1], f) end
   end
 end
-append(KEYS[2], KEYS[3], ARGV[2], -1, ARGV[3])
+if #KEYS >= 3 then append(KEYS[2], KEYS[3], ARGV[2], -1, ARGV[3]) end
 return 1
 )lua";
   return s;

@@ -10,12 +10,15 @@ namespace tollgate::persist::scripts {
 
 // KEYS: ledger, ledger seq. ARGV: (id, lot id, entry) triples.
 const std::string& ledger();
-// KEYS: the run's applied mark, then counter hashes. ARGV: batch number,
-// now (µs), then per hash: op count, ttl (ms), ops as (op, field, value)
-// triples, op = i | t | p (HINCRBY; TAT = max(stored, now) + value; drop
-// fields under a prefix numbered below value). Batches of one run are applied
-// in number order, so a batch numbered at or below the mark is a resend and
-// is skipped.
+// KEYS: the run's applied marks (a sorted set of batch numbers), then
+// counter hashes. ARGV: batch number, now (µs), floor, then per hash: op
+// count, ttl (ms), ops as (op, field, value) triples, op = i | t | p
+// (HINCRBY; TAT = max(stored, now) + value; drop fields under a prefix
+// numbered below value). A batch whose number is in the set is a resend and
+// is skipped; numbers below `floor` (every batch the daemon had confirmed
+// when it sealed this one) are dropped from the set. Exact, not "at or below
+// the highest": batches may be applied out of order (one refused and re-sent
+// while the next went through, e.g. TRYAGAIN during a cluster slot migration).
 const std::string& counters();
 // KEYS: payments, lots:<contract>, wallet, lot seq, ledger, ledger seq,
 // payment lots. ARGV: payment id, payment record, lot, contract, wallet,
@@ -27,6 +30,7 @@ const std::string& recharge();
 // KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
 const std::string& status();
 // KEYS: counters hash, ledger, ledger seq. ARGV: field prefix ('' = all), ledger id, entry.
+// KEYS may be the counters hash alone (a cluster: the entry goes with the write-behind).
 const std::string& reset();
 
 }  // namespace tollgate::persist::scripts

@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
 #include "log/log_limiter.h"
+#include "persist/redis/redis_cluster_target.h"
 #include "persist/redis/redis_loader.h"
+#include "persist/redis/redis_sentinel_target.h"
 #include "persist/redis/redis_scripts.h"
 #include "persist/redis/redis_sync.h"
 #include "persist/state_codec.h"
@@ -45,11 +48,12 @@ int64_t micros(Nanos t) { return t / 1000; }
 
 RedisStore::RedisStore(RedisStoreOptions options, RuntimeState& state, std::function<Engine&()> engine)
     : options_(std::move(options)),
-      keys_(options_.redis.prefix),
+      keys_(options_.redis.prefix, options_.redis.kind() == RedisKind::kCluster),
       state_(state),
       engine_(std::move(engine)),
-      connection_(options_.redis, options_.clock != nullptr ? *options_.clock : kSystemClock, connection_events()),
-      pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max))) {
+      target_(RedisTarget::make(options_.redis, options_.clock != nullptr ? *options_.clock : kSystemClock,
+                                connection_events())),
+      pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max)), keys_.cluster()) {
   if (options_.clock == nullptr) options_.clock = &kSystemClock;
 }
 
@@ -60,7 +64,7 @@ RedisStore::~RedisStore() = default;
 std::expected<void, std::string> RedisStore::load(Nanos now) {
   std::lock_guard lock(mutex_);
   const Nanos started = options_.clock->now();
-  auto opened = RedisSync::open(options_.redis);
+  auto opened = open_sync(keys_.runs());
   if (!opened) return std::unexpected(opened.error());
   auto run = opened->command({"INCR", keys_.runs()});
   if (!run) return std::unexpected("INCR " + keys_.runs() + ": " + run.error());
@@ -73,8 +77,21 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
   auto entries = loader.ledger();
   if (!entries) return std::unexpected(entries.error());
   // What Redis has is this daemon's starting point: only later changes are deltas.
-  auto counters = loader.counters(engine_(), now, [this](const Entry& e) { rebase_locked(e); });
-  if (!counters) return std::unexpected(counters.error());
+  auto loaded = [this](const Entry& e) { rebase_locked(e); };
+  if (keys_.cluster()) {
+    // Counters hashes spread over every primary: SCAN each.
+    auto map = read_cluster_map_sync(options_.redis);
+    if (!map) return std::unexpected(map.error());
+    for (const std::string& primary : map->primaries) {
+      auto node = RedisSync::open(node_config(options_.redis, primary));
+      if (!node) return std::unexpected(node.error());
+      RedisLoader node_loader(*node, keys_, restorer);
+      if (auto counters = node_loader.counters(engine_(), now, loaded); !counters)
+        return std::unexpected(primary + ": " + counters.error());
+    }
+  } else if (auto counters = loader.counters(engine_(), now, loaded); !counters) {
+    return std::unexpected(counters.error());
+  }
   restorer.finish();
   dirty_since_s_ = seconds(now);
   ledger_acked_ = state_.ledger().last_seq();  // everything loaded is in Redis
@@ -89,7 +106,7 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
   spdlog::info(
       "storage: loaded from Redis at {} (prefix '{}', run {}) in {} ms: {} contracts with lots or overrides, {} keys "
       "({} no longer configured, {} limits skipped), {} of {} ledger entries, {} errors",
-      redis_address(options_.redis), keys_.prefix(), run_, counters_.load_ms, *contracts, s.keys_restored,
+      target_->describe(), keys_.prefix(), run_, counters_.load_ms, *contracts, s.keys_restored,
       s.keys_skipped, s.limits_skipped, s.ledger_entries, *entries, s.errors);
   return {};
 }
@@ -111,11 +128,29 @@ void RedisStore::start(uv_loop_t* loop) {
         self->tick(self->options_.clock->now());
       },
       every, every);
-  connection_.start(loop_);
+  target_->start(loop_);
 }
 
-RedisConnection::Events RedisStore::connection_events() {
-  RedisConnection::Events events;
+std::expected<RedisSync, std::string> RedisStore::open_sync(std::string_view key) const {
+  switch (options_.redis.kind()) {
+    case RedisKind::kStandalone:
+      break;
+    case RedisKind::kSentinel: {
+      auto primary = discover_primary_sync(options_.redis);
+      if (!primary) return std::unexpected(primary.error());
+      return RedisSync::open(*primary);
+    }
+    case RedisKind::kCluster: {
+      auto map = read_cluster_map_sync(options_.redis);
+      if (!map) return std::unexpected(map.error());
+      return RedisSync::open(node_config(options_.redis, map->owner[static_cast<size_t>(key_slot(key))]));
+    }
+  }
+  return RedisSync::open(options_.redis);
+}
+
+RedisTarget::Events RedisStore::connection_events() {
+  RedisTarget::Events events;
   events.ready = [this](bool reconnected) { on_ready(reconnected); };
   events.lost = [this](const std::string& why, bool was_ready) { on_lost(why, was_ready); };
   events.connect_failed = [this](const std::string& why) {
@@ -125,7 +160,7 @@ RedisConnection::Events RedisStore::connection_events() {
       counters_.last_error = why;
     }
     redis_log().warn("connect", "storage: cannot connect to Redis at {}: {}; retrying",
-                     redis_address(options_.redis), why);
+                     target_->describe(), why);
   };
   events.refused = [this](std::string_view command, const std::string& error) {
     if (command == "AUTH") {
@@ -133,7 +168,7 @@ RedisConnection::Events RedisStore::connection_events() {
       std::lock_guard lock(status_mutex_);
       counters_.last_error = "AUTH: " + error;
     } else {
-      spdlog::error("storage: Redis at {} answered {} with: {}", redis_address(options_.redis), command, error);
+      spdlog::error("storage: Redis at {} answered {} with: {}", target_->describe(), command, error);
     }
   };
   events.command_timeout = [this] {
@@ -157,23 +192,23 @@ void RedisStore::on_ready(bool reconnected) {
   send_pending(now);
 }
 
-// The connection is gone (or being dropped): everything in flight is
-// re-sent on the next connection; deciding follows the fail: policies.
+// The connection is gone (or being dropped): deciding follows the fail:
+// policies. What was in flight is re-sent once its handler has run (with
+// null, as every handler runs exactly once): on a cluster the other
+// primaries' replies may still come, and a batch is never in flight twice.
 void RedisStore::on_lost(const std::string& why, bool was_ready) {
-  for (auto& b : batches_) b->in_flight = false;
-  ledger_in_flight_ = 0;
   {
     std::lock_guard lock(status_mutex_);
     counters_.redis_connected = 0;
     counters_.last_error = why;
   }
   const Nanos now = options_.clock->now();
-  if (was_ready || !connection_.ever_ready())
+  if (was_ready || !target_->ever_ready())
     redis_log().error(
         "lost connection",
         "storage: lost the connection to Redis at {} ({}); deciding by each contract's fail: policy, "
         "buffering deltas, reconnecting",
-        redis_address(options_.redis), why);
+        target_->describe(), why);
   set_available(false, now);
 }
 
@@ -184,15 +219,19 @@ void RedisStore::set_available(bool up, Nanos now) {
     std::lock_guard lock(status_mutex_);
     if (down_since_ != 0) counters_.redis_down_ms_total += static_cast<uint64_t>((now - down_since_) / kNanosPerMilli);
     down_since_ = 0;
-    spdlog::info("storage: connected to Redis at {}; flushing buffered deltas", redis_address(options_.redis));
+    spdlog::info("storage: connected to Redis at {}; flushing buffered deltas", target_->describe());
   } else {
     std::lock_guard lock(status_mutex_);
     down_since_ = now;
   }
 }
 
-void RedisStore::send(Request request, const std::vector<std::string>& argv) {
-  connection_.send(argv, [this, request = std::move(request)](const redisReply* reply, bool current) {
+void RedisStore::send(Request request, std::string_view routing_key, const std::vector<std::string>& argv) {
+  target_->send_replicated(routing_key, argv, [this, request = std::move(request)](const redisReply* reply, bool current) {
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && reply_string(reply).starts_with("NOREPLICAS")) {
+      std::lock_guard lock(status_mutex_);
+      ++counters_.redis_not_replicated;
+    }
     on_reply(request, reply, current);
   });
 }
@@ -277,14 +316,14 @@ void RedisStore::on_ledger_reply(const Request& request, const std::string* erro
 
 void RedisStore::tick(Nanos now) {
   if (stopping_) return;
-  connection_.check_timeouts(now);
+  target_->check_timeouts(now);
   if (mutex_.try_lock()) {  // held by an admin mutation waiting for this loop: collect next tick
     std::lock_guard lock(mutex_, std::adopt_lock);
     for (ContractState* st : state_.all())
       if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
     collect_counters_locked(now);
-    if (connection_.ready()) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
-    if (connection_.ready() && ledger_in_flight_ == 0) {
+    if (target_->ready()) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
+    if (target_->ready() && ledger_in_flight_ == 0) {
       uint64_t last = 0;
       auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
       if (!argv.empty()) {
@@ -293,11 +332,14 @@ void RedisStore::tick(Nanos now) {
         r.ledger_upto = last;
         r.ledger_entries = (argv.size() - 5) / 3;
         ledger_in_flight_ = last;
-        send(std::move(r), argv);
+        send(std::move(r), keys_.ledger(), argv);
       }
     }
     std::lock_guard status_lock(status_mutex_);
     ++counters_.checkpoints;
+    counters_.redis_failovers = target_->failovers();
+    counters_.redis_moved = target_->moved();
+    counters_.redis_asked = target_->asked();
     counters_.buffered_ledger_entries =
         state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq());
     counters_.buffered_fields = pending_.fields() + batch_fields_;
@@ -306,7 +348,7 @@ void RedisStore::tick(Nanos now) {
 }
 
 void RedisStore::send_pending(Nanos now) {
-  if (!connection_.ready()) return;
+  if (!target_->ready()) return;
   size_t in_flight = 0;
   for (auto& b : batches_) in_flight += b->in_flight ? 1 : 0;
   for (auto& b : batches_) {
@@ -318,8 +360,8 @@ void RedisStore::send_pending(Nanos now) {
     Request r;
     r.kind = Request::Kind::kBatch;
     r.batch = b.get();
-    send(std::move(r), b->argv);
-    if (!connection_.ready()) return;  // the send failed and dropped the connection
+    send(std::move(r), b->routing_key, b->argv);
+    if (!target_->ready()) return;  // the send failed and dropped the connection
   }
 }
 
@@ -388,10 +430,16 @@ void RedisStore::seal_batches(Nanos now, size_t max_batches) {
     auto batch = std::make_unique<Batch>();
     batch->fields = taken.fields;
     batch_fields_ += taken.fields;
-    batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1), keys_.applied(run_)};
+    batch->routing_key = taken.keys.empty() ? keys_.applied(run_) : taken.keys.front();
+    batch->argv = {"EVAL", scripts::counters(), std::to_string(taken.keys.size() + 1),
+                   taken.slot >= 0 ? keys_.applied(run_, taken.slot) : keys_.applied(run_)};
     for (auto& k : taken.keys) batch->argv.push_back(std::move(k));
-    batch->argv.push_back(std::to_string(next_batch_++));
+    batch->number = next_batch_++;
+    // Every batch below the oldest unconfirmed one is confirmed: never re-sent.
+    const uint64_t floor = batches_.empty() ? batch->number : batches_.front()->number;
+    batch->argv.push_back(std::to_string(batch->number));
     batch->argv.push_back(std::to_string(micros(now)));
+    batch->argv.push_back(std::to_string(floor));
     for (auto& a : taken.args) batch->argv.push_back(std::move(a));
     batches_.push_back(std::move(batch));
   }
@@ -453,7 +501,7 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
     calls_.clear();
     calls_cv_.notify_all();
   }
-  connection_.close();
+  target_->close();
   if (handles_open_) {
     uv_timer_stop(&tick_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
@@ -473,21 +521,43 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
                     state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq())));
   };
   if (batches_.empty() && ledger_backlog == 0) return {};
-  auto redis = RedisSync::open(options_.redis);
-  if (!redis) return lost(redis.error());
+  // One blocking connection per node written to (one in all unless on a cluster).
+  std::map<std::string, RedisSync> nodes;
+  std::optional<ClusterMapSync> map;
+  auto node_for = [&](const std::string& key) -> std::expected<RedisSync*, std::string> {
+    std::string node;
+    if (keys_.cluster()) {
+      if (!map) {
+        auto read = read_cluster_map_sync(options_.redis);
+        if (!read) return std::unexpected(read.error());
+        map = std::move(*read);
+      }
+      node = map->owner[static_cast<size_t>(key_slot(key))];
+    }
+    if (auto it = nodes.find(node); it != nodes.end()) return &it->second;
+    auto opened = keys_.cluster() ? RedisSync::open(node_config(options_.redis, node)) : open_sync(key);
+    if (!opened) return std::unexpected(opened.error());
+    return &nodes.emplace(node, std::move(*opened)).first->second;
+  };
   while (!batches_.empty()) {
-    auto r = redis->command(batches_.front()->argv);
+    auto redis = node_for(batches_.front()->routing_key);
+    if (!redis) return lost(redis.error());
+    auto r = (*redis)->command(batches_.front()->argv);
     if (!r) return lost("counter batch: " + r.error());
     batch_fields_ -= batches_.front()->fields;
     batches_.pop_front();
   }
-  for (;;) {
-    uint64_t last = 0;
-    auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
-    if (argv.empty()) break;
-    auto r = redis->command(argv);
-    if (!r) return lost("ledger entries: " + r.error());
-    ledger_acked_ = last;
+  if (ledger_backlog > 0) {
+    auto ledger_node = node_for(keys_.ledger());
+    if (!ledger_node) return lost(ledger_node.error());
+    for (;;) {
+      uint64_t last = 0;
+      auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+      if (argv.empty()) break;
+      auto r = (*ledger_node)->command(argv);
+      if (!r) return lost("ledger entries: " + r.error());
+      ledger_acked_ = last;
+    }
   }
   return {};
 }

@@ -11,7 +11,12 @@
 //     that are re-sent after a reconnect until Redis confirms them;
 //   - admin mutations (DurabilityHook::durable) are sent as one atomic script
 //     each and acknowledged only after Redis confirmed them;
-//   - while Redis is down the store's RedisConnection reconnects with capped
+//   - it talks to one logical Redis through a RedisTarget (redis_target.h):
+//     standalone, the Sentinel-discovered primary, or a Cluster (then every
+//     script is single-slot: redis_layout.h); with storage.redis.wait_replicas
+//     every write waits for that many replicas (WAIT) before it counts as
+//     confirmed;
+//   - while Redis is down the store's RedisTarget reconnects with capped
 //     exponential backoff; the store marks the RuntimeState unavailable
 //     (contracts' `fail:` policies decide) and keeps deltas in a buffer of at
 //     most buffer_max fields.
@@ -43,7 +48,8 @@
 #include "engine/admin_record.h"
 #include "engine/engine.h"
 #include "persist/redis/delta_buffer.h"
-#include "persist/redis/redis_connection.h"
+#include "persist/redis/redis_sync.h"
+#include "persist/redis/redis_target.h"
 #include "persist/redis/redis_layout.h"
 #include "tollgate/time.h"
 
@@ -71,6 +77,10 @@ namespace tollgate::persist {
   X(flushed_ledger_entries, "ledger entries confirmed (an admin one re-sent is a no-op)")                 \
   X(admin_durable, "admin mutations confirmed by Redis before their reply")                                \
   X(admin_refused, "admin mutations refused (Redis down, error or timeout): not applied")                  \
+  X(redis_not_replicated, "writes fewer than wait_replicas replicas acknowledged within wait_timeout")      \
+  X(redis_failovers, "Sentinel: failovers followed (ready on a new primary)")                             \
+  X(redis_moved, "Cluster: MOVED redirects followed (the slot map is re-read)")                           \
+  X(redis_asked, "Cluster: ASK redirects followed (a slot being migrated)")                               \
   X(fail_open_allowed, "calls allowed without charging by fail: open while Redis was down")                \
   X(fail_closed_denied, "calls denied UNAVAILABLE by fail: closed while Redis was down")                   \
   X(load_ms, "start-up load time")                                                                         \
@@ -134,6 +144,8 @@ class RedisStore final : public DurabilityHook {
   // arrival a no-op).
   struct Batch {
     std::vector<std::string> argv;
+    std::string routing_key;  // its first counters hash (a cluster batch is one slot)
+    uint64_t number = 0;      // unique within the run (the applied marks hold it)
     size_t fields = 0;
     bool in_flight = false;
     Nanos sent_at = 0;
@@ -162,14 +174,17 @@ class RedisStore final : public DurabilityHook {
 
   // --- loop thread ---
   // The connection's events (RedisConnection::Events).
-  RedisConnection::Events connection_events();
+  RedisTarget::Events connection_events();
   void on_ready(bool reconnected);
   void on_lost(const std::string& why, bool was_ready);
   void on_reply(const Request& request, const redisReply* reply, bool current);
   // `error`: null when Redis confirmed; `answered`: Redis replied (else the connection is gone).
   void on_batch_reply(Batch& batch, const std::string* error, bool answered, bool current);
   void on_ledger_reply(const Request& request, const std::string* error, bool answered);
-  void send(Request request, const std::vector<std::string>& argv);
+  void send(Request request, std::string_view routing_key, const std::vector<std::string>& argv);
+  // A blocking connection to the node that holds `key` (the primary; on a
+  // cluster the owner of its slot), for load() and shutdown().
+  std::expected<RedisSync, std::string> open_sync(std::string_view key) const;
   void send_pending(Nanos now);
   void run_admin_calls();
   void check_timeouts(Nanos now);
@@ -219,7 +234,7 @@ class RedisStore final : public DurabilityHook {
   uv_timer_t tick_timer_{};
   uv_async_t admin_async_{};
   std::atomic<bool> handles_open_{false};  // read by durable() on the admin thread
-  RedisConnection connection_;
+  std::unique_ptr<RedisTarget> target_;
   bool stopping_ = false;
   uint64_t ticks_ = 0;
   DeltaBuffer pending_;  // counter deltas not yet in a batch (under mutex_)

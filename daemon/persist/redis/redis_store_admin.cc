@@ -49,6 +49,12 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
               record.contract, encode_contract(image), id,  entry};
     }
     case AdminRecord::Kind::kReset:
+      // On a cluster the counters hash and the ledger are in different
+      // slots: the script resets the hash only, and the reset's ledger entry
+      // (in the local ledger) reaches Redis with the write-behind.
+      if (keys_.cluster())
+        return {"EVAL", scripts::reset(), "1", keys_.counters(record.contract),
+                record.limit.empty() ? std::string() : record.limit + "|", id, entry};
       return {"EVAL",
               scripts::reset(),
               "3",
@@ -138,7 +144,7 @@ void RedisStore::run_admin_calls() {
     {
       std::lock_guard lock(calls_mutex_);
       if (call->abandoned) continue;
-      if (!connection_.ready() || stopping_) {
+      if (!target_->ready() || stopping_) {
         call->done = true;
         call->error = stopping_ ? "the daemon is stopping" : "not connected (reconnecting)";
         calls_cv_.notify_all();
@@ -148,7 +154,7 @@ void RedisStore::run_admin_calls() {
     Request r;
     r.kind = Request::Kind::kAdmin;
     r.call = call;
-    send(std::move(r), call->argv);
+    send(std::move(r), call->argv[3], call->argv);  // routed by the script's first key (all share its slot)
   }
 }
 

@@ -1,6 +1,7 @@
 #include "persist/redis/redis_sync.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
@@ -25,6 +26,9 @@ void ReplyDeleter::operator()(redisReply* r) const {
 }
 
 std::string redis_address(const RedisConfig& config) {
+  if (config.kind() == RedisKind::kSentinel)
+    return fmt::format("sentinel master '{}' via {}", config.sentinel.master, fmt::join(config.sentinel.nodes, ","));
+  if (config.kind() == RedisKind::kCluster) return fmt::format("cluster via {}", fmt::join(config.cluster.nodes, ","));
   return config.socket.empty() ? fmt::format("{}:{}", config.host, config.port)
                                : fmt::format("unix socket {}", config.socket);
 }

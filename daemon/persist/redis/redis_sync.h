@@ -31,7 +31,8 @@ struct ArgvView {
   std::vector<size_t> lengths;
 };
 
-// Where the config points: "unix socket <path>" or "<host>:<port>", for messages.
+// Where the config points: "unix socket <path>", "<host>:<port>", "sentinel
+// master '<name>' via <nodes>" or "cluster via <nodes>", for messages.
 std::string redis_address(const RedisConfig& config);
 
 class RedisSync {

@@ -251,9 +251,29 @@ TEST(ConfigErrors, KeyClassPatterns) {
 
 // Verifies redis mode needs exactly one of socket or host.
 TEST(ConfigErrors, RedisEndpoint) {
-  EXPECT_ONE_ERROR("storage:\n  mode: redis\n", 2, "mode redis needs redis.socket or redis.host");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n", 2, "mode redis needs redis.socket, redis.host, redis.sentinel or redis.cluster");
   EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    socket: /r.sock\n    host: h\n", 5,
                    "give either socket or host, not both");
+}
+
+// Verifies the Sentinel and Cluster deployments: their fields, their node
+// addresses, and that one config names one deployment.
+TEST(ConfigErrors, RedisSentinelAndCluster) {
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    sentinel:\n      nodes: [\"h:1\"]\n", 4,
+                   "storage.redis.sentinel: needs master");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    sentinel:\n      master: m\n", 4,
+                   "storage.redis.sentinel: needs nodes");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    cluster:\n      nodes: [\"h:0\"]\n", 5,
+                   "port of 'h:0' must be 1-65535");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    cluster:\n      nodes: [\"nohost\"]\n", 5,
+                   "expected host:port, got 'nohost'");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    cluster:\n      nodes: []\n", 5,
+                   "needs at least one host:port");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    host: h\n    cluster:\n      nodes: [\"h:1\"]\n", 5,
+                   "give one of socket, host, sentinel or cluster");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    host: h\n    wait_timeout: 5ms\n", 5,
+                   "wait_timeout needs wait_replicas");
+  EXPECT_ONE_ERROR("storage:\n  mode: redis\n  redis:\n    host: h\n    wait_replicas: 99\n", 5, "wait_replicas");
 }
 
 // Verifies the data and admin sockets cannot share a path and must fit sun_path.

@@ -69,6 +69,25 @@ TEST(ConfigFiles, MinimalConfigLoads) {
   EXPECT_EQ(result->key_classes.size(), 1u);
 }
 
+// Verifies the three Redis deployment examples (docs/redis.md) load and name their kind.
+TEST(ConfigFiles, RedisDeploymentExamplesLoad) {
+  const std::pair<const char*, RedisKind> files[] = {{"redis-standalone.yaml", RedisKind::kStandalone},
+                                                     {"redis-sentinel.yaml", RedisKind::kSentinel},
+                                                     {"redis-cluster.yaml", RedisKind::kCluster}};
+  for (const auto& [file, kind] : files) {
+    const auto result = load_config_file((conf_dir() / file).string());
+    ASSERT_TRUE(result) << file << ": " << testing::joined(result.error());
+    EXPECT_EQ(result->storage.mode, StorageMode::kRedis) << file;
+    EXPECT_EQ(result->storage.redis.kind(), kind) << file;
+  }
+  const auto sentinel = load_config_file((conf_dir() / "redis-sentinel.yaml").string());
+  ASSERT_TRUE(sentinel);
+  EXPECT_EQ(sentinel->storage.redis.sentinel.master, "mymaster");
+  EXPECT_EQ(sentinel->storage.redis.sentinel.nodes.size(), 3u);
+  EXPECT_EQ(sentinel->storage.redis.wait_replicas, 1);
+  EXPECT_EQ(sentinel->storage.redis.wait_timeout, 100 * kNanosPerMilli);
+}
+
 // Verifies errors from a file carry its path, and the file name is kept in Config.
 TEST(ConfigFiles, ErrorsNameTheFile) {
   TempDir dir;

@@ -1,6 +1,7 @@
 // The Redis store's pending counter deltas: coalescing, the bound, drops,
 // and the counters-script arguments a batch is taken as.
 #include "persist/redis/delta_buffer.h"
+#include "persist/redis/redis_slot.h"
 
 #include <gtest/gtest.h>
 
@@ -74,6 +75,25 @@ TEST(DeltaBuffer, TakeLimitsHashesAndComputesAdvances) {
   DeltaBuffer copy = tat;
   EXPECT_EQ(tat.take(1, 1200).args, (std::vector<std::string>{"1", "1", "t", "b|t", "300"}));
   EXPECT_EQ(copy.take(1, 2000).args, (std::vector<std::string>{"0", "1"})) << "full again by the time it is sent";
+}
+
+// Verifies a cluster buffer hands out batches of one slot each (a script must
+// be single-slot), every hash exactly once, and drop() finds its hashes.
+TEST(DeltaBuffer, BySlotBatchesHoldOneSlot) {
+  DeltaBuffer buffer(1000, true);
+  std::vector<std::string> hashes;
+  for (int i = 0; i < 40; ++i) hashes.push_back("k:c" + std::to_string(i));
+  hashes.push_back("k:{c1}x");  // same slot as "c1" only by tag: k:c1's slot differs
+  for (const auto& h : hashes) ASSERT_TRUE(buffer.add(h, std::vector<FieldDelta>{incr("q|q|1", 1)}, 10));
+  buffer.drop("k:c0", "");
+  size_t taken = 0;
+  while (!buffer.empty()) {
+    DeltaBuffer::Batch b = buffer.take(256, 0);
+    ASSERT_FALSE(b.keys.empty());
+    for (const auto& k : b.keys) EXPECT_EQ(key_slot(k), b.slot) << k;
+    taken += b.keys.size();
+  }
+  EXPECT_EQ(taken, hashes.size() - 1);
 }
 
 }  // namespace

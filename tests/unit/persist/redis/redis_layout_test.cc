@@ -1,6 +1,7 @@
 // The Redis store's pure logic: key names, deltas between two observations
 // of a limit's words, coalescing, TAT advances, and words rebuilt from fields.
 #include "persist/redis/redis_layout.h"
+#include "persist/redis/redis_slot.h"
 
 #include <gtest/gtest.h>
 
@@ -33,6 +34,21 @@ TEST(RedisLayout, KeyNames) {
   EXPECT_EQ(keys.applied(3), "tg*:applied:3");
   EXPECT_EQ(keys.counters_pattern(), "tg\\*:k:*");
   EXPECT_EQ(keys.lots_pattern(), "tg\\*:lots:*");
+}
+
+// Verifies the cluster layout: every money key shares one hash tag (one slot,
+// so each admin script is single-slot), counters keep their names, and a
+// run's applied mark per slot lands in that slot.
+TEST(RedisLayout, ClusterKeyNamesShareOneSlot) {
+  RedisKeys keys("tollgate:", true);
+  const int slot = key_slot(keys.ledger());
+  for (const std::string& k : {keys.lots("acme"), keys.wallets(), keys.status(), keys.payments(), keys.payment_lots(),
+                               keys.ledger_seq(), keys.lot_seq(), keys.runs()})
+    EXPECT_EQ(key_slot(k), slot) << k;
+  EXPECT_EQ(keys.ledger(), "tollgate:{g}ledger");
+  EXPECT_EQ(keys.counters("acme"), "tollgate:k:acme");
+  EXPECT_EQ(keys.lots_pattern(), "tollgate:{g}lots:*");
+  for (int s : {0, 777, 16383}) EXPECT_EQ(key_slot(keys.applied(9, s)), s);
 }
 
 // Verifies a quota's delta within one period is the unit difference (a
