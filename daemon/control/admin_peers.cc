@@ -5,7 +5,7 @@
 namespace tollgate {
 namespace {
 
-bool listed(const std::vector<uint32_t>& ids, int64_t id) {
+bool peer_listed(const std::vector<uint32_t>& ids, int64_t id) {
   return id >= 0 && std::find(ids.begin(), ids.end(), static_cast<uint32_t>(id)) != ids.end();
 }
 
@@ -18,9 +18,9 @@ AdminPeerPolicy admin_peer_policy(const AdminConfig& admin, uint32_t owner_uid) 
 bool admin_peer_allowed(const AdminPeerPolicy& policy, const PeerCredentials& peer) {
   if (peer.uid < 0) return false;  // no credentials: nobody to admit
   if (policy.admit_owner && (peer.uid == 0 || peer.uid == policy.owner_uid)) return true;
-  if (listed(policy.uids, peer.uid) || listed(policy.gids, peer.gid)) return true;
+  if (peer_listed(policy.uids, peer.uid) || peer_listed(policy.gids, peer.gid)) return true;
   for (uint32_t g : peer.groups)
-    if (listed(policy.gids, g)) return true;
+    if (peer_listed(policy.gids, g)) return true;
   return false;
 }
 

@@ -37,7 +37,7 @@ LimitTerms terms_of(const LimitSpec& s) {
   return {};
 }
 
-const LimitSpec* find_limit(const Policy* p, std::string_view name) {
+const LimitSpec* find_term_limit(const Policy* p, std::string_view name) {
   if (p == nullptr) return nullptr;
   for (const auto& l : p->limits)
     if (l->spec.name == name) return &l->spec;
@@ -51,8 +51,8 @@ std::optional<LimitTerms> Engine::limit_terms(std::string_view key, std::string_
   const Policy* p = contract(key);
   if (p == nullptr) p = match_class(key);
   if (p == nullptr) return std::nullopt;
-  if (const LimitSpec* s = find_limit(p, limit)) return terms_of(*s);
-  if (const LimitSpec* s = find_limit(p->per_subject.get(), limit)) return terms_of(*s);
+  if (const LimitSpec* s = find_term_limit(p, limit)) return terms_of(*s);
+  if (const LimitSpec* s = find_term_limit(p->per_subject.get(), limit)) return terms_of(*s);
   for (const auto& d : p->distinct)
     if (d->name == limit) return LimitTerms{d->set->limit(), period_seconds(d->set->calendar().period())};
   return std::nullopt;

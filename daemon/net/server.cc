@@ -17,7 +17,7 @@ namespace {
 
 int open_spare() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
-void refuse(int fd, std::string_view message) {
+void refuse_connection(int fd, std::string_view message) {
   [[maybe_unused]] auto n = ::write(fd, message.data(), message.size());
   ::close(fd);
 }
@@ -110,7 +110,7 @@ void Server::pause(Listener& l) {
 }
 
 // Out of descriptors, the listener stays readable: retrying at once would
-// spin. Give up the spare descriptor to refuse (with a reason) what already
+// spin. Give up the spare descriptor to refuse_connection (with a reason) what already
 // waits, take it back, and stop watching for a while.
 void Server::out_of_descriptors(Listener& l, int error) {
   int refused = 0;
@@ -121,7 +121,7 @@ void Server::out_of_descriptors(Listener& l, int error) {
     for (; refused < kMaxRefusedPerPause; ++refused) {
       int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) break;
-      refuse(fd, kMsg);
+      refuse_connection(fd, kMsg);
     }
     spare_fd_ = open_spare();  // fails while still out: retried at the next pause
   }
@@ -159,13 +159,13 @@ void Server::accept_all(Listener& l) {
       rejected_peers_.fetch_add(1, std::memory_order_relaxed);
       log_.warn("refused peer", "{}: refused peer uid {} gid {} pid {}", l.options.path, session.peer_uid,
                 session.peer_gid, session.peer_pid);
-      refuse(fd, "-ERR permission denied: this uid/gid is not allowed on the admin socket\r\n");
+      refuse_connection(fd, "-ERR permission denied: this uid/gid is not allowed on the admin socket\r\n");
       continue;
     }
     ConnectionSlot slot = l.own_worker ? admin_count_.try_acquire() : data_count_.try_acquire();
     if (!slot) {
       rejected_max_clients_.fetch_add(1, std::memory_order_relaxed);
-      refuse(fd, l.own_worker ? "-ERR max number of admin clients reached\r\n"
+      refuse_connection(fd, l.own_worker ? "-ERR max number of admin clients reached\r\n"
                               : "-ERR max number of clients reached\r\n");
       continue;
     }

@@ -17,7 +17,7 @@ constexpr int kIdShift = 34;
 constexpr uint64_t kPayloadMask = (uint64_t{1} << kIdShift) - 1;
 constexpr uint64_t kWriterMask = (uint64_t{1} << PeriodGenerations::kWriterBits) - 1;
 constexpr uint64_t kInflightMask = (uint64_t{1} << PeriodGenerations::kChunkBits) - 1;
-constexpr Nanos kNanosPerMinute = 60 * kNanosPerSecond;
+constexpr Nanos kMinuteNanos = 60 * kNanosPerSecond;
 
 static_assert(PeriodGenerations::kCountBits + PeriodGenerations::kWriterBits == kIdShift);
 static_assert(2 * PeriodGenerations::kChunkBits == kIdShift);
@@ -61,15 +61,15 @@ PeriodBounds bounds_of_id(const Calendar& calendar, uint64_t id, const PeriodBou
   // The later period starts within the minute `id` names; ask about that
   // minute's last second.
   Nanos probe;
-  if (__builtin_mul_overflow(limits_detail::floor_div(current.start, kNanosPerMinute) + ahead,
-                             kNanosPerMinute, &probe)) {
+  if (__builtin_mul_overflow(limits_detail::floor_div(current.start, kMinuteNanos) + ahead,
+                             kMinuteNanos, &probe)) {
     probe = limits_detail::kNanosMax;
   }
   return calendar.bounds(limits_detail::saturating_add(probe, 59 * kNanosPerSecond), false);
 }
 
 uint64_t PeriodGenerations::period_id(int64_t start) {
-  return static_cast<uint64_t>(limits_detail::floor_div(start, kNanosPerMinute)) & kIdMask;
+  return static_cast<uint64_t>(limits_detail::floor_div(start, kMinuteNanos)) & kIdMask;
 }
 
 int64_t PeriodGenerations::id_distance(uint64_t a, uint64_t b) {

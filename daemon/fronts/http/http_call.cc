@@ -14,7 +14,7 @@ constexpr std::string_view kHeaderNames[] = {"Tollgate-Key",     "Tollgate-Chann
 constexpr std::string_view kParameterNames[] = {"key", "channel", "purpose", "subject", "cost", "id"};
 constexpr std::string_view kOptionNames[] = {"", "CHANNEL", "PURPOSE", "SUBJECT", "COST", "ID"};
 
-int hex_value(char c) {
+int query_hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -28,8 +28,8 @@ char* decode(char* begin, char* end) {
     if (*in == '+') {
       *out++ = ' ';
     } else if (*in == '%') {
-      if (end - in < 3 || hex_value(in[1]) < 0 || hex_value(in[2]) < 0) return nullptr;
-      *out++ = static_cast<char>(hex_value(in[1]) * 16 + hex_value(in[2]));
+      if (end - in < 3 || query_hex_value(in[1]) < 0 || query_hex_value(in[2]) < 0) return nullptr;
+      *out++ = static_cast<char>(query_hex_value(in[1]) * 16 + query_hex_value(in[2]));
       in += 2;
     } else {
       *out++ = *in;

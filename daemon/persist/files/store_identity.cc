@@ -12,7 +12,7 @@
 namespace tollgate::files {
 namespace {
 
-constexpr std::string_view kMagic = "tollgate-store ";
+constexpr std::string_view kIdentityMagic = "tollgate-store ";
 constexpr std::string_view kCheck = "check ";
 constexpr size_t kMaxIdentityBytes = 4096;
 
@@ -75,7 +75,7 @@ StoreIdentity new_store_identity(int64_t now_ms) {
 }
 
 std::string encode_identity(const StoreIdentity& identity) {
-  std::string text = std::string(kMagic) + std::to_string(identity.format) + "\n";
+  std::string text = std::string(kIdentityMagic) + std::to_string(identity.format) + "\n";
   text += "id " + identity.id + "\n";
   text += "created_ms " + std::to_string(identity.created_ms) + "\n";
   text += "durable_seq " + std::to_string(identity.durable_seq) + "\n";
@@ -96,9 +96,9 @@ std::expected<StoreIdentity, std::string> decode_identity(std::string_view text)
   StoreIdentity identity;
   size_t pos = 0;
   std::string_view value;
-  if (!body.starts_with(kMagic)) return std::unexpected("not a tollgate store identity");
+  if (!body.starts_with(kIdentityMagic)) return std::unexpected("not a tollgate store identity");
   const size_t first_end = body.find('\n');
-  if (!parse_number(body.substr(kMagic.size(), first_end - kMagic.size()), identity.format))
+  if (!parse_number(body.substr(kIdentityMagic.size(), first_end - kIdentityMagic.size()), identity.format))
     return std::unexpected("malformed format line");
   if (identity.format != kIdentityFormat)
     return std::unexpected("format " + std::to_string(identity.format) + ", this tollgated reads format " +

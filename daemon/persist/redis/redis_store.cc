@@ -27,12 +27,12 @@ namespace {
 // used this many seconds before the previous collection are looked at again.
 constexpr uint32_t kDirtyMarginS = 2;
 constexpr size_t kBatchKeys = 256;     // counter hashes per EVAL
-constexpr size_t kLedgerBatch = 2048;  // ledger entries per EVAL
+constexpr size_t kRedisLedgerBatch = 2048;  // ledger entries per EVAL
 // Counter batches on the wire at once: more would queue in Redis behind each
 // other and the last ones would pass command_timeout (a reconnect storm).
 constexpr size_t kMaxBatchesInFlight = 4;
 constexpr uint64_t kBaselineSweepTicks = 600;  // drop baselines of evicted keys this often
-const SystemClock kSystemClock;
+const SystemClock kRedisStoreClock;
 
 // A Redis that is down, flapping or refusing writes is retried every tick:
 // one line per cause per interval, with a count of the suppressed ones.
@@ -51,10 +51,10 @@ RedisStore::RedisStore(RedisStoreOptions options, RuntimeState& state, std::func
       keys_(options_.redis.prefix, options_.redis.kind() == RedisKind::kCluster),
       state_(state),
       engine_(std::move(engine)),
-      target_(RedisTarget::make(options_.redis, options_.clock != nullptr ? *options_.clock : kSystemClock,
+      target_(RedisTarget::make(options_.redis, options_.clock != nullptr ? *options_.clock : kRedisStoreClock,
                                 connection_events())),
       pending_(static_cast<size_t>(std::max<int64_t>(1, options_.redis.buffer_max)), keys_.cluster()) {
-  if (options_.clock == nullptr) options_.clock = &kSystemClock;
+  if (options_.clock == nullptr) options_.clock = &kRedisStoreClock;
 }
 
 RedisStore::~RedisStore() = default;
@@ -325,7 +325,7 @@ void RedisStore::tick(Nanos now) {
     if (target_->ready()) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
     if (target_->ready() && ledger_in_flight_ == 0) {
       uint64_t last = 0;
-      auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+      auto argv = ledger_command_locked(ledger_acked_, kRedisLedgerBatch, &last);
       if (!argv.empty()) {
         Request r;
         r.kind = Request::Kind::kLedger;
@@ -552,7 +552,7 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
     if (!ledger_node) return lost(ledger_node.error());
     for (;;) {
       uint64_t last = 0;
-      auto argv = ledger_command_locked(ledger_acked_, kLedgerBatch, &last);
+      auto argv = ledger_command_locked(ledger_acked_, kRedisLedgerBatch, &last);
       if (argv.empty()) break;
       auto r = (*ledger_node)->command(argv);
       if (!r) return lost("ledger entries: " + r.error());
