@@ -25,6 +25,7 @@
 #include "control/contract_admin.h"
 #include "control/control_plane.h"
 #include "control/engine_options.h"
+#include "control/monitor_runner.h"
 #include "control/reloader.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
@@ -202,6 +203,12 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     }
   }
   if (!open_storage(*config, options, clock, gate, state, engine, storage)) return 1;
+  // Monitor actions restored with the state deny from the first call on.
+  for (const auto& contract : engine().contracts()) engine().sync_restrictions(*contract);
+  MonitorRunner monitors(engine, state, contract_admin);
+  monitors.configure(*config);
+  contract_admin.set_on_clear(
+      [&monitors](std::string_view key, std::string_view monitor, Nanos now) { monitors.on_clear(key, monitor, now); });
 
   ControlPlane cp;
   // The HTTP front outlives the server's workers (declared first, destroyed last).
@@ -252,6 +259,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   data.set_max_clients(config->server.max_connections);
   admin.set_max_clients(config->server.max_connections);
   reloader.add_config_subscriber([&data](const Config& fresh, Engine*) { data.set_password(fresh.server.password); });
+  reloader.add_config_subscriber([&monitors](const Config& fresh, Engine*) { monitors.configure(fresh); });
 
   if (storage.embedded) {
     contract_admin.set_durability(storage.embedded.get());
@@ -361,6 +369,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     spdlog::info("envoy rate limit service (gRPC) on {}, {} threads, {} domains mapped", rls->address(),
                  rls->threads(), config->envoy.domains.size());
   }
+  monitors.start(cp.loop(), clock);  // the monitors' tick, about once a second
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
@@ -378,7 +387,10 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   parts.clock = &clock;
   parts.sweep_interval = config->table.sweep_interval;
   parts.checkpoint_ms = config->storage.checkpoint_ms;
-  parts.on_stopping = [&systemd] { systemd.stopping("stopping: flushing replies and the final checkpoint"); };
+  parts.on_stopping = [&systemd, &monitors] {
+    monitors.close();
+    systemd.stopping("stopping: flushing replies and the final checkpoint");
+  };
   parts.on_watchdog = [&systemd] { systemd.watchdog(); };
   parts.watchdog_ms = systemd.watchdog_interval_ms();
   cp.start(parts);

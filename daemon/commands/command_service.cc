@@ -22,6 +22,7 @@ CommandService::CommandService(uint32_t plane, Engine& engine, const Clock& cloc
   register_check_commands(table_);
   register_cell_commands(table_);
   register_admin_commands(table_);
+  register_monitor_commands(table_);
   register_reload_commands(table_);
   register_transaction_commands(table_);
   register_connection_commands(table_);

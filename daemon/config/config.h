@@ -13,6 +13,7 @@
 
 #include "config/envoy_config.h"
 #include "engine/contract_terms.h"
+#include "monitor/monitor_spec.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
 
@@ -194,6 +195,7 @@ struct ContractConfig {
   FailPolicy fail = FailPolicy::kLocal;
   std::vector<LimitSpec> limits;       // shared by all calls of the contract
   std::vector<LimitSpec> per_subject;  // one set per SUBJECT; counter types only
+  std::vector<MonitorSpec> monitors;   // monitor/monitor_spec.h
   int line = 0;
 };
 
@@ -226,6 +228,9 @@ struct Config {
   std::map<std::string, ContractConfig, std::less<>> contracts;
   std::vector<KeyClassConfig> key_classes;  // in file order
   EnvoyConfig envoy;  // envoy: (config/envoy_config.h)
+  // Monitors every contract gets unless it has one of the same name.
+  std::vector<MonitorSpec> monitor_defaults;
+  MonitorEventsConfig monitor_events;
 };
 
 // Names of enum values as written in YAML (for messages, diffs and INFO).

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "config/config_paths.h"
+#include "config/monitor_reader.h"
 #include "config/contract_reader.h"
 #include "config/envoy_reader.h"
 #include "config/map_reader.h"
@@ -316,7 +317,8 @@ void check_not_empty(ErrorSink& errors, const MapReader& root, const Config& con
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std::string_view base_dir) {
   const MapReader root(errors, node, "",
                        {"server", "log", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
-                        "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy"},
+                        "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy",
+                        "monitor_defaults", "monitor_events"},
                        1);
   if (!root.is_map()) return;
   root.read_bool("allow_empty", config.allow_empty);
@@ -332,6 +334,8 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   root.read_integer("currency_decimals", config.currency_decimals, 0, ConfigDefaults::kMaxCurrencyDecimals);
   read_pricing_contracts_and_key_classes(errors, root, config);
   read_envoy(errors, root, config.envoy);
+  read_monitor_list(errors, root, "monitor_defaults", /*has_channels=*/true, config.monitor_defaults);
+  read_monitor_events(errors, root, base_dir, config.monitor_events);
   check_key_lengths(errors, config);
   if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file
   check_not_empty(errors, root, config);

@@ -33,6 +33,22 @@ struct Event {
   std::string detail;
 };
 
+// What the monitors did (control/monitor_runner.h), for INFO and GET /metrics.
+// Written by the control loop, read by any thread: relaxed atomics.
+struct MonitorCounters {
+  std::atomic<uint64_t> firings{0};         // monitors that fired
+  std::atomic<uint64_t> clears{0};          // firings that cleared (hysteresis)
+  std::atomic<uint64_t> actions{0};         // actions put in force
+  std::atomic<uint64_t> lifts{0};           // actions lifted (expired or cleared)
+  std::atomic<uint64_t> action_failures{0}; // actions that could not be made durable
+  std::atomic<uint64_t> firing_now{0};      // gauge: monitors firing now
+  std::atomic<uint64_t> active_actions{0};  // gauge: actions in force now
+  std::atomic<uint64_t> events_written{0};  // lines written to monitor_events.file
+  std::atomic<uint64_t> webhook_delivered{0};
+  std::atomic<uint64_t> webhook_failed{0};  // attempts that failed (each retry counts)
+  std::atomic<uint64_t> webhook_dropped{0}; // events given up after every retry
+};
+
 // Thread-safety: contract(), find(), all(), add_event() and events() take
 // one mutex (control plane and start-up; the data plane reaches contract
 // states through its Policy, never through these). The ledger, payments and
@@ -87,6 +103,7 @@ class RuntimeState {
   // (denied UNAVAILABLE) while the store was down. Any thread.
   std::atomic<uint64_t>& fail_open_allowed() { return fail_open_allowed_; }
   std::atomic<uint64_t>& fail_closed_denied() { return fail_closed_denied_; }
+  MonitorCounters& monitor_counters() { return monitor_counters_; }
 
   static constexpr size_t kMaxEvents = 100'000;
 
@@ -100,6 +117,7 @@ class RuntimeState {
   std::atomic<bool> storage_available_{true};
   alignas(64) std::atomic<uint64_t> fail_open_allowed_{0};
   alignas(64) std::atomic<uint64_t> fail_closed_denied_{0};
+  MonitorCounters monitor_counters_;
 };
 
 }  // namespace tollgate

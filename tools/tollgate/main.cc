@@ -38,6 +38,8 @@ struct CommandOptions {
   std::string limit;
   std::optional<int64_t> since;
   std::string section;
+  std::string verb;     // monitor: clear
+  std::string monitor;  // monitor clear: only this monitor's actions
 };
 
 // --decimals, else `currency_decimals` from the daemon's INFO server (on the
@@ -107,6 +109,8 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
     arguments = ledger_arguments(o.key, o.since);
   } else if (name == "events") {
     arguments = events_arguments(o.since);
+  } else if (name == "monitor") {
+    arguments = monitor_clear_arguments(o.key, o.monitor);
   } else if (name == "info") {
     arguments = info_arguments(o.section);
   } else {
@@ -126,6 +130,7 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
   if (name == "ledger") return render_ledger(value, render);
   if (name == "events") return render_events(value, render);
   if (name == "info") return render_info(value, render);
+  if (name == "monitor") return render_monitor_clear(o.key, value, render);
   if (name == "reload") return render_reload(value, render);
   if (name == "snapshot") return render_status("snapshot written", value, render);
   return render_status("", value, render);  // ping: prints PONG
@@ -186,6 +191,11 @@ void declare(CLI::App& app, GlobalOptions& global, CommandOptions& o) {
   key(ledger);
   ledger->add_option("--since", o.since, "Only entries after this sequence number");
   sub("events")->add_option("--since", o.since, "Only events after this sequence number");
+
+  CLI::App* monitor = sub("monitor");
+  monitor->add_option("verb", o.verb, "clear")->required()->check(CLI::IsMember({"clear"}));
+  key(monitor);
+  monitor->add_option("monitor", o.monitor, "Only this monitor's actions");
 
   sub("reload");
   sub("snapshot");

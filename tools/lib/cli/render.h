@@ -52,6 +52,7 @@ struct Output {
 [[nodiscard]] Output render_reload(const Value& reply, const RenderOptions& options);
 // RESET's integer: how many limits were reset.
 [[nodiscard]] Output render_reset(std::string_view key, const Value& reply, const RenderOptions& options);
+[[nodiscard]] Output render_monitor_clear(std::string_view key, const Value& reply, const RenderOptions& options);
 // LEDGER's array of field/value entries, as a table.
 [[nodiscard]] Output render_ledger(const Value& reply, const RenderOptions& options);
 // EVENTS' array of field/value entries, one line each (fields vary).

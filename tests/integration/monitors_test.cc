@@ -1,0 +1,278 @@
+// Monitors against a real tollgated: an absolute volume threshold blocks the
+// channel within 2 s of real time, the block survives a restart and lifts by
+// itself; MONITOR CLEAR lifts one early; events reach a webhook receiver on
+// a free loopback port, retried while it is down, and never hold up a call.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/daemon_harness.h"
+
+namespace tollgate::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Answer {
+  long long allowed = -1;
+  std::string code;
+  std::string limit;
+};
+
+Answer check(redisContext* c, const std::string& key, const std::string& channel) {
+  Reply r = command(c, {"CHECK", key, "CHANNEL", channel});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7) {
+    ADD_FAILURE() << "CHECK failed";
+    return {};
+  }
+  return {r->element[0]->integer, r->element[1]->str, std::string(r->element[2]->str, r->element[2]->len)};
+}
+
+std::vector<std::string> event_kinds(redisContext* admin) {
+  std::vector<std::string> kinds;
+  Reply r = command(admin, {"EVENTS"});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return kinds;
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    for (size_t f = 0; f + 1 < e->elements; f += 2)
+      if (std::string(e->element[f]->str) == "kind") kinds.emplace_back(e->element[f + 1]->str);
+  }
+  return kinds;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Polls CHECK on `channel` until its answer's `allowed` is `want`, for at most `limit`.
+std::chrono::milliseconds until(redisContext* c, const std::string& channel, long long want, Answer& last,
+                                std::chrono::milliseconds limit) {
+  const auto start = Clock::now();
+  while (Clock::now() - start < limit) {
+    last = check(c, "live", channel);
+    if (last.allowed == want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition, with a deadline
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+const std::string kLive = R"(
+contracts:
+  live:
+    channels: [web, batch]
+    monitors:
+      - name: web-volume
+        kind: volume
+        per: channel
+        period: hour
+        above: 50
+        actions:
+          - { do: event }
+          - { do: block_channel, for: 3s }
+)";
+
+// Verifies the live path: 51 calls on `web` cross `above: 50`; within 2 s the
+// next CHECK on web is denied CHANNEL (limit "monitor") with the reason in
+// CONTRACT while `batch` still passes; the block survives a restart, lifts
+// by itself after `for: 3s`, and MONITOR CLEAR lifts a second one at once.
+TEST(Monitors, VolumeBlocksTheChannelSurvivesRestartAndExpires) {
+  TempDir state;
+  Answer last;
+  {
+    Daemon d(kLive, EmbeddedStorage{state.file("var"), 20, ""});
+    ASSERT_TRUE(d.wait_ready());
+    Client c = d.connect();
+    for (int i = 0; i < 51; ++i) ASSERT_EQ(check(c.get(), "live", "web").allowed, 1) << i;
+    const auto took = until(c.get(), "web", 0, last, std::chrono::milliseconds(2000));
+    EXPECT_EQ(last.allowed, 0) << "not blocked within 2 s";
+    EXPECT_EQ(last.code, "CHANNEL");
+    EXPECT_EQ(last.limit, "monitor");
+    std::printf("blocked %lld ms after crossing the threshold\n", static_cast<long long>(took.count()));
+    EXPECT_EQ(check(c.get(), "live", "batch").allowed, 1);
+    Client admin = d.connect_admin();
+    auto f = fields(admin.get(), {"CONTRACT", "live"});
+    EXPECT_EQ(f["actions"], "1");
+    EXPECT_EQ(f["action.0.kind"], "block_channel");
+    EXPECT_EQ(f["action.0.channel"], "web");
+    EXPECT_EQ(f["action.0.monitor"], "web-volume");
+    EXPECT_NE(f["action.0.reason"].find("calls_hour 51 > 50"), std::string::npos) << f["action.0.reason"];
+    const auto kinds = event_kinds(admin.get());
+    EXPECT_TRUE(contains(kinds, "monitor.fired"));
+    EXPECT_TRUE(contains(kinds, "monitor.action"));
+    Reply info = command(admin.get(), {"INFO", "monitors"});
+    ASSERT_TRUE(info && info->type == REDIS_REPLY_STRING);
+    EXPECT_NE(std::string(info->str).find("monitor_firings:1"), std::string::npos) << info->str;
+    EXPECT_EQ(d.stop(), 0);
+  }
+  Daemon d(kLive, EmbeddedStorage{state.file("var"), 20, ""});
+  ASSERT_TRUE(d.wait_ready());
+  Client c = d.connect();
+  last = check(c.get(), "live", "web");
+  EXPECT_EQ(last.code, "CHANNEL") << "the block did not survive the restart";
+  EXPECT_EQ(check(c.get(), "live", "batch").allowed, 1);
+  until(c.get(), "web", 1, last, std::chrono::milliseconds(6000));
+  EXPECT_EQ(last.allowed, 1) << "the block did not lift by itself";
+  Client admin = d.connect_admin();
+  EXPECT_TRUE(contains(event_kinds(admin.get()), "monitor.lift"));
+
+  // A second block (this daemon counts from its start), lifted by an operator.
+  for (int i = 0; i < 51; ++i) check(c.get(), "live", "web");
+  until(c.get(), "web", 0, last, std::chrono::milliseconds(2000));
+  ASSERT_EQ(last.code, "CHANNEL");
+  Reply cleared = command(admin.get(), {"MONITOR", "CLEAR", "live"});
+  ASSERT_TRUE(cleared && cleared->type == REDIS_REPLY_INTEGER);
+  EXPECT_EQ(cleared->integer, 1);
+  EXPECT_EQ(check(c.get(), "live", "web").allowed, 1);
+  Reply bad = command(admin.get(), {"MONITOR", "CLEAR", "nobody"});
+  ASSERT_TRUE(bad && bad->type == REDIS_REPLY_ERROR);
+}
+
+// A minimal HTTP receiver on 127.0.0.1:<port>: answers 200 to every request
+// and keeps the bodies. Stopped, the port refuses connections.
+class Receiver {
+ public:
+  Receiver() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::close(fd);  // reserved, and down until start()
+  }
+  ~Receiver() { stop(); }
+  int port() const { return port_; }
+  bool start() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd_, 16) != 0) return false;
+    running_ = true;
+    thread_ = std::thread([this] { serve(); });
+    return true;
+  }
+  void stop() {
+    if (!running_.exchange(false)) return;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::vector<std::string> bodies() {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+
+ private:
+  void serve() {
+    while (running_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int conn = ::accept(fd_, nullptr, nullptr);
+      if (conn < 0) continue;
+      std::string in;
+      char buf[4096];
+      size_t want = std::string::npos;
+      while (want == std::string::npos || in.size() < want) {
+        pollfd q{conn, POLLIN, 0};
+        if (::poll(&q, 1, 2000) <= 0) break;
+        const ssize_t n = ::read(conn, buf, sizeof(buf));
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+        const size_t end = in.find("\r\n\r\n");
+        if (end != std::string::npos && want == std::string::npos) {
+          const size_t cl = in.find("Content-Length: ");
+          want = end + 4 + (cl != std::string::npos && cl < end ? std::stoul(in.substr(cl + 16)) : 0);
+        }
+      }
+      const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      [[maybe_unused]] ssize_t w = ::write(conn, ok.data(), ok.size());
+      ::close(conn);
+      if (want != std::string::npos && in.size() >= want) {
+        std::lock_guard lock(mutex_);
+        bodies_.push_back(in.substr(in.find("\r\n\r\n") + 4));
+      }
+    }
+  }
+  int port_ = 0;
+  int fd_ = -1;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> bodies_;
+};
+
+// Verifies the webhook: with the receiver down, the firing is retried (with
+// backoff) while CHECKs keep being answered at once; once it is up the
+// event is delivered, and the JSON-lines file holds the same event.
+TEST(Monitors, WebhookIsRetriedWhileTheReceiverIsDownAndNeverBlocksCalls) {
+  Receiver receiver;
+  TempDir out;
+  const std::string body = "monitor_events:\n  file: " + out.file("events.jsonl") +
+                           "\n  webhook: http://127.0.0.1:" + std::to_string(receiver.port()) +
+                           "/hook\n  webhook_timeout: 1s\n" + R"(
+contracts:
+  live:
+    channels: [web]
+    monitors:
+      - name: busy
+        kind: volume
+        period: hour
+        above: 5
+)";
+  Daemon d(body);
+  ASSERT_TRUE(d.wait_ready());
+  Client c = d.connect();
+  Client admin = d.connect_admin();
+  for (int i = 0; i < 6; ++i) check(c.get(), "live", "web");
+  // Wait for the firing and at least one failed attempt; calls meanwhile are answered at once.
+  auto info_value = [&](const std::string& name) {
+    Reply r = command(admin.get(), {"INFO", "monitors"});
+    const std::string text = r && r->type == REDIS_REPLY_STRING ? r->str : "";
+    const size_t at = text.find(name + ":");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 1));
+  };
+  auto slowest = std::chrono::nanoseconds(0);
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (info_value("monitor_webhook_failures") < 1 && Clock::now() < deadline) {
+    const auto t = Clock::now();
+    check(c.get(), "live", "web");
+    slowest = std::max(slowest, std::chrono::nanoseconds(Clock::now() - t));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(info_value("monitor_webhook_failures"), 1);
+  EXPECT_EQ(info_value("monitor_webhook_delivered"), 0);
+  std::printf("slowest CHECK while the webhook was down: %.3f ms\n", slowest.count() / 1e6);
+  ASSERT_TRUE(receiver.start());
+  const auto delivered_by = Clock::now() + std::chrono::seconds(6);
+  while (receiver.bodies().empty() && Clock::now() < delivered_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto bodies = receiver.bodies();
+  ASSERT_FALSE(bodies.empty()) << "not delivered after the receiver came up";
+  EXPECT_NE(bodies.front().find("\"kind\":\"monitor.fired\""), std::string::npos) << bodies.front();
+  EXPECT_NE(bodies.front().find("\"contract\":\"live\""), std::string::npos) << bodies.front();
+  EXPECT_NE(bodies.front().find("\"threshold\":5"), std::string::npos) << bodies.front();
+  std::ifstream file(out.file("events.jsonl"));
+  std::stringstream lines;
+  lines << file.rdbuf();
+  EXPECT_NE(lines.str().find(bodies.front()), std::string::npos) << lines.str();
+}
+
+}  // namespace
+}  // namespace tollgate::testing
