@@ -113,8 +113,12 @@ void MonitorRunner::tick(Nanos now) {
 
 // The JSON line (and webhook body) of one outcome; `kind` fired, cleared, action, lift.
 void MonitorRunner::event(const MonitorOutcome& o, std::string_view kind, const ActiveAction* action) {
-  std::string detail = fmt::format("monitor {}{}{}: {} {} threshold {}", o.monitor, o.channel.empty() ? "" : " channel ",
-                                   o.channel, o.measure, number(o.value), number(o.threshold));
+  std::string detail =
+      kind == "lift"
+          ? fmt::format("monitor {}{}{}: {} lifted (expired)", o.monitor, o.channel.empty() ? "" : " channel ",
+                        o.channel, o.measure)
+          : fmt::format("monitor {}{}{}: {} {} threshold {}", o.monitor, o.channel.empty() ? "" : " channel ",
+                        o.channel, o.measure, number(o.value), number(o.threshold));
   std::string json = fmt::format(
       "{{\"time\":{},\"kind\":{},\"contract\":{},\"monitor\":{},\"channel\":{},\"measure\":{},\"value\":{},"
       "\"threshold\":{}",
