@@ -17,7 +17,9 @@
 #include "control/contract_admin.h"
 #include "control/engine_options.h"
 #include "control/monitor_runner.h"
+#include "engine/admin_record.h"
 #include "engine/engine.h"
+#include "persist/state_codec.h"
 #include "unit/config/config_test_util.h"
 
 namespace tollgate {
@@ -197,6 +199,39 @@ TEST(Monitors, ResaleIsSeenWithinHoursAndTheOrdinaryContractNeverFires) {
     EXPECT_NE(suspend, actions.end()) << "seed " << seed;
     EXPECT_NE(suspend, actions.begin());
   }
+}
+
+// Verifies a monitor action survives the journal and snapshots: the admin
+// record and the contract image round-trip, and an image written before
+// actions existed (no trailing list) still decodes.
+TEST(MonitorActions, JournalAndSnapshotRoundTrip) {
+  ActiveAction a{MonitorActionKind::kBlockChannel, "web-volume", "web", "calls_hour 51 > 50", 10, 20};
+  AdminRecord r;
+  r.kind = AdminRecord::Kind::kAction;
+  r.contract = "live";
+  r.action = a;
+  r.lift = true;
+  r.ledger_entry.contract = "live";
+  r.ledger_entry.kind = LedgerKind::kAdmin;
+  auto decoded = persist::decode_admin(persist::encode_admin(r));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error();
+  EXPECT_TRUE(decoded->lift);
+  EXPECT_TRUE(decoded->action.same_target(a));
+  EXPECT_EQ(decoded->action.reason, a.reason);
+  EXPECT_EQ(decoded->action.until, 20);
+
+  persist::ContractImage image;
+  image.key = "live";
+  const std::string old_bytes = persist::encode_contract(image);
+  image.actions = {a, ActiveAction{MonitorActionKind::kSuspend, "new-users", "", "x", 1, 2}};
+  auto back = persist::decode_contract(persist::encode_contract(image));
+  ASSERT_TRUE(back.has_value()) << back.error();
+  ASSERT_EQ(back->actions.size(), 2u);
+  EXPECT_EQ(back->actions[1].kind, MonitorActionKind::kSuspend);
+  auto old = persist::decode_contract(old_bytes);
+  ASSERT_TRUE(old.has_value());
+  EXPECT_TRUE(old->actions.empty());
+  EXPECT_EQ(restriction_word(back->actions, {"app", "web"}), kSuspendedBit | 2u);
 }
 
 // Verifies the configuration shape the issue names, and that every bad
