@@ -374,6 +374,8 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     spdlog::error("{}", r.error());
     return 1;
   }
+  // EVENTS FOLLOW: each new event wakes the workers' following connections.
+  state.set_event_listener([&server] { server.wake_pushes(); });
 
   ControlPlaneParts parts;
   parts.server = &server;
@@ -408,6 +410,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   // must not kill the process while it winds down.
   ::signal(SIGHUP, SIG_IGN);
   if (rls) rls->stop();  // health NOT_SERVING first; no gRPC call decides after this
+  state.set_event_listener({});  // before the workers it wakes are gone
   server.stop();
   cp.close();
   reclaimer.collect();

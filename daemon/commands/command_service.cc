@@ -80,6 +80,12 @@ bool CommandService::admissible(const CommandSpec* spec, std::span<const std::st
                           args.size() > 1 ? args[1].substr(0, 64) : std::string_view{}));
     return false;
   }
+  // EVENTS FOLLOW turned this connection into a stream of events: a reply
+  // to anything else could not be told from an event (RESP2).
+  if (session.pushes && spec->name != "PING" && spec->name != "QUIT") [[unlikely]] {
+    out.error("ERR this connection follows EVENTS: only PING and QUIT are answered");
+    return false;
+  }
   if ((spec->flags & plane_) == 0) {
     WorkerMetrics::bump(m.client_errors);
     out.error(plane_ == kOnAdmin

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,11 +76,26 @@ class RuntimeState {
     return out;
   }
   uint64_t add_event(Event e) {
-    std::lock_guard lock(mutex_);
-    e.seq = events_.empty() ? 1 : events_.back().seq + 1;
-    events_.push_back(std::move(e));
-    if (events_.size() > kMaxEvents) events_.erase(events_.begin(), events_.begin() + kMaxEvents / 4);
-    return events_.back().seq;
+    uint64_t seq = 0;
+    {
+      std::lock_guard lock(mutex_);
+      e.seq = events_.empty() ? 1 : events_.back().seq + 1;
+      events_.push_back(std::move(e));
+      if (events_.size() > kMaxEvents) events_.erase(events_.begin(), events_.begin() + kMaxEvents / 4);
+      seq = events_.back().seq;
+    }
+    // After the event is readable: a listener woken now finds it.
+    std::lock_guard lock(listener_mutex_);
+    if (event_listener_) event_listener_();
+    return seq;
+  }
+  // Called after each add_event, on the adding thread, outside mutex_ (it may
+  // call events()); must not block or add events (EVENTS FOLLOW: it wakes the
+  // servers' workers). Set once serving, cleared (empty) before what it wakes
+  // goes away: when this returns, no call of the old listener runs. Any thread.
+  void set_event_listener(std::function<void()> listener) {
+    std::lock_guard lock(listener_mutex_);
+    event_listener_ = std::move(listener);
   }
   std::vector<Event> events(uint64_t since) const {
     std::lock_guard lock(mutex_);
@@ -111,6 +127,8 @@ class RuntimeState {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<ContractState>, std::less<>> contracts_;
   std::vector<Event> events_;
+  std::mutex listener_mutex_;  // guards event_listener_; held while it runs
+  std::function<void()> event_listener_;
   Ledger ledger_;
   PaymentRegistry payments_;
   DirtyLog dirty_log_;

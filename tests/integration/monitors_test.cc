@@ -1,7 +1,8 @@
 // Monitors against a real tollgated: an absolute volume threshold blocks the
 // channel within 2 s of real time, the block survives a restart and lifts by
 // itself; MONITOR CLEAR lifts one early; events reach a webhook receiver on
-// a free loopback port, retried while it is down, and never hold up a call.
+// a free loopback port, retried while it is down, and never hold up a call;
+// EVENTS FOLLOW pushes each new event to the admin connection that follows.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -274,6 +275,66 @@ contracts:
   std::stringstream lines;
   lines << file.rdbuf();
   EXPECT_NE(lines.str().find(bodies.front()), std::string::npos) << lines.str();
+}
+
+// The `kind` of one EVENTS entry (a field/value array), or "".
+std::string kind_of(const redisReply* e) {
+  if (e == nullptr || e->type != REDIS_REPLY_ARRAY) return "";
+  for (size_t f = 0; f + 1 < e->elements; f += 2)
+    if (std::string(e->element[f]->str) == "kind") return e->element[f + 1]->str;
+  return "";
+}
+
+// Reads pushed events on a following connection until one of `kind` comes
+// (the connection's read timeout is the deadline). The kinds seen, in order.
+std::vector<std::string> read_until(redisContext* follower, const std::string& kind) {
+  std::vector<std::string> seen;
+  while (true) {
+    void* raw = nullptr;
+    if (redisGetReply(follower, &raw) != REDIS_OK) {
+      ADD_FAILURE() << "no '" << kind << "' event pushed in time; saw " << seen.size();
+      return seen;
+    }
+    Reply r(static_cast<redisReply*>(raw));
+    seen.push_back(kind_of(r.get()));
+    if (seen.back() == kind) return seen;
+  }
+}
+
+// Verifies EVENTS FOLLOW: the current list first, then each new event — an
+// operator's SUSPEND/RESUME on another admin connection, a monitor firing and
+// its action — pushed to the follower as it happens; other admin connections
+// answer as before, and the follower answers only PING and QUIT.
+TEST(Monitors, EventsFollowPushesEachNewEvent) {
+  Daemon d(kLive);
+  ASSERT_TRUE(d.wait_ready());
+  Client admin = d.connect_admin();
+  Reply s = command(admin.get(), {"SUSPEND", "live", "before"});
+  ASSERT_TRUE(s && s->type != REDIS_REPLY_ERROR);
+  Client follower = d.connect_admin();
+  const timeval deadline{5, 0};  // each wait below: at most 5 s
+  redisSetTimeout(follower.get(), deadline);
+  Reply list = command(follower.get(), {"EVENTS", "FOLLOW"});
+  ASSERT_TRUE(list && list->type == REDIS_REPLY_ARRAY);
+  ASSERT_EQ(list->elements, 1u);
+  EXPECT_EQ(kind_of(list->element[0]), "suspend");
+
+  Reply r = command(admin.get(), {"RESUME", "live"});
+  ASSERT_TRUE(r && r->type != REDIS_REPLY_ERROR);
+  EXPECT_EQ(read_until(follower.get(), "resume"), std::vector<std::string>{"resume"});
+  // Other admin connections are unaffected; the follower refuses commands.
+  EXPECT_EQ(event_kinds(admin.get()), (std::vector<std::string>{"suspend", "resume"}));
+  Reply refused = command(follower.get(), {"CONTRACT", "live"});
+  ASSERT_TRUE(refused && refused->type == REDIS_REPLY_ERROR);
+  EXPECT_NE(std::string(refused->str).find("follows EVENTS"), std::string::npos) << refused->str;
+  Reply pong = command(follower.get(), {"PING"});
+  ASSERT_TRUE(pong && pong->type == REDIS_REPLY_STATUS);
+
+  Client c = d.connect();
+  for (int i = 0; i < 51; ++i) ASSERT_EQ(check(c.get(), "live", "web").allowed, 1) << i;
+  const auto seen = read_until(follower.get(), "monitor.action");
+  EXPECT_EQ(seen.front(), "monitor.fired");
+  EXPECT_EQ(d.stop(), 0);
 }
 
 }  // namespace
