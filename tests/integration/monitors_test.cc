@@ -337,5 +337,45 @@ TEST(Monitors, EventsFollowPushesEachNewEvent) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+// The `output_buffer_overflows` count in INFO clients, or -1.
+long long overflows(redisContext* admin) {
+  Reply info = command(admin, {"INFO", "clients"});
+  if (!info || info->type != REDIS_REPLY_STRING) return -1;
+  const std::string text(info->str, info->len);
+  const std::string name = "output_buffer_overflows:";
+  const size_t at = text.find(name);
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size()));
+}
+
+// Verifies a follower that never reads is bounded by server.max_output: the
+// events it does not take pile up until it is dropped (counted as an output
+// overflow), while the admin connection making the changes keeps being
+// answered — nothing waits for the follower.
+TEST(Monitors, EventsFollowerThatDoesNotReadIsDropped) {
+  Daemon d(kLive, "threads: 2\n  max_output: 4096");
+  ASSERT_TRUE(d.wait_ready());
+  Client follower = d.connect_admin();
+  Reply list = command(follower.get(), {"EVENTS", "FOLLOW"});
+  ASSERT_TRUE(list && list->type == REDIS_REPLY_ARRAY);
+  Client admin = d.connect_admin();
+  ASSERT_EQ(overflows(admin.get()), 0);
+  const std::string reason(2000, 'r');  // each event carries it: the socket buffer fills in a few hundred
+  const auto start = Clock::now();
+  long long dropped = 0;
+  while (dropped == 0 && Clock::now() - start < std::chrono::seconds(20)) {
+    for (int i = 0; i < 50; ++i) {
+      Reply a = command(admin.get(), {"SUSPEND", "live", reason});
+      ASSERT_TRUE(a && a->type == REDIS_REPLY_STATUS);
+      Reply b = command(admin.get(), {"RESUME", "live"});
+      ASSERT_TRUE(b && b->type == REDIS_REPLY_STATUS);
+    }
+    dropped = overflows(admin.get());
+  }
+  EXPECT_EQ(dropped, 1) << "the follower was not dropped";
+  Reply pong = command(admin.get(), {"PING"});
+  ASSERT_TRUE(pong && pong->type == REDIS_REPLY_STATUS);
+  EXPECT_EQ(d.stop(), 0);
+}
+
 }  // namespace
 }  // namespace tollgate::testing
