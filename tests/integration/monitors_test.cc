@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -374,6 +376,55 @@ TEST(Monitors, EventsFollowerThatDoesNotReadIsDropped) {
   EXPECT_EQ(dropped, 1) << "the follower was not dropped";
   Reply pong = command(admin.get(), {"PING"});
   ASSERT_TRUE(pong && pong->type == REDIS_REPLY_STATUS);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+// Verifies `tollgate events --follow`: the CLI prints the current list, then
+// a line for an event added afterwards, as it happens (read from its stdout
+// with a deadline), and keeps running until stopped.
+TEST(Monitors, CliEventsFollowPrintsNewEventsAsTheyHappen) {
+  Daemon d(kLive);
+  ASSERT_TRUE(d.wait_ready());
+  Client admin = d.connect_admin();
+  Reply s = command(admin.get(), {"SUSPEND", "live", "first"});
+  ASSERT_TRUE(s && s->type == REDIS_REPLY_STATUS);
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const std::string socket = d.admin_socket();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(TOLLGATE_CLI_PATH, TOLLGATE_CLI_PATH, "--admin-socket", socket.c_str(), "events", "--follow",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  // Reads the CLI's output until it holds `want`, for at most 5 s.
+  auto read_until_text = [&](const std::string& want) {
+    const auto start = Clock::now();
+    while (text.find(want) == std::string::npos && Clock::now() - start < std::chrono::seconds(5)) {
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(out[0], buf, sizeof(buf));
+      if (n <= 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+    return text.find(want) != std::string::npos;
+  };
+  EXPECT_TRUE(read_until_text("kind=suspend")) << text;
+  Reply r = command(admin.get(), {"RESUME", "live"});
+  ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+  EXPECT_TRUE(read_until_text("kind=resume")) << text;
+  int status = 0;
+  EXPECT_EQ(::waitpid(child, &status, WNOHANG), 0) << "the CLI stopped following";
+  ::kill(child, SIGTERM);
+  ::waitpid(child, &status, 0);
+  ::close(out[0]);
   EXPECT_EQ(d.stop(), 0);
 }
 

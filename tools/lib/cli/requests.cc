@@ -102,6 +102,12 @@ Arguments events_arguments(std::optional<int64_t> since) {
   return out;
 }
 
+Arguments events_follow_arguments(std::optional<int64_t> since) {
+  Arguments out{"EVENTS", "FOLLOW"};
+  if (since) out.push_back(std::to_string(*since));
+  return out;
+}
+
 Arguments monitor_clear_arguments(std::string_view key, std::string_view monitor) {
   Arguments out{"MONITOR", "CLEAR", std::string(key)};
   if (!monitor.empty()) out.emplace_back(monitor);

@@ -61,6 +61,8 @@ inline constexpr int64_t kMaxCheckCost = 1'000'000'000'000;
 [[nodiscard]] Arguments reset_arguments(std::string_view key, std::string_view limit);
 [[nodiscard]] Arguments ledger_arguments(std::string_view key, std::optional<int64_t> since);
 [[nodiscard]] Arguments events_arguments(std::optional<int64_t> since);
+// EVENTS FOLLOW [<since>] (`events --follow`).
+[[nodiscard]] Arguments events_follow_arguments(std::optional<int64_t> since);
 [[nodiscard]] Arguments info_arguments(std::string_view section);
 // RELOAD, SNAPSHOT, PING: the upper-cased name alone.
 [[nodiscard]] Arguments bare_arguments(std::string_view command);

@@ -72,6 +72,8 @@ TEST(CliRequests, AdminCommands) {
   EXPECT_EQ(ledger_arguments("acme", 17), (Arguments{"LEDGER", "acme", "17"}));
   EXPECT_EQ(events_arguments(std::nullopt), (Arguments{"EVENTS"}));
   EXPECT_EQ(events_arguments(0), (Arguments{"EVENTS", "0"}));
+  EXPECT_EQ(events_follow_arguments(std::nullopt), (Arguments{"EVENTS", "FOLLOW"}));
+  EXPECT_EQ(events_follow_arguments(7), (Arguments{"EVENTS", "FOLLOW", "7"}));
   EXPECT_EQ(monitor_clear_arguments("acme", ""), (Arguments{"MONITOR", "CLEAR", "acme"}));
   EXPECT_EQ(monitor_clear_arguments("acme", "night"), (Arguments{"MONITOR", "CLEAR", "acme", "night"}));
   EXPECT_EQ(info_arguments(""), (Arguments{"INFO"}));
