@@ -82,6 +82,11 @@ struct Fixture {
     quota.limit = int64_t{1} << 34;
     quota.period = Period::kDay;
     o.contracts.push_back({"acme", {big_bucket("burst"), window, quota}, "Asia/Shanghai", 0, {}, {}});
+    // The same limits with a channel list: each CHECK on `web` also bumps the
+    // monitors' per-channel counter (issue 13), and may read a block.
+    ContractRules scoped;
+    scoped.channels = {"web", "batch"};
+    o.contracts.push_back({"scoped", {big_bucket("burst"), window, quota}, "Asia/Shanghai", 0, scoped, {}});
     // Five limits and a prepaid balance: bucket, window, day and month
     // quotas, a concurrency limit; every allowed call debits one credit.
     LimitSpec monthly = quota;
@@ -116,12 +121,13 @@ void report_allocs(benchmark::State& state, uint64_t before) {
 }
 
 // CHECK of one existing key over and over (time advances 1 µs per call).
-void check_one_key(benchmark::State& state, std::string_view key) {
+void check_one_key(benchmark::State& state, std::string_view key, std::string_view channel = {}) {
   Fixture& f = shared_fixture();
   Fixture::Slot lease(f);
   const int slot = lease.index();
   CheckRequest r;
   r.key = key;
+  r.channel = channel;
   Nanos now = kStart;
   f.engine->check(r, now);  // a dynamic key exists from here on
   uint64_t before = bench::allocations();
@@ -137,6 +143,12 @@ BENCHMARK(BM_CheckOneLimitKey);
 // A contract with a token bucket, a sliding window and a calendar quota.
 void BM_CheckThreeLimitContract(benchmark::State& state) { check_one_key(state, "acme"); }
 BENCHMARK(BM_CheckThreeLimitContract);
+
+// The same contract with `channels: [web, batch]`, CHANNEL web: the scope
+// check finds the channel's position, reads the restriction word and bumps
+// the monitors' per-channel counter (compare with BM_CheckThreeLimitContract).
+void BM_CheckThreeLimitContractChannelCounted(benchmark::State& state) { check_one_key(state, "scoped", "web"); }
+BENCHMARK(BM_CheckThreeLimitContractChannelCounted);
 
 // A transaction of two CHECKs (a key class and the three-limit contract)
 // decided all-or-nothing by check_all, against the same two as check()s:

@@ -11,6 +11,7 @@ Rules (docs/architecture.md, "Rooms"):
   * no cycle between rooms;
   * engine/ includes no config/, net/, resp/, commands/, control/, persist*,
     fronts/, calllog/, app/ (the engine is below all of them);
+  * monitor/ (the monitors' pure logic) includes only engine/ and tollgate;
   * nothing includes app/ (it is the wiring at the top).
 
   scripts/room_graph.py                 print the graph (markdown list)
@@ -31,7 +32,8 @@ SPLIT_ROOMS = {"persist"}  # rooms whose sub-folders are rooms of their own
 BEGIN = "<!-- room-graph:begin (scripts/room_graph.py --write docs/architecture.md) -->"
 END = "<!-- room-graph:end -->"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
-ENGINE_MAY_NOT = ("config", "net", "resp", "commands", "control", "persist", "fronts", "calllog", "app")
+ENGINE_MAY_NOT = ("config", "net", "resp", "commands", "control", "persist", "fronts", "calllog", "app", "monitor")
+MONITOR_MAY = ("engine", "tollgate")
 
 
 def room_of(path):
@@ -108,6 +110,9 @@ def violations(edges, unresolved):
     for dst in sorted(edges.get("engine", ())):
         if dst.split("/")[0] in ENGINE_MAY_NOT:
             out.append(f"engine/ includes {dst}/ (the engine is below it)")
+    for dst in sorted(edges.get("monitor", ())):
+        if dst not in MONITOR_MAY:
+            out.append(f"monitor/ includes {dst}/ (monitors are pure logic over the engine)")
     for src in sorted(edges):
         if "app" in edges[src]:
             out.append(f"{src}/ includes app/ (app is the wiring at the top)")

@@ -28,6 +28,7 @@
 #include "control/contract_admin.h"
 #include "control/control_plane.h"
 #include "control/engine_options.h"
+#include "control/monitor_runner.h"
 #include "control/reloader.h"
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
@@ -206,6 +207,12 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     }
   }
   if (!open_storage(*config, options, clock, gate, state, engine, storage)) return 1;
+  // Monitor actions restored with the state deny from the first call on.
+  for (const auto& contract : engine().contracts()) engine().sync_restrictions(*contract);
+  MonitorRunner monitors(engine, state, contract_admin);
+  monitors.configure(*config);
+  contract_admin.set_on_clear(
+      [&monitors](std::string_view key, std::string_view monitor, Nanos now) { monitors.on_clear(key, monitor, now); });
 
   ControlPlane cp;
   // The HTTP front outlives the server's workers (declared first, destroyed last).
@@ -322,6 +329,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   data.set_max_clients(config->server.max_connections);
   admin.set_max_clients(config->server.max_connections);
   reloader.add_config_subscriber([&data](const Config& fresh, Engine*) { data.set_password(fresh.server.password); });
+  reloader.add_config_subscriber([&monitors](const Config& fresh, Engine*) { monitors.configure(fresh); });
 
   if (storage.embedded) {
     contract_admin.set_durability(storage.embedded.get());
@@ -433,10 +441,13 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
                  rls->threads(), config->envoy.domains.size());
   }
   if (call_log) call_log->start(clock);
+  monitors.start(cp.loop(), clock);  // the monitors' tick, about once a second
   if (auto r = server.start(); !r) {
     spdlog::error("{}", r.error());
     return 1;
   }
+  // EVENTS FOLLOW: each new event wakes the workers' following connections.
+  state.set_event_listener([&server] { server.wake_pushes(); });
 
   ControlPlaneParts parts;
   parts.server = &server;
@@ -450,7 +461,8 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   parts.clock = &clock;
   parts.sweep_interval = config->table.sweep_interval;
   parts.checkpoint_ms = config->storage.checkpoint_ms;
-  parts.on_stopping = [&systemd, &fleet] {
+  parts.on_stopping = [&systemd, &fleet, &monitors] {
+    monitors.close();
     systemd.stopping("stopping: flushing replies and the final checkpoint");
     if (fleet) fleet->halt();  // its timer would keep the loop running; the leases go back after the workers stop
   };
@@ -471,6 +483,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   // must not kill the process while it winds down.
   ::signal(SIGHUP, SIG_IGN);
   if (rls) rls->stop();  // health NOT_SERVING first; no gRPC call decides after this
+  state.set_event_listener({});  // before the workers it wakes are gone
   server.stop();
   if (fleet) {  // no worker decides any more: every unit goes back, what was spent is reported
     if (auto r = fleet->stop(); !r) spdlog::error("{}", r.error());

@@ -10,6 +10,7 @@
 #include "calllog/call_log.h"
 #include "commands/admin_service.h"
 #include "commands/check_request_parser.h"
+#include "commands/client_state.h"
 #include "commands/command_table.h"
 
 namespace tollgate {
@@ -152,26 +153,46 @@ void ledger_command(CommandContext& ctx) {
   }
 }
 
+// EVENTS [<since-seq>] | EVENTS FOLLOW [<since-seq>]: FOLLOW answers the same
+// list, then keeps the connection for pushes (AdminService::push): each later
+// event arrives as one more reply, an entry like the list's, until the client
+// disconnects. Only PING and QUIT are answered on it from then on.
 void events_command(CommandContext& ctx) {
   ContractAdmin* a = admin_of(ctx);
   if (!a) return;
+  size_t at = 1;
+  const bool follow = ctx.args.size() > 1 && equals_ignore_case(ctx.args[1], "FOLLOW");
+  if (follow) ++at;
+  if (ctx.args.size() > at + 1) return ctx.out.error("ERR syntax: EVENTS [FOLLOW] [<since-seq>]");
   uint64_t since = 0;
-  if (ctx.args.size() > 1) {
-    auto s = parse_seq(ctx.args[1]);
+  if (ctx.args.size() > at) {
+    auto s = parse_seq(ctx.args[at]);
     if (!report(ctx, s)) return;
     since = *s;
   }
   auto events = ctx.service.engine().state().events(since);
   ctx.out.array(events.size());
-  for (const auto& e : events) {
-    write_fields(ctx.out, {{"seq", std::to_string(e.seq)},
-                           {"time_ms", std::to_string(e.time_ms)},
-                           {"kind", e.kind},
-                           {"contract", e.contract},
-                           {"actor", std::to_string(e.actor)},
-                           {"detail", e.detail}});
+  for (const auto& e : events) write_event(ctx.out, e);
+  if (follow) {
+    // Anything added after the list was read has a higher seq: the next
+    // push (the wake-up comes after this batch, on this thread) sends it.
+    client_state(ctx.session).events_followed = events.empty() ? since : events.back().seq;
+    ctx.session.pushes = true;
   }
 }
+
+}  // namespace
+
+void write_event(resp::ReplyWriter& out, const Event& e) {
+  write_fields(out, {{"seq", std::to_string(e.seq)},
+                     {"time_ms", std::to_string(e.time_ms)},
+                     {"kind", e.kind},
+                     {"contract", e.contract},
+                     {"actor", std::to_string(e.actor)},
+                     {"detail", e.detail}});
+}
+
+namespace {
 
 void snapshot_command(CommandContext& ctx) {
   ContractAdmin* a = admin_of(ctx);
@@ -197,7 +218,8 @@ void register_admin_commands(CommandTable& table) {
              "Checkpoint, write a snapshot and compact the journal now (embedded store)"});
   table.add({"FLEET", -2, kOnAdmin, fleet_command, "FLEET RESOLVE <key> spent|returned",
              "Fleet mode: settles a contract's in-doubt credits; returns the credits moved"});
-  table.add({"EVENTS", -1, kOnAdmin | kReadOnly, events_command, "EVENTS [<since-seq>]", "Admin and anomaly events"});
+  table.add({"EVENTS", -1, kOnAdmin | kReadOnly, events_command, "EVENTS [FOLLOW] [<since-seq>]",
+             "Admin and anomaly events; FOLLOW then pushes each new one"});
 }
 
 }  // namespace tollgate

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "commands/client_state.h"
+
 namespace tollgate {
 
 AdminService::AdminService(Engine& engine, const Clock& clock, Reclaimer& reclaimer, ContractAdmin& contracts,
@@ -10,6 +12,15 @@ AdminService::AdminService(Engine& engine, const Clock& clock, Reclaimer& reclai
       contracts_(contracts),
       reload_(std::move(reload)) {
   as_admin_ = this;
+}
+
+void AdminService::push(Session& session, resp::ReplyWriter& out) {
+  out.set_protocol(session.protocol);
+  ClientState& client = client_state(session);
+  for (const Event& e : engine().state().events(client.events_followed)) {
+    write_event(out, e);
+    client.events_followed = e.seq;
+  }
 }
 
 std::string admin_error_text(const AdminError& e) {

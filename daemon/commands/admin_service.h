@@ -41,12 +41,19 @@ class AdminService final : public CommandService {
   bool can_reload() const { return static_cast<bool>(reload_); }
   // Runs RELOAD's work (can_reload() must hold).
   ReloadResult reload() { return reload_(); }
+  // EVENTS FOLLOW: writes the events after the connection's last one sent,
+  // each as one reply shaped like an EVENTS entry (admin worker thread).
+  void push(Session& session, resp::ReplyWriter& out) override;
 
  private:
   ContractAdmin& contracts_;
   Reload reload_;
   calllog::CallLog* call_log_ = nullptr;
 };
+
+// One event as EVENTS writes each entry: seq, time_ms, kind, contract,
+// actor, detail as field/value pairs (a map in RESP3, a flat array in RESP2).
+void write_event(resp::ReplyWriter& out, const Event& e);
 
 // The RESP error text (with its "ERR " prefix) of a refused admin operation.
 std::string admin_error_text(const AdminError& error);

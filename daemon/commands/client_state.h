@@ -50,6 +50,9 @@ struct ClientState {
   TransactionQueue transaction;
   std::string lib_name;  // CLIENT SETINFO LIB-NAME
   std::string lib_ver;   // CLIENT SETINFO LIB-VER
+  // EVENTS FOLLOW (with Session::pushes): the seq of the last event this
+  // connection was sent; AdminService::push sends the ones after it.
+  uint64_t events_followed = 0;
 };
 
 // The connection's ClientState, created when first asked for.

@@ -22,6 +22,7 @@ CommandService::CommandService(uint32_t plane, Engine& engine, const Clock& cloc
   register_check_commands(table_);
   register_cell_commands(table_);
   register_admin_commands(table_);
+  register_monitor_commands(table_);
   register_reload_commands(table_);
   register_transaction_commands(table_);
   register_connection_commands(table_);
@@ -77,6 +78,12 @@ bool CommandService::admissible(const CommandSpec* spec, std::span<const std::st
     std::string_view name = args[0].substr(0, 128);
     out.error(fmt::format("ERR unknown command '{}', with args beginning with: {}", name,
                           args.size() > 1 ? args[1].substr(0, 64) : std::string_view{}));
+    return false;
+  }
+  // EVENTS FOLLOW turned this connection into a stream of events: a reply
+  // to anything else could not be told from an event (RESP2).
+  if (session.pushes && spec->name != "PING" && spec->name != "QUIT") [[unlikely]] {
+    out.error("ERR this connection follows EVENTS: only PING and QUIT are answered");
     return false;
   }
   if ((spec->flags & plane_) == 0) {

@@ -72,6 +72,7 @@ class CommandTable {
 void register_server_commands(CommandTable& table);
 void register_check_commands(CommandTable& table);
 void register_admin_commands(CommandTable& table);
+void register_monitor_commands(CommandTable& table);
 void register_reload_commands(CommandTable& table);
 void register_transaction_commands(CommandTable& table);
 void register_connection_commands(CommandTable& table);

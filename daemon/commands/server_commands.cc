@@ -406,6 +406,23 @@ void info_command(CommandContext& ctx) {
     if (s.info().persistence_error) line("last_error", s.info().persistence_error());
     text += "\r\n";
   }
+  if (want("monitors")) {
+    const MonitorCounters& m = s.engine().state().monitor_counters();
+    auto load = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+    text += "# Monitors\r\n";
+    line("monitor_firings", load(m.firings));
+    line("monitor_clears", load(m.clears));
+    line("monitor_firing", load(m.firing_now));
+    line("monitor_actions", load(m.actions));
+    line("monitor_actions_lifted", load(m.lifts));
+    line("monitor_actions_active", load(m.active_actions));
+    line("monitor_action_failures", load(m.action_failures));
+    line("monitor_events_written", load(m.events_written));
+    line("monitor_webhook_delivered", load(m.webhook_delivered));
+    line("monitor_webhook_failures", load(m.webhook_failed));
+    line("monitor_webhook_dropped", load(m.webhook_dropped));
+    text += "\r\n";
+  }
   if (want("envoy") && s.info().envoy) {
     text += "# Envoy\r\n";
     s.info().envoy([&](std::string_view name, std::string_view value) { line(name, value); });

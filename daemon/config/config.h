@@ -14,6 +14,7 @@
 #include "config/call_log_config.h"
 #include "config/envoy_config.h"
 #include "engine/contract_terms.h"
+#include "monitor/monitor_spec.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
 
@@ -234,6 +235,7 @@ struct ContractConfig {
   int64_t fail_local_budget = -1;
   std::vector<LimitSpec> limits;       // shared by all calls of the contract
   std::vector<LimitSpec> per_subject;  // one set per SUBJECT; counter types only
+  std::vector<MonitorSpec> monitors;   // monitor/monitor_spec.h
   int line = 0;
 };
 
@@ -279,6 +281,9 @@ struct Config {
   std::vector<KeyClassConfig> key_classes;  // in file order
   EnvoyConfig envoy;  // envoy: (config/envoy_config.h)
   CallLogConfig call_log;  // call_log: (config/call_log_config.h)
+  // Monitors every contract gets unless it has one of the same name.
+  std::vector<MonitorSpec> monitor_defaults;
+  MonitorEventsConfig monitor_events;
 };
 
 // Names of enum values as written in YAML (for messages, diffs and INFO).

@@ -12,6 +12,7 @@
 
 #include "config/call_log_reader.h"
 #include "config/config_paths.h"
+#include "config/monitor_reader.h"
 #include "config/contract_reader.h"
 #include "config/envoy_reader.h"
 #include "config/map_reader.h"
@@ -394,7 +395,8 @@ void read_fleet(ErrorSink& errors, const MapReader& root, Config& config) {
 void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std::string_view base_dir) {
   const MapReader root(errors, node, "",
                        {"server", "log", "timezone", "unknown_keys", "shadow_mode", "allow_empty", "table", "storage", "admin",
-                        "fleet", "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy", "call_log"},
+                        "fleet", "dedup", "currency_decimals", "pricing", "contracts", "key_classes", "envoy", "call_log",
+                        "monitor_defaults", "monitor_events"},
                        1);
   if (!root.is_map()) return;
   root.read_bool("allow_empty", config.allow_empty);
@@ -412,6 +414,8 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   read_envoy(errors, root, config.envoy);
   read_fleet(errors, root, config);
   read_call_log(errors, root, config.call_log, base_dir);
+  read_monitor_list(errors, root, "monitor_defaults", /*has_channels=*/true, config.monitor_defaults);
+  read_monitor_events(errors, root, base_dir, config.monitor_events);
   check_key_lengths(errors, config);
   if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file
   check_not_empty(errors, root, config);

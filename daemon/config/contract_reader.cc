@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/limit_reader.h"
+#include "config/monitor_reader.h"
 #include "config/units.h"
 
 namespace tollgate {
@@ -75,7 +76,7 @@ void read_contract(ErrorSink& errors, const MapReader::Entry& entry, const std::
                    const std::set<std::string, std::less<>>& ladders, Config& config) {
   const MapReader c(errors, entry.value, path,
                     {"status", "starts", "expires", "timezone", "channels", "purposes", "pricing", "hold_timeout",
-                     "fail", "fail_local_budget", "limits", "per_subject"},
+                     "fail", "fail_local_budget", "limits", "per_subject", "monitors"},
                     entry.key_line);
   if (!c.is_map()) return;
   const size_t errors_before = errors.count();
@@ -102,6 +103,7 @@ void read_contract(ErrorSink& errors, const MapReader::Entry& entry, const std::
   LimitNames names;
   read_limit_list(errors, c, "limits", /*counters_only=*/false, names, contract.limits);
   read_limit_list(errors, c, "per_subject", /*counters_only=*/true, names, contract.per_subject);
+  read_monitor_list(errors, c, "monitors", !contract.channels.empty(), contract.monitors);
   if (errors.count() == errors_before) config.contracts.emplace(contract.key, std::move(contract));
 }
 

@@ -240,6 +240,18 @@ std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, 
   }
   double estimate = engine.distinct_subjects_estimate(key, now);
   f.emplace_back("distinct_subjects_estimate", estimate < 0 ? "-1" : std::to_string(static_cast<int64_t>(estimate + 0.5)));
+  // Monitor actions in force: action.<n>.{kind,channel,monitor,until,reason}.
+  const std::vector<ActiveAction> actions = st.actions();
+  f.emplace_back("actions", std::to_string(actions.size()));
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const ActiveAction& a = actions[i];
+    const std::string prefix = "action." + std::to_string(i) + ".";
+    f.emplace_back(prefix + "kind", std::string(action_name(a.kind)));
+    f.emplace_back(prefix + "channel", a.channel);
+    f.emplace_back(prefix + "monitor", a.monitor);
+    f.emplace_back(prefix + "until", format_instant(a.until, zone));
+    f.emplace_back(prefix + "reason", a.reason);
+  }
   return f;
 }
 

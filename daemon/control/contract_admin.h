@@ -68,6 +68,23 @@ class ContractAdmin {
   // RESET: clears the counters of one limit or all limits of any key. Returns how many were reset.
   std::expected<int64_t, AdminError> reset(std::string_view key, std::string_view limit, int64_t actor, Nanos now);
 
+  // Monitor actions (control/contract_admin_actions.cc), journaled like the
+  // other mutations: put one in force (replacing one with the same target),
+  // lift one (`why`: "expired", "cleared"), or lift every action of a
+  // contract whose monitor is `monitor` (empty: all) — MONITOR CLEAR; returns
+  // how many were lifted.
+  std::expected<void, AdminError> put_action(std::string_view key, const ActiveAction& action, int64_t actor,
+                                             Nanos now);
+  std::expected<void, AdminError> lift_action(std::string_view key, const ActiveAction& action, std::string_view why,
+                                              int64_t actor, Nanos now);
+  std::expected<int64_t, AdminError> clear_actions(std::string_view key, std::string_view monitor, int64_t actor,
+                                                   Nanos now);
+  // Told of every MONITOR CLEAR (contract, monitor, now), so the monitors
+  // stay quiet for their cool-down. Set before the admin socket serves.
+  void set_on_clear(std::function<void(std::string_view, std::string_view, Nanos)> on_clear) {
+    on_clear_ = std::move(on_clear);
+  }
+
   // CONTRACT: every fact about a contract, as field/value pairs.
   std::expected<Fields, AdminError> describe(std::string_view key, Nanos now);
   // LEDGER: money entries after `since_seq`, oldest first (debits flushed first).
@@ -97,6 +114,7 @@ class ContractAdmin {
   RuntimeState& state_;
   DurabilityHook* hook_ = nullptr;
   std::mutex memory_mutex_;  // exclusive() without a hook
+  std::function<void(std::string_view, std::string_view, Nanos)> on_clear_;
 };
 
 // ISO-8601 with offset in `zone` (e.g. 2027-06-30T00:00:00+08:00).

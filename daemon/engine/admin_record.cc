@@ -75,10 +75,19 @@ std::expected<void, std::string> apply_admin_record(const AdminRecord& record, E
         if (record.limit.empty() || l->spec.name == record.limit) l->limiter.reset(e->words() + l->word_offset, record.time);
       break;
     }
+    case AdminRecord::Kind::kAction: {
+      ContractState& st = state.contract(record.contract);
+      if (record.lift) st.lift_action(record.action);
+      else st.put_action(record.action);
+      engine.sync_restrictions(record.contract);
+      break;
+    }
   }
   state.ledger().add(record.ledger_entry);
-  state.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
-                   record.event_detail});
+  // A monitor's own action records carry no event: the monitor runner raised it with its measure.
+  if (!record.event_kind.empty())
+    state.add_event({0, record.time / kNanosPerMilli, record.event_kind, record.contract, record.actor,
+                     record.event_detail});
   return {};
 }
 

@@ -21,7 +21,8 @@ namespace tollgate {
 // exactly as it was applied the first time (no re-pricing, same ledger seq).
 // Plain value type.
 struct AdminRecord {
-  enum class Kind : uint8_t { kStatus = 1, kRecharge = 2, kReset = 3 };
+  // kAction: a monitor's action put in force, or lifted (`lift`).
+  enum class Kind : uint8_t { kStatus = 1, kRecharge = 2, kReset = 3, kAction = 4 };
   Kind kind = Kind::kStatus;
   std::string contract;  // contract key (kReset: any key)
   Nanos time = 0;
@@ -36,6 +37,8 @@ struct AdminRecord {
   LedgerEntry ledger_entry;                         // the entry the mutation appends, seq included
   std::string event_kind;                           // the EVENTS entry it adds
   std::string event_detail;
+  ActiveAction action;  // kAction
+  bool lift = false;    // kAction: lifted (expired or cleared) rather than put in force
 };
 
 // Where ContractAdmin makes mutations durable (the embedded or Redis store).

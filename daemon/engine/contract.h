@@ -16,6 +16,7 @@
 
 #include "engine/contract_terms.h"
 #include "engine/fleet_lease.h"
+#include "engine/monitor_action.h"
 #include "engine/money/account.h"
 #include "tollgate/decision.h"
 #include "tollgate/time.h"
@@ -103,6 +104,36 @@ class ContractState {
     return sum;
   }
 
+  // Monitor actions in force (engine/monitor_action.h), kept across reloads
+  // and restarts (journaled as AdminRecord kind kAction, in snapshots). The
+  // decision path never reads this list: it reads its policy's restriction
+  // word, which the engine and the control plane derive from it
+  // (Engine::sync_restrictions). Thread-safe (the mutex); control plane.
+  std::vector<ActiveAction> actions() const {
+    std::lock_guard lock(mutex_);
+    return actions_;
+  }
+  // Puts `a` in force, replacing one with the same target (kind, monitor, channel).
+  void put_action(ActiveAction a) {
+    std::lock_guard lock(mutex_);
+    for (auto& existing : actions_)
+      if (existing.same_target(a)) {
+        existing = std::move(a);
+        return;
+      }
+    actions_.push_back(std::move(a));
+  }
+  // Lifts the action with `a`'s target; false when none was in force.
+  bool lift_action(const ActiveAction& a) {
+    std::lock_guard lock(mutex_);
+    for (auto it = actions_.begin(); it != actions_.end(); ++it)
+      if (it->same_target(a)) {
+        actions_.erase(it);
+        return true;
+      }
+    return false;
+  }
+
   std::atomic<int64_t>& open_holds() { return open_holds_; }
 
   // Fleet mode: this node's lease of the contract's global pools (null:
@@ -118,6 +149,7 @@ class ContractState {
   std::atomic<bool> overridden_{false};
   mutable std::mutex mutex_;
   std::string reason_;
+  std::vector<ActiveAction> actions_;  // under mutex_
   std::unique_ptr<Account> account_;  // owner; written once, under mutex_
   std::atomic<Account*> account_ptr_{nullptr};
   std::atomic<int64_t> open_holds_{0};

@@ -102,6 +102,8 @@ std::vector<std::string> Engine::build(const Engine* previous) {
     Policy& p = *contracts_[i];
     const PolicySpec& spec = options_.contracts[i];
     p.rules = std::make_unique<ContractRules>(spec.rules.value_or(ContractRules{}));
+    if (!p.rules->channels.empty())
+      p.channel_calls = std::make_unique<std::atomic<uint64_t>[]>(p.rules->channels.size());
     if (auto err = attach_subjects(p, spec, previous); !err.empty()) errors.push_back(err);
     contract_index_.emplace(p.name, &p);
   }
@@ -114,6 +116,7 @@ void Engine::hand_over(Nanos now, const Engine* previous) {
     p.state = &state_.contract(p.name);
     p.state->apply_config_status(p.rules->status);
     if (p.rules->pricing) p.state->ensure_account(*p.rules->pricing);
+    sync_restrictions(p);
   }
   for (const auto& policy : contracts_) {
     const Policy* p = policy.get();
@@ -609,19 +612,62 @@ bool listed(const std::vector<std::string>& allowed, std::string_view value) {
   return false;
 }
 
+// The position of `value` in `allowed`: -1 when not listed, kAnyChannel when
+// the list is empty (any value).
+constexpr int kAnyChannel = -2;
+int channel_position(const std::vector<std::string>& allowed, std::string_view value) {
+  if (allowed.empty()) return kAnyChannel;
+  for (size_t i = 0; i < allowed.size(); ++i)
+    if (allowed[i] == value) return static_cast<int>(i);
+  return -1;
+}
+
 }  // namespace
 
-bool Engine::gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const {
+void Engine::sync_restrictions(const Policy& p) {
+  if (!p.rules || p.state == nullptr) return;
+  p.restricted.store(restriction_word(p.state->actions(), p.rules->channels), std::memory_order_relaxed);
+}
+
+void Engine::sync_restrictions(std::string_view key) {
+  if (const Policy* p = contract(key)) sync_restrictions(*p);
+}
+
+namespace {
+
+// A monitor's action in force (Policy::restricted): SUSPENDED for the whole
+// contract, CHANNEL for a blocked channel; the limit names the monitor.
+bool restricted_by_monitor(uint64_t word, int channel, Decision& out) {
+  if (word & kSuspendedBit) {
+    deny_with(out, Code::kSuspended, -1);
+  } else if (channel >= 0 && static_cast<size_t>(channel) < kMaxBlockableChannels && ((word >> channel) & 1) != 0) {
+    deny_with(out, Code::kChannel, -1);
+  } else {
+    return false;
+  }
+  out.limit = kMonitorLimit;
+  return true;
+}
+
+}  // namespace
+
+bool Engine::gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out, int* channel) const {
   const ContractRules& r = *p.rules;
+  int position = kAnyChannel;
   switch (p.state->status()) {
     case ContractStatus::kTerminated: deny_with(out, Code::kTerminated, -1); break;
     case ContractStatus::kSuspended: deny_with(out, Code::kSuspended, -1); break;
     case ContractStatus::kActive:
       if (r.expires && now >= *r.expires) deny_with(out, Code::kExpired, -1);
       else if (r.starts && now < *r.starts) deny_with(out, Code::kNotStarted, ceil_millis(*r.starts - now));
-      else if (!listed(r.channels, request.channel)) deny_with(out, Code::kChannel, -1);
+      else if ((position = channel_position(r.channels, request.channel)) == -1) deny_with(out, Code::kChannel, -1);
       else if (!listed(r.purposes, request.purpose)) deny_with(out, Code::kPurpose, -1);
-      else return true;
+      else if (const uint64_t word = p.restricted.load(std::memory_order_relaxed);
+               word != 0 && restricted_by_monitor(word, position, out)) {
+      } else {
+        if (channel != nullptr) *channel = position;
+        return true;
+      }
       break;
   }
   if (const Account* a = p.state->account()) out.balance = a->balance();
@@ -691,7 +737,9 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   const ContractRules& rules = *p.rules;
   ContractState& st = *p.state;
   Decision out;
-  if (!gate(p, request, now, out)) return out;
+  int channel = kAnyChannel;
+  if (!gate(p, request, now, out, &channel)) return out;
+  if (channel >= 0) p.channel_calls[channel].fetch_add(1, std::memory_order_relaxed);  // the monitors' counter
   // A fleet contract spends its lease first; take_fleet applies `fail:` once it is spent.
   FleetLease* fleet = st.fleet();
   if (fleet == nullptr && !state_.storage_available() && rules.fail != FailPolicy::kLocal)

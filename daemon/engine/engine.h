@@ -237,6 +237,13 @@ class Engine {
   // state layout: in place; else a migrated copy), drops keys whose contract
   // or class is gone. Control plane.
   void adopt_entries(Nanos now);
+  // Recomputes the restriction word of a contract's policy from its state's
+  // monitor actions (engine/monitor_action.h). Any thread: the word is one
+  // atomic store; whoever changes the actions calls it on the engine in
+  // force, and the control plane's monitor tick calls it for every contract,
+  // so a reload racing an action change is corrected within one tick.
+  void sync_restrictions(const Policy& p);
+  void sync_restrictions(std::string_view key);
   // Distinct-subject estimate of a contract for the current period (-1 without state).
   double distinct_subjects_estimate(std::string_view key, Nanos now) const;
   const EngineOptions& options() const { return options_; }
@@ -339,7 +346,8 @@ class Engine {
   // The reply an ID remembers for an allowed decision.
   DedupTable::Stored stored_reply(std::string_view key, const Decision& d) const;
 
-  bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out) const;
+  // With `channel`, an admitted call's channel position (rules->channels; <0: any channel).
+  bool gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out, int* channel = nullptr) const;
   Decision check_contract(Entry* e, const CheckRequest& request, Nanos now, uint64_t id_hash, Provisional& taken);
   void deny_balance(const Policy& p, Decision& out) const;
   Decision decide_unavailable(const Policy& p, Decision& out, bool count) const;

@@ -70,6 +70,15 @@ struct Policy {
   std::unique_ptr<Policy> per_subject;
   std::vector<std::unique_ptr<DistinctLimit>> distinct;
   ContractSubjects* subjects = nullptr;
+  // Contracts only, the monitors' view of the decision path. Calls that
+  // passed the scope gates, per configured channel (rules->channels[i]):
+  // relaxed increments by the workers, read by the control plane's
+  // monitors (a reload starts fresh counters; the monitors notice the new
+  // policy and take its counters from zero). And the restriction word
+  // (engine/monitor_action.h): derived from the ContractState's actions by
+  // Engine::sync_restrictions, read with one relaxed load per call.
+  std::unique_ptr<std::atomic<uint64_t>[]> channel_calls;
+  mutable std::atomic<uint64_t> restricted{0};
 
   bool matches(std::string_view key) const {
     return exact ? key == prefix : key.starts_with(prefix);

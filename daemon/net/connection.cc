@@ -224,6 +224,15 @@ void Connection::on_commit() {
   resume_input();
 }
 
+void Connection::on_push() {
+  if (closing_ || close_when_flushed_) return;
+  service_.begin_batch(session_.worker);
+  resp::ReplyWriter writer(out_);
+  service_.push(session_, writer);
+  flush();  // drops the connection past max_output
+  service_.end_batch(session_.worker);
+}
+
 // The input budget is charged before the buffer grows; when it picks other
 // connections to drop, their workers are told (they close them on their own
 // threads). False when this connection was picked itself.

@@ -90,6 +90,10 @@ class Connection {
   bool waiting_commit = false;  // on the worker's commit-wait list (worker thread)
   // A commit ticket became durable: send what it released (worker thread).
   void on_commit();
+  // Pushes are due (Worker::wake_pushes): writes what the service pushes,
+  // bounded like replies — past max_output unwritten the connection is
+  // dropped; nothing here ever waits for the peer (worker thread).
+  void on_push();
   // The input budget chose this connection: free its input at once, tell
   // the peer why (best effort) and close (worker thread).
   void drop_for_input_budget();

@@ -215,6 +215,12 @@ void Server::wake_commits() {
   for (auto& w : workers_) w->wake_commits();
 }
 
+void Server::wake_pushes() {
+  for (auto& w : workers_) w->wake_pushes();
+  for (auto& l : listeners_)
+    if (l->own_worker) l->own_worker->wake_pushes();
+}
+
 ServerStats Server::stats() const {
   ServerStats s;
   for (const auto& w : workers_) {

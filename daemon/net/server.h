@@ -97,6 +97,10 @@ class Server {
   // Commit tickets became durable: every worker sends the replies they
   // released. Thread-safe.
   void wake_commits();
+  // Something to push happened (EVENTS FOLLOW): every worker, the admin
+  // socket's own included, lets its pushing connections write. Thread-safe
+  // once start() has returned (the listeners no longer change).
+  void wake_pushes();
 
   int threads() const { return static_cast<int>(workers_.size()); }
   ServerStats stats() const;

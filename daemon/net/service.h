@@ -52,6 +52,11 @@ struct Session {
   // The connection holds that reply, and every later one, until the
   // service's durable_through() reaches it; reset to 0 after each command.
   uint64_t commit_ticket = 0;
+  // Set by a command that wants unsolicited replies on this connection
+  // (EVENTS FOLLOW): when the worker is woken for pushes
+  // (Worker::wake_pushes), the connection calls Service::push and writes
+  // what it gives, under the same output bounds as replies.
+  bool pushes = false;
 };
 
 class Service {
@@ -78,6 +83,9 @@ class Service {
   // The highest commit ticket that is durable (see Session::commit_ticket).
   // Workers are woken (Worker::wake_commits) when it rises.
   virtual uint64_t durable_through() const { return UINT64_MAX; }
+  // Unsolicited replies due to a connection whose Session::pushes is set
+  // (worker thread, outside any read batch). Writes zero or more whole replies.
+  virtual void push(Session& /*session*/, resp::ReplyWriter& /*out*/) {}
 };
 
 }  // namespace tollgate

@@ -134,10 +134,24 @@ void Worker::wake_commits() {
   if (commit_async_open_) uv_async_send(&commit_async_);
 }
 
+void Worker::wake_pushes() {
+  push_pending_.store(true, std::memory_order_release);
+  std::lock_guard lock(commit_mutex_);
+  if (commit_async_open_) uv_async_send(&commit_async_);
+}
+
 // Each waiting connection sends what is now durable; one still waiting (for
-// a later ticket) puts itself back on the list.
+// a later ticket) puts itself back on the list. Then, if pushes were asked
+// for, every pushing connection writes what its service has for it (the
+// flag is taken before looking, so a wake-up during the walk runs again).
 void Worker::on_commit_async(uv_async_t* a) {
   auto* self = static_cast<Worker*>(a->data);
+  if (self->push_pending_.exchange(false, std::memory_order_acq_rel)) {
+    std::vector<Connection*> pushing;  // collected first: a push may close its connection
+    for (Connection* c = self->head_; c != nullptr; c = c->next)
+      if (c->session().pushes && !c->closing()) pushing.push_back(c);
+    for (Connection* c : pushing) c->on_push();
+  }
   std::vector<Connection*> waiting;
   waiting.swap(self->commit_waiters_);
   for (Connection* c : waiting) c->waiting_commit = false;

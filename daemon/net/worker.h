@@ -1,6 +1,6 @@
 // A data-plane worker: one thread, one libuv loop, many connections.
 // New connections arrive as fds from the acceptor; stop() drains and ends it.
-// Thread-safety: adopt()/drop_for_input_budget()/kill_client()/stop()/wake_commits() may be
+// Thread-safety: adopt()/drop_for_input_budget()/kill_client()/stop()/wake_commits()/wake_pushes() may be
 // called from any thread; everything else runs on the worker's own thread.
 #pragma once
 
@@ -73,6 +73,12 @@ class Worker {
   // Commit tickets became durable: the waiting connections send what they
   // may. Thread-safe; a no-op once the worker has wound down.
   void wake_commits();
+  // Something to push happened (an event, for EVENTS FOLLOW): every
+  // connection whose Session::pushes is set asks its service for pushes.
+  // Thread-safe; rides the commit wake-up handle (a no-op once the worker
+  // has wound down). Wake-ups coalesce: the service's push() must write
+  // everything due since the last one, not one item per wake-up.
+  void wake_pushes();
 
  private:
   struct Pending {
@@ -117,6 +123,7 @@ class Worker {
   std::vector<ProtocolConnection*> protocol_commit_waiters_;    // worker thread only
   std::mutex commit_mutex_;       // guards commit_async_open_ (wake_commits vs. close)
   bool commit_async_open_ = false;
+  std::atomic<bool> push_pending_{false};  // set by wake_pushes, taken by on_commit_async
   WorkerStats stats_;
 };
 

@@ -119,6 +119,32 @@ std::string_view Decoder::raw(size_t n) {
   return s;
 }
 
+namespace {
+
+// A monitor action: kind, monitor, channel, reason, since, until.
+void put_action(Encoder& out, const ActiveAction& a) {
+  out.u8(static_cast<uint8_t>(a.kind));
+  out.str(a.monitor);
+  out.str(a.channel);
+  out.str(a.reason);
+  out.i64(a.since);
+  out.i64(a.until);
+}
+
+bool get_action(Decoder& in, ActiveAction& a) {
+  const uint8_t kind = in.u8();
+  if (kind < 1 || kind > 2) return false;
+  a.kind = static_cast<MonitorActionKind>(kind);
+  a.monitor = std::string(in.str());
+  a.channel = std::string(in.str());
+  a.reason = std::string(in.str());
+  a.since = in.i64();
+  a.until = in.i64();
+  return in.ok();
+}
+
+}  // namespace
+
 std::string encode_admin(const AdminRecord& r) {
   Encoder out;
   out.u8(kPayloadVersion);
@@ -138,6 +164,10 @@ std::string encode_admin(const AdminRecord& r) {
   put_entry(out, r.ledger_entry);
   out.str(r.event_kind);
   out.str(r.event_detail);
+  if (r.kind == AdminRecord::Kind::kAction) {
+    out.u8(r.lift ? 1 : 0);
+    put_action(out, r.action);
+  }
   return std::move(out.bytes());
 }
 
@@ -146,7 +176,7 @@ std::expected<AdminRecord, std::string> decode_admin(std::string_view payload) {
   if (!version_ok(in)) return std::unexpected(bad("admin (version)"));
   AdminRecord r;
   const uint8_t kind = in.u8();
-  if (kind < 1 || kind > 3) return std::unexpected(bad("admin (kind)"));
+  if (kind < 1 || kind > 4) return std::unexpected(bad("admin (kind)"));
   r.kind = static_cast<AdminRecord::Kind>(kind);
   r.contract = std::string(in.str());
   r.time = in.i64();
@@ -165,6 +195,10 @@ std::expected<AdminRecord, std::string> decode_admin(std::string_view payload) {
   r.ledger_entry = get_entry(in);
   r.event_kind = std::string(in.str());
   r.event_detail = std::string(in.str());
+  if (r.kind == AdminRecord::Kind::kAction) {
+    r.lift = in.u8() != 0;
+    if (!get_action(in, r.action)) return std::unexpected(bad("admin (action)"));
+  }
   if (!in.ok() || !in.at_end() ||
       static_cast<uint8_t>(r.ledger_entry.kind) > static_cast<uint8_t>(LedgerKind::kAdmin))
     return std::unexpected(bad("admin"));
@@ -253,6 +287,10 @@ std::string encode_contract(const ContractImage& c) {
   out.i64(c.wallet);
   out.u32(static_cast<uint32_t>(c.lots.size()));
   for (const LotState& lot : c.lots) put_lot(out, lot);
+  if (!c.actions.empty()) {
+    out.u32(static_cast<uint32_t>(c.actions.size()));
+    for (const ActiveAction& a : c.actions) put_action(out, a);
+  }
   return std::move(out.bytes());
 }
 
@@ -271,6 +309,15 @@ std::expected<ContractImage, std::string> decode_contract(std::string_view paylo
   const uint32_t n = in.u32();
   c.lots.reserve(std::min<size_t>(n, payload.size() / 52));
   for (uint32_t i = 0; i < n && in.ok(); ++i) c.lots.push_back(get_lot(in));
+  // Monitor actions follow only when some are in force (older images end here).
+  if (in.ok() && !in.at_end()) {
+    const uint32_t actions = in.u32();
+    for (uint32_t i = 0; i < actions && in.ok(); ++i) {
+      ActiveAction a;
+      if (!get_action(in, a)) return std::unexpected(bad("contract (action)"));
+      c.actions.push_back(std::move(a));
+    }
+  }
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("contract"));
   return c;
 }

@@ -112,6 +112,7 @@ struct ContractImage {
   bool has_account = false;
   int64_t wallet = 0;
   std::vector<LotState> lots;
+  std::vector<ActiveAction> actions;  // monitor actions in force (encoded only when some are)
 };
 std::string encode_contract(const ContractImage& image);
 std::expected<ContractImage, std::string> decode_contract(std::string_view payload);

@@ -32,6 +32,7 @@ void StateRestorer::error(std::string message) {
 void StateRestorer::contract(const ContractImage& image) {
   ContractState& st = state_.contract(image.key);
   if (image.overridden) st.restore_status(image.status, true, image.reason);
+  for (const ActiveAction& a : image.actions) st.put_action(a);
   if (!image.has_account) return;
   Account* account = st.account();
   if (account == nullptr) {

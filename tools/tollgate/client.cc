@@ -111,4 +111,12 @@ std::expected<Value, std::string> Client::call(const Arguments& arguments) {
   return to_value(static_cast<redisReply*>(raw));
 }
 
+std::expected<Value, std::string> Client::next_push() {
+  (void)redisSetTimeout(context_.get(), timeval{0, 0});  // no limit: events come when they come
+  void* raw = nullptr;
+  if (redisGetReply(context_.get(), &raw) != REDIS_OK) return std::unexpected(broken_connection_message());
+  std::unique_ptr<void, FreeReply> reply(raw);
+  return to_value(static_cast<redisReply*>(raw));
+}
+
 }  // namespace tollgate::cli

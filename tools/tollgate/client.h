@@ -25,6 +25,9 @@ class Client {
   // Sends one command and waits for its reply (an error reply is a Value,
   // not a failure). Fails with a printable sentence when the connection breaks.
   [[nodiscard]] std::expected<Value, std::string> call(const Arguments& arguments);
+  // Waits, without a time limit, for the next reply the daemon pushes
+  // (EVENTS FOLLOW). Fails with a printable sentence when the connection ends.
+  [[nodiscard]] std::expected<Value, std::string> next_push();
 
  private:
   struct Free {

@@ -37,7 +37,10 @@ struct CommandOptions {
   bool yes = false;
   std::string limit;
   std::optional<int64_t> since;
+  bool follow = false;  // events --follow
   std::string section;
+  std::string verb;     // monitor: clear
+  std::string monitor;  // monitor clear: only this monitor's actions
 };
 
 // --decimals, else `currency_decimals` from the daemon's INFO server (on the
@@ -59,6 +62,22 @@ std::expected<int, Output> resolve_decimals(const GlobalOptions& global, Client&
     }
   }
   return kDefaultDecimals;
+}
+
+// events --follow: prints the list, then each pushed event as it comes
+// (flushed per line), until the daemon closes the connection or the user
+// interrupts. Returns only on an error.
+Output follow_events(Client& client, const Value& first, const RenderOptions& render) {
+  Value batch = first;
+  while (true) {
+    Output shown = render_followed_events(batch, render);
+    if (shown.exit_code != kExitOk) return shown;
+    std::fputs(shown.out.c_str(), stdout);
+    std::fflush(stdout);
+    auto pushed = client.next_push();
+    if (!pushed) return render_failure(pushed.error(), render);
+    batch = Value::array({std::move(*pushed)});
+  }
 }
 
 Output run(const std::string& name, const GlobalOptions& global, const CommandOptions& o) {
@@ -106,7 +125,9 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
   } else if (name == "ledger") {
     arguments = ledger_arguments(o.key, o.since);
   } else if (name == "events") {
-    arguments = events_arguments(o.since);
+    arguments = o.follow ? events_follow_arguments(o.since) : events_arguments(o.since);
+  } else if (name == "monitor") {
+    arguments = monitor_clear_arguments(o.key, o.monitor);
   } else if (name == "info") {
     arguments = info_arguments(o.section);
   } else {
@@ -124,8 +145,10 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
   if (name == "terminate") return render_status("terminated " + o.key, value, render);
   if (name == "reset") return render_reset(o.key, value, render);
   if (name == "ledger") return render_ledger(value, render);
+  if (name == "events" && o.follow) return follow_events(*client, value, render);
   if (name == "events") return render_events(value, render);
   if (name == "info") return render_info(value, render);
+  if (name == "monitor") return render_monitor_clear(o.key, value, render);
   if (name == "reload") return render_reload(value, render);
   if (name == "snapshot") return render_status("snapshot written", value, render);
   return render_status("", value, render);  // ping: prints PONG
@@ -185,7 +208,14 @@ void declare(CLI::App& app, GlobalOptions& global, CommandOptions& o) {
   CLI::App* ledger = sub("ledger");
   key(ledger);
   ledger->add_option("--since", o.since, "Only entries after this sequence number");
-  sub("events")->add_option("--since", o.since, "Only events after this sequence number");
+  CLI::App* events = sub("events");
+  events->add_option("--since", o.since, "Only events after this sequence number");
+  events->add_flag("--follow", o.follow, "Keep printing each new event as it happens (one line each)");
+
+  CLI::App* monitor = sub("monitor");
+  monitor->add_option("verb", o.verb, "clear")->required()->check(CLI::IsMember({"clear"}));
+  key(monitor);
+  monitor->add_option("monitor", o.monitor, "Only this monitor's actions");
 
   sub("reload");
   sub("snapshot");

@@ -163,6 +163,21 @@ void MetricsPage::render(std::string& out) const {
     w.sample("tollgate_http_decision_duration_seconds_count", "", cumulative);
   }
 
+  {
+    const MonitorCounters& m = engine.state().monitor_counters();
+    auto load = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+    w.single("tollgate_monitor_firings_total", "counter", "monitors that fired", load(m.firings));
+    w.single("tollgate_monitor_clears_total", "counter", "monitor firings that cleared", load(m.clears));
+    w.single("tollgate_monitor_firing", "gauge", "monitors firing now", load(m.firing_now));
+    w.single("tollgate_monitor_actions_total", "counter", "monitor actions put in force", load(m.actions));
+    w.single("tollgate_monitor_actions_lifted_total", "counter", "monitor actions lifted (expired or cleared)",
+             load(m.lifts));
+    w.single("tollgate_monitor_actions_active", "gauge", "monitor actions in force now", load(m.active_actions));
+    w.single("tollgate_monitor_webhook_delivered_total", "counter", "events the webhook accepted",
+             load(m.webhook_delivered));
+    w.single("tollgate_monitor_webhook_failures_total", "counter", "webhook attempts that failed",
+             load(m.webhook_failed));
+  }
   w.single("tollgate_storage_available", "gauge", "1 while the state store answers (always 1 without Redis)",
            engine.state().storage_available() ? 1 : 0);
   if (s.info().persistence) {

@@ -527,6 +527,7 @@ std::expected<std::string, std::string> EmbeddedStore::snapshot_locked(Nanos now
     image.status = st->status();
     image.overridden = st->overridden();
     image.reason = st->reason();
+    image.actions = st->actions();
     if (Account* account = st->account()) {
       AccountSnapshot snap = account->snapshot();
       image.has_account = true;

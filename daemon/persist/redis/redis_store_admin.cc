@@ -64,6 +64,8 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
               record.limit.empty() ? std::string() : record.limit + "|",
               id,
               entry};
+    case AdminRecord::Kind::kAction:
+      return {};  // refused by durable()
   }
   return {};
 }
@@ -77,6 +79,8 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
     return std::unexpected(std::move(why));
   };
   if (!handles_open_) return refuse("the Redis store is not running");
+  if (record.kind == AdminRecord::Kind::kAction)
+    return refuse("monitor actions are not kept in Redis yet (storage.mode redis): only events are raised");
   auto call = std::make_shared<AdminCall>();
   call->argv = admin_command(record);
   {

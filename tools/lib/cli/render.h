@@ -52,10 +52,15 @@ struct Output {
 [[nodiscard]] Output render_reload(const Value& reply, const RenderOptions& options);
 // RESET's integer: how many limits were reset.
 [[nodiscard]] Output render_reset(std::string_view key, const Value& reply, const RenderOptions& options);
+[[nodiscard]] Output render_monitor_clear(std::string_view key, const Value& reply, const RenderOptions& options);
 // LEDGER's array of field/value entries, as a table.
 [[nodiscard]] Output render_ledger(const Value& reply, const RenderOptions& options);
 // EVENTS' array of field/value entries, one line each (fields vary).
 [[nodiscard]] Output render_events(const Value& reply, const RenderOptions& options);
+// `events --follow`: an array of EVENTS entries (the first list, or one
+// pushed event wrapped in an array) as one line each — `field=value` text,
+// or with --json one object per line (JSON lines). Nothing for an empty list.
+[[nodiscard]] Output render_followed_events(const Value& reply, const RenderOptions& options);
 // INFO's bulk text: as is, or {section: {key: value}} with --json.
 [[nodiscard]] Output render_info(const Value& reply, const RenderOptions& options);
 

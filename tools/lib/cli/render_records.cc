@@ -223,6 +223,23 @@ Output render_events(const Value& reply, const RenderOptions& options) {
   return render_entry_list(reply, options, "EVENTS", "no events", event_lines);
 }
 
+Output render_followed_events(const Value& reply, const RenderOptions& options) {
+  if (reply.is_error()) return render_error_reply(reply, options);
+  auto entries = entries_of(reply);
+  if (!entries) return render_failure("unexpected reply to EVENTS FOLLOW: " + entries.error(), options);
+  Output output;
+  if (!options.json) {
+    output.out = event_lines(*entries, options.decimals);
+    return output;
+  }
+  for (const auto& entry : *entries) {
+    JsonWriter json;
+    write_entry_json(json, entry, options.decimals);
+    output.out += json.finish();
+  }
+  return output;
+}
+
 Output render_info(const Value& reply, const RenderOptions& options) {
   if (reply.is_error()) return render_error_reply(reply, options);
   if (!reply.is_text()) return unexpected_reply("INFO", reply, options);

@@ -137,4 +137,16 @@ Output render_reset(std::string_view key, const Value& reply, const RenderOption
   return output;
 }
 
+Output render_monitor_clear(std::string_view key, const Value& reply, const RenderOptions& options) {
+  if (reply.is_error()) return render_error_reply(reply, options);
+  if (reply.kind != ValueKind::kInteger) return unexpected_reply("MONITOR CLEAR", reply, options);
+  Output output;
+  if (options.json) {
+    output.out = JsonWriter().begin_object().key("lifted").number(reply.integer).end_object().finish();
+  } else {
+    output.out = fmt::format("lifted {} monitor action{} of {}\n", reply.integer, reply.integer == 1 ? "" : "s", key);
+  }
+  return output;
+}
+
 }  // namespace tollgate::cli

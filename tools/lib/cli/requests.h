@@ -55,10 +55,14 @@ inline constexpr int64_t kMaxCheckCost = 1'000'000'000'000;
                                                                      int decimals, bool minor);
 [[nodiscard]] Arguments suspend_arguments(std::string_view key, std::string_view reason);
 [[nodiscard]] Arguments resume_arguments(std::string_view key);
+// MONITOR CLEAR <key> [<monitor>] (tollgate monitor clear).
+[[nodiscard]] Arguments monitor_clear_arguments(std::string_view key, std::string_view monitor);
 [[nodiscard]] Arguments terminate_arguments(std::string_view key);
 [[nodiscard]] Arguments reset_arguments(std::string_view key, std::string_view limit);
 [[nodiscard]] Arguments ledger_arguments(std::string_view key, std::optional<int64_t> since);
 [[nodiscard]] Arguments events_arguments(std::optional<int64_t> since);
+// EVENTS FOLLOW [<since>] (`events --follow`).
+[[nodiscard]] Arguments events_follow_arguments(std::optional<int64_t> since);
 [[nodiscard]] Arguments info_arguments(std::string_view section);
 // RELOAD, SNAPSHOT, PING: the upper-cased name alone.
 [[nodiscard]] Arguments bare_arguments(std::string_view command);

@@ -72,6 +72,10 @@ TEST(CliRequests, AdminCommands) {
   EXPECT_EQ(ledger_arguments("acme", 17), (Arguments{"LEDGER", "acme", "17"}));
   EXPECT_EQ(events_arguments(std::nullopt), (Arguments{"EVENTS"}));
   EXPECT_EQ(events_arguments(0), (Arguments{"EVENTS", "0"}));
+  EXPECT_EQ(events_follow_arguments(std::nullopt), (Arguments{"EVENTS", "FOLLOW"}));
+  EXPECT_EQ(events_follow_arguments(7), (Arguments{"EVENTS", "FOLLOW", "7"}));
+  EXPECT_EQ(monitor_clear_arguments("acme", ""), (Arguments{"MONITOR", "CLEAR", "acme"}));
+  EXPECT_EQ(monitor_clear_arguments("acme", "night"), (Arguments{"MONITOR", "CLEAR", "acme", "night"}));
   EXPECT_EQ(info_arguments(""), (Arguments{"INFO"}));
   EXPECT_EQ(info_arguments("server"), (Arguments{"INFO", "server"}));
   EXPECT_EQ(bare_arguments("reload"), (Arguments{"RELOAD"}));
@@ -86,7 +90,7 @@ TEST(CliRequests, SubcommandTable) {
     EXPECT_EQ(spec.socket == SocketKind::kData, spec.name == "check") << spec.name;
     EXPECT_FALSE(spec.help.empty());
   }
-  EXPECT_EQ(subcommands().size(), 13u);
+  EXPECT_EQ(subcommands().size(), 14u);
   EXPECT_EQ(find_subcommand("nope"), nullptr);
 }
 

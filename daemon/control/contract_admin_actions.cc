@@ -1,0 +1,73 @@
+// ContractAdmin's monitor actions: each one an AdminRecord of kind kAction,
+// made durable then applied (engine/admin_record.cc), as SUSPEND is.
+#include <fmt/format.h>
+
+#include "control/contract_admin.h"
+
+namespace tollgate {
+namespace {
+
+AdminRecord action_record(std::string_view key, const ActiveAction& action, bool lift, int64_t actor, Nanos now,
+                          uint64_t seq, std::string_view what) {
+  AdminRecord record;
+  record.kind = AdminRecord::Kind::kAction;
+  record.contract = std::string(key);
+  record.time = now;
+  record.actor = actor;
+  record.action = action;
+  record.lift = lift;
+  record.ledger_entry = LedgerEntry{.seq = seq,
+                                    .time_ms = now / kNanosPerMilli,
+                                    .contract = record.contract,
+                                    .kind = LedgerKind::kAdmin,
+                                    .amount = 0,
+                                    .lot = -1,
+                                    .actor = actor,
+                                    .id = std::string(what)};
+  // The daemon's own actions are raised as events by the monitor runner (with their measure).
+  if (actor != kDaemonActor) record.event_kind = lift ? "monitor.clear" : "monitor.action";
+  record.event_detail = std::string(what);
+  return record;
+}
+
+std::string describe_action(const ActiveAction& a) {
+  return a.channel.empty() ? fmt::format("{} by {}", action_name(a.kind), a.monitor)
+                           : fmt::format("{} {} by {}", action_name(a.kind), a.channel, a.monitor);
+}
+
+}  // namespace
+
+std::expected<void, AdminError> ContractAdmin::put_action(std::string_view key, const ActiveAction& action,
+                                                          int64_t actor, Nanos now) {
+  auto lock = exclusive();
+  auto policy = find_contract(key);
+  if (!policy) return std::unexpected(policy.error());
+  const std::string what = fmt::format("{} until {} ({})", describe_action(action),
+                                       format_instant(action.until, engine_().options().timezone), action.reason);
+  return make_durable_and_apply(
+      action_record(key, action, false, actor, now, state_.ledger().last_seq() + 1, what));
+}
+
+std::expected<void, AdminError> ContractAdmin::lift_action(std::string_view key, const ActiveAction& action,
+                                                           std::string_view why, int64_t actor, Nanos now) {
+  auto lock = exclusive();
+  const std::string what = fmt::format("{} lifted: {}", describe_action(action), why);
+  return make_durable_and_apply(action_record(key, action, true, actor, now, state_.ledger().last_seq() + 1, what));
+}
+
+std::expected<int64_t, AdminError> ContractAdmin::clear_actions(std::string_view key, std::string_view monitor,
+                                                                int64_t actor, Nanos now) {
+  auto policy = find_contract(key);
+  if (!policy) return std::unexpected(policy.error());
+  int64_t lifted = 0;
+  for (const ActiveAction& a : (*policy)->state->actions()) {
+    if (!monitor.empty() && a.monitor != monitor) continue;
+    if (auto done = lift_action(key, a, "cleared by an operator", actor, now); !done)
+      return std::unexpected(done.error());
+    ++lifted;
+  }
+  if (on_clear_) on_clear_(key, monitor, now);
+  return lifted;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,215 @@
+#include "control/monitor_runner.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace tollgate {
+namespace {
+
+bool gate_code(Code c) {
+  return c == Code::kChannel || c == Code::kPurpose || c == Code::kSuspended || c == Code::kTerminated ||
+         c == Code::kExpired || c == Code::kNotStarted;
+}
+
+bool probing_code(Code c) {
+  return c == Code::kChannel || c == Code::kPurpose || c == Code::kExpired || c == Code::kSuspended;
+}
+
+std::string number(double v) {
+  return v == static_cast<double>(static_cast<int64_t>(v)) ? std::to_string(static_cast<int64_t>(v))
+                                                           : fmt::format("{:.3f}", v);
+}
+
+}  // namespace
+
+MonitorRunner::MonitorRunner(std::function<Engine&()> engine, RuntimeState& state, ContractAdmin& admin)
+    : engine_(std::move(engine)), state_(state), admin_(admin), webhook_(state.monitor_counters()) {}
+
+void MonitorRunner::configure(const Config& config) {
+  std::lock_guard lock(mutex_);
+  specs_.clear();
+  zones_.clear();
+  default_zone_ = config.timezone;
+  for (const auto& [key, contract] : config.contracts) {
+    std::vector<MonitorSpec> specs = contract.monitors;
+    for (const MonitorSpec& d : config.monitor_defaults) {
+      bool overridden = false;
+      for (const MonitorSpec& own : contract.monitors) overridden = overridden || own.name == d.name;
+      if (overridden || (d.per == MonitorScope::kChannel && contract.channels.empty())) continue;
+      specs.push_back(d);
+    }
+    if (!specs.empty()) specs_.emplace(key, std::move(specs));
+    zones_.emplace(key, contract.timezone.empty() ? config.timezone : contract.timezone);
+  }
+  file_.configure(config.monitor_events);
+  webhook_.configure(config.monitor_events);
+}
+
+void MonitorRunner::start(uv_loop_t* loop, const Clock& clock, Nanos interval) {
+  clock_ = &clock;
+  uv_timer_init(loop, &timer_);
+  timer_.data = this;
+  const auto ms = static_cast<uint64_t>(std::max<Nanos>(1, interval / kNanosPerMilli));
+  uv_timer_start(&timer_, on_timer, 0, ms);
+  webhook_.start(loop);
+  started_ = true;
+}
+
+void MonitorRunner::close() {
+  if (!started_) return;
+  started_ = false;
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  webhook_.close();
+}
+
+void MonitorRunner::on_timer(uv_timer_t* timer) {
+  auto* self = static_cast<MonitorRunner*>(timer->data);
+  self->tick(self->clock_->now());
+}
+
+void MonitorRunner::on_clear(std::string_view contract, std::string_view monitor, Nanos now) {
+  std::lock_guard lock(mutex_);
+  monitors_.clear(contract, monitor, now);
+}
+
+void MonitorRunner::tick(Nanos now) {
+  std::lock_guard lock(mutex_);
+  Engine& engine = engine_();
+  std::vector<ContractSample> samples;
+  std::vector<Monitors::SpecsOf> specs;
+  for (const auto& policy : engine.contracts()) {
+    const Policy& p = *policy;
+    // A reload may have raced an action change: re-derive the words that
+    // are, or should be, non-zero (cheap: a load for every other contract).
+    if (p.restricted.load(std::memory_order_relaxed) != 0 || with_actions_.contains(p.name))
+      engine.sync_restrictions(p);
+    auto it = specs_.find(p.name);
+    if (it == specs_.end() || p.state == nullptr) continue;
+    ContractSample s;
+    s.contract = p.name;
+    auto zone = zones_.find(p.name);
+    s.zone = zone != zones_.end() ? zone->second : default_zone_;
+    s.generation = &p;
+    for (int c = 0; c < kCodeCount; ++c) {
+      const Code code = static_cast<Code>(c);
+      const uint64_t n = p.state->decisions(code);
+      if (!gate_code(code) && code != Code::kAborted && code != Code::kUnknown) s.calls += n;
+      if (probing_code(code)) s.scope_denials += n;
+    }
+    s.channels = p.rules->channels;
+    for (size_t i = 0; i < s.channels.size(); ++i)
+      s.channel_calls.push_back(p.channel_calls[i].load(std::memory_order_relaxed));
+    s.subjects_today = engine.distinct_subjects_estimate(p.name, now);
+    if (const Account* a = p.state->account()) s.balance = a->balance();
+    samples.push_back(std::move(s));
+    specs.emplace_back(it->second);
+  }
+  for (const MonitorOutcome& o : monitors_.tick(now, samples, specs)) carry_out(o);
+  expire_actions(now);
+  MonitorCounters& counters = state_.monitor_counters();
+  counters.firing_now.store(monitors_.firing_now(), std::memory_order_relaxed);
+}
+
+// The JSON line (and webhook body) of one outcome; `kind` fired, cleared, action, lift.
+void MonitorRunner::event(const MonitorOutcome& o, std::string_view kind, const ActiveAction* action) {
+  std::string detail =
+      kind == "lift"
+          ? fmt::format("monitor {}{}{}: {} lifted (expired)", o.monitor, o.channel.empty() ? "" : " channel ",
+                        o.channel, o.measure)
+          : fmt::format("monitor {}{}{}: {} {} threshold {}", o.monitor, o.channel.empty() ? "" : " channel ",
+                        o.channel, o.measure, number(o.value), number(o.threshold));
+  std::string json = fmt::format(
+      "{{\"time\":{},\"kind\":{},\"contract\":{},\"monitor\":{},\"channel\":{},\"measure\":{},\"value\":{},"
+      "\"threshold\":{}",
+      json_string(format_instant(o.time, "UTC")), json_string(std::string("monitor.") + std::string(kind)),
+      json_string(o.contract), json_string(o.monitor), json_string(o.channel), json_string(o.measure), number(o.value),
+      number(o.threshold));
+  if (kind == "action") {
+    json += fmt::format(",\"action\":{}", json_string(action_do_name(o.action.action)));
+    detail += fmt::format(" -> {}", action_do_name(o.action.action));
+    if (action != nullptr) {
+      json += fmt::format(",\"until\":{}", json_string(format_instant(action->until, "UTC")));
+      detail += fmt::format(" until {}", format_instant(action->until, "UTC"));
+    }
+  }
+  json += "}";
+  const uint64_t seq = state_.add_event({0, o.time / kNanosPerMilli, "monitor." + std::string(kind), o.contract,
+                                         kDaemonActor, detail});
+  json.insert(1, fmt::format("\"seq\":{},", seq));
+  if (file_.write(json)) state_.monitor_counters().events_written.fetch_add(1, std::memory_order_relaxed);
+  webhook_.post(std::move(json));
+}
+
+void MonitorRunner::carry_out(const MonitorOutcome& o) {
+  MonitorCounters& counters = state_.monitor_counters();
+  switch (o.kind) {
+    case MonitorOutcome::Kind::kFired:
+      counters.firings.fetch_add(1, std::memory_order_relaxed);
+      event(o, "fired", nullptr);
+      return;
+    case MonitorOutcome::Kind::kCleared:
+      counters.clears.fetch_add(1, std::memory_order_relaxed);
+      event(o, "cleared", nullptr);
+      return;
+    case MonitorOutcome::Kind::kAction: break;
+  }
+  if (o.action.action == ActionDo::kEvent) {
+    event(o, "action", nullptr);
+    return;
+  }
+  ActiveAction a;
+  a.kind = o.action.action == ActionDo::kSuspend ? MonitorActionKind::kSuspend : MonitorActionKind::kBlockChannel;
+  a.monitor = o.monitor;
+  a.channel = a.kind == MonitorActionKind::kBlockChannel ? o.channel : std::string();
+  a.reason = fmt::format("{} {} > {}", o.measure, number(o.value), number(o.threshold));
+  a.since = o.time;
+  a.until = o.time + o.action.duration;
+  event(o, "action", &a);
+  if (auto done = admin_.put_action(o.contract, a, kDaemonActor, o.time); !done) {
+    counters.action_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("monitor {} of '{}': {} could not be put in force: {}", o.monitor, o.contract,
+                  action_do_name(o.action.action), done.error().detail);
+    return;
+  }
+  counters.actions.fetch_add(1, std::memory_order_relaxed);
+  with_actions_.insert(o.contract);
+}
+
+// Lifts every action whose `for:` has passed (journaled, like putting it in force).
+void MonitorRunner::expire_actions(Nanos now) {
+  if (!scanned_) {  // actions restored from the store at start
+    for (ContractState* st : state_.all())
+      if (!st->actions().empty()) with_actions_.insert(st->key());
+    scanned_ = true;
+  }
+  uint64_t active = 0;
+  for (auto it = with_actions_.begin(); it != with_actions_.end();) {
+    ContractState* st = state_.find(*it);
+    std::vector<ActiveAction> actions = st != nullptr ? st->actions() : std::vector<ActiveAction>{};
+    for (const ActiveAction& a : actions) {
+      if (a.until > now) {
+        ++active;
+        continue;
+      }
+      if (auto done = admin_.lift_action(*it, a, "expired", kDaemonActor, now); !done) {
+        ++active;
+        spdlog::error("monitor action on '{}' could not be lifted: {}", *it, done.error().detail);
+        continue;
+      }
+      state_.monitor_counters().lifts.fetch_add(1, std::memory_order_relaxed);
+      MonitorOutcome o;
+      o.contract = *it;
+      o.monitor = a.monitor;
+      o.channel = a.channel;
+      o.measure = std::string(action_name(a.kind));
+      o.time = now;
+      event(o, "lift", nullptr);
+    }
+    if (st == nullptr || st->actions().empty()) it = with_actions_.erase(it);
+    else ++it;
+  }
+  state_.monitor_counters().active_actions.store(active, std::memory_order_relaxed);
+}
+
+}  // namespace tollgate

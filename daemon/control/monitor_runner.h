@@ -1,0 +1,79 @@
+// The control plane's side of the monitors: about once a second it samples
+// every watched contract's counters from the engine in force, lets
+// monitor/monitors.h decide, and carries the outcomes out — EVENTS entries,
+// lines in the JSON event file (control/monitor_event_file.h), and the
+// actions, journaled through ContractAdmin (put in force when due, lifted
+// when their `for:` has passed). It also keeps every policy's restriction
+// word in step with its contract's actions (a reload racing an action is
+// corrected here within one tick).
+//
+// Thread-safety: tick(), configure() and the timer run on the control loop;
+// on_clear() may come from the admin thread. One mutex guards the monitors'
+// state; it is taken before ContractAdmin's exclusive() on both paths (the
+// same order), so the two never wait on each other in a cycle. Borrows the
+// engine accessor, state and admin, which must outlive it.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "control/contract_admin.h"
+#include "control/monitor_event_file.h"
+#include "control/monitor_webhook.h"
+#include "engine/engine.h"
+#include "monitor/monitors.h"
+#include "tollgate/time.h"
+
+namespace tollgate {
+
+class MonitorRunner {
+ public:
+  MonitorRunner(std::function<Engine&()> engine, RuntimeState& state, ContractAdmin& admin);
+  MonitorRunner(const MonitorRunner&) = delete;
+  MonitorRunner& operator=(const MonitorRunner&) = delete;
+
+  // Takes the monitors of `config` (each contract's own, then the defaults it
+  // does not override) and the event outputs. At start and after each reload.
+  void configure(const Config& config);
+  // Starts the 1 s timer on `loop` (the control loop); close() stops it.
+  void start(uv_loop_t* loop, const Clock& clock, Nanos interval = kNanosPerSecond);
+  void close();
+  // One evaluation at `now`. Tests call it with simulated time.
+  void tick(Nanos now);
+  // MONITOR CLEAR told us: that monitor stays quiet for its cool-down.
+  void on_clear(std::string_view contract, std::string_view monitor, Nanos now);
+
+  const Monitors& monitors() const { return monitors_; }
+  size_t webhook_queued() const { return webhook_.queued(); }
+
+ private:
+  static void on_timer(uv_timer_t* timer);
+  void carry_out(const MonitorOutcome& o);
+  void expire_actions(Nanos now);
+  void event(const MonitorOutcome& o, std::string_view kind, const ActiveAction* action);
+
+  std::function<Engine&()> engine_;
+  RuntimeState& state_;
+  ContractAdmin& admin_;
+  std::mutex mutex_;
+  Monitors monitors_;
+  std::map<std::string, std::vector<MonitorSpec>, std::less<>> specs_;  // by contract
+  std::map<std::string, std::string, std::less<>> zones_;               // by contract
+  std::string default_zone_ = "UTC";
+  MonitorEventFile file_;
+  MonitorWebhook webhook_;
+  uv_timer_t timer_{};
+  const Clock* clock_ = nullptr;
+  bool started_ = false;
+  bool scanned_ = false;  // contracts with actions (restored at start) were looked for
+  std::set<std::string, std::less<>> with_actions_;
+};
+
+}  // namespace tollgate
