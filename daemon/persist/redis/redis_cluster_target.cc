@@ -11,8 +11,6 @@
 namespace tollgate::persist {
 namespace {
 
-std::string_view text(const redisReply* r) { return {r->str, r->len}; }
-
 // A redirect: "MOVED <slot> <host:port>" / "ASK <slot> <host:port>".
 struct Redirect {
   bool ask = false;
@@ -22,7 +20,7 @@ struct Redirect {
 
 std::optional<Redirect> parse_redirect(const redisReply* r) {
   if (r == nullptr || r->type != REDIS_REPLY_ERROR) return std::nullopt;
-  const std::string_view t = text(r);
+  const std::string_view t = reply_string(r);
   Redirect out;
   std::string_view rest;
   if (t.starts_with("MOVED ")) {
@@ -51,7 +49,7 @@ std::string slot_primary(const redisReply* entry, const std::string& asked) {
   const redisReply* primary = entry->element[2];
   if (primary->type != REDIS_REPLY_ARRAY || primary->elements < 2 || primary->element[1]->type != REDIS_REPLY_INTEGER)
     return {};
-  std::string host = primary->element[0]->type == REDIS_REPLY_STRING ? std::string(text(primary->element[0])) : "";
+  std::string host = primary->element[0]->type == REDIS_REPLY_STRING ? std::string(reply_string(primary->element[0])) : "";
   if (host.empty() || host == "?") host = host_of(asked);
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   return fmt::format("{}:{}", host, primary->element[1]->integer);
@@ -181,7 +179,7 @@ void ClusterTarget::on_reply(const std::shared_ptr<Command>& command, size_t nod
     issue(command, target, redirect->ask);
     return;
   }
-  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && text(reply).starts_with("CLUSTERDOWN")) {
+  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && reply_string(reply).starts_with("CLUSTERDOWN")) {
     refresh_wanted_ = true;
     refresh_map();
   }
@@ -219,7 +217,7 @@ void ClusterTarget::on_slots(size_t from, const redisReply* reply) {
   if (!ok) {
     refresh_wanted_ = true;  // retried from check_timeouts
     if (reply != nullptr && events_.refused)
-      events_.refused("CLUSTER SLOTS", reply->type == REDIS_REPLY_ERROR ? std::string(text(reply)) : "malformed reply");
+      events_.refused("CLUSTER SLOTS", reply->type == REDIS_REPLY_ERROR ? std::string(reply_string(reply)) : "malformed reply");
     return;
   }
   std::vector<size_t> primaries;

@@ -11,10 +11,8 @@
 namespace tollgate::persist {
 namespace {
 
-std::string_view text(const redisReply* r) { return {r->str, r->len}; }
-
 bool is_error(const redisReply* r, std::string_view prefix) {
-  return r != nullptr && r->type == REDIS_REPLY_ERROR && text(r).starts_with(prefix);
+  return r != nullptr && r->type == REDIS_REPLY_ERROR && reply_string(r).starts_with(prefix);
 }
 
 // "host:port" from get-master-addr-by-name's [host, port]; empty when the
@@ -24,14 +22,14 @@ std::string master_address(const redisReply* r) {
   const redisReply* host = r->element[0];
   const redisReply* port = r->element[1];
   if (host->type != REDIS_REPLY_STRING || port->type != REDIS_REPLY_STRING) return {};
-  const std::string h(text(host));
-  return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::string(text(port));
+  const std::string h(reply_string(host));
+  return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::string(reply_string(port));
 }
 
 // ROLE's first element is "master" on a primary.
 bool is_primary_role(const redisReply* r) {
   return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-         r->element[0]->type == REDIS_REPLY_STRING && text(r->element[0]) == "master";
+         r->element[0]->type == REDIS_REPLY_STRING && reply_string(r->element[0]) == "master";
 }
 
 }  // namespace
@@ -133,7 +131,7 @@ void SentinelTarget::on_master_address(const redisReply* reply) {
   if (address.empty()) {
     const std::string why =
         reply->type == REDIS_REPLY_ERROR
-            ? std::string(text(reply))
+            ? std::string(reply_string(reply))
             : fmt::format("does not know master '{}' (SENTINEL get-master-addr-by-name answered nil)",
                           config_.sentinel.master);
     if (events_.connect_failed) events_.connect_failed(why);
@@ -190,7 +188,7 @@ void SentinelTarget::verify_role() {
     drop_primary(fmt::format("{} is not the primary (ROLE: {})", primary_address_,
                              reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
                                      reply->element[0]->type == REDIS_REPLY_STRING
-                                 ? std::string(text(reply->element[0]))
+                                 ? std::string(reply_string(reply->element[0]))
                                  : std::string("unexpected reply")));
     want_discovery_ = true;
     arm_timer(next_backoff());  // ask again: the sentinels may not have switched yet
