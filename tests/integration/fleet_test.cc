@@ -283,9 +283,14 @@ TEST_F(Fleet, RedisKilledLeaseThenFailPolicy) {
     auto f = fields(admin.get(), {"CONTRACT", contract});
     return std::stoll(f["fleet.limit.daily.lease"]);
   };
-  const int64_t shut_lease = lease("shut"), budget_lease = lease("budget");
   redis_.kill();
-  ASSERT_TRUE(eventually([&] { return info_value(admin.get(), "persistence", "redis_connected") == 0; }));
+  ASSERT_TRUE(eventually([&] {
+    return info_value(admin.get(), "persistence", "redis_connected") == 0 &&
+           info_value(admin.get(), "fleet", "fleet_partition") == 1;
+  }));
+  // Read once the fleet has seen Redis go: a refill in flight at the kill may still have
+  // landed before the loss was seen, and nothing changes the lease after.
+  const int64_t shut_lease = lease("shut"), budget_lease = lease("budget");
   int64_t shut_allowed = 0, budget_allowed = 0;
   bool unavailable = false;
   for (int i = 0; i < 300; ++i) {
