@@ -177,9 +177,6 @@ Client Daemon::connect_admin() const {
   return c;
 }
 
-namespace {
-
-// A TCP port on 127.0.0.1 nobody listens on now (the kernel's pick for port 0).
 int free_local_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
@@ -194,8 +191,6 @@ int free_local_port() {
   ::close(fd);
   return port;
 }
-
-}  // namespace
 
 RedisServer::RedisServer(std::string password, bool tcp)
     : socket_(dir_.file("redis.sock")), password_(std::move(password)), port_(tcp ? free_local_port() : 0) {}

@@ -56,6 +56,10 @@ struct RedisStorage {
   std::string extra;     // more `redis:` lines, e.g. "command_timeout: 300ms"
 };
 
+// A TCP port on 127.0.0.1 nobody listens on now (the kernel's pick for
+// port 0; 0 when none could be had).
+int free_local_port();
+
 // A real redis-server on a temporary Unix socket, no persistence (--save ''
 // --appendonly no), and no TCP port unless `tcp` asks for one (a free
 // ephemeral port on 127.0.0.1, chosen at construction). It can be killed and

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "integration/daemon_harness.h"
+#include "support/eventually.h"
 
 namespace tollgate::testing {
 namespace {
@@ -53,15 +54,6 @@ contracts:
     limits:
       - { name: daily, type: quota, limit: 100000000, period: day }
 )";
-}
-
-bool eventually(const std::function<bool()>& condition, int timeout_ms = 10000) {
-  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-  while (SteadyClock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return condition();
 }
 
 struct Outcome {

@@ -27,34 +27,12 @@
 
 #include "integration/daemon_harness.h"
 #include "persist/redis/redis_slot.h"
+#include "support/eventually.h"
 
 namespace tollgate::testing {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-bool eventually(const std::function<bool()>& condition, int timeout_ms = 20000) {
-  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-  while (SteadyClock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return condition();
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 Client tcp(int port) {
   timeval tv{5, 0};
@@ -190,10 +168,10 @@ struct SentinelGroup {
   std::vector<std::unique_ptr<RedisProcess>> sentinels;
 
   bool start() {
-    const int p0 = free_port();
+    const int p0 = free_local_port();
     primary = std::make_unique<RedisProcess>(p0, data_node_args(p0, dir));
     for (int i = 0; i < 1; ++i) {
-      const int port = free_port();
+      const int port = free_local_port();
       auto args = data_node_args(port, dir);
       args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(p0)});
       replicas.push_back(std::make_unique<RedisProcess>(port, args));
@@ -206,7 +184,7 @@ struct SentinelGroup {
           }))
         return false;
     for (int i = 0; i < 3; ++i) {
-      const int port = free_port();
+      const int port = free_local_port();
       const std::string conf = dir.file("sentinel-" + std::to_string(i) + ".conf");
       std::ofstream(conf) << "port " << port << "\nbind 127.0.0.1\ndir " << dir.path() << "\nlogfile "
                           << dir.file("sentinel-" + std::to_string(i) + ".log") << "\nsentinel monitor mymaster 127.0.0.1 "
@@ -347,7 +325,7 @@ struct Cluster {
   bool start(int masters) {
     std::vector<std::string> create{"--cluster", "create"};
     for (int i = 0; i < masters; ++i) {
-      const int port = free_port(), bus = free_port();
+      const int port = free_local_port(), bus = free_local_port();
       auto args = data_node_args(port, dir);
       args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
                                dir.file("nodes-" + std::to_string(port) + ".conf"), "--cluster-port",

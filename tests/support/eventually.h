@@ -11,7 +11,7 @@
 
 namespace tollgate::testing {
 
-inline bool eventually(const std::function<bool()>& condition, int timeout_ms = 10000) {
+inline bool eventually(const std::function<bool()>& condition, int timeout_ms = 20000) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     if (condition()) return true;
