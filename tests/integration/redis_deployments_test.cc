@@ -189,7 +189,7 @@ struct SentinelGroup {
       std::ofstream(conf) << "port " << port << "\nbind 127.0.0.1\ndir " << dir.path() << "\nlogfile "
                           << dir.file("sentinel-" + std::to_string(i) + ".log") << "\nsentinel monitor mymaster 127.0.0.1 "
                           << p0 << " 2\nsentinel down-after-milliseconds mymaster 1000\n"
-                          << "sentinel failover-timeout mymaster 3000\n";
+                          << "sentinel failover-timeout mymaster 6000\n";
       sentinels.push_back(std::make_unique<RedisProcess>(port, std::vector<std::string>{conf, "--sentinel"}));
     }
     for (auto& s : sentinels)
@@ -262,9 +262,17 @@ std::pair<int64_t, int64_t> failover_under_load(int wait_replicas) {
   std::sort(latencies.begin(), latencies.end());
   const auto failover_at = SteadyClock::now();
   const int64_t allowed_at_failover = load.total();
-  EXPECT_EQ(text(command(sentinel.get(), {"SENTINEL", "FAILOVER", "mymaster"})), "OK");
-  // A replica is promoted, the daemon follows it and writes there.
-  EXPECT_TRUE(eventually([&] { return persistence(admin.get(), "redis_failovers") >= 1; })) << d.log();
+  // A replica is promoted, the daemon follows it and writes there. On a
+  // loaded machine Sentinel can abort a failover (failover-timeout) and never
+  // retries a manual one by itself, so ask again (at most three times) when
+  // the daemon has not followed within 8 s; "INPROG" means one still runs.
+  bool followed = false;
+  for (int attempt = 0; attempt < 3 && !followed; ++attempt) {
+    const std::string answer = text(command(sentinel.get(), {"SENTINEL", "FAILOVER", "mymaster"}));
+    EXPECT_TRUE(answer == "OK" || answer.starts_with("INPROG")) << answer;
+    followed = eventually([&] { return persistence(admin.get(), "redis_failovers") >= 1; }, 8000);
+  }
+  EXPECT_TRUE(followed) << d.log();
   const auto switch_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - failover_at).count();
   const int64_t allowed_during_switch = load.total() - allowed_at_failover;
