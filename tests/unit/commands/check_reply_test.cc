@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -176,7 +177,7 @@ TEST(CheckReply, OneAppendEncodingMatchesElementByElement) {
         d.code = code;
         d.limit = name;
         d.remaining = n;
-        d.retry_after_ms = -n;
+        d.retry_after_ms = n == std::numeric_limits<int64_t>::min() ? n : -n;  // -INT64_MIN overflows
         d.reset_after_ms = n / 3;
         d.balance = n == 0 ? -1 : n;
         std::string expected;
