@@ -97,7 +97,7 @@ size_t ClusterTarget::node(const std::string& address) {
   auto n = std::make_unique<Node>();
   n->address = address;
   Events ev;
-  ev.ready = [this, index](bool) {
+  ev.ready = [this](bool) {
     if (refresh_wanted_) refresh_map();
     update_ready("");
   };
