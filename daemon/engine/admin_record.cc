@@ -4,14 +4,15 @@
 
 namespace tollgate {
 
-LotState recharge_lot(const RechargeResult& plan, Nanos now) {
+LotState recharge_lot(const RechargeResult& plan, Nanos now, Nanos expires) {
   return LotState{.index = plan.lot,
                   .amount = plan.amount,
                   .unit_price = plan.unit_price,
                   .credits = plan.credits,
                   .debited = 0,
                   .refunded = 0,
-                  .created = now};
+                  .created = now,
+                  .expires = expires};
 }
 
 LedgerEntry recharge_entry(const RechargeResult& plan, uint64_t seq, Nanos now, std::string_view contract,

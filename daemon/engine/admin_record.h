@@ -58,11 +58,12 @@ class DurabilityHook {
 };
 
 // The lot and the ledger entry a planned recharge adds (a lot created at
-// `now` with fresh counters; the entry +amount on that lot under
+// `now` with fresh counters, expiring at `expires`; the entry +amount on that lot under
 // `payment_id`, numbered `seq`): one definition for ContractAdmin::recharge
 // and for the tests and benches that add money the way the daemon does
 // (tests/support/recharge.h). Pure functions.
-LotState recharge_lot(const RechargeResult& plan, Nanos now);
+// `expires`: the lot's instant (lot_validity.h), 0: never.
+LotState recharge_lot(const RechargeResult& plan, Nanos now, Nanos expires = 0);
 LedgerEntry recharge_entry(const RechargeResult& plan, uint64_t seq, Nanos now, std::string_view contract,
                            int64_t actor, std::string_view payment_id);
 

@@ -785,7 +785,7 @@ Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now
   // records every lot there, so that its CANCEL can give each lot back what
   // it gave). A denial releases the reservation: no lot is touched.
   if (account != nullptr && request.cost > 0) {
-    if (!account->reserve(request.cost)) {
+    if (!account->reserve(request.cost, now)) {
       abandon(taken, now);
       deny_balance(p, out);
       return out;
@@ -912,7 +912,7 @@ void Engine::apply_settlement(const HoldCharge& charge, bool commit, Nanos now) 
     const std::string& key = st.key();
     if (Entry* e = table_.find(key, CounterTable::hash_key(key)))
       refund_limits(e, charge.limit_mask, charge.cost, charge.charged_at, now);
-    if (charge.span_count > 0 && st.account() != nullptr) (void)st.account()->refund(charge.taken());
+    if (charge.span_count > 0 && st.account() != nullptr) (void)st.account()->refund(charge.taken(), now);
   }
   if (charge.takes_slot) st.open_holds().fetch_sub(1, std::memory_order_acq_rel);
 }
@@ -1017,7 +1017,7 @@ Decision Engine::peek_contract(const Entry& e, const CheckRequest& request, Nano
   Account::DebitPreview debit;
   debit.balance = balance_now;
   if (account != nullptr && request.cost > 0) {
-    debit = account->preview_debit(request.cost);
+    debit = account->preview_debit(request.cost, now);
     if (!debit.covered) {
       deny_balance(p, out);
       return out;

@@ -168,6 +168,9 @@ std::string encode_admin(const AdminRecord& r) {
     out.u8(r.lift ? 1 : 0);
     put_action(out, r.action);
   }
+  // Appended (stored format): a recharge's lot instant, only when it has one,
+  // so a record without it is byte for byte what older daemons wrote.
+  if (r.kind == AdminRecord::Kind::kRecharge && r.lot.expires != 0) out.i64(r.lot.expires);
   return std::move(out.bytes());
 }
 
@@ -199,7 +202,8 @@ std::expected<AdminRecord, std::string> decode_admin(std::string_view payload) {
     r.lift = in.u8() != 0;
     if (!get_action(in, r.action)) return std::unexpected(bad("admin (action)"));
   }
-  if (!in.ok() || !in.at_end() ||
+  if (r.kind == AdminRecord::Kind::kRecharge && in.ok() && !in.at_end()) r.lot.expires = in.i64();
+  if (!in.ok() || !in.at_end() || r.lot.expires < 0 ||
       static_cast<uint8_t>(r.ledger_entry.kind) > static_cast<uint8_t>(LedgerKind::kAdmin))
     return std::unexpected(bad("admin"));
   return r;
@@ -237,7 +241,7 @@ std::expected<std::vector<LedgerEntry>, std::string> decode_ledger_entries(std::
   for (uint32_t i = 0; i < n && in.ok(); ++i) entries.push_back(get_entry(in));
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("ledger"));
   for (const LedgerEntry& e : entries)
-    if (static_cast<uint8_t>(e.kind) > static_cast<uint8_t>(LedgerKind::kAdmin)) return std::unexpected(bad("ledger (kind)"));
+    if (static_cast<uint8_t>(e.kind) > static_cast<uint8_t>(LedgerKind::kExpire)) return std::unexpected(bad("ledger (kind)"));
   return entries;
 }
 
@@ -287,9 +291,15 @@ std::string encode_contract(const ContractImage& c) {
   out.i64(c.wallet);
   out.u32(static_cast<uint32_t>(c.lots.size()));
   for (const LotState& lot : c.lots) put_lot(out, lot);
-  if (!c.actions.empty()) {
+  const bool expiring = std::ranges::any_of(c.lots, [](const LotState& lot) { return lot.expires != 0; });
+  if (!c.actions.empty() || expiring) {
     out.u32(static_cast<uint32_t>(c.actions.size()));
     for (const ActiveAction& a : c.actions) put_action(out, a);
+  }
+  // Appended (stored format): every lot's instant, only when some lot has one.
+  if (expiring) {
+    out.u32(static_cast<uint32_t>(c.lots.size()));
+    for (const LotState& lot : c.lots) out.i64(lot.expires);
   }
   return std::move(out.bytes());
 }
@@ -317,6 +327,13 @@ std::expected<ContractImage, std::string> decode_contract(std::string_view paylo
       if (!get_action(in, a)) return std::unexpected(bad("contract (action)"));
       c.actions.push_back(std::move(a));
     }
+  }
+  // Lot instants follow only when some lot has one (older images end before).
+  if (in.ok() && !in.at_end()) {
+    if (in.u32() != c.lots.size()) return std::unexpected(bad("contract (lot instants)"));
+    for (LotState& lot : c.lots) lot.expires = in.i64();
+    if (std::ranges::any_of(c.lots, [](const LotState& lot) { return lot.expires < 0; }))
+      return std::unexpected(bad("contract (lot instants)"));
   }
   if (!in.ok() || !in.at_end()) return std::unexpected(bad("contract"));
   return c;

@@ -44,7 +44,7 @@ void StateRestorer::contract(const ContractImage& image) {
     account = &st.ensure_account(PriceLadder::flat(image.lots.front().unit_price));
   }
   for (LotState lot : image.lots) {
-    lot.debited = lot.refunded = 0;  // rebuilt from the ledger in finish()
+    lot.debited = lot.refunded = lot.expired = lot.forfeited = 0;  // rebuilt from the ledger in finish()
     const bool last = lot.index + 1 == image.lots.size();
     if (auto r = account->add_lot(lot, last ? image.wallet : 0); !r)
       return error(fmt::format("contract '{}': {}", image.key, r.error()));
@@ -53,7 +53,7 @@ void StateRestorer::contract(const ContractImage& image) {
 
 void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
   for (LedgerEntry& e : entries) {
-    if (e.kind == LedgerKind::kDebit || e.kind == LedgerKind::kRefund) {
+    if (e.kind == LedgerKind::kDebit || e.kind == LedgerKind::kRefund || e.kind == LedgerKind::kExpire) {
       if (e.lot < 0) {
         error(fmt::format("ledger entry {} has no lot", e.seq));
         continue;
@@ -69,8 +69,11 @@ void StateRestorer::ledger(std::vector<LedgerEntry> entries) {
       }
       auto& lots = money_[e.contract];
       if (lots.size() <= static_cast<size_t>(e.lot)) lots.resize(static_cast<size_t>(e.lot) + 1);
-      const bool debit = e.kind == LedgerKind::kDebit;
-      int64_t& sum = debit ? lots[e.lot].first : lots[e.lot].second;
+      const bool debit = e.kind != LedgerKind::kRefund;  // debit and expire entries are negative
+      LotSums& sums = lots[e.lot];
+      int64_t& sum = e.kind == LedgerKind::kDebit ? sums.debited
+                     : e.kind == LedgerKind::kRefund ? sums.refunded
+                                                      : sums.expired;
       int64_t next = 0;
       if (debit ? __builtin_sub_overflow(sum, e.amount, &next) : __builtin_add_overflow(sum, e.amount, &next)) {
         error(fmt::format("ledger entry {} of '{}' overflows the sums of lot {}", e.seq, e.contract, e.lot));
@@ -140,23 +143,36 @@ void StateRestorer::finish() {
         error(fmt::format("ledger of '{}' debits lot {} which does not exist", key, i));
         break;
       }
-      const auto [debited, refunded] = i < lots.size() ? lots[i] : std::pair<int64_t, int64_t>{0, 0};
+      const LotSums sums = i < lots.size() ? lots[i] : LotSums{};
       // A lot moves in whole credits at its own price; money that is not a
       // whole number of them would be floored away below (Σ ledger ≠
       // balance), so it is damage, not something to round.
-      if (debited % lot->unit_price != 0 || refunded % lot->unit_price != 0) {
-        error(fmt::format("ledger of '{}' debits {} and refunds {} on lot {}: not whole credits at its price {}", key,
-                          debited, refunded, i, lot->unit_price));
+      if (sums.debited % lot->unit_price != 0 || sums.refunded % lot->unit_price != 0 ||
+          sums.expired % lot->unit_price != 0) {
+        error(fmt::format("ledger of '{}' debits {}, refunds {} and expires {} on lot {}: not whole credits at its "
+                          "price {}",
+                          key, sums.debited, sums.refunded, sums.expired, i, lot->unit_price));
         continue;
       }
-      FlushMark mark{debited / lot->unit_price + carry, refunded / lot->unit_price};
+      // Expired credits count in `debited` (account.h); forfeited ones (a hold
+      // cancelled after its lot's instant: a refund and an expire entry) come
+      // back as refunded-then-expired, the same balance and the same entries.
+      const int64_t expired = sums.expired / lot->unit_price;
+      int64_t debited = 0;
+      if (__builtin_add_overflow(sums.debited / lot->unit_price, expired, &debited) ||
+          __builtin_add_overflow(debited, carry, &debited)) {
+        error(fmt::format("ledger of '{}' overflows the counters of lot {}", key, i));
+        continue;
+      }
+      FlushMark mark{debited, sums.refunded / lot->unit_price, expired, 0};
       carry = 0;
       if (mark.debited - mark.refunded > lot->credits) {
         carry = mark.debited - mark.refunded - lot->credits;
         mark.debited -= carry;
+        mark.expired = std::min(mark.expired, mark.debited);
       }
       marks[i] = mark;
-      if (auto r = account->restore_counters(i, mark.debited, mark.refunded); !r)
+      if (auto r = account->restore_counters(i, mark.debited, mark.refunded, mark.expired); !r)
         error(fmt::format("contract '{}': {}", key, r.error()));
     }
     if (carry > 0 && overdraft_ == Overdraft::kError) {

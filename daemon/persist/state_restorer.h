@@ -78,7 +78,13 @@ class StateRestorer {
   Overdraft overdraft_;
   RestoreStats stats_;
   // Per contract, per lot: money debited and refunded according to the ledger.
-  std::unordered_map<std::string, std::vector<std::pair<int64_t, int64_t>>> money_;
+  // Per contract, per lot: Σ debit, Σ refund and Σ expire entries (minor units, as positive sums).
+  struct LotSums {
+    int64_t debited = 0;
+    int64_t refunded = 0;
+    int64_t expired = 0;
+  };
+  std::unordered_map<std::string, std::vector<LotSums>> money_;
 };
 
 }  // namespace tollgate::persist

@@ -92,7 +92,8 @@ std::expected<void, std::string> Account::add_lot(const LotState& state, int64_t
     return std::unexpected("lot " + std::to_string(state.index) + " restored where lot " + std::to_string(index) +
                            " comes next");
   if (state.amount < 0 || state.unit_price <= 0 || state.credits < 0 || wallet < 0 || state.debited < 0 ||
-      state.refunded < 0 || state.refunded > state.debited || state.debited - state.refunded > state.credits)
+      state.refunded < 0 || state.refunded > state.debited || state.debited - state.refunded > state.credits ||
+      state.expires < 0 || state.expired < 0 || state.expired > state.debited || state.forfeited < 0)
     return std::unexpected("lot " + std::to_string(index) + " has invalid fields");
   int64_t recharged_total = 0;
   if (__builtin_add_overflow(recharged_total_, state.amount, &recharged_total))
@@ -118,8 +119,13 @@ std::expected<void, std::string> Account::add_lot(const LotState& state, int64_t
   lot.unit_price = state.unit_price;
   lot.credits = state.credits;
   lot.created = state.created;
+  lot.expires = state.expires;
   lot.debited.store(state.debited, std::memory_order_relaxed);
   lot.refunded.store(state.refunded, std::memory_order_relaxed);
+  lot.expired.store(state.expired, std::memory_order_relaxed);
+  lot.forfeited.store(state.forfeited, std::memory_order_relaxed);
+  // Before the lot is published: a call that can see its credits sees its instant.
+  if (state.expires != 0) lower_next_expiry(state.expires);
   wallet_.store(wallet, std::memory_order_release);
   count_.store(index + 1, std::memory_order_release);
   spendable_.fetch_add(spendable_of(state), std::memory_order_acq_rel);
@@ -128,16 +134,21 @@ std::expected<void, std::string> Account::add_lot(const LotState& state, int64_t
   return {};
 }
 
-std::expected<void, std::string> Account::restore_counters(uint32_t index, int64_t debited, int64_t refunded) {
+std::expected<void, std::string> Account::restore_counters(uint32_t index, int64_t debited, int64_t refunded,
+                                                           int64_t expired) {
   std::lock_guard lock(control_mutex_);
   if (index >= count_.load(std::memory_order_relaxed))
     return std::unexpected("no lot " + std::to_string(index));
   Lot& lot = at(index);
-  if (debited < 0 || refunded < 0 || refunded > debited || debited - refunded > lot.credits)
+  if (debited < 0 || refunded < 0 || refunded > debited || debited - refunded > lot.credits || expired < 0 ||
+      expired > debited)
     return std::unexpected("lot " + std::to_string(index) + ": debited " + std::to_string(debited) + ", refunded " +
-                           std::to_string(refunded) + " do not fit " + std::to_string(lot.credits) + " credits");
+                           std::to_string(refunded) + ", expired " + std::to_string(expired) + " do not fit " +
+                           std::to_string(lot.credits) + " credits");
   lot.debited.store(debited, std::memory_order_release);
   lot.refunded.store(refunded, std::memory_order_release);
+  lot.expired.store(expired, std::memory_order_release);
+  lot.forfeited.store(0, std::memory_order_release);  // recovery folds forfeits into refunded and expired
   // Lots before the hint were seen empty; a restored lot may not be.
   lower_hint(0);
   recount_spendable();
@@ -161,14 +172,94 @@ void Account::recount_spendable() {
   spendable_.store(total, std::memory_order_release);
 }
 
-bool Account::reserve(int64_t cost) {
+// The second load of next_expiry_ pairs with refund()'s seq_cst lowering:
+// see the header's race reasoning.
+bool Account::reserve(int64_t cost, Nanos now) {
   if (cost <= 0) return cost == 0;
-  int64_t spendable = spendable_.load(std::memory_order_acquire);
-  do {
-    if (spendable < cost) return false;
-  } while (!spendable_.compare_exchange_weak(spendable, spendable - cost, std::memory_order_acq_rel,
-                                             std::memory_order_acquire));
-  return true;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (now >= next_expiry_.load(std::memory_order_acquire)) [[unlikely]] {
+      if (!expire_due(now)) return false;  // calls in flight hold what is left
+    }
+    int64_t spendable = spendable_.load(std::memory_order_acquire);
+    do {
+      if (spendable < cost) return false;
+    } while (!spendable_.compare_exchange_weak(spendable, spendable - cost, std::memory_order_seq_cst,
+                                               std::memory_order_acquire));
+    if (now < next_expiry_.load(std::memory_order_seq_cst)) [[likely]] return true;
+    release(cost);
+  }
+  return false;  // a lot kept coming due under us: deny rather than spin
+}
+
+void Account::lower_next_expiry(Nanos instant) {
+  Nanos current = next_expiry_.load(std::memory_order_seq_cst);
+  while (instant < current &&
+         !next_expiry_.compare_exchange_weak(current, instant, std::memory_order_seq_cst, std::memory_order_seq_cst)) {
+  }
+}
+
+bool Account::expire_due(Nanos now) {
+  std::lock_guard lock(control_mutex_);
+  return expire_locked(now);
+}
+
+// Lots before the scan hint are empty, but a refund may lower the hint and
+// next_expiry_ together; the CAS at the end then fails and the scan runs again.
+bool Account::expire_locked(Nanos now) {
+  for (;;) {
+    Nanos due = next_expiry_.load(std::memory_order_seq_cst);
+    if (now < due) return true;
+    const uint32_t start = static_cast<uint32_t>(hint_.load(std::memory_order_acquire) & kHintIndexMask);
+    const uint32_t count = count_.load(std::memory_order_acquire);
+    Nanos next = kNoExpiry;
+    bool complete = true;
+    for (uint32_t i = start; i < count; ++i) {
+      const Nanos expires = at(i).expires;
+      if (expires == 0) continue;
+      if (expires > now) next = std::min(next, expires);
+      else if (!drain_lot(i)) complete = false;
+    }
+    if (!complete) return false;  // next_expiry_ stays ≤ now: the next caller goes on
+    if (next_expiry_.compare_exchange_strong(due, next, std::memory_order_seq_cst, std::memory_order_seq_cst))
+      return true;
+  }
+}
+
+// Like a debit of everything the lot has left, but only from this lot: the
+// credits are reserved from `spendable` first (so the header invariant holds
+// for calls in flight), then taken by the same CAS on `debited` that take()
+// uses; what a racing take() got first is given back to `spendable`.
+bool Account::drain_lot(uint32_t index) {
+  Lot& lot = at(index);
+  for (;;) {
+    int64_t debited = lot.debited.load(std::memory_order_acquire);
+    const int64_t left = std::min(lot.credits - debited + lot.refunded.load(std::memory_order_acquire),
+                                  std::numeric_limits<int64_t>::max() - debited);
+    if (left <= 0) return true;
+    int64_t spendable = spendable_.load(std::memory_order_acquire);
+    int64_t reserved = 0;
+    do {
+      reserved = std::min(spendable, left);
+      if (reserved <= 0) return false;
+    } while (!spendable_.compare_exchange_weak(spendable, spendable - reserved, std::memory_order_seq_cst,
+                                               std::memory_order_acquire));
+    int64_t taken = 0;
+    for (;;) {
+      const int64_t available = lot.credits - debited + lot.refunded.load(std::memory_order_acquire);
+      taken = std::min({available, reserved, std::numeric_limits<int64_t>::max() - debited});
+      if (taken <= 0) {
+        taken = 0;
+        break;
+      }
+      if (lot.debited.compare_exchange_weak(debited, debited + taken, std::memory_order_acq_rel,
+                                            std::memory_order_acquire))
+        break;
+    }
+    // Only expire_locked writes `expired` (under the control mutex), and
+    // snapshot() reads it under the same mutex: never half an expiry.
+    if (taken > 0) lot.expired.fetch_add(taken, std::memory_order_acq_rel);
+    if (reserved > taken) release(reserved - taken);
+  }
 }
 
 void Account::release(int64_t cost) {
@@ -230,7 +321,7 @@ DebitResult Account::take_reserved_recorded(int64_t cost) {
   return result;
 }
 
-DebitResult Account::try_debit(int64_t cost) {
+DebitResult Account::try_debit(int64_t cost, Nanos now) {
   DebitResult result;
   if (cost < 0) {
     result.status = DebitStatus::kInvalidCost;
@@ -240,7 +331,7 @@ DebitResult Account::try_debit(int64_t cost) {
     result.status = DebitStatus::kOk;
     return result;
   }
-  if (!reserve(cost)) {
+  if (!reserve(cost, now)) {
     result.status = DebitStatus::kInsufficient;
     return result;
   }
@@ -249,7 +340,7 @@ DebitResult Account::try_debit(int64_t cost) {
   return result;
 }
 
-Account::DebitPreview Account::preview_debit(int64_t cost) const {
+Account::DebitPreview Account::preview_debit(int64_t cost, Nanos now) const {
   DebitPreview preview;
   if (cost < 0) return preview;
   const uint64_t hint = hint_.load(std::memory_order_acquire);
@@ -258,6 +349,8 @@ Account::DebitPreview Account::preview_debit(int64_t cost) const {
   int64_t need = cost;
   for (uint32_t i = static_cast<uint32_t>(hint & kHintIndexMask); i < count; ++i) {
     const LotState lot = read_lot(i);
+    // A lot due by now is spent by nobody (reserve() expires it first).
+    if (lot.expires != 0 && lot.expires <= now) continue;
     const int64_t remaining = std::max<int64_t>(0, lot.remaining());
     const int64_t take = std::min(remaining, need);
     if (take > 0) ++preview.lots;
@@ -269,7 +362,7 @@ Account::DebitPreview Account::preview_debit(int64_t cost) const {
   return preview;
 }
 
-RefundStatus Account::refund(std::span<const DebitSpan> spans) {
+RefundStatus Account::refund(std::span<const DebitSpan> spans, Nanos now) {
   const uint32_t count = count_.load(std::memory_order_acquire);
   RefundStatus status = RefundStatus::kOk;
   uint32_t lowest = count;
@@ -281,6 +374,27 @@ RefundStatus Account::refund(std::span<const DebitSpan> spans) {
     }
     if (span.credits == 0) continue;
     Lot& lot = at(span.lot);
+    if (lot.expires != 0 && lot.expires <= now) {
+      // The lot expired while the hold was open: its credits would expire
+      // the moment they came back, so they never do (header).
+      int64_t forfeited = lot.forfeited.load(std::memory_order_acquire);
+      for (;;) {
+        int64_t next = 0;
+        const int64_t debited = lot.debited.load(std::memory_order_acquire);
+        if (__builtin_add_overflow(forfeited, span.credits, &next) ||
+            next > debited - lot.refunded.load(std::memory_order_acquire) - lot.expired.load(std::memory_order_acquire)) {
+          status = RefundStatus::kInvalidSpan;
+          break;
+        }
+        if (lot.forfeited.compare_exchange_weak(forfeited, next, std::memory_order_acq_rel,
+                                                std::memory_order_acquire))
+          break;
+      }
+      continue;
+    }
+    // A lot already expired by a caller whose clock was ahead of ours: make
+    // the credits coming back due again before they become spendable.
+    if (lot.expires != 0 && lot.expires < next_expiry_.load(std::memory_order_seq_cst)) lower_next_expiry(lot.expires);
     int64_t refunded = lot.refunded.load(std::memory_order_acquire);
     for (;;) {
       // debited only grows and already includes the debit being refunded.
@@ -301,7 +415,7 @@ RefundStatus Account::refund(std::span<const DebitSpan> spans) {
   if (lowest < count) lower_hint(lowest);
   // Spendable only once the lots hold the credits and the hint lets a scan
   // find them (take()'s invariant).
-  if (returned > 0) spendable_.fetch_add(returned, std::memory_order_acq_rel);
+  if (returned > 0) spendable_.fetch_add(returned, std::memory_order_seq_cst);
   return status;
 }
 
@@ -349,7 +463,8 @@ LotState Account::read_lot(uint32_t index) const {
                  .amount = lot.amount,
                  .unit_price = lot.unit_price,
                  .credits = lot.credits,
-                 .created = lot.created};
+                 .created = lot.created,
+                 .expires = lot.expires};
   int64_t refunded = lot.refunded.load(std::memory_order_seq_cst);
   for (int attempt = 0;; ++attempt) {
     state.debited = lot.debited.load(std::memory_order_seq_cst);
@@ -358,6 +473,8 @@ LotState Account::read_lot(uint32_t index) const {
       // After 64 disagreements use the later refunded; remaining may then be
       // over-stated by a concurrent refund but is never negative.
       state.refunded = again;
+      state.expired = lot.expired.load(std::memory_order_acquire);
+      state.forfeited = lot.forfeited.load(std::memory_order_acquire);
       return state;
     }
     refunded = again;

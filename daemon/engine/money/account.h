@@ -31,12 +31,44 @@
 // and takes at once, recording the lots it took from, however many: the first
 // kInlineDebitSpans in the result itself (no allocation), all of them in a
 // vector only when a debit spans more lots (rare: many small lots).
+//
+// Expiry (`pricing.lot_validity`): a lot may carry an instant `expires`
+// (0: never). From that instant its credits must not be spent; expire_due()
+// takes what is left in every lot due by `now`, as if a debit took it (a
+// reservation from `spendable`, then a CAS on the lot's `debited`), and counts
+// it in the lot's `expired` (a part of `debited`; the ledger writes it as an
+// `expire` entry, not a debit). It runs under the control mutex, so a
+// snapshot never sees half an expiry, and it never waits for anybody: when
+// calls in flight hold every spendable credit it stops and reports the
+// expiry incomplete (the next call finishes it).
+// Race reasoning, with `next_expiry_` (the earliest instant at which some lot
+// still needs expire_due; INT64_MAX when none):
+//  - reserve(cost, now) runs expire_due(now) first when now ≥ next_expiry_
+//    (the rare path: once per expiry instant per account; it takes the
+//    control mutex), and after its CAS on `spendable` loads next_expiry_
+//    again: if it moved to ≤ now meanwhile it gives the reservation back and
+//    starts over. So a call at or after a lot's instant never reserves
+//    credits that only an expired lot holds.
+//  - A refund (a cancelled HOLD) with now ≥ the lot's instant gives nothing
+//    back to the lot: the credits are forfeited at once (`forfeited`; the
+//    ledger shows a refund and an expire of the same amount, the balance
+//    does not move). One with now < the instant on a lot whose instant is
+//    before next_expiry_ (a lot already expired by a thread whose clock ran
+//    ahead) first lowers next_expiry_ to that instant (seq_cst, before it
+//    adds to `spendable`), so a reservation that counted on those credits
+//    sees it in its second load and the next expire_due takes them.
+//  - expire_due raises next_expiry_ only by a CAS from the value it started
+//    from, so a refund lowering it meanwhile makes it scan again.
+// What is left: take() does not look at instants, so a call that reserved
+// *before* a lot's instant may take that lot's credits after it — the call
+// was decided before the instant, which is the contract.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <expected>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -123,6 +155,9 @@ struct LotState {
   int64_t debited = 0;
   int64_t refunded = 0;
   Nanos created = 0;
+  Nanos expires = 0;       // the instant its credits expire; 0: never
+  int64_t expired = 0;     // credits expire_due took (a part of `debited`)
+  int64_t forfeited = 0;   // credits of holds cancelled after `expires` (never given back)
   [[nodiscard]] int64_t remaining() const { return credits - debited + refunded; }
 };
 
@@ -139,6 +174,7 @@ class Account {
  public:
   static constexpr int kLotChunks = 28;
   static constexpr uint32_t kMaxLots = uint32_t{1} << 31;
+  static constexpr Nanos kNoExpiry = std::numeric_limits<Nanos>::max();
 
   explicit Account(PriceLadder ladder);
   ~Account();
@@ -155,7 +191,9 @@ class Account {
   // that would just fit (a racing reservation not yet taken or released),
   // never admit one that does not. Follow with take_reserved(cost) or
   // release(cost). Lock-free; thread-safe.
-  [[nodiscard]] bool reserve(int64_t cost);
+  // `now`: the call's instant; lots due by then are expired first (header).
+  // Tests of accounts whose lots never expire may leave it out.
+  [[nodiscard]] bool reserve(int64_t cost, Nanos now = 0);
   // Gives back a reservation that will not be taken. Lock-free; thread-safe.
   void release(int64_t cost);
   // Takes `cost` reserved credits from the lots, oldest first, from any
@@ -172,7 +210,7 @@ class Account {
   // them back): all or nothing, from any number of lots. Cost 0 succeeds with
   // no spans. Lock-free; thread-safe; allocates only when the debit spans more
   // than kInlineDebitSpans lots (DebitResult::spilled).
-  [[nodiscard]] DebitResult try_debit(int64_t cost);
+  [[nodiscard]] DebitResult try_debit(int64_t cost, Nanos now = 0);
 
   // What a debit of `cost` credits, oldest lot first, would do now, changing
   // nothing (PEEK). Same consistency as balance(). Lock-free.
@@ -181,12 +219,25 @@ class Account {
     int64_t balance = 0;   // balance() right after the debit (when covered)
     uint32_t lots = 0;     // lots it would take from (try_debit's span count)
   };
-  [[nodiscard]] DebitPreview preview_debit(int64_t cost) const;
+  // Lots due by `now` count as empty (whether or not expire_due ran yet).
+  [[nodiscard]] DebitPreview preview_debit(int64_t cost, Nanos now = 0) const;
 
   // Gives credits back to the lots they were taken from (a cancelled hold).
   // Each span must come from a successful try_debit and be refunded once;
-  // invalid spans are skipped and reported. Lock-free; thread-safe.
-  [[nodiscard]] RefundStatus refund(std::span<const DebitSpan> spans);
+  // invalid spans are skipped and reported. A span of a lot whose instant
+  // `expires` is ≤ `now` is forfeited instead (header). Lock-free; thread-safe.
+  [[nodiscard]] RefundStatus refund(std::span<const DebitSpan> spans, Nanos now = 0);
+
+  // Expires every lot whose instant is ≤ `now`: takes what it has left
+  // (counted in its `expired`), oldest lot first. Returns false when calls in
+  // flight held credits it needed (it took what it could; call again).
+  // Idempotent: a lot already expired has nothing left to take. Thread-safe
+  // (control mutex; lock-free callers may run meanwhile); also called by
+  // reserve() on a worker, once per expiry instant.
+  bool expire_due(Nanos now);
+  // The earliest instant at which some lot still has to be expired
+  // (INT64_MAX: none). Lock-free.
+  [[nodiscard]] Nanos next_expiry() const { return next_expiry_.load(std::memory_order_acquire); }
 
   // Σ remaining × unit_price + wallet, in minor units. Each lot is read
   // atomically but not all lots at one instant: exact when no debit, refund or
@@ -227,19 +278,29 @@ class Account {
 
   // Recovery only (no concurrent debits): sets one lot's monotonic counters.
   // Errors: unknown lot, refunded > debited, or more remaining than credits.
+  // `expired` (≤ debited) is the part of `debited` that expiry took.
   [[nodiscard]] std::expected<void, std::string> restore_counters(uint32_t index, int64_t debited,
-                                                                  int64_t refunded);
+                                                                  int64_t refunded, int64_t expired = 0);
 
  private:
   std::expected<RechargeResult, std::string> plan_locked(int64_t amount) const;
+  bool expire_locked(Nanos now);
+  // Takes what lot `index` has left (reserving it first); false when calls
+  // in flight hold the spendable credits it needs.
+  bool drain_lot(uint32_t index);
+  // Lowers next_expiry_ to `instant` if it is later (CAS loop, seq_cst).
+  void lower_next_expiry(Nanos instant);
 
   struct alignas(64) Lot {
     int64_t amount = 0;  // immutable once published
     int64_t unit_price = 0;
     int64_t credits = 0;
     Nanos created = 0;
+    Nanos expires = 0;                // 0: never
     std::atomic<int64_t> debited{0};  // monotonic
     std::atomic<int64_t> refunded{0};  // monotonic, <= debited
+    std::atomic<int64_t> expired{0};   // monotonic, <= debited; written under control_mutex_
+    std::atomic<int64_t> forfeited{0};  // monotonic; refunds that arrived after `expires`
   };
 
   Lot& at(uint32_t index) const;
@@ -255,6 +316,8 @@ class Account {
   std::array<std::atomic<Lot*>, kLotChunks> chunks_{};
   std::atomic<uint32_t> count_{0};
   std::atomic<int64_t> wallet_{0};
+  // See the header comment; read twice by every reserve(), written rarely.
+  std::atomic<Nanos> next_expiry_{kNoExpiry};
   // Scan start for debits: low 32 bits a lot index such that every lot before
   // it was seen empty; high 32 bits a version bumped by every refund so a
   // debit that saw a lot empty cannot advance past a lot refunded meanwhile.

@@ -12,6 +12,7 @@ std::string_view ledger_kind_name(LedgerKind kind) {
     case LedgerKind::kRefund: return "refund";
     case LedgerKind::kAdjust: return "adjust";
     case LedgerKind::kAdmin: return "admin";
+    case LedgerKind::kExpire: return "expire";
   }
   return "unknown";
 }
@@ -37,7 +38,7 @@ size_t Ledger::append_counted_locked(std::string_view contract, LedgerKind kind,
     append_locked(LedgerEntry{.time_ms = time_ms,
                               .contract = std::string(contract),
                               .kind = kind,
-                              .amount = kind == LedgerKind::kDebit ? -money : money,
+                              .amount = kind == LedgerKind::kDebit || kind == LedgerKind::kExpire ? -money : money,
                               .lot = lot.index,
                               .actor = kDaemonActor,
                               .id = {}});
@@ -61,11 +62,17 @@ FlushResult Ledger::flush_snapshot(const AccountSnapshot& snapshot, std::string_
   const int64_t time_ms = now / kNanosPerMilli;
   for (const LotState& lot : snapshot.lots) {
     FlushMark& mark = marks[lot.index];
+    // debited − expired, refunded + forfeited and expired + forfeited only
+    // grow; Σ of the three entries is −Δdebited + Δrefunded, the balance's move.
     result.appended += append_counted_locked(contract, LedgerKind::kDebit,
-                                             lot.debited - mark.debited, lot, time_ms);
+                                             (lot.debited - lot.expired) - (mark.debited - mark.expired), lot, time_ms);
     result.appended += append_counted_locked(contract, LedgerKind::kRefund,
-                                             lot.refunded - mark.refunded, lot, time_ms);
-    mark = FlushMark{lot.debited, lot.refunded};
+                                             (lot.refunded + lot.forfeited) - (mark.refunded + mark.forfeited), lot,
+                                             time_ms);
+    result.appended += append_counted_locked(contract, LedgerKind::kExpire,
+                                             (lot.expired + lot.forfeited) - (mark.expired + mark.forfeited), lot,
+                                             time_ms);
+    mark = FlushMark{lot.debited, lot.refunded, lot.expired, lot.forfeited};
   }
   return result;
 }

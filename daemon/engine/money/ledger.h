@@ -3,7 +3,8 @@
 // on the hot path). Owns its entries; entries are never changed or removed.
 //
 // `amount` is the signed change of the balance in minor units: recharge > 0,
-// debit < 0, refund > 0, adjust either sign, admin usually 0. So for every
+// debit < 0, refund > 0, adjust either sign, admin usually 0, expire < 0
+// (credits of a lot past its `expires` instant, see account.h). So for every
 // contract Σ amount == balance whenever the counters behind the last flush
 // are the ones the balance is computed from (check_invariant).
 #pragma once
@@ -21,9 +22,10 @@
 
 namespace tollgate {
 
-enum class LedgerKind : uint8_t { kRecharge, kDebit, kRefund, kAdjust, kAdmin };
+// Stored (journal, snapshot, Redis) as the number: append, never renumber.
+enum class LedgerKind : uint8_t { kRecharge, kDebit, kRefund, kAdjust, kAdmin, kExpire };
 
-// Wire name: "recharge", "debit", "refund", "adjust", "admin".
+// Wire name: "recharge", "debit", "refund", "adjust", "admin", "expire".
 [[nodiscard]] std::string_view ledger_kind_name(LedgerKind kind);
 
 inline constexpr int64_t kDaemonActor = -1;  // `actor` of entries the daemon makes itself
@@ -48,10 +50,12 @@ struct FlushResult {
   size_t appended = 0;  // entries added
 };
 
-// Per lot: the debited/refunded counters already turned into entries.
+// Per lot: the counters already turned into entries (LotState's).
 struct FlushMark {
   int64_t debited = 0;
   int64_t refunded = 0;
+  int64_t expired = 0;
+  int64_t forfeited = 0;
   friend bool operator==(const FlushMark&, const FlushMark&) = default;
 };
 
@@ -72,8 +76,9 @@ class Ledger {
 
   // Turns the account's debit/refund counters into entries: per lot, one
   // `debit` for the credits debited since the previous flush of `contract`
-  // (amount = -delta × unit_price) and one `refund` for credits refunded
-  // since then. Workers may keep debiting; what they do after the snapshot
+  // (amount = -delta × unit_price; credits expiry took are not debits), one
+  // `refund` for credits refunded since then (forfeited ones included) and
+  // one `expire` for credits expired or forfeited since then. Workers may keep debiting; what they do after the snapshot
   // goes into the next flush. Flushes of one contract must all be given the
   // same account.
   FlushResult flush_debits(const Account& account, std::string_view contract, Nanos now);

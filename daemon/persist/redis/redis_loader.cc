@@ -40,6 +40,7 @@ std::string encode_lot_value(const LotState& lot) {
   out.i64(lot.unit_price);
   out.i64(lot.credits);
   out.i64(lot.created);
+  if (lot.expires != 0) out.i64(lot.expires);  // appended: only a lot with an instant has it
   return std::move(out.bytes());
 }
 
@@ -51,7 +52,8 @@ std::expected<LotState, std::string> decode_lot_value(std::string_view bytes) {
   lot.unit_price = in.i64();
   lot.credits = in.i64();
   lot.created = in.i64();
-  if (!in.ok() || !in.at_end() || lot.unit_price <= 0) return std::unexpected("malformed lot");
+  if (in.ok() && !in.at_end()) lot.expires = in.i64();
+  if (!in.ok() || !in.at_end() || lot.unit_price <= 0 || lot.expires < 0) return std::unexpected("malformed lot");
   return lot;
 }
 

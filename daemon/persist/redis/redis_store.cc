@@ -320,7 +320,10 @@ void RedisStore::tick(Nanos now) {
   if (mutex_.try_lock()) {  // held by an admin mutation waiting for this loop: collect next tick
     std::lock_guard lock(mutex_, std::adopt_lock);
     for (ContractState* st : state_.all())
-      if (Account* account = st->account()) state_.ledger().flush_debits(*account, st->key(), now);
+      if (Account* account = st->account()) {
+        (void)account->expire_due(now);  // due lots expire even when no call comes
+        state_.ledger().flush_debits(*account, st->key(), now);
+      }
     collect_counters_locked(now);
     if (target_->ready()) seal_batches(now, kMaxBatchesInFlight);  // the rest waits in pending_, coalescing
     if (target_->ready() && ledger_in_flight_ == 0) {
