@@ -14,6 +14,7 @@
 #include "config/call_log_config.h"
 #include "config/envoy_config.h"
 #include "engine/contract_terms.h"
+#include "engine/money/lot_validity.h"
 #include "monitor/monitor_spec.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
@@ -277,6 +278,9 @@ struct Config {
   DedupConfig dedup;
   int currency_decimals = ConfigDefaults::kCurrencyDecimals;
   std::map<std::string, PriceLadderConfig, std::less<>> pricing;
+  // pricing.lot_validity: how long a lot's credits stay spendable (none: forever).
+  LotValidity lot_validity;
+  int lot_validity_line = 0;
   std::map<std::string, ContractConfig, std::less<>> contracts;
   std::vector<KeyClassConfig> key_classes;  // in file order
   EnvoyConfig envoy;  // envoy: (config/envoy_config.h)

@@ -277,6 +277,12 @@ std::vector<std::string> diff_configs(const Config& old_cfg, const Config& new_c
           out.push_back("pricing " + name + " changed (" + ladder_text(a) + " -> " + ladder_text(b) + ")");
         }
       });
+  // Bought lots keep their instant: a change applies to later recharges only.
+  if (old_cfg.lot_validity != new_cfg.lot_validity) {
+    const auto text = [](const LotValidity& v) { return v.enabled() ? format_lot_validity(v) : std::string("(none)"); };
+    out.push_back("pricing.lot_validity changed (" + text(old_cfg.lot_validity) + " -> " + text(new_cfg.lot_validity) +
+                  "; existing lots keep theirs)");
+  }
 
   walk(
       old_cfg.contracts, new_cfg.contracts, [&](const std::string& name) { out.push_back("- contract " + name); },

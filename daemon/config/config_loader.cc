@@ -385,6 +385,12 @@ void read_fleet(ErrorSink& errors, const MapReader& root, Config& config) {
         std::any_of(node.begin(), node.end(), [](char c) { return c <= ' ' || c == '|' || c == 0x7f; }))
       f.error(*f.find("node"), "must be 1 to 128 printable characters without spaces or '|'");
   }
+  // A fleet pool's credits are leased out to nodes (docs/fleet.md); taking
+  // expired credits back out of every node's lease exactly is not built yet.
+  if (config.lot_validity.enabled())
+    errors.add(config.lot_validity_line,
+               "pricing.lot_validity: not supported with fleet: yet (a fleet pool's credits are leased to nodes and "
+               "cannot be expired exactly; docs/fleet.md)");
   if (f.read_duration("lease_ttl", config.fleet.lease_ttl) && config.fleet.lease_ttl < 100 * kNanosPerMilli)
     f.error(*f.find("lease_ttl"), "must be at least 100ms");
   f.read_integer("refill_ms", config.fleet.refill_ms, 1, 60'000);

@@ -44,14 +44,54 @@ bool read_ladder(ErrorSink& errors, const MapReader::Entry& entry, const std::st
   return true;
 }
 
+// `pricing.lot_validity`: whole days ("365d": calendar days in each
+// contract's zone) or an exact duration in h, m, s, ms, us or ns; > 0.
+void read_lot_validity(ErrorSink& errors, const MapReader& pricing, const MapReader::Entry& entry, Config& config) {
+  config.lot_validity_line = entry.key_line;
+  const std::string path = pricing.path_of(entry.key);
+  if (!entry.value.IsScalar()) {
+    errors.add(entry.key_line, path + ": expected a validity like 365d or 36h");
+    return;
+  }
+  const std::string text = entry.value.Scalar();
+  auto duration = parse_duration(text);
+  if (!duration) {
+    errors.add(entry.key_line, path + ": " + duration.error());
+    return;
+  }
+  if (*duration <= 0) {
+    errors.add(entry.key_line, path + ": must be longer than 0, got '" + text + "'");
+    return;
+  }
+  if (text.ends_with('d')) {
+    const int64_t days = *duration / (24 * 3'600 * kNanosPerSecond);
+    if (days > kMaxLotValidityDays) {
+      errors.add(entry.key_line, path + ": at most " + std::to_string(kMaxLotValidityDays) + "d, got '" + text + "'");
+      return;
+    }
+    config.lot_validity = LotValidity{.days = days, .fixed = 0};
+  } else {
+    if (*duration > kMaxLotValidityDays * 24 * 3'600 * kNanosPerSecond) {
+      errors.add(entry.key_line, path + ": at most " + std::to_string(kMaxLotValidityDays) + "d, got '" + text + "'");
+      return;
+    }
+    config.lot_validity = LotValidity{.days = 0, .fixed = *duration};
+  }
+}
+
 // Reads `pricing:`; returns every ladder name declared, valid or not, so
-// references to a broken ladder are not reported twice.
+// references to a broken ladder are not reported twice. `lot_validity` is a
+// setting of the section, not a ladder.
 std::set<std::string, std::less<>> read_pricing(ErrorSink& errors, const MapReader& root, Config& config) {
   std::set<std::string, std::less<>> declared;
   const MapReader::Entry* entry = root.find("pricing");
   if (entry == nullptr) return declared;
   const MapReader pricing(errors, entry->value, "pricing", {}, entry->key_line);
   for (const MapReader::Entry& ladder_entry : pricing.entries()) {
+    if (ladder_entry.key == "lot_validity") {
+      read_lot_validity(errors, pricing, ladder_entry, config);
+      continue;
+    }
     declared.insert(ladder_entry.key);
     const std::string path = pricing.path_of(ladder_entry.key);
     if (!is_valid_name(ladder_entry.key)) {

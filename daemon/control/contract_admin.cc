@@ -115,9 +115,14 @@ std::expected<RechargeReply, AdminError> ContractAdmin::recharge(std::string_vie
   }
   auto plan = account->plan_recharge(*amount, now);
   if (!plan) return std::unexpected(refuse(AdminError::Code::kRechargeRefused, key, plan.error()));
+  // The lot keeps the validity in force when it was bought (a reload that
+  // changes pricing.lot_validity leaves existing lots alone).
+  const ContractRules& rules = *(*policy)->rules;
+  auto expires = lot_expiry(rules.lot_validity, now, rules.lot_zone);
+  if (!expires) return std::unexpected(refuse(AdminError::Code::kRechargeRefused, key, expires.error()));
   AdminRecord record = new_record(AdminRecord::Kind::kRecharge, key, actor, now);
   record.payment_id = std::string(payment_id);
-  record.lot = recharge_lot(*plan, now);
+  record.lot = recharge_lot(*plan, now, *expires);
   record.wallet = plan->wallet;
   record.reply = RechargeReply{plan->credits, plan->unit_price, plan->balance};
   record.ledger_entry = recharge_entry(*plan, state_.ledger().last_seq() + 1, now, key, actor, payment_id);
@@ -192,12 +197,22 @@ std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, 
   f.emplace_back("channels", join(r.channels));
   f.emplace_back("purposes", join(r.purposes));
   f.emplace_back("pricing", r.pricing_name);
+  f.emplace_back("lot_validity", format_lot_validity(r.lot_validity));
   if (Account* a = st.account()) {
+    (void)a->expire_due(now);  // what is due by now is gone, swept or not
     FlushResult flushed = state_.ledger().flush_debits(*a, key, now);
     f.emplace_back("balance", std::to_string(flushed.balance));
     f.emplace_back("credits", std::to_string(flushed.credits));
     f.emplace_back("wallet", std::to_string(a->wallet()));
     f.emplace_back("lots", std::to_string(a->lot_count()));
+    // Per lot with credits left: lot.<i>.credits/.unit_price/.expires (empty: never).
+    for (const LotState& lot : a->snapshot().lots) {
+      if (lot.remaining() <= 0) continue;
+      const std::string prefix = "lot." + std::to_string(lot.index) + ".";
+      f.emplace_back(prefix + "credits", std::to_string(lot.remaining()));
+      f.emplace_back(prefix + "unit_price", std::to_string(lot.unit_price));
+      f.emplace_back(prefix + "expires", lot.expires != 0 ? format_instant(lot.expires, zone) : "");
+    }
   } else {
     f.emplace_back("balance", "-1");
     f.emplace_back("credits", "-1");
@@ -260,14 +275,21 @@ std::expected<std::vector<LedgerEntry>, AdminError> ContractAdmin::ledger(std::s
   auto lock = exclusive();
   ContractState* st = state_.find(key);
   if (st == nullptr) return std::unexpected(refuse(AdminError::Code::kNoSuchContract, key));
-  if (Account* a = st->account()) state_.ledger().flush_debits(*a, key, now);
+  if (Account* a = st->account()) {
+    (void)a->expire_due(now);
+    state_.ledger().flush_debits(*a, key, now);
+  }
   return state_.ledger().entries(key, since_seq);
 }
 
 void ContractAdmin::flush_debits(Nanos now) {
   auto lock = exclusive();
   for (ContractState* st : state_.all())
-    if (Account* a = st->account()) state_.ledger().flush_debits(*a, st->key(), now);
+    if (Account* a = st->account()) {
+      // The control plane's tick expires due lots even when no call comes.
+      (void)a->expire_due(now);
+      state_.ledger().flush_debits(*a, st->key(), now);
+    }
 }
 
 }  // namespace tollgate

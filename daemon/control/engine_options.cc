@@ -42,6 +42,8 @@ EngineOptions engine_options_from(const Config& config, int workers) {
         // The loader validated the ladder; create() re-checks the same rules.
         if (auto ladder = PriceLadder::create(std::move(steps))) rules.pricing = std::move(*ladder);
         rules.pricing_name = contract.pricing;
+        rules.lot_validity = config.lot_validity;
+        rules.lot_zone = contract.timezone.empty() ? config.timezone : contract.timezone;
       }
     }
     for (const auto& limit : contract.limits)

@@ -18,6 +18,7 @@
 #include "engine/fleet_lease.h"
 #include "engine/monitor_action.h"
 #include "engine/money/account.h"
+#include "engine/money/lot_validity.h"
 #include "tollgate/decision.h"
 #include "tollgate/time.h"
 
@@ -43,6 +44,10 @@ struct ContractRules {
   // beyond its lease while Redis is away (-1: unbounded, the default outside a fleet).
   int64_t fail_local_budget = -1;
   std::vector<ConcurrencyLimit> concurrency;
+  // pricing.lot_validity as in force now: a recharge stamps its lot with the
+  // instant it gives (in `lot_zone`, the contract's time zone); a lot keeps it.
+  LotValidity lot_validity;
+  std::string lot_zone;
 };
 
 class ContractState {
