@@ -288,6 +288,10 @@ LedgerView ledger(redisContext* c, const std::string& key) {
       v.recharged += amount;
       v.payment_ids.insert(e["id"]);
     }
+    if (e["kind"] == "expire") {
+      v.expired += amount;
+      ++v.expire_entries;
+    }
   }
   return v;
 }

@@ -97,6 +97,8 @@ struct LedgerView {
   int64_t recharged = 0;              // Σ recharge amounts
   std::set<std::string> payment_ids;  // ids of recharge entries
   uint64_t entries = 0;
+  int64_t expired = 0;          // Σ expire amounts (≤ 0)
+  uint64_t expire_entries = 0;  // entries of kind expire
 };
 LedgerView ledger(redisContext* admin, const std::string& key);
 

@@ -194,6 +194,43 @@ TEST(RedisStore, StateSurvivesRestartAndKillNine) {
   EXPECT_EQ(ledger(admin.get(), "acme").sum, std::stoll(fields(admin.get(), {"CONTRACT", "acme"})["balance"]));
 }
 
+// Verifies pricing.lot_validity with the Redis store: the lot carries its
+// instant into Redis (CONTRACT shows it), the daemon's tick expires it with
+// no call coming, the expire entry reaches Redis once, and after kill -9 and
+// a restart the ledger still sums to the balance with that one entry.
+TEST(RedisStore, ExpiredLotSurvivesKillNineOnce) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  const RedisStorage storage{redis.socket(), "", "", kCheckpointMs, ""};
+  std::string config = kConfig;
+  config.replace(config.find("pricing:\n") + 9, 0, "  lot_validity: 1s\n");
+  {
+    Daemon d(config, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client admin = d.connect_admin();
+    Client data = d.connect();
+    ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "100000", "pay-x"})->type, REDIS_REPLY_ARRAY);
+    auto acme = fields(admin.get(), {"CONTRACT", "acme"});
+    EXPECT_EQ(acme["lot_validity"], "1s");
+    EXPECT_FALSE(acme["lot.0.expires"].empty());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(check(data.get(), "acme").allowed);
+    // No sleep: the lot's second runs out while we wait for the tick's expiry.
+    ASSERT_TRUE(eventually([&] { return ledger(admin.get(), "acme").expire_entries == 1; }, 5000)) << d.log();
+    EXPECT_EQ(fields(admin.get(), {"CONTRACT", "acme"})["balance"], "0");
+    EXPECT_FALSE(check(data.get(), "acme").allowed);
+    ASSERT_TRUE(flushed(admin.get())) << d.log();
+    d.stop(9);
+  }
+  Daemon d(config, storage);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client admin = d.connect_admin();
+  const LedgerView l = ledger(admin.get(), "acme");
+  EXPECT_EQ(l.expire_entries, 1u);
+  EXPECT_EQ(l.expired, -(100000 - 5 * kUnitPrice));
+  EXPECT_EQ(l.sum, 0);
+  EXPECT_EQ(fields(admin.get(), {"CONTRACT", "acme"})["balance"], "0");
+}
+
 // Verifies issue 9 item 6 for storage.mode redis: per_subject counters are
 // written like any key's and come back after a clean restart and after kill
 // -9 once flushed (they used to be skipped as "no longer configured").
