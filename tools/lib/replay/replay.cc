@@ -104,6 +104,7 @@ void Replayer::recharge(const calllog::CallRecord& r) {
     return;
   }
   live_balance_[std::string(r.key)] += r.cost;  // a recharge adds exactly its amount to the balance
+  if (monitors_) monitors_->touch(r.key);
   ContractState* state = state_.find(r.key);
   Account* account = state != nullptr ? state->account() : nullptr;
   if (account == nullptr) {
@@ -138,6 +139,7 @@ void Replayer::check(const calllog::CallRecord& r) {
   const Decision d = engine_->check(request, r.time, 0);
   ++report_.calls;
   ContractReport& c = contract_report(r.key, is_contract);
+  if (monitors_ && is_contract) monitors_->touch(c.monitor_slot, r.key);
   ++c.calls;
   c.allowed_live += r.allowed;
   c.allowed_candidate += d.allowed;
@@ -186,6 +188,7 @@ void Replayer::apply(const calllog::CallRecord& r) {
       ++report_.settles;
       char id[16];
       (void)engine_->settle(r.key, hex(r.id_hash, id), r.allowed, r.time);
+      if (monitors_) monitors_->touch(r.key);
       break;
     }
     case calllog::RecordKind::kRecharge:

@@ -58,6 +58,7 @@ struct ContractReport {
   std::unordered_set<uint64_t> subjects;       // subject hashes with a flipped call
   std::map<std::string, FlipCounts> limits;
   LotBreakdown lots;  // priced contracts: charges by lot price
+  int32_t monitor_slot = ReplayMonitors::kUnresolved;  // the contract's place in the Replayer's monitors
 };
 
 struct ReplayReport {

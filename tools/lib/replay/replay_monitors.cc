@@ -54,9 +54,15 @@ ReplayMonitors::ReplayMonitors(const Config& config, MonitorReports& out) : out_
     w.key = key;
     w.zone = contract.timezone.empty() ? config.timezone : contract.timezone;
     w.specs = std::move(specs);
+    slots_.emplace(key, static_cast<uint32_t>(specs_.size()));
     specs_.push_back(std::move(w));
   }
   samples_.resize(specs_.size());
+}
+
+int32_t ReplayMonitors::slot_of(std::string_view key) const {
+  auto it = slots_.find(std::string(key));
+  return it != slots_.end() ? static_cast<int32_t>(it->second) : -1;
 }
 
 Nanos ReplayMonitors::grid_after(Nanos t) { return t == INT64_MIN ? INT64_MIN : floor_to(t, kTick) + kTick; }
@@ -99,7 +105,9 @@ void ReplayMonitors::finish(Nanos last, Engine& engine, RuntimeState& state) {
 void ReplayMonitors::tick(Nanos now, bool full, Engine& engine, RuntimeState& state) {
   size_t n = 0;
   sample_specs_.clear();
-  for (Watched& w : specs_) {
+  const size_t visits = full ? specs_.size() : touched_.size();
+  for (size_t v = 0; v < visits; ++v) {
+    Watched& w = specs_[full ? v : touched_[v]];
     const Policy* p = engine.contract(w.key);
     if (p == nullptr || p->state == nullptr) continue;
     uint64_t calls = 0, scope = 0;
@@ -131,6 +139,8 @@ void ReplayMonitors::tick(Nanos now, bool full, Engine& engine, RuntimeState& st
     s.balance = balance;
     sample_specs_.emplace_back(w.specs);
   }
+  for (uint32_t t : touched_) specs_[t].touched = false;
+  touched_.clear();
   ++ticks_;
   if (n > 0) {
     for (const MonitorOutcome& o :

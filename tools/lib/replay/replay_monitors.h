@@ -11,9 +11,11 @@
 // not change anything: no record since the last tick and no instant the
 // monitors wait for (a quarter hour — every zone's hour and day boundaries —,
 // an action's expiry, a staged action's `after:`, a cool-down's or a
-// warm-up's end). Within a tick, a contract whose counters and balance did
-// not move is not sampled (except at those instants and the first tick,
-// which sample every watched contract, so warm-ups start when replay does).
+// warm-up's end). Within a tick only the contracts that had a record since
+// the last one are sampled, and of those only the ones whose counters or
+// balance moved (those instants and the first tick sample every watched
+// contract, so warm-ups start when replay does and every zone's hours roll;
+// a balance moved by a hold's expiry alone is seen at the next of them).
 // Actions: block_channel and suspend are put on the candidate's ContractState
 // and its restriction word (Engine::sync_restrictions), exactly as the
 // daemon's journaled admin record applies them (engine/admin_record.cc), and
@@ -39,6 +41,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -92,6 +95,20 @@ class ReplayMonitors {
       if (busy_tick_ < next_due_) next_due_ = busy_tick_;
     }
   }
+  // A record of `key` was applied: its contract is sampled at the next tick.
+  // `slot` caches the lookup (start at kUnresolved; kept by the caller per contract).
+  static constexpr int32_t kUnresolved = -2;
+  void touch(int32_t& slot, std::string_view key) {
+    if (slot == kUnresolved) slot = slot_of(key);
+    if (slot >= 0 && !specs_[static_cast<size_t>(slot)].touched) {
+      specs_[static_cast<size_t>(slot)].touched = true;
+      touched_.push_back(static_cast<uint32_t>(slot));
+    }
+  }
+  void touch(std::string_view key) {
+    int32_t slot = kUnresolved;
+    touch(slot, key);
+  }
   // The end of the log: the ticks the daemon would run in the second after
   // the last record (so that the last calls are seen).
   void finish(Nanos last, Engine& engine, RuntimeState& state);
@@ -105,8 +122,10 @@ class ReplayMonitors {
     std::vector<MonitorSpec> specs;
     uint64_t last_total = UINT64_MAX;  // calls + scope denials + channel calls at the last sample
     int64_t last_balance = INT64_MIN;
+    bool touched = false;  // a record since the last tick
   };
   static Nanos grid_after(Nanos t);
+  int32_t slot_of(std::string_view key) const;  // index in specs_, or -1
   void run(Nanos now, Engine& engine, RuntimeState& state);
   void tick(Nanos now, bool full, Engine& engine, RuntimeState& state);
   void carry_out(const MonitorOutcome& o, const Watched& w, Engine& engine, RuntimeState& state);
@@ -115,6 +134,8 @@ class ReplayMonitors {
 
   MonitorReports& out_;
   std::vector<Watched> specs_;
+  std::unordered_map<std::string, uint32_t> slots_;  // contract key → index in specs_
+  std::vector<uint32_t> touched_;                    // indices with `touched` set
   Monitors monitors_;
   std::vector<ContractSample> samples_;
   std::vector<Monitors::SpecsOf> sample_specs_;

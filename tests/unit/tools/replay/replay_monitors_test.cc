@@ -40,24 +40,27 @@ calllog::CallRecord allowed_call(Nanos time, std::string_view key, std::string_v
   return r;
 }
 
-// The candidate watches acme's channels per hour, absolute 100 calls, and
-// blocks the channel for 30 minutes. Live allowed everything.
+// The candidate watches every contract's channels per hour (monitor_defaults),
+// absolute 100 calls, and blocks the channel for 30 minutes. Live allowed
+// everything.
 constexpr std::string_view kMonitored = R"(
 timezone: UTC
+monitor_defaults:
+  - name: api-volume
+    kind: volume
+    per: channel
+    period: hour
+    above: 100
+    actions:
+      - { do: event }
+      - { do: block_channel, for: 30m }
 contracts:
   acme:
     channels: [api, batch]
     limits:
       - { name: burst, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }
-    monitors:
-      - name: api-volume
-        kind: volume
-        per: channel
-        period: hour
-        above: 100
-        actions:
-          - { do: event }
-          - { do: block_channel, for: 30m }
+  globex:
+    channels: [api]
 )";
 
 // Verifies the candidate's volume monitor fires at the first tick (whole
@@ -75,6 +78,7 @@ TEST(ReplayMonitors, CandidateVolumeMonitorBlocksTheChannelAtTheSimulatedInstant
   std::vector<calllog::CallRecord> records;
   for (int k = 0; k < 360; ++k) records.push_back(allowed_call(api_time(k), "acme", "api"));
   for (int k = 0; k < 60; ++k) records.push_back(allowed_call(batch_time(k), "acme", "batch"));
+  for (int k = 0; k < 90; ++k) records.push_back(allowed_call(t0 + k * 40 * kSecond, "globex", "api"));  // under 100
   std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
   for (const auto& r : records) replayer->apply(r);
   replayer->finish();
@@ -105,7 +109,9 @@ TEST(ReplayMonitors, CandidateVolumeMonitorBlocksTheChannelAtTheSimulatedInstant
   EXPECT_EQ(c.limits.size(), 1u);  // batch never flipped
   EXPECT_EQ(c.first_flip, first_denied);
   EXPECT_EQ(c.allowed_candidate, 420u - expected_denied);
+  EXPECT_EQ(report.contracts.at("globex").flips.allowed_to_denied, 0u);
 
+  EXPECT_EQ(report.monitors.size(), 1u);  // globex never fired
   ASSERT_TRUE(report.monitors.contains("acme"));
   ASSERT_TRUE(report.monitors.at("acme").contains("api-volume"));
   const MonitorReport& m = report.monitors.at("acme").at("api-volume");
@@ -125,7 +131,7 @@ TEST(ReplayMonitors, CandidateVolumeMonitorBlocksTheChannelAtTheSimulatedInstant
   // A tick per simulated second with records, plus the quarter hours and the
   // lift: far fewer than the 3,600 seconds of the hour.
   EXPECT_GT(report.monitor_ticks, 300u);
-  EXPECT_LT(report.monitor_ticks, 440u);
+  EXPECT_LT(report.monitor_ticks, 530u);
 
   const auto json = nlohmann::json::parse(report_json(report));
   const auto& mj = json["contracts"]["acme"]["monitors"]["api-volume"];
