@@ -84,14 +84,15 @@ class ReplayMonitors {
   ReplayMonitors(const Config& candidate, MonitorReports& out);
   bool empty() const { return specs_.empty(); }
 
-  // Called before each record at `now` (records in time order): runs every
+  // Called before each record at `now` (records in time order; one a little
+  // out of order is seen by the next tick, never by an earlier one): runs every
   // tick due at or before `now`, then notes that a record follows. Cheap when
   // no tick is due (a compare). `engine` and `state` are the candidate's.
   void at(Nanos now, Engine& engine, RuntimeState& state) {
     if (now >= next_due_) run(now, engine, state);
     if (!dirty_) {  // the first record since the last tick: the daemon's next tick would see it
       dirty_ = true;
-      busy_tick_ = grid_after(now);
+      busy_tick_ = grid_after(now > last_tick_ ? now : last_tick_);  // never back in time
       if (busy_tick_ < next_due_) next_due_ = busy_tick_;
     }
   }
