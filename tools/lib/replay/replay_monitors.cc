@@ -14,6 +14,7 @@ namespace {
 
 constexpr Nanos kTick = kNanosPerSecond;            // the daemon's monitor interval
 constexpr Nanos kQuarterHour = 900 * kNanosPerSecond;  // every zone's hours and days start on one
+constexpr Nanos kSubjectsRefresh = 60 * kNanosPerSecond;
 
 // As control/monitor_runner.cc counts them: calls that passed the scope
 // gates, and the denials scope_probing watches.
@@ -54,6 +55,7 @@ ReplayMonitors::ReplayMonitors(const Config& config, MonitorReports& out) : out_
     w.key = key;
     w.zone = contract.timezone.empty() ? config.timezone : contract.timezone;
     w.specs = std::move(specs);
+    for (const MonitorSpec& m : w.specs) w.needs_subjects = w.needs_subjects || m.kind == MonitorKind::kNewSubjects;
     slots_.emplace(key, static_cast<uint32_t>(specs_.size()));
     specs_.push_back(std::move(w));
   }
@@ -135,7 +137,20 @@ void ReplayMonitors::tick(Nanos now, bool full, Engine& engine, RuntimeState& st
     s.channels.assign(p->rules->channels.begin(), p->rules->channels.end());
     s.channel_calls.resize(channels);
     for (size_t i = 0; i < channels; ++i) s.channel_calls[i] = p->channel_calls[i].load(std::memory_order_relaxed);
-    s.subjects_today = engine.distinct_subjects_estimate(w.key, now);
+    // The distinct-user estimate is the one costly read (an HLL estimate):
+    // only new_subjects uses it. Between the full ticks it is read again
+    // only when a simulated minute has passed and the calls since could have
+    // moved it by more than 1/64 (distinct users grow at most by the calls).
+    if (!w.needs_subjects) {
+      s.subjects_today = -1;
+    } else if (full || w.subjects_at == INT64_MIN ||
+               (now - w.subjects_at >= kSubjectsRefresh &&
+                static_cast<double>(calls - w.subjects_calls) > std::max(w.subjects, 0.0) / 64)) {
+      w.subjects = engine.distinct_subjects_estimate(w.key, now);
+      w.subjects_at = now;
+      w.subjects_calls = calls;
+    }
+    if (w.needs_subjects) s.subjects_today = w.subjects;
     s.balance = balance;
     sample_specs_.emplace_back(w.specs);
   }

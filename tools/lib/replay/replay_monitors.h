@@ -16,6 +16,11 @@
 // balance moved (those instants and the first tick sample every watched
 // contract, so warm-ups start when replay does and every zone's hours roll;
 // a balance moved by a hold's expiry alone is seen at the next of them).
+// The distinct-user estimate (an HLL read, the one costly input) is taken
+// only for contracts with a new_subjects monitor: at the full ticks, and in
+// between at most once a simulated minute and only when the calls since the
+// last read could have moved it by more than 1/64 (about HLL's own error):
+// new_subjects may fire up to a minute later than live would.
 // Actions: block_channel and suspend are put on the candidate's ContractState
 // and its restriction word (Engine::sync_restrictions), exactly as the
 // daemon's journaled admin record applies them (engine/admin_record.cc), and
@@ -124,6 +129,10 @@ class ReplayMonitors {
     uint64_t last_total = UINT64_MAX;  // calls + scope denials + channel calls at the last sample
     int64_t last_balance = INT64_MIN;
     bool touched = false;  // a record since the last tick
+    bool needs_subjects = false;  // a new_subjects monitor reads the distinct-user estimate
+    double subjects = -1;         // that estimate, read at `subjects_at`
+    Nanos subjects_at = INT64_MIN;
+    uint64_t subjects_calls = 0;  // calls when it was read
   };
   static Nanos grid_after(Nanos t);
   int32_t slot_of(std::string_view key) const;  // index in specs_, or -1
