@@ -5,7 +5,7 @@ include(GNUInstallDirs)
 
 set(TOLLGATE_CONFIG_DIR "/etc/tollgate" CACHE PATH "where the installed tollgated.service reads tollgate.yaml")
 
-install(TARGETS tollgated tollgate tollgate-load RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS tollgated tollgate tollgate-load tollgate-replay RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # The config is installed only where none exists: `make install` over a
 # configured machine must not replace the operator's file (the .deb marks
 # it a conffile, and dpkg asks).
@@ -37,7 +37,7 @@ set(CPACK_PACKAGE_NAME "tollgate")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_CONTACT "tollgate maintainers <tollgate@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "API-call contract and rate-limit enforcement daemon (RESP over Unix sockets)")
-set(CPACK_PACKAGE_DESCRIPTION "tollgated enforces rate limits, windows, quotas and prepaid money per contract, answering Redis-protocol clients on Unix sockets; with the tollgate CLI and the tollgate-load generator.")
+set(CPACK_PACKAGE_DESCRIPTION "tollgated enforces rate limits, windows, quotas and prepaid money per contract, answering Redis-protocol clients on Unix sockets; with the tollgate CLI, the tollgate-load generator and tollgate-replay (a recorded call log through a candidate config).")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -26,7 +26,7 @@ grep -q 'adduser --system' "$tmp/control/postinst" || fail "postinst creates the
 
 dpkg-deb -x "$deb" "$tmp/root"
 root=$tmp/root
-for f in usr/bin/tollgated usr/bin/tollgate usr/bin/tollgate-load etc/tollgate/tollgate.yaml \
+for f in usr/bin/tollgated usr/bin/tollgate usr/bin/tollgate-load usr/bin/tollgate-replay etc/tollgate/tollgate.yaml \
          usr/lib/systemd/system/tollgated.service usr/share/doc/tollgate/README.md; do
   [ -e "$root/$f" ] || fail "missing /$f"
 done
@@ -52,6 +52,7 @@ done
 [ -d "$tmp/state" ] || fail "state directory not created"
 "$root/usr/bin/tollgate" --socket "$tmp/run/tollgate.sock" --admin-socket "$tmp/run/admin.sock" --help >/dev/null \
   || fail "installed CLI"
+"$root/usr/bin/tollgate-replay" --help | grep -q -- '--config' || fail "installed tollgate-replay"
 kill -TERM "$pid"
 wait "$pid" || fail "tollgated exit status $?"
 pid=

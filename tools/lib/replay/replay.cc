@@ -11,6 +11,7 @@
 #include "config/units.h"
 #include "control/engine_options.h"
 #include "engine/admin_record.h"
+#include "replay/replay_extras_json.h"
 
 namespace tollgate::replay {
 namespace {
@@ -71,6 +72,8 @@ std::expected<std::unique_ptr<Replayer>, std::string> Replayer::create(const Con
   }
   r->engine_ = std::move(*engine);
   r->next_sweep_ = start;
+  if (auto monitors = std::make_unique<ReplayMonitors>(candidate, r->report_.monitors); !monitors->empty())
+    r->monitors_ = std::move(monitors);
   return r;
 }
 
@@ -101,6 +104,7 @@ void Replayer::recharge(const calllog::CallRecord& r) {
     return;
   }
   live_balance_[std::string(r.key)] += r.cost;  // a recharge adds exactly its amount to the balance
+  if (monitors_) monitors_->touch(r.key);
   ContractState* state = state_.find(r.key);
   Account* account = state != nullptr ? state->account() : nullptr;
   if (account == nullptr) {
@@ -135,6 +139,7 @@ void Replayer::check(const calllog::CallRecord& r) {
   const Decision d = engine_->check(request, r.time, 0);
   ++report_.calls;
   ContractReport& c = contract_report(r.key, is_contract);
+  if (monitors_ && is_contract) monitors_->touch(c.monitor_slot, r.key);
   ++c.calls;
   c.allowed_live += r.allowed;
   c.allowed_candidate += d.allowed;
@@ -153,6 +158,7 @@ void Replayer::check(const calllog::CallRecord& r) {
     }
     c.live_charged_minor += live_charge;
     c.candidate_charged_minor += candidate_charge;
+    c.lots.charge(state_, r.key, r.cost, live_charge, candidate_charge);
   }
   if (r.allowed == d.allowed) return;
   const bool to_denied = r.allowed;
@@ -173,6 +179,7 @@ void Replayer::apply(const calllog::CallRecord& r) {
   if (report_.first_time == 0) report_.first_time = r.time;
   report_.last_time = std::max(report_.last_time, r.time);
   advance(r.time);
+  if (monitors_) monitors_->at(r.time, *engine_, state_);
   switch (r.kind) {
     case calllog::RecordKind::kCheck:
       check(r);
@@ -181,12 +188,19 @@ void Replayer::apply(const calllog::CallRecord& r) {
       ++report_.settles;
       char id[16];
       (void)engine_->settle(r.key, hex(r.id_hash, id), r.allowed, r.time);
+      if (monitors_) monitors_->touch(r.key);
       break;
     }
     case calllog::RecordKind::kRecharge:
       recharge(r);
       break;
   }
+}
+
+void Replayer::finish() {
+  if (!monitors_) return;
+  monitors_->finish(report_.last_time, *engine_, state_);
+  report_.monitor_ticks = monitors_->ticks();
 }
 
 std::expected<ReplayReport, std::string> replay_log(const Config& candidate, const ReplayOptions& options) {
@@ -226,6 +240,7 @@ std::expected<ReplayReport, std::string> replay_log(const Config& candidate, con
     }
     if (options.progress) options.progress(++done, segments->size());
   }
+  if (replayer) replayer->finish();
   ReplayReport report = replayer ? std::move(replayer->report()) : ReplayReport{};
   report.segments = segments->size();
   report.blocks = blocks;
@@ -284,8 +299,14 @@ std::string report_json(const ReplayReport& report) {
     cj["busiest_hour_flips"] = n;
     cj["limits"] = nlohmann::json::object();
     for (const auto& [name, f] : c.limits) cj["limits"][name] = flips_json(f);
+    cj["lots"] = lots_json(c.lots.by_price());
+    auto fired = report.monitors.find(key);
+    cj["monitors"] = monitors_json(fired != report.monitors.end() ? fired->second : decltype(fired->second){});
     j["contracts"][key] = std::move(cj);
   }
+  for (const auto& [key, m] : report.monitors)  // fired without a call of its own (e.g. balance)
+    if (!j["contracts"].contains(key)) j["contracts"][key]["monitors"] = monitors_json(m);
+  j["monitor_ticks"] = report.monitor_ticks;
   j["problems"] = nlohmann::json::array();
   for (const auto& p : report.problems) j["problems"].push_back(p.text());
   for (const auto& e : report.recharge_errors) j["problems"].push_back(e);
@@ -333,7 +354,14 @@ std::string report_text(const ReplayReport& report, int decimals) {
     for (const auto& [name, f] : c.limits)
       out += fmt::format("  limit {}: allowed -> denied {}, denied -> allowed {}{}, money {}\n", name,
                          f.allowed_to_denied, f.denied_to_allowed, codes(f.codes), money(f.money_delta_minor));
+    out += lots_text(c.lots.by_price(), decimals);
+    if (auto fired = report.monitors.find(key); fired != report.monitors.end()) out += monitors_text(fired->second);
   }
+  for (const auto& [key, m] : report.monitors)
+    if (!report.contracts.contains(key)) out += fmt::format("\ncontract {}: no calls\n{}", key, monitors_text(m));
+  if (!report.monitors.empty())
+    out += "\nmonitor times follow the simulated clock (a tick per simulated second with calls): with the live\n"
+           "monitors they fall within a second of the live firings, not necessarily on them\n";
   if (!report.problems.empty() || !report.recharge_errors.empty()) out += "\nproblems:\n";
   for (const auto& p : report.problems) out += "  " + p.text() + "\n";
   for (const auto& e : report.recharge_errors) out += "  " + e + "\n";

@@ -5,7 +5,9 @@
 // What is replayed: CHECKs (all limits, contracts, holds with their
 // expiry, IDs), SETTLEs and RECHARGEs. Prepaid balances start from zero and
 // the recorded recharges are applied (each payment id once) on the
-// candidate's price ladder. Monitors (issue 13) are not replayed yet.
+// candidate's price ladder. The candidate's monitors run on the simulated
+// clock and their actions apply to its later decisions; money is also
+// broken down by lot price (replay/replay_monitors.h).
 // Money: for priced contracts the live side's charge per call is the fall
 // of the recorded balance since that contract's previous record (recharges
 // added back), the candidate's the same on its own balances; the money
@@ -31,6 +33,7 @@
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "engine/runtime_state.h"
+#include "replay/replay_monitors.h"
 
 namespace tollgate::replay {
 
@@ -54,6 +57,8 @@ struct ContractReport {
   std::map<int64_t, uint64_t> flips_by_hour;   // hour start (ns) → flips
   std::unordered_set<uint64_t> subjects;       // subject hashes with a flipped call
   std::map<std::string, FlipCounts> limits;
+  LotBreakdown lots;  // priced contracts: charges by lot price
+  int32_t monitor_slot = ReplayMonitors::kUnresolved;  // the contract's place in the Replayer's monitors
 };
 
 struct ReplayReport {
@@ -70,6 +75,8 @@ struct ReplayReport {
   std::map<std::string, ContractReport> contracts;  // by contract key; other keys under "(key classes)"
   std::vector<calllog::SegmentProblem> problems;
   std::vector<std::string> recharge_errors;
+  MonitorReports monitors;  // the candidate's monitors that fired, by contract
+  uint64_t monitor_ticks = 0;
 
   uint64_t allowed_to_denied() const;
   uint64_t denied_to_allowed() const;
@@ -83,6 +90,8 @@ class Replayer {
 
   // Applies one record in log order.
   void apply(const calllog::CallRecord& r);
+  // After the last record: the monitors' last ticks (the second after it).
+  void finish();
   ReplayReport& report() { return report_; }
 
  private:
@@ -102,6 +111,7 @@ class Replayer {
   std::unordered_map<std::string, int64_t> live_balance_;
   std::unordered_map<std::string, int64_t> candidate_balance_;
   std::unordered_map<std::string, ContractReport*> report_index_;
+  std::unique_ptr<ReplayMonitors> monitors_;  // null: the candidate has none
 };
 
 struct ReplayOptions {

@@ -1,0 +1,343 @@
+// tollgate-replay's candidate monitors and lot prices (replay/replay_monitors.h),
+// driven through the Replayer with hand-made call-log records on a simulated
+// clock: no daemon, no files. Expected values are computed here from the
+// scenario, not read back from the code under test.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config_loader.h"
+#include "config/units.h"
+#include "replay/replay.h"
+#include "unit/config/config_test_util.h"
+
+namespace tollgate::replay {
+namespace {
+
+constexpr Nanos kSecond = kNanosPerSecond;
+constexpr Nanos kMinute = 60 * kSecond;
+
+std::unique_ptr<Replayer> replayer_for(std::string_view yaml, Nanos start) {
+  auto config = parse_config(yaml, "candidate.yaml");
+  EXPECT_TRUE(config.has_value()) << (config ? "" : testing::joined(config.error()));
+  if (!config) return nullptr;
+  auto made = Replayer::create(*config, start);
+  EXPECT_TRUE(made.has_value()) << (made ? "" : made.error());
+  return made ? std::move(*made) : nullptr;
+}
+
+calllog::CallRecord allowed_call(Nanos time, std::string_view key, std::string_view channel, int64_t cost = 1,
+                                 int64_t balance = -1) {
+  calllog::CallRecord r;
+  r.kind = calllog::RecordKind::kCheck;
+  r.time = time;
+  r.key = key;
+  r.channel = channel;
+  r.cost = cost;
+  r.allowed = true;
+  r.code = Code::kOk;
+  r.balance = balance;
+  return r;
+}
+
+// The candidate watches every contract's channels per hour (monitor_defaults),
+// absolute 100 calls, and blocks the channel for 30 minutes. Live allowed
+// everything.
+constexpr std::string_view kMonitored = R"(
+timezone: UTC
+monitor_defaults:
+  - name: api-volume
+    kind: volume
+    per: channel
+    period: hour
+    above: 100
+    actions:
+      - { do: event }
+      - { do: block_channel, for: 30m }
+contracts:
+  acme:
+    channels: [api, batch]
+    limits:
+      - { name: burst, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }
+  globex:
+    channels: [api]
+)";
+
+// Verifies the candidate's volume monitor fires at the first tick (whole
+// simulated second) after the 101st api call of the hour, blocks api for
+// 30 minutes from that instant — exactly those api calls flip to denied
+// CHANNEL by "monitor" — while batch keeps working, and that ticks without
+// records are skipped.
+TEST(ReplayMonitors, CandidateVolumeMonitorBlocksTheChannelAtTheSimulatedInstant) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  auto replayer = replayer_for(kMonitored, t0);
+  ASSERT_TRUE(replayer);
+  // api: one call every 10 s, half a second past (360 in the hour); batch: one a minute (60).
+  auto api_time = [&](int k) { return t0 + k * 10 * kSecond + kSecond / 2; };
+  auto batch_time = [&](int k) { return t0 + k * kMinute + kSecond / 4; };
+  std::vector<calllog::CallRecord> records;
+  for (int k = 0; k < 360; ++k) records.push_back(allowed_call(api_time(k), "acme", "api"));
+  for (int k = 0; k < 60; ++k) records.push_back(allowed_call(batch_time(k), "acme", "batch"));
+  for (int k = 0; k < 90; ++k) records.push_back(allowed_call(t0 + k * 40 * kSecond, "globex", "api"));  // under 100
+  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+  for (const auto& r : records) replayer->apply(r);
+  replayer->finish();
+  const ReplayReport& report = replayer->report();
+
+  // Independently: the 101st api call (k = 100) passes 100; the monitor
+  // tick after it is the next whole second; api is blocked until 30 min later.
+  const Nanos fired = (api_time(100) / kSecond + 1) * kSecond;
+  const Nanos until = fired + 30 * kMinute;
+  uint64_t expected_denied = 0;
+  Nanos first_denied = 0;
+  for (int k = 0; k < 360; ++k) {
+    if (api_time(k) > fired && api_time(k) < until) {
+      ++expected_denied;
+      if (first_denied == 0) first_denied = api_time(k);
+    }
+  }
+  ASSERT_EQ(expected_denied, 180u);  // k = 101 .. 280
+
+  ASSERT_TRUE(report.contracts.contains("acme"));
+  const ContractReport& c = report.contracts.at("acme");
+  EXPECT_EQ(c.calls, 420u);
+  EXPECT_EQ(c.flips.allowed_to_denied, expected_denied);
+  EXPECT_EQ(c.flips.denied_to_allowed, 0u);
+  EXPECT_EQ(c.flips.codes, (std::map<std::string, uint64_t>{{"CHANNEL", expected_denied}}));
+  ASSERT_TRUE(c.limits.contains("monitor"));
+  EXPECT_EQ(c.limits.at("monitor").allowed_to_denied, expected_denied);
+  EXPECT_EQ(c.limits.size(), 1u);  // batch never flipped
+  EXPECT_EQ(c.first_flip, first_denied);
+  EXPECT_EQ(c.allowed_candidate, 420u - expected_denied);
+  EXPECT_EQ(report.contracts.at("globex").flips.allowed_to_denied, 0u);
+
+  EXPECT_EQ(report.monitors.size(), 1u);  // globex never fired
+  ASSERT_TRUE(report.monitors.contains("acme"));
+  ASSERT_TRUE(report.monitors.at("acme").contains("api-volume"));
+  const MonitorReport& m = report.monitors.at("acme").at("api-volume");
+  EXPECT_EQ(m.fired, 1u);
+  EXPECT_EQ(m.first_fired, fired);
+  EXPECT_EQ(m.first_channel, "api");
+  EXPECT_EQ(m.first_measure, "calls_hour");
+  EXPECT_EQ(m.first_value, 101);
+  EXPECT_EQ(m.first_threshold, 100);
+  ASSERT_EQ(m.actions.size(), 1u);  // the event is the firing itself
+  EXPECT_EQ(m.actions[0].action, "block_channel");
+  EXPECT_EQ(m.actions[0].channel, "api");
+  EXPECT_EQ(m.actions[0].at, fired);
+  EXPECT_EQ(m.actions[0].until, until);
+  EXPECT_TRUE(m.actions[0].applied);
+
+  // A tick per simulated second with records, plus the quarter hours and the
+  // lift: far fewer than the 3,600 seconds of the hour.
+  EXPECT_GT(report.monitor_ticks, 300u);
+  EXPECT_LT(report.monitor_ticks, 530u);
+
+  const auto json = nlohmann::json::parse(report_json(report));
+  const auto& mj = json["contracts"]["acme"]["monitors"]["api-volume"];
+  EXPECT_EQ(mj["fired"], 1);
+  EXPECT_EQ(mj["first_fired"], format_instant(fired));
+  EXPECT_EQ(mj["actions"][0]["do"], "block_channel");
+  EXPECT_EQ(mj["actions"][0]["at"], format_instant(fired));
+  EXPECT_EQ(mj["actions"][0]["until"], format_instant(until));
+  // The README's example ("Monitors in replay") is this text.
+  const std::string text = report_text(report, 2);
+  EXPECT_NE(text.find("contract acme: 420 calls, allowed live 420 / candidate 240\n"
+                      "  allowed -> denied 180, denied -> allowed 0 (CHANNEL 180)\n"
+                      "  first flip 2026-06-01T10:16:50.5Z, busiest hour 2026-06-01T10:00:00Z (180 flips), end users "
+                      "affected 0\n"
+                      "  limit monitor: allowed -> denied 180, denied -> allowed 0 (CHANNEL 180), money +0 minor units "
+                      "(+0.00)\n"
+                      "  monitor api-volume: fired 1 time, first 2026-06-01T10:16:41Z channel api (calls_hour 101 > "
+                      "100), cleared 0\n"
+                      "    2026-06-01T10:16:41Z block_channel api until 2026-06-01T10:46:41Z\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("simulated clock"), std::string::npos) << text;
+}
+
+// Verifies a candidate without monitors reports none and the same records do not flip.
+TEST(ReplayMonitors, WithoutMonitorsNothingFires) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  auto replayer = replayer_for(R"(
+contracts:
+  acme:
+    channels: [api, batch]
+    limits:
+      - { name: burst, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }
+)",
+                               t0);
+  ASSERT_TRUE(replayer);
+  for (int k = 0; k < 360; ++k) replayer->apply(allowed_call(t0 + k * 10 * kSecond, "acme", "api"));
+  replayer->finish();
+  EXPECT_TRUE(replayer->report().monitors.empty());
+  EXPECT_EQ(replayer->report().monitor_ticks, 0u);
+  EXPECT_EQ(replayer->report().allowed_to_denied(), 0u);
+}
+
+// A prepaid account as the daemon keeps it, for computing expectations:
+// lots bought at a ladder's price, spent oldest first, leftover in the wallet.
+struct LotModel {
+  struct Lot {
+    int64_t price;
+    int64_t credits;
+  };
+  std::vector<std::pair<int64_t, int64_t>> ladder;  // (prepay_from, unit_price), highest first
+  std::vector<Lot> lots;
+  int64_t wallet = 0;
+
+  void recharge(int64_t amount) {
+    int64_t price = 0;
+    for (const auto& [from, p] : ladder)
+      if (amount >= from) {
+        price = p;
+        break;
+      }
+    const int64_t credits = (amount + wallet) / price;
+    wallet = amount + wallet - credits * price;
+    lots.push_back({price, credits});
+  }
+  // Takes `cost` credits oldest lot first: (price, credits) per lot taken from.
+  std::vector<std::pair<int64_t, int64_t>> take(int64_t cost) {
+    std::vector<std::pair<int64_t, int64_t>> taken;
+    for (Lot& l : lots) {
+      if (cost == 0) break;
+      const int64_t n = std::min(cost, l.credits);
+      if (n == 0) continue;
+      l.credits -= n;
+      cost -= n;
+      taken.emplace_back(l.price, n);
+    }
+    EXPECT_EQ(cost, 0) << "the scenario must stay funded";
+    return taken;
+  }
+  int64_t balance() const {
+    int64_t b = wallet;
+    for (const Lot& l : lots) b += l.price * l.credits;
+    return b;
+  }
+};
+
+// Verifies the per-lot breakdown with a two-step ladder: the candidate's
+// charges are split exactly by the price of the lot each credit came from
+// (a call crossing from one lot into the next counts under both prices);
+// live's by fall / COST, with the crossing call under "mixed" (price 0)
+// because its fall is not a multiple of its cost. Totals are exact.
+TEST(ReplayLots, TwoStepLadderSplitsMoneyByLotPrice) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  auto replayer = replayer_for(R"(
+pricing:
+  tiered:
+    - { prepay_from: 0, unit_price: 10 }
+    - { prepay_from: 1000, unit_price: 8 }
+contracts:
+  acme:
+    pricing: tiered
+    limits:
+      - { name: burst, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }
+)",
+                               t0);
+  ASSERT_TRUE(replayer);
+  // Live had another ladder: 10 below 1000, 9 from 1000 (its balances are what the log holds).
+  LotModel live{{{1000, 9}, {0, 10}}, {}, 0};
+  LotModel candidate{{{1000, 8}, {0, 10}}, {}, 0};
+  std::map<int64_t, LotCounts> expected;
+  Nanos t = t0;
+  auto recharge = [&](int64_t amount, uint64_t payment, bool repeated = false) {
+    calllog::CallRecord r;
+    r.kind = calllog::RecordKind::kRecharge;
+    r.time = t += kSecond;
+    r.key = "acme";
+    r.cost = amount;
+    r.id_hash = payment;
+    r.allowed = true;
+    if (!repeated) {
+      live.recharge(amount);
+      candidate.recharge(amount);
+    }
+    replayer->apply(r);
+  };
+  auto call = [&](int64_t cost) {
+    const auto live_taken = live.take(cost);
+    int64_t fall = 0;
+    for (const auto& [price, n] : live_taken) fall += price * n;
+    LotCounts& l = expected[live_taken.size() == 1 ? live_taken[0].first : 0];
+    ++l.live_calls;
+    l.live_credits += live_taken.size() == 1 ? cost : 0;
+    l.live_minor += fall;
+    for (const auto& [price, n] : candidate.take(cost)) {
+      LotCounts& c = expected[price];
+      ++c.candidate_calls;
+      c.candidate_credits += n;
+      c.candidate_minor += price * n;
+    }
+    replayer->apply(allowed_call(t += kSecond, "acme", "", cost, live.balance()));
+  };
+  recharge(500, 1);                     // 50 credits at 10, both sides
+  for (int i = 0; i < 40; ++i) call(1);  // 10 credits left in the first lot
+  recharge(1000, 2);                    // live: 111 at 9 (wallet 1); candidate: 125 at 8
+  recharge(1000, 2, true);              // the same payment id again: not applied
+  for (int i = 0; i < 30; ++i) call(3);  // the 4th crosses from the first lot into the second
+  replayer->finish();
+  const ReplayReport& report = replayer->report();
+  EXPECT_EQ(report.recharges_repeated, 1u);
+  ASSERT_TRUE(report.contracts.contains("acme"));
+  const ContractReport& c = report.contracts.at("acme");
+  EXPECT_EQ(c.flips.allowed_to_denied + c.flips.denied_to_allowed, 0u);
+
+  // The scenario's own numbers, as a check of the model above.
+  ASSERT_EQ(expected.size(), 4u);  // mixed, 8, 9, 10
+  EXPECT_EQ(expected[10].candidate_calls, 44u);
+  EXPECT_EQ(expected[10].candidate_minor, 500);
+  EXPECT_EQ(expected[8].candidate_calls, 27u);
+  EXPECT_EQ(expected[8].candidate_minor, 640);
+  EXPECT_EQ(expected[0].live_calls, 1u);
+  EXPECT_EQ(expected[0].live_minor, 10 + 2 * 9);
+
+  const auto& got = c.lots.by_price();
+  ASSERT_EQ(got.size(), expected.size());
+  int64_t live_sum = 0, candidate_sum = 0;
+  for (const auto& [price, e] : expected) {
+    ASSERT_TRUE(got.contains(price)) << price;
+    const LotCounts& g = got.at(price);
+    EXPECT_EQ(g.live_calls, e.live_calls) << price;
+    EXPECT_EQ(g.candidate_calls, e.candidate_calls) << price;
+    EXPECT_EQ(g.live_credits, e.live_credits) << price;
+    EXPECT_EQ(g.candidate_credits, e.candidate_credits) << price;
+    EXPECT_EQ(g.live_minor, e.live_minor) << price;
+    EXPECT_EQ(g.candidate_minor, e.candidate_minor) << price;
+    live_sum += g.live_minor;
+    candidate_sum += g.candidate_minor;
+  }
+  EXPECT_EQ(live_sum, c.live_charged_minor);
+  EXPECT_EQ(candidate_sum, c.candidate_charged_minor);
+  EXPECT_EQ(c.live_charged_minor, 400 + 3 * 3 * 10 + 28 + 26 * 3 * 9);
+  EXPECT_EQ(c.candidate_charged_minor, 500 + 640);
+
+  const auto json = nlohmann::json::parse(report_json(report));
+  const auto& lots = json["contracts"]["acme"]["lots"];
+  ASSERT_EQ(lots.size(), 4u);
+  EXPECT_EQ(lots[1]["price_minor"], 8);
+  EXPECT_EQ(lots[1]["candidate_calls"], 27);
+  EXPECT_EQ(lots[1]["money_delta_minor"], 640);
+  EXPECT_EQ(lots[3]["price_minor"], 10);
+  EXPECT_EQ(lots[3]["money_delta_minor"], 500 - expected[10].live_minor);
+  // The README's example ("Money by lot price") is this text.
+  const std::string text = report_text(report, 2);
+  EXPECT_NE(text.find("contract acme: 70 calls, allowed live 70 / candidate 70\n"
+                      "  allowed -> denied 0, denied -> allowed 0\n"
+                      "  money: live charged 1220, candidate 1140, delta -80 minor units (-0.80)\n"
+                      "  lot price mixed: live 1 calls 28 minor, candidate 0 calls 0 minor, delta -28 minor units "
+                      "(-0.28)\n"
+                      "  lot price 8: live 0 calls 0 minor, candidate 27 calls 640 minor, delta +640 minor units "
+                      "(+6.40)\n"
+                      "  lot price 9: live 26 calls 702 minor, candidate 0 calls 0 minor, delta -702 minor units "
+                      "(-7.02)\n"
+                      "  lot price 10: live 43 calls 490 minor, candidate 44 calls 500 minor, delta +10 minor units "
+                      "(+0.10)\n"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace tollgate::replay
