@@ -404,6 +404,7 @@ std::string report_json(const ReplayReport& report) {
   j["admin_changes"] = report.admin_changes;
   j["monitor_actions_applied"] = report.actions_applied;
   j["monitor_actions_ignored"] = report.actions_ignored;
+  j["holds_expired"] = report.holds_expired;
   j["segments"] = report.segments;
   j["from"] = report.calls > 0 ? format_instant(report.first_time) : "";
   j["to"] = report.calls > 0 ? format_instant(report.last_time) : "";
