@@ -16,6 +16,7 @@ CallLog::CallLog(CallLogOptions options, int workers, files::FileSystem& fs)
   sample_threshold_ = clamped >= 1.0 ? UINT64_MAX : static_cast<uint64_t>(std::ldexp(clamped, 64));
   for (int i = 0; i <= workers; ++i) buffers_.push_back(std::make_unique<WorkerBuffer>(options_.buffer_bytes));
   release_at_.resize(buffers_.size());
+  max_held_ = buffers_.size() * (buffers_.front()->capacity() / 64);  // an entry takes at least 64 bytes
 }
 
 CallLog::~CallLog() {
@@ -157,8 +158,6 @@ void CallLog::enforce_max_bytes() {
 }
 
 size_t CallLog::flush(Nanos now) {
-  staged_.clear();
-  for (size_t i = 0; i < buffers_.size(); ++i) release_at_[i] = buffers_[i]->collect(staged_);
   // The marks due now (drained, in order) and the oldest still draining,
   // whose generation and later ones are held (header, "Generations").
   std::vector<Mark> due;
@@ -175,12 +174,18 @@ size_t CallLog::flush(Nanos now) {
       draining_generation = marks_.front().generation;
     }
   }
+  // Held records are bounded by what the rings themselves hold: past that
+  // the rings are left to fill (and drop, counted) until the mark is due.
+  const bool collect = !draining || held_.size() < max_held_;
+  staged_.clear();
+  if (collect)
+    for (size_t i = 0; i < buffers_.size(); ++i) release_at_[i] = buffers_[i]->collect(staged_);
   const bool aged = segment_.fd >= 0 && now - segment_opened_ >= options_.segment_age;
   if (staged_.empty() && held_.empty() && due.empty()) {
     if (aged) close_segment();
     return 0;
   }
-  const uint32_t base = written_generation_;
+  const uint32_t base = written_generation_;  // also restored if this block is lost
   for (CallRecord& r : staged_)
     r.generation = base + static_cast<uint8_t>(static_cast<uint8_t>(r.generation) - static_cast<uint8_t>(base));
   std::deque<Held> held = std::move(held_);  // older than anything collected now; freed after encoding
@@ -218,7 +223,8 @@ size_t CallLog::flush(Nanos now) {
   }
   while (next_mark < due.size()) add_mark(due[next_mark++]);
   const size_t n = encoder_.count();
-  for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i]->release(release_at_[i]);  // copied into the encoder
+  if (collect)
+    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i]->release(release_at_[i]);  // copied or held
   if (n == 0) {  // everything waits for its generation's mark
     if (aged) close_segment();
     return 0;
@@ -246,6 +252,16 @@ size_t CallLog::flush(Nanos now) {
     } else {
       stats_.dropped_write += n;
     }
+  }
+  if (!written && !due.empty()) {
+    // The records are lost (counted), but a lost mark would let later
+    // records replay under the wrong config: the marks go out again first.
+    std::lock_guard lock(marks_mutex_);
+    for (auto it = due.rbegin(); it != due.rend(); ++it) {
+      it->drained = true;
+      marks_.push_front(std::move(*it));
+    }
+    written_generation_ = base;
   }
   enforce_max_bytes();
   return written ? n : 0;

@@ -14,6 +14,9 @@
 // Failure: a full buffer (the writer fell behind) or a failed write (full
 // or failing disk) drops the records and counts them (stats(), INFO
 // calllog); decisions never wait for the log and never fail because of it.
+// A generation mark in a block that could not be written goes out again
+// with the next block (its generation's records would otherwise replay
+// under the config before it).
 //
 // Generations — which config decided a record
 // --------------------------------------------
@@ -41,7 +44,11 @@
 // engine has ended, and a worker records inside its batch, so by then every
 // older record is in a ring (release by the worker's append and batch
 // exit, acquire by the reclaimer and by this writer). stop() (workers
-// gone) treats every mark as drained. Admin records (RECHARGE, status,
+// gone) treats every mark as drained. The daemon's control loop runs the
+// Reclaimer once a table.sweep_interval (1 s by default), so up to that
+// much new-generation traffic is held after a reload: at most as many
+// records as the rings can hold, past which the rings are left to fill
+// (and drop, counted) until the mark is written. Admin records (RECHARGE, status,
 // reset, monitor actions) carry the generation in force when they were
 // applied. Records of a generation with no pending mark (a log without
 // marks: tests, tools) are written at once.
@@ -176,6 +183,7 @@ class CallLog {
   std::vector<CallRecord> staged_;
   std::vector<uint64_t> release_at_;
   std::deque<Held> held_;
+  size_t max_held_ = 0;  // held_ past this: the rings are not drained until the mark is due
   uint32_t written_generation_ = 0;  // the last mark written (0 before any)
   std::string raw_;
   std::string frame_;
