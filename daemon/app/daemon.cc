@@ -16,6 +16,7 @@
 
 #include "app/directories.h"
 #include "app/systemd_notify.h"
+#include "calllog/admin_hook.h"
 #include "calllog/call_log.h"
 #include "commands/admin_service.h"
 #include "commands/cell_commands.h"
@@ -303,6 +304,21 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
       visit("calllog_segments_deleted", std::to_string(st.segments_deleted));
       visit("calllog_last_error", st.last_error.empty() ? "none" : st.last_error);
     };
+    // Config generations (calllog/call_log.h, "Generations"): the one
+    // running now, then each reload's, drained once no worker batch can
+    // still hold the engine it replaced. Admin changes that alter decisions
+    // are recorded in apply order with the generation in force.
+    call_log->mark_generation(engine().options().generation, clock.now(), config->file, config->text);
+    call_log->generation_drained(engine().options().generation);
+    reloader.add_generation_subscriber(
+        [log = call_log.get(), &reclaimer](const Config& fresh, Engine* engine, Nanos now) {
+          const uint32_t generation = engine->options().generation;
+          log->mark_generation(generation, now, fresh.file, fresh.text);
+          reclaimer.retire([log, generation] { log->generation_drained(generation); });
+        });
+    contract_admin.set_on_applied([log = call_log.get(), &reloader](const AdminRecord& record) {
+      calllog::record_admin_change(log, record, reloader.current().options().generation);
+    });
     spdlog::info("call_log: {} (sample {}, max_bytes {}, segments of {} bytes or {} s)", c.dir, c.sample,
                  c.max_bytes, c.segment_bytes, c.segment_age / kNanosPerSecond);
   }

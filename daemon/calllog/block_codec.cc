@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "persist/files/little_endian.h"
 
 namespace tollgate::calllog {
@@ -103,8 +105,10 @@ uint32_t BlockEncoder::intern_subject(uint64_t hash) {
 }
 
 void BlockEncoder::add(const CallRecord& r) {
-  if (count_ == 0) base_time_ = previous_time_ = first_time_ = r.time;
-  uint8_t flags = static_cast<uint8_t>(r.kind) & kKindMask;
+  if (count_ == 0) base_time_ = previous_time_ = first_time_ = last_time_ = r.time;
+  const auto kind = static_cast<uint8_t>(r.kind);
+  const bool extended = kind > kKindMask;
+  uint8_t flags = extended ? 0 : kind;
   if (r.allowed) flags |= kAllowed;
   if (r.subject_hash != 0) flags |= kSubject;
   if (r.id_hash != 0) flags |= kId;
@@ -112,6 +116,7 @@ void BlockEncoder::add(const CallRecord& r) {
   if (r.wait_ms != -1) flags |= kWait;
   if (r.cost != 1) flags |= kCost;
   body_.push_back(static_cast<char>(flags));
+  if (extended) put_varint(body_, kind);
   put_zigzag(body_, r.time - previous_time_);
   previous_time_ = r.time;
   const uint32_t key = intern(r.key);
@@ -127,6 +132,11 @@ void BlockEncoder::add(const CallRecord& r) {
       put_zigzag(body_, r.balance - last_balance_[key]);
       last_balance_[key] = r.balance;
     }
+  } else if (extended) {
+    put_varint(body_, r.channel.empty() ? 0 : intern(r.channel) + 1);
+    put_varint(body_, r.limit.empty() ? 0 : intern(r.limit) + 1);
+    put_varint(body_, r.text.size());
+    body_.append(r.text);
   }
   if (flags & kCost) put_zigzag(body_, r.cost);
   if (flags & kSubject) put_varint(body_, intern_subject(r.subject_hash));
@@ -134,7 +144,8 @@ void BlockEncoder::add(const CallRecord& r) {
   if (flags & kHold) put_zigzag(body_, r.hold_ms);
   if (flags & kWait) put_zigzag(body_, r.wait_ms);
   ++count_;
-  last_time_ = r.time;
+  first_time_ = std::min(first_time_, r.time);
+  last_time_ = std::max(last_time_, r.time);
 }
 
 void BlockEncoder::finish(std::string& out) const {
@@ -194,8 +205,10 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
   for (uint64_t i = 0; i < n && c.error.empty(); ++i) {
     CallRecord r;
     const uint8_t flags = c.byte();
-    const uint8_t kind = flags & kKindMask;
-    if (kind < 1 || kind > 3) {
+    uint64_t kind = flags & kKindMask;
+    const bool extended = kind == 0;
+    if (extended) kind = c.varint();
+    if (kind < 1 || kind > kLastRecordKind || (extended && kind <= kKindMask)) {
       c.fail("unknown record kind " + std::to_string(kind));
       break;
     }
@@ -217,6 +230,10 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
         r.balance = last_balance[key] + c.zigzag();
         last_balance[key] = r.balance;
       }
+    } else if (extended) {
+      r.channel = optional_string();
+      r.limit = optional_string();
+      r.text = c.bytes(c.varint());
     }
     r.cost = (flags & kCost) ? c.zigzag() : 1;
     if (flags & kSubject) {

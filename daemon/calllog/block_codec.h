@@ -7,14 +7,20 @@
 //   varint H; H × u64 (little-endian)      the interned subject hashes
 //   varint N; zz base_time                 N records follow
 //   per record:
-//     u8 flags    bits 0-1 kind, 2 allowed/commit, 3 subject, 4 id,
-//                 5 hold, 6 wait, 7 cost != 1
+//     u8 flags    bits 0-1 kind (0: extended, see below), 2 allowed/commit,
+//                 3 subject, 4 id, 5 hold, 6 wait, 7 cost != 1
+//     extended only: varint kind (4 and up: kGeneration, kStatus, ...)
 //     zz time - previous record's time (the first: - base_time)
 //     varint key (string index)
 //     kCheck only: varint channel+1, purpose+1, limit+1 (0: none),
 //                  u8 code (bit 7: a balance follows, as zz change from
 //                  the key's previous balance in the block, from 0 first)
+//     extended only: varint channel+1, limit+1 (0: none), varint text
+//                  length, text bytes (not interned: a config's YAML)
 //     [zz cost] [varint subject index] [u64 id hash] [zz hold_ms] [zz wait_ms]
+// Kinds 1-3 fit the two flag bits; later kinds are extended, so blocks
+// written before they existed decode unchanged (a reader older than a kind
+// reports the block holding it as damaged: "unknown record kind 0").
 // Strings are interned per block, so every block decodes on its own: a
 // damaged block costs its own records only.
 // Thread-safety: BlockEncoder and DecodedBlock are not thread-safe (one owner).
@@ -37,6 +43,8 @@ class BlockEncoder {
   // the writer's side, never a worker's.
   void add(const CallRecord& r);
   size_t count() const { return count_; }
+  // The earliest and latest time added (a block is in time order within
+  // each config generation, not across a generation's mark).
   Nanos first_time() const { return first_time_; }
   Nanos last_time() const { return last_time_; }
   // The raw block of every record added since clear(), into `out`.

@@ -16,6 +16,7 @@ CallLog::CallLog(CallLogOptions options, int workers, files::FileSystem& fs)
   sample_threshold_ = clamped >= 1.0 ? UINT64_MAX : static_cast<uint64_t>(std::ldexp(clamped, 64));
   for (int i = 0; i <= workers; ++i) buffers_.push_back(std::make_unique<WorkerBuffer>(options_.buffer_bytes));
   release_at_.resize(buffers_.size());
+  max_held_ = buffers_.size() * (buffers_.front()->capacity() / 64);  // an entry takes at least 64 bytes
 }
 
 CallLog::~CallLog() {
@@ -55,6 +56,30 @@ std::expected<void, std::string> CallLog::open() {
 void CallLog::record_admin(const CallRecord& r) {
   std::lock_guard lock(admin_mutex_);
   buffers_.back()->append(r);
+}
+
+void CallLog::mark_generation(uint32_t generation, Nanos now, std::string config_file, std::string config_text) {
+  std::lock_guard lock(marks_mutex_);
+  marks_.push_back({generation, now, std::move(config_file), std::move(config_text), false});
+}
+
+void CallLog::generation_drained(uint32_t generation) {
+  std::lock_guard lock(marks_mutex_);
+  for (Mark& m : marks_)
+    if (m.generation <= generation) m.drained = true;
+}
+
+void CallLog::hold(const CallRecord& r, std::deque<Held>& into) {
+  Held& h = into.emplace_back();  // a deque never moves its elements: the views stay valid
+  h.record = r;
+  h.record.text = {};
+  h.strings.reserve(r.key.size() + r.channel.size() + r.purpose.size() + r.limit.size());
+  h.strings.append(r.key).append(r.channel).append(r.purpose).append(r.limit);
+  const char* p = h.strings.data();
+  for (std::string_view* v : {&h.record.key, &h.record.channel, &h.record.purpose, &h.record.limit}) {
+    *v = std::string_view(p, v->size());
+    p += v->size();
+  }
 }
 
 void CallLog::fail(std::string error) {
@@ -133,19 +158,77 @@ void CallLog::enforce_max_bytes() {
 }
 
 size_t CallLog::flush(Nanos now) {
+  // The marks due now (drained, in order) and the oldest still draining,
+  // whose generation and later ones are held (header, "Generations").
+  std::vector<Mark> due;
+  bool draining = false;
+  uint32_t draining_generation = 0;
+  {
+    std::lock_guard lock(marks_mutex_);
+    while (!marks_.empty() && (marks_.front().drained || all_drained_)) {
+      due.push_back(std::move(marks_.front()));
+      marks_.pop_front();
+    }
+    if (!marks_.empty()) {
+      draining = true;
+      draining_generation = marks_.front().generation;
+    }
+  }
+  // Held records are bounded by what the rings themselves hold: past that
+  // the rings are left to fill (and drop, counted) until the mark is due.
+  const bool collect = !draining || held_.size() < max_held_;
   staged_.clear();
-  for (size_t i = 0; i < buffers_.size(); ++i) release_at_[i] = buffers_[i]->collect(staged_);
+  if (collect)
+    for (size_t i = 0; i < buffers_.size(); ++i) release_at_[i] = buffers_[i]->collect(staged_);
   const bool aged = segment_.fd >= 0 && now - segment_opened_ >= options_.segment_age;
-  if (staged_.empty()) {
+  if (staged_.empty() && held_.empty() && due.empty()) {
     if (aged) close_segment();
     return 0;
   }
-  std::stable_sort(staged_.begin(), staged_.end(),
-                   [](const CallRecord& a, const CallRecord& b) { return a.time < b.time; });
+  const uint32_t base = written_generation_;  // also restored if this block is lost
+  for (CallRecord& r : staged_)
+    r.generation = base + static_cast<uint8_t>(static_cast<uint8_t>(r.generation) - static_cast<uint8_t>(base));
+  std::deque<Held> held = std::move(held_);  // older than anything collected now; freed after encoding
+  held_.clear();
+  if (!held.empty()) {
+    std::vector<CallRecord> earlier;
+    earlier.reserve(held.size() + staged_.size());
+    for (const Held& h : held) earlier.push_back(h.record);
+    earlier.insert(earlier.end(), staged_.begin(), staged_.end());
+    staged_.swap(earlier);
+  }
+  std::stable_sort(staged_.begin(), staged_.end(), [](const CallRecord& a, const CallRecord& b) {
+    return a.generation != b.generation ? a.generation < b.generation : a.time < b.time;
+  });
   encoder_.clear();
-  for (const CallRecord& r : staged_) encoder_.add(r);
-  const size_t n = staged_.size();
-  for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i]->release(release_at_[i]);  // copied into the encoder
+  size_t next_mark = 0;
+  auto add_mark = [&](const Mark& m) {
+    CallRecord r;
+    r.kind = RecordKind::kGeneration;
+    r.time = m.time;
+    r.key = m.file;
+    r.text = m.text;
+    r.cost = m.generation;
+    r.allowed = true;
+    encoder_.add(r);
+    written_generation_ = m.generation;
+  };
+  for (const CallRecord& r : staged_) {
+    while (next_mark < due.size() && due[next_mark].generation <= r.generation) add_mark(due[next_mark++]);
+    if (draining && r.generation >= draining_generation) {
+      hold(r, held_);
+    } else {
+      encoder_.add(r);
+    }
+  }
+  while (next_mark < due.size()) add_mark(due[next_mark++]);
+  const size_t n = encoder_.count();
+  if (collect)
+    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i]->release(release_at_[i]);  // copied or held
+  if (n == 0) {  // everything waits for its generation's mark
+    if (aged) close_segment();
+    return 0;
+  }
   encoder_.finish(raw_);
   frame_.clear();
   bool written = false;
@@ -169,6 +252,16 @@ size_t CallLog::flush(Nanos now) {
     } else {
       stats_.dropped_write += n;
     }
+  }
+  if (!written && !due.empty()) {
+    // The records are lost (counted), but a lost mark would let later
+    // records replay under the wrong config: the marks go out again first.
+    std::lock_guard lock(marks_mutex_);
+    for (auto it = due.rbegin(); it != due.rend(); ++it) {
+      it->drained = true;
+      marks_.push_front(std::move(*it));
+    }
+    written_generation_ = base;
   }
   enforce_max_bytes();
   return written ? n : 0;
@@ -195,6 +288,10 @@ void CallLog::stop(Nanos now) {
     }
     wake_.notify_all();
     thread_.join();
+  }
+  {
+    std::lock_guard lock(marks_mutex_);
+    all_drained_ = true;  // the workers are gone: nothing older can arrive
   }
   flush(now);
   close_segment();

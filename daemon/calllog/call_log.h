@@ -14,9 +14,48 @@
 // Failure: a full buffer (the writer fell behind) or a failed write (full
 // or failing disk) drops the records and counts them (stats(), INFO
 // calllog); decisions never wait for the log and never fail because of it.
+// A generation mark in a block that could not be written goes out again
+// with the next block (its generation's records would otherwise replay
+// under the config before it).
+//
+// Generations — which config decided a record
+// --------------------------------------------
+// Replay follows the configs the daemon ran (README, "Determinism check"):
+// mark_generation() queues a kGeneration record (number, config file, YAML)
+// at start and at every successful reload, and every CHECK/SETTLE record
+// carries the generation of the engine that decided it (CallRecord::
+// generation, from Engine::options()). The promise: in the log, every
+// record decided under generation g comes after g's mark and before g+1's.
+// The race: a reload publishes the new engine on the control thread while
+// workers are mid-batch; a worker that loaded the old engine before the
+// switch may decide and append (to its own ring) after the switch, and its
+// record's time (read at batch start) says nothing about which engine it
+// used. Neither time nor ring position can split the generations — only
+// the tag can: a worker loads the engine pointer with acquire from one
+// atomic, so within one ring tags never decrease. The writer therefore
+// (1) widens each 8-bit tag against the last mark written (at most 255
+// reloads may wait to drain), (2) orders a flush by (generation, time),
+// writing a due mark before the first record of its generation, and
+// (3) writes g's mark only once generation_drained(g) said no record of an
+// older generation can still arrive; records of g (and later) collected
+// before that are copied aside and held, in order, for a later flush. The
+// daemon calls generation_drained(g) from a Reclaimer deleter retired after
+// the switch: it runs only once every worker batch that could hold the old
+// engine has ended, and a worker records inside its batch, so by then every
+// older record is in a ring (release by the worker's append and batch
+// exit, acquire by the reclaimer and by this writer). stop() (workers
+// gone) treats every mark as drained. The daemon's control loop runs the
+// Reclaimer once a table.sweep_interval (1 s by default), so up to that
+// much new-generation traffic is held after a reload: at most as many
+// records as the rings can hold, past which the rings are left to fill
+// (and drop, counted) until the mark is written. Admin records (RECHARGE, status,
+// reset, monitor actions) carry the generation in force when they were
+// applied. Records of a generation with no pending mark (a log without
+// marks: tests, tools) are written at once.
 //
 // Thread-safety: record() from worker `worker` only (one producer per
-// buffer); record_admin() from any thread; flush() from one thread at a
+// buffer); record_admin(), mark_generation() and generation_drained() from
+// any thread; flush() from one thread at a
 // time (the writer thread once start()ed, else the caller: tests); stats()
 // from any thread. Ownership: owns its buffers, thread and open segment;
 // borrows the FileSystem, which must outlive it.
@@ -81,8 +120,18 @@ class CallLog {
   void record(int worker, const CallRecord& r) {
     if (sample_all_ || sampled(r.key)) buffers_[static_cast<size_t>(worker)]->append(r);
   }
+  // The same for a record that belongs to no key (a hold expiry): always kept.
+  void record_unsampled(int worker, const CallRecord& r) { buffers_[static_cast<size_t>(worker)]->append(r); }
   // An admin record (RECHARGE). Any thread; takes the admin buffer's mutex.
   void record_admin(const CallRecord& r);
+
+  // Queues generation `generation`'s mark (written by a later flush, see
+  // "Generations"): the config file's path and YAML as loaded, at `now`.
+  // Any thread; generations are marked in increasing order.
+  void mark_generation(uint32_t generation, Nanos now, std::string config_file, std::string config_text);
+  // No record of a generation older than `generation` can still be appended:
+  // its mark (and those before it) may be written. Any thread.
+  void generation_drained(uint32_t generation);
 
   // Drains, encodes, compresses and writes what the buffers hold; rotates
   // and applies retention. Returns the records written. See thread-safety.
@@ -111,10 +160,31 @@ class CallLog {
   std::vector<std::unique_ptr<WorkerBuffer>> buffers_;  // [workers] is the admin buffer
   std::mutex admin_mutex_;
 
+  struct Mark {
+    uint32_t generation = 0;
+    Nanos time = 0;
+    std::string file;
+    std::string text;
+    bool drained = false;
+  };
+  std::mutex marks_mutex_;
+  std::deque<Mark> marks_;  // queued, oldest first (under marks_mutex_)
+  bool all_drained_ = false;  // stop(): no worker remains (under marks_mutex_)
+  // A record held for a later flush (its generation's mark is not due), with
+  // its strings copied: the ring's bytes are released.
+  struct Held {
+    CallRecord record;
+    std::string strings;
+  };
+  void hold(const CallRecord& r, std::deque<Held>& into);
+
   // Writer state (flush()'s thread only).
   BlockEncoder encoder_;
   std::vector<CallRecord> staged_;
   std::vector<uint64_t> release_at_;
+  std::deque<Held> held_;
+  size_t max_held_ = 0;  // held_ past this: the rings are not drained until the mark is due
+  uint32_t written_generation_ = 0;  // the last mark written (0 before any)
   std::string raw_;
   std::string frame_;
   files::FileHandle segment_;

@@ -1,5 +1,7 @@
 // One entry of the call log (README, "Call log and tollgate-replay"): a CHECK
-// as it was decided, a SETTLE of a hold, or an admin RECHARGE. Strings are
+// as it was decided, a SETTLE of a hold, an admin RECHARGE, a config
+// generation's mark, or an admin change that alters decisions (status,
+// counter reset, monitor action). Strings are
 // views (into a worker buffer, a decoded block or the caller's input): a
 // CallRecord owns nothing and is only valid as long as what it points into.
 // Plain value type; thread-compatible.
@@ -18,7 +20,16 @@ enum class RecordKind : uint8_t {
   kCheck = 1,     // a CHECK (PEEK is not logged)
   kSettle = 2,    // SETTLE <key> <id> COMMIT|CANCEL that found an open hold
   kRecharge = 3,  // RECHARGE <key> <amount>: cost = amount in minor units, id_hash = payment id's hash
+  // Kinds from here on are stored as "extended" kinds (calllog/block_codec.h);
+  // segments written before them read as before.
+  kGeneration = 4,  // a config generation starts: cost = its number, key = the config file, text = its YAML
+  kStatus = 5,      // SUSPEND/RESUME/TERMINATE: key = contract, cost = the ContractStatus override
+  kReset = 6,       // RESET: key = the key, limit = the limit (empty: every limit)
+  kAction = 7,      // a monitor action put in force (allowed) or lifted: key = contract, cost =
+                    // MonitorActionKind, limit = the monitor, channel = the channel blocked
+  kExpire = 8,      // a worker's hold timer settled expired holds: cost = how many (at most; earliest first)
 };
+inline constexpr uint8_t kLastRecordKind = 8;
 
 struct CallRecord {
   RecordKind kind = RecordKind::kCheck;
@@ -39,6 +50,11 @@ struct CallRecord {
   Code code = Code::kUnknown;
   std::string_view limit;  // the deciding limit; empty when none
   int64_t balance = -1;    // kCheck: the live decision's balance (minor units); -1 without pricing
+  std::string_view text;   // kGeneration: the config's YAML (written by the writer, never through a worker's buffer)
+  // Not stored: the config generation of the engine that decided the record
+  // (EngineOptions::generation), which places it after that generation's
+  // mark (calllog/call_log.h, "Generations"). Decoded records carry 0.
+  uint32_t generation = 0;
 };
 
 // The hash a SUBJECT or an ID is logged as (xxh3, never 0: 0 means "none").

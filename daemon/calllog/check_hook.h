@@ -1,6 +1,8 @@
 // The one hook on the decision path: what a decided CHECK (RESP or HTTP) or
 // an applied SETTLE adds to the call log. Inline, allocation-free: two
 // hashes (SUBJECT and ID, only when given) and a copy into the worker's ring.
+// `generation` is the deciding engine's (Engine::options().generation): it
+// places the record after that config generation's mark (call_log.h).
 // Thread-safety: the calling worker's thread (CallLog::record).
 #pragma once
 
@@ -9,7 +11,8 @@
 
 namespace tollgate::calllog {
 
-inline void record_check(CallLog* log, int worker, Nanos now, const CheckRequest& request, const Decision& d) {
+inline void record_check(CallLog* log, int worker, Nanos now, const CheckRequest& request, const Decision& d,
+                         uint32_t generation = 0) {
   if (log == nullptr) return;
   CallRecord r;
   r.kind = RecordKind::kCheck;
@@ -26,11 +29,12 @@ inline void record_check(CallLog* log, int worker, Nanos now, const CheckRequest
   r.code = d.code;
   r.limit = d.limit;
   r.balance = d.balance;
+  r.generation = generation;
   log->record(worker, r);
 }
 
 inline void record_settle(CallLog* log, int worker, Nanos now, std::string_view key, std::string_view id,
-                          bool commit) {
+                          bool commit, uint32_t generation = 0) {
   if (log == nullptr) return;
   CallRecord r;
   r.kind = RecordKind::kSettle;
@@ -38,7 +42,23 @@ inline void record_settle(CallLog* log, int worker, Nanos now, std::string_view 
   r.key = key;
   r.id_hash = log_hash(id);
   r.allowed = commit;
+  r.generation = generation;
   log->record(worker, r);
+}
+
+// A worker's hold timer expired `count` holds at `now` (none: nothing is
+// recorded). Live, when a hold expires is the timer's choice, not the
+// deadline's: replay repeats it at this instant rather than at the deadline,
+// so a call between the two is decided as it was (README, "Determinism
+// check"). Never sampled out: it belongs to no key.
+inline void record_expiry(CallLog* log, int worker, Nanos now, size_t count, uint32_t generation) {
+  if (log == nullptr || count == 0) return;
+  CallRecord r;
+  r.kind = RecordKind::kExpire;
+  r.time = now;
+  r.cost = static_cast<int64_t>(count);
+  r.generation = generation;
+  log->record_unsampled(worker, r);
 }
 
 }  // namespace tollgate::calllog

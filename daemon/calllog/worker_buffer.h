@@ -91,13 +91,13 @@ class WorkerBuffer {
     uint8_t kind = 0;   // 0: padding
     uint8_t code = 0;
     uint8_t allowed = 0;
-    uint8_t reserved = 0;
+    uint8_t generation = 0;  // CallRecord::generation's low 8 bits (the writer widens it)
     uint16_t key_len = 0, channel_len = 0, purpose_len = 0, limit_len = 0;
     int64_t time = 0, cost = 0, hold_ms = 0, wait_ms = 0, balance = -1;
     uint64_t subject_hash = 0, id_hash = 0;
   };
   static_assert(sizeof(Header) % 8 == 0);
-  static constexpr size_t kPrefix = 8;  // size, kind, code, allowed, reserved
+  static constexpr size_t kPrefix = 8;  // size, kind, code, allowed, generation
 
   static size_t clamp(size_t n) { return n > 0xffff ? 0xffff : n; }
   static size_t entry_size(const CallRecord& r) {
@@ -111,6 +111,7 @@ class WorkerBuffer {
     h.kind = static_cast<uint8_t>(r.kind);
     h.code = static_cast<uint8_t>(r.code);
     h.allowed = r.allowed ? 1 : 0;
+    h.generation = static_cast<uint8_t>(r.generation);
     h.key_len = static_cast<uint16_t>(clamp(r.key.size()));
     h.channel_len = static_cast<uint16_t>(clamp(r.channel.size()));
     h.purpose_len = static_cast<uint16_t>(clamp(r.purpose.size()));
@@ -137,6 +138,7 @@ class WorkerBuffer {
     r.kind = static_cast<RecordKind>(h.kind);
     r.code = static_cast<Code>(h.code);
     r.allowed = h.allowed != 0;
+    r.generation = h.generation;
     r.time = h.time;
     r.cost = h.cost;
     r.hold_ms = h.hold_ms;

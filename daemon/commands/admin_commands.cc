@@ -92,6 +92,7 @@ void recharge_command(CommandContext& ctx) {
     rec.cost = parse_int64(ctx.args[2]).value_or(0);
     rec.id_hash = calllog::log_hash(ctx.args[3]);
     rec.allowed = true;
+    rec.generation = ctx.service.engine().options().generation;  // calllog/call_log.h, "Generations"
     log->record_admin(rec);
   }
   ctx.out.array(3);

@@ -97,7 +97,8 @@ void check_command(CommandContext& ctx) {
     return ctx.out.error("ERR HOLD needs a contract key (holds count against a contract's concurrency limits)");
   }
   Decision d = engine.check(*req, ctx.session.now, ctx.session.worker);
-  calllog::record_check(ctx.data->call_log(), ctx.session.worker, ctx.session.now, *req, d);
+  calllog::record_check(ctx.data->call_log(), ctx.session.worker, ctx.session.now, *req, d,
+                        engine.options().generation);
   account_check(ctx, d);
   write_decision(ctx.out, d);
 }
@@ -124,8 +125,11 @@ void settle_command(CommandContext& ctx) {
     return ctx.out.error("ERR ID must be 1 to 256 bytes");
   WorkerMetrics& m = ctx.service.metrics(ctx.session.worker);
   WorkerMetrics::bump(m.settles);
-  bool applied = ctx.service.engine().settle(ctx.args[1], ctx.args[2], commit, ctx.session.now);
-  if (applied) calllog::record_settle(ctx.data->call_log(), ctx.session.worker, ctx.session.now, ctx.args[1], ctx.args[2], commit);
+  Engine& engine = ctx.service.engine();
+  bool applied = engine.settle(ctx.args[1], ctx.args[2], commit, ctx.session.now);
+  if (applied)
+    calllog::record_settle(ctx.data->call_log(), ctx.session.worker, ctx.session.now, ctx.args[1], ctx.args[2], commit,
+                           engine.options().generation);
   // durability strict: a settlement (a CANCEL's refund above all) is
   // acknowledged once durable, like the charge it settles.
   if (applied) ctx.data->hold_until_durable(ctx.session);

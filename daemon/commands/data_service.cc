@@ -1,5 +1,7 @@
 #include "commands/data_service.h"
 
+#include "calllog/check_hook.h"
+
 namespace tollgate {
 
 DataService::DataService(Engine& engine, const Clock& clock, Reclaimer& reclaimer, int workers, ServiceInfo info)
@@ -71,7 +73,10 @@ void DataService::prefetch(std::string_view input) {
 Nanos DataService::next_deadline(int worker) { return engine().next_hold_expiry(worker, worker_now(worker)); }
 
 void DataService::on_deadline(int worker) {
-  size_t n = engine().expire_holds(worker, worker_now(worker));
+  Engine& e = engine();
+  const Nanos now = worker_now(worker);
+  size_t n = e.expire_holds(worker, now);
+  calllog::record_expiry(call_log_, worker, now, n, e.options().generation);
   WorkerMetrics::bump(metrics(worker).holds_expired, n);
 }
 

@@ -263,6 +263,11 @@ struct FleetConfig {
 
 struct Config {
   std::string file;  // where it was loaded from, for messages
+  // The YAML as read by load_config_file (empty from parse_config): what the
+  // call log stores at each config generation, for tollgate-replay to
+  // rebuild exactly this configuration. The file includes no other file
+  // that decides calls (server.requirepass_file only sets the password).
+  std::string text;
   // A config with no contracts and no key classes is refused unless this is
   // true: an empty or truncated file must not silently drop every contract.
   bool allow_empty = false;

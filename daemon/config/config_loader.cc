@@ -491,7 +491,9 @@ std::expected<Config, std::vector<ConfigError>> load_config_file(const std::stri
   }
   if (got > kMaxConfigFileBytes) return too_big();
   text.resize(got);
-  return parse_config(text, path, config_base_dir(path));
+  auto config = parse_config(text, path, config_base_dir(path));
+  if (config) config->text = std::move(text);
+  return config;
 }
 
 }  // namespace tollgate

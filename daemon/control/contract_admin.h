@@ -85,6 +85,11 @@ class ContractAdmin {
     on_clear_ = std::move(on_clear);
   }
 
+  // Told of every mutation once applied (under the same exclusive() as the
+  // apply, so in apply order): the call log records those that change
+  // decisions (calllog/admin_hook.h). Set before the admin socket serves.
+  void set_on_applied(std::function<void(const AdminRecord&)> on_applied) { on_applied_ = std::move(on_applied); }
+
   // CONTRACT: every fact about a contract, as field/value pairs.
   std::expected<Fields, AdminError> describe(std::string_view key, Nanos now);
   // LEDGER: money entries after `since_seq`, oldest first (debits flushed first).
@@ -115,6 +120,7 @@ class ContractAdmin {
   DurabilityHook* hook_ = nullptr;
   std::mutex memory_mutex_;  // exclusive() without a hook
   std::function<void(std::string_view, std::string_view, Nanos)> on_clear_;
+  std::function<void(const AdminRecord&)> on_applied_;
 };
 
 // ISO-8601 with offset in `zone` (e.g. 2027-06-30T00:00:00+08:00).

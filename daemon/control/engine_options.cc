@@ -62,4 +62,18 @@ EngineOptions engine_options_from(const Config& config, int workers) {
   return o;
 }
 
+std::expected<std::unique_ptr<Engine>, std::vector<std::string>> engine_for_reload(const EngineOptions& options,
+                                                                                     Reclaimer& reclaimer, Nanos now,
+                                                                                     RuntimeState& state,
+                                                                                     Engine& running) {
+  return Engine::create(options, reclaimer, now, state, &running);
+}
+
+void retire_engine(Reclaimer& reclaimer, std::function<Engine&()> current, Engine* old, Nanos now) {
+  reclaimer.retire([current = std::move(current), old, now] {
+    current().adopt_entries(now);
+    delete old;
+  });
+}
+
 }  // namespace tollgate

@@ -151,7 +151,9 @@ ReloadResult Reloader::reload(Nanos now) {
     return reject(std::move(errors));
   }
   Engine* old = current_.load(std::memory_order_acquire);
-  auto engine = Engine::create(engine_options_from(*next, workers_), reclaimer_, now, state_, old);
+  EngineOptions options = engine_options_from(*next, workers_);
+  options.generation = static_cast<uint32_t>(reloads_.load(std::memory_order_relaxed) + 1);  // 0: the first engine
+  auto engine = engine_for_reload(options, reclaimer_, now, state_, *old);
   if (!engine) {
     std::vector<std::string> errors;
     for (const auto& e : engine.error()) errors.push_back(fmt::format("{}: {}", config_path_, e));
@@ -163,10 +165,8 @@ ReloadResult Reloader::reload(Nanos now) {
   current_.store(fresh, std::memory_order_release);
   for (const Subscriber& publish : subscribers_) publish(fresh);
   for (const ConfigSubscriber& publish : config_subscribers_) publish(*next, fresh);
-  reclaimer_.retire([this, old, now] {
-    current().adopt_entries(now);
-    delete old;
-  });
+  for (const GenerationSubscriber& publish : generation_subscribers_) publish(*next, fresh, now);
+  retire_engine(reclaimer_, [this]() -> Engine& { return current(); }, old, now);
   running_ = std::move(*next);
   reloads_.fetch_add(1, std::memory_order_relaxed);
   result.ok = true;

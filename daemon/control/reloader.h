@@ -93,6 +93,12 @@ class Reloader {
   // (a front's own mapping, e.g. `envoy:`). Valid during the call only.
   using ConfigSubscriber = std::function<void(const Config&, Engine*)>;
   void add_config_subscriber(ConfigSubscriber subscriber) { config_subscribers_.push_back(std::move(subscriber)); }
+  // The same, also handed the reload's `now` (the instant the new engine was
+  // built at): the call log marks the generation with it.
+  using GenerationSubscriber = std::function<void(const Config&, Engine*, Nanos)>;
+  void add_generation_subscriber(GenerationSubscriber subscriber) {
+    generation_subscribers_.push_back(std::move(subscriber));
+  }
 
   // Makes the calling thread (the one that runs `loop`) the only one that
   // reloads, and serves request_reload() from other threads on `loop`, with
@@ -129,6 +135,7 @@ class Reloader {
   int workers_;
   std::vector<Subscriber> subscribers_;
   std::vector<ConfigSubscriber> config_subscribers_;
+  std::vector<GenerationSubscriber> generation_subscribers_;
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};

@@ -892,15 +892,16 @@ bool Engine::settle(std::string_view key, std::string_view id, bool commit, Nano
   return true;
 }
 
-size_t Engine::expire_holds(int worker, Nanos now) {
+size_t Engine::expire_holds(int worker, Nanos now, size_t max) {
   size_t n = 0;
   HoldCharge charge;
-  for (;;) {
+  while (n < max) {
     HoldTable::Settling settling(holds_);
     if (!holds_.pop_expired(worker, now, charge, &settling)) return n;
     apply_settlement(charge, charge.commit_on_expiry, now);
     ++n;
   }
+  return n;
 }
 
 // COMMIT keeps the charge; CANCEL gives every charged limit its units back

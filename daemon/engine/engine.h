@@ -61,6 +61,10 @@ struct EngineOptions {
   int workers = 1;             // threads that create holds (each keeps an expiry heap)
   // A store saves changed keys: log each entry a call changes (RuntimeState::dirty_log).
   bool track_changes = false;
+  // The config generation this engine decides under: 0 at start, n after the
+  // n-th successful reload. The call log tags each record with it
+  // (calllog/call_log.h, "Generations"); the engine itself ignores it.
+  uint32_t generation = 0;
 
   // What compile_policy takes from these options (views into them).
   PolicyDefaults policy_defaults() const { return {timezone, idle_timeout, shadow_mode}; }
@@ -199,9 +203,11 @@ class Engine {
   // SETTLE: makes a hold final (commit) or gives back everything it took
   // (cancel). False when there is no open hold for (key, id). Thread-safe.
   bool settle(std::string_view key, std::string_view id, bool commit, Nanos now);
-  // Settles `worker`'s expired holds by their contract's hold_timeout; returns
-  // how many. Owner thread. next_hold_expiry: INT64_MAX when none.
-  size_t expire_holds(int worker, Nanos now);
+  // Settles `worker`'s expired holds by their contract's hold_timeout, at
+  // most `max` of them (earliest deadline first; tollgate-replay repeats a
+  // recorded expiry this way); returns how many. Owner thread.
+  // next_hold_expiry: INT64_MAX when none.
+  size_t expire_holds(int worker, Nanos now, size_t max = SIZE_MAX);
   // With `now`, a clock step's hold counts as due now (HoldTable::kMaxHoldSpan).
   Nanos next_hold_expiry(int worker, Nanos now = INT64_MIN) { return holds_.next_expiry(worker, now); }
   const HoldTable& holds() const { return holds_; }

@@ -6,10 +6,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+
+#include "calllog/call_log.h"
+#include "calllog/segment.h"
 
 #include "daemon_harness.h"
+#include "support/eventually.h"
 
 namespace tollgate::testing {
 namespace {
@@ -38,9 +45,13 @@ call_log:
 )";
 }
 
-// Runs tollgate-replay and parses its --json report.
+// Runs tollgate-replay and parses its --json report; an empty config path
+// follows the log's recorded config generations.
 nlohmann::json replay(const std::string& config_path, const std::string& log_dir, std::string& output) {
-  const int rc = Daemon::run_tool({kReplay, "--config", config_path, "--log", log_dir, "--json"}, output);
+  const int rc =
+      config_path.empty()
+          ? Daemon::run_tool({kReplay, "--log", log_dir, "--json"}, output)
+          : Daemon::run_tool({kReplay, "--config", config_path, "--log", log_dir, "--json"}, output);
   EXPECT_EQ(rc, 0) << output;
   const size_t start = output.find('{');
   if (rc != 0 || start == std::string::npos) return {};
@@ -128,6 +139,205 @@ TEST(CallLogReplay, EmptyLogSaysSo) {
   std::string output;
   EXPECT_EQ(Daemon::run_tool({kReplay, "--config", dir.file("c.yaml"), "--log", dir.path()}, output), 1);
   EXPECT_NE(output.find("no call-log segments"), std::string::npos) << output;
+}
+
+// The determinism run's config: a priced contract with three limit types
+// and a concurrency limit for its holds, a contract whose monthly quota
+// the reload changes (6 → 9), and one whose monitor blocks a channel.
+std::string determinism_config(int globex_monthly) {
+  return R"(
+pricing:
+  ladder:
+    - { prepay_from: 2000, unit_price: 5 }
+    - { prepay_from: 0,    unit_price: 10 }
+contracts:
+  acme:
+    pricing: ladder
+    hold_timeout: cancel
+    limits:
+      - { name: burst,    type: token_bucket,   rate: 1, per: 1h, burst: 14 }
+      - { name: per_day,  type: sliding_window, limit: 40, window: 1d }
+      - { name: inflight, type: concurrency,    limit: 2 }
+  globex:
+    limits:
+      - { name: monthly, type: quota,        limit: )" +
+         std::to_string(globex_monthly) + R"(, period: month }
+      - { name: burst,   type: token_bucket, rate: 1, per: 1h, burst: 20 }
+  initech:
+    channels: [web, batch]
+    monitors:
+      - name: web-volume
+        kind: volume
+        per: channel
+        period: hour
+        above: 5
+        actions:
+          - { do: block_channel, for: 1h }
+call_log:
+  dir: calls
+  flush_interval: 20ms
+)";
+}
+
+// Verifies the determinism check (issue 14 §2): a live run with a token
+// bucket, a sliding window, a calendar quota and a concurrency limit; holds
+// committed, cancelled and one left to expire (its slot refused a call until
+// the live timer expired it); a price ladder fed by RECHARGE (one payment id
+// repeated); an ID retried; SUSPEND/RESUME; and a reload in the middle that
+// raises globex's monthly quota; and a monitor's channel block put in force
+// by its tick and lifted by MONITOR CLEAR. Replayed following the log's
+// generations, every recorded decision comes back (0 flips both ways, money
+// delta 0); replayed through the first config as a candidate, exactly the 3
+// globex calls the reload let through flip to QUOTA, and the recorded monitor
+// action is ignored.
+TEST(CallLogReplay, FollowingGenerationsReproducesEveryDecision) {
+  Daemon d(determinism_config(6));
+  ASSERT_TRUE(d.wait_ready());
+  Client c = d.connect();
+  Client admin = d.connect_admin();
+  int calls = 0, settles = 0;
+  auto check = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "CHECK");
+    Reply r = command(c.get(), args);
+    EXPECT_EQ(r->type, REDIS_REPLY_ARRAY) << (r->type == REDIS_REPLY_ERROR ? r->str : "");
+    ++calls;
+    return r->type == REDIS_REPLY_ARRAY ? static_cast<int>(r->element[0]->integer) : -1;
+  };
+  auto settle = [&](const std::string& id, const char* outcome) {
+    ++settles;
+    return command(c.get(), {"SETTLE", "acme", id, outcome})->integer;
+  };
+  // Money: 1000 at 10 a call, then 3000 at the ladder's 5; pay-1 again is a repeat.
+  ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "1000", "pay-1"})->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "3000", "pay-2"})->element[1]->integer, 5);
+  ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "1000", "pay-1"})->type, REDIS_REPLY_ARRAY);
+  // Holds: committed, cancelled, and one that expires while two are open.
+  ASSERT_EQ(check({"acme", "ID", "h1", "HOLD", "60000"}), 1);
+  ASSERT_EQ(settle("h1", "COMMIT"), 1);
+  ASSERT_EQ(check({"acme", "ID", "h2", "HOLD", "60000"}), 1);
+  ASSERT_EQ(settle("h2", "CANCEL"), 1);
+  ASSERT_EQ(check({"acme", "ID", "h3", "HOLD", "150"}), 1);
+  ASSERT_EQ(check({"acme", "ID", "h4", "HOLD", "60000"}), 1);
+  ASSERT_EQ(check({"acme", "ID", "h5", "HOLD", "60000"}), 0);  // CONCURRENCY: h3 and h4 are open
+  ASSERT_TRUE(eventually([&] { return fields(admin.get(), {"CONTRACT", "acme"})["open_holds"] == "1"; }, 10000))
+      << "h3 never expired";
+  ASSERT_EQ(check({"acme", "ID", "h6", "HOLD", "60000"}), 1);  // h3's slot is free again
+  ASSERT_EQ(settle("h4", "COMMIT"), 1);
+  ASSERT_EQ(settle("h6", "CANCEL"), 1);
+  // An ID retried: the second CHECK replays the first reply, charging once.
+  ASSERT_EQ(check({"acme", "ID", "x1"}), 1);
+  ASSERT_EQ(check({"acme", "ID", "x1"}), 1);
+  int acme_allowed = 0;
+  for (int i = 0; i < 12; ++i) acme_allowed += check({"acme", "SUBJECT", "user" + std::to_string(i % 3)});
+  EXPECT_LT(acme_allowed, 12);  // the bucket (14) ran out: some denials are recorded too
+  int globex_allowed = 0;
+  for (int i = 0; i < 8; ++i) globex_allowed += check({"globex"});
+  ASSERT_EQ(globex_allowed, 6);
+  // A monitor action: 6 calls on web cross `above: 5`; its tick (about once a
+  // second) blocks web; polled with a deadline, every poll recorded.
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(check({"initech", "CHANNEL", "web"}), 1);
+  const auto polling = std::chrono::steady_clock::now();
+  while (check({"initech", "CHANNEL", "web"}) != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now() - polling, std::chrono::seconds(5)) << "the monitor never blocked web";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition, with a deadline
+  }
+  ASSERT_EQ(check({"initech", "CHANNEL", "batch"}), 1);
+  ASSERT_EQ(command(admin.get(), {"MONITOR", "CLEAR", "initech"})->integer, 1);
+  ASSERT_EQ(check({"initech", "CHANNEL", "web"}), 1);
+  // SUSPEND/RESUME: denied SUSPENDED between them.
+  ASSERT_EQ(std::string(command(admin.get(), {"SUSPEND", "acme", "audit"})->str), "OK");
+  ASSERT_EQ(check({"acme"}), 0);
+  ASSERT_EQ(check({"globex"}), 0);  // still QUOTA
+  ASSERT_EQ(std::string(command(admin.get(), {"RESUME", "acme"})->str), "OK");
+  // The reload: globex's quota 6 → 9; the counters carry over.
+  d.rewrite_config(determinism_config(9));
+  Reply reloaded = command(admin.get(), {"RELOAD"});
+  ASSERT_NE(reloaded->type, REDIS_REPLY_ERROR) << reloaded->str;
+  int globex_after = 0;
+  for (int i = 0; i < 5; ++i) globex_after += check({"globex"});
+  ASSERT_EQ(globex_after, 3);
+  for (int i = 0; i < 3; ++i) check({"acme", "COST", "2"});
+  ASSERT_EQ(d.stop(), 0);
+
+  const std::string log_dir = d.dir().file("calls");
+  std::string output;
+  nlohmann::json live = replay("", log_dir, output);
+  ASSERT_TRUE(live.is_object()) << output;
+  EXPECT_EQ(live["calls"], calls) << output;
+  EXPECT_EQ(live["settles"], settles) << output;
+  EXPECT_EQ(live["recharges"], 3) << output;
+  EXPECT_EQ(live["generations"], 2) << output;
+  EXPECT_EQ(live["admin_changes"], 2) << output;
+  EXPECT_EQ(live["monitor_actions_applied"], 2) << output;  // put in force, cleared
+  EXPECT_EQ(live["holds_expired"], 1) << output;             // h3, where its timer expired it
+  EXPECT_EQ(live["allowed_to_denied"], 0) << output;
+  EXPECT_EQ(live["denied_to_allowed"], 0) << output;
+  EXPECT_EQ(live["money_delta_minor"], 0) << output;
+  EXPECT_TRUE(live["problems"].empty()) << output;
+  for (const char* key : {"acme", "globex", "initech"}) {
+    EXPECT_EQ(live["contracts"][key]["allowed_live"], live["contracts"][key]["allowed_candidate"]) << key;
+  }
+  EXPECT_GT(live["contracts"]["acme"]["live_charged_minor"].get<int64_t>(), 0) << output;
+
+  // The first config as a candidate for the whole stretch: the reload is not
+  // followed, so exactly the 3 globex calls allowed after it are denied.
+  const std::string first = d.dir().file("first.yaml");
+  std::ofstream(first) << determinism_config(6);
+  nlohmann::json j = replay(first, log_dir, output);
+  ASSERT_TRUE(j.is_object()) << output;
+  // initech's block was the live monitor's: a candidate's own monitors decide
+  // there, so its flips are not asserted here.
+  EXPECT_EQ(j["monitor_actions_ignored"], 2) << output;
+  EXPECT_EQ(j["contracts"]["acme"]["allowed_to_denied"], 0) << output;
+  EXPECT_EQ(j["contracts"]["acme"]["denied_to_allowed"], 0) << output;
+  EXPECT_EQ(j["contracts"]["globex"]["allowed_to_denied"], 3) << output;
+  EXPECT_EQ(j["contracts"]["globex"]["denied_to_allowed"], 0) << output;
+  EXPECT_EQ(j["contracts"]["globex"]["limits"]["monthly"]["codes"]["QUOTA"], 3) << output;
+  EXPECT_EQ(j["money_delta_minor"], 0) << output;
+}
+
+// Verifies a log without a generation record (as written before they
+// existed) is refused without --config, with a message that says to give
+// one; and that through tollgate-replay a frame cut short is reported with
+// its segment and byte offset while the frames before it still replay.
+TEST(CallLogReplay, NoGenerationRecordNeedsConfigAndTruncatedFrameIsReported) {
+  TempDir dir;
+  {
+    calllog::CallLogOptions options;
+    options.dir = dir.path();
+    calllog::CallLog log(options, 1, files::default_file_system());
+    ASSERT_TRUE(log.open().has_value());
+    for (int block = 0; block < 2; ++block) {
+      calllog::CallRecord r;
+      r.time = (1'790'000'000 + block) * kNanosPerSecond;
+      r.key = "globex";
+      r.allowed = true;
+      r.code = Code::kOk;
+      log.record(0, r);
+      ASSERT_EQ(log.flush(r.time), 1u);
+    }
+    log.stop(0);
+  }
+  auto segments = calllog::list_segments(dir.path());
+  ASSERT_EQ(segments->size(), 1u);
+  const uint64_t size = std::filesystem::file_size(segments->front());
+  std::filesystem::resize_file(segments->front(), size - 3);  // the second frame loses its tail
+  std::string output;
+  EXPECT_EQ(Daemon::run_tool({kReplay, "--log", dir.path()}, output), 1);
+  EXPECT_NE(output.find("no config generation record"), std::string::npos) << output;
+  EXPECT_NE(output.find("give --config"), std::string::npos) << output;
+
+  {
+    std::ofstream out(dir.file("c.yaml"));
+    out << config(10, 5);
+  }
+  nlohmann::json j = replay(dir.file("c.yaml"), dir.path(), output);
+  ASSERT_TRUE(j.is_object()) << output;
+  EXPECT_EQ(j["calls"], 1) << output;  // the first frame
+  ASSERT_EQ(j["problems"].size(), 1u) << output;
+  const std::string problem = j["problems"][0];
+  EXPECT_NE(problem.find(segments->front() + " at byte "), std::string::npos) << problem;
+  EXPECT_NE(problem.find("truncated"), std::string::npos) << problem;
 }
 
 }  // namespace

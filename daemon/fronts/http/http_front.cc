@@ -142,7 +142,7 @@ void HttpFront::check(HttpRequest& request, Session& session, std::string& out, 
     const Nanos started = clock.now();
     d = engine.check(*req, session.now, session.worker);
     const Nanos elapsed = clock.now() - started;
-    calllog::record_check(data_.call_log(), session.worker, session.now, *req, d);
+    calllog::record_check(data_.call_log(), session.worker, session.now, *req, d, engine.options().generation);
     HttpWorkerStats& s = stats_[session.worker];
     HttpWorkerStats::bump(s.latency[bucket_of(elapsed)]);
     HttpWorkerStats::bump(s.latency_sum_ns, static_cast<uint64_t>(std::max<Nanos>(elapsed, 0)));

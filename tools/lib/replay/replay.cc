@@ -8,6 +8,9 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "calllog/admin_hook.h"
+#include "config/config_loader.h"
+#include "config/config_paths.h"
 #include "config/units.h"
 #include "control/engine_options.h"
 #include "engine/admin_record.h"
@@ -38,6 +41,18 @@ std::string flip_name(std::string_view limit, Code code) {
   std::string name(code_name(code));
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   return name;
+}
+
+// The config a generation mark recorded, loaded as the daemon loaded it
+// (relative paths against the recorded file's directory).
+std::expected<Config, std::string> recorded_config(const calllog::CallRecord& mark) {
+  const std::string file(mark.key);
+  auto config = parse_config(mark.text, file, config_base_dir(file));
+  if (config) return std::move(*config);
+  std::string all;
+  for (const auto& e : config.error()) all += (all.empty() ? "" : "; ") + e.to_string();
+  return std::unexpected(fmt::format("the config of generation {} (recorded from {}) does not load: {}", mark.cost,
+                                     file, all));
 }
 
 }  // namespace
@@ -77,6 +92,61 @@ std::expected<std::unique_ptr<Replayer>, std::string> Replayer::create(const Con
   return r;
 }
 
+std::expected<std::unique_ptr<Replayer>, std::string> Replayer::create_following(const calllog::CallRecord& mark) {
+  auto config = recorded_config(mark);
+  if (!config) return std::unexpected(config.error());
+  auto made = create(*config, mark.time);
+  if (!made) return std::unexpected(made.error());
+  (*made)->following_ = true;
+  (*made)->report_.generations = 1;
+  (*made)->report_.currency_decimals = config->currency_decimals;
+  return made;
+}
+
+// A generation mark: the daemon reloaded here. Following the generations,
+// the engine switches exactly as the Reloader switched it (the same two
+// steps, control/engine_options.h): the new engine takes over counters,
+// holds, IDs and contract states, and the old one is retired.
+void Replayer::switch_generation(const calllog::CallRecord& mark) {
+  ++report_.generations;
+  if (!following_) return;
+  auto config = recorded_config(mark);
+  if (!config) {
+    error_ = config.error();
+    return;
+  }
+  EngineOptions options = engine_options_from(*config, 1);
+  options.track_changes = false;
+  options.generation = static_cast<uint32_t>(mark.cost);
+  auto fresh = engine_for_reload(options, reclaimer_, mark.time, state_, *engine_);
+  if (!fresh) {
+    std::string all;
+    for (const std::string& e : fresh.error()) all += (all.empty() ? "" : "; ") + e;
+    error_ = fmt::format("the config of generation {} does not build an engine: {}", mark.cost, all);
+    return;
+  }
+  Engine* old = engine_.release();
+  engine_ = std::move(*fresh);
+  retire_engine(reclaimer_, [this]() -> Engine& { return *engine_; }, old, mark.time);
+  reclaimer_.collect();  // no reader here: the old engine goes now
+}
+
+// SUSPEND/RESUME/TERMINATE, RESET, and (following the generations) monitor
+// actions: applied by apply_admin_record, as the daemon applied them.
+void Replayer::admin_change(const calllog::CallRecord& r) {
+  if (r.kind == calllog::RecordKind::kAction && !following_) {
+    ++report_.actions_ignored;
+    return;
+  }
+  auto change = calllog::admin_change_of(r);
+  if (!change) return;
+  if (auto applied = apply_admin_record(*change, *engine_, state_); !applied) {
+    report_.admin_errors.push_back(fmt::format("{}: admin change not applied: {}", r.key, applied.error()));
+    return;
+  }
+  ++(r.kind == calllog::RecordKind::kAction ? report_.actions_applied : report_.admin_changes);
+}
+
 ContractReport& Replayer::contract_report(std::string_view key, bool is_contract) {
   const std::string_view name = is_contract ? key : kOtherKeys;
   auto it = report_index_.find(std::string(name));
@@ -88,8 +158,10 @@ ContractReport& Replayer::contract_report(std::string_view key, bool is_contract
 
 // Time moves on: expired holds are settled by their contract's policy, and
 // idle keys are swept once a simulated second, as the daemon's timers do.
+// Following the generations, holds expire where the log says the live
+// timers expired them (kExpire), not at their deadlines.
 void Replayer::advance(Nanos now) {
-  if (engine_->next_hold_expiry(0, now) <= now) engine_->expire_holds(0, now);
+  if (!following_ && engine_->next_hold_expiry(0, now) <= now) engine_->expire_holds(0, now);
   if (now >= next_sweep_) {
     engine_->sweep(now, 4096);
     reclaimer_.collect();
@@ -194,6 +266,19 @@ void Replayer::apply(const calllog::CallRecord& r) {
     case calllog::RecordKind::kRecharge:
       recharge(r);
       break;
+    case calllog::RecordKind::kGeneration:
+      switch_generation(r);
+      break;
+    case calllog::RecordKind::kStatus:
+    case calllog::RecordKind::kReset:
+    case calllog::RecordKind::kAction:
+      admin_change(r);
+      break;
+    case calllog::RecordKind::kExpire:
+      // Live, a worker's timer expired this many holds (earliest deadline
+      // first) now; replay keeps all holds on one worker's heap.
+      if (following_) report_.holds_expired += engine_->expire_holds(0, r.time, static_cast<size_t>(r.cost));
+      break;
   }
 }
 
@@ -203,7 +288,26 @@ void Replayer::finish() {
   report_.monitor_ticks = monitors_->ticks();
 }
 
-std::expected<ReplayReport, std::string> replay_log(const Config& candidate, const ReplayOptions& options) {
+namespace {
+
+// A generation mark kept past its block (the views point into `file`, `text`).
+struct SavedMark {
+  calllog::CallRecord record;
+  std::string file, text;
+  bool present = false;
+  void save(const calllog::CallRecord& r) {
+    file = r.key;
+    text = r.text;
+    record = r;
+    record.key = file;
+    record.text = text;
+    present = true;
+  }
+};
+
+// replay_log (a candidate) and replay_log_live (`candidate` null: the
+// recorded generations).
+std::expected<ReplayReport, std::string> run(const Config* candidate, const ReplayOptions& options) {
   auto segments = calllog::list_segments(options.log_dir);
   if (!segments) return std::unexpected(segments.error());
   if (segments->empty()) return std::unexpected("no call-log segments (calls-*.tgcl) in " + options.log_dir);
@@ -214,6 +318,10 @@ std::expected<ReplayReport, std::string> replay_log(const Config& candidate, con
   std::unique_ptr<Replayer> replayer;
   std::vector<calllog::SegmentProblem> problems;
   calllog::DecodedBlock block;
+  SavedMark mark;  // following: the last generation mark before `from`
+  // Following, the blocks before `from` are read too: the mark in force at
+  // `from` may be in any of them.
+  const Nanos read_from = candidate != nullptr ? options.from : INT64_MIN;
   size_t done = 0;
   uint64_t blocks = 0;
   for (const std::string& path : *segments) {
@@ -221,20 +329,38 @@ std::expected<ReplayReport, std::string> replay_log(const Config& candidate, con
     if (!reader) {
       problems.push_back(reader.error());
     } else {
-      while (reader->next(block, problems, options.from, options.to)) {
+      while (reader->next(block, problems, read_from, options.to)) {
         ++blocks;
         for (const calllog::CallRecord& r : block.records) {
-          if (r.time < options.from || r.time > options.to) continue;
+          if (r.time > options.to) continue;
+          if (r.time < options.from) {
+            if (candidate == nullptr && r.kind == calllog::RecordKind::kGeneration) mark.save(r);
+            continue;
+          }
           if (!replayer) {
             const auto building = std::chrono::steady_clock::now();
             const double cpu_building = thread_cpu_seconds();
-            auto made = Replayer::create(candidate, r.time);
+            std::expected<std::unique_ptr<Replayer>, std::string> made;
+            if (candidate != nullptr) {
+              made = Replayer::create(*candidate, r.time);
+            } else if (r.kind == calllog::RecordKind::kGeneration) {
+              made = Replayer::create_following(r);
+            } else if (mark.present) {
+              made = Replayer::create_following(mark.record);
+            } else {
+              return std::unexpected(fmt::format(
+                  "the call log in {} has no config generation record before its call at {} (a log written "
+                  "before tollgate recorded them?): give --config to replay it through a candidate config",
+                  options.log_dir, format_instant(r.time)));
+            }
             if (!made) return std::unexpected(made.error());
             replayer = std::move(*made);
             setup += std::chrono::steady_clock::now() - building;  // tables allocated once: not replay speed
             cpu_setup += thread_cpu_seconds() - cpu_building;
+            if (candidate == nullptr && r.kind == calllog::RecordKind::kGeneration) continue;  // it built the engine
           }
           replayer->apply(r);
+          if (!replayer->error().empty()) return std::unexpected(replayer->error());
         }
       }
     }
@@ -242,12 +368,23 @@ std::expected<ReplayReport, std::string> replay_log(const Config& candidate, con
   }
   if (replayer) replayer->finish();
   ReplayReport report = replayer ? std::move(replayer->report()) : ReplayReport{};
+  if (candidate != nullptr) report.currency_decimals = candidate->currency_decimals;
   report.segments = segments->size();
   report.blocks = blocks;
   report.problems = std::move(problems);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started - setup).count();
   report.cpu_seconds = thread_cpu_seconds() - cpu_started - cpu_setup;
   return report;
+}
+
+}  // namespace
+
+std::expected<ReplayReport, std::string> replay_log(const Config& candidate, const ReplayOptions& options) {
+  return run(&candidate, options);
+}
+
+std::expected<ReplayReport, std::string> replay_log_live(const ReplayOptions& options) {
+  return run(nullptr, options);
 }
 
 namespace {
@@ -278,6 +415,11 @@ std::string report_json(const ReplayReport& report) {
   j["money_delta_minor"] = report.money_delta_minor();
   j["settles"] = report.settles;
   j["recharges"] = report.recharges;
+  j["generations"] = report.generations;
+  j["admin_changes"] = report.admin_changes;
+  j["monitor_actions_applied"] = report.actions_applied;
+  j["monitor_actions_ignored"] = report.actions_ignored;
+  j["holds_expired"] = report.holds_expired;
   j["segments"] = report.segments;
   j["from"] = report.calls > 0 ? format_instant(report.first_time) : "";
   j["to"] = report.calls > 0 ? format_instant(report.last_time) : "";
@@ -310,6 +452,7 @@ std::string report_json(const ReplayReport& report) {
   j["problems"] = nlohmann::json::array();
   for (const auto& p : report.problems) j["problems"].push_back(p.text());
   for (const auto& e : report.recharge_errors) j["problems"].push_back(e);
+  for (const auto& e : report.admin_errors) j["problems"].push_back(e);
   return j.dump(2);
 }
 
@@ -336,6 +479,9 @@ std::string report_text(const ReplayReport& report, int decimals) {
     out += fmt::format(", {} .. {}", format_instant(report.first_time), format_instant(report.last_time));
   out += fmt::format(" in {:.3f} s ({:.0f} calls/s)\n", report.seconds,
                      report.seconds > 0 ? static_cast<double>(report.calls) / report.seconds : 0.0);
+  if (report.generations > 0 || report.admin_changes > 0 || report.actions_applied > 0 || report.actions_ignored > 0)
+    out += fmt::format("config generations {}, admin changes {}, monitor actions applied {} (ignored {})\n",
+                       report.generations, report.admin_changes, report.actions_applied, report.actions_ignored);
   out += fmt::format("total: allowed -> denied {}, denied -> allowed {}, money {}\n", report.allowed_to_denied(),
                      report.denied_to_allowed(), money(report.money_delta_minor()));
   for (const auto& [key, c] : report.contracts) {
@@ -362,9 +508,11 @@ std::string report_text(const ReplayReport& report, int decimals) {
   if (!report.monitors.empty())
     out += "\nmonitor times follow the simulated clock (a tick per simulated second with calls): with the live\n"
            "monitors they fall within a second of the live firings, not necessarily on them\n";
-  if (!report.problems.empty() || !report.recharge_errors.empty()) out += "\nproblems:\n";
+  if (!report.problems.empty() || !report.recharge_errors.empty() || !report.admin_errors.empty())
+    out += "\nproblems:\n";
   for (const auto& p : report.problems) out += "  " + p.text() + "\n";
   for (const auto& e : report.recharge_errors) out += "  " + e + "\n";
+  for (const auto& e : report.admin_errors) out += "  " + e + "\n";
   return out;
 }
 

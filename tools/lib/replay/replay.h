@@ -5,9 +5,20 @@
 // What is replayed: CHECKs (all limits, contracts, holds with their
 // expiry, IDs), SETTLEs and RECHARGEs. Prepaid balances start from zero and
 // the recorded recharges are applied (each payment id once) on the
-// candidate's price ladder. The candidate's monitors run on the simulated
-// clock and their actions apply to its later decisions; money is also
-// broken down by lot price (replay/replay_monitors.h).
+// candidate's price ladder. Recorded admin changes that alter decisions
+// (SUSPEND/RESUME/TERMINATE, RESET) are applied in both modes. With a
+// candidate, the candidate's monitors run on the simulated clock and their
+// actions apply to its later decisions; money is also broken down by lot
+// price (replay/replay_monitors.h).
+// Two modes: a candidate config for the whole stretch, or following the
+// log's config generations (replay_log_live): each generation mark switches
+// the engine exactly as the daemon's reload did (engine_for_reload and
+// retire_engine, control/engine_options.h), and recorded monitor actions
+// are put in force and lifted as they were live. With a candidate they are
+// ignored (counted): the candidate's own monitors decide there. Holds
+// expire at their deadlines with a candidate; following the generations,
+// where the live hold timers expired them (kExpire records), since a call
+// between a deadline and the timer saw the hold still open.
 // Money: for priced contracts the live side's charge per call is the fall
 // of the recorded balance since that contract's previous record (recharges
 // added back), the candidate's the same on its own balances; the money
@@ -77,6 +88,15 @@ struct ReplayReport {
   std::vector<std::string> recharge_errors;
   MonitorReports monitors;  // the candidate's monitors that fired, by contract
   uint64_t monitor_ticks = 0;
+  // Following the generations: marks applied (the first one included);
+  // with a candidate: marks seen and not followed.
+  uint64_t generations = 0;
+  uint64_t admin_changes = 0;     // status changes and resets applied
+  uint64_t holds_expired = 0;     // following: holds expired where the live timers expired them
+  uint64_t actions_applied = 0;   // monitor actions put in force or lifted (following the generations)
+  uint64_t actions_ignored = 0;   // ... recorded but not applied (a candidate config)
+  std::vector<std::string> admin_errors;
+  int currency_decimals = 2;      // of the config replayed (the first generation's when following)
 
   uint64_t allowed_to_denied() const;
   uint64_t denied_to_allowed() const;
@@ -87,17 +107,27 @@ class Replayer {
  public:
   // Builds the candidate engine. Errors: the engine's (one line each).
   static std::expected<std::unique_ptr<Replayer>, std::string> create(const Config& candidate, Nanos start);
+  // Follows the log's generations from `mark` (a kGeneration record, the one
+  // in force at the start): its config is the first engine's, built at the
+  // mark's time, and every later mark switches config as a reload does.
+  // Errors: the recorded config does not parse or build.
+  static std::expected<std::unique_ptr<Replayer>, std::string> create_following(const calllog::CallRecord& mark);
 
   // Applies one record in log order.
   void apply(const calllog::CallRecord& r);
   // After the last record: the monitors' last ticks (the second after it).
   void finish();
+  // Set when following the generations and a recorded config did not
+  // build: the replay cannot go on exactly (replay_log_live reports it).
+  const std::string& error() const { return error_; }
   ReplayReport& report() { return report_; }
 
  private:
   explicit Replayer(const Config& candidate);
   void check(const calllog::CallRecord& r);
   void recharge(const calllog::CallRecord& r);
+  void switch_generation(const calllog::CallRecord& mark);
+  void admin_change(const calllog::CallRecord& r);
   void advance(Nanos now);
   ContractReport& contract_report(std::string_view key, bool is_contract);
 
@@ -106,6 +136,8 @@ class Replayer {
   std::unique_ptr<Engine> engine_;
   ReplayReport report_;
   Nanos next_sweep_ = 0;
+  bool following_ = false;  // follows the log's generations (create_following)
+  std::string error_;       // a generation switch that failed: the replay stops with it
   std::set<std::pair<std::string, uint64_t>> payments_;
   // The last balance seen per contract, live and candidate (recharges added).
   std::unordered_map<std::string, int64_t> live_balance_;
@@ -126,6 +158,15 @@ struct ReplayOptions {
 // Errors: the log directory cannot be listed, or the engine cannot be built.
 // An empty log is an error ("no call-log segments in DIR").
 std::expected<ReplayReport, std::string> replay_log(const Config& candidate, const ReplayOptions& options);
+
+// Replays every record of the log in [from, to] following the config
+// generations the log marks (the determinism check: through the configs that
+// were live, every recorded decision is reproduced). The generation in force
+// at `from` is the last mark before it (segments before `from` are read for
+// it). Errors: those of replay_log, a log with no generation record before
+// its first call ("... give --config"), or a recorded config that does not
+// build.
+std::expected<ReplayReport, std::string> replay_log_live(const ReplayOptions& options);
 
 // The report as JSON (the `--json` output) and as text.
 std::string report_json(const ReplayReport& report);
