@@ -421,6 +421,7 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   read_fleet(errors, root, config);
   read_call_log(errors, root, config.call_log, base_dir);
   read_monitor_list(errors, root, "monitor_defaults", /*has_channels=*/true, config.monitor_defaults);
+  check_monitor_limits(errors, config);
   read_monitor_events(errors, root, base_dir, config.monitor_events);
   check_key_lengths(errors, config);
   if (errors.count() > 0) return;  // sizes and emptiness mean something only in a valid file

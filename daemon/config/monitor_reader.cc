@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "config/config_paths.h"
 #include "config/limit_reader.h"
+#include "engine/limits/token_bucket.h"
 
 namespace tollgate {
 namespace {
@@ -19,11 +20,11 @@ constexpr std::pair<std::string_view, MonitorScope> kMonitorScopeNames[] = {{"co
                                                                      {"channel", MonitorScope::kChannel}};
 constexpr std::pair<std::string_view, MonitorPeriod> kMonitorPeriodNames[] = {{"hour", MonitorPeriod::kHour},
                                                                        {"day", MonitorPeriod::kDay}};
-// throttle and enforce are named by the issue but not built yet: refused
-// with a clear error rather than accepted and ignored.
 constexpr std::pair<std::string_view, ActionDo> kActionDoNames[] = {{"event", ActionDo::kEvent},
                                                               {"block_channel", ActionDo::kBlockChannel},
-                                                              {"suspend", ActionDo::kSuspend}};
+                                                              {"suspend", ActionDo::kSuspend},
+                                                              {"throttle", ActionDo::kThrottle},
+                                                              {"enforce", ActionDo::kEnforce}};
 
 // A positive (or zero, with `zero_ok`) decimal number.
 bool read_number(const MapReader& m, std::string_view key, std::optional<double>& out, double max) {
@@ -65,22 +66,47 @@ bool read_hours(const MapReader& m, MonitorSpec& spec) {
   return true;
 }
 
+// throttle's rate/per/burst (the token_bucket keys and defaults) and
+// enforce's limit; each is refused on the other kinds.
+bool read_action_terms(ErrorSink& errors, const MapReader& a, MonitorActionSpec& action) {
+  const size_t errors_before = errors.count();
+  const bool throttle = action.action == ActionDo::kThrottle;
+  for (const char* key : {"rate", "per", "burst"})
+    if (!throttle && a.find(key) != nullptr) a.error(*a.find(key), std::string(key) + " applies to do: throttle only");
+  if (action.action != ActionDo::kEnforce && a.find("limit") != nullptr)
+    a.error(*a.find("limit"), "limit applies to do: enforce only");
+  if (throttle) {
+    if (a.find("rate") == nullptr) errors.add(a.line(), a.path_of("rate") + ": is required for do: throttle");
+    a.read_integer("rate", action.rate, 1, ConfigDefaults::kMaxCount);
+    a.read_duration("per", action.per);
+    action.burst = action.rate;
+    a.read_integer("burst", action.burst, 1, ConfigDefaults::kMaxCount);
+    if (errors.count() == errors_before) {
+      if (auto bucket = TokenBucket::make(action.rate, action.per, action.burst); !bucket)
+        errors.add(a.line(), a.path_of("rate") + ": " + bucket.error());
+    }
+  }
+  if (action.action == ActionDo::kEnforce) {
+    if (a.find("limit") == nullptr)
+      errors.add(a.line(), a.path_of("limit") + ": is required for do: enforce (a shadow limit of the contract)");
+    a.read_string("limit", action.limit);
+  }
+  return errors.count() == errors_before;
+}
+
 void read_actions(ErrorSink& errors, const MapReader& m, MonitorSpec& spec) {
   const MapReader::Entry* entry = m.find("actions");
   if (entry == nullptr) return;
   size_t index = 0;
   for (const YAML::Node& item : sequence_items(errors, entry->value, m.path_of("actions"), entry->key_line)) {
-    const MapReader a(errors, item, m.path_of("actions") + "[" + std::to_string(index++) + "]", {"do", "for", "after"},
-                      line_of(item, entry->key_line));
+    const MapReader a(errors, item, m.path_of("actions") + "[" + std::to_string(index++) + "]",
+                      {"do", "for", "after", "rate", "per", "burst", "limit"}, line_of(item, entry->key_line));
     if (!a.is_map()) continue;
     MonitorActionSpec action;
+    action.line = a.line();
     const MapReader::Entry* what = a.find("do");
     if (what == nullptr) {
-      errors.add(a.line(), a.path_of("do") + ": is required (event | block_channel | suspend)");
-      continue;
-    }
-    if (what->value.IsScalar() && (what->value.Scalar() == "throttle" || what->value.Scalar() == "enforce")) {
-      a.error(*what, "'" + what->value.Scalar() + "' is not supported yet (use event, block_channel or suspend)");
+      errors.add(a.line(), a.path_of("do") + ": is required (event | block_channel | suspend | throttle | enforce)");
       continue;
     }
     if (!a.read_choice("do", action.action, kActionDoNames)) continue;
@@ -88,6 +114,7 @@ void read_actions(ErrorSink& errors, const MapReader& m, MonitorSpec& spec) {
     a.read_duration("after", action.after);
     if (action.action == ActionDo::kBlockChannel && spec.per != MonitorScope::kChannel)
       a.error(*what, "block_channel needs the monitor to be per: channel (it blocks the channel that fired)");
+    if (!read_action_terms(errors, a, action)) continue;
     spec.actions.push_back(action);
   }
 }
@@ -178,6 +205,44 @@ void read_monitor_events(ErrorSink& errors, const MapReader& root, std::string_v
     m.error(*m.find("webhook"), "expected an http:// or https:// URL");
   m.read_duration("webhook_timeout", out.webhook_timeout);
   m.read_integer("webhook_retries", out.webhook_retries, 0, 100);
+}
+
+namespace {
+
+// Why `limit` cannot be enforced on `contract` (empty: it can).
+std::string enforce_problem(const ContractConfig& contract, const std::string& limit) {
+  for (const LimitSpec& l : contract.limits) {
+    if (l.name != limit) continue;
+    if (!l.shadow) return "'" + limit + "' is enforced already (enforce names a limit with shadow: true)";
+    if (l.type != LimitType::kTokenBucket && l.type != LimitType::kSlidingWindow && l.type != LimitType::kQuota)
+      return "'" + limit + "' is a " + std::string(yaml_name(l.type)) +
+             " limit; enforce works on token_bucket, sliding_window and quota shadow limits";
+    return {};
+  }
+  std::string shadows;
+  for (const LimitSpec& l : contract.limits)
+    if (l.shadow) shadows += (shadows.empty() ? "" : ", ") + l.name;
+  return "'" + limit + "' is not a shadow limit of contract '" + contract.key + "' (its shadow limits: " +
+         (shadows.empty() ? "none" : shadows) + ")";
+}
+
+}  // namespace
+
+void check_monitor_limits(ErrorSink& errors, const Config& config) {
+  for (const auto& [key, contract] : config.contracts) {
+    auto check = [&](const MonitorSpec& m, const std::string& where) {
+      for (const MonitorActionSpec& a : m.actions)
+        if (a.action == ActionDo::kEnforce)
+          if (std::string why = enforce_problem(contract, a.limit); !why.empty())
+            errors.add(a.line, where + m.name + ": enforce: " + why);
+    };
+    for (const MonitorSpec& own : contract.monitors) check(own, "contracts." + key + ".monitors.");
+    for (const MonitorSpec& d : config.monitor_defaults) {
+      bool overridden = false;
+      for (const MonitorSpec& own : contract.monitors) overridden = overridden || own.name == d.name;
+      if (!overridden) check(d, "monitor_defaults.");
+    }
+  }
 }
 
 }  // namespace tollgate

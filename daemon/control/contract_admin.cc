@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "config/config.h"  // yaml_name
+#include "config/units.h"   // format_duration
 #include "engine/money/amount.h"
 
 namespace tollgate {
@@ -256,7 +257,8 @@ std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, 
   }
   double estimate = engine.distinct_subjects_estimate(key, now);
   f.emplace_back("distinct_subjects_estimate", estimate < 0 ? "-1" : std::to_string(static_cast<int64_t>(estimate + 0.5)));
-  // Monitor actions in force: action.<n>.{kind,channel,monitor,until,reason}.
+  // Monitor actions in force: action.<n>.{kind,channel,monitor,until,reason}, and
+  // a throttle's rate (e.g. 10/1s) and burst, an enforce's limit.
   const std::vector<ActiveAction> actions = st.actions();
   f.emplace_back("actions", std::to_string(actions.size()));
   for (size_t i = 0; i < actions.size(); ++i) {
@@ -267,6 +269,11 @@ std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, 
     f.emplace_back(prefix + "monitor", a.monitor);
     f.emplace_back(prefix + "until", format_instant(a.until, zone));
     f.emplace_back(prefix + "reason", a.reason);
+    if (a.kind == MonitorActionKind::kThrottle) {
+      f.emplace_back(prefix + "rate", std::to_string(a.rate) + "/" + format_duration(a.per));
+      f.emplace_back(prefix + "burst", std::to_string(a.burst));
+    }
+    if (a.kind == MonitorActionKind::kEnforce) f.emplace_back(prefix + "limit", a.limit);
   }
   return f;
 }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/monitor_throttle.h"
+
 namespace tollgate {
 namespace {
 
@@ -115,8 +117,8 @@ void MonitorRunner::tick(Nanos now) {
 void MonitorRunner::event(const MonitorOutcome& o, std::string_view kind, const ActiveAction* action) {
   std::string detail =
       kind == "lift"
-          ? fmt::format("monitor {}{}{}: {} lifted (expired)", o.monitor, o.channel.empty() ? "" : " channel ",
-                        o.channel, o.measure)
+          ? fmt::format("monitor {}{}{}: {} lifted ({})", o.monitor, o.channel.empty() ? "" : " channel ",
+                        o.channel, o.measure, o.why.empty() ? "expired" : o.why)
           : fmt::format("monitor {}{}{}: {} {} threshold {}", o.monitor, o.channel.empty() ? "" : " channel ",
                         o.channel, o.measure, number(o.value), number(o.threshold));
   std::string json = fmt::format(
@@ -125,6 +127,7 @@ void MonitorRunner::event(const MonitorOutcome& o, std::string_view kind, const 
       json_string(format_instant(o.time, "UTC")), json_string(std::string("monitor.") + std::string(kind)),
       json_string(o.contract), json_string(o.monitor), json_string(o.channel), json_string(o.measure), number(o.value),
       number(o.threshold));
+  if (kind == "lift") json += fmt::format(",\"why\":{}", json_string(o.why.empty() ? "expired" : o.why));
   if (kind == "action") {
     json += fmt::format(",\"action\":{}", json_string(action_do_name(o.action.action)));
     detail += fmt::format(" -> {}", action_do_name(o.action.action));
@@ -159,9 +162,20 @@ void MonitorRunner::carry_out(const MonitorOutcome& o) {
     return;
   }
   ActiveAction a;
-  a.kind = o.action.action == ActionDo::kSuspend ? MonitorActionKind::kSuspend : MonitorActionKind::kBlockChannel;
+  switch (o.action.action) {
+    case ActionDo::kSuspend: a.kind = MonitorActionKind::kSuspend; break;
+    case ActionDo::kThrottle: a.kind = MonitorActionKind::kThrottle; break;
+    case ActionDo::kEnforce: a.kind = MonitorActionKind::kEnforce; break;
+    default: a.kind = MonitorActionKind::kBlockChannel; break;
+  }
   a.monitor = o.monitor;
-  a.channel = a.kind == MonitorActionKind::kBlockChannel ? o.channel : std::string();
+  // A throttle of a per: channel monitor throttles the channel that fired; otherwise the contract.
+  a.channel = a.kind == MonitorActionKind::kBlockChannel || a.kind == MonitorActionKind::kThrottle ? o.channel
+                                                                                                    : std::string();
+  a.rate = o.action.rate;
+  a.per = o.action.per;
+  a.burst = o.action.burst;
+  a.limit = o.action.limit;
   a.reason = fmt::format("{} {} > {}", o.measure, number(o.value), number(o.threshold));
   a.since = o.time;
   a.until = o.time + o.action.duration;
@@ -187,12 +201,17 @@ void MonitorRunner::expire_actions(Nanos now) {
   for (auto it = with_actions_.begin(); it != with_actions_.end();) {
     ContractState* st = state_.find(*it);
     std::vector<ActiveAction> actions = st != nullptr ? st->actions() : std::vector<ActiveAction>{};
+    const Policy* policy = engine_().contract(*it);
     for (const ActiveAction& a : actions) {
-      if (a.until > now) {
+      // A reload may have removed what an action acts on (a shadow limit, a
+      // channel): lifted, journaled, with an event — never kept silently.
+      const std::string problem = policy != nullptr ? action_problem(*policy, a) : std::string();
+      if (a.until > now && problem.empty()) {
         ++active;
         continue;
       }
-      if (auto done = admin_.lift_action(*it, a, "expired", kDaemonActor, now); !done) {
+      const std::string why = problem.empty() ? std::string("expired") : "no longer applies: " + problem;
+      if (auto done = admin_.lift_action(*it, a, why, kDaemonActor, now); !done) {
         ++active;
         spdlog::error("monitor action on '{}' could not be lifted: {}", *it, done.error().detail);
         continue;
@@ -203,6 +222,7 @@ void MonitorRunner::expire_actions(Nanos now) {
       o.monitor = a.monitor;
       o.channel = a.channel;
       o.measure = std::string(action_name(a.kind));
+      o.why = why;
       o.time = now;
       event(o, "lift", nullptr);
     }

@@ -5,6 +5,8 @@
 #include <array>
 #include <fmt/format.h>
 
+#include "engine/monitor_throttle.h"
+
 namespace tollgate {
 namespace {
 
@@ -440,7 +442,17 @@ bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* 
     const CompiledLimit& l = *p.limits[i];
     LimitResult r = l.limiter.try_charge(w + l.word_offset, cost, now);
     if (r.sealed && i == 0) return false;  // only shadow limits, and the entry is being evicted
-    if (!r.sealed && !r.allowed) l.shadow_denials.fetch_add(1, std::memory_order_relaxed);
+    if (!r.sealed && !r.allowed) {
+      // A monitor's `enforce` action makes this shadow limit deny (read only here: no cost otherwise).
+      if (i < 32 && ((p.promoted.load(std::memory_order_relaxed) >> i) & 1) != 0) {
+        for (size_t j = 0; j < i; ++j)
+          if (mask & (uint32_t{1} << j))
+            p.limits[j]->limiter.refund(w + p.limits[j]->word_offset, cost, results[j].recorded_at, now);
+        fill(out, false, l, r);
+        return true;
+      }
+      l.shadow_denials.fetch_add(1, std::memory_order_relaxed);
+    }
     if (r.allowed) mask |= uint32_t{1} << i;
     results[i] = r;
   }
@@ -483,6 +495,13 @@ void Engine::evaluate(const Policy& p, const std::atomic<uint64_t>* w, int64_t c
     }
   }
   if (worst < p.enforced_count) return fill(out, false, *p.limits[worst], results[worst]);
+  // Shadow limits a monitor enforces deny as CHECK's would (its shadow charge has no WAIT).
+  if (const uint32_t promoted = p.rules ? p.promoted.load(std::memory_order_relaxed) : 0; promoted != 0)
+    for (size_t i = p.enforced_count; i < p.limits.size() && i < 32; ++i)
+      if ((promoted >> i) & 1) {
+        const LimitResult r = p.limits[i]->limiter.peek(w + p.limits[i]->word_offset, cost, now, 0);
+        if (!r.allowed) return fill(out, false, *p.limits[i], r);
+      }
   if (least < p.enforced_count) return fill(out, true, *p.limits[least], results[least]);
   fill_allowed_without_limits(out);
 }
@@ -626,7 +645,12 @@ int channel_position(const std::vector<std::string>& allowed, std::string_view v
 
 void Engine::sync_restrictions(const Policy& p) {
   if (!p.rules || p.state == nullptr) return;
-  p.restricted.store(restriction_word(p.state->actions(), p.rules->channels), std::memory_order_relaxed);
+  const std::vector<ActiveAction> actions = p.state->actions();
+  // Slots and mask first, then the word: a call that sees the throttle bit finds its slot.
+  const bool throttled = sync_monitor_actions(p, actions, options_.shadow_mode);
+  uint64_t word = restriction_word(actions, p.rules->channels) & ~kThrottledBit;
+  if (throttled) word |= kThrottledBit;
+  p.restricted.store(word, std::memory_order_relaxed);
 }
 
 void Engine::sync_restrictions(std::string_view key) {
@@ -636,12 +660,15 @@ void Engine::sync_restrictions(std::string_view key) {
 namespace {
 
 // A monitor's action in force (Policy::restricted): SUSPENDED for the whole
-// contract, CHANNEL for a blocked channel; the limit names the monitor.
-bool restricted_by_monitor(uint64_t word, int channel, Decision& out) {
+// contract, CHANNEL for a blocked channel, RATE past a throttle (charged only
+// with `charge`: CHECK, not PEEK); the limit names the monitor.
+bool restricted_by_monitor(const Policy& p, uint64_t word, int channel, Nanos now, bool charge, Decision& out) {
   if (word & kSuspendedBit) {
     deny_with(out, Code::kSuspended, -1);
   } else if (channel >= 0 && static_cast<size_t>(channel) < kMaxBlockableChannels && ((word >> channel) & 1) != 0) {
     deny_with(out, Code::kChannel, -1);
+  } else if ((word & kThrottledBit) != 0 && throttled_by_monitor(p, channel, now, charge, out)) {
+    return true;
   } else {
     return false;
   }
@@ -663,7 +690,7 @@ bool Engine::gate(const Policy& p, const CheckRequest& request, Nanos now, Decis
       else if ((position = channel_position(r.channels, request.channel)) == -1) deny_with(out, Code::kChannel, -1);
       else if (!listed(r.purposes, request.purpose)) deny_with(out, Code::kPurpose, -1);
       else if (const uint64_t word = p.restricted.load(std::memory_order_relaxed);
-               word != 0 && restricted_by_monitor(word, position, out)) {
+               word != 0 && restricted_by_monitor(p, word, position, now, channel != nullptr, out)) {
       } else {
         if (channel != nullptr) *channel = position;
         return true;

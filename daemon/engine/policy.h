@@ -8,6 +8,7 @@
 #include <map>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,15 @@ struct Policy {
   // Engine::sync_restrictions, read with one relaxed load per call.
   std::unique_ptr<std::atomic<uint64_t>[]> channel_calls;
   mutable std::atomic<uint64_t> restricted{0};
+  // Contracts only, monitor actions beyond the word (engine/monitor_throttle.h):
+  // the throttle slots, read when the word has kThrottledBit (allocated at
+  // the first throttle and kept for the policy's life: see MonitorThrottles),
+  // and the shadow limits a monitor enforces (bit i: limits[i]), read only
+  // when such a limit would deny. Written under monitor_mutex.
+  mutable std::atomic<MonitorThrottles*> throttles{nullptr};
+  mutable std::unique_ptr<MonitorThrottles> throttles_owned;  // under monitor_mutex
+  mutable std::atomic<uint32_t> promoted{0};
+  mutable std::mutex monitor_mutex;
 
   bool matches(std::string_view key) const {
     return exact ? key == prefix : key.starts_with(prefix);

@@ -19,7 +19,7 @@ enum class MonitorKind : uint8_t { kVolume, kNewSubjects, kNightShare, kScopePro
 enum class MonitorScope : uint8_t { kContract, kChannel };
 enum class MonitorPeriod : uint8_t { kHour, kDay };
 // `do:` of an action. event is always raised on firing; the others act.
-enum class ActionDo : uint8_t { kEvent, kBlockChannel, kSuspend };
+enum class ActionDo : uint8_t { kEvent, kBlockChannel, kSuspend, kThrottle, kEnforce };
 
 std::string_view monitor_kind_name(MonitorKind kind);
 std::string_view action_do_name(ActionDo action);
@@ -28,6 +28,13 @@ struct MonitorActionSpec {
   ActionDo action = ActionDo::kEvent;
   Nanos after = 0;                        // `after:` — once the monitor has been firing this long (stages)
   Nanos duration = 3600 * kNanosPerSecond;  // `for:` — the action lifts itself after this
+  // throttle: a token bucket of `rate` calls per `per`, capacity `burst`
+  // (the token_bucket keys and defaults: per 1s, burst = rate).
+  int64_t rate = 0;
+  Nanos per = kNanosPerSecond;
+  int64_t burst = 0;
+  std::string limit;  // enforce: the contract's shadow limit to enforce
+  int line = 0;
 };
 
 struct MonitorSpec {

@@ -22,6 +22,8 @@ std::string_view action_do_name(ActionDo action) {
     case ActionDo::kEvent: return "event";
     case ActionDo::kBlockChannel: return "block_channel";
     case ActionDo::kSuspend: return "suspend";
+    case ActionDo::kThrottle: return "throttle";
+    case ActionDo::kEnforce: return "enforce";
   }
   return "unknown";
 }

@@ -56,6 +56,7 @@ struct MonitorOutcome {
   double value = 0;
   double threshold = 0;
   MonitorActionSpec action;  // kAction
+  std::string why;           // a lift's cause (empty: expired)
   Nanos time = 0;
 };
 

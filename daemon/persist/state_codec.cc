@@ -121,7 +121,9 @@ std::string_view Decoder::raw(size_t n) {
 
 namespace {
 
-// A monitor action: kind, monitor, channel, reason, since, until.
+// A monitor action: kind, monitor, channel, reason, since, until; then for
+// a throttle (kind 3) rate, per, burst, for an enforce (kind 4) the limit.
+// Kinds 1 and 2 are laid out as before these existed.
 void put_action(Encoder& out, const ActiveAction& a) {
   out.u8(static_cast<uint8_t>(a.kind));
   out.str(a.monitor);
@@ -129,17 +131,31 @@ void put_action(Encoder& out, const ActiveAction& a) {
   out.str(a.reason);
   out.i64(a.since);
   out.i64(a.until);
+  if (a.kind == MonitorActionKind::kThrottle) {
+    out.i64(a.rate);
+    out.i64(a.per);
+    out.i64(a.burst);
+  } else if (a.kind == MonitorActionKind::kEnforce) {
+    out.str(a.limit);
+  }
 }
 
 bool get_action(Decoder& in, ActiveAction& a) {
   const uint8_t kind = in.u8();
-  if (kind < 1 || kind > 2) return false;
+  if (kind < 1 || kind > 4) return false;
   a.kind = static_cast<MonitorActionKind>(kind);
   a.monitor = std::string(in.str());
   a.channel = std::string(in.str());
   a.reason = std::string(in.str());
   a.since = in.i64();
   a.until = in.i64();
+  if (a.kind == MonitorActionKind::kThrottle) {
+    a.rate = in.i64();
+    a.per = in.i64();
+    a.burst = in.i64();
+  } else if (a.kind == MonitorActionKind::kEnforce) {
+    a.limit = std::string(in.str());
+  }
   return in.ok();
 }
 
