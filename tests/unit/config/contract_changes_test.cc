@@ -26,16 +26,16 @@ constexpr std::string_view kPricing = R"(pricing:
     - { prepay_from: 0, unit_price: 5 }
 )";
 
-// A contract `acme` (Europe/Berlin) with `changes_yaml` under it (lines from line 12 on).
+// A contract `acme` (Europe/Berlin) with `changes_yaml` under it (lines from line 13 on).
 std::string with_changes(std::string_view changes_yaml) {
   return std::string(kPricing) +
          "contracts:\n"
-         "  acme:\n"                          // 6
-         "    timezone: Europe/Berlin\n"      // 7
-         "    pricing: standard\n"            // 8
-         "    limits:\n"                      // 9
-         "      - { name: daily, type: quota, limit: 100, period: day }\n"  // 10
-         "    changes:\n" +                   // 11
+         "  acme:\n"                          // 7
+         "    timezone: Europe/Berlin\n"      // 8
+         "    pricing: standard\n"            // 9
+         "    limits:\n"                      // 10
+         "      - { name: daily, type: quota, limit: 100, period: day }\n"  // 11
+         "    changes:\n" +                   // 12
          std::string(changes_yaml);
 }
 
@@ -55,7 +55,7 @@ TEST(ContractChanges, ReadsChangesInOrder) {
   ASSERT_EQ(acme.changes.size(), 2u);
   EXPECT_EQ(acme.changes[0].at, at("2026-12-31T16:00:00Z"));
   EXPECT_FALSE(acme.changes[0].local);
-  EXPECT_EQ(acme.changes[0].line, 12);
+  EXPECT_EQ(acme.changes[0].line, 13);
   EXPECT_EQ(describe_change(acme.changes[0]), "channels [web,app]; pricing discount; limits [daily]");
   EXPECT_EQ(acme.changes[1].at, at("2027-06-01T10:00:00Z"));  // CEST, +02:00
   EXPECT_TRUE(acme.changes[1].local);
@@ -138,25 +138,26 @@ TEST(ContractChanges, LocalInstantUsesTheGlobalZoneByDefault) {
 // distinct_subjects limit changed, and expires before starts once applied.
 TEST(ContractChanges, ErrorsNameTheLine) {
   const auto errors = parse_errors(with_changes(
-      "      - { at: 2027-02-01T00:00:00Z, status: suspended }\n"                  // 12
-      "      - { at: 2027-01-01T00:00:00Z, status: active }\n"                     // 13
-      "      - { at: 2027-03-01T00:00:00Z, colour: red }\n"                        // 14
-      "      - { at: 2027-04-01T00:00:00Z, timezone: UTC }\n"                      // 15
-      "      - { at: 2027-05-01T00:00:00Z, pricing: gold }\n"                      // 16
-      "      - { at: 2027-06-01T00:00:00Z }\n"                                     // 17
-      "      - { status: active }\n"                                               // 18
-      "      - { at: tomorrow, status: active }\n"                                 // 19
-      "      - { at: 2027-07-01T00:00:00Z, starts: 2029-01-01T00:00:00Z, expires: 2028-01-01T00:00:00Z }\n"  // 20
-      "      - at: 2027-08-01T00:00:00Z\n"                                         // 21
-      "        limits:\n"                                                          // 22
-      "          - { name: daily, type: quota, limit: -1, period: day }\n"))      // 23
+      "      - { at: 2027-02-01T00:00:00Z, status: suspended }\n"                  // 13
+      "      - { at: 2027-01-01T00:00:00Z, status: active }\n"                     // 14
+      "      - { at: 2027-03-01T00:00:00Z, colour: red }\n"                        // 15
+      "      - { at: 2027-04-01T00:00:00Z, timezone: UTC }\n"                      // 16
+      "      - { at: 2027-05-01T00:00:00Z, pricing: gold }\n"                      // 17
+      "      - { at: 2027-06-01T00:00:00Z }\n"                                     // 18
+      "      - { status: active }\n"                                               // 19
+      "      - { at: tomorrow, status: active }\n"                                 // 20
+      "      - { at: 2027-07-01T00:00:00Z, starts: 2029-01-01T00:00:00Z, expires: 2028-01-01T00:00:00Z }\n"  // 21
+      "      - at: 2027-08-01T00:00:00Z\n"                                         // 22
+      "        limits:\n"                                                          // 23
+      "          - { name: daily, type: quota, limit: -1, period: day }\n"))      // 24
   ;
   EXPECT_THAT(errors,
-              ElementsAre(ErrorAt(13, "2027-01-01T00:00:00Z is not after the previous change's 2027-02-01T00:00:00Z"),
-                          ErrorAt(14, "colour"), ErrorAt(15, "timezone: cannot change on a schedule"),
-                          ErrorAt(16, "unknown price ladder 'gold'"), ErrorAt(17, "this change changes nothing"),
-                          ErrorAt(18, "changes[6].at: is required"), ErrorAt(19, "expected an instant like"),
-                          ErrorAt(20, "is not after starts"), ErrorAt(23, "limit")))
+              ElementsAre(ErrorAt(14, "2027-01-01T00:00:00Z is not after the previous change's 2027-02-01T00:00:00Z"),
+                          ErrorAt(15, "colour: unknown key"), ErrorAt(15, "this change changes nothing"),
+                          ErrorAt(16, "timezone: cannot change on a schedule"),
+                          ErrorAt(17, "unknown price ladder 'gold'"), ErrorAt(18, "this change changes nothing"),
+                          ErrorAt(19, "changes[6].at: is required"), ErrorAt(20, "expected an instant like"),
+                          ErrorAt(21, "is not after starts"), ErrorAt(24, "limit")))
       << testing::joined(errors);
 }
 
@@ -166,18 +167,18 @@ TEST(ContractChanges, ErrorsNameTheLine) {
 TEST(ContractChanges, RefusesWhatOnlyAReloadCanChange) {
   const auto errors = parse_errors(std::string(kPricing) +
                                    "contracts:\n"
-                                   "  free:\n"                                                   // 6
-                                   "    limits:\n"                                               // 7
+                                   "  free:\n"                                                   // 7
+                                   "    limits:\n"                                               // 8
                                    "      - { name: users, type: distinct_subjects, limit: 10, period: day }\n"
-                                   "    changes:\n"                                              // 9
-                                   "      - { at: 2027-01-01T00:00:00Z, pricing: standard }\n"   // 10
-                                   "      - { at: 2027-02-01T00:00:00Z, per_subject: [] }\n"     // 11
-                                   "      - at: 2027-03-01T00:00:00Z\n"                          // 12
-                                   "        limits:\n"                                           // 13
+                                   "    changes:\n"                                              // 10
+                                   "      - { at: 2027-01-01T00:00:00Z, pricing: standard }\n"   // 11
+                                   "      - { at: 2027-02-01T00:00:00Z, per_subject: [] }\n"     // 12
+                                   "      - at: 2027-03-01T00:00:00Z\n"                          // 13
+                                   "        limits:\n"                                           // 14
                                    "          - { name: users, type: distinct_subjects, limit: 20, period: day }\n");
-  EXPECT_THAT(errors, ElementsAre(ErrorAt(10, "a contract without pricing cannot gain it on a schedule"),
-                                  ErrorAt(11, "per_subject: cannot change on a schedule"),
-                                  ErrorAt(13, "distinct_subjects limits cannot change on a schedule")))
+  EXPECT_THAT(errors, ElementsAre(ErrorAt(11, "a contract without pricing cannot gain it on a schedule"),
+                                  ErrorAt(12, "per_subject: cannot change on a schedule"),
+                                  ErrorAt(14, "distinct_subjects limits cannot change on a schedule")))
       << testing::joined(errors);
 }
 
