@@ -22,6 +22,7 @@
 #include "commands/cell_commands.h"
 #include "engine/cell_throttle.h"
 #include "commands/data_service.h"
+#include "config/contract_changes.h"
 #include "config/config_loader.h"
 #include "config/config_paths.h"
 #include "control/admin_peers.h"
@@ -91,7 +92,9 @@ bool open_storage(const Config& config, const DaemonOptions& options, const Cloc
 
 std::unique_ptr<Engine> build_engine(const Config& config, int workers, Reclaimer& reclaimer, Nanos now,
                                      RuntimeState& state) {
-  auto engine = Engine::create(engine_options_from(config, workers), reclaimer, now, state);
+  // The terms in force now (scheduled changes already past are in effect; config/contract_changes.h).
+  auto engine =
+      Engine::create(engine_options_from(config_at(config, now - kScheduleHistory), workers), reclaimer, now, state);
   if (!engine) {
     for (const auto& e : engine.error()) spdlog::error("{}: {}", config.file, e);
     return nullptr;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/call_log_config.h"
+#include "config/contract_change.h"
 #include "config/envoy_config.h"
 #include "engine/contract_terms.h"
 #include "engine/money/lot_validity.h"
@@ -237,6 +238,9 @@ struct ContractConfig {
   std::vector<LimitSpec> limits;       // shared by all calls of the contract
   std::vector<LimitSpec> per_subject;  // one set per SUBJECT; counter types only
   std::vector<MonitorSpec> monitors;   // monitor/monitor_spec.h
+  // Scheduled changes, by instant (config/contract_changes.h): the terms at
+  // time t are the fields above plus every change with at <= t, in order.
+  std::vector<ContractChange> changes;
   int line = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "config/call_log_reader.h"
 #include "config/config_paths.h"
 #include "config/monitor_reader.h"
+#include "config/contract_changes.h"
 #include "config/contract_reader.h"
 #include "config/envoy_reader.h"
 #include "config/map_reader.h"
@@ -419,6 +420,7 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   read_pricing_contracts_and_key_classes(errors, root, config);
   read_envoy(errors, root, config.envoy);
   read_fleet(errors, root, config);
+  check_contract_changes(errors, config);
   read_call_log(errors, root, config.call_log, base_dir);
   read_monitor_list(errors, root, "monitor_defaults", /*has_channels=*/true, config.monitor_defaults);
   check_monitor_limits(errors, config);

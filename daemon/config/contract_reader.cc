@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "config/contract_changes.h"
 #include "config/limit_reader.h"
 #include "config/monitor_reader.h"
 #include "config/units.h"
@@ -116,7 +117,7 @@ void read_contract(ErrorSink& errors, const MapReader::Entry& entry, const std::
                    const std::set<std::string, std::less<>>& ladders, Config& config) {
   const MapReader c(errors, entry.value, path,
                     {"status", "starts", "expires", "timezone", "channels", "purposes", "pricing", "hold_timeout",
-                     "fail", "fail_local_budget", "limits", "per_subject", "monitors"},
+                     "fail", "fail_local_budget", "limits", "per_subject", "monitors", "changes"},
                     entry.key_line);
   if (!c.is_map()) return;
   const size_t errors_before = errors.count();
@@ -144,6 +145,9 @@ void read_contract(ErrorSink& errors, const MapReader::Entry& entry, const std::
   read_limit_list(errors, c, "limits", /*counters_only=*/false, names, contract.limits);
   read_limit_list(errors, c, "per_subject", /*counters_only=*/true, names, contract.per_subject);
   read_monitor_list(errors, c, "monitors", !contract.channels.empty(), contract.monitors);
+  if (errors.count() == errors_before)  // changes are validated against valid base terms
+    read_contract_changes(errors, c, contract.timezone.empty() ? config.timezone : contract.timezone, ladders,
+                          contract);
   if (errors.count() == errors_before) config.contracts.emplace(contract.key, std::move(contract));
 }
 

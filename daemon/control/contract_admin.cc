@@ -7,6 +7,7 @@
 
 #include "config/config.h"  // yaml_name
 #include "config/units.h"   // format_duration
+#include "engine/contract_schedule.h"
 #include "engine/money/amount.h"
 
 namespace tollgate {
@@ -44,6 +45,23 @@ std::string format_instant(Nanos t, std::string_view zone) {
 
 ContractAdmin::ContractAdmin(std::function<Engine&()> engine, RuntimeState& state)
     : engine_(std::move(engine)), state_(state) {}
+
+namespace {
+
+// Scheduled changes still pending after the terms `in_force`:
+// changes, change.<n>.at, change.<n>.changes (what it changes).
+void append_pending_changes(const Policy& in_force, const std::string& zone, Fields& f) {
+  std::vector<const Policy*> pending;
+  for (const Policy* next = in_force.next.get(); next != nullptr; next = next->next.get()) pending.push_back(next);
+  f.emplace_back("changes", std::to_string(pending.size()));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const std::string prefix = "change." + std::to_string(i) + ".";
+    f.emplace_back(prefix + "at", format_instant(pending[i]->effective_from, zone));
+    f.emplace_back(prefix + "changes", pending[i]->change_note);
+  }
+}
+
+}  // namespace
 
 std::expected<const Policy*, AdminError> ContractAdmin::find_contract(std::string_view key) {
   const Policy* p = engine_().contract(key);
@@ -115,6 +133,10 @@ std::expected<RechargeReply, AdminError> ContractAdmin::recharge(std::string_vie
     }
     return known->reply;
   }
+  // A scheduled pricing change already in force, before the control plane's
+  // rebuild sets the same ladder (engine/contract_schedule.h).
+  if (const Policy& terms = (*policy)->terms_at(now); terms.scheduled && terms.rules->pricing)
+    account->set_ladder(*terms.rules->pricing);
   auto plan = account->plan_recharge(*amount, now);
   if (!plan) return std::unexpected(refuse(AdminError::Code::kRechargeRefused, key, plan.error()));
   // The lot keeps the validity in force when it was bought (a reload that
@@ -186,12 +208,12 @@ std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, 
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
   Engine& engine = engine_();
-  const Policy& p = **policy;
+  const Policy& p = (*policy)->terms_at(now);  // the terms in force now (scheduled changes)
   const ContractRules& r = *p.rules;
   ContractState& st = *p.state;
   const std::string& zone = engine.options().timezone;
   Fields f;
-  f.emplace_back("status", std::string(status_word(st.status())));
+  f.emplace_back("status", std::string(status_word(status_under(p))));
   f.emplace_back("status_reason", st.reason());
   f.emplace_back("status_source", st.overridden() ? "admin" : "config");
   f.emplace_back("starts", r.starts ? format_instant(*r.starts, zone) : "");
@@ -275,6 +297,7 @@ std::expected<Fields, AdminError> ContractAdmin::describe(std::string_view key, 
     }
     if (a.kind == MonitorActionKind::kEnforce) f.emplace_back(prefix + "limit", a.limit);
   }
+  append_pending_changes(p, zone, f);
   return f;
 }
 

@@ -88,6 +88,7 @@ void ControlPlane::on_sweep(uv_timer_t* timer) {
   auto* cp = static_cast<ControlPlane*>(timer->data);
   const ControlPlaneParts& p = cp->parts_;
   Nanos now = p.clock->now();
+  p.reloader->apply_due_changes(now);  // scheduled contract changes now past become the base terms
   p.reloader->current().sweep(now, kSweepBudget);
   p.cell->sweep(now, kSweepBudget);
   // Per-call debits become ledger entries. The Redis store does this in its

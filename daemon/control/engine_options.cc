@@ -2,7 +2,42 @@
 
 #include <algorithm>
 
+#include "config/contract_changes.h"
+
 namespace tollgate {
+namespace {
+
+// A contract's rules (scope, status, expiry, pricing, concurrency) from its terms.
+ContractRules contract_rules(const Config& config, const ContractConfig& contract) {
+  ContractRules rules;
+  rules.status = contract.status;
+  rules.starts = contract.starts;
+  rules.expires = contract.expires;
+  rules.channels = contract.channels;
+  rules.purposes = contract.purposes;
+  rules.hold_timeout = contract.hold_timeout;
+  rules.fail = contract.fail;
+  // In a fleet an unset budget is 0: nothing beyond the lease (docs/fleet.md).
+  rules.fail_local_budget =
+      config.fleet.enabled ? std::max<int64_t>(0, contract.fail_local_budget) : contract.fail_local_budget;
+  if (!contract.pricing.empty()) {
+    auto it = config.pricing.find(contract.pricing);
+    if (it != config.pricing.end()) {
+      std::vector<PriceStep> steps;
+      for (const auto& st : it->second.steps) steps.push_back({st.prepay_from, st.unit_price});
+      // The loader validated the ladder; create() re-checks the same rules.
+      if (auto ladder = PriceLadder::create(std::move(steps))) rules.pricing = std::move(*ladder);
+      rules.pricing_name = contract.pricing;
+      rules.lot_validity = config.lot_validity;
+      rules.lot_zone = contract.timezone.empty() ? config.timezone : contract.timezone;
+    }
+  }
+  for (const auto& limit : contract.limits)
+    if (limit.type == LimitType::kConcurrency) rules.concurrency.push_back({limit.name, limit.limit, limit.shadow});
+  return rules;
+}
+
+}  // namespace
 
 EngineOptions engine_options_from(const Config& config, int workers) {
   EngineOptions o;
@@ -23,33 +58,14 @@ EngineOptions engine_options_from(const Config& config, int workers) {
     spec.name = key;
     spec.limits = contract.limits;
     spec.timezone = contract.timezone;
-    ContractRules rules;
-    rules.status = contract.status;
-    rules.starts = contract.starts;
-    rules.expires = contract.expires;
-    rules.channels = contract.channels;
-    rules.purposes = contract.purposes;
-    rules.hold_timeout = contract.hold_timeout;
-    rules.fail = contract.fail;
-    // In a fleet an unset budget is 0: nothing beyond the lease (docs/fleet.md).
-    rules.fail_local_budget =
-        config.fleet.enabled ? std::max<int64_t>(0, contract.fail_local_budget) : contract.fail_local_budget;
-    if (!contract.pricing.empty()) {
-      auto it = config.pricing.find(contract.pricing);
-      if (it != config.pricing.end()) {
-        std::vector<PriceStep> steps;
-        for (const auto& st : it->second.steps) steps.push_back({st.prepay_from, st.unit_price});
-        // The loader validated the ladder; create() re-checks the same rules.
-        if (auto ladder = PriceLadder::create(std::move(steps))) rules.pricing = std::move(*ladder);
-        rules.pricing_name = contract.pricing;
-        rules.lot_validity = config.lot_validity;
-        rules.lot_zone = contract.timezone.empty() ? config.timezone : contract.timezone;
-      }
-    }
-    for (const auto& limit : contract.limits)
-      if (limit.type == LimitType::kConcurrency) rules.concurrency.push_back({limit.name, limit.limit, limit.shadow});
-    spec.rules = std::move(rules);
+    spec.rules = contract_rules(config, contract);
     spec.per_subject = contract.per_subject;
+    // Pending scheduled changes: the whole terms after each, in order.
+    ContractConfig terms = contract;
+    for (const ContractChange& change : contract.changes) {
+      apply_change(terms, change);
+      o.schedules[key].push_back({change.at, describe_change(change), terms.limits, contract_rules(config, terms)});
+    }
     o.contracts.push_back(std::move(spec));
   }
   for (const auto& kc : config.key_classes) {

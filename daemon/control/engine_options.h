@@ -18,6 +18,9 @@
 namespace tollgate {
 
 // `workers`: data-plane threads (each keeps the expiry heap of its holds).
+// A contract's `changes:` become its pending ScheduledTerms (all of them:
+// pass config_at(config, now) from config/contract_changes.h to start from
+// the terms in force at `now`, as the daemon and the reloader do).
 EngineOptions engine_options_from(const Config& config, int workers);
 
 // The engine a reload switches to: built from `options` over `running`, whose

@@ -8,6 +8,8 @@
 #include "control/engine_options.h"
 #include "config/config_diff.h"
 #include "config/config_loader.h"
+#include "config/contract_changes.h"
+#include "config/units.h"
 
 namespace tollgate {
 
@@ -151,7 +153,7 @@ ReloadResult Reloader::reload(Nanos now) {
     return reject(std::move(errors));
   }
   Engine* old = current_.load(std::memory_order_acquire);
-  EngineOptions options = engine_options_from(*next, workers_);
+  EngineOptions options = engine_options_from(config_at(*next, now - kScheduleHistory), workers_);
   options.generation = static_cast<uint32_t>(reloads_.load(std::memory_order_relaxed) + 1);  // 0: the first engine
   auto engine = engine_for_reload(options, reclaimer_, now, state_, *old);
   if (!engine) {
@@ -162,11 +164,8 @@ ReloadResult Reloader::reload(Nanos now) {
   result.changes = diff_configs(running_, *next);
   result.warnings = restart_only_changes(running_, *next);
   Engine* fresh = engine->release();
-  current_.store(fresh, std::memory_order_release);
-  for (const Subscriber& publish : subscribers_) publish(fresh);
-  for (const ConfigSubscriber& publish : config_subscribers_) publish(*next, fresh);
-  for (const GenerationSubscriber& publish : generation_subscribers_) publish(*next, fresh, now);
-  retire_engine(reclaimer_, [this]() -> Engine& { return current(); }, old, now);
+  publish(fresh, *next, now);
+  for (const GenerationSubscriber& subscriber : generation_subscribers_) subscriber(*next, fresh, now);
   running_ = std::move(*next);
   reloads_.fetch_add(1, std::memory_order_relaxed);
   result.ok = true;
@@ -175,6 +174,56 @@ ReloadResult Reloader::reload(Nanos now) {
   for (const auto& c : result.changes) spdlog::info("  {}", c);
   for (const auto& w : result.warnings) spdlog::warn("  {}", w);
   return result;
+}
+
+void Reloader::publish(Engine* fresh, const Config& config, Nanos now) {
+  Engine* old = current_.load(std::memory_order_acquire);
+  current_.store(fresh, std::memory_order_release);
+  for (const Subscriber& subscriber : subscribers_) subscriber(fresh);
+  for (const ConfigSubscriber& subscriber : config_subscribers_) subscriber(config, fresh);
+  retire_engine(reclaimer_, [this]() -> Engine& { return current(); }, old, now);
+}
+
+// The running engine already decides with the new terms (its chains); this
+// rebuild is the reload that makes them the base. The changes in effect are
+// read from the old engine's chains (what it had pending and is now past),
+// so a change is announced once, by the rebuild that takes it out of the
+// chain, and a change that was already past when the engine was built (a
+// restart, a reload) is not announced again.
+bool Reloader::apply_due_changes(Nanos now) {
+  if (owner_ != std::thread::id() && owner_ != std::this_thread::get_id()) {
+    spdlog::critical("Reloader::apply_due_changes called off the control thread");
+    std::abort();
+  }
+  Engine* old = current_.load(std::memory_order_acquire);
+  const Nanos due = old->next_change_at();
+  if (now < due) return false;
+  // The same file, so the same config generation: the call log needs no new
+  // mark (replay rebuilds the same chains from the recorded text).
+  EngineOptions options = engine_options_from(config_at(running_, now - kScheduleHistory), workers_);
+  options.generation = old->options().generation;
+  auto engine = engine_for_reload(options, reclaimer_, now, state_, *old);
+  if (!engine) {
+    if (!schedule_failed_)
+      spdlog::error("scheduled contract change: cannot rebuild the engine ({}); decisions already follow the new "
+                    "terms, retrying every tick", engine.error().front());
+    schedule_failed_ = true;
+    return false;
+  }
+  schedule_failed_ = false;
+  std::vector<Event> events;
+  for (const auto& policy : old->contracts())
+    for (const Policy* terms = policy->next.get(); terms != nullptr && terms->effective_from <= now;
+         terms = terms->next.get())
+      if (terms->effective_from >= due)  // earlier ones were in force when `old` was built
+        events.push_back({0, terms->effective_from / kNanosPerMilli, "change", policy->name, -1,
+                        fmt::format("at {}: {}", format_instant(terms->effective_from), terms->change_note)});
+  publish(engine->release(), running_, now);
+  for (auto& e : events) {
+    spdlog::info("contract {}: scheduled change in effect ({})", e.contract, e.detail);
+    state_.add_event(std::move(e));
+  }
+  return true;
 }
 
 }  // namespace tollgate

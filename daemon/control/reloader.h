@@ -109,8 +109,20 @@ class Reloader {
   // Control thread.
   void close();
 
-  // Reloads the config file now. Control thread only (see above).
+  // Reloads the config file now. Control thread only (see above). The new
+  // engine has the file's terms in force at `now` (config_at: changes whose
+  // instant has passed are in effect) and the later changes pending.
   ReloadResult reload(Nanos now);
+  // Scheduled contract changes (config/contract_changes.h): once `now` has
+  // reached the running engine's next_change_at(), rebuilds the engine from
+  // the running file's terms at `now`, exactly as a reload of an unchanged
+  // file would at that instant (hand-over, entries adopted, old engine
+  // retired), and adds a `change` EVENTS entry per change now in effect.
+  // Decisions do not wait for this: the engine already switched terms at the
+  // instant (engine/contract_schedule.h); this makes the new terms the base
+  // (statuses, ladders, monitors' counters) and drops the spent chain.
+  // Returns true when it rebuilt. Control thread only; called every sweep tick.
+  bool apply_due_changes(Nanos now);
   // Has the control thread reload the config file, and waits for the result.
   // From any thread but the control thread (there it reloads directly).
   ReloadResult request_reload();
@@ -127,6 +139,8 @@ class Reloader {
   static void on_requests(uv_async_t* handle);
   void serve_requests();
   ReloadResult reject(std::vector<std::string> errors);
+  // Makes `fresh` (built from `config`, the file as loaded) current and retires the old engine.
+  void publish(Engine* fresh, const Config& config, Nanos now);
 
   std::string config_path_;
   Config running_;
@@ -139,6 +153,7 @@ class Reloader {
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};
+  bool schedule_failed_ = false;  // the last due rebuild failed (logged once until one succeeds)
 
   // The control thread, once start() ran (default id: not started).
   std::thread::id owner_;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/monitor_throttle.h"
+#include "engine/contract_schedule.h"
 
 namespace tollgate {
 namespace {
@@ -107,6 +108,9 @@ std::vector<std::string> Engine::build(const Engine* previous) {
     if (!p.rules->channels.empty())
       p.channel_calls = std::make_unique<std::atomic<uint64_t>[]>(p.rules->channels.size());
     if (auto err = attach_subjects(p, spec, previous); !err.empty()) errors.push_back(err);
+    else if (auto changes = options_.schedules.find(p.name); changes != options_.schedules.end())
+      if (auto err = attach_schedule(p, spec, changes->second, options_.policy_defaults()); !err.empty())
+        errors.push_back(err);
     contract_index_.emplace(p.name, &p);
   }
   return errors;
@@ -116,15 +120,18 @@ void Engine::hand_over(Nanos now, const Engine* previous) {
   for (const auto& policy : contracts_) {
     Policy& p = *policy;
     p.state = &state_.contract(p.name);
-    p.state->apply_config_status(p.rules->status);
-    if (p.rules->pricing) p.state->ensure_account(*p.rules->pricing);
+    for (Policy* next = p.next.get(); next != nullptr; next = next->next.get()) next->state = p.state;
+    // The terms in force now: the chain may start before `now` (contract_schedule.h).
+    const Policy& terms = p.terms_at(now);
+    p.state->apply_config_status(terms.rules->status);
+    if (terms.rules->pricing) p.state->ensure_account(*terms.rules->pricing);
+    if (terms.next_at < next_change_at_) next_change_at_ = terms.next_at;
     sync_restrictions(p);
   }
   for (const auto& policy : contracts_) {
     const Policy* p = policy.get();
-    table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now, [&](Entry* e) {
-      for (const auto& l : p->limits) l->limiter.init(e->words() + l->word_offset, now);
-    });
+    table_.insert(p->name, CounterTable::hash_key(p->name), p, p->word_count, false, now,
+                  [&](Entry* e) { init_schedule_words(*p, e->words(), now); });
   }
   if (previous != nullptr) adopt_entries(now);
 }
@@ -154,14 +161,17 @@ void Engine::adopt_entries(Nanos now) {
       continue;
     }
     bool dynamic = fresh->dynamic;
-    if (dynamic == e->dynamic() && same_layout(*old_policy, *fresh)) {
+    const bool scheduled = old_policy->next != nullptr || fresh->next != nullptr;
+    if (dynamic == e->dynamic() && !scheduled && same_layout(*old_policy, *fresh)) {
       e->set_policy(fresh);
       continue;
     }
     Entry* copy = Entry::create(e->key(), e->hash(), fresh, fresh->word_count, dynamic, now);
-    for (const auto& l : fresh->limits) {
-      l->limiter.init(copy->words() + l->word_offset, now);
-      for (const auto& o : old_policy->limits) {
+    // Scheduled changes (engine/contract_schedule.h): the words of the terms
+    // in force now carry over; the rest of the chain starts fresh.
+    init_schedule_words(*fresh, copy->words(), now);
+    for (const auto& l : fresh->terms_at(now).limits) {
+      for (const auto& o : old_policy->terms_at(now).limits) {
         if (!same_limit_state(*o, *l)) continue;
         for (int w = 0; w < l->limiter.words(); ++w)
           copy->words()[l->word_offset + w].store(e->words()[o->word_offset + w].load(std::memory_order_acquire),
@@ -406,7 +416,7 @@ Decision Engine::table_full() const {
 // call is allowed, and count their would-be denials.
 bool Engine::charge(Entry* e, int64_t cost, Nanos now, Decision& out, uint32_t* charged_mask, Nanos max_delay,
                     Nanos* recorded_at) {
-  const Policy& p = *e->policy();
+  const Policy& p = e->policy()->terms_at(now);
   std::atomic<uint64_t>* w = e->words();
   const size_t enforced = p.enforced_count;
   std::array<LimitResult, kMaxLimitsPerPolicy> results;
@@ -646,11 +656,13 @@ int channel_position(const std::vector<std::string>& allowed, std::string_view v
 void Engine::sync_restrictions(const Policy& p) {
   if (!p.rules || p.state == nullptr) return;
   const std::vector<ActiveAction> actions = p.state->actions();
-  // Slots and mask first, then the word: a call that sees the throttle bit finds its slot.
-  const bool throttled = sync_monitor_actions(p, actions, options_.shadow_mode);
-  uint64_t word = restriction_word(actions, p.rules->channels) & ~kThrottledBit;
-  if (throttled) word |= kThrottledBit;
-  p.restricted.store(word, std::memory_order_relaxed);
+  for (const Policy* terms = &p; terms != nullptr; terms = terms->next.get()) {  // each its own channels, limits, slots
+    // Slots and mask first, then the word: a call that sees the throttle bit finds its slot.
+    const bool throttled = sync_monitor_actions(*terms, actions, options_.shadow_mode);
+    uint64_t word = restriction_word(actions, terms->rules->channels) & ~kThrottledBit;
+    if (throttled) word |= kThrottledBit;
+    terms->restricted.store(word, std::memory_order_relaxed);
+  }
 }
 
 void Engine::sync_restrictions(std::string_view key) {
@@ -681,7 +693,7 @@ bool restricted_by_monitor(const Policy& p, uint64_t word, int channel, Nanos no
 bool Engine::gate(const Policy& p, const CheckRequest& request, Nanos now, Decision& out, int* channel) const {
   const ContractRules& r = *p.rules;
   int position = kAnyChannel;
-  switch (p.state->status()) {
+  switch (status_under(p)) {
     case ContractStatus::kTerminated: deny_with(out, Code::kTerminated, -1); break;
     case ContractStatus::kSuspended: deny_with(out, Code::kSuspended, -1); break;
     case ContractStatus::kActive:
@@ -760,7 +772,7 @@ Decision Engine::id_in_progress() const {
 // An allowed call leaves its charge in `taken` for finalize() (or abandon()).
 Decision Engine::check_contract(Entry* e, const CheckRequest& request, Nanos now, uint64_t id_hash,
                                 Provisional& taken) {
-  const Policy& p = *e->policy();
+  const Policy& p = e->policy()->terms_at(now);
   const ContractRules& rules = *p.rules;
   ContractState& st = *p.state;
   Decision out;
@@ -902,7 +914,7 @@ void Engine::refund_charged(Entry* e, const Policy& p, uint32_t mask, int64_t co
 }
 
 void Engine::refund_limits(Entry* e, uint32_t mask, int64_t cost, Nanos charged_at, Nanos now) {
-  const Policy& p = *e->policy();
+  const Policy& p = e->policy()->terms_at(charged_at);  // the terms that charged (mask indexes their limits)
   for (size_t i = 0; i < p.limits.size() && i < 32; ++i)
     if (mask & (uint32_t{1} << i))
       p.limits[i]->limiter.refund(e->words() + p.limits[i]->word_offset, cost, charged_at, now);
@@ -959,9 +971,11 @@ std::vector<HoldImage> Engine::export_holds(std::vector<uint64_t>* identities) c
     image.commit_on_expiry = charge.commit_on_expiry;
     const std::span<const DebitSpan> taken = charge.taken();
     image.spans.assign(taken.begin(), taken.end());
-    if (const Policy* p = contract(image.contract))
+    if (const Policy* base = contract(image.contract)) {
+      const Policy* p = &base->terms_at(charge.charged_at);
       for (size_t i = 0; i < p->limits.size() && i < 32; ++i)
         if (charge.limit_mask & (uint32_t{1} << i)) image.limits.push_back(p->limits[i]->spec.name);
+    }
     out.push_back(std::move(image));
   });
   return out;
@@ -976,8 +990,9 @@ bool Engine::restore_hold(const HoldImage& image) {
   charge.contract = p->state;
   charge.cost = image.cost;
   charge.charged_at = image.charged_at;
-  for (size_t i = 0; i < p->limits.size() && i < 32; ++i)
-    if (std::find(image.limits.begin(), image.limits.end(), p->limits[i]->spec.name) != image.limits.end())
+  const Policy& terms = p->terms_at(image.charged_at);  // apply_settlement refunds through these
+  for (size_t i = 0; i < terms.limits.size() && i < 32; ++i)
+    if (std::find(image.limits.begin(), image.limits.end(), terms.limits[i]->spec.name) != image.limits.end())
       charge.limit_mask |= uint32_t{1} << i;
   charge.takes_slot = image.takes_slot;
   charge.commit_on_expiry = image.commit_on_expiry;
@@ -1026,7 +1041,7 @@ Decision Engine::peek(const CheckRequest& request, Nanos now) const {
 
 // check_contract's steps, in its order, charging nothing.
 Decision Engine::peek_contract(const Entry& e, const CheckRequest& request, Nanos now) const {
-  const Policy& p = *e.policy();
+  const Policy& p = e.policy()->terms_at(now);
   Decision out;
   if (!gate(p, request, now, out)) return out;
   if (!state_.storage_available() && p.rules->fail != FailPolicy::kLocal) return decide_unavailable(p, out, false);

@@ -28,6 +28,7 @@
 #include "engine/policy_compiler.h"
 #include "engine/reclaimer.h"
 #include "engine/runtime_state.h"
+#include "engine/scheduled_terms.h"
 #include "tollgate/decision.h"
 #include "tollgate/limit_spec.h"
 #include "tollgate/time.h"
@@ -49,6 +50,8 @@ struct CheckRequest {
 struct EngineOptions {
   std::vector<PolicySpec> contracts;
   std::vector<PolicySpec> key_classes;  // first match in this order wins
+  // Contract name → its scheduled changes in order of instant (engine/contract_schedule.h).
+  std::map<std::string, std::vector<ScheduledTerms>, std::less<>> schedules;
   bool allow_unknown = false;
   bool shadow_mode = false;  // every limit behaves as shadow
   std::string timezone = "UTC";
@@ -250,6 +253,10 @@ class Engine {
   // so a reload racing an action change is corrected within one tick.
   void sync_restrictions(const Policy& p);
   void sync_restrictions(std::string_view key);
+  // The earliest instant after the engine was built (create()'s `now`) at
+  // which a contract's scheduled change takes effect (engine/contract_schedule.h),
+  // INT64_MAX when none is pending. Immutable.
+  Nanos next_change_at() const { return next_change_at_; }
   // Distinct-subject estimate of a contract for the current period (-1 without state).
   double distinct_subjects_estimate(std::string_view key, Nanos now) const;
   const EngineOptions& options() const { return options_; }
@@ -406,6 +413,7 @@ class Engine {
   // Contract name → policy (views into the policies' names): policy_for() in
   // O(1), so adopting a table of N entries under M contracts is O(N + M).
   std::unordered_map<std::string_view, Policy*> contract_index_;
+  Nanos next_change_at_ = INT64_MAX;  // set by hand_over()
 };
 
 // The hash an ID is remembered and held under: per key, so IDs of different keys never collide.

@@ -89,6 +89,23 @@ struct Policy {
   mutable std::unique_ptr<MonitorThrottles> throttles_owned;  // under monitor_mutex
   mutable std::atomic<uint32_t> promoted{0};
   mutable std::mutex monitor_mutex;
+  // Contracts only, scheduled changes (engine/contract_schedule.h): the
+  // terms from `next_at` on, precompiled over the same entry words; a
+  // successor (`scheduled`) carries its change's instant and description.
+  // Immutable once the engine is published.
+  Nanos next_at = INT64_MAX;
+  std::unique_ptr<Policy> next;
+  bool scheduled = false;
+  Nanos effective_from = INT64_MIN;
+  std::string change_note;
+
+  // The terms in force at `now`: this policy, or the last successor whose
+  // instant is <= now. One compare when nothing is scheduled. Thread-safe.
+  const Policy& terms_at(Nanos now) const {
+    const Policy* p = this;
+    while (now >= p->next_at) p = p->next.get();
+    return *p;
+  }
 
   bool matches(std::string_view key) const {
     return exact ? key == prefix : key.starts_with(prefix);
