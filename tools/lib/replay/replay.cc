@@ -97,6 +97,10 @@ std::expected<std::unique_ptr<Replayer>, std::string> Replayer::create_following
   if (!config) return std::unexpected(config.error());
   auto made = create(*config, mark.time);
   if (!made) return std::unexpected(made.error());
+  // Following the generations the recorded monitor actions are applied as
+  // they were live; the recorded config's own monitors must not act again.
+  (*made)->monitors_.reset();
+  (*made)->report_.monitors.clear();
   (*made)->following_ = true;
   (*made)->report_.generations = 1;
   (*made)->report_.currency_decimals = config->currency_decimals;
