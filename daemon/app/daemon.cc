@@ -286,11 +286,14 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     o.segment_age = c.segment_age;
     o.flush_interval = c.flush_interval;
     o.buffer_bytes = static_cast<size_t>(c.buffer_bytes);
-    call_log = std::make_unique<calllog::CallLog>(o, threads, files::default_file_system());
+    // One buffer per data worker, then one per gRPC thread (the Envoy front
+    // records its calls too), then the admin buffer.
+    call_log = std::make_unique<calllog::CallLog>(o, threads + grpc_threads, files::default_file_system());
     if (auto opened = call_log->open(); !opened) {
       spdlog::error("call_log: {}", opened.error());
       return 1;
     }
+    if (rls) rls->set_call_log(call_log.get(), threads);
     info.call_log = [log = call_log.get()](const std::function<void(std::string_view, std::string_view)>& visit) {
       const calllog::CallLogStats st = log->stats();
       visit("calllog_dir", log->options().dir);

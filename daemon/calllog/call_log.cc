@@ -16,6 +16,7 @@ CallLog::CallLog(CallLogOptions options, int workers, files::FileSystem& fs)
   sample_threshold_ = clamped >= 1.0 ? UINT64_MAX : static_cast<uint64_t>(std::ldexp(clamped, 64));
   for (int i = 0; i <= workers; ++i) buffers_.push_back(std::make_unique<WorkerBuffer>(options_.buffer_bytes));
   release_at_.resize(buffers_.size());
+  carried_.resize(buffers_.size());
   max_held_ = buffers_.size() * (buffers_.front()->capacity() / 64);  // an entry takes at least 64 bytes
 }
 
@@ -80,6 +81,17 @@ void CallLog::hold(const CallRecord& r, std::deque<Held>& into) {
     *v = std::string_view(p, v->size());
     p += v->size();
   }
+}
+
+void CallLog::carry_open_group(size_t fresh, std::deque<Held>& into) {
+  size_t start = staged_.size();
+  while (start > fresh && staged_[start - 1].kind == RecordKind::kCheck) --start;
+  if (start == fresh || staged_[start - 1].kind != RecordKind::kGroup) return;
+  --start;  // the group's record
+  const auto members = static_cast<int64_t>(staged_.size() - start - 1);
+  if (members >= staged_[start].cost) return;  // whole
+  for (size_t i = start; i < staged_.size(); ++i) hold(staged_[i], into);
+  staged_.resize(start);
 }
 
 void CallLog::fail(std::string error) {
@@ -163,8 +175,10 @@ size_t CallLog::flush(Nanos now) {
   std::vector<Mark> due;
   bool draining = false;
   uint32_t draining_generation = 0;
+  bool workers_gone = false;
   {
     std::lock_guard lock(marks_mutex_);
+    workers_gone = all_drained_;
     while (!marks_.empty() && (marks_.front().drained || all_drained_)) {
       due.push_back(std::move(marks_.front()));
       marks_.pop_front();
@@ -178,10 +192,22 @@ size_t CallLog::flush(Nanos now) {
   // the rings are left to fill (and drop, counted) until the mark is due.
   const bool collect = !draining || held_.size() < max_held_;
   staged_.clear();
-  if (collect)
-    for (size_t i = 0; i < buffers_.size(); ++i) release_at_[i] = buffers_[i]->collect(staged_);
+  // A group of CHECKs whose last members were not yet appended when its
+  // ring was collected waits (copied) for the next flush (header, "Groups").
+  std::vector<std::deque<Held>> carried(buffers_.size());
+  if (collect) {
+    carried.swap(carried_);
+    for (size_t i = 0; i < buffers_.size(); ++i) {
+      for (const Held& h : carried[i]) staged_.push_back(h.record);
+      const size_t fresh = staged_.size();
+      release_at_[i] = buffers_[i]->collect(staged_);
+      if (!workers_gone) carry_open_group(fresh, carried_[i]);
+    }
+  }
   const bool aged = segment_.fd >= 0 && now - segment_opened_ >= options_.segment_age;
   if (staged_.empty() && held_.empty() && due.empty()) {
+    if (collect)
+      for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i]->release(release_at_[i]);  // all carried
     if (aged) close_segment();
     return 0;
   }

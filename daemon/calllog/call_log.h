@@ -53,6 +53,17 @@
 // applied. Records of a generation with no pending mark (a log without
 // marks: tests, tools) are written at once.
 //
+// Groups — CHECKs decided all-or-nothing (calllog/group_hook.h)
+// ------------------------------------------------------------------
+// A group is a kGroup record followed by its members, appended one by one
+// to the worker's ring; replay needs them together in one block. The
+// writer may collect a ring between two of a group's appends: a group
+// whose last members are missing at the end of what a ring gave is copied
+// aside (its ring bytes released) and put back in front of that ring's
+// records at the next flush, once. A group still short then (a member
+// dropped: the ring was full) is written as it is, and replay reports it
+// as cut. The final flush (stop(): no worker left) carries nothing.
+//
 // Thread-safety: record() from worker `worker` only (one producer per
 // buffer); record_admin(), mark_generation() and generation_drained() from
 // any thread; flush() from one thread at a
@@ -120,6 +131,9 @@ class CallLog {
   void record(int worker, const CallRecord& r) {
     if (sample_all_ || sampled(r.key)) buffers_[static_cast<size_t>(worker)]->append(r);
   }
+  // Whether records of `key` are kept (the sample): a group of CHECKs
+  // (calllog/group_hook.h) counts its kept members before recording them.
+  bool keeps(std::string_view key) const { return sample_all_ || sampled(key); }
   // The same for a record that belongs to no key (a hold expiry): always kept.
   void record_unsampled(int worker, const CallRecord& r) { buffers_[static_cast<size_t>(worker)]->append(r); }
   // An admin record (RECHARGE). Any thread; takes the admin buffer's mutex.
@@ -177,12 +191,16 @@ class CallLog {
     std::string strings;
   };
   void hold(const CallRecord& r, std::deque<Held>& into);
+  // Moves a group at the end of staged_ (from index `fresh` on, one ring's
+  // newly collected records) that lacks members into `into` ("Groups").
+  void carry_open_group(size_t fresh, std::deque<Held>& into);
 
   // Writer state (flush()'s thread only).
   BlockEncoder encoder_;
   std::vector<CallRecord> staged_;
   std::vector<uint64_t> release_at_;
   std::deque<Held> held_;
+  std::vector<std::deque<Held>> carried_;  // by ring: an open group, for the next flush ("Groups")
   size_t max_held_ = 0;  // held_ past this: the rings are not drained until the mark is due
   uint32_t written_generation_ = 0;  // the last mark written (0 before any)
   std::string raw_;

@@ -28,8 +28,10 @@ enum class RecordKind : uint8_t {
   kAction = 7,      // a monitor action put in force (allowed) or lifted: key = contract, cost =
                     // MonitorActionKind, limit = the monitor, channel = the channel blocked
   kExpire = 8,      // a worker's hold timer settled expired holds: cost = how many (at most; earliest first)
+  kGroup = 9,       // the next `cost` records are kCheck records decided together, all-or-nothing
+                    // (Engine::check_all: MULTI/EXEC, Envoy RLS; calllog/group_hook.h); key = the first member's
 };
-inline constexpr uint8_t kLastRecordKind = 8;
+inline constexpr uint8_t kLastRecordKind = 9;
 
 struct CallRecord {
   RecordKind kind = RecordKind::kCheck;

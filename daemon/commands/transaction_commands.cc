@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "calllog/group_hook.h"
 #include "commands/check_commands.h"
 #include "commands/check_request_parser.h"
 #include "commands/client_state.h"
@@ -113,6 +114,8 @@ void exec_command(CommandContext& ctx) {
     if (runnable) {
       if (!engine.check_all(requests, ctx.session.now, ctx.session.worker, decisions))
         WorkerMetrics::bump(m.transactions_aborted);
+      calllog::record_group(ctx.data->call_log(), ctx.session.worker, ctx.session.now, requests, decisions,
+                            engine.options().generation);
     } else {  // a CHECK that cannot run (a reload removed its contract): none is decided
       WorkerMetrics::bump(m.transactions_aborted);
       for (Decision& d : decisions) {

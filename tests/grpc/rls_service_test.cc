@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "grpc/rls_client.h"
+#include "config/config_loader.h"
+#include "replay/replay.h"
 
 namespace tollgate::testing {
 namespace {
@@ -355,6 +357,49 @@ TEST(RlsServiceStart, PortInUseIsRefused) {
   EXPECT_FALSE(second.wait_ready(5000));
   EXPECT_EQ(second.stop(), 1);
   EXPECT_NE(second.log().find("cannot listen on server.grpc.listen"), std::string::npos) << second.log();
+}
+
+// Verifies a call's descriptors are logged as one group of CHECKs
+// (README, "Groups of CHECKs"): two calls of daily and tiny pass, the third
+// is refused whole (tiny spent, daily ABORTED). Replayed following the
+// recorded config every decision comes back; a candidate giving tiny 3 a
+// minute lets the third call through whole: its 2 CHECKs flip to allowed.
+TEST(RlsServiceCallLog, DescriptorsAreOneGroupInTheCallLog) {
+  const std::string config = std::string(kConfig) + "call_log:\n  dir: calls\n  flush_interval: 20ms\n";
+  Daemon d(config, grpc_server_extra());
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  auto channel = grpc_channel(d);
+  auto stub = rls::RateLimitService::NewStub(channel);
+  const std::vector<Descriptor> both = {{{"contract", "daily"}}, {{"contract", "tiny"}}};
+  EXPECT_EQ(should_rate_limit(*stub, rls_request("api", both)).overall_code(), rls::RateLimitResponse::OK);
+  EXPECT_EQ(should_rate_limit(*stub, rls_request("api", both)).overall_code(), rls::RateLimitResponse::OK);
+  auto refused = should_rate_limit(*stub, rls_request("api", both));
+  EXPECT_EQ(refused.overall_code(), rls::RateLimitResponse::OVER_LIMIT);
+  ASSERT_EQ(d.stop(), 0);
+
+  replay::ReplayOptions options;
+  options.log_dir = d.dir().file("calls");
+  auto live = replay::replay_log_live(options);
+  ASSERT_TRUE(live.has_value()) << live.error();
+  EXPECT_EQ(live->calls, 6u);
+  EXPECT_EQ(live->groups, 3u);
+  EXPECT_EQ(live->allowed_to_denied(), 0u);
+  EXPECT_EQ(live->denied_to_allowed(), 0u);
+  EXPECT_TRUE(live->problems.empty());
+
+  std::string looser = kConfig;
+  const std::string tiny = "limit: 2, window: 1m";
+  ASSERT_NE(looser.find(tiny), std::string::npos);
+  looser.replace(looser.find(tiny), tiny.size(), "limit: 3, window: 1m");
+  auto candidate = parse_config(looser, d.dir().file("looser.yaml"));
+  ASSERT_TRUE(candidate.has_value());
+  auto j = replay::replay_log(*candidate, options);
+  ASSERT_TRUE(j.has_value()) << j.error();
+  EXPECT_EQ(j->groups, 3u);
+  EXPECT_EQ(j->allowed_to_denied(), 0u);
+  EXPECT_EQ(j->denied_to_allowed(), 2u);
+  EXPECT_EQ(j->contracts.at("daily").flips.denied_to_allowed, 1u);
+  EXPECT_EQ(j->contracts.at("tiny").flips.denied_to_allowed, 1u);
 }
 
 }  // namespace

@@ -340,5 +340,72 @@ TEST(CallLogReplay, NoGenerationRecordNeedsConfigAndTruncatedFrameIsReported) {
   EXPECT_NE(problem.find("truncated"), std::string::npos) << problem;
 }
 
+// Two contracts for the MULTI/EXEC run: alpha 2 a day (3 in the candidate), beta 10.
+std::string group_config(int alpha_limit) {
+  return R"(
+contracts:
+  alpha:
+    limits:
+      - { name: daily, type: sliding_window, limit: )" +
+         std::to_string(alpha_limit) + R"(, window: 1d }
+  beta:
+    limits:
+      - { name: daily, type: sliding_window, limit: 10, window: 1d }
+call_log:
+  dir: calls
+  flush_interval: 20ms
+)";
+}
+
+// Verifies CHECKs decided all-or-nothing in MULTI/EXEC are logged, each with
+// its live decision, as groups (README, "Groups of CHECKs"): two
+// transactions of alpha and beta pass, the third is refused whole (alpha by
+// its window, beta ABORTED). Following the generations every decision comes
+// back (0 flips, 3 groups, no problem). A candidate that loosens alpha to 3
+// lets the third transaction through whole: exactly its 2 CHECKs flip to
+// allowed, beta's ABORTED among them — decided alone, beta would not flip.
+TEST(CallLogReplay, TransactionGroupsReplayAllOrNothing) {
+  Daemon d(group_config(2));
+  ASSERT_TRUE(d.wait_ready());
+  Client c = d.connect();
+  auto exec = [&](std::vector<std::string> keys) {
+    std::vector<long long> allowed;
+    EXPECT_EQ(std::string(command(c.get(), {"MULTI"})->str), "OK");
+    for (const std::string& k : keys) EXPECT_EQ(std::string(command(c.get(), {"CHECK", k})->str), "QUEUED");
+    Reply r = command(c.get(), {"EXEC"});
+    EXPECT_EQ(r->type, REDIS_REPLY_ARRAY);
+    if (r->type != REDIS_REPLY_ARRAY) return allowed;
+    for (size_t i = 0; i < r->elements; ++i) allowed.push_back(r->element[i]->element[0]->integer);
+    return allowed;
+  };
+  EXPECT_EQ(exec({"alpha", "beta"}), (std::vector<long long>{1, 1}));
+  EXPECT_EQ(exec({"alpha", "beta"}), (std::vector<long long>{1, 1}));
+  EXPECT_EQ(exec({"beta", "alpha"}), (std::vector<long long>{0, 0}));  // alpha spent: beta ABORTED
+  ASSERT_EQ(command(c.get(), {"CHECK", "beta"})->element[0]->integer, 1);
+  ASSERT_EQ(d.stop(), 0);
+
+  const std::string log_dir = d.dir().file("calls");
+  std::string output;
+  nlohmann::json live = replay("", log_dir, output);
+  ASSERT_TRUE(live.is_object()) << output;
+  EXPECT_EQ(live["calls"], 7) << output;
+  EXPECT_EQ(live["groups"], 3) << output;
+  EXPECT_EQ(live["allowed_to_denied"], 0) << output;
+  EXPECT_EQ(live["denied_to_allowed"], 0) << output;
+  EXPECT_TRUE(live["problems"].empty()) << output;
+
+  const std::string looser = d.dir().file("looser.yaml");
+  std::ofstream(looser) << group_config(3);
+  nlohmann::json j = replay(looser, log_dir, output);
+  ASSERT_TRUE(j.is_object()) << output;
+  EXPECT_EQ(j["groups"], 3) << output;
+  EXPECT_EQ(j["allowed_to_denied"], 0) << output;
+  EXPECT_EQ(j["denied_to_allowed"], 2) << output;
+  EXPECT_EQ(j["contracts"]["alpha"]["denied_to_allowed"], 1) << output;
+  EXPECT_EQ(j["contracts"]["beta"]["denied_to_allowed"], 1) << output;
+  EXPECT_EQ(j["contracts"]["beta"]["codes"]["ABORTED"], 1) << output;
+  EXPECT_TRUE(j["problems"].empty()) << output;
+}
+
 }  // namespace
 }  // namespace tollgate::testing

@@ -1,5 +1,7 @@
 #include "fronts/envoy/rls_mapping.h"
 
+#include "calllog/group_hook.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -123,7 +125,8 @@ void RlsDecider::add_headers(const Engine& engine, const CheckRequest& request, 
 }
 
 const RlsAnswer& RlsDecider::decide(const EnvoyMapping& mapping, Engine& engine, std::string_view domain,
-                                    uint32_t hits_addend, Nanos now, int worker, RlsCounters& counters) {
+                                    uint32_t hits_addend, Nanos now, int worker, RlsCounters& counters,
+                                    calllog::CallLog* call_log, int log_buffer) {
   const size_t count = descriptor_count();
   answer_.headers.clear();
   answer_.statuses.clear();
@@ -170,6 +173,7 @@ const RlsAnswer& RlsDecider::decide(const EnvoyMapping& mapping, Engine& engine,
     }
   } else if (!requests_.empty()) {
     (void)engine.check_all(requests_, now, worker, decisions_);  // the decisions say it all
+    calllog::record_group(call_log, log_buffer, now, requests_, decisions_, engine.options().generation);
   }
   for (const Decision& d : decisions_) RlsCounters::bump(counters.by_code[static_cast<int>(d.code)]);
 

@@ -50,6 +50,10 @@
 #include "tollgate/decision.h"
 #include "tollgate/time.h"
 
+namespace tollgate::calllog {
+class CallLog;  // calllog/call_log.h
+}
+
 namespace tollgate::fronts {
 
 // The compiled `envoy:` section. Immutable.
@@ -157,8 +161,12 @@ class RlsDecider {
   // returns the answer, valid until the next clear(). Must run inside the
   // caller's Reclaimer critical section (the engine's rule); `worker` is
   // passed to the engine (no holds are created: see fronts/envoy/grpc/).
+  // With `call_log`, the matched descriptors' CHECKs are recorded as one
+  // group (calllog/group_hook.h) into its buffer `log_buffer`, which this
+  // thread alone appends to.
   const RlsAnswer& decide(const EnvoyMapping& mapping, Engine& engine, std::string_view domain,
-                          uint32_t hits_addend, Nanos now, int worker, RlsCounters& counters);
+                          uint32_t hits_addend, Nanos now, int worker, RlsCounters& counters,
+                          calllog::CallLog* call_log = nullptr, int log_buffer = 0);
 
  private:
   std::span<const DescriptorEntry> descriptor(size_t i) const {

@@ -200,7 +200,7 @@ void Replayer::recharge(const calllog::CallRecord& r) {
   candidate_balance_[std::string(r.key)] += r.cost;
 }
 
-void Replayer::check(const calllog::CallRecord& r) {
+void Replayer::check(const calllog::CallRecord& r, const Decision* decided) {
   char subject[16], id[16];
   CheckRequest request;
   request.key = r.key;
@@ -212,7 +212,7 @@ void Replayer::check(const calllog::CallRecord& r) {
   request.hold_ms = r.hold_ms;
   request.wait_ms = r.wait_ms;
   const bool is_contract = engine_->contract(r.key) != nullptr;
-  const Decision d = engine_->check(request, r.time, 0);
+  const Decision d = decided != nullptr ? *decided : engine_->check(request, r.time, 0);
   ++report_.calls;
   ContractReport& c = contract_report(r.key, is_contract);
   if (monitors_ && is_contract) monitors_->touch(c.monitor_slot, r.key);
@@ -252,6 +252,7 @@ void Replayer::check(const calllog::CallRecord& r) {
 }
 
 void Replayer::apply(const calllog::CallRecord& r) {
+  if (group_.open && group_member(r)) return;
   if (report_.first_time == 0) report_.first_time = r.time;
   report_.last_time = std::max(report_.last_time, r.time);
   advance(r.time);
@@ -278,6 +279,9 @@ void Replayer::apply(const calllog::CallRecord& r) {
     case calllog::RecordKind::kAction:
       admin_change(r);
       break;
+    case calllog::RecordKind::kGroup:
+      start_group(r);
+      break;
     case calllog::RecordKind::kExpire:
       // Live, a worker's timer expired this many holds (earliest deadline
       // first) now; replay keeps all holds on one worker's heap.
@@ -287,6 +291,7 @@ void Replayer::apply(const calllog::CallRecord& r) {
 }
 
 void Replayer::finish() {
+  if (group_.open) cut_group("the log ends");
   if (!monitors_) return;
   monitors_->finish(report_.last_time, *engine_, state_);
   report_.monitor_ticks = monitors_->ticks();
@@ -375,6 +380,7 @@ std::expected<ReplayReport, std::string> run(const Config* candidate, const Repl
   if (candidate != nullptr) report.currency_decimals = candidate->currency_decimals;
   report.segments = segments->size();
   report.blocks = blocks;
+  problems.insert(problems.end(), report.problems.begin(), report.problems.end());  // cut groups
   report.problems = std::move(problems);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started - setup).count();
   report.cpu_seconds = thread_cpu_seconds() - cpu_started - cpu_setup;
@@ -424,6 +430,7 @@ std::string report_json(const ReplayReport& report) {
   j["monitor_actions_applied"] = report.actions_applied;
   j["monitor_actions_ignored"] = report.actions_ignored;
   j["holds_expired"] = report.holds_expired;
+  j["groups"] = report.groups;
   j["segments"] = report.segments;
   j["from"] = report.calls > 0 ? format_instant(report.first_time) : "";
   j["to"] = report.calls > 0 ? format_instant(report.last_time) : "";

@@ -44,6 +44,7 @@
 #include "engine/engine.h"
 #include "engine/reclaimer.h"
 #include "engine/runtime_state.h"
+#include "replay/replay_group.h"
 #include "replay/replay_monitors.h"
 
 namespace tollgate::replay {
@@ -93,6 +94,7 @@ struct ReplayReport {
   uint64_t generations = 0;
   uint64_t admin_changes = 0;     // status changes and resets applied
   uint64_t holds_expired = 0;     // following: holds expired where the live timers expired them
+  uint64_t groups = 0;            // groups of CHECKs decided together (check_all), cut ones included
   uint64_t actions_applied = 0;   // monitor actions put in force or lifted (following the generations)
   uint64_t actions_ignored = 0;   // ... recorded but not applied (a candidate config)
   std::vector<std::string> admin_errors;
@@ -124,7 +126,14 @@ class Replayer {
 
  private:
   explicit Replayer(const Config& candidate);
-  void check(const calllog::CallRecord& r);
+  // `decided`: the decision already made for it (a group's, by check_all).
+  void check(const calllog::CallRecord& r, const Decision* decided = nullptr);
+  // Groups (replay/replay_group.h, replay_group.cc): true when `r` was taken
+  // as a member of the open group; cut_group replays an incomplete one.
+  bool group_member(const calllog::CallRecord& r);
+  void start_group(const calllog::CallRecord& r);
+  void decide_group();
+  void cut_group(std::string_view why);
   void recharge(const calllog::CallRecord& r);
   void switch_generation(const calllog::CallRecord& mark);
   void admin_change(const calllog::CallRecord& r);
@@ -144,6 +153,7 @@ class Replayer {
   std::unordered_map<std::string, int64_t> candidate_balance_;
   std::unordered_map<std::string, ContractReport*> report_index_;
   std::unique_ptr<ReplayMonitors> monitors_;  // null: the candidate has none
+  PendingGroup group_;  // a kGroup's members being collected
 };
 
 struct ReplayOptions {

@@ -98,6 +98,7 @@ struct RlsServer::Thread {
   HealthWatch health_watch;
   grpc::Alarm stop_alarm;
   int reader_slot = 0;
+  int log_buffer = 0;  // in the call log (set_call_log)
   RlsDecider decider;
   RlsCounters counters;
   std::thread thread;
@@ -163,6 +164,7 @@ std::expected<void, std::string> RlsServer::start() {
   address_ = unix_socket ? config_.listen
                          : config_.listen.substr(0, config_.listen.rfind(':') + 1) + std::to_string(bound_port);
   impl_->serving.store(true, std::memory_order_release);
+  for (size_t i = 0; i < threads_.size(); ++i) threads_[i]->log_buffer = call_log_first_ + static_cast<int>(i);
   for (auto& t : threads_) {
     t->reader_slot = reclaimer_.register_reader();
     for (int i = 0; i < kCallsPerThread; ++i) t->calls.push_back(std::make_unique<Call>());
@@ -290,7 +292,8 @@ void RlsServer::run(Thread& t) {
       Engine& engine = *engine_.load(std::memory_order_acquire);
       const EnvoyMapping& mapping = *mapping_.load(std::memory_order_acquire);
       const RlsAnswer& answer =
-          t.decider.decide(mapping, engine, c.request.domain(), c.request.hits_addend(), now, 0, t.counters);
+          t.decider.decide(mapping, engine, c.request.domain(), c.request.hits_addend(), now, 0, t.counters,
+                           call_log_, t.log_buffer);
       fill_response(answer, c.response);
     }
     c.responder->Finish(c.response, grpc::Status::OK, &c);

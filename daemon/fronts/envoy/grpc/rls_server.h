@@ -81,6 +81,14 @@ class RlsServer {
 
   // server.max_key: longer descriptor entry values are INVALID_ARGUMENT. Before start().
   void set_max_key(size_t max_key) { max_key_ = max_key; }
+  // call_log: each gRPC thread records its CHECKs (one group per call) into
+  // the log's buffer `first_buffer` + its index; the log must have been
+  // built with those buffers (CallLog's `workers` counts them) and outlive
+  // stop(). Before start().
+  void set_call_log(calllog::CallLog* log, int first_buffer) {
+    call_log_ = log;
+    call_log_first_ = first_buffer;
+  }
   void set_engine(Engine* engine) { engine_.store(engine, std::memory_order_release); }
   // Publishes a new mapping (reload); the old one is freed once no gRPC
   // thread can still read it. Control thread.
@@ -108,6 +116,8 @@ class RlsServer {
   std::vector<std::unique_ptr<Thread>> threads_;
   int port_ = 0;
   size_t max_key_ = 512;
+  calllog::CallLog* call_log_ = nullptr;
+  int call_log_first_ = 0;
   std::string address_;
   bool started_ = false;
 };
