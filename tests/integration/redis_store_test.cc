@@ -734,5 +734,92 @@ TEST(RedisStore, ScriptsAreIdempotentAndAdditive) {
   EXPECT_EQ(command(r.get(), {"HLEN", "p:ledger"})->integer, 4) << "two ledger entries above, two recharges";
 }
 
+const std::string kMonitored = R"(
+contracts:
+  live:
+    channels: [web, batch]
+    monitors:
+      - name: web-volume
+        kind: volume
+        per: channel
+        period: hour
+        above: 5
+        actions:
+          - { do: event }
+          - { do: block_channel, for: 3s }
+)";
+
+// CHECK on `channel` of `live`: its code ("OK" when allowed).
+std::string channel_code(redisContext* c, const std::string& channel) {
+  Reply r = command(c, {"CHECK", "live", "CHANNEL", channel});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7) return "no reply";
+  return std::string(r->element[1]->str, r->element[1]->len);
+}
+
+// Crosses `above: 5` on web and waits (at most 2 s) for the block.
+bool block_web(redisContext* c) {
+  for (int i = 0; i < 6; ++i)
+    if (channel_code(c, "web") != "OK") return false;
+  return eventually([&] { return channel_code(c, "web") == "CHANNEL"; }, 2000);
+}
+
+// Verifies issue 13 §2 in redis mode: a monitor's block_channel is written to
+// Redis before it applies (P actions), survives a kill -9 with its expiry,
+// lifts by itself after `for:` on the restarted daemon (deleted from Redis,
+// so the next start has none); MONITOR CLEAR is written the same way; with
+// Redis down a clear is refused clearly, counted, and the daemon stays up.
+TEST(RedisStore, MonitorActionSurvivesRestartWithItsExpiryAndClearPersists) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  const RedisStorage storage{redis.socket(), "", "", kCheckpointMs, ""};
+  Client r = redis.connect();
+  auto stored_actions = [&] { return command(r.get(), {"HLEN", "tollgate:actions"})->integer; };
+  {
+    Daemon d(kMonitored, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client c = d.connect();
+    ASSERT_TRUE(block_web(c.get())) << d.log();
+    EXPECT_EQ(stored_actions(), 1) << "the action is in Redis once it applies";
+    EXPECT_EQ(channel_code(c.get(), "batch"), "OK");
+    d.stop(9);
+  }
+  {
+    Daemon d(kMonitored, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client c = d.connect();
+    Client admin = d.connect_admin();
+    EXPECT_EQ(channel_code(c.get(), "web"), "CHANNEL") << "the block did not survive kill -9";
+    auto f = fields(admin.get(), {"CONTRACT", "live"});
+    EXPECT_EQ(f["actions"], "1");
+    EXPECT_EQ(f["action.0.kind"], "block_channel");
+    EXPECT_EQ(f["action.0.channel"], "web");
+    EXPECT_FALSE(f["action.0.until"].empty());
+    EXPECT_EQ(persistence(admin.get(), "load_errors"), 0);
+    // Lifted by itself when its 3 s run out (polled, no sleep), and in Redis too.
+    EXPECT_TRUE(eventually([&] { return channel_code(c.get(), "web") == "OK"; }, 6000)) << d.log();
+    EXPECT_TRUE(eventually([&] { return stored_actions() == 0; }, 2000));
+    // A second block (this daemon counts from its start), cleared by an operator.
+    ASSERT_TRUE(block_web(c.get())) << d.log();
+    EXPECT_EQ(stored_actions(), 1);
+    Reply cleared = command(admin.get(), {"MONITOR", "CLEAR", "live"});
+    ASSERT_TRUE(cleared && cleared->type == REDIS_REPLY_INTEGER);
+    EXPECT_EQ(cleared->integer, 1);
+    EXPECT_EQ(stored_actions(), 0) << "MONITOR CLEAR answered before Redis had it";
+    d.stop(9);
+  }
+  Daemon d(kMonitored, storage);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client c = d.connect();
+  Client admin = d.connect_admin();
+  EXPECT_EQ(channel_code(c.get(), "web"), "OK") << "the cleared block came back";
+  EXPECT_EQ(fields(admin.get(), {"CONTRACT", "live"})["actions"], "0");
+  // Redis down: the next block cannot be written, so it is refused (counted), not applied.
+  redis.kill();
+  for (int i = 0; i < 6; ++i) channel_code(c.get(), "web");
+  EXPECT_TRUE(eventually([&] { return persistence(admin.get(), "admin_refused") >= 1; }, 5000)) << d.log();
+  EXPECT_TRUE(d.running());
+  EXPECT_EQ(fields(admin.get(), {"CONTRACT", "live"})["actions"], "0");
+}
+
 }  // namespace
 }  // namespace tollgate::testing

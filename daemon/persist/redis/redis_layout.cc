@@ -74,6 +74,26 @@ std::string RedisKeys::applied(uint64_t run, int slot) const {
   return prefix_ + "applied:" + std::to_string(run) + ":{" + tag_for_slot(slot) + "}";
 }
 
+std::string RedisKeys::action_field(std::string_view contract, uint8_t kind, std::string_view monitor,
+                                    std::string_view channel, std::string_view limit) {
+  std::string out;
+  auto part = [&out](std::string_view s) {
+    out += std::to_string(s.size());
+    out += ':';
+    out += s;
+  };
+  part(contract);
+  out += '|';
+  out += std::to_string(kind);
+  out += '|';
+  part(monitor);
+  out += '|';
+  part(channel);
+  out += '|';
+  part(limit);
+  return out;
+}
+
 std::string RedisKeys::glob_escape(std::string_view s) {
   std::string out;
   for (char c : s) {

@@ -11,6 +11,8 @@
 //   P lots:<contract>  hash: lot id -> lot (amount, unit price, credits, created)
 //   P wallet           hash: contract -> wallet after its latest recharge
 //   P status           hash: contract -> admin status override
+//   P actions          hash: action_field(contract, target) -> the monitor action in force
+//                        (a contract image holding that one action; lifted: deleted)
 //   P payments         hash: payment id -> recharge record (idempotency)
 //   P payment-lots     hash: payment id -> "<contract>|<amount>|<lot id>"
 //   P ledger           hash: <run>:<local seq> -> "<global seq>|<lot id>|<entry>"
@@ -52,6 +54,7 @@ class RedisKeys {
   std::string lots(std::string_view contract) const { return global_ + "lots:" + std::string(contract); }
   std::string wallets() const { return global_ + "wallet"; }
   std::string status() const { return global_ + "status"; }
+  std::string actions() const { return global_ + "actions"; }
   std::string payments() const { return global_ + "payments"; }
   std::string payment_lots() const { return global_ + "payment-lots"; }
   std::string ledger() const { return global_ + "ledger"; }
@@ -63,6 +66,12 @@ class RedisKeys {
   std::string applied(uint64_t run, int slot) const;
   // A ledger entry's field: unique to one daemon run and its local seq.
   static std::string ledger_id(uint64_t run, uint64_t seq) { return std::to_string(run) + ":" + std::to_string(seq); }
+  // A monitor action's field in actions(): one per contract and target (the
+  // kind, monitor, channel and shadow limit, as ActiveAction::same_target),
+  // so a later stage on the same target replaces it. Every part is written
+  // with its length ("<n>:<part>"), so no name can collide with another.
+  static std::string action_field(std::string_view contract, uint8_t kind, std::string_view monitor,
+                                  std::string_view channel, std::string_view limit);
   // SCAN MATCH patterns for every counters / lots key (glob characters of the prefix escaped).
   std::string counters_pattern() const { return glob_escape(prefix_ + "k:") + "*"; }
   std::string lots_pattern() const { return glob_escape(global_ + "lots:") + "*"; }

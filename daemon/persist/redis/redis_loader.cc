@@ -129,6 +129,18 @@ std::expected<size_t, std::string> RedisLoader::contracts(
     target.reason = image->reason;
   });
   if (!statuses) return std::unexpected(statuses.error());
+  // Monitor actions in force (older data has no such hash: none). One whose
+  // `until` passed while the daemon was down is lifted by the monitor
+  // runner's first tick, journaled, as in embedded mode.
+  auto actions = hash(keys_.actions(), [&](std::string_view field, std::string_view value) {
+    auto image = decode_contract(value);
+    if (!image || image->actions.size() != 1)
+      return restorer_.error(fmt::format("monitor action {}: malformed", field));
+    ContractImage& target = images[image->key];
+    target.key = image->key;
+    target.actions.push_back(std::move(image->actions.front()));
+  });
+  if (!actions) return std::unexpected(actions.error());
   for (const auto& [key, image] : images) restorer_.contract(image);
   return images.size();
 }

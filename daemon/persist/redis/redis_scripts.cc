@@ -89,6 +89,19 @@ return 1
   return s;
 }
 
+const std::string& action() {
+  static const std::string s = std::string(kAppend) + R"lua(
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+append(KEYS[2], KEYS[3], ARGV[3], -1, ARGV[4])
+return 1
+)lua";
+  return s;
+}
+
 const std::string& reset() {
   static const std::string s = std::string(kAppend) + R"lua(
 if ARGV[1] == '' then

@@ -29,6 +29,9 @@ const std::string& counters();
 const std::string& recharge();
 // KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
 const std::string& status();
+// KEYS: actions, ledger, ledger seq. ARGV: the action's field, the action
+// ('' = lifted: the field is deleted), ledger id, entry.
+const std::string& action();
 // KEYS: counters hash, ledger, ledger seq. ARGV: field prefix ('' = all), ledger id, entry.
 // KEYS may be the counters hash alone (a cluster: the entry goes with the write-behind).
 const std::string& reset();

@@ -119,6 +119,7 @@ void RedisStore::start(uv_loop_t* loop) {
   tick_timer_.data = this;
   uv_async_init(loop_, &admin_async_, [](uv_async_t* a) { static_cast<RedisStore*>(a->data)->run_admin_calls(); });
   admin_async_.data = this;
+  loop_thread_ = std::this_thread::get_id();
   handles_open_ = true;
   const auto every = static_cast<uint64_t>(std::max<int64_t>(1, options_.checkpoint_ms));
   uv_timer_start(

@@ -3,7 +3,8 @@
 // plane never talks to Redis: workers decide from memory and this store
 // writes behind.
 //   - load() at start-up (a blocking connection, before the loop runs) reads
-//     lots, payments, status overrides, the ledger and every key's counters;
+//     lots, payments, status overrides, monitor actions, the ledger and every
+//     key's counters;
 //   - every checkpoint_ms tick() sends what changed since the previous tick
 //     as deltas, never overwrites (HINCRBY for quota/window units, a script
 //     that advances a bucket's TAT by this daemon's part, ledger entries
@@ -23,7 +24,11 @@
 // Layout of the keys: redis_layout.h. The connection: redis_connection.h.
 // Thread-safety: tick/start/shutdown run on the control loop's thread;
 // exclusive()/durable() on the admin thread (durable() blocks until the loop
-// has Redis' answer, at most command_timeout); status() anywhere.
+// has Redis' answer, at most command_timeout); status() anywhere. durable()
+// called on the loop thread itself (a monitor action put in force or lifted
+// by the monitor runner) cannot wait for the loop: it sends the script on a
+// blocking connection of its own, holding the loop for that one round trip
+// (at most connect_timeout + command_timeout; actions are rare).
 // Borrows the RuntimeState, engine and clock.
 #pragma once
 
@@ -40,6 +45,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -234,6 +240,7 @@ class RedisStore final : public DurabilityHook {
   uv_timer_t tick_timer_{};
   uv_async_t admin_async_{};
   std::atomic<bool> handles_open_{false};  // read by durable() on the admin thread
+  std::thread::id loop_thread_;            // set by start(), before handles_open_
   std::unique_ptr<RedisTarget> target_;
   bool stopping_ = false;
   uint64_t ticks_ = 0;

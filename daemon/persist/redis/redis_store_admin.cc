@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <thread>
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
@@ -64,8 +65,23 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
               record.limit.empty() ? std::string() : record.limit + "|",
               id,
               entry};
-    case AdminRecord::Kind::kAction:
-      return {};  // refused by durable()
+    case AdminRecord::Kind::kAction: {
+      // The action alone, as a contract image (its stored codec); lifted: deleted.
+      ContractImage image;
+      image.key = record.contract;
+      image.actions.push_back(record.action);
+      const ActiveAction& a = record.action;
+      return {"EVAL",
+              scripts::action(),
+              "3",
+              keys_.actions(),
+              keys_.ledger(),
+              keys_.ledger_seq(),
+              RedisKeys::action_field(record.contract, static_cast<uint8_t>(a.kind), a.monitor, a.channel, a.limit),
+              record.lift ? std::string() : encode_contract(image),
+              id,
+              entry};
+    }
   }
   return {};
 }
@@ -79,8 +95,19 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
     return std::unexpected(std::move(why));
   };
   if (!handles_open_) return refuse("the Redis store is not running");
-  if (record.kind == AdminRecord::Kind::kAction)
-    return refuse("monitor actions are not kept in Redis yet (storage.mode redis): only events are raised");
+  if (std::this_thread::get_id() == loop_thread_) {
+    // On the loop (the monitor runner): waiting for the loop would deadlock.
+    // Only monitor actions come this way; they need no answer but "done".
+    if (record.kind != AdminRecord::Kind::kAction) return refuse("an admin change on the control loop's thread");
+    if (!target_->ready()) return refuse("Redis is not connected (reconnecting)");
+    const std::vector<std::string> argv = admin_command(record);
+    auto sync = open_sync(argv[3]);
+    if (!sync) return refuse("Redis: " + sync.error());
+    if (auto done = sync->command(argv); !done) return refuse("Redis: " + done.error());
+    std::lock_guard status_lock(status_mutex_);
+    ++counters_.admin_durable;
+    return {};
+  }
   auto call = std::make_shared<AdminCall>();
   call->argv = admin_command(record);
   {

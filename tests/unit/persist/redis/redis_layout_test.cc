@@ -36,6 +36,18 @@ TEST(RedisLayout, KeyNames) {
   EXPECT_EQ(keys.lots_pattern(), "tg\\*:lots:*");
 }
 
+// Verifies a monitor action's field: one per contract and target, every
+// name written after its length, so names holding the separators never
+// collide, and the hash sits with the other admin state.
+TEST(RedisLayout, ActionFieldIsOnePerTargetAndUnambiguous) {
+  EXPECT_EQ(RedisKeys("p:").actions(), "p:actions");
+  EXPECT_EQ(RedisKeys("p:", true).actions(), "p:{g}actions");
+  EXPECT_EQ(RedisKeys::action_field("acme", 1, "vol", "web", ""), "4:acme|1|3:vol|3:web|0:");
+  EXPECT_EQ(RedisKeys::action_field("acme", 4, "m", "", "daily"), "4:acme|4|1:m|0:|5:daily");
+  EXPECT_NE(RedisKeys::action_field("a|1|1:b", 1, "c", "", ""), RedisKeys::action_field("a", 1, "b|1|1:c", "", ""));
+  EXPECT_NE(RedisKeys::action_field("acme", 1, "vol", "web", ""), RedisKeys::action_field("acme", 3, "vol", "web", ""));
+}
+
 // Verifies the cluster layout: every money key shares one hash tag (one slot,
 // so each admin script is single-slot), counters keep their names, and a
 // run's applied mark per slot lands in that slot.
