@@ -125,13 +125,15 @@ class WorkerBuffer {
     h.id_hash = r.id_hash;
     std::memcpy(p, &h, sizeof h);
     char* s = p + sizeof h;
-    std::memcpy(s, r.key.data(), h.key_len);
-    s += h.key_len;
-    std::memcpy(s, r.channel.data(), h.channel_len);
-    s += h.channel_len;
-    std::memcpy(s, r.purpose.data(), h.purpose_len);
-    s += h.purpose_len;
-    std::memcpy(s, r.limit.data(), h.limit_len);
+    // An empty view may have a null data(): memcpy must not see it, even for 0 bytes.
+    auto put = [&s](std::string_view text, size_t n) {
+      if (n != 0) std::memcpy(s, text.data(), n);
+      s += n;
+    };
+    put(r.key, h.key_len);
+    put(r.channel, h.channel_len);
+    put(r.purpose, h.purpose_len);
+    put(r.limit, h.limit_len);
   }
   static CallRecord read_entry(const char* p, const Header& h) {
     CallRecord r;
