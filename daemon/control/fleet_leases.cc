@@ -56,6 +56,7 @@ FleetLeases::FleetLeases(FleetOptions options, RuntimeState& state)
     : options_(std::move(options)),
       state_(state),
       clock_(*options_.clock),
+      keys_(options_.redis.prefix, options_.redis.kind() == RedisKind::kCluster),
       redis_(options_.redis, *options_.clock,
              persist::RedisConnection::Events{
                  .ready =
@@ -176,6 +177,7 @@ void FleetLeases::tick(Nanos now, bool woken) {
     heartbeat();
   }
   if (!woken && !status_in_flight_) poll_statuses();
+  if (!woken && !actions_in_flight_ && actions_ != nullptr) poll_actions();
   for (auto& t : tracked_) {
     if (t->in_flight) continue;
     if (t->unanswered) {
@@ -387,7 +389,7 @@ void FleetLeases::send_script(std::string_view routing_key, const std::vector<st
 // first tick back: the hash is the whole state, not a stream of changes).
 void FleetLeases::poll_statuses() {
   status_in_flight_ = true;
-  const std::string key = options_.redis.prefix + "status";
+  const std::string key = keys_.status();
   {
     std::lock_guard lock(mutex_);
     counters_.redis_commands++;
@@ -408,6 +410,30 @@ void FleetLeases::poll_statuses() {
       spdlog::info("fleet: contract '{}' is now {} (changed on another daemon)", contract,
                    yaml_name(image->status));
     }
+  });
+}
+
+// Monitor actions in force on any daemon (P actions, the store's
+// write-ahead): read each refill tick and reconciled with this daemon's by
+// FleetActions, which states why a read can neither apply a change twice
+// nor undo a newer local one (the version taken here, before the read).
+void FleetLeases::poll_actions() {
+  actions_in_flight_ = true;
+  const std::string key = keys_.actions();
+  {
+    std::lock_guard lock(mutex_);
+    counters_.redis_commands++;
+  }
+  const uint64_t seen = actions_->version();
+  redis_.send(key, {"HGETALL", key}, [this, seen](const redisReply* reply, bool current) {
+    actions_in_flight_ = false;
+    if (!current || halted_ || reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return;
+    std::vector<std::pair<std::string, std::string>> hash;
+    hash.reserve(reply->elements / 2);
+    for (size_t i = 0; i + 1 < reply->elements; i += 2)
+      hash.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len),
+                        std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
+    actions_->on_read(seen, hash, clock_.now());
   });
 }
 
@@ -529,6 +555,12 @@ void FleetLeases::info(const std::function<void(std::string_view, std::string_vi
   visit("fleet_returned_units", std::to_string(c.returned_units));
   visit("fleet_heartbeats", std::to_string(c.heartbeats));
   visit("fleet_status_changes", std::to_string(c.status_changes));
+  if (actions_ != nullptr) {
+    const FleetActions::Counters a = actions_->counters();
+    visit("fleet_action_changes", std::to_string(a.changes));
+    visit("fleet_action_reads_skipped", std::to_string(a.skipped));
+    visit("fleet_action_refused", std::to_string(a.refused));
+  }
   visit("fleet_reclaimed_nodes", std::to_string(c.reclaimed_nodes));
   visit("fleet_reclaimed_units", std::to_string(c.reclaimed_units));
   visit("fleet_superseded", std::to_string(c.superseded));

@@ -75,6 +75,14 @@ void MonitorRunner::on_clear(std::string_view contract, std::string_view monitor
   monitors_.clear(contract, monitor, now);
 }
 
+void MonitorRunner::on_fleet_actions(const std::vector<RemoteActionChange>& applied, Nanos now) {
+  std::lock_guard lock(mutex_);
+  for (const RemoteActionChange& c : applied) {
+    if (!c.lift) with_actions_.insert(c.contract);
+    if (c.cleared) monitors_.clear(c.contract, c.action.monitor, now);
+  }
+}
+
 void MonitorRunner::tick(Nanos now) {
   std::lock_guard lock(mutex_);
   Engine& engine = engine_();
