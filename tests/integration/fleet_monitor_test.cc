@@ -21,8 +21,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string config(const std::string& node, const std::string& block_for) {
-  return R"(
+const std::string kReplay = std::string(TOLLGATE_BINARY_DIR) + "/tollgate-replay";
+
+std::string config(const std::string& node, const std::string& block_for, const std::string& extra = "") {
+  return extra + R"(
 fleet:
   node: )" + node + R"(
   lease_ttl: 2s
@@ -49,6 +51,10 @@ std::string code(redisContext* c, const std::string& channel) {
   return std::string(r->element[1]->str, r->element[1]->len);
 }
 
+// How many actions `d` has in force (CONTRACT), polled instead of CHECK so
+// that waiting adds no calls to the node's own volume monitor.
+std::string actions(const Daemon& d) { return fields(d.connect_admin().get(), {"CONTRACT", "live"})["actions"]; }
+
 int64_t info_value(redisContext* c, const std::string& section, const std::string& name) {
   Reply r = command(c, {"INFO", section});
   if (!r || r->type != REDIS_REPLY_STRING) return -1;
@@ -74,8 +80,9 @@ class FleetMonitor : public ::testing::Test {
     ASSERT_TRUE(redis_.start());
     storage_ = RedisStorage{redis_.socket(), "", "", 20, ""};
   }
-  std::unique_ptr<Daemon> start(const std::string& node, const std::string& block_for) {
-    auto d = std::make_unique<Daemon>(config(node, block_for), storage_);
+  std::unique_ptr<Daemon> start(const std::string& node, const std::string& block_for,
+                                const std::string& extra = "") {
+    auto d = std::make_unique<Daemon>(config(node, block_for, extra), storage_);
     EXPECT_TRUE(d->wait_ready()) << d->log();
     return d;
   }
@@ -94,15 +101,19 @@ class FleetMonitor : public ::testing::Test {
 // monitor denies web on node B (B's own monitor never fired: it saw no
 // calls) within a bound, printed; B's CONTRACT shows the same action, expiry
 // and reason; batch keeps working on both; MONITOR CLEAR on B lifts it on A
-// too, and Redis holds no action after.
+// too, and Redis holds no action after. B's call log holds the action it
+// applied from A like a local one: tollgate-replay of B's log, following
+// its recorded config, flips no decision (without the record the CHANNEL
+// denials would replay as allowed).
 TEST_F(FleetMonitor, ActionOnOneNodeDeniesOnAllAndAClearAnywhereLiftsEverywhere) {
-  auto a = start("gw-a", "60s"), b = start("gw-b", "60s");
+  auto a = start("gw-a", "60s"), b = start("gw-b", "60s", "call_log:\n  dir: calls\n  flush_interval: 20ms\n");
   Client ca = a->connect(), cb = b->connect();
   Client admin_a = a->connect_admin(), admin_b = b->connect_admin();
   ASSERT_EQ(code(cb.get(), "web"), "OK");
   ASSERT_TRUE(fire(*a)) << a->log();
   const auto blocked_on_a = SteadyClock::now();
-  ASSERT_TRUE(eventually([&] { return code(cb.get(), "web") == "CHANNEL"; }, 3000)) << b->log();
+  ASSERT_TRUE(eventually([&] { return actions(*b) == "1"; }, 3000)) << b->log();
+  EXPECT_EQ(code(cb.get(), "web"), "CHANNEL");
   std::printf("fleet: node B denies %lld ms after node A's monitor blocked the channel (refill_ms 20)\n",
               static_cast<long long>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - blocked_on_a).count()));
@@ -124,13 +135,25 @@ TEST_F(FleetMonitor, ActionOnOneNodeDeniesOnAllAndAClearAnywhereLiftsEverywhere)
   ASSERT_TRUE(cleared && cleared->type == REDIS_REPLY_INTEGER);
   EXPECT_EQ(cleared->integer, 1);
   EXPECT_EQ(code(cb.get(), "web"), "OK");
-  ASSERT_TRUE(eventually([&] { return code(ca.get(), "web") == "OK"; }, 3000)) << a->log();
-  EXPECT_EQ(fields(admin_a.get(), {"CONTRACT", "live"})["actions"], "0");
+  ASSERT_TRUE(eventually([&] { return actions(*a) == "0"; }, 3000)) << a->log();
+  EXPECT_EQ(code(ca.get(), "web"), "OK");
   Client r = redis_.connect();
   EXPECT_EQ(command(r.get(), {"HLEN", "tollgate:actions"})->integer, 0);
   // A's monitor heard of the clear: it stays quiet for its cool-down (no re-block of web).
   for (int i = 0; i < 5; ++i) EXPECT_EQ(code(ca.get(), "web"), "OK");
   EXPECT_EQ(ledger_entries_with(r.get(), "cleared by an operator"), 1) << "one entry for the clear, fleet-wide";
+
+  // Replay of B's call log: 1 allowed before, 1 denied CHANNEL (the remote action), 2 allowed after.
+  ASSERT_EQ(b->stop(15), 0) << b->log();
+  std::string output;
+  EXPECT_EQ(Daemon::run_tool({kReplay, "--log", b->dir().file("calls"), "--json"}, output), 0) << output;
+  auto count = [&](const std::string& name) {
+    const size_t at = output.find("\"" + name + "\":");
+    return at == std::string::npos ? -1 : std::stoll(output.substr(at + name.size() + 3));
+  };
+  EXPECT_GE(count("calls"), 4) << output;
+  EXPECT_EQ(count("allowed_to_denied"), 0) << output;
+  EXPECT_EQ(count("denied_to_allowed"), 0) << output;
 }
 
 // Verifies restart and expiry: node B restarted (kill -9) while A's action
@@ -141,7 +164,7 @@ TEST_F(FleetMonitor, ARestartedNodeComesBackWithTheActionAndExpiryLiftsEverywher
   auto a = start("gw-a", "3s"), b = start("gw-b", "3s");
   Client cb = b->connect();
   ASSERT_TRUE(fire(*a)) << a->log();
-  ASSERT_TRUE(eventually([&] { return code(cb.get(), "web") == "CHANNEL"; }, 3000)) << b->log();
+  ASSERT_TRUE(eventually([&] { return actions(*b) == "1"; }, 3000)) << b->log();
   const std::string until = fields(a->connect_admin().get(), {"CONTRACT", "live"})["action.0.until"];
   b->stop(9);
   b = start("gw-b", "3s");
@@ -154,9 +177,9 @@ TEST_F(FleetMonitor, ARestartedNodeComesBackWithTheActionAndExpiryLiftsEverywher
   EXPECT_EQ(code(cc.get(), "web"), "CHANNEL");
   // Expiry: every node lifts by the action's own instant (3 s after it fired).
   Client ca = a->connect();
-  ASSERT_TRUE(eventually([&] {
-    return code(ca.get(), "web") == "OK" && code(cb.get(), "web") == "OK" && code(cc.get(), "web") == "OK";
-  }, 8000)) << a->log() << b->log() << c->log();
+  ASSERT_TRUE(eventually([&] { return actions(*a) == "0" && actions(*b) == "0" && actions(*c) == "0"; }, 8000))
+      << a->log() << b->log() << c->log();
+  for (Client* client : {&ca, &cb, &cc}) EXPECT_EQ(code(client->get(), "web"), "OK");
   Client r = redis_.connect();
   EXPECT_TRUE(eventually([&] { return command(r.get(), {"HLEN", "tollgate:actions"})->integer == 0; }, 2000));
   // Each node's runner lifted it at `until`; only the first delete wrote an entry.
