@@ -22,6 +22,8 @@ namespace {
 constexpr size_t kLatencyRing = 1024;
 // A pool with no takes for this long gives its lease back (at least 20 refills).
 constexpr Nanos kIdleReturn = kNanosPerSecond;
+// How often the monitors' counts go to Redis and come back (the monitors tick each second).
+constexpr Nanos kCountsEvery = 250 * kNanosPerMilli;
 
 int64_t to_i64(std::string_view s) {
   int64_t v = 0;
@@ -178,6 +180,10 @@ void FleetLeases::tick(Nanos now, bool woken) {
   }
   if (!woken && !status_in_flight_) poll_statuses();
   if (!woken && !actions_in_flight_ && actions_ != nullptr) poll_actions();
+  if (!woken && monitor_counts_ != nullptr && now - last_counts_ >= kCountsEvery) {
+    last_counts_ = now;
+    report_monitor_counts();
+  }
   for (auto& t : tracked_) {
     if (t->in_flight) continue;
     if (t->unanswered) {
@@ -437,6 +443,34 @@ void FleetLeases::poll_actions() {
   });
 }
 
+// The monitors' counts: this node's deltas added to each sampled
+// contract's fleet sums, the sums read back (one script per contract, its
+// own slot).
+void FleetLeases::report_monitor_counts() {
+  for (FleetMonitorCounts::Report& report : monitor_counts_->take_reports()) {
+    const std::string key = persist::fleet::monitor_key(options_.redis.prefix, report.contract);
+    std::vector<std::string> argv{"EVAL", persist::fleet::monitor_counts(), "1", key};
+    for (const auto& [field, delta] : report.deltas) {
+      argv.push_back(field);
+      argv.push_back(std::to_string(delta));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      counters_.redis_commands++;
+    }
+    auto shared = std::make_shared<FleetMonitorCounts::Report>(std::move(report));
+    redis_.send(key, argv, [this, shared](const redisReply* reply, bool) {
+      std::vector<std::pair<std::string, int64_t>> totals;
+      const bool answered = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
+      if (answered)
+        for (size_t i = 0; i + 1 < reply->elements; i += 2)
+          totals.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len),
+                              to_i64(std::string_view(reply->element[i + 1]->str, reply->element[i + 1]->len)));
+      monitor_counts_->on_reply(*shared, answered, totals);
+    });
+  }
+}
+
 void FleetLeases::heartbeat() {
   heartbeat_in_flight_ = true;
   const std::string key = persist::fleet::nodes_key(options_.redis.prefix);
@@ -452,8 +486,11 @@ void FleetLeases::heartbeat() {
                 heartbeat_in_flight_ = false;
                 if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) return;
                 live_nodes_ = std::max<int64_t>(1, reply->element[0]->integer);
+                if (monitor_counts_ != nullptr && reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_STRING)
+                  monitor_counts_->set_leader(std::string_view(reply->element[1]->str, reply->element[1]->len) ==
+                                              options_.fleet.node);
                 std::vector<std::string> dead;
-                for (size_t i = 1; i < reply->elements; ++i)
+                for (size_t i = 2; i < reply->elements; ++i)
                   if (reply->element[i]->type == REDIS_REPLY_STRING)
                     dead.emplace_back(reply->element[i]->str, reply->element[i]->len);
                 if (!dead.empty()) reclaim_dead(dead);
@@ -555,6 +592,7 @@ void FleetLeases::info(const std::function<void(std::string_view, std::string_vi
   visit("fleet_returned_units", std::to_string(c.returned_units));
   visit("fleet_heartbeats", std::to_string(c.heartbeats));
   visit("fleet_status_changes", std::to_string(c.status_changes));
+  if (monitor_counts_ != nullptr) visit("fleet_monitor_leader", monitor_counts_->leader() ? "1" : "0");
   if (actions_ != nullptr) {
     const FleetActions::Counters a = actions_->counters();
     visit("fleet_action_changes", std::to_string(a.changes));

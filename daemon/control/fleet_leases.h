@@ -41,6 +41,7 @@
 
 #include "config/config.h"
 #include "control/fleet_actions.h"
+#include "control/fleet_monitor_counts.h"
 #include "engine/engine.h"
 #include "engine/fleet_lease.h"
 #include "engine/limits/calendar.h"
@@ -114,6 +115,11 @@ class FleetLeases {
   // Monitor actions fleet-wide: each refill tick also reads Redis' actions
   // hash and hands it to `actions` (control/fleet_actions.h). Before start(); not owned.
   void set_actions(FleetActions* actions) { actions_ = actions; }
+  // Monitors on the fleet's counts: about every 250 ms this node's deltas go
+  // to Redis and the totals come back to `counts`, and each heartbeat tells
+  // it whether this node is the monitor leader (control/fleet_monitor_counts.h).
+  // Before start(); not owned.
+  void set_monitor_counts(FleetMonitorCounts* counts) { monitor_counts_ = counts; }
 
  private:
   struct PoolTrack {
@@ -169,6 +175,7 @@ class FleetLeases {
                    persist::RedisConnection::ReplyHandler on_reply);
   void poll_statuses();
   void poll_actions();
+  void report_monitor_counts();
   // Builds the next sync of `t` (nullopt when there is nothing to say).
   std::optional<Sent> build_sync(Tracked& t, Nanos now, bool woken, bool final);
   void send_sync(Tracked& t, Sent sent);
@@ -198,6 +205,8 @@ class FleetLeases {
   bool status_in_flight_ = false;
   bool actions_in_flight_ = false;
   FleetActions* actions_ = nullptr;
+  FleetMonitorCounts* monitor_counts_ = nullptr;
+  Nanos last_counts_ = 0;
   int64_t live_nodes_ = 1;
   std::unordered_map<const char*, std::string> shas_;  // script text (its data()) -> SHA1 Redis knows
 

@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "control/contract_admin.h"
+#include "control/fleet_monitor_counts.h"
 #include "control/monitor_event_file.h"
 #include "control/monitor_webhook.h"
 #include "engine/engine.h"
@@ -56,6 +57,11 @@ class MonitorRunner {
   // the monitor here for its cool-down, as a local MONITOR CLEAR does.
   void on_fleet_actions(const std::vector<RemoteActionChange>& applied, Nanos now);
 
+  // Fleet mode: samples carry the fleet's counts, and the monitors built on
+  // them run only on the monitor leader (control/fleet_monitor_counts.h).
+  // Before start(); not owned.
+  void set_fleet_counts(FleetMonitorCounts* counts) { fleet_counts_ = counts; }
+
   const Monitors& monitors() const { return monitors_; }
   size_t webhook_queued() const { return webhook_.queued(); }
 
@@ -71,6 +77,8 @@ class MonitorRunner {
   std::mutex mutex_;
   Monitors monitors_;
   std::map<std::string, std::vector<MonitorSpec>, std::less<>> specs_;  // by contract
+  std::map<std::string, std::vector<MonitorSpec>, std::less<>> node_specs_;  // by contract: not on fleet counts
+  FleetMonitorCounts* fleet_counts_ = nullptr;
   std::map<std::string, std::string, std::less<>> zones_;               // by contract
   std::string default_zone_ = "UTC";
   MonitorEventFile file_;

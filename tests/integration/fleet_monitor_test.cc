@@ -4,7 +4,8 @@
 // within a bounded time and shows the same action (expiry, reason) in
 // CONTRACT; MONITOR CLEAR on B lifts it on A; a node restarted while the
 // action is in force comes back with it; an expired action lifts on every
-// node, with one ledger entry for its expiry fleet-wide. refill_ms and
+// node, with one ledger entry for its expiry fleet-wide; a volume monitor
+// counts the calls of every node. refill_ms and
 // `for:` are short so that each test takes seconds; waits poll a condition
 // with a deadline, nothing sleeps for time to pass.
 #include <gtest/gtest.h>
@@ -186,6 +187,31 @@ TEST_F(FleetMonitor, ARestartedNodeComesBackWithTheActionAndExpiryLiftsEverywher
   EXPECT_TRUE(eventually([&] { return ledger_entries_with(r.get(), "lifted: expired") == 1; }, 2000))
       << ledger_entries_with(r.get(), "lifted: expired");
   for (Daemon* d : {a.get(), b.get(), c.get()}) EXPECT_TRUE(d->running());
+}
+
+// Verifies monitors on the fleet's counts: two calls on web at each of
+// three nodes (six in all, none alone above 5) cross `above: 5`; the
+// monitor leader (the smallest node id, gw-a) fires, the others do not
+// (they would fire the same action again), and every node blocks web.
+TEST_F(FleetMonitor, AVolumeMonitorSeesTheFleetsCallsNotOneNodes) {
+  auto a = start("gw-a", "60s"), b = start("gw-b", "60s"), c = start("gw-c", "60s");
+  for (Daemon* d : {a.get(), b.get(), c.get()}) {
+    Client client = d->connect();
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(code(client.get(), "web"), "OK");
+  }
+  ASSERT_TRUE(eventually([&] { return actions(*a) == "1" && actions(*b) == "1" && actions(*c) == "1"; }, 5000))
+      << a->log() << b->log() << c->log();
+  for (Daemon* d : {a.get(), b.get(), c.get()}) {
+    Client client = d->connect();
+    EXPECT_EQ(code(client.get(), "web"), "CHANNEL");
+    EXPECT_EQ(code(client.get(), "batch"), "OK");
+  }
+  EXPECT_EQ(fields(a->connect_admin().get(), {"CONTRACT", "live"})["action.0.reason"], "calls_hour 6 > 5");
+  EXPECT_EQ(info_value(a->connect_admin().get(), "monitors", "monitor_firings"), 1);
+  EXPECT_EQ(info_value(b->connect_admin().get(), "monitors", "monitor_firings"), 0);
+  EXPECT_EQ(info_value(c->connect_admin().get(), "monitors", "monitor_firings"), 0);
+  EXPECT_EQ(info_value(b->connect_admin().get(), "fleet", "fleet_monitor_leader"), 0);
+  EXPECT_EQ(info_value(a->connect_admin().get(), "fleet", "fleet_monitor_leader"), 1);
 }
 
 }  // namespace
