@@ -378,7 +378,7 @@ void EmbeddedStore::append_id_and_subject_records_locked(Nanos now) {
   });
 }
 
-std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& record) {
+std::expected<void, std::string> EmbeddedStore::durable(AdminRecord& record) {
   // Caller holds exclusive(). A journal that still refuses earlier records
   // refuses this one before anything is appended.
   if (auto pending = commit_pending_locked(); !pending) {
@@ -386,7 +386,13 @@ std::expected<void, std::string> EmbeddedStore::durable(const AdminRecord& recor
     publish_status();
     return std::unexpected(pending.error());
   }
+  // The ledger journaled below goes with the hold set that matches it: the
+  // checkpoint's cut, then the record numbered after what it flushed (see
+  // "Holds and money in every commit" in the header).
+  flush_ledger_and_holds_locked(record.time);
+  record.ledger_entry.seq = state_.ledger().last_seq() + 1;
   append_ledger_tail_locked();
+  (void)append_dirty_counters_locked(record.time);
   const uint64_t seq = journal_->append(static_cast<uint8_t>(RecordType::kAdmin), encode_admin(record));
   auto committed = journal_->commit();
   if (!committed) {
