@@ -203,7 +203,7 @@ TEST(HeldStateRestartAdmin, CancelMadeDurableByAnAdminChangeIsNotRefundedTwice) 
     Client data = d.connect();
     Client admin = d.connect_admin();
     ASSERT_TRUE(command(admin.get(), {"RECHARGE", "shop", "10000", "pay-1"}));
-    EXPECT_EQ(check(data.get(), {"ID", "hold-1", "HOLD", "600000"}).balance, 9900);
+    EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", "hold-1", "HOLD", "600000"}).balance, 9900);
     Reply snapshot = command(admin.get(), {"SNAPSHOT"});
     ASSERT_TRUE(snapshot && snapshot->type != REDIS_REPLY_ERROR) << d.log();
     EXPECT_EQ(command(data.get(), {"SETTLE", "shop", "hold-1", "CANCEL"})->integer, 1);
