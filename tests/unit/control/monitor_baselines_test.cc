@@ -201,7 +201,8 @@ int step_calls(Nanos t, std::mt19937_64& rng) {
 // as "+minutes kind detail".
 std::vector<std::string> run(const Config& config, const std::string& dir, Nanos restart_at, bool restore = true) {
   auto process = std::make_unique<Process>(config, kStart);
-  process->runner.keep_baselines(make_baseline_file(dir, files::default_file_system()), kStart);
+  // A save a simulated day (each is an fsync; the restart relies on close()'s final save).
+  process->runner.keep_baselines(make_baseline_file(dir, files::default_file_system()), kStart, kDay);
   std::vector<std::string> out;
   auto collect = [&out](Process& p) {
     for (const Event& e : p.state.events(0))
@@ -223,7 +224,7 @@ std::vector<std::string> run(const Config& config, const std::string& dir, Nanos
       collect(*process);
       process = std::make_unique<Process>(config, t);
       if (!restore) continue;
-      process->runner.keep_baselines(make_baseline_file(dir, files::default_file_system()), t);
+      process->runner.keep_baselines(make_baseline_file(dir, files::default_file_system()), t, kDay);
       EXPECT_EQ(process->runner.baseline_counts().restored, 1u);
       EXPECT_EQ(process->runner.baseline_counts().failures, 0u);
     }
