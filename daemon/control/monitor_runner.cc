@@ -73,6 +73,7 @@ void MonitorRunner::keep_baselines(std::unique_ptr<BaselineStore> store, Nanos n
     spdlog::error("monitors: the learned baselines could not be read ({}); every contract warms up again", loaded.error());
     return;
   }
+  baselines_stored_ = !loaded->empty();
   size_t restored = 0, unconfigured = 0;
   for (const auto& [contract, entry] : *loaded) {
     if (!specs_.contains(contract)) {
@@ -111,6 +112,8 @@ void MonitorRunner::baseline_info(const std::function<void(std::string_view, std
 }
 
 void MonitorRunner::save_baselines(BaselineStore::Entries entries, Nanos now) {
+  if (entries.empty() && !baselines_stored_) return;
+  baselines_stored_ = !entries.empty();
   baseline_save_running_ = true;
   baselines_->save(std::move(entries), [this, now, where = baselines_->describe()](std::expected<void, std::string> done) {
     baseline_save_running_ = false;
@@ -149,6 +152,7 @@ void MonitorRunner::close() {
     std::lock_guard lock(mutex_);
     entries = monitors_.save_state();
   }
+  if (entries.empty() && !baselines_stored_) return;
   if (auto done = baselines_->save_final(std::move(entries)); !done) {
     baseline_failed("final save: " + done.error());
     spdlog::error("monitors: the learned baselines could not be saved at stop: {} (the next start restores the "

@@ -114,6 +114,9 @@ class MonitorRunner {
   Nanos baselines_due_ = 0;         // tick time of the next save
   bool baseline_save_running_ = false;  // a Redis save not yet answered (loop thread)
   bool baselines_final_ = false;        // close() saved the last time
+  // The store holds entries (loaded or saved): an empty set is written only
+  // then, so a daemon without monitors leaves no file behind.
+  bool baselines_stored_ = false;
 };
 
 }  // namespace tollgate

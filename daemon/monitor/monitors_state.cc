@@ -115,6 +115,9 @@ std::vector<std::pair<std::string, std::string>> Monitors::save_state() const {
   for (const auto& [contract, watch] : watches_) {
     const Watch& x = *watch;
     std::string bytes;
+    // At most: the fixed fields, the zone, 2 + channels series of 33 + 11 per slot, firings.
+    bytes.reserve(512 + x.zone_name.size() + (2 + x.channels.size()) * (64 + 11 * kHoursPerWeek) +
+                  x.firings.size() * 64);
     StateWriter w(bytes);
     w.u8(kStateVersion);
     w.i64(x.first_seen);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
@@ -103,6 +104,7 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
   } else {
     for (size_t i = 0; i + 1 < (*read)->elements; i += 2)
       loaded_baselines_.emplace_back(reply_string((*read)->element[i]), reply_string((*read)->element[i + 1]));
+    for (const auto& [contract, entry] : loaded_baselines_) baseline_fields_.insert(contract);
   }
   dirty_since_s_ = seconds(now);
   ledger_acked_ = state_.ledger().last_seq();  // everything loaded is in Redis
@@ -578,15 +580,26 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
 }
 
 std::expected<void, std::string> RedisStore::write_final_baselines() {
-  if (final_baselines_.empty()) return {};
+  if (!final_baselines_) return {};
+  BaselineEntries entries = std::move(*final_baselines_);
+  final_baselines_.reset();
   auto redis = open_sync(keys_.baselines());
   if (!redis) return std::unexpected("monitor baselines not written: " + redis.error());
+  std::vector<std::string> gone{"HDEL", keys_.baselines()};
+  std::set<std::string> now_saved;
+  for (const auto& [contract, entry] : entries) now_saved.insert(contract);
+  for (const std::string& field : baseline_fields_)
+    if (!now_saved.contains(field)) gone.push_back(field);
+  if (gone.size() > 2) {
+    if (auto r = redis->command(gone); !r) return std::unexpected("monitor baselines not written: " + r.error());
+  }
+  baseline_fields_ = std::move(now_saved);
+  if (entries.empty()) return {};
   std::vector<std::string> argv{"HSET", keys_.baselines()};
-  for (auto& [contract, entry] : final_baselines_) {
+  for (auto& [contract, entry] : entries) {
     argv.push_back(std::move(contract));
     argv.push_back(std::move(entry));
   }
-  final_baselines_.clear();
   if (auto r = redis->command(argv); !r) return std::unexpected("monitor baselines not written: " + r.error());
   return {};
 }
@@ -612,6 +625,15 @@ void RedisStore::save_baselines(BaselineEntries entries, std::function<void(std:
   auto pending = std::make_shared<Pending>();
   pending->done = std::move(done);
   std::vector<std::vector<std::string>> batches;
+  // Fields this daemon loaded or wrote that the new set no longer has (a
+  // contract left without monitors) go, so they are not restored later.
+  std::set<std::string> now_saved;
+  for (const auto& [contract, entry] : entries) now_saved.insert(contract);
+  std::vector<std::string> gone{"HDEL", keys_.baselines()};
+  for (const std::string& field : baseline_fields_)
+    if (!now_saved.contains(field)) gone.push_back(field);
+  if (gone.size() > 2) batches.push_back(std::move(gone));
+  baseline_fields_ = std::move(now_saved);
   size_t bytes = kBatchBytes;
   for (auto& [contract, entry] : entries) {
     if (bytes >= kBatchBytes) {

@@ -44,6 +44,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -276,7 +278,8 @@ class RedisStore final : public DurabilityHook {
   // The monitors' learned state: read by load(), written at shutdown() (loop thread).
   BaselineEntries loaded_baselines_;
   std::string baselines_error_;
-  BaselineEntries final_baselines_;
+  std::optional<BaselineEntries> final_baselines_;
+  std::set<std::string> baseline_fields_;  // fields of the hash this daemon loaded or last wrote
 
   mutable std::mutex status_mutex_;
   RedisStatus counters_;

@@ -314,5 +314,39 @@ TEST(MonitorBaselines, AReloadKeepsWhatAKeptMonitorLearned) {
   EXPECT_LT(after[0].second.size(), before[0].second.size());
 }
 
+// Verifies a daemon without monitors leaves no baseline file behind, and
+// one whose monitors were all removed writes the empty set over its old
+// file (so monitors added back after a restart start afresh).
+TEST(MonitorBaselines, NoMonitorsNoFileAndRemovedOnesAreNotRestored) {
+  TempDir dir;
+  const Config bare = testing::parse_ok("contracts:\n  other:\n    channels: [web]\n");
+  {
+    Process p(bare, kStart);
+    p.runner.keep_baselines(make_baseline_file(dir.path(), files::default_file_system()), kStart, kMinute);
+    for (Nanos t = kStart; t <= kStart + 5 * kMinute; t += kMinute) p.runner.tick(t);
+    p.runner.close();
+  }
+  EXPECT_TRUE(dir.names().empty());
+  const Config config = testing::parse_ok(kConfig);
+  {
+    Process p(config, kStart);
+    p.runner.keep_baselines(make_baseline_file(dir.path(), files::default_file_system()), kStart, kDay);
+    p.runner.tick(kStart);
+    p.runner.close();
+  }
+  auto saved = make_baseline_file(dir.path(), files::default_file_system())->load();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->size(), 1u);
+  {
+    Process p(bare, kStart + kHour);
+    p.runner.keep_baselines(make_baseline_file(dir.path(), files::default_file_system()), kStart + kHour, kDay);
+    p.runner.tick(kStart + kHour);
+    p.runner.close();
+  }
+  saved = make_baseline_file(dir.path(), files::default_file_system())->load();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_TRUE(saved->empty());
+}
+
 }  // namespace
 }  // namespace tollgate
