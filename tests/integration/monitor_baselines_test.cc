@@ -127,7 +127,8 @@ TEST(MonitorBaselines, EmbeddedRestartKeepsCountsAndFirings) {
 }
 
 // Verifies storage.mode redis: the state is in `<prefix>baselines` and the
-// next start (any node) restores it.
+// next start (any node) restores it; a run without the contract's monitors
+// deletes its field.
 TEST(MonitorBaselines, RedisRestartKeepsCountsAndFirings) {
   RedisServer redis;
   ASSERT_TRUE(redis.start());
@@ -138,6 +139,15 @@ TEST(MonitorBaselines, RedisRestartKeepsCountsAndFirings) {
   ASSERT_TRUE(fields && fields->type == REDIS_REPLY_ARRAY);
   ASSERT_EQ(fields->elements, 1u);
   EXPECT_EQ(std::string(fields->element[0]->str), "watched");
+  // A run where the contract has no monitor left drops its field at the clean stop.
+  {
+    Daemon d("contracts:\n  watched:\n    channels: [web]\n", storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    ASSERT_EQ(d.stop(), 0) << d.log();
+  }
+  Reply left = command(r.get(), {"HLEN", "tgb:baselines"});
+  ASSERT_TRUE(left && left->type == REDIS_REPLY_INTEGER);
+  EXPECT_EQ(left->integer, 0);
 }
 
 // Verifies a damaged baseline file: the daemon starts and serves, the error
