@@ -213,6 +213,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   if (!open_storage(*config, options, clock, gate, state, engine, storage)) return 1;
   // Monitor actions restored with the state deny from the first call on.
   for (const auto& contract : engine().contracts()) engine().sync_restrictions(*contract);
+  FleetMonitorCounts fleet_counts;  // monitors on the fleet's counts (borrowed by `monitors` and `fleet`)
   MonitorRunner monitors(engine, state, contract_admin);
   monitors.configure(*config);
   // What the monitors learned (baselines, warm-up, firings) comes back from the store's side.
@@ -241,6 +242,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     monitors.baseline_info(visit);
   };
   // fleet: every contract's quotas and credits leased from global pools in Redis (docs/fleet.md).
+  std::unique_ptr<FleetActions> fleet_actions;  // monitor actions fleet-wide (before `fleet`, which borrows it)
   std::unique_ptr<FleetLeases> fleet;
   if (config->fleet.enabled && storage.redis) {
     FleetOptions fleet_options;
@@ -254,6 +256,10 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     fleet_options.clock = &clock;
     fleet = std::make_unique<FleetLeases>(fleet_options, state);
     fleet->attach(engine());
+    fleet_actions = std::make_unique<FleetActions>(contract_admin, monitors, state);
+    fleet->set_actions(fleet_actions.get());
+    fleet->set_monitor_counts(&fleet_counts);
+    monitors.set_fleet_counts(&fleet_counts);
     reloader.add_config_subscriber([&fleet](const Config&, Engine* fresh) { fleet->attach(*fresh); });
     FleetLeases* f = fleet.get();
     info.fleet = [f](const std::function<void(std::string_view, std::string_view)>& visit) { f->info(visit); };

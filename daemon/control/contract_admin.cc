@@ -82,6 +82,7 @@ std::expected<void, AdminError> ContractAdmin::make_durable_and_apply(const Admi
   }
   if (auto applied = apply_admin_record(record, engine_(), state_); !applied)
     return std::unexpected(refuse(AdminError::Code::kNotApplied, record.contract, applied.error()));
+  if (record.kind == AdminRecord::Kind::kAction) action_changes_.fetch_add(1, std::memory_order_release);
   if (on_applied_) on_applied_(record);
   return {};
 }

@@ -8,9 +8,11 @@
 // engine accessor, the state and the hook, which must outlive it.
 #pragma once
 
+#include <atomic>
 #include <expected>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +25,16 @@
 namespace tollgate {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// A monitor action another daemon of a fleet put in force or lifted, to
+// apply here (control/fleet_actions.h says why and when). Plain value.
+struct RemoteActionChange {
+  std::string contract;
+  ActiveAction action;  // put: the instance in Redis; lift: the instance in force here
+  bool lift = false;
+  bool cleared = false;  // lifted before its `until`: a clear made elsewhere
+  std::string why;       // lift: "expired", "cleared on another daemon"
+};
 
 inline constexpr size_t kMaxPaymentId = 128;  // bytes of a RECHARGE payment id
 
@@ -79,6 +91,22 @@ class ContractAdmin {
                                               int64_t actor, Nanos now);
   std::expected<int64_t, AdminError> clear_actions(std::string_view key, std::string_view monitor, int64_t actor,
                                                    Nanos now);
+  // Fleet mode: applies the changes `plan` returns (computed under the lock
+  // from the contract states) without making them durable — Redis holds
+  // them already, with their ledger entry, written by the daemon that made
+  // them. Each one is recorded like a local change (on_applied: the call
+  // log) with an EVENTS entry, and gets no local ledger entry. Returns
+  // nullopt, applying nothing, when the lock is held elsewhere (an admin
+  // mutation may be waiting for the control loop, which calls this) or
+  // when an action change was applied here since action_changes() was
+  // `changes_seen` (the caller's read of Redis may predate it). Otherwise
+  // the changes applied, then those refused (with why) in `refused`.
+  std::optional<std::vector<RemoteActionChange>> apply_remote_actions(
+      uint64_t changes_seen, const std::function<std::vector<RemoteActionChange>()>& plan, Nanos now,
+      std::vector<std::pair<RemoteActionChange, std::string>>* refused);
+  // How many action changes (put or lift) were applied here by this daemon's own mutations. Thread-safe.
+  uint64_t action_changes() const { return action_changes_.load(std::memory_order_acquire); }
+
   // Told of every MONITOR CLEAR (contract, monitor, now), so the monitors
   // stay quiet for their cool-down. Set before the admin socket serves.
   void set_on_clear(std::function<void(std::string_view, std::string_view, Nanos)> on_clear) {
@@ -121,6 +149,7 @@ class ContractAdmin {
   std::mutex memory_mutex_;  // exclusive() without a hook
   std::function<void(std::string_view, std::string_view, Nanos)> on_clear_;
   std::function<void(const AdminRecord&)> on_applied_;
+  std::atomic<uint64_t> action_changes_{0};  // bumped under exclusive(), after the apply
 };
 
 // ISO-8601 with offset in `zone` (e.g. 2027-06-30T00:00:00+08:00).

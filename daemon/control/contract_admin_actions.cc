@@ -76,6 +76,44 @@ std::expected<void, AdminError> ContractAdmin::lift_action(std::string_view key,
   return make_durable_and_apply(action_record(key, action, true, actor, now, state_.ledger().last_seq() + 1, what));
 }
 
+std::optional<std::vector<RemoteActionChange>> ContractAdmin::apply_remote_actions(
+    uint64_t changes_seen, const std::function<std::vector<RemoteActionChange>()>& plan, Nanos now,
+    std::vector<std::pair<RemoteActionChange, std::string>>* refused) {
+  std::unique_lock<std::mutex> lock =
+      hook_ != nullptr ? hook_->try_exclusive() : std::unique_lock<std::mutex>(memory_mutex_, std::try_to_lock);
+  if (!lock.owns_lock() || action_changes() != changes_seen) return std::nullopt;
+  std::vector<RemoteActionChange> applied;
+  Engine& engine = engine_();
+  for (RemoteActionChange& c : plan()) {
+    const Policy* policy = engine.contract(c.contract);
+    if (policy == nullptr) {
+      if (refused != nullptr) refused->emplace_back(c, "no such contract here");
+      continue;
+    }
+    if (!c.lift) {
+      if (std::string why = check_action(*policy, c.action); !why.empty()) {
+        if (refused != nullptr) refused->emplace_back(c, std::move(why));
+        continue;
+      }
+    }
+    const std::string what =
+        c.lift ? fmt::format("{} lifted: {}", describe_action(c.action), c.why)
+               : fmt::format("{} until {} ({}), put in force on another daemon", describe_action(c.action),
+                             format_instant(c.action.until, engine.options().timezone), c.action.reason);
+    // The record as the call log keeps it (seq 0: no ledger entry here).
+    const AdminRecord record = action_record(c.contract, c.action, c.lift, kDaemonActor, now, 0, what);
+    ContractState& st = state_.contract(c.contract);
+    if (c.lift) st.lift_action(c.action);
+    else st.put_action(c.action);
+    engine.sync_restrictions(c.contract);
+    state_.add_event({0, now / kNanosPerMilli, c.lift ? "monitor.lift" : "monitor.action", c.contract, kDaemonActor,
+                      what});
+    if (on_applied_) on_applied_(record);
+    applied.push_back(std::move(c));
+  }
+  return applied;
+}
+
 std::expected<int64_t, AdminError> ContractAdmin::clear_actions(std::string_view key, std::string_view monitor,
                                                                 int64_t actor, Nanos now) {
   auto policy = find_contract(key);

@@ -22,6 +22,8 @@ namespace {
 constexpr size_t kLatencyRing = 1024;
 // A pool with no takes for this long gives its lease back (at least 20 refills).
 constexpr Nanos kIdleReturn = kNanosPerSecond;
+// How often the monitors' counts go to Redis and come back (the monitors tick each second).
+constexpr Nanos kCountsEvery = 250 * kNanosPerMilli;
 
 int64_t to_i64(std::string_view s) {
   int64_t v = 0;
@@ -56,6 +58,7 @@ FleetLeases::FleetLeases(FleetOptions options, RuntimeState& state)
     : options_(std::move(options)),
       state_(state),
       clock_(*options_.clock),
+      keys_(options_.redis.prefix, options_.redis.kind() == RedisKind::kCluster),
       redis_(options_.redis, *options_.clock,
              persist::RedisConnection::Events{
                  .ready =
@@ -176,6 +179,11 @@ void FleetLeases::tick(Nanos now, bool woken) {
     heartbeat();
   }
   if (!woken && !status_in_flight_) poll_statuses();
+  if (!woken && !actions_in_flight_ && actions_ != nullptr) poll_actions();
+  if (!woken && monitor_counts_ != nullptr && now - last_counts_ >= kCountsEvery) {
+    last_counts_ = now;
+    report_monitor_counts();
+  }
   for (auto& t : tracked_) {
     if (t->in_flight) continue;
     if (t->unanswered) {
@@ -387,7 +395,7 @@ void FleetLeases::send_script(std::string_view routing_key, const std::vector<st
 // first tick back: the hash is the whole state, not a stream of changes).
 void FleetLeases::poll_statuses() {
   status_in_flight_ = true;
-  const std::string key = options_.redis.prefix + "status";
+  const std::string key = keys_.status();
   {
     std::lock_guard lock(mutex_);
     counters_.redis_commands++;
@@ -411,6 +419,58 @@ void FleetLeases::poll_statuses() {
   });
 }
 
+// Monitor actions in force on any daemon (P actions, the store's
+// write-ahead): read each refill tick and reconciled with this daemon's by
+// FleetActions, which states why a read can neither apply a change twice
+// nor undo a newer local one (the version taken here, before the read).
+void FleetLeases::poll_actions() {
+  actions_in_flight_ = true;
+  const std::string key = keys_.actions();
+  {
+    std::lock_guard lock(mutex_);
+    counters_.redis_commands++;
+  }
+  const uint64_t seen = actions_->version();
+  redis_.send(key, {"HGETALL", key}, [this, seen](const redisReply* reply, bool current) {
+    actions_in_flight_ = false;
+    if (!current || halted_ || reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return;
+    std::vector<std::pair<std::string, std::string>> hash;
+    hash.reserve(reply->elements / 2);
+    for (size_t i = 0; i + 1 < reply->elements; i += 2)
+      hash.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len),
+                        std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
+    actions_->on_read(seen, hash, clock_.now());
+  });
+}
+
+// The monitors' counts: this node's deltas added to each sampled
+// contract's fleet sums, the sums read back (one script per contract, its
+// own slot).
+void FleetLeases::report_monitor_counts() {
+  for (FleetMonitorCounts::Report& report : monitor_counts_->take_reports()) {
+    const std::string key = persist::fleet::monitor_key(options_.redis.prefix, report.contract);
+    std::vector<std::string> argv{"EVAL", persist::fleet::monitor_counts(), "1", key};
+    for (const auto& [field, delta] : report.deltas) {
+      argv.push_back(field);
+      argv.push_back(std::to_string(delta));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      counters_.redis_commands++;
+    }
+    auto shared = std::make_shared<FleetMonitorCounts::Report>(std::move(report));
+    redis_.send(key, argv, [this, shared](const redisReply* reply, bool) {
+      std::vector<std::pair<std::string, int64_t>> totals;
+      const bool answered = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
+      if (answered)
+        for (size_t i = 0; i + 1 < reply->elements; i += 2)
+          totals.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len),
+                              to_i64(std::string_view(reply->element[i + 1]->str, reply->element[i + 1]->len)));
+      monitor_counts_->on_reply(*shared, answered, totals);
+    });
+  }
+}
+
 void FleetLeases::heartbeat() {
   heartbeat_in_flight_ = true;
   const std::string key = persist::fleet::nodes_key(options_.redis.prefix);
@@ -426,8 +486,11 @@ void FleetLeases::heartbeat() {
                 heartbeat_in_flight_ = false;
                 if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) return;
                 live_nodes_ = std::max<int64_t>(1, reply->element[0]->integer);
+                if (monitor_counts_ != nullptr && reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_STRING)
+                  monitor_counts_->set_leader(std::string_view(reply->element[1]->str, reply->element[1]->len) ==
+                                              options_.fleet.node);
                 std::vector<std::string> dead;
-                for (size_t i = 1; i < reply->elements; ++i)
+                for (size_t i = 2; i < reply->elements; ++i)
                   if (reply->element[i]->type == REDIS_REPLY_STRING)
                     dead.emplace_back(reply->element[i]->str, reply->element[i]->len);
                 if (!dead.empty()) reclaim_dead(dead);
@@ -529,6 +592,13 @@ void FleetLeases::info(const std::function<void(std::string_view, std::string_vi
   visit("fleet_returned_units", std::to_string(c.returned_units));
   visit("fleet_heartbeats", std::to_string(c.heartbeats));
   visit("fleet_status_changes", std::to_string(c.status_changes));
+  if (monitor_counts_ != nullptr) visit("fleet_monitor_leader", monitor_counts_->leader() ? "1" : "0");
+  if (actions_ != nullptr) {
+    const FleetActions::Counters a = actions_->counters();
+    visit("fleet_action_changes", std::to_string(a.changes));
+    visit("fleet_action_reads_skipped", std::to_string(a.skipped));
+    visit("fleet_action_refused", std::to_string(a.refused));
+  }
   visit("fleet_reclaimed_nodes", std::to_string(c.reclaimed_nodes));
   visit("fleet_reclaimed_units", std::to_string(c.reclaimed_units));
   visit("fleet_superseded", std::to_string(c.superseded));

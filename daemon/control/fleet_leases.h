@@ -18,7 +18,10 @@
 //
 // Thread-safety: attach() before workers run; start/stop/tick on the loop
 // thread; info()/contract_info() from any thread (a mutex over a copy of the
-// figures). Ownership: owns the leases (they outlive every engine), its
+// figures). Monitor actions in force on any daemon reach this one the same
+// way as status changes: the actions hash is read each tick (poll_actions,
+// one read in flight at a time) and reconciled by FleetActions.
+// Ownership: owns the leases (they outlive every engine), its
 // Redis connection and its libuv handles (closed by stop()). Borrows the
 // RuntimeState and the clock.
 #pragma once
@@ -37,10 +40,13 @@
 #include <vector>
 
 #include "config/config.h"
+#include "control/fleet_actions.h"
+#include "control/fleet_monitor_counts.h"
 #include "engine/engine.h"
 #include "engine/fleet_lease.h"
 #include "engine/limits/calendar.h"
 #include "persist/redis/redis_connection.h"
+#include "persist/redis/redis_layout.h"
 #include "persist/redis/redis_target.h"
 #include "tollgate/time.h"
 
@@ -106,6 +112,14 @@ class FleetLeases {
   [[nodiscard]] std::expected<int64_t, std::string> resolve(std::string_view contract, bool spent) const;
 
   const std::string& node() const { return options_.fleet.node; }
+  // Monitor actions fleet-wide: each refill tick also reads Redis' actions
+  // hash and hands it to `actions` (control/fleet_actions.h). Before start(); not owned.
+  void set_actions(FleetActions* actions) { actions_ = actions; }
+  // Monitors on the fleet's counts: about every 250 ms this node's deltas go
+  // to Redis and the totals come back to `counts`, and each heartbeat tells
+  // it whether this node is the monitor leader (control/fleet_monitor_counts.h).
+  // Before start(); not owned.
+  void set_monitor_counts(FleetMonitorCounts* counts) { monitor_counts_ = counts; }
 
  private:
   struct PoolTrack {
@@ -160,6 +174,8 @@ class FleetLeases {
   void send_script(std::string_view routing_key, const std::vector<std::string>& argv,
                    persist::RedisConnection::ReplyHandler on_reply);
   void poll_statuses();
+  void poll_actions();
+  void report_monitor_counts();
   // Builds the next sync of `t` (nullopt when there is nothing to say).
   std::optional<Sent> build_sync(Tracked& t, Nanos now, bool woken, bool final);
   void send_sync(Tracked& t, Sent sent);
@@ -176,6 +192,7 @@ class FleetLeases {
   RuntimeState& state_;
   const Clock& clock_;
   std::string run_;
+  persist::RedisKeys keys_;  // the store's key names (status, actions)
   std::vector<std::unique_ptr<Tracked>> tracked_;
   FleetRedis redis_;
   uv_loop_t* loop_ = nullptr;
@@ -186,6 +203,10 @@ class FleetLeases {
   Nanos last_heartbeat_ = 0;
   bool heartbeat_in_flight_ = false;
   bool status_in_flight_ = false;
+  bool actions_in_flight_ = false;
+  FleetActions* actions_ = nullptr;
+  FleetMonitorCounts* monitor_counts_ = nullptr;
+  Nanos last_counts_ = 0;
   int64_t live_nodes_ = 1;
   std::unordered_map<const char*, std::string> shas_;  // script text (its data()) -> SHA1 Redis knows
 

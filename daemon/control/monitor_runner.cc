@@ -30,6 +30,7 @@ MonitorRunner::MonitorRunner(std::function<Engine&()> engine, RuntimeState& stat
 void MonitorRunner::configure(const Config& config) {
   std::lock_guard lock(mutex_);
   specs_.clear();
+  node_specs_.clear();
   zones_.clear();
   default_zone_ = config.timezone;
   for (const auto& [key, contract] : config.contracts) {
@@ -40,6 +41,10 @@ void MonitorRunner::configure(const Config& config) {
       if (overridden || (d.per == MonitorScope::kChannel && contract.channels.empty())) continue;
       specs.push_back(d);
     }
+    std::vector<MonitorSpec> node;
+    for (const MonitorSpec& m : specs)
+      if (!FleetMonitorCounts::fleet_kind(m.kind)) node.push_back(m);
+    node_specs_.emplace(key, std::move(node));
     if (!specs.empty()) specs_.emplace(key, std::move(specs));
     zones_.emplace(key, contract.timezone.empty() ? config.timezone : contract.timezone);
   }
@@ -173,6 +178,14 @@ void MonitorRunner::on_clear(std::string_view contract, std::string_view monitor
   monitors_.clear(contract, monitor, now);
 }
 
+void MonitorRunner::on_fleet_actions(const std::vector<RemoteActionChange>& applied, Nanos now) {
+  std::lock_guard lock(mutex_);
+  for (const RemoteActionChange& c : applied) {
+    if (!c.lift) with_actions_.insert(c.contract);
+    if (c.cleared) monitors_.clear(c.contract, c.action.monitor, now);
+  }
+}
+
 void MonitorRunner::tick(Nanos now) {
   std::unique_lock lock(mutex_);
   Engine& engine = engine_();
@@ -202,8 +215,10 @@ void MonitorRunner::tick(Nanos now) {
       s.channel_calls.push_back(p.channel_calls[i].load(std::memory_order_relaxed));
     s.subjects_today = engine.distinct_subjects_estimate(p.name, now);
     if (const Account* a = p.state->account()) s.balance = a->balance();
+    if (fleet_counts_ != nullptr) fleet_counts_->fleet_sample(s);
     samples.push_back(std::move(s));
-    specs.emplace_back(it->second);
+    // Off the monitor leader, only the monitors on this node's own counts are evaluated.
+    specs.emplace_back(fleet_counts_ == nullptr || fleet_counts_->leader() ? it->second : node_specs_[p.name]);
   }
   for (const MonitorOutcome& o : monitors_.tick(now, samples, specs)) carry_out(o);
   expire_actions(now);

@@ -14,8 +14,10 @@
 // a monitor (Monitors::prune).
 //
 // Thread-safety: tick(), configure() and the timer run on the control loop;
-// on_clear() may come from the admin thread; baseline_info() from any (its
-// own small mutex, always taken last and held only to copy a few fields). One mutex guards the monitors'
+// on_clear() may come from the admin thread, on_fleet_actions() from the
+// control loop (not under ContractAdmin's lock); baseline_info() from any
+// (its own small mutex, always taken last and held only to copy a few
+// fields). One mutex guards the monitors'
 // state; it is taken before ContractAdmin's exclusive() on both paths (the
 // same order), so the two never wait on each other in a cycle. Borrows the
 // engine accessor, state and admin, which must outlive it.
@@ -33,6 +35,7 @@
 
 #include "config/config.h"
 #include "control/contract_admin.h"
+#include "control/fleet_monitor_counts.h"
 #include "control/monitor_baselines.h"
 #include "control/monitor_event_file.h"
 #include "control/monitor_webhook.h"
@@ -65,6 +68,16 @@ class MonitorRunner {
   void tick(Nanos now);
   // MONITOR CLEAR told us: that monitor stays quiet for its cool-down.
   void on_clear(std::string_view contract, std::string_view monitor, Nanos now);
+  // Fleet mode: actions another daemon put in force or lifted, applied here
+  // (control/fleet_actions.h). Their contracts are watched for expiry like
+  // local ones (every node lifts at `until`); a clear made elsewhere quiets
+  // the monitor here for its cool-down, as a local MONITOR CLEAR does.
+  void on_fleet_actions(const std::vector<RemoteActionChange>& applied, Nanos now);
+
+  // Fleet mode: samples carry the fleet's counts, and the monitors built on
+  // them run only on the monitor leader (control/fleet_monitor_counts.h).
+  // Before start(); not owned.
+  void set_fleet_counts(FleetMonitorCounts* counts) { fleet_counts_ = counts; }
 
   // INFO monitors' lines about the kept baselines: where, restored, saved,
   // failures, the latest error. Any thread.
@@ -95,6 +108,8 @@ class MonitorRunner {
   std::mutex mutex_;
   Monitors monitors_;
   std::map<std::string, std::vector<MonitorSpec>, std::less<>> specs_;  // by contract
+  std::map<std::string, std::vector<MonitorSpec>, std::less<>> node_specs_;  // by contract: not on fleet counts
+  FleetMonitorCounts* fleet_counts_ = nullptr;
   std::map<std::string, std::string, std::less<>> zones_;               // by contract
   std::string default_zone_ = "UTC";
   MonitorEventFile file_;

@@ -50,6 +50,10 @@ class DurabilityHook {
   virtual ~DurabilityHook() = default;
   // Serializes changes of persisted state; held from durable() to the apply.
   virtual std::unique_lock<std::mutex> exclusive() = 0;
+  // exclusive() for the control loop, which a holder may be waiting for (the
+  // Redis store's durable() does): an unlocked lock instead of waiting when
+  // another thread holds it. The default waits (stores whose holders never wait for the loop).
+  virtual std::unique_lock<std::mutex> try_exclusive() { return exclusive(); }
   // Journals `record` and syncs it; caller holds exclusive(). On error (the
   // text explains why) the caller must not apply the mutation.
   [[nodiscard]] virtual std::expected<void, std::string> durable(const AdminRecord& record) = 0;

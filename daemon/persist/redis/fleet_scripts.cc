@@ -34,6 +34,10 @@ end
 std::string pool_key(std::string_view prefix, std::string_view contract) {
   return std::string(prefix) + "{c:" + std::string(contract) + "}:pool";
 }
+std::string monitor_key(std::string_view prefix, std::string_view contract) {
+  return std::string(prefix) + "{c:" + std::string(contract) + "}:mon";
+}
+
 std::string nodes_key(std::string_view prefix) { return std::string(prefix) + "fleet:nodes"; }
 std::string admin_channel(std::string_view prefix) { return std::string(prefix) + "fleet:admin"; }
 
@@ -109,10 +113,22 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[2])))
-local live = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')
-local out = {live}
+local alive = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[2]), '+inf')
+local leader = ARGV[1]
+for i = 1, #alive do if alive[i] < leader then leader = alive[i] end end
+local out = {#alive, leader}
 for i = 1, #dead do out[#out + 1] = dead[i] end
 return out
+)lua";
+  return s;
+}
+
+const std::string& monitor_counts() {
+  static const std::string s = R"lua(
+for i = 1, #ARGV, 2 do
+  if ARGV[i + 1] ~= '0' then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return redis.call('HGETALL', KEYS[1])
 )lua";
   return s;
 }

@@ -12,6 +12,9 @@
 //     cr|doubt   credits leased to nodes that died: neither spendable nor lost
 //     run|<node>, seq|<node>, last|<node>   the node's run id, last applied
 //                sync and its reply (a resent sync answers the same again)
+//   P{c:<contract>}:mon    hash: the monitors' counts summed over the fleet,
+//                          cumulative (each node adds its deltas): calls,
+//                          scope (scope denials), ch:<channel> (calls)
 //   P fleet:nodes          sorted set: node -> last heartbeat (Redis TIME, ms)
 // Plain functions of strings; thread-safe.
 #pragma once
@@ -23,6 +26,7 @@ namespace tollgate::persist::fleet {
 
 std::string pool_key(std::string_view prefix, std::string_view contract);
 std::string nodes_key(std::string_view prefix);
+std::string monitor_key(std::string_view prefix, std::string_view contract);
 // Pub/sub channel of admin changes (status overrides) for the whole fleet.
 std::string admin_channel(std::string_view prefix);
 
@@ -41,8 +45,13 @@ const std::string& sync();
 // credits go in doubt. Returns the units moved. Idempotent.
 const std::string& reclaim();
 // KEYS: nodes. ARGV: node, lease_ttl ms. Marks the node alive (Redis' clock)
-// and returns {live nodes, dead node ids...} (dead: no heartbeat for lease_ttl).
+// and returns {live nodes, leader, dead node ids...} (dead: no heartbeat for
+// lease_ttl; leader: the smallest live node id, which evaluates the monitors
+// on fleet-wide counts).
 const std::string& heartbeat();
+// KEYS: the contract's monitor counts. ARGV: (field, delta) pairs, added.
+// Returns the hash (field, total, ...) after the additions.
+const std::string& monitor_counts();
 // KEYS: nodes. ARGV: node. Forgets a node once its leases were reclaimed
 // everywhere (or at a clean shutdown).
 const std::string& forget();

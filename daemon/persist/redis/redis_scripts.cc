@@ -92,7 +92,9 @@ return 1
 const std::string& action() {
   static const std::string s = std::string(kAppend) + R"lua(
 if ARGV[2] == '' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
+  local expect = ARGV[5] or ''
+  if expect ~= '' and redis.call('HGET', KEYS[1], ARGV[1]) ~= expect then return 0 end
+  if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end

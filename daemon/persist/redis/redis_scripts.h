@@ -30,7 +30,12 @@ const std::string& recharge();
 // KEYS: status, ledger, ledger seq. ARGV: contract, override, ledger id, entry.
 const std::string& status();
 // KEYS: actions, ledger, ledger seq. ARGV: the action's field, the action
-// ('' = lifted: the field is deleted), ledger id, entry.
+// ('' = lifted: the field is deleted), ledger id, entry, and for a lift the
+// instance expected there ('' = whatever is there). Returns 1 when it
+// changed the hash (the entry appended), 0 when a lift found nothing to
+// delete — already lifted by another daemon of a fleet, or a newer instance
+// on that target that this lift must not remove — and then appends nothing,
+// so a fleet's ledger holds one entry per change, not one per daemon.
 const std::string& action();
 // KEYS: counters hash, ledger, ledger seq. ARGV: field prefix ('' = all), ledger id, entry.
 // KEYS may be the counters hash alone (a cluster: the entry goes with the write-behind).

@@ -140,6 +140,7 @@ class RedisStore final : public DurabilityHook {
 
   // DurabilityHook
   std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
+  std::unique_lock<std::mutex> try_exclusive() override { return std::unique_lock<std::mutex>(mutex_, std::try_to_lock); }
   [[nodiscard]] std::expected<void, std::string> durable(const AdminRecord& record) override;
   [[nodiscard]] std::expected<std::string, std::string> snapshot_now() override;
 

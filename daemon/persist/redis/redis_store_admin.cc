@@ -1,6 +1,7 @@
 // The Redis store's admin mutations: each one an atomic script, sent by the
 // control loop on behalf of the admin thread, which waits for the answer.
 #include <fmt/format.h>
+#include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -67,10 +68,16 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
               entry};
     case AdminRecord::Kind::kAction: {
       // The action alone, as a contract image (its stored codec); lifted: deleted.
+      // The daemon's own lifts (expiry, a reload that removed the target)
+      // delete only the instance they lift: in a fleet every daemon lifts an
+      // expired action at its `until`, and the first one's delete must be the
+      // only one, never a newer instance another daemon put on that target
+      // meanwhile. An operator's clear lifts whatever is on the target.
       ContractImage image;
       image.key = record.contract;
       image.actions.push_back(record.action);
       const ActiveAction& a = record.action;
+      const std::string value = encode_contract(image);
       return {"EVAL",
               scripts::action(),
               "3",
@@ -78,9 +85,10 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
               keys_.ledger(),
               keys_.ledger_seq(),
               RedisKeys::action_field(record.contract, static_cast<uint8_t>(a.kind), a.monitor, a.channel, a.limit),
-              record.lift ? std::string() : encode_contract(image),
+              record.lift ? std::string() : value,
               id,
-              entry};
+              entry,
+              record.lift && record.actor == kDaemonActor ? value : std::string()};
     }
   }
   return {};
@@ -103,7 +111,10 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
     const std::vector<std::string> argv = admin_command(record);
     auto sync = open_sync(argv[3]);
     if (!sync) return refuse("Redis: " + sync.error());
-    if (auto done = sync->command(argv); !done) return refuse("Redis: " + done.error());
+    auto done = sync->command(argv);
+    if (!done) return refuse("Redis: " + done.error());
+    // A lift another daemon made first: applied here, but its entry is in Redis once already.
+    if ((*done)->type == REDIS_REPLY_INTEGER && (*done)->integer == 0) skip_ledger_.insert(record.ledger_entry.seq);
     std::lock_guard status_lock(status_mutex_);
     ++counters_.admin_durable;
     return {};
@@ -143,6 +154,8 @@ std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) 
       spdlog::info("storage: payment id {} of '{}' was already recorded in Redis (lot {}); applied here",
                    record.payment_id, record.contract, call->integer);
     }
+  } else if (record.kind == AdminRecord::Kind::kAction && call->integer == 0) {
+    skip_ledger_.insert(record.ledger_entry.seq);  // lifted by another daemon first (scripts::action)
   } else if (record.kind == AdminRecord::Kind::kReset) {
     // Redis dropped the fields; deltas from here on start at the reset state.
     Engine& engine = engine_();

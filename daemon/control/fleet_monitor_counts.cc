@@ -1,0 +1,98 @@
+#include "control/fleet_monitor_counts.h"
+
+#include <algorithm>
+
+namespace tollgate {
+namespace {
+
+constexpr const char* kCalls = "calls";
+constexpr const char* kScope = "scope";
+
+std::string channel_field(const std::string& channel) { return "ch:" + channel; }
+
+}  // namespace
+
+int64_t FleetMonitorCounts::others_since(const Track& t, const std::string& field) const {
+  auto o = t.others.find(field);
+  if (o == t.others.end()) return 0;
+  auto b = t.base.find(field);
+  return std::max<int64_t>(0, o->second - (b == t.base.end() ? 0 : b->second));
+}
+
+void FleetMonitorCounts::fleet_sample(ContractSample& s) {
+  std::lock_guard lock(mutex_);
+  Track& t = tracks_[s.contract];
+  if (t.generation != s.generation) {
+    // The channel counters restarted with the policy: so do the reported
+    // marks and the others' part of every channel.
+    t.generation = s.generation;
+    for (auto it = t.local.begin(); it != t.local.end();) {
+      if (it->first.starts_with("ch:")) {
+        t.reported.erase(it->first);
+        it = t.local.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [field, others] : t.others)
+      if (field.starts_with("ch:")) t.base[field] = others;
+  }
+  t.local[kCalls] = s.calls;
+  t.local[kScope] = s.scope_denials;
+  for (size_t i = 0; i < s.channels.size() && i < s.channel_calls.size(); ++i)
+    t.local[channel_field(s.channels[i])] = s.channel_calls[i];
+  s.calls += static_cast<uint64_t>(others_since(t, kCalls));
+  s.scope_denials += static_cast<uint64_t>(others_since(t, kScope));
+  for (size_t i = 0; i < s.channels.size() && i < s.channel_calls.size(); ++i)
+    s.channel_calls[i] += static_cast<uint64_t>(others_since(t, channel_field(s.channels[i])));
+}
+
+std::vector<FleetMonitorCounts::Report> FleetMonitorCounts::take_reports() {
+  std::lock_guard lock(mutex_);
+  std::vector<Report> out;
+  for (auto& [contract, t] : tracks_) {
+    if (t.in_flight) continue;
+    Report r;
+    r.contract = contract;
+    for (const auto& [field, local] : t.local) {
+      uint64_t& reported = t.reported[field];
+      // A count below its mark (a restarted counter): it starts again from 0.
+      const uint64_t delta = local >= reported ? local - reported : local;
+      reported = local;
+      r.deltas.emplace_back(field, static_cast<int64_t>(delta));
+    }
+    t.in_flight = true;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void FleetMonitorCounts::on_reply(const Report& report, bool answered,
+                                  const std::vector<std::pair<std::string, int64_t>>& totals) {
+  std::lock_guard lock(mutex_);
+  auto it = tracks_.find(report.contract);
+  if (it == tracks_.end()) return;
+  Track& t = it->second;
+  t.in_flight = false;
+  for (const auto& [field, delta] : report.deltas) t.mine[field] += delta;
+  if (!answered) return;
+  for (const auto& [field, total] : totals) {
+    const int64_t others = total - t.mine[field];
+    t.others[field] = others;
+    // What the others counted before this node's first read is not this node's to see.
+    if (!t.based) t.base[field] = others;
+  }
+  t.based = true;
+}
+
+void FleetMonitorCounts::set_leader(bool leader) {
+  std::lock_guard lock(mutex_);
+  leader_ = leader;
+}
+
+bool FleetMonitorCounts::leader() const {
+  std::lock_guard lock(mutex_);
+  return leader_;
+}
+
+}  // namespace tollgate

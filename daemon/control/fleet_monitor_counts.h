@@ -1,0 +1,85 @@
+// Fleet mode: the monitors' counts summed over the fleet (docs/fleet.md,
+// "Monitors on the fleet's counts"). A `volume` monitor of 100,000 calls a
+// day must see the fleet's calls, not one node's. Each node keeps counting
+// with the workers' plain atomic increments (nothing changes on the CHECK
+// path); the monitor runner's sample of a contract is handed here each tick
+// (fleet_sample), and FleetLeases, about four times a second, adds this
+// node's deltas to the contract's Redis hash P{c:<contract>}:mon (calls,
+// scope denials, calls per channel; cumulative, one atomic script per
+// contract) and reads the totals back (take_reports / on_reply). The sample
+// the monitors see is then this node's own count plus what the other nodes
+// added since this node first read the hash — a cumulative counter, as the
+// monitors expect (monitor/monitors.h takes deltas between samples). The
+// channel counters restart with each config generation, so the others'
+// part of a channel restarts with it too.
+//
+// Every node samples the same sums, so only one node evaluates the monitors
+// built on them (volume, scope_probing, night_share): the monitor leader,
+// the smallest live node id (FleetLeases' heartbeat). The others keep their
+// series up to date and take over when the leader goes. new_subjects
+// (per-node distinct-user estimate) and balance (per-node account) stay
+// evaluated on every node.
+//
+// Exactly once, or at most once: a report whose reply is lost is counted as
+// added (the others may miss those deltas; this node never counts them twice).
+//
+// Thread-safety: every method on the control loop thread (the runner's
+// timer and FleetLeases' replies); a mutex makes leader() and the tests'
+// direct calls safe anyway. Plain data; owns nothing else.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "monitor/monitors.h"
+
+namespace tollgate {
+
+class FleetMonitorCounts {
+ public:
+  // The monitor runner, each tick, for each contract it samples: records this
+  // node's cumulative counts and replaces them in `s` by the fleet's.
+  void fleet_sample(ContractSample& s);
+
+  // A contract's report: the deltas to add (field, delta), fields in Redis' names.
+  struct Report {
+    std::string contract;
+    std::vector<std::pair<std::string, int64_t>> deltas;
+  };
+  // The reports due (every contract sampled, none with a report in flight).
+  std::vector<Report> take_reports();
+  // The answer to `report`: the totals after it was added (field, total);
+  // `answered` false when the reply was lost (its deltas count as added).
+  void on_reply(const Report& report, bool answered, const std::vector<std::pair<std::string, int64_t>>& totals);
+
+  // Whether this node evaluates the fleet-count monitors.
+  void set_leader(bool leader);
+  bool leader() const;
+  // Whether a monitor of `kind` is evaluated on fleet counts (only by the leader).
+  static bool fleet_kind(MonitorKind kind) {
+    return kind == MonitorKind::kVolume || kind == MonitorKind::kScopeProbing || kind == MonitorKind::kNightShare;
+  }
+
+ private:
+  struct Track {
+    const void* generation = nullptr;
+    std::map<std::string, uint64_t> local;     // field -> this node's cumulative count (latest sample)
+    std::map<std::string, uint64_t> reported;  // field -> the local count up to which deltas went out
+    std::map<std::string, int64_t> mine;       // field -> Σ this node's deltas in the totals
+    std::map<std::string, int64_t> others;     // field -> total − mine at the latest reply
+    std::map<std::string, int64_t> base;       // field -> others when this node started counting them
+    bool based = false;                        // a reply came (bases set)
+    bool in_flight = false;
+  };
+  int64_t others_since(const Track& t, const std::string& field) const;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Track> tracks_;
+  bool leader_ = true;  // alone until a heartbeat says otherwise
+};
+
+}  // namespace tollgate

@@ -1,0 +1,218 @@
+// Monitor actions fleet-wide (docs/fleet.md, "Monitor actions";
+// control/fleet_actions.h): tollgated nodes with fleet: on one real
+// redis-server. A volume monitor fires on node A; node B denies the channel
+// within a bounded time and shows the same action (expiry, reason) in
+// CONTRACT; MONITOR CLEAR on B lifts it on A; a node restarted while the
+// action is in force comes back with it; an expired action lifts on every
+// node, with one ledger entry for its expiry fleet-wide; a volume monitor
+// counts the calls of every node. refill_ms and
+// `for:` are short so that each test takes seconds; waits poll a condition
+// with a deadline, nothing sleeps for time to pass.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "integration/daemon_harness.h"
+#include "support/eventually.h"
+
+namespace tollgate::testing {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+const std::string kReplay = std::string(TOLLGATE_BINARY_DIR) + "/tollgate-replay";
+
+std::string config(const std::string& node, const std::string& block_for, const std::string& extra = "") {
+  return extra + R"(
+fleet:
+  node: )" + node + R"(
+  lease_ttl: 2s
+  refill_ms: 20
+contracts:
+  live:
+    channels: [web, batch]
+    monitors:
+      - name: web-volume
+        kind: volume
+        per: channel
+        period: hour
+        above: 5
+        actions:
+          - { do: event }
+          - { do: block_channel, for: )" + block_for + R"( }
+)";
+}
+
+// CHECK on `channel` of `live`: its code ("OK" when allowed).
+std::string code(redisContext* c, const std::string& channel) {
+  Reply r = command(c, {"CHECK", "live", "CHANNEL", channel});
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 7) return "no reply";
+  return std::string(r->element[1]->str, r->element[1]->len);
+}
+
+// How many actions `d` has in force (CONTRACT), polled instead of CHECK so
+// that waiting adds no calls to the node's own volume monitor.
+std::string actions(const Daemon& d) { return fields(d.connect_admin().get(), {"CONTRACT", "live"})["actions"]; }
+
+int64_t info_value(redisContext* c, const std::string& section, const std::string& name) {
+  Reply r = command(c, {"INFO", section});
+  if (!r || r->type != REDIS_REPLY_STRING) return -1;
+  const std::string text(r->str, r->len);
+  const size_t at = text.find("\n" + name + ":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + name.size() + 2));
+}
+
+// Ledger entries in Redis (every daemon's) whose text holds `what`.
+int64_t ledger_entries_with(redisContext* redis, const std::string& what) {
+  Reply r = command(redis, {"HVALS", "tollgate:ledger"});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return -1;
+  int64_t n = 0;
+  for (size_t i = 0; i < r->elements; ++i)
+    n += std::string(r->element[i]->str, r->element[i]->len).find(what) != std::string::npos;
+  return n;
+}
+
+class FleetMonitor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.start());
+    storage_ = RedisStorage{redis_.socket(), "", "", 20, ""};
+  }
+  std::unique_ptr<Daemon> start(const std::string& node, const std::string& block_for,
+                                const std::string& extra = "") {
+    auto d = std::make_unique<Daemon>(config(node, block_for, extra), storage_);
+    EXPECT_TRUE(d->wait_ready()) << d->log();
+    return d;
+  }
+  // Six calls on web cross `above: 5` on `d`; true once `d` itself blocks web (its monitor ticks each second).
+  static bool fire(Daemon& d) {
+    Client c = d.connect();
+    for (int i = 0; i < 6; ++i)
+      if (code(c.get(), "web") != "OK") return false;
+    return eventually([&] { return code(c.get(), "web") == "CHANNEL"; }, 3000);
+  }
+  RedisServer redis_;
+  RedisStorage storage_;
+};
+
+// Verifies issue 13 with fleet: on: a block_channel fired by node A's
+// monitor denies web on node B (B's own monitor never fired: it saw no
+// calls) within a bound, printed; B's CONTRACT shows the same action, expiry
+// and reason; batch keeps working on both; MONITOR CLEAR on B lifts it on A
+// too, and Redis holds no action after. B's call log holds the action it
+// applied from A like a local one: tollgate-replay of B's log, following
+// its recorded config, flips no decision (without the record the CHANNEL
+// denials would replay as allowed).
+TEST_F(FleetMonitor, ActionOnOneNodeDeniesOnAllAndAClearAnywhereLiftsEverywhere) {
+  auto a = start("gw-a", "60s"), b = start("gw-b", "60s", "call_log:\n  dir: calls\n  flush_interval: 20ms\n");
+  Client ca = a->connect(), cb = b->connect();
+  Client admin_a = a->connect_admin(), admin_b = b->connect_admin();
+  ASSERT_EQ(code(cb.get(), "web"), "OK");
+  ASSERT_TRUE(fire(*a)) << a->log();
+  const auto blocked_on_a = SteadyClock::now();
+  ASSERT_TRUE(eventually([&] { return actions(*b) == "1"; }, 3000)) << b->log();
+  EXPECT_EQ(code(cb.get(), "web"), "CHANNEL");
+  std::printf("fleet: node B denies %lld ms after node A's monitor blocked the channel (refill_ms 20)\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - blocked_on_a).count()));
+  EXPECT_EQ(code(cb.get(), "batch"), "OK");
+  EXPECT_EQ(code(ca.get(), "batch"), "OK");
+  auto fa = fields(admin_a.get(), {"CONTRACT", "live"});
+  auto fb = fields(admin_b.get(), {"CONTRACT", "live"});
+  EXPECT_EQ(fb["actions"], "1");
+  EXPECT_EQ(fb["action.0.kind"], "block_channel");
+  EXPECT_EQ(fb["action.0.channel"], "web");
+  EXPECT_EQ(fb["action.0.monitor"], "web-volume");
+  EXPECT_EQ(fb["action.0.until"], fa["action.0.until"]) << "the same absolute expiry on every node";
+  EXPECT_EQ(fb["action.0.reason"], fa["action.0.reason"]);
+  EXPECT_GE(info_value(admin_b.get(), "fleet", "fleet_action_changes"), 1);
+  EXPECT_EQ(info_value(admin_b.get(), "monitors", "monitor_firings"), 0) << "B's own monitor did not fire";
+
+  // An operator clears it on B: lifted on A within a bound, and in Redis.
+  Reply cleared = command(admin_b.get(), {"MONITOR", "CLEAR", "live"});
+  ASSERT_TRUE(cleared && cleared->type == REDIS_REPLY_INTEGER);
+  EXPECT_EQ(cleared->integer, 1);
+  EXPECT_EQ(code(cb.get(), "web"), "OK");
+  ASSERT_TRUE(eventually([&] { return actions(*a) == "0"; }, 3000)) << a->log();
+  EXPECT_EQ(code(ca.get(), "web"), "OK");
+  Client r = redis_.connect();
+  EXPECT_EQ(command(r.get(), {"HLEN", "tollgate:actions"})->integer, 0);
+  // A's monitor heard of the clear: it stays quiet for its cool-down (no re-block of web).
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(code(ca.get(), "web"), "OK");
+  EXPECT_EQ(ledger_entries_with(r.get(), "cleared by an operator"), 1) << "one entry for the clear, fleet-wide";
+
+  // Replay of B's call log: 1 allowed before, 1 denied CHANNEL (the remote action), 2 allowed after.
+  ASSERT_EQ(b->stop(15), 0) << b->log();
+  std::string output;
+  EXPECT_EQ(Daemon::run_tool({kReplay, "--log", b->dir().file("calls"), "--json"}, output), 0) << output;
+  auto count = [&](const std::string& name) {
+    const size_t at = output.find("\"" + name + "\":");
+    return at == std::string::npos ? -1 : std::stoll(output.substr(at + name.size() + 3));
+  };
+  EXPECT_GE(count("calls"), 4) << output;
+  EXPECT_EQ(count("allowed_to_denied"), 0) << output;
+  EXPECT_EQ(count("denied_to_allowed"), 0) << output;
+}
+
+// Verifies restart and expiry: node B restarted (kill -9) while A's action
+// is in force comes back denying with it, before any read of Redis by its
+// fleet loop; at `for:` (3 s) every node lifts it by itself, Redis holds
+// none, and the global ledger has one expiry entry, not one per node.
+TEST_F(FleetMonitor, ARestartedNodeComesBackWithTheActionAndExpiryLiftsEverywhere) {
+  auto a = start("gw-a", "3s"), b = start("gw-b", "3s");
+  Client cb = b->connect();
+  ASSERT_TRUE(fire(*a)) << a->log();
+  ASSERT_TRUE(eventually([&] { return actions(*b) == "1"; }, 3000)) << b->log();
+  const std::string until = fields(a->connect_admin().get(), {"CONTRACT", "live"})["action.0.until"];
+  b->stop(9);
+  b = start("gw-b", "3s");
+  cb = b->connect();
+  EXPECT_EQ(code(cb.get(), "web"), "CHANNEL") << "the action did not survive the restart";
+  EXPECT_EQ(fields(b->connect_admin().get(), {"CONTRACT", "live"})["action.0.until"], until);
+  // A third node joining now gets it from Redis as well.
+  auto c = start("gw-c", "3s");
+  Client cc = c->connect();
+  EXPECT_EQ(code(cc.get(), "web"), "CHANNEL");
+  // Expiry: every node lifts by the action's own instant (3 s after it fired).
+  Client ca = a->connect();
+  ASSERT_TRUE(eventually([&] { return actions(*a) == "0" && actions(*b) == "0" && actions(*c) == "0"; }, 8000))
+      << a->log() << b->log() << c->log();
+  for (Client* client : {&ca, &cb, &cc}) EXPECT_EQ(code(client->get(), "web"), "OK");
+  Client r = redis_.connect();
+  EXPECT_TRUE(eventually([&] { return command(r.get(), {"HLEN", "tollgate:actions"})->integer == 0; }, 2000));
+  // Each node's runner lifted it at `until`; only the first delete wrote an entry.
+  EXPECT_TRUE(eventually([&] { return ledger_entries_with(r.get(), "lifted: expired") == 1; }, 2000))
+      << ledger_entries_with(r.get(), "lifted: expired");
+  for (Daemon* d : {a.get(), b.get(), c.get()}) EXPECT_TRUE(d->running());
+}
+
+// Verifies monitors on the fleet's counts: two calls on web at each of
+// three nodes (six in all, none alone above 5) cross `above: 5`; the
+// monitor leader (the smallest node id, gw-a) fires, the others do not
+// (they would fire the same action again), and every node blocks web.
+TEST_F(FleetMonitor, AVolumeMonitorSeesTheFleetsCallsNotOneNodes) {
+  auto a = start("gw-a", "60s"), b = start("gw-b", "60s"), c = start("gw-c", "60s");
+  for (Daemon* d : {a.get(), b.get(), c.get()}) {
+    Client client = d->connect();
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(code(client.get(), "web"), "OK");
+  }
+  ASSERT_TRUE(eventually([&] { return actions(*a) == "1" && actions(*b) == "1" && actions(*c) == "1"; }, 5000))
+      << a->log() << b->log() << c->log();
+  for (Daemon* d : {a.get(), b.get(), c.get()}) {
+    Client client = d->connect();
+    EXPECT_EQ(code(client.get(), "web"), "CHANNEL");
+    EXPECT_EQ(code(client.get(), "batch"), "OK");
+  }
+  EXPECT_EQ(fields(a->connect_admin().get(), {"CONTRACT", "live"})["action.0.reason"], "calls_hour 6 > 5");
+  EXPECT_EQ(info_value(a->connect_admin().get(), "monitors", "monitor_firings"), 1);
+  EXPECT_EQ(info_value(b->connect_admin().get(), "monitors", "monitor_firings"), 0);
+  EXPECT_EQ(info_value(c->connect_admin().get(), "monitors", "monitor_firings"), 0);
+  EXPECT_EQ(info_value(b->connect_admin().get(), "fleet", "fleet_monitor_leader"), 0);
+  EXPECT_EQ(info_value(a->connect_admin().get(), "fleet", "fleet_monitor_leader"), 1);
+}
+
+}  // namespace
+}  // namespace tollgate::testing
