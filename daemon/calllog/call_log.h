@@ -154,6 +154,12 @@ class CallLog {
   void start(const Clock& clock);
   // Stops the thread (if started), flushes what is left, closes the segment.
   void stop(Nanos now);
+  // Makes the writer thread flush now rather than at the end of its period
+  // (benchmarks, tests). Any thread.
+  void wake();
+  // Whether everything buffer `worker` was given has been taken out of it by
+  // a flush (written, held or dropped): the ring is empty. Any thread.
+  bool drained(int worker) const { return buffers_[static_cast<size_t>(worker)]->empty(); }
 
   CallLogStats stats() const;
   const CallLogOptions& options() const { return options_; }
@@ -222,6 +228,7 @@ class CallLog {
   std::mutex thread_mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool wake_requested_ = false;  // wake() (under thread_mutex_)
 };
 
 }  // namespace tollgate::calllog

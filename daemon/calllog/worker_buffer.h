@@ -81,6 +81,8 @@ class WorkerBuffer {
   // Frees the space of the records collect() returned. Consumer thread only.
   void release(uint64_t position) { tail_.store(position, std::memory_order_release); }
 
+  // Whether every appended record has been released. Any thread (acquire).
+  bool empty() const { return tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_acquire); }
   // Records refused because the ring was full. Any thread (relaxed).
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   size_t capacity() const { return capacity_; }
