@@ -17,7 +17,7 @@ CallLog::CallLog(CallLogOptions options, int workers, files::FileSystem& fs)
   for (int i = 0; i <= workers; ++i) buffers_.push_back(std::make_unique<WorkerBuffer>(options_.buffer_bytes));
   release_at_.resize(buffers_.size());
   carried_.resize(buffers_.size());
-  max_held_ = buffers_.size() * (buffers_.front()->capacity() / 64);  // an entry takes at least 64 bytes
+  max_held_ = buffers_.size() * (buffers_.front()->capacity() / WorkerBuffer::kMinEntry);
 }
 
 CallLog::~CallLog() {
