@@ -15,10 +15,15 @@
 //    without IDs (an ID is a second table, the dedup one): every call is
 //    decided by its contract's one token bucket, as issue 14's speed target
 //    (>= 5 M calls/s on one core for one-limit keys) states it.
+//  Both replay benches also report engine_only_calls_per_cpu_second: the
+//  same calls decided by a fresh engine with nothing read or compared (the
+//  ceiling of the replay loop, in the same run).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -213,6 +218,63 @@ void BM_CallLogBytesPerCall(benchmark::State& state) {
 }
 BENCHMARK(BM_CallLogBytesPerCall)->Iterations(1);
 
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The engine alone on the log's calls: every record read beforehand into
+// requests (subjects as replay gives them, keys hashed; IDs left out), then decided by a
+// fresh engine in a tight loop. Calls per CPU second: the ceiling the
+// replay loop (reading, decoding, comparing) works under.
+double engine_only_calls_per_cpu_second(const Config& config, const WrittenMix& w) {
+  auto segments = calllog::list_segments(w.dir);
+  if (!segments) std::abort();
+  std::vector<calllog::DecodedBlock> blocks;
+  std::vector<calllog::SegmentProblem> problems;
+  struct Call {
+    CheckRequest request;
+    uint64_t hash;
+    Nanos time;
+  };
+  std::vector<Call> calls;
+  std::vector<std::array<char, 16>> hex;
+  for (const std::string& path : *segments) {
+    auto reader = calllog::SegmentReader::open(path);
+    if (!reader) std::abort();
+    for (blocks.emplace_back(); reader->next(blocks.back(), problems); blocks.emplace_back())
+      hex.reserve(hex.size() + blocks.back().records.size());
+    blocks.pop_back();
+  }
+  for (const auto& b : blocks) hex.resize(hex.size() + b.records.size());
+  size_t at = 0;
+  for (const auto& b : blocks)
+    for (const calllog::CallRecord& r : b.records) {
+      if (r.kind != calllog::RecordKind::kCheck) continue;
+      Call c;
+      c.request.key = r.key;
+      c.request.cost = r.cost;
+      c.request.channel = r.channel;
+      c.request.purpose = r.purpose;
+      std::array<char, 16>& h = hex[at++];
+      uint64_t v = r.subject_hash;  // the 16 hex digits replay stands in for the subject
+      for (int i = 15; i >= 0; --i, v >>= 4) h[static_cast<size_t>(i)] = "0123456789abcdef"[v & 15];
+      if (r.subject_hash != 0) c.request.subject = std::string_view(h.data(), 16);
+      c.hash = CounterTable::hash_key(r.key);
+      c.time = r.time;
+      calls.push_back(c);
+    }
+  Reclaimer reclaimer{4};
+  RuntimeState runtime;
+  EngineOptions o = engine_options_from(config, 1);
+  o.track_changes = false;
+  auto engine = std::move(*Engine::create(o, reclaimer, calls.front().time, runtime));
+  const double started = thread_cpu_seconds();
+  for (const Call& c : calls) benchmark::DoNotOptimize(engine->check_with_hash(c.request, c.hash, c.time, 0));
+  return static_cast<double>(calls.size()) / (thread_cpu_seconds() - started);
+}
+
 // Replays `w` through the config that decided it, `state`'s iterations times.
 void replay_mix(benchmark::State& state, const WrittenMix& w) {
   auto config = parse_config(contracts_yaml(), "bench.yaml");
@@ -233,6 +295,7 @@ void replay_mix(benchmark::State& state, const WrittenMix& w) {
   state.counters["flips"] = static_cast<double>(flips);
   state.counters["calls_per_second"] = static_cast<double>(calls) / seconds;
   state.counters["calls_per_cpu_second"] = static_cast<double>(calls) / cpu_seconds;
+  state.counters["engine_only_calls_per_cpu_second"] = engine_only_calls_per_cpu_second(*config, w);
   // Through the config that decided every call, nothing may flip: a replay
   // that decides differently is not measured.
   if (flips != 0) state.SkipWithError("the replay flipped calls through the config that decided them");
