@@ -199,13 +199,21 @@ WrittenMix write_mix(bool ids) {
   return out;
 }
 
+// A written mix's directory, removed when the bench exits.
+struct RemovedAtExit {
+  std::string dir;
+  ~RemovedAtExit() { std::filesystem::remove_all(dir); }
+};
+
 const WrittenMix& written_mix() {
   static WrittenMix w = write_mix(true);
+  static RemovedAtExit removed{w.dir};
   return w;
 }
 
 const WrittenMix& written_one_limit_mix() {
   static WrittenMix w = write_mix(false);
+  static RemovedAtExit removed{w.dir};
   return w;
 }
 
