@@ -29,7 +29,13 @@
 //    without IDs (an ID is a second table, the dedup one): every call is
 //    decided by its contract's one token bucket, as issue 14's speed target
 //    (>= 5 M calls/s on one core for one-limit keys) states it.
-//  Both replay benches also report engine_only_calls_per_cpu_second: the
+//  - BM_ReplayKeyClassOneLimitCallsPerSecond: one-limit keys as
+//    BM_CheckOneLimitKey (the engine's "34 ns a decision" the issue cites)
+//    has them: 100,000 keys of a key class with one token bucket, Zipf-like,
+//    no CHANNEL or SUBJECT (a key class has no contract terms to check
+//    them against), written through the real writer and replayed through
+//    the config that decided them.
+//  All replay benches also report engine_only_calls_per_cpu_second: the
 //  same calls decided by a fresh engine with nothing read or compared (the
 //  ceiling of the replay loop, in the same run).
 #include <benchmark/benchmark.h>
@@ -326,8 +332,8 @@ double engine_only_calls_per_cpu_second(const Config& config, const WrittenMix& 
 }
 
 // Replays `w` through the config that decided it, `state`'s iterations times.
-void replay_mix(benchmark::State& state, const WrittenMix& w) {
-  auto config = parse_config(contracts_yaml(), "bench.yaml");
+void replay_mix(benchmark::State& state, const WrittenMix& w, const std::string& yaml = contracts_yaml()) {
+  auto config = parse_config(yaml, "bench.yaml");
   if (!config) std::abort();
   uint64_t calls = 0;
   double seconds = 0, cpu_seconds = 0;
@@ -351,11 +357,77 @@ void replay_mix(benchmark::State& state, const WrittenMix& w) {
   if (flips != 0) state.SkipWithError("the replay flipped calls through the config that decided them");
 }
 
+constexpr int kClassKeys = 100'000;
+
+std::string key_class_yaml() {
+  return "table: { max_keys: 1000000 }\n"
+         "key_classes:\n"
+         "  - match: \"user:*\"\n"
+         "    limits:\n"
+         "      - { name: burst, type: token_bucket, rate: 100, per: 1s, burst: 200 }\n";
+}
+
+// One-limit keys of a key class: Zipf-like over kClassKeys, ~1 M calls/s,
+// the live decisions the engine's own (the busy keys are denied RATE).
+const WrittenMix& written_key_class_mix() {
+  static WrittenMix w = [] {
+    std::vector<std::string> keys;
+    for (int i = 0; i < kClassKeys; ++i) keys.push_back("user:" + std::to_string(i));
+    auto config = parse_config(key_class_yaml(), "bench.yaml");
+    if (!config) std::abort();
+    Reclaimer reclaimer{4};
+    RuntimeState runtime;
+    EngineOptions eo = engine_options_from(*config, 1);
+    eo.track_changes = false;
+    auto engine = std::move(*Engine::create(eo, reclaimer, kStart, runtime));
+    std::mt19937_64 rng(16);
+    std::vector<calllog::CallRecord> records;
+    records.reserve(kMixCalls);
+    Nanos t = kStart;
+    for (int i = 0; i < kMixCalls; ++i) {
+      calllog::CallRecord r;
+      t += static_cast<Nanos>(rng() % 2000);
+      r.time = t;
+      const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+      r.key = keys[static_cast<size_t>(std::pow(static_cast<double>(kClassKeys), u)) - 1];
+      r.cost = 1;
+      CheckRequest request;
+      request.key = r.key;
+      const Decision d = engine->check(request, r.time, 0);
+      r.allowed = d.allowed;
+      r.code = d.code;
+      r.limit = d.limit.empty() ? std::string_view() : std::string_view("burst");
+      records.push_back(r);
+    }
+    WrittenMix out;
+    out.dir = temp_dir("calllog-keyclass");
+    calllog::CallLogOptions o;
+    o.dir = out.dir;
+    o.buffer_bytes = size_t{64} << 20;
+    calllog::CallLog log(o, 1, files::default_file_system());
+    if (!log.open()) std::abort();
+    for (size_t i = 0; i < records.size(); ++i) {
+      log.record(0, records[i]);
+      if (i % 200'000 == 199'999) log.flush(records[i].time);
+    }
+    log.stop(records.back().time);
+    out.stats = log.stats();
+    return out;
+  }();
+  static RemovedAtExit removed{w.dir};
+  return w;
+}
+
 void BM_ReplayCallsPerSecond(benchmark::State& state) { replay_mix(state, written_mix()); }
 BENCHMARK(BM_ReplayCallsPerSecond)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 void BM_ReplayOneLimitCallsPerSecond(benchmark::State& state) { replay_mix(state, written_one_limit_mix()); }
 BENCHMARK(BM_ReplayOneLimitCallsPerSecond)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+void BM_ReplayKeyClassOneLimitCallsPerSecond(benchmark::State& state) {
+  replay_mix(state, written_key_class_mix(), key_class_yaml());
+}
+BENCHMARK(BM_ReplayKeyClassOneLimitCallsPerSecond)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tollgate
