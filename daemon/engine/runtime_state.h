@@ -28,6 +28,16 @@ namespace tollgate {
 
 // An admin or anomaly event, for EVENTS.
 struct Event {
+  Event() = default;
+  // The six fields an event is made with (the ack fields start empty).
+  Event(uint64_t seq_, int64_t time_ms_, std::string kind_, std::string contract_, int64_t actor_, std::string detail_)
+      : seq(seq_),
+        time_ms(time_ms_),
+        kind(std::move(kind_)),
+        contract(std::move(contract_)),
+        actor(actor_),
+        detail(std::move(detail_)) {}
+
   uint64_t seq = 0;
   int64_t time_ms = 0;
   std::string kind;      // suspend, resume, terminate, reset, recharge, ...

@@ -505,7 +505,9 @@ contracts:
       EXPECT_EQ(e.at("acked_by"), std::to_string(::getuid()));
       EXPECT_EQ(e.at("ack_note"), "seen: calling the customer");
     }
-    if (e.at("seq") == action) EXPECT_EQ(e.count("acked_ms"), 0u) << "the action was not acknowledged";
+    if (e.at("seq") == action) {
+      EXPECT_EQ(e.count("acked_ms"), 0u) << "the action was not acknowledged";
+    }
     if (e.at("kind") == "monitor.ack") {
       EXPECT_TRUE(ack_seq.empty()) << "one monitor.ack event for one ack";
       ack_seq = e.at("seq");
