@@ -225,6 +225,7 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   }
   contract_admin.set_on_clear(
       [&monitors](std::string_view key, std::string_view monitor, Nanos now) { monitors.on_clear(key, monitor, now); });
+  contract_admin.set_on_ack([&monitors](const Event& acked, uint64_t ack_seq) { monitors.on_ack(acked, ack_seq); });
 
   ControlPlane cp;
   // The HTTP front outlives the server's workers (declared first, destroyed last).

@@ -185,12 +185,15 @@ void events_command(CommandContext& ctx) {
 }  // namespace
 
 void write_event(resp::ReplyWriter& out, const Event& e) {
-  write_fields(out, {{"seq", std::to_string(e.seq)},
-                     {"time_ms", std::to_string(e.time_ms)},
-                     {"kind", e.kind},
-                     {"contract", e.contract},
-                     {"actor", std::to_string(e.actor)},
-                     {"detail", e.detail}});
+  Fields fields{{"seq", std::to_string(e.seq)},     {"time_ms", std::to_string(e.time_ms)},
+                {"kind", e.kind},                   {"contract", e.contract},
+                {"actor", std::to_string(e.actor)}, {"detail", e.detail}};
+  if (e.acked_ms != 0) {  // acknowledged (MONITOR ACK): when, by whom, the note
+    fields.emplace_back("acked_ms", std::to_string(e.acked_ms));
+    fields.emplace_back("acked_by", std::to_string(e.acked_by));
+    fields.emplace_back("ack_note", e.ack_note);
+  }
+  write_fields(out, fields);
 }
 
 namespace {

@@ -48,6 +48,12 @@ std::string admin_error_text(const AdminError& e) {
     case Code::kNotApplied: return "ERR " + e.detail;
     case Code::kNoStorage: return "ERR storage.mode is memory: there is nothing to snapshot";
     case Code::kSnapshotFailed: return "ERR snapshot failed: " + e.detail;
+    case Code::kNoSuchEvent:
+      return fmt::format("ERR no event {} is kept (EVENTS lists the events kept)", subject);
+    case Code::kNotAckable:
+      return fmt::format("ERR event {} is not a monitor firing or action: only those are acknowledged", subject);
+    case Code::kBadNote:
+      return fmt::format("ERR the note must be at most {} printable bytes", ContractAdmin::kMaxAckNote);
   }
   return "ERR admin operation refused";
 }

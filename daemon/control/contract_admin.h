@@ -59,6 +59,9 @@ struct AdminError {
     kNotApplied,            // detail: what could not be applied
     kNoStorage,             // SNAPSHOT in storage.mode memory
     kSnapshotFailed,        // detail: the store's error
+    kNoSuchEvent,           // subject: the seq (MONITOR ACK of an event not kept)
+    kNotAckable,            // subject: the seq (MONITOR ACK of an event that is no firing or action)
+    kBadNote,               // MONITOR ACK note too long or not printable
   };
   Code code;
   std::string subject;
@@ -91,6 +94,20 @@ class ContractAdmin {
                                               int64_t actor, Nanos now);
   std::expected<int64_t, AdminError> clear_actions(std::string_view key, std::string_view monitor, int64_t actor,
                                                    Nanos now);
+  // MONITOR ACK: an operator acknowledges monitor event `seq` (a firing or
+  // an action put in force) with an optional `note` (at most kMaxAckNote
+  // printable bytes). The event shows who and when in EVENTS; a
+  // `monitor.ack` event is added and handed to on_ack (the event file and
+  // the webhook). Nothing is journaled: events live in memory, the event
+  // file and the webhook's receiver. Returns whether this call acknowledged
+  // it (false: it already was). An ack changes no decision and no action:
+  // MONITOR CLEAR lifts actions. Any thread (RuntimeState's own mutex).
+  static constexpr size_t kMaxAckNote = 256;
+  std::expected<bool, AdminError> acknowledge_event(uint64_t seq, std::string_view note, int64_t actor, Nanos now);
+  // Told of every new acknowledgement (the event as acknowledged, and the
+  // seq of the `monitor.ack` event added for it). Set before the admin socket serves.
+  void set_on_ack(std::function<void(const Event&, uint64_t)> on_ack) { on_ack_ = std::move(on_ack); }
+
   // Fleet mode: applies the changes `plan` returns (computed under the lock
   // from the contract states) without making them durable — Redis holds
   // them already, with their ledger entry, written by the daemon that made
@@ -149,6 +166,7 @@ class ContractAdmin {
   std::mutex memory_mutex_;  // exclusive() without a hook
   std::function<void(std::string_view, std::string_view, Nanos)> on_clear_;
   std::function<void(const AdminRecord&)> on_applied_;
+  std::function<void(const Event&, uint64_t)> on_ack_;
   std::atomic<uint64_t> action_changes_{0};  // bumped under exclusive(), after the apply
 };
 

@@ -2,6 +2,8 @@
 // made durable then applied (engine/admin_record.cc), as SUSPEND is.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "control/contract_admin.h"
 #include "engine/limits/token_bucket.h"
 #include "engine/monitor_throttle.h"
@@ -127,6 +129,28 @@ std::expected<int64_t, AdminError> ContractAdmin::clear_actions(std::string_view
   }
   if (on_clear_) on_clear_(key, monitor, now);
   return lifted;
+}
+
+std::expected<bool, AdminError> ContractAdmin::acknowledge_event(uint64_t seq, std::string_view note, int64_t actor,
+                                                                Nanos now) {
+  const bool printable = std::all_of(note.begin(), note.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u != 0x7f;
+  });
+  if (note.size() > kMaxAckNote || !printable) return std::unexpected(AdminError{AdminError::Code::kBadNote, {}, {}});
+  const int64_t now_ms = now / kNanosPerMilli;
+  auto ack = state_.acknowledge_event(seq, actor, now_ms, std::string(note));
+  if (!ack) {
+    const auto code = ack.error() == EventAckRefusal::kNoSuchEvent ? AdminError::Code::kNoSuchEvent
+                                                                   : AdminError::Code::kNotAckable;
+    return std::unexpected(AdminError{code, std::to_string(seq), {}});
+  }
+  if (!ack->newly) return false;
+  const std::string detail =
+      fmt::format("event {} ({}) acknowledged{}{}", seq, ack->event.kind, note.empty() ? "" : ": ", note);
+  const uint64_t ack_seq = state_.add_event({0, now_ms, "monitor.ack", ack->event.contract, actor, detail});
+  if (on_ack_) on_ack_(ack->event, ack_seq);
+  return true;
 }
 
 }  // namespace tollgate

@@ -148,6 +148,10 @@ void MonitorRunner::close() {
     started_ = false;
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    {
+      std::lock_guard lock(mutex_);
+      flush_acks();
+    }
     webhook_.close();
   }
   if (!baselines_ || baselines_final_) return;
@@ -186,8 +190,27 @@ void MonitorRunner::on_fleet_actions(const std::vector<RemoteActionChange>& appl
   }
 }
 
+void MonitorRunner::on_ack(const Event& acked, uint64_t ack_seq) {
+  std::string json = fmt::format(
+      "{{\"seq\":{},\"time\":{},\"kind\":\"monitor.ack\",\"contract\":{},\"event\":{},\"event_kind\":{},"
+      "\"actor\":{},\"note\":{}}}",
+      ack_seq, json_string(format_instant(acked.acked_ms * kNanosPerMilli, "UTC")), json_string(acked.contract),
+      acked.seq, json_string(acked.kind), acked.acked_by, json_string(acked.ack_note));
+  std::lock_guard lock(mutex_);
+  acks_.push_back(std::move(json));
+}
+
+void MonitorRunner::flush_acks() {
+  for (std::string& json : acks_) {
+    if (file_.write(json)) state_.monitor_counters().events_written.fetch_add(1, std::memory_order_relaxed);
+    webhook_.post(std::move(json));
+  }
+  acks_.clear();
+}
+
 void MonitorRunner::tick(Nanos now) {
   std::unique_lock lock(mutex_);
+  flush_acks();
   Engine& engine = engine_();
   std::vector<ContractSample> samples;
   std::vector<Monitors::SpecsOf> specs;

@@ -14,7 +14,8 @@
 // a monitor (Monitors::prune).
 //
 // Thread-safety: tick(), configure() and the timer run on the control loop;
-// on_clear() may come from the admin thread, on_fleet_actions() from the
+// on_clear() and on_ack() may come from the admin thread (on_ack only queues;
+// the loop writes the file and posts the webhook), on_fleet_actions() from the
 // control loop (not under ContractAdmin's lock); baseline_info() from any
 // (its own small mutex, always taken last and held only to copy a few
 // fields). One mutex guards the monitors'
@@ -68,6 +69,10 @@ class MonitorRunner {
   void tick(Nanos now);
   // MONITOR CLEAR told us: that monitor stays quiet for its cool-down.
   void on_clear(std::string_view contract, std::string_view monitor, Nanos now);
+  // MONITOR ACK told us (ContractAdmin::set_on_ack; admin thread): the ack
+  // goes to the event file and the webhook as a `monitor.ack` line, written
+  // by the next tick (both belong to the control loop) or by close().
+  void on_ack(const Event& acked, uint64_t ack_seq);
   // Fleet mode: actions another daemon put in force or lifted, applied here
   // (control/fleet_actions.h). Their contracts are watched for expiry like
   // local ones (every node lifts at `until`); a clear made elsewhere quiets
@@ -99,6 +104,8 @@ class MonitorRunner {
   void carry_out(const MonitorOutcome& o);
   void expire_actions(Nanos now);
   void event(const MonitorOutcome& o, std::string_view kind, const ActiveAction* action);
+  // Writes and posts the acks on_ack queued. Loop thread, under mutex_.
+  void flush_acks();
   // Saves the learned state when due (`entries` were taken under mutex_). Loop thread, outside mutex_.
   void save_baselines(BaselineStore::Entries entries, Nanos now);
 
@@ -114,6 +121,7 @@ class MonitorRunner {
   std::string default_zone_ = "UTC";
   MonitorEventFile file_;
   MonitorWebhook webhook_;
+  std::vector<std::string> acks_;  // JSON lines on_ack queued for the loop (mutex_)
   uv_timer_t timer_{};
   const Clock* clock_ = nullptr;
   bool started_ = false;

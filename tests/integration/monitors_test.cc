@@ -432,5 +432,128 @@ TEST(Monitors, CliEventsFollowPrintsNewEventsAsTheyHappen) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+// The EVENTS entries of `admin` as field maps, oldest first.
+std::vector<std::map<std::string, std::string>> event_entries(redisContext* admin) {
+  std::vector<std::map<std::string, std::string>> out;
+  Reply r = command(admin, {"EVENTS"});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    auto& m = out.emplace_back();
+    for (size_t f = 0; f + 1 < e->elements; f += 2)
+      m[e->element[f]->str] = std::string(e->element[f + 1]->str, e->element[f + 1]->len);
+  }
+  return out;
+}
+
+// Verifies MONITOR ACK: an operator acknowledges a firing (1, then 0 for a
+// second ack, which keeps the first note); EVENTS shows who, when and the
+// note; a monitor.ack event is added and written to the event file; INFO
+// counts the ack and the firings/actions still unacknowledged; what calls
+// for no ack, a seq not kept, a bad seq and a bad note are refused clearly;
+// and the ack changes no decision (the channel stays blocked).
+TEST(Monitors, AckMarksAFiringAcknowledgedAndChangesNoDecision) {
+  TempDir out;
+  const std::string body = "monitor_events:\n  file: " + out.file("events.jsonl") + "\n" + R"(
+contracts:
+  live:
+    channels: [web, batch]
+    monitors:
+      - name: busy
+        kind: volume
+        per: channel
+        period: hour
+        above: 5
+        actions:
+          - { do: event }
+          - { do: block_channel, for: 60s }
+)";
+  Daemon d(body);
+  ASSERT_TRUE(d.wait_ready());
+  Client c = d.connect();
+  Client admin = d.connect_admin();
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(check(c.get(), "live", "web").allowed, 1) << i;
+  Answer last;
+  until(c.get(), "web", 0, last, std::chrono::milliseconds(5000));
+  ASSERT_EQ(last.code, "CHANNEL") << "the monitor did not block web";
+  auto info_value = [&](const std::string& name) {
+    Reply r = command(admin.get(), {"INFO", "monitors"});
+    const std::string text = r && r->type == REDIS_REPLY_STRING ? r->str : "";
+    const size_t at = text.find(name + ":");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 1));
+  };
+  EXPECT_EQ(info_value("monitor_events_unacknowledged"), 2);  // the firing and its action
+  std::string fired, action;
+  for (const auto& e : event_entries(admin.get())) {
+    if (e.at("kind") == "monitor.fired") fired = e.at("seq");
+    if (e.at("kind") == "monitor.action") action = e.at("seq");
+  }
+  ASSERT_FALSE(fired.empty());
+  ASSERT_FALSE(action.empty());
+
+  Reply ack = command(admin.get(), {"MONITOR", "ACK", fired, "seen: calling the customer"});
+  ASSERT_TRUE(ack && ack->type == REDIS_REPLY_INTEGER) << (ack && ack->str ? ack->str : "");
+  EXPECT_EQ(ack->integer, 1);
+  Reply again = command(admin.get(), {"MONITOR", "ACK", fired, "another note"});
+  ASSERT_TRUE(again && again->type == REDIS_REPLY_INTEGER);
+  EXPECT_EQ(again->integer, 0);
+
+  std::string ack_seq;
+  for (const auto& e : event_entries(admin.get())) {
+    if (e.at("seq") == fired) {
+      EXPECT_GT(std::stoll(e.at("acked_ms")), 0);
+      EXPECT_EQ(e.at("acked_by"), std::to_string(::getuid()));
+      EXPECT_EQ(e.at("ack_note"), "seen: calling the customer");
+    }
+    if (e.at("seq") == action) {
+      EXPECT_EQ(e.count("acked_ms"), 0u) << "the action was not acknowledged";
+    }
+    if (e.at("kind") == "monitor.ack") {
+      EXPECT_TRUE(ack_seq.empty()) << "one monitor.ack event for one ack";
+      ack_seq = e.at("seq");
+      EXPECT_EQ(e.at("contract"), "live");
+      EXPECT_NE(e.at("detail").find("event " + fired + " (monitor.fired) acknowledged: seen: calling the customer"),
+                std::string::npos)
+          << e.at("detail");
+    }
+  }
+  ASSERT_FALSE(ack_seq.empty());
+  EXPECT_EQ(info_value("monitor_acks"), 1);
+  EXPECT_EQ(info_value("monitor_events_unacknowledged"), 1);
+
+  auto refused = [&](const std::vector<std::string>& args, const std::string& text) {
+    Reply r = command(admin.get(), args);
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_ERROR) << args[2];
+    EXPECT_NE(std::string(r->str).find(text), std::string::npos) << r->str;
+  };
+  refused({"MONITOR", "ACK", ack_seq}, "is not a monitor firing or action");
+  refused({"MONITOR", "ACK", "99999999"}, "no event 99999999 is kept");
+  refused({"MONITOR", "ACK", "12abc"}, "must be a positive integer");
+  refused({"MONITOR", "ACK", "0"}, "must be a positive integer");
+  refused({"MONITOR", "ACK", action, std::string(300, 'n')}, "at most 256 printable bytes");
+  refused({"MONITOR", "ACK", action, "bad\nnote"}, "printable");
+  refused({"MONITOR", "NOPE", "live"}, "usage: MONITOR CLEAR");
+
+  // The ack changes no decision: web is still blocked, batch still passes.
+  EXPECT_EQ(check(c.get(), "live", "web").code, "CHANNEL");
+  EXPECT_EQ(check(c.get(), "live", "batch").allowed, 1);
+
+  // The next monitor tick writes the ack to the event file.
+  std::string lines;
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline) {
+    std::ifstream file(out.file("events.jsonl"));
+    std::stringstream all;
+    all << file.rdbuf();
+    lines = all.str();
+    if (lines.find("\"kind\":\"monitor.ack\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition, with a deadline
+  }
+  EXPECT_NE(lines.find("{\"seq\":" + ack_seq + ",\"time\":"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\"event\":" + fired + ",\"event_kind\":\"monitor.fired\""), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\"note\":\"seen: calling the customer\""), std::string::npos) << lines;
+  EXPECT_EQ(d.stop(), 0);
+}
+
 }  // namespace
 }  // namespace tollgate::testing

@@ -39,7 +39,7 @@ struct CommandOptions {
   std::optional<int64_t> since;
   bool follow = false;  // events --follow
   std::string section;
-  std::string verb;     // monitor: clear
+  std::string verb;     // monitor: clear or ack
   std::string monitor;  // monitor clear: only this monitor's actions
 };
 
@@ -127,7 +127,7 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
   } else if (name == "events") {
     arguments = o.follow ? events_follow_arguments(o.since) : events_arguments(o.since);
   } else if (name == "monitor") {
-    arguments = monitor_clear_arguments(o.key, o.monitor);
+    arguments = o.verb == "ack" ? monitor_ack_arguments(o.key, o.monitor) : monitor_clear_arguments(o.key, o.monitor);
   } else if (name == "info") {
     arguments = info_arguments(o.section);
   } else {
@@ -148,6 +148,7 @@ Output run(const std::string& name, const GlobalOptions& global, const CommandOp
   if (name == "events" && o.follow) return follow_events(*client, value, render);
   if (name == "events") return render_events(value, render);
   if (name == "info") return render_info(value, render);
+  if (name == "monitor" && o.verb == "ack") return render_monitor_ack(o.key, value, render);
   if (name == "monitor") return render_monitor_clear(o.key, value, render);
   if (name == "reload") return render_reload(value, render);
   if (name == "snapshot") return render_status("snapshot written", value, render);
@@ -213,9 +214,9 @@ void declare(CLI::App& app, GlobalOptions& global, CommandOptions& o) {
   events->add_flag("--follow", o.follow, "Keep printing each new event as it happens (one line each)");
 
   CLI::App* monitor = sub("monitor");
-  monitor->add_option("verb", o.verb, "clear")->required()->check(CLI::IsMember({"clear"}));
-  key(monitor);
-  monitor->add_option("monitor", o.monitor, "Only this monitor's actions");
+  monitor->add_option("verb", o.verb, "clear | ack")->required()->check(CLI::IsMember({"clear", "ack"}));
+  monitor->add_option("key", o.key, "clear: the contract key; ack: the event's seq (from events)")->required();
+  monitor->add_option("monitor", o.monitor, "clear: only this monitor's actions; ack: a note");
 
   sub("reload");
   sub("snapshot");

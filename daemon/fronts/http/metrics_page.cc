@@ -169,6 +169,8 @@ void MetricsPage::render(std::string& out) const {
     w.single("tollgate_monitor_firings_total", "counter", "monitors that fired", load(m.firings));
     w.single("tollgate_monitor_clears_total", "counter", "monitor firings that cleared", load(m.clears));
     w.single("tollgate_monitor_firing", "gauge", "monitors firing now", load(m.firing_now));
+    w.single("tollgate_monitor_events_unacknowledged", "gauge",
+             "monitor firings and actions kept in EVENTS and not acknowledged (MONITOR ACK)", load(m.unacknowledged));
     w.single("tollgate_monitor_actions_total", "counter", "monitor actions put in force", load(m.actions));
     w.single("tollgate_monitor_actions_lifted_total", "counter", "monitor actions lifted (expired or cleared)",
              load(m.lifts));

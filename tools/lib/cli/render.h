@@ -53,6 +53,8 @@ struct Output {
 // RESET's integer: how many limits were reset.
 [[nodiscard]] Output render_reset(std::string_view key, const Value& reply, const RenderOptions& options);
 [[nodiscard]] Output render_monitor_clear(std::string_view key, const Value& reply, const RenderOptions& options);
+// MONITOR ACK's reply: 1 acknowledged now, 0 already acknowledged.
+[[nodiscard]] Output render_monitor_ack(std::string_view seq, const Value& reply, const RenderOptions& options);
 // LEDGER's array of field/value entries, as a table.
 [[nodiscard]] Output render_ledger(const Value& reply, const RenderOptions& options);
 // EVENTS' array of field/value entries, one line each (fields vary).

@@ -149,4 +149,18 @@ Output render_monitor_clear(std::string_view key, const Value& reply, const Rend
   return output;
 }
 
+Output render_monitor_ack(std::string_view seq, const Value& reply, const RenderOptions& options) {
+  if (reply.is_error()) return render_error_reply(reply, options);
+  if (reply.kind != ValueKind::kInteger) return unexpected_reply("MONITOR ACK", reply, options);
+  Output output;
+  const bool now = reply.integer == 1;
+  if (options.json) {
+    output.out = JsonWriter().begin_object().key("acknowledged").boolean(now).end_object().finish();
+  } else {
+    output.out = now ? fmt::format("acknowledged event {}\n", seq)
+                     : fmt::format("event {} was already acknowledged\n", seq);
+  }
+  return output;
+}
+
 }  // namespace tollgate::cli

@@ -17,7 +17,7 @@ constexpr std::array kSubcommands{
     SubcommandSpec{"reset", SocketKind::kAdmin, false, "Clear a contract's counters (all, or one limit)"},
     SubcommandSpec{"ledger", SocketKind::kAdmin, true, "List a contract's money entries"},
     SubcommandSpec{"events", SocketKind::kAdmin, false, "List anomaly and admin events"},
-    SubcommandSpec{"monitor", SocketKind::kAdmin, false, "monitor clear <key> [<monitor>]: lift monitor actions early"},
+    SubcommandSpec{"monitor", SocketKind::kAdmin, false, "monitor clear <key> [<monitor>]: lift monitor actions early; monitor ack <seq> [<note>]: acknowledge an event"},
     SubcommandSpec{"reload", SocketKind::kAdmin, false, "Reload the configuration file"},
     SubcommandSpec{"snapshot", SocketKind::kAdmin, false, "Force a checkpoint of the state"},
     SubcommandSpec{"info", SocketKind::kAdmin, false, "Show the daemon's INFO (optionally one section)"},
@@ -111,6 +111,12 @@ Arguments events_follow_arguments(std::optional<int64_t> since) {
 Arguments monitor_clear_arguments(std::string_view key, std::string_view monitor) {
   Arguments out{"MONITOR", "CLEAR", std::string(key)};
   if (!monitor.empty()) out.emplace_back(monitor);
+  return out;
+}
+
+Arguments monitor_ack_arguments(std::string_view seq, std::string_view note) {
+  Arguments out{"MONITOR", "ACK", std::string(seq)};
+  if (!note.empty()) out.emplace_back(note);
   return out;
 }
 

@@ -57,6 +57,8 @@ inline constexpr int64_t kMaxCheckCost = 1'000'000'000'000;
 [[nodiscard]] Arguments resume_arguments(std::string_view key);
 // MONITOR CLEAR <key> [<monitor>] (tollgate monitor clear).
 [[nodiscard]] Arguments monitor_clear_arguments(std::string_view key, std::string_view monitor);
+// MONITOR ACK <seq> [<note>] (tollgate monitor ack).
+[[nodiscard]] Arguments monitor_ack_arguments(std::string_view seq, std::string_view note);
 [[nodiscard]] Arguments terminate_arguments(std::string_view key);
 [[nodiscard]] Arguments reset_arguments(std::string_view key, std::string_view limit);
 [[nodiscard]] Arguments ledger_arguments(std::string_view key, std::optional<int64_t> since);

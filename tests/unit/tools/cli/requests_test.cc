@@ -76,6 +76,8 @@ TEST(CliRequests, AdminCommands) {
   EXPECT_EQ(events_follow_arguments(7), (Arguments{"EVENTS", "FOLLOW", "7"}));
   EXPECT_EQ(monitor_clear_arguments("acme", ""), (Arguments{"MONITOR", "CLEAR", "acme"}));
   EXPECT_EQ(monitor_clear_arguments("acme", "night"), (Arguments{"MONITOR", "CLEAR", "acme", "night"}));
+  EXPECT_EQ(monitor_ack_arguments("42", ""), (Arguments{"MONITOR", "ACK", "42"}));
+  EXPECT_EQ(monitor_ack_arguments("42", "seen, calling them"), (Arguments{"MONITOR", "ACK", "42", "seen, calling them"}));
   EXPECT_EQ(info_arguments(""), (Arguments{"INFO"}));
   EXPECT_EQ(info_arguments("server"), (Arguments{"INFO", "server"}));
   EXPECT_EQ(bare_arguments("reload"), (Arguments{"RELOAD"}));
