@@ -228,23 +228,28 @@ struct WrittenMix {
   calllog::CallLogStats stats;
 };
 
-// A mix written once through the real writer (blocks of ~200 ms of traffic).
-WrittenMix write_mix(bool ids) {
+// `records` written once through the real writer into a new directory
+// named after `name` (blocks of ~200 ms of traffic).
+WrittenMix write_records(const char* name, const std::vector<calllog::CallRecord>& records) {
   WrittenMix out;
-  out.dir = temp_dir("calllog-mix");
-  Mix m = make_mix(kMixCalls, ids);
+  out.dir = temp_dir(name);
   calllog::CallLogOptions o;
   o.dir = out.dir;
   o.buffer_bytes = size_t{64} << 20;
   calllog::CallLog log(o, 1, files::default_file_system());
   if (!log.open()) std::abort();
-  for (size_t i = 0; i < m.records.size(); ++i) {
-    log.record(0, m.records[i]);
-    if (i % 200'000 == 199'999) log.flush(m.records[i].time);
+  for (size_t i = 0; i < records.size(); ++i) {
+    log.record(0, records[i]);
+    if (i % 200'000 == 199'999) log.flush(records[i].time);
   }
-  log.stop(m.records.back().time);
+  log.stop(records.back().time);
   out.stats = log.stats();
   return out;
+}
+
+WrittenMix write_mix(bool ids) {
+  const Mix m = make_mix(kMixCalls, ids);
+  return write_records("calllog-mix", m.records);
 }
 
 // A written mix's directory, removed when the bench exits.
@@ -399,20 +404,7 @@ const WrittenMix& written_key_class_mix() {
       r.limit = d.limit.empty() ? std::string_view() : std::string_view("burst");
       records.push_back(r);
     }
-    WrittenMix out;
-    out.dir = temp_dir("calllog-keyclass");
-    calllog::CallLogOptions o;
-    o.dir = out.dir;
-    o.buffer_bytes = size_t{64} << 20;
-    calllog::CallLog log(o, 1, files::default_file_system());
-    if (!log.open()) std::abort();
-    for (size_t i = 0; i < records.size(); ++i) {
-      log.record(0, records[i]);
-      if (i % 200'000 == 199'999) log.flush(records[i].time);
-    }
-    log.stop(records.back().time);
-    out.stats = log.stats();
-    return out;
+    return write_records("calllog-keyclass", records);
   }();
   static RemovedAtExit removed{w.dir};
   return w;

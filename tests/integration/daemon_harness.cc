@@ -270,6 +270,15 @@ std::map<std::string, std::string> fields(redisContext* c, const std::vector<std
   return out;
 }
 
+int64_t info_number(redisContext* c, const std::string& section, const std::string& name) {
+  Reply r = command(c, {"INFO", section});
+  if (!r || r->type != REDIS_REPLY_STRING) return -1;
+  const std::string text(r->str, r->len);
+  const size_t at = text.find("\n" + name + ":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + name.size() + 2));
+}
+
 LedgerView ledger(redisContext* c, const std::string& key) {
   LedgerView v;
   Reply r = command(c, {"LEDGER", key});

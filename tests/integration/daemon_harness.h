@@ -90,6 +90,8 @@ class RedisServer {
 // HGETALL-style / CONTRACT-style replies (field, value, ...) as a map; a
 // failed command is a test failure and an empty map.
 std::map<std::string, std::string> fields(redisContext* c, const std::vector<std::string>& args);
+// One numeric line `name:<n>` of `INFO <section>`; -1 when absent or unanswered.
+int64_t info_number(redisContext* c, const std::string& section, const std::string& name);
 
 // A contract's LEDGER, summed.
 struct LedgerView {

@@ -251,12 +251,7 @@ contracts:
   Client admin = d.connect_admin();
   for (int i = 0; i < 6; ++i) check(c.get(), "live", "web");
   // Wait for the firing and at least one failed attempt; calls meanwhile are answered at once.
-  auto info_value = [&](const std::string& name) {
-    Reply r = command(admin.get(), {"INFO", "monitors"});
-    const std::string text = r && r->type == REDIS_REPLY_STRING ? r->str : "";
-    const size_t at = text.find(name + ":");
-    return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 1));
-  };
+  auto info_value = [&](const std::string& name) { return info_number(admin.get(), "monitors", name); };
   auto slowest = std::chrono::nanoseconds(0);
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   while (info_value("monitor_webhook_failures") < 1 && Clock::now() < deadline) {
@@ -476,12 +471,7 @@ contracts:
   Answer last;
   until(c.get(), "web", 0, last, std::chrono::milliseconds(5000));
   ASSERT_EQ(last.code, "CHANNEL") << "the monitor did not block web";
-  auto info_value = [&](const std::string& name) {
-    Reply r = command(admin.get(), {"INFO", "monitors"});
-    const std::string text = r && r->type == REDIS_REPLY_STRING ? r->str : "";
-    const size_t at = text.find(name + ":");
-    return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 1));
-  };
+  auto info_value = [&](const std::string& name) { return info_number(admin.get(), "monitors", name); };
   EXPECT_EQ(info_value("monitor_events_unacknowledged"), 2);  // the firing and its action
   std::string fired, action;
   for (const auto& e : event_entries(admin.get())) {

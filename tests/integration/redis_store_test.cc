@@ -65,14 +65,7 @@ key_classes:
 
 // Polls `condition` every few ms until it holds or `timeout_ms` passes.
 // One counter of INFO persistence; -1 when absent.
-int64_t persistence(redisContext* c, const std::string& name) {
-  Reply r = command(c, {"INFO", "persistence"});
-  if (!r || r->type != REDIS_REPLY_STRING) return -1;
-  const std::string text(r->str, r->len);
-  const size_t at = text.find("\n" + name + ":");
-  if (at == std::string::npos) return -1;
-  return std::stoll(text.substr(at + name.size() + 2));
-}
+int64_t persistence(redisContext* c, const std::string& name) { return info_number(c, "persistence", name); }
 
 // Waits until everything this daemon did before the call is confirmed by
 // Redis: two write-behind ticks have collected since, nothing is buffered.
