@@ -19,9 +19,27 @@ int64_t FleetMonitorCounts::others_since(const Track& t, const std::string& fiel
   return std::max<int64_t>(0, o->second - (b == t.base.end() ? 0 : b->second));
 }
 
-void FleetMonitorCounts::fleet_sample(ContractSample& s) {
+int64_t FleetMonitorCounts::credits_value(const Account& account, int64_t credits) {
+  int64_t value = account.wallet();
+  int64_t price = 0;  // the newest lot's, for credits beyond the lots known here
+  for (uint32_t i = account.lot_count(); i-- > 0 && credits > 0;) {
+    const std::optional<LotState> lot = account.lot(i);
+    if (!lot) continue;
+    if (price == 0) price = lot->unit_price;
+    const int64_t n = std::min(credits, lot->credits);
+    value += n * lot->unit_price;
+    credits -= n;
+  }
+  return value + std::max<int64_t>(0, credits) * price;
+}
+
+void FleetMonitorCounts::fleet_sample(ContractSample& s, const Account* account) {
   std::lock_guard lock(mutex_);
   Track& t = tracks_[s.contract];
+  if (account != nullptr) {
+    t.priced = true;
+    s.balance = t.credits_left >= 0 ? credits_value(*account, t.credits_left) : -1;
+  }
   if (t.generation != s.generation) {
     // The channel counters restarted with the policy: so do the reported
     // marks and the others' part of every channel.
@@ -61,6 +79,7 @@ std::vector<FleetMonitorCounts::Report> FleetMonitorCounts::take_reports() {
       reported = local;
       r.deltas.emplace_back(field, static_cast<int64_t>(delta));
     }
+    r.priced = t.priced;
     t.in_flight = true;
     out.push_back(std::move(r));
   }
@@ -68,7 +87,7 @@ std::vector<FleetMonitorCounts::Report> FleetMonitorCounts::take_reports() {
 }
 
 void FleetMonitorCounts::on_reply(const Report& report, bool answered,
-                                  const std::vector<std::pair<std::string, int64_t>>& totals) {
+                                  const std::vector<std::pair<std::string, int64_t>>& totals, int64_t credits_left) {
   std::lock_guard lock(mutex_);
   auto it = tracks_.find(report.contract);
   if (it == tracks_.end()) return;
@@ -76,6 +95,7 @@ void FleetMonitorCounts::on_reply(const Report& report, bool answered,
   t.in_flight = false;
   for (const auto& [field, delta] : report.deltas) t.mine[field] += delta;
   if (!answered) return;
+  t.credits_left = credits_left;
   for (const auto& [field, total] : totals) {
     const int64_t others = total - t.mine[field];
     t.others[field] = others;

@@ -128,7 +128,16 @@ const std::string& monitor_counts() {
 for i = 1, #ARGV, 2 do
   if ARGV[i + 1] ~= '0' then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
-return redis.call('HGETALL', KEYS[1])
+local left = -1
+if KEYS[2] then
+  local known = redis.call('HGET', KEYS[2], 'cr|in')
+  if known then
+    local used = tonumber(redis.call('HGET', KEYS[2], 'cr|used') or '0')
+    local doubt = tonumber(redis.call('HGET', KEYS[2], 'cr|doubt') or '0')
+    left = tonumber(known) - used - doubt
+  end
+end
+return {left, redis.call('HGETALL', KEYS[1])}
 )lua";
   return s;
 }

@@ -49,8 +49,11 @@ const std::string& reclaim();
 // lease_ttl; leader: the smallest live node id, which evaluates the monitors
 // on fleet-wide counts).
 const std::string& heartbeat();
-// KEYS: the contract's monitor counts. ARGV: (field, delta) pairs, added.
-// Returns the hash (field, total, ...) after the additions.
+// KEYS: the contract's monitor counts, and (priced contracts) its pool.
+// ARGV: (field, delta) pairs, added. Returns {credits left, {field, total,
+// ...}}: the hash after the additions, and the fleet's credits left
+// (cr|in − cr|used − cr|doubt; -1 without a pool key or before any sync
+// wrote cr|in) for the balance monitors.
 const std::string& monitor_counts();
 // KEYS: nodes. ARGV: node. Forgets a node once its leases were reclaimed
 // everywhere (or at a clean shutdown).
