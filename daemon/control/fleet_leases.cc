@@ -477,6 +477,27 @@ void FleetLeases::report_monitor_counts() {
       }
       monitor_counts_->on_reply(*shared, answered, totals, credits_left);
     });
+    if (shared->subjects_period == 0) continue;
+    // The distinct-user registers that rose here, merged into the period's union, which comes back.
+    const std::string subj = persist::fleet::subjects_key(options_.redis.prefix, shared->contract,
+                                                          shared->subjects_period / kNanosPerMilli);
+    std::vector<std::string> words{"EVAL", persist::fleet::subject_registers(), "1", subj,
+                                   std::to_string(3 * 24 * 3600)};
+    for (const auto& [index, word] : shared->subject_words) {
+      words.push_back(std::to_string(index));
+      std::string hex;
+      for (int k = 0; k < 8; ++k) hex += fmt::format("{:02x}", (word >> (8 * k)) & 0xff);
+      words.push_back(std::move(hex));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      counters_.redis_commands++;
+    }
+    redis_.send(subj, words, [this, shared](const redisReply* reply, bool) {
+      const bool answered = reply != nullptr && reply->type == REDIS_REPLY_STRING;
+      monitor_counts_->on_subjects_reply(*shared, answered,
+                                         answered ? std::string_view(reply->str, reply->len) : std::string_view());
+    });
   }
 }
 

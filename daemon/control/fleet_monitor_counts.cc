@@ -1,6 +1,7 @@
 #include "control/fleet_monitor_counts.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace tollgate {
 namespace {
@@ -80,6 +81,12 @@ std::vector<FleetMonitorCounts::Report> FleetMonitorCounts::take_reports() {
       r.deltas.emplace_back(field, static_cast<int64_t>(delta));
     }
     r.priced = t.priced;
+    if (t.subjects_period != 0) {
+      r.subjects_period = t.subjects_period;
+      r.subject_words.assign(t.words_due.begin(), t.words_due.end());
+      for (const auto& [index, word] : t.words_due) t.words_sent[index] = word;
+      t.words_due.clear();
+    }
     t.in_flight = true;
     out.push_back(std::move(r));
   }
@@ -103,6 +110,70 @@ void FleetMonitorCounts::on_reply(const Report& report, bool answered,
     if (!t.based) t.base[field] = others;
   }
   t.based = true;
+}
+
+void FleetMonitorCounts::fleet_subjects(ContractSample& s, const PeriodHll& hll, Nanos now) {
+  const HllWords words = hll.registers(now);
+  std::lock_guard lock(mutex_);
+  Track& t = tracks_[s.contract];
+  if (words.period_start != t.subjects_period) {  // a new period: a new union
+    t.subjects_period = words.period_start;
+    t.words_sent.clear();
+    t.words_due.clear();
+    t.union_registers.clear();
+    t.union_read = false;
+  }
+  for (const auto& [index, word] : words.words) {
+    auto sent = t.words_sent.find(index);
+    if (sent == t.words_sent.end() || sent->second != word) t.words_due[index] = word;
+  }
+  s.subjects_today = t.union_read && words.period_start != 0
+                         ? union_estimate(t.union_registers, words.words, hll.precision())
+                         : -1;
+}
+
+void FleetMonitorCounts::on_subjects_reply(const Report& report, bool answered, std::string_view union_registers) {
+  if (report.subjects_period == 0) return;
+  std::lock_guard lock(mutex_);
+  auto it = tracks_.find(report.contract);
+  if (it == tracks_.end()) return;
+  Track& t = it->second;
+  if (t.subjects_period != report.subjects_period) return;  // a period that ended meanwhile
+  if (!answered) {
+    // Sent again with the next report (a max merged twice changes nothing);
+    // a word that rose since is due already with its newer value.
+    for (const auto& [index, word] : report.subject_words) {
+      t.words_due.try_emplace(index, word);
+      t.words_sent.erase(index);
+    }
+    return;
+  }
+  t.union_registers.assign(union_registers);
+  t.union_read = true;
+}
+
+double FleetMonitorCounts::union_estimate(std::string_view union_registers,
+                                          const std::vector<std::pair<uint32_t, uint64_t>>& words, int precision) {
+  const size_t count = (size_t{1} << precision) / 8;
+  std::vector<std::atomic<uint64_t>> merged(count);
+  for (size_t i = 0; i < count; ++i) {
+    uint64_t w = 0;
+    for (size_t k = 0; k < 8; ++k) {
+      const size_t at = i * 8 + k;
+      if (at < union_registers.size()) w |= uint64_t{static_cast<unsigned char>(union_registers[at])} << (8 * k);
+    }
+    merged[i].store(w, std::memory_order_relaxed);
+  }
+  for (const auto& [index, word] : words) {
+    if (index >= count) continue;
+    uint64_t w = merged[index].load(std::memory_order_relaxed);
+    for (int shift = 0; shift < 64; shift += 8) {
+      const uint64_t mine = (word >> shift) & 0xff;
+      if (mine > ((w >> shift) & 0xff)) w = (w & ~(uint64_t{0xff} << shift)) | (mine << shift);
+    }
+    merged[index].store(w, std::memory_order_relaxed);
+  }
+  return hll_detail::estimate(merged.data(), precision);
 }
 
 void FleetMonitorCounts::set_leader(bool leader) {

@@ -16,8 +16,19 @@
 // Every node samples the same sums, so only one node evaluates the monitors
 // built on them (volume, scope_probing, night_share): the monitor leader,
 // the smallest live node id (FleetLeases' heartbeat). The others keep their
-// series up to date and take over when the leader goes. new_subjects
-// (per-node distinct-user estimate) stays evaluated on every node.
+// series up to date and take over when the leader goes.
+//
+// new_subjects: a node's distinct-user estimate (its HyperLogLog, one per
+// contract and period) counts only the users it saw; a user balanced across
+// k nodes would be new on each. For a contract with a new_subjects monitor
+// the runner hands the HLL in too (fleet_subjects): the register words that
+// rose since they were last sent go to Redis with the counts
+// (P{c:<contract>}:subj:<period start>, a string of one byte per register,
+// merged with a byte-wise max: an HLL union is exact, and a max applied
+// twice changes nothing, so a word whose reply was lost is simply sent
+// again), and the union comes back. The sample's estimate is that of the
+// union merged with this node's own words (which may be newer). Same
+// precision and hash on every node (the same build), so the registers line up.
 //
 // Balance: a node's own account sees only its own debits (every node holds
 // the same lots and spends them locally), so its balance is not the fleet's.
@@ -44,10 +55,12 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "engine/money/account.h"
+#include "engine/subjects/hyperloglog.h"
 #include "monitor/monitors.h"
 
 namespace tollgate {
@@ -58,12 +71,21 @@ class FleetMonitorCounts {
   // node's cumulative counts and replaces them in `s` by the fleet's, and,
   // for a priced contract (`account`), its balance by the fleet's.
   void fleet_sample(ContractSample& s, const Account* account = nullptr);
+  // For a contract with a new_subjects monitor, after fleet_sample: queues
+  // this node's risen register words of `hll`'s period at `now` and
+  // replaces the sample's distinct-user estimate by the fleet's (-1 until
+  // the union of this period was read once).
+  void fleet_subjects(ContractSample& s, const PeriodHll& hll, Nanos now);
 
   // A contract's report: the deltas to add (field, delta), fields in Redis' names.
   struct Report {
     std::string contract;
     std::vector<std::pair<std::string, int64_t>> deltas;
     bool priced = false;  // read the fleet's credits left as well (the contract has an account)
+    // new_subjects: the register words to merge (index, packed word) into
+    // the union of the period starting at `subjects_period` (0: none).
+    Nanos subjects_period = 0;
+    std::vector<std::pair<uint32_t, uint64_t>> subject_words;
   };
   // The reports due (every contract sampled, none with a report in flight).
   std::vector<Report> take_reports();
@@ -72,6 +94,13 @@ class FleetMonitorCounts {
   // `credits_left` the fleet's credits left (-1: not known; a lost reply keeps the last known).
   void on_reply(const Report& report, bool answered, const std::vector<std::pair<std::string, int64_t>>& totals,
                 int64_t credits_left = -1);
+  // The answer to `report`'s register words: the union's bytes (one per
+  // register) of its period; `answered` false when lost (the words go again).
+  void on_subjects_reply(const Report& report, bool answered, std::string_view union_registers);
+  // The estimate of `union_registers` (one byte per register, missing
+  // ones zero) merged with `words`, at `precision`. Pure.
+  static double union_estimate(std::string_view union_registers, const std::vector<std::pair<uint32_t, uint64_t>>& words,
+                               int precision);
 
   // The value in minor units of the newest `credits` credits of `account`'s
   // lots (a spent-oldest-first account's last credits), plus its wallet.
@@ -85,7 +114,7 @@ class FleetMonitorCounts {
   // Whether a monitor of `kind` is evaluated on fleet counts (only by the leader).
   static bool fleet_kind(MonitorKind kind) {
     return kind == MonitorKind::kVolume || kind == MonitorKind::kScopeProbing || kind == MonitorKind::kNightShare ||
-           kind == MonitorKind::kBalance;
+           kind == MonitorKind::kBalance || kind == MonitorKind::kNewSubjects;
   }
 
  private:
@@ -100,6 +129,13 @@ class FleetMonitorCounts {
     bool in_flight = false;
     bool priced = false;        // the contract has an account: its credits left are read too
     int64_t credits_left = -1;  // the fleet's, at the latest answer (-1: not known)
+    // new_subjects (fleet_subjects): the period counted, the words sent
+    // (index -> word), those risen since, and the union read back.
+    Nanos subjects_period = 0;
+    std::map<uint32_t, uint64_t> words_sent;
+    std::map<uint32_t, uint64_t> words_due;
+    std::string union_registers;
+    bool union_read = false;
   };
   int64_t others_since(const Track& t, const std::string& field) const;
 

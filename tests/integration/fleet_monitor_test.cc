@@ -68,6 +68,24 @@ contracts:
 )";
 }
 
+// A contract whose new_subjects monitor fires above 250 distinct end users a day.
+std::string subjects_config(const std::string& node) {
+  return R"(
+fleet:
+  node: )" + node + R"(
+  lease_ttl: 2s
+  refill_ms: 20
+contracts:
+  people:
+    monitors:
+      - name: many-users
+        kind: new_subjects
+        above: 250
+        actions:
+          - { do: event }
+)";
+}
+
 // The detail of `d`'s first monitor.fired event ("" when none).
 std::string fired_detail(redisContext* admin) {
   Reply r = command(admin, {"EVENTS"});
@@ -293,6 +311,46 @@ TEST_F(FleetMonitor, ABalanceMonitorSeesTheFleetsBalanceOnTheLeaderOnly) {
   EXPECT_EQ(fields(admin_b.get(), {"CONTRACT", "paid"})["balance"], "800");
   EXPECT_EQ(info_value(admin_b.get(), "monitors", "monitor_firings"), 0) << "only the leader evaluates";
   EXPECT_EQ(fired_detail(admin_b.get()), "");
+}
+
+// Verifies new_subjects on the fleet's users: 100 distinct end users at
+// each of three nodes (300 in all), and the first 50 of them also at a
+// second node. No node alone sees more than 150 (< 250), so per node nothing
+// fires; the union of the nodes' HLL registers in Redis (merged by the
+// subject_registers script) holds 300 — not 350: a user seen on two nodes
+// counts once — and the leader fires on it; the others never.
+TEST_F(FleetMonitor, NewSubjectsCountTheFleetsDistinctUsersOnce) {
+  Daemon a(subjects_config("gw-a"), storage_), b(subjects_config("gw-b"), storage_),
+      c(subjects_config("gw-c"), storage_);
+  Daemon* nodes[] = {&a, &b, &c};
+  for (Daemon* d : nodes) ASSERT_TRUE(d->wait_ready()) << d->log();
+  for (int n = 0; n < 3; ++n) {
+    Client client = nodes[n]->connect();
+    Client next = nodes[(n + 1) % 3]->connect();
+    for (int u = 0; u < 100; ++u) {
+      const std::string user = "user-" + std::to_string(n * 100 + u);
+      Reply r = command(client.get(), {"CHECK", "people", "SUBJECT", user});
+      ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->element[0]->integer == 1);
+      if (u < 50) {
+        ASSERT_EQ(command(next.get(), {"CHECK", "people", "SUBJECT", user})->element[0]->integer, 1);
+      }
+    }
+  }
+  Client admin_a = a.connect_admin();
+  ASSERT_TRUE(eventually([&] { return info_value(admin_a.get(), "monitors", "monitor_firings") == 1; }, 5000))
+      << a.log();
+  const std::string detail = fired_detail(admin_a.get());
+  const size_t at = detail.find("subjects_day ");
+  ASSERT_NE(at, std::string::npos) << detail;
+  const double fleet_users = std::stod(detail.substr(at + 13));
+  EXPECT_GT(fleet_users, 250) << detail;
+  EXPECT_LT(fleet_users, 325) << detail << " (300 distinct users; 350 would count the shared ones twice)";
+  for (Daemon* d : {&b, &c}) {
+    Client admin = d->connect_admin();
+    EXPECT_EQ(info_value(admin.get(), "monitors", "monitor_firings"), 0) << "only the leader evaluates";
+    EXPECT_LT(std::stod(fields(admin.get(), {"CONTRACT", "people"})["distinct_subjects_estimate"]), 250)
+        << "no node alone crosses the threshold";
+  }
 }
 
 }  // namespace

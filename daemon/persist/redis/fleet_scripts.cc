@@ -38,6 +38,10 @@ std::string monitor_key(std::string_view prefix, std::string_view contract) {
   return std::string(prefix) + "{c:" + std::string(contract) + "}:mon";
 }
 
+std::string subjects_key(std::string_view prefix, std::string_view contract, int64_t period_start_ms) {
+  return std::string(prefix) + "{c:" + std::string(contract) + "}:subj:" + std::to_string(period_start_ms);
+}
+
 std::string nodes_key(std::string_view prefix) { return std::string(prefix) + "fleet:nodes"; }
 std::string admin_channel(std::string_view prefix) { return std::string(prefix) + "fleet:admin"; }
 
@@ -138,6 +142,28 @@ if KEYS[2] then
   end
 end
 return {left, redis.call('HGETALL', KEYS[1])}
+)lua";
+  return s;
+}
+
+const std::string& subject_registers() {
+  static const std::string s = R"lua(
+local key = KEYS[1]
+for i = 2, #ARGV, 2 do
+  local off = tonumber(ARGV[i]) * 8
+  local have = redis.call('GETRANGE', key, off, off + 7)
+  local hex = ARGV[i + 1]
+  local out = {}
+  for k = 1, 8 do
+    local b = tonumber(string.sub(hex, 2 * k - 1, 2 * k), 16) or 0
+    local h = string.byte(have, k) or 0
+    if h > b then b = h end
+    out[k] = string.char(b)
+  end
+  redis.call('SETRANGE', key, off, table.concat(out))
+end
+if #ARGV > 1 then redis.call('EXPIRE', key, ARGV[1]) end
+return redis.call('GET', key) or ''
 )lua";
   return s;
 }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -124,13 +125,13 @@ TEST(FleetMonitorCounts, ALostReplyIsNeverCountedTwice) {
   EXPECT_EQ(s3.calls, 7u);
 }
 
-// Verifies which monitors are the leader's: those on the fleet's counts and balance.
-TEST(FleetMonitorCounts, FleetKindsAreAllButNewSubjects) {
+// Verifies which monitors are the leader's: every kind (all are on fleet figures).
+TEST(FleetMonitorCounts, EveryKindIsTheLeaders) {
   EXPECT_TRUE(FleetMonitorCounts::fleet_kind(MonitorKind::kVolume));
   EXPECT_TRUE(FleetMonitorCounts::fleet_kind(MonitorKind::kScopeProbing));
   EXPECT_TRUE(FleetMonitorCounts::fleet_kind(MonitorKind::kNightShare));
   EXPECT_TRUE(FleetMonitorCounts::fleet_kind(MonitorKind::kBalance));
-  EXPECT_FALSE(FleetMonitorCounts::fleet_kind(MonitorKind::kNewSubjects));
+  EXPECT_TRUE(FleetMonitorCounts::fleet_kind(MonitorKind::kNewSubjects));
 }
 
 // Verifies the value of the fleet's credits left: the newest lots' credits
@@ -194,6 +195,83 @@ TEST(FleetMonitorCounts, TheSampleBalanceIsTheFleetsOnceAnswered) {
       EXPECT_FALSE(report.priced);
     }
   }
+}
+
+// A well-mixed 64-bit hash of user `u` (splitmix64), as the engine's subject hashes are.
+uint64_t user_hash(uint64_t u) {
+  uint64_t z = u + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// What Redis' subject_registers script does to the union: a byte-wise max per word.
+void merge_into(std::string& union_registers, const FleetMonitorCounts::Report& r) {
+  for (const auto& [index, word] : r.subject_words) {
+    if (union_registers.size() < (index + 1) * 8) union_registers.resize((index + 1) * 8, '\0');
+    for (int k = 0; k < 8; ++k) {
+      const auto b = static_cast<unsigned char>((word >> (8 * k)) & 0xff);
+      auto& have = reinterpret_cast<unsigned char&>(union_registers[index * 8 + k]);
+      have = std::max(have, b);
+    }
+  }
+}
+
+// Verifies new_subjects on the fleet's users: node A saw users 0..999,
+// node B users 500..1499 (500 on both); each node's estimate is its own
+// (≈ 1,000), the union's — through the register words each sends — is the
+// fleet's distinct users (≈ 1,500, not 2,000: a user seen on both counts
+// once). Only words that rose are sent again; a lost reply sends them again.
+TEST(FleetMonitorCounts, NewSubjectsSeeTheUnionOfTheNodesUsers) {
+  const Nanos now = Nanos{1'780'000'000} * kNanosPerSecond;
+  auto a_hll = PeriodHll::make(Period::kDay, "UTC");
+  auto b_hll = PeriodHll::make(Period::kDay, "UTC");
+  ASSERT_TRUE(a_hll.has_value() && b_hll.has_value());
+  for (uint64_t u = 0; u < 1000; ++u) a_hll->add(user_hash(u), now);
+  for (uint64_t u = 500; u < 1500; ++u) b_hll->add(user_hash(u), now);
+  const double a_alone = a_hll->estimate(now).current;
+  EXPECT_DOUBLE_EQ(FleetMonitorCounts::union_estimate("", a_hll->registers(now).words, a_hll->precision()), a_alone)
+      << "an empty union leaves the node's own estimate";
+
+  std::string redis;  // the period's union in Redis
+  FleetMonitorCounts a, b;
+  auto round = [&](FleetMonitorCounts& node, PeriodHll& hll, bool lost = false) {
+    ContractSample s = sample(0, 0);
+    node.fleet_sample(s);
+    node.fleet_subjects(s, hll, now);
+    auto reports = node.take_reports();
+    EXPECT_EQ(reports.size(), 1u);
+    if (!lost) merge_into(redis, reports[0]);
+    node.on_reply(reports[0], !lost, {});
+    node.on_subjects_reply(reports[0], !lost, redis);
+    return reports[0].subject_words.size();
+  };
+  ContractSample first = sample(0, 0);
+  a.fleet_sample(first);
+  a.fleet_subjects(first, *a_hll, now);
+  EXPECT_EQ(first.subjects_today, -1) << "unknown until the union was read";
+  EXPECT_GT(round(a, *a_hll, true), 0u);  // lost
+  const size_t words_b = round(b, *b_hll);
+  EXPECT_GT(round(a, *a_hll), 500u) << "the lost words go again";
+  EXPECT_EQ(round(a, *a_hll), 0u) << "nothing rose: nothing sent";
+  EXPECT_GT(words_b, 500u);
+  EXPECT_EQ(round(b, *b_hll), 0u) << "B reads the union again (A's words are in it now), sending nothing";
+
+  ContractSample sa = sample(0, 0), sb = sample(0, 0);
+  a.fleet_sample(sa);
+  a.fleet_subjects(sa, *a_hll, now);
+  b.fleet_sample(sb);
+  b.fleet_subjects(sb, *b_hll, now);
+  EXPECT_NEAR(a_alone, 1000, 30);
+  EXPECT_NEAR(sa.subjects_today, 1500, 45) << "A's sample: the fleet's users";
+  EXPECT_NEAR(sb.subjects_today, 1500, 45) << "B saw A's users through Redis";
+  EXPECT_DOUBLE_EQ(FleetMonitorCounts::union_estimate(redis, {}, a_hll->precision()), sa.subjects_today);
+
+  // The next day is a new union.
+  ContractSample next_day = sample(0, 0);
+  a.fleet_sample(next_day);
+  a.fleet_subjects(next_day, *a_hll, now + 24 * 3600 * kNanosPerSecond);
+  EXPECT_EQ(next_day.subjects_today, -1);
 }
 
 constexpr Nanos kMinute = 60 * kNanosPerSecond;
