@@ -162,7 +162,8 @@ for i = 2, #ARGV, 2 do
   end
   redis.call('SETRANGE', key, off, table.concat(out))
 end
-if #ARGV > 1 then redis.call('EXPIRE', key, ARGV[1]) end
+-- Every read pushes the expiry on: a union expires only once no node has read it for the ttl.
+redis.call('EXPIRE', key, ARGV[1])
 return redis.call('GET', key) or ''
 )lua";
   return s;

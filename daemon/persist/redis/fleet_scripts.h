@@ -17,7 +17,8 @@
 //                          scope (scope denials), ch:<channel> (calls)
 //   P{c:<contract>}:subj:<period start ms>   string: the union of every
 //                          node's distinct-user HLL registers of that period
-//                          (one byte per register; expires after 3 days)
+//                          (one byte per register; expires 3 days after
+//                          the last node read it)
 //   P fleet:nodes          sorted set: node -> last heartbeat (Redis TIME, ms)
 // Plain functions of strings; thread-safe.
 #pragma once
@@ -63,7 +64,8 @@ const std::string& monitor_counts();
 // KEYS: the contract's subjects union of one period (one byte per HLL
 // register). ARGV: ttl seconds, then (word index, 16 hex digits: the word's
 // 8 register bytes, lowest register first) pairs, merged with a byte-wise
-// max (idempotent). Returns the union's bytes.
+// max (idempotent); the ttl is set again on every call (a union expires
+// once no node has read it for that long). Returns the union's bytes.
 const std::string& subject_registers();
 // KEYS: nodes. ARGV: node. Forgets a node once its leases were reclaimed
 // everywhere (or at a clean shutdown).
