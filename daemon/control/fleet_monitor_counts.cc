@@ -113,11 +113,15 @@ void FleetMonitorCounts::on_reply(const Report& report, bool answered,
 }
 
 void FleetMonitorCounts::fleet_subjects(ContractSample& s, const PeriodHll& hll, Nanos now) {
-  const HllWords words = hll.registers(now);
+  // The period by the calendar, not by the registers: a node that saw no
+  // user yet today (no live period) still reads the day's union.
+  const Nanos period = hll.calendar().bounds(now).start;
+  HllWords words = hll.registers(now);
+  if (words.period_start != period) words.words.clear();
   std::lock_guard lock(mutex_);
   Track& t = tracks_[s.contract];
-  if (words.period_start != t.subjects_period) {  // a new period: a new union
-    t.subjects_period = words.period_start;
+  if (period != t.subjects_period) {  // a new period: a new union
+    t.subjects_period = period;
     t.words_sent.clear();
     t.words_due.clear();
     t.union_registers.clear();
@@ -127,9 +131,7 @@ void FleetMonitorCounts::fleet_subjects(ContractSample& s, const PeriodHll& hll,
     auto sent = t.words_sent.find(index);
     if (sent == t.words_sent.end() || sent->second != word) t.words_due[index] = word;
   }
-  s.subjects_today = t.union_read && words.period_start != 0
-                         ? union_estimate(t.union_registers, words.words, hll.precision())
-                         : -1;
+  s.subjects_today = t.union_read ? union_estimate(t.union_registers, words.words, hll.precision()) : -1;
 }
 
 void FleetMonitorCounts::on_subjects_reply(const Report& report, bool answered, std::string_view union_registers) {

@@ -267,6 +267,16 @@ TEST(FleetMonitorCounts, NewSubjectsSeeTheUnionOfTheNodesUsers) {
   EXPECT_NEAR(sb.subjects_today, 1500, 45) << "B saw A's users through Redis";
   EXPECT_DOUBLE_EQ(FleetMonitorCounts::union_estimate(redis, {}, a_hll->precision()), sa.subjects_today);
 
+  // A node that saw no user today (say, the leader) still reads the day's union.
+  auto c_hll = PeriodHll::make(Period::kDay, "UTC");
+  ASSERT_TRUE(c_hll.has_value());
+  FleetMonitorCounts c;
+  EXPECT_EQ(round(c, *c_hll), 0u);
+  ContractSample sc = sample(0, 0);
+  c.fleet_sample(sc);
+  c.fleet_subjects(sc, *c_hll, now);
+  EXPECT_DOUBLE_EQ(sc.subjects_today, sa.subjects_today);
+
   // The next day is a new union.
   ContractSample next_day = sample(0, 0);
   a.fleet_sample(next_day);
