@@ -216,6 +216,13 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   FleetMonitorCounts fleet_counts;  // monitors on the fleet's counts (borrowed by `monitors` and `fleet`)
   MonitorRunner monitors(engine, state, contract_admin);
   monitors.configure(*config);
+  // What the monitors learned (baselines, warm-up, firings) comes back from the store's side.
+  if (storage.embedded) {
+    monitors.keep_baselines(make_baseline_file(config->storage.dir, files::default_file_system()), clock.now());
+  } else if (storage.redis) {
+    const persist::RedisKeys keys(config->storage.redis.prefix, config->storage.redis.kind() == RedisKind::kCluster);
+    monitors.keep_baselines(make_redis_baselines(*storage.redis, keys.baselines()), clock.now());
+  }
   contract_admin.set_on_clear(
       [&monitors](std::string_view key, std::string_view monitor, Nanos now) { monitors.on_clear(key, monitor, now); });
 
@@ -231,6 +238,9 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
   info.started_at = clock.now();
   info.server_stats = [&server] { return server.stats(); };
   info.max_key = static_cast<size_t>(config->server.max_key);
+  info.monitor_baselines = [&monitors](const std::function<void(std::string_view, std::string_view)>& visit) {
+    monitors.baseline_info(visit);
+  };
   // fleet: every contract's quotas and credits leased from global pools in Redis (docs/fleet.md).
   std::unique_ptr<FleetActions> fleet_actions;  // monitor actions fleet-wide (before `fleet`, which borrows it)
   std::unique_ptr<FleetLeases> fleet;

@@ -39,8 +39,17 @@ constexpr uint8_t kBalanceBit = 0x80;  // in a check's code byte
 // Reads the raw block front to back; any overrun sets `error` once.
 class Cursor {
  public:
-  explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
+  explicit Cursor(std::string_view bytes, size_t at = 0) : bytes_(bytes), at_(at) {}
+  size_t at() const { return at_; }
   uint64_t varint() {
+    // Most values (indices, small deltas) are one byte: no loop for them.
+    if (at_ < bytes_.size()) [[likely]] {
+      const auto b = static_cast<uint8_t>(bytes_[at_]);
+      if (b < 0x80) {
+        ++at_;
+        return b;
+      }
+    }
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (at_ >= bytes_.size()) return fail("varint runs past the end");
@@ -172,38 +181,69 @@ void BlockEncoder::clear() {
   count_ = 0;
 }
 
-std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out) {
-  out.raw = std::move(raw);
-  out.records.clear();
-  Cursor c(out.raw);
-  std::vector<std::string_view> strings;
+std::expected<void, std::string> BlockDecoder::start(std::string_view raw) {
+  raw_ = raw;
+  body_ = 0;
+  count_ = decoded_ = 0;
+  strings_.clear();
+  subjects_.clear();
+  Cursor c(raw);
   const uint64_t string_count = c.varint();
-  if (string_count > out.raw.size()) return std::unexpected("string count " + std::to_string(string_count) + " is larger than the block");
-  strings.reserve(string_count);
-  for (uint64_t i = 0; i < string_count && c.error.empty(); ++i) strings.push_back(c.bytes(c.varint()));
+  if (string_count > raw.size()) return std::unexpected("string count " + std::to_string(string_count) + " is larger than the block");
+  strings_.reserve(string_count);
+  for (uint64_t i = 0; i < string_count && c.error.empty(); ++i) strings_.push_back(c.bytes(c.varint()));
   const uint64_t subject_count = c.varint();
-  if (subject_count > out.raw.size()) return std::unexpected("subject count is larger than the block");
-  std::vector<uint64_t> subjects;
-  subjects.reserve(subject_count);
-  for (uint64_t i = 0; i < subject_count && c.error.empty(); ++i) subjects.push_back(c.u64());
+  if (subject_count > raw.size()) return std::unexpected("subject count is larger than the block");
+  subjects_.reserve(subject_count);
+  for (uint64_t i = 0; i < subject_count && c.error.empty(); ++i) subjects_.push_back(c.u64());
   const uint64_t n = c.varint();
-  if (n > out.raw.size()) return std::unexpected("record count " + std::to_string(n) + " is larger than the block");
-  Nanos time = c.zigzag();
-  out.records.reserve(n);
-  std::vector<int64_t> last_balance(strings.size(), 0);
+  if (n > raw.size()) return std::unexpected("record count " + std::to_string(n) + " is larger than the block");
+  time_ = c.zigzag();
+  if (!c.error.empty()) return std::unexpected(c.error);
+  last_balance_.assign(strings_.size(), 0);
+  count_ = n;
+  body_ = c.at();
+  return {};
+}
+
+std::expected<void, std::string> BlockDecoder::next(size_t max, std::vector<CallRecord>& out,
+                                                    std::vector<uint32_t>& keys) {
+  return decode(max, &out, &keys);
+}
+
+// next(), and without `out` check_rest()'s pass, which decodes every
+// record the same way but keeps none (no vector written: a cheap pass).
+std::expected<void, std::string> BlockDecoder::decode(size_t max, std::vector<CallRecord>* out,
+                                                      std::vector<uint32_t>* keys) {
+  const bool keep = out != nullptr;
+  if (keep) {
+    out->clear();
+    keys->clear();
+  }
+  Cursor c(raw_, body_);
   auto string_at = [&](uint64_t index) -> std::string_view {
-    if (index >= strings.size()) {
+    if (index >= strings_.size()) {
       c.fail("string index " + std::to_string(index) + " out of range");
       return {};
     }
-    return strings[index];
+    return strings_[index];
   };
   auto optional_string = [&]() -> std::string_view {
     const uint64_t v = c.varint();
     return v == 0 ? std::string_view() : string_at(v - 1);
   };
-  for (uint64_t i = 0; i < n && c.error.empty(); ++i) {
-    CallRecord r;
+  const uint64_t until = decoded_ + std::min<uint64_t>(max, count_ - decoded_);
+  if (keep) {
+    out->reserve(until - decoded_);
+    keys->reserve(until - decoded_);
+  }
+  Nanos time = time_;
+  CallRecord scratch;
+  for (; decoded_ < until && c.error.empty(); ++decoded_) {
+    CallRecord* record = &scratch;
+    if (keep) record = &out->emplace_back();
+    else scratch = CallRecord{};
+    CallRecord& r = *record;
     const uint8_t flags = c.byte();
     uint64_t kind = flags & kKindMask;
     const bool extended = kind == 0;
@@ -218,6 +258,7 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
     r.time = time;
     const uint64_t key = c.varint();
     r.key = string_at(key);
+    if (keep) keys->push_back(static_cast<uint32_t>(key));
     if (r.kind == RecordKind::kCheck) {
       r.channel = optional_string();
       r.purpose = optional_string();
@@ -227,8 +268,8 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
       if (code >= kCodeCount) c.fail("unknown decision code " + std::to_string(code));
       r.code = static_cast<Code>(code);
       if ((code_byte & kBalanceBit) != 0 && c.error.empty()) {
-        r.balance = last_balance[key] + c.zigzag();
-        last_balance[key] = r.balance;
+        r.balance = last_balance_[key] + c.zigzag();
+        last_balance_[key] = r.balance;
       }
     } else if (extended) {
       r.channel = optional_string();
@@ -238,16 +279,42 @@ std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out
     r.cost = (flags & kCost) ? c.zigzag() : 1;
     if (flags & kSubject) {
       const uint64_t s = c.varint();
-      if (s >= subjects.size()) c.fail("subject index out of range");
-      else r.subject_hash = subjects[s];
+      if (s >= subjects_.size()) c.fail("subject index out of range");
+      else if (keep) r.subject_hash = subjects_[s];  // a random read in a large table: only when kept
     }
     if (flags & kId) r.id_hash = c.u64();
     if (flags & kHold) r.hold_ms = c.zigzag();
     if (flags & kWait) r.wait_ms = c.zigzag();
-    out.records.push_back(r);
   }
-  if (!c.error.empty()) return std::unexpected(c.error);
+  time_ = time;
+  body_ = c.at();
+  if (!c.error.empty()) {
+    decoded_ = count_;  // nothing more decodes
+    return std::unexpected(c.error);
+  }
   return {};
+}
+
+std::expected<void, std::string> BlockDecoder::check_rest() {
+  const size_t body = body_;
+  const Nanos time = time_;
+  const uint64_t decoded = decoded_;
+  const std::vector<int64_t> last_balance = last_balance_;
+  const std::expected<void, std::string> result = decode(remaining(), nullptr, nullptr);
+  body_ = body;
+  time_ = time;
+  decoded_ = decoded;
+  last_balance_ = last_balance;
+  return result;
+}
+
+std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out) {
+  out.raw = std::move(raw);
+  out.records.clear();
+  BlockDecoder decoder;
+  if (auto started = decoder.start(out.raw); !started) return started;
+  std::vector<uint32_t> keys;
+  return decoder.next(decoder.remaining(), out.records, keys);
 }
 
 }  // namespace tollgate::calllog

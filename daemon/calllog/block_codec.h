@@ -78,4 +78,42 @@ struct DecodedBlock {
 // (byte offset inside the raw block); `out.records` is then unspecified.
 std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out);
 
+// Decodes a raw block a chunk of records at a time (decode_block is this,
+// all at once). For tollgate-replay: a block of 200,000 calls is ~30 MB as
+// CallRecords, which streams through memory twice; a chunk of a few
+// hundred stays in cache. It also tells each record's key as its index in
+// the block's strings (strings()), so that a reader can resolve each
+// distinct key once per block. Records' views point into the raw block
+// given to start(), which must outlive them.
+class BlockDecoder {
+ public:
+  // Reads the block's tables (strings, subject hashes, record count).
+  // Errors: as decode_block's.
+  std::expected<void, std::string> start(std::string_view raw);
+  // Records not decoded yet.
+  uint64_t remaining() const { return count_ - decoded_; }
+  const std::vector<std::string_view>& strings() const { return strings_; }
+  // Decodes up to `max` next records into `out` and their keys' string
+  // indices into `keys` (both cleared first). An error leaves the decoder
+  // at the end of the block (nothing more decodes).
+  std::expected<void, std::string> next(size_t max, std::vector<CallRecord>& out, std::vector<uint32_t>& keys);
+  // Decodes every remaining record, keeping none: true when they all
+  // decode (what next() would then decode without error). Rewinds to where
+  // it was, so next() decodes them after it.
+  std::expected<void, std::string> check_rest();
+
+ private:
+  // next() into `out` and `keys`; null: decodes and keeps nothing (check_rest).
+  std::expected<void, std::string> decode(size_t max, std::vector<CallRecord>* out, std::vector<uint32_t>* keys);
+
+  std::string_view raw_;
+  size_t body_ = 0;     // offset of the first undecoded record
+  Nanos time_ = 0;      // the previous record's time (base_time first)
+  uint64_t count_ = 0;  // records in the block
+  uint64_t decoded_ = 0;
+  std::vector<std::string_view> strings_;
+  std::vector<uint64_t> subjects_;
+  std::vector<int64_t> last_balance_;  // by string index (the key's)
+};
+
 }  // namespace tollgate::calllog

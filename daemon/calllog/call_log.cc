@@ -17,7 +17,7 @@ CallLog::CallLog(CallLogOptions options, int workers, files::FileSystem& fs)
   for (int i = 0; i <= workers; ++i) buffers_.push_back(std::make_unique<WorkerBuffer>(options_.buffer_bytes));
   release_at_.resize(buffers_.size());
   carried_.resize(buffers_.size());
-  max_held_ = buffers_.size() * (buffers_.front()->capacity() / 64);  // an entry takes at least 64 bytes
+  max_held_ = buffers_.size() * (buffers_.front()->capacity() / WorkerBuffer::kMinEntry);
 }
 
 CallLog::~CallLog() {
@@ -297,8 +297,10 @@ void CallLog::start(const Clock& clock) {
   thread_ = std::thread([this, &clock] {
     std::unique_lock lock(thread_mutex_);
     while (!stopping_) {
-      wake_.wait_for(lock, std::chrono::nanoseconds(options_.flush_interval));
+      wake_.wait_for(lock, std::chrono::nanoseconds(options_.flush_interval),
+                     [this] { return stopping_ || wake_requested_; });
       if (stopping_) break;
+      wake_requested_ = false;
       lock.unlock();
       flush(clock.now());
       lock.lock();
@@ -321,6 +323,14 @@ void CallLog::stop(Nanos now) {
   }
   flush(now);
   close_segment();
+}
+
+void CallLog::wake() {
+  {
+    std::lock_guard lock(thread_mutex_);
+    wake_requested_ = true;
+  }
+  wake_.notify_all();
 }
 
 CallLogStats CallLog::stats() const {

@@ -2,9 +2,11 @@
 // SETTLE and RECHARGE as a compact record, written to compressed segments
 // off the hot path, for tollgate-replay to run through a candidate config.
 //
-// Data path: a worker calls record(worker, r), which copies the record into
-// that worker's own WorkerBuffer (no lock shared with other workers, no
-// allocation, no syscall). Admin records (RECHARGE) go through one more
+// Data path: a worker calls record_check() (the CHECK path: the request and
+// decision written straight into the ring, SUBJECT and ID raw, hashed by
+// the writer) or record(worker, r), which copy the record into that
+// worker's own WorkerBuffer (no lock shared with other workers, no
+// allocation, no syscall, no hash). Admin records (RECHARGE) go through one more
 // buffer behind a mutex of its own (admin thread only, never a worker).
 // Writer: one thread (start()) drains every buffer each flush_interval,
 // orders the records by time, encodes them as one block (strings interned
@@ -131,6 +133,15 @@ class CallLog {
   void record(int worker, const CallRecord& r) {
     if (sample_all_ || sampled(r.key)) buffers_[static_cast<size_t>(worker)]->append(r);
   }
+  // The CHECK path (calllog/check_hook.h): a decided CHECK straight into
+  // worker `worker`'s ring when its key is sampled, without building a
+  // CallRecord and without hashing (WorkerBuffer::append_check). `request`
+  // is an engine CheckRequest. Never blocks or allocates. The worker's thread only.
+  template <typename Request>
+  void record_check(int worker, Nanos now, const Request& request, const Decision& d, uint32_t generation) {
+    if (sample_all_ || sampled(request.key))
+      buffers_[static_cast<size_t>(worker)]->append_check(now, request, d, generation);
+  }
   // Whether records of `key` are kept (the sample): a group of CHECKs
   // (calllog/group_hook.h) counts its kept members before recording them.
   bool keeps(std::string_view key) const { return sample_all_ || sampled(key); }
@@ -154,6 +165,12 @@ class CallLog {
   void start(const Clock& clock);
   // Stops the thread (if started), flushes what is left, closes the segment.
   void stop(Nanos now);
+  // Makes the writer thread flush now rather than at the end of its period
+  // (benchmarks, tests). Any thread.
+  void wake();
+  // Whether everything buffer `worker` was given has been taken out of it by
+  // a flush (written, held or dropped): the ring is empty. Any thread.
+  bool drained(int worker) const { return buffers_[static_cast<size_t>(worker)]->empty(); }
 
   CallLogStats stats() const;
   const CallLogOptions& options() const { return options_; }
@@ -222,6 +239,7 @@ class CallLog {
   std::mutex thread_mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool wake_requested_ = false;  // wake() (under thread_mutex_)
 };
 
 }  // namespace tollgate::calllog

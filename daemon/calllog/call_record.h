@@ -42,7 +42,12 @@ struct CallRecord {
   int64_t cost = 1;          // kRecharge: the amount (minor units)
   // Privacy: the SUBJECT itself is never stored, only this hash (0: no
   // SUBJECT). Replay stands the hash in for the subject: distinct-subject
-  // caps and per-subject limits only need equality.
+  // caps and per-subject limits only need equality. On the CHECK path the
+  // hash is not taken by the worker: the raw SUBJECT (and ID) bytes are
+  // copied into the worker's ring, in the daemon's own memory like the
+  // request they came from, and the writer hashes them when it collects
+  // the ring (calllog/worker_buffer.h), before anything is encoded: the
+  // subject never reaches a block, a segment or the disk unhashed.
   uint64_t subject_hash = 0;
   uint64_t id_hash = 0;  // 0: no ID (kRecharge: the payment id)
   int64_t hold_ms = -1;  // -1: no HOLD

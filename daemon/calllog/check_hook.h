@@ -1,6 +1,9 @@
 // The one hook on the decision path: what a decided CHECK (RESP or HTTP) or
-// an applied SETTLE adds to the call log. Inline, allocation-free: two
-// hashes (SUBJECT and ID, only when given) and a copy into the worker's ring.
+// an applied SETTLE adds to the call log. Inline, allocation-free: a CHECK
+// is written straight into the worker's ring from the request and the
+// decision, SUBJECT and ID raw (the writer hashes them: no hash on the
+// CHECK path; calllog/worker_buffer.h); a SETTLE hashes its ID here (not on
+// the CHECK path).
 // `generation` is the deciding engine's (Engine::options().generation): it
 // places the record after that config generation's mark (call_log.h).
 // Thread-safety: the calling worker's thread (CallLog::record).
@@ -14,23 +17,7 @@ namespace tollgate::calllog {
 inline void record_check(CallLog* log, int worker, Nanos now, const CheckRequest& request, const Decision& d,
                          uint32_t generation = 0) {
   if (log == nullptr) return;
-  CallRecord r;
-  r.kind = RecordKind::kCheck;
-  r.time = now;
-  r.key = request.key;
-  r.channel = request.channel;
-  r.purpose = request.purpose;
-  r.cost = request.cost;
-  r.subject_hash = request.subject.empty() ? 0 : log_hash(request.subject);
-  r.id_hash = request.id.empty() ? 0 : log_hash(request.id);
-  r.hold_ms = request.hold_ms;
-  r.wait_ms = request.wait_ms;
-  r.allowed = d.allowed;
-  r.code = d.code;
-  r.limit = d.limit;
-  r.balance = d.balance;
-  r.generation = generation;
-  log->record(worker, r);
+  log->record_check(worker, now, request, d, generation);
 }
 
 inline void record_settle(CallLog* log, int worker, Nanos now, std::string_view key, std::string_view id,

@@ -21,11 +21,15 @@
 
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "calllog/block_codec.h"
+
+struct ZSTD_DCtx_s;
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;  // as zstd.h declares it, without all of zstd.h here
 
 namespace tollgate::calllog {
 
@@ -64,15 +68,26 @@ class SegmentReader {
   // frames are added to `problems` and skipped (see above). False at the end.
   bool next(DecodedBlock& out, std::vector<SegmentProblem>& problems, Nanos from = INT64_MIN,
             Nanos to = INT64_MAX);
+  // next() for a reader that decodes the records itself, a chunk at a time
+  // (tollgate-replay): the block decompressed into `raw` (its capacity is
+  // reused) and `decoder` started on it, positioned at its first record.
+  // The whole block has been checked to decode with the frame's record
+  // count, so a damaged block is skipped whole, as next() skips it.
+  bool next_block(std::string& raw, BlockDecoder& decoder, std::vector<SegmentProblem>& problems,
+                  Nanos from = INT64_MIN, Nanos to = INT64_MAX);
   uint64_t size() const { return bytes_.size(); }
 
  private:
+  struct FreeContext {
+    void operator()(ZSTD_DCtx* c) const;
+  };
   // The offset of the next frame magic at or after `from`, or the end.
   size_t find_magic(size_t from) const;
 
   std::string path_;
   std::string bytes_;
   size_t at_ = 0;
+  std::unique_ptr<ZSTD_DCtx, FreeContext> zstd_;  // made on first use, kept for every block
 };
 
 // The segments of `dir` (full paths), oldest first. Errors: cannot list.

@@ -68,6 +68,8 @@ struct ServiceInfo {
   std::function<std::expected<int64_t, std::string>(std::string_view, bool)> fleet_resolve;
   // INFO calllog: name/value lines of the call log (calllog/call_log.h); empty without call_log.
   std::function<void(const std::function<void(std::string_view, std::string_view)>&)> call_log;
+  // INFO monitors: name/value lines of the monitors' kept baselines (control/monitor_runner.h); may be empty.
+  std::function<void(const std::function<void(std::string_view, std::string_view)>&)> monitor_baselines;
   Nanos started_at = 0;
   std::function<ServerStats()> server_stats;  // connections etc.; may be empty
   size_t max_key = 512;  // server.max_key: longer keys are refused by every command taking one

@@ -421,6 +421,8 @@ void info_command(CommandContext& ctx) {
     line("monitor_webhook_delivered", load(m.webhook_delivered));
     line("monitor_webhook_failures", load(m.webhook_failed));
     line("monitor_webhook_dropped", load(m.webhook_dropped));
+    if (s.info().monitor_baselines)
+      s.info().monitor_baselines([&](std::string_view name, std::string_view value) { line(name, value); });
     text += "\r\n";
   }
   if (want("envoy") && s.info().envoy) {

@@ -75,7 +75,11 @@ std::unique_lock<std::mutex> ContractAdmin::exclusive() {
 
 // The write-ahead step of every mutation: durable first (when a store is
 // set), then applied by the function recovery replays. Caller holds exclusive().
-std::expected<void, AdminError> ContractAdmin::make_durable_and_apply(const AdminRecord& record) {
+// The store may flush debits into the ledger before the record and number
+// its ledger entry after them (DurabilityHook::durable): what is applied is
+// the record as journaled.
+std::expected<void, AdminError> ContractAdmin::make_durable_and_apply(const AdminRecord& proposed) {
+  AdminRecord record = proposed;
   if (hook_ != nullptr) {
     if (auto durable = hook_->durable(record); !durable)
       return std::unexpected(refuse(AdminError::Code::kNotDurable, record.contract, durable.error()));

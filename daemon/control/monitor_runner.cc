@@ -50,8 +50,89 @@ void MonitorRunner::configure(const Config& config) {
     if (!specs.empty()) specs_.emplace(key, std::move(specs));
     zones_.emplace(key, contract.timezone.empty() ? config.timezone : contract.timezone);
   }
+  // A contract with no monitor left forgets what it learned; a monitor removed
+  // forgets its firing. Everything kept goes on as it was.
+  monitors_.prune([this](std::string_view contract, std::string_view monitor) {
+    auto it = specs_.find(contract);
+    if (it == specs_.end()) return false;
+    if (monitor.empty()) return true;
+    for (const MonitorSpec& m : it->second)
+      if (m.name == monitor) return true;
+    return false;
+  });
   file_.configure(config.monitor_events);
   webhook_.configure(config.monitor_events);
+}
+
+void MonitorRunner::keep_baselines(std::unique_ptr<BaselineStore> store, Nanos now, Nanos every) {
+  std::lock_guard lock(mutex_);
+  baselines_ = std::move(store);
+  baseline_every_ = every;
+  baselines_due_ = now + every;
+  const std::string where = baselines_->describe();
+  {
+    std::lock_guard status(status_mutex_);
+    baseline_status_.where = where;
+  }
+  auto loaded = baselines_->load();
+  if (!loaded) {
+    baseline_failed("load: " + loaded.error());
+    spdlog::error("monitors: the learned baselines could not be read ({}); every contract warms up again", loaded.error());
+    return;
+  }
+  baselines_stored_ = !loaded->empty();
+  size_t restored = 0, unconfigured = 0;
+  for (const auto& [contract, entry] : *loaded) {
+    if (!specs_.contains(contract)) {
+      ++unconfigured;
+      continue;
+    }
+    if (auto r = monitors_.restore_state(contract, entry); !r) {
+      baseline_failed("load: " + r.error());
+      spdlog::error("monitors: the learned state of '{}' in {} is unreadable ({}); it warms up again", contract, where,
+                    r.error());
+      continue;
+    }
+    ++restored;
+  }
+  {
+    std::lock_guard status(status_mutex_);
+    baseline_status_.restored = restored;
+  }
+  spdlog::info("monitors: learned state of {} contract{} restored from {}{}", restored, restored == 1 ? "" : "s",
+               where, unconfigured > 0 ? fmt::format(" ({} no longer monitored, dropped)", unconfigured) : "");
+}
+
+void MonitorRunner::baseline_failed(std::string error) {
+  std::lock_guard status(status_mutex_);
+  ++baseline_status_.failures;
+  baseline_status_.last_error = std::move(error);
+}
+
+void MonitorRunner::baseline_info(const std::function<void(std::string_view, std::string_view)>& visit) const {
+  const BaselineCounts c = baseline_counts();
+  visit("monitor_baselines", c.where);
+  visit("monitor_baselines_restored", std::to_string(c.restored));
+  visit("monitor_baselines_saved", std::to_string(c.saved));
+  visit("monitor_baseline_failures", std::to_string(c.failures));
+  visit("monitor_baselines_last_error", c.last_error.empty() ? "none" : c.last_error);
+}
+
+void MonitorRunner::save_baselines(BaselineStore::Entries entries, Nanos now) {
+  if (entries.empty() && !baselines_stored_) return;
+  baselines_stored_ = !entries.empty();
+  baseline_save_running_ = true;
+  baselines_->save(std::move(entries), [this, now, where = baselines_->describe()](std::expected<void, std::string> done) {
+    baseline_save_running_ = false;
+    if (done) {
+      std::lock_guard status(status_mutex_);
+      ++baseline_status_.saved;
+      return;
+    }
+    baseline_failed("save at " + format_instant(now, "UTC") + ": " + done.error());
+    spdlog::error("monitors: the learned baselines could not be saved to {}: {} (retried in {} s)", where,
+                  done.error(), baseline_every_ / kNanosPerSecond);
+  });
 }
 
 void MonitorRunner::start(uv_loop_t* loop, const Clock& clock, Nanos interval) {
@@ -65,11 +146,28 @@ void MonitorRunner::start(uv_loop_t* loop, const Clock& clock, Nanos interval) {
 }
 
 void MonitorRunner::close() {
-  if (!started_) return;
-  started_ = false;
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-  webhook_.close();
+  if (started_) {
+    started_ = false;
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    webhook_.close();
+  }
+  if (!baselines_ || baselines_final_) return;
+  baselines_final_ = true;  // saved once; a second close() does nothing
+  BaselineStore::Entries entries;
+  {
+    std::lock_guard lock(mutex_);
+    entries = monitors_.save_state();
+  }
+  if (entries.empty() && !baselines_stored_) return;
+  if (auto done = baselines_->save_final(std::move(entries)); !done) {
+    baseline_failed("final save: " + done.error());
+    spdlog::error("monitors: the learned baselines could not be saved at stop: {} (the next start restores the "
+                  "previous save)", done.error());
+  } else {
+    std::lock_guard status(status_mutex_);
+    ++baseline_status_.saved;
+  }
 }
 
 void MonitorRunner::on_timer(uv_timer_t* timer) {
@@ -91,7 +189,7 @@ void MonitorRunner::on_fleet_actions(const std::vector<RemoteActionChange>& appl
 }
 
 void MonitorRunner::tick(Nanos now) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   Engine& engine = engine_();
   std::vector<ContractSample> samples;
   std::vector<Monitors::SpecsOf> specs;
@@ -135,6 +233,11 @@ void MonitorRunner::tick(Nanos now) {
   expire_actions(now);
   MonitorCounters& counters = state_.monitor_counters();
   counters.firing_now.store(monitors_.firing_now(), std::memory_order_relaxed);
+  if (!baselines_ || baselines_final_ || now < baselines_due_ || baseline_save_running_) return;
+  baselines_due_ = now + baseline_every_;
+  BaselineStore::Entries entries = monitors_.save_state();
+  lock.unlock();  // the file's fsync must not hold up MONITOR CLEAR
+  save_baselines(std::move(entries), now);
 }
 
 // The JSON line (and webhook body) of one outcome; `kind` fired, cleared, action, lift.

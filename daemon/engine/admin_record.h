@@ -55,8 +55,13 @@ class DurabilityHook {
   // another thread holds it. The default waits (stores whose holders never wait for the loop).
   virtual std::unique_lock<std::mutex> try_exclusive() { return exclusive(); }
   // Journals `record` and syncs it; caller holds exclusive(). On error (the
-  // text explains why) the caller must not apply the mutation.
-  [[nodiscard]] virtual std::expected<void, std::string> durable(const AdminRecord& record) = 0;
+  // text explains why) the caller must not apply the mutation. A store may
+  // first turn per-call debits into ledger entries (the embedded store takes
+  // a checkpoint's hold cut, so that the ledger it journals comes with the
+  // open holds that match it: persist/embedded/embedded_store.h); it then
+  // numbers the record's ledger entry after them (ledger_entry.seq =
+  // last_seq() + 1), so the caller applies the record as durable() left it.
+  [[nodiscard]] virtual std::expected<void, std::string> durable(AdminRecord& record) = 0;
   // SNAPSHOT: checkpoint + snapshot + journal compaction now. Returns a summary.
   [[nodiscard]] virtual std::expected<std::string, std::string> snapshot_now() = 0;
 };

@@ -75,7 +75,7 @@ bool Engine::check_all(std::span<const CheckRequest> requests, Nanos now, int wo
       call.claimed_id = true;
       call.dedup_slot = claim.slot;
     }
-    out[i] = decide(request, now, call.id_hash, taken[i]);
+    out[i] = decide(request, CounterTable::hash_key(request.key), now, call.id_hash, taken[i]);
     call.decided_on = taken[i].decided_on;
     all_allowed = all_allowed && out[i].allowed;
   }

@@ -519,9 +519,13 @@ void Engine::evaluate(const Policy& p, const std::atomic<uint64_t>* w, int64_t c
 // With an ID, the call is remembered: a retry within the dedup window gets
 // the first allowed reply and is not charged again; a denied call is forgotten.
 Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
+  return check_with_hash(request, CounterTable::hash_key(request.key), now, worker);
+}
+
+Decision Engine::check_with_hash(const CheckRequest& request, uint64_t key_hash, Nanos now, int worker) {
   Provisional taken;
   if (request.id.empty()) {
-    Decision d = decide(request, now, 0, taken);
+    Decision d = decide(request, key_hash, now, 0, taken);
     ContractState* const decided_on = taken.decided_on;
     if (d.allowed) finalize(taken, now, worker, d);
     if (decided_on != nullptr) decided_on->count_decision(d.code, worker);
@@ -531,7 +535,7 @@ Decision Engine::check(const CheckRequest& request, Nanos now, int worker) {
   DedupTable::Claim claim = dedup_.begin(id_hash, now);
   if (claim.result == DedupTable::Lookup::kReplay) return replay(request.key, claim.stored);
   if (claim.result == DedupTable::Lookup::kInProgress) return id_in_progress();
-  Decision d = decide(request, now, id_hash, taken);
+  Decision d = decide(request, key_hash, now, id_hash, taken);
   ContractState* const decided_on = taken.decided_on;
   if (d.allowed) finalize(taken, now, worker, d);
   if (decided_on != nullptr) decided_on->count_decision(d.code, worker);
@@ -568,8 +572,8 @@ Decision Engine::replay(std::string_view key, const DedupTable::Stored& stored) 
   return d;
 }
 
-Decision Engine::decide(const CheckRequest& request, Nanos now, uint64_t id_hash, Provisional& taken) {
-  const uint64_t hash = CounterTable::hash_key(request.key);
+Decision Engine::decide(const CheckRequest& request, uint64_t hash, Nanos now, uint64_t id_hash,
+                        Provisional& taken) {
   Decision out;
   Entry* e = table_.find(request.key, hash);
   // A sealed entry is being evicted; the locked insert path waits for the
@@ -618,8 +622,10 @@ Entry* Engine::entry_for(std::string_view key, Nanos now) {
   return result == CounterTable::InsertResult::kFull ? nullptr : entry;
 }
 
-const Policy* Engine::contract(std::string_view key) const {
-  const Entry* e = table_.find(key, CounterTable::hash_key(key));
+const Policy* Engine::contract(std::string_view key) const { return contract(key, CounterTable::hash_key(key)); }
+
+const Policy* Engine::contract(std::string_view key, uint64_t key_hash) const {
+  const Entry* e = table_.find(key, key_hash);
   return e != nullptr && e->policy()->rules ? e->policy() : nullptr;
 }
 

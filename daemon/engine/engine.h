@@ -128,6 +128,11 @@ class Engine {
   // shadow limits that allow it). A denied call charges nothing. Thread-safe.
   // `worker` is the calling worker's index (it owns the expiry of holds it creates).
   Decision check(const CheckRequest& request, Nanos now, int worker = 0);
+  // check() for a caller that already has the key's hash: `key_hash` must be
+  // CounterTable::hash_key(request.key) (check() is exactly this with the
+  // hash computed). For tollgate-replay, which hashes each distinct key once
+  // and then decides millions of calls on it. Thread-safe as check().
+  Decision check_with_hash(const CheckRequest& request, uint64_t key_hash, Nanos now, int worker = 0);
 
   // Decides several calls all-or-nothing (MULTI/EXEC of CHECKs; the gRPC
   // front's descriptors). out.size() must equal requests.size(); out[i]
@@ -261,8 +266,9 @@ class Engine {
   double distinct_subjects_estimate(std::string_view key, Nanos now) const;
   const EngineOptions& options() const { return options_; }
   RuntimeState& state() { return state_; }
-  // The contract's policy, or nullptr.
+  // The contract's policy, or nullptr. `key_hash`: as check_with_hash's.
   const Policy* contract(std::string_view key) const;
+  const Policy* contract(std::string_view key, uint64_t key_hash) const;
   // The advertised terms (RateLimit-Policy's q and w) of the limit named
   // `limit` that governs `key` (its contract's or key class's limits, the
   // contract's per-subject and distinct-subject ones included); nullopt when
@@ -380,7 +386,8 @@ class Engine {
               Nanos max_delay = 0, Nanos* recorded_at = nullptr);
   // Phase 1 of one call: an allowed answer leaves its charge in `taken`
   // (finalize or abandon it); a denied one has taken nothing.
-  Decision decide(const CheckRequest& request, Nanos now, uint64_t id_hash, Provisional& taken);
+  // `key_hash`: CounterTable::hash_key(request.key).
+  Decision decide(const CheckRequest& request, uint64_t key_hash, Nanos now, uint64_t id_hash, Provisional& taken);
   Decision replay(std::string_view key, const DedupTable::Stored& stored) const;
   void apply_settlement(const HoldCharge& charge, bool commit, Nanos now);
   void evaluate(const Policy& policy, const std::atomic<uint64_t>* words, int64_t cost, Nanos now,

@@ -37,7 +37,9 @@
 // one record (never for anything else), and a hold over ≤ kInlineDebitSpans
 // lots never touches spill_mutex_.
 //
-// Settle ordinals (the checkpoint's cut between holds and money). A
+// Settle ordinals (the checkpoint's cut between holds and money; an admin
+// change's durable() takes the same cut before it journals the ledger, see
+// persist/embedded/embedded_store.h, "Holds and money in every commit"). A
 // checkpoint journals the open holds together with the ledger entries its
 // flush turns the accounts' counters into; a hold must be in the set exactly
 // when its debit is in those entries and its settlement (a CANCEL's refund)
@@ -64,7 +66,8 @@
 // an acquire fence and begun again: unchanged means no settle began before
 // `read` ended, so `read` saw every settle numbered below a whole and none
 // from a on; otherwise it tries again (yielding after a few spins). Only the
-// checkpoint ever waits; a settle never does. A window is one account read
+// cut (a checkpoint's or an admin change's, under the store's mutex, so one
+// at a time) ever waits; a settle never does. A window is one account read
 // (a few lots), so settles at any realistic rate leave it free almost always.
 // settled_between(from, to) then names the holds settled with ordinals in
 // [from, to), for a reader that took both ends at quiescent points: the

@@ -346,6 +346,21 @@ void Monitors::clear(std::string_view contract, std::string_view monitor, Nanos 
   }
 }
 
+void Monitors::prune(const std::function<bool(std::string_view contract, std::string_view monitor)>& configured) {
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (!configured(it->first, "")) {
+      it = watches_.erase(it);
+      continue;
+    }
+    auto& firings = it->second->firings;
+    std::erase_if(firings, [&](const auto& entry) {
+      const std::string& key = entry.first;
+      return !configured(it->first, std::string_view(key).substr(0, key.find(kKeySeparator)));
+    });
+    ++it;
+  }
+}
+
 size_t Monitors::firing_now() const {
   size_t n = 0;
   for (const auto& [contract, w] : watches_)

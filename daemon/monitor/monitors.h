@@ -10,7 +10,29 @@
 // the week, per contract and per channel, in the contract's time zone; a day's
 // baseline is the sum of its 24 hours'. Before a contract has been watched
 // for `warmup` (and before a slot has a sample) only absolute thresholds
-// apply. Baselines live in memory: a restart warms up again.
+// apply.
+//
+// Learned state across restarts (monitors_state.cc): save_state() encodes,
+// per watched contract, everything evaluation goes on from — the baselines
+// (calls, scope denials, each channel), warm-up start, the current and
+// previous hour's and day's counts, the rolling 24 hours, the new-subject
+// baseline, the burn rate, and each monitor's firing state (active, since,
+// stages applied, cool-down end) — and restore_state() takes it back before
+// the contract's first tick. The control plane keeps it between runs
+// (control/monitor_baselines.h); a restored contract continues as if the
+// daemon had never stopped, except for the calls it did not see meanwhile.
+// Entry format (little-endian; version 1; a later version only appends
+// fields, so an older entry still decodes):
+//   u8 version | i64 first_seen | i64 hour_index | i64 day_index
+//   u8 hour_of_week, prev_hour_of_week (0..167 as u8) | u8 weekday, prev_weekday, local_hour
+//   str zone | series calls | series scope | u32 n, n × (str channel, series)
+//   24 × u64 hour_calls | 24 × i64 hour_stamp
+//   f64 subjects_baseline | u32 subjects_days | f64 subjects_prev_day | f64 subjects_today
+//   i64 balance | i64 balance_hour_start | f64 burn_per_hour
+//   u32 n, n × (str monitor\x1fchannel, u8 active, i64 since, i64 quiet_until, i64 cooldown,
+//               u32 stages, stages × u8 applied)
+// series: u64 hour, prev_hour, day, prev_day | u8 slots, slots × (u8 hour_of_week, u16 samples, f64 baseline)
+// str: u32 length + bytes; f64: the IEEE bits as u64 (exact round trip).
 //
 // Thread-safety: not thread-safe; one owner (the control loop).
 #pragma once
@@ -19,11 +41,14 @@
 
 #include <array>
 #include <cstdint>
+#include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "monitor/monitor_spec.h"
@@ -74,6 +99,23 @@ class Monitors {
   // its actions). Empty monitor: every monitor of the contract.
   // The monitor stays quiet for its cool-down from `now`.
   void clear(std::string_view contract, std::string_view monitor, Nanos now);
+
+  // The learned state of every watched contract: (contract, entry) in
+  // contract order, each entry in the format above.
+  std::vector<std::pair<std::string, std::string>> save_state() const;
+  // Takes back one contract's entry of an earlier run, before the contract's
+  // first tick here (it replaces any watch of that contract). An entry that
+  // does not decode whole changes nothing: the contract warms up as new.
+  // Counters are read as starting from 0 (a new process), so the first tick
+  // counts every call since start.
+  [[nodiscard]] std::expected<void, std::string> restore_state(std::string_view contract, std::string_view entry);
+  // After a reload: forgets every contract for which `configured(contract,
+  // "")` is false (no monitor left: if one comes back it starts afresh,
+  // warm-up included) and the firing state of each monitor for which
+  // `configured(contract, monitor)` is false. Kept contracts keep their
+  // baselines, which belong to the contract and its channels, not a monitor.
+  void prune(const std::function<bool(std::string_view contract, std::string_view monitor)>& configured);
+  size_t watched() const { return watches_.size(); }
 
   uint64_t firings() const { return firings_; }
   uint64_t actions_due() const { return actions_due_; }

@@ -185,6 +185,46 @@ TEST(HeldStateRestartIdle, RestoredHoldsExpireOnIdleWorkers) {
   EXPECT_EQ(ledger_sum(admin.get()), 10000);
 }
 
+// Verifies, on a real tollgated killed with -9, that a CANCEL made durable
+// by a later admin change stays applied once: hold-1 is in a checkpoint
+// (SNAPSHOT), then cancelled; CONTRACT turns the refund into a ledger entry
+// (as the control plane's sweep does every sweep_interval), a RECHARGE is
+// made durable, and the daemon is killed before any other checkpoint
+// (checkpoint_ms: 1 h). After the restart hold-1 is gone, a retried CANCEL
+// finds nothing, and the balance is the two recharges exactly. Until
+// 2026-12-03 hold-1 came back open beside its refund and the retried CANCEL
+// refunded it a second time (balance 10600).
+TEST(HeldStateRestartAdmin, CancelMadeDurableByAnAdminChangeIsNotRefundedTwice) {
+  TempDir storage;
+  const EmbeddedStorage embedded{storage.file("var"), 3'600'000, ""};
+  {
+    Daemon d(kConfig, embedded);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client data = d.connect();
+    Client admin = d.connect_admin();
+    ASSERT_TRUE(command(admin.get(), {"RECHARGE", "shop", "10000", "pay-1"}));
+    EXPECT_EQ(check(data.get(), {"SUBJECT", "alice", "ID", "hold-1", "HOLD", "600000"}).balance, 9900);
+    Reply snapshot = command(admin.get(), {"SNAPSHOT"});
+    ASSERT_TRUE(snapshot && snapshot->type != REDIS_REPLY_ERROR) << d.log();
+    EXPECT_EQ(command(data.get(), {"SETTLE", "shop", "hold-1", "CANCEL"})->integer, 1);
+    EXPECT_EQ(contract(admin.get())["balance"], "10000");  // the refund is a ledger entry now
+    Reply recharged = command(admin.get(), {"RECHARGE", "shop", "500", "pay-2"});
+    ASSERT_TRUE(recharged && recharged->type == REDIS_REPLY_ARRAY) << d.log();
+    d.stop(9);
+  }
+  Daemon d(kConfig, embedded);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client data = d.connect();
+  Client admin = d.connect_admin();
+  auto f = contract(admin.get());
+  EXPECT_EQ(f["open_holds"], "0") << d.log();
+  EXPECT_EQ(f["balance"], "10500");
+  EXPECT_EQ(command(data.get(), {"SETTLE", "shop", "hold-1", "CANCEL"})->integer, 0);  // the client's retry
+  EXPECT_EQ(contract(admin.get())["balance"], "10500");
+  EXPECT_EQ(ledger_sum(admin.get()), 10500);
+  EXPECT_EQ(d.stop(15), 0) << d.log();
+}
+
 // "lots": a seven-step ladder, so recharges of 100..700 make seven lots of
 // 2, 5, 10, 16, 25, 40 and 70 credits at 50, 40, 30, 25, 20, 15 and 10.
 const std::string kLotsConfig = R"(

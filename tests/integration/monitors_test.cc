@@ -89,7 +89,8 @@ contracts:
 // Verifies the live path: 51 calls on `web` cross `above: 50`; within 2 s the
 // next CHECK on web is denied CHANNEL (limit "monitor") with the reason in
 // CONTRACT while `batch` still passes; the block survives a restart, lifts
-// by itself after `for: 3s`, and MONITOR CLEAR lifts a second one at once.
+// by itself after `for: 3s`, and MONITOR CLEAR lifts a second one (on
+// batch: web's monitor is still firing after the restart) at once.
 TEST(Monitors, VolumeBlocksTheChannelSurvivesRestartAndExpires) {
   TempDir state;
   Answer last;
@@ -132,14 +133,17 @@ TEST(Monitors, VolumeBlocksTheChannelSurvivesRestartAndExpires) {
   Client admin = d.connect_admin();
   EXPECT_TRUE(contains(event_kinds(admin.get()), "monitor.lift"));
 
-  // A second block (this daemon counts from its start), lifted by an operator.
-  for (int i = 0; i < 51; ++i) check(c.get(), "live", "web");
-  until(c.get(), "web", 0, last, std::chrono::milliseconds(2000));
+  // web's monitor came back still firing (the hour's count survived the
+  // restart), so its block is not put again; batch crosses on its own, and
+  // an operator lifts that block.
+  for (int i = 0; i < 51; ++i) check(c.get(), "live", "batch");
+  until(c.get(), "batch", 0, last, std::chrono::milliseconds(2000));
   ASSERT_EQ(last.code, "CHANNEL");
+  EXPECT_EQ(check(c.get(), "live", "web").allowed, 1);
   Reply cleared = command(admin.get(), {"MONITOR", "CLEAR", "live"});
   ASSERT_TRUE(cleared && cleared->type == REDIS_REPLY_INTEGER);
   EXPECT_EQ(cleared->integer, 1);
-  EXPECT_EQ(check(c.get(), "live", "web").allowed, 1);
+  EXPECT_EQ(check(c.get(), "live", "batch").allowed, 1);
   Reply bad = command(admin.get(), {"MONITOR", "CLEAR", "nobody"});
   ASSERT_TRUE(bad && bad->type == REDIS_REPLY_ERROR);
 }

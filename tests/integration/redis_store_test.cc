@@ -194,6 +194,45 @@ TEST(RedisStore, StateSurvivesRestartAndKillNine) {
   EXPECT_EQ(ledger(admin.get(), "acme").sum, std::stoll(fields(admin.get(), {"CONTRACT", "acme"})["balance"]));
 }
 
+// Verifies the embedded store's former double refund (docs/durability.md,
+// "An admin change carries the same cut") cannot happen with the Redis
+// store: a hold settled, its refund swept into the ledger (CONTRACT), an
+// admin change, everything confirmed by Redis, kill -9. Open holds are not
+// persisted in Redis, so after the restart no hold is open, a retried CANCEL
+// finds nothing, and the balance has the one refund.
+TEST(RedisStore, CancelledHoldIsNotRefundedTwiceAfterKillNine) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  const RedisStorage storage{redis.socket(), "", "", kCheckpointMs, ""};
+  {
+    Daemon d(kConfig, storage);
+    ASSERT_TRUE(d.wait_ready()) << d.log();
+    Client admin = d.connect_admin();
+    Client data = d.connect();
+    ASSERT_EQ(command(admin.get(), {"RECHARGE", "acme", "100000", "pay-h"})->type, REDIS_REPLY_ARRAY);
+    Reply held = command(data.get(), {"CHECK", "acme", "ID", "hold-1", "HOLD", "600000"});
+    ASSERT_TRUE(held && held->type == REDIS_REPLY_ARRAY && held->elements == 7) << d.log();
+    EXPECT_EQ(held->element[6]->integer, 100000 - kUnitPrice);
+    ASSERT_TRUE(flushed(admin.get())) << d.log();
+    EXPECT_EQ(command(data.get(), {"SETTLE", "acme", "hold-1", "CANCEL"})->integer, 1);
+    EXPECT_EQ(fields(admin.get(), {"CONTRACT", "acme"})["balance"], "100000");
+    Reply s = command(admin.get(), {"SUSPEND", "other", "audit"});
+    ASSERT_EQ(s->type, REDIS_REPLY_STATUS) << (s->type == REDIS_REPLY_ERROR ? s->str : "");
+    ASSERT_TRUE(flushed(admin.get())) << d.log();
+    d.stop(9);
+  }
+  Daemon d(kConfig, storage);
+  ASSERT_TRUE(d.wait_ready()) << d.log();
+  Client admin = d.connect_admin();
+  Client data = d.connect();
+  auto acme = fields(admin.get(), {"CONTRACT", "acme"});
+  EXPECT_EQ(acme["open_holds"], "0");
+  EXPECT_EQ(acme["balance"], "100000");
+  EXPECT_EQ(command(data.get(), {"SETTLE", "acme", "hold-1", "CANCEL"})->integer, 0);  // the client's retry
+  EXPECT_EQ(fields(admin.get(), {"CONTRACT", "acme"})["balance"], "100000");
+  EXPECT_EQ(ledger(admin.get(), "acme").sum, 100000);
+}
+
 // Verifies pricing.lot_validity with the Redis store: the lot carries its
 // instant into Redis (CONTRACT shows it), the daemon's tick expires it with
 // no call coming, the expire entry reaches Redis once, and after kill -9 and

@@ -2,7 +2,8 @@
 // state survive restarts and kill -9 with the file layer in persist/files/ (journal +
 // snapshots). It gives the journal's opaque records their meaning:
 //   - admin mutations are journaled and fdatasynced before they are applied
-//     and acknowledged (DurabilityHook, called by ContractAdmin);
+//     and acknowledged (DurabilityHook, called by ContractAdmin), after the
+//     same cut of holds and money a checkpoint takes (below);
 //   - every checkpoint_ms the control plane group-commits a checkpoint: new
 //     ledger entries (per-call debits flushed from the accounts), the limit
 //     words of every key used since the previous checkpoint, the open-hold
@@ -31,6 +32,66 @@
 //     identity file is written then) when it does.
 // Money is restored from the ledger: each lot's debited/refunded counters are
 // exactly what its debit/refund entries add up to, so Σ ledger == balance.
+//
+// Holds and money in every commit. Recovery puts back the last hold set
+// journaled, beside the money of the whole recovered ledger, so every
+// commit that carries ledger entries must leave a set in force that is
+// consistent with them: a hold is in it exactly when its debit is in the
+// ledger and its settlement (a CANCEL's refund; a COMMIT, which must not be
+// undone either) is not. With more, a retried CANCEL — or the start-up
+// expiry of a hold that expired — refunds twice; with less, a debit stays
+// charged for a hold nobody can cancel. A checkpoint cuts holds and money
+// consistently (flush_ledger_and_holds_locked, with the settle ordinals of
+// engine/hold_table.h). Between checkpoints, though, the ledger grows in
+// memory: the control plane's sweep (ContractAdmin::flush_debits every
+// sweep_interval; CONTRACT and LEDGER for one account) turns each
+// account's counters into entries, the refunds of holds settled since
+// included, at instants that are no cut (a CANCEL's refund may be half in
+// a sweep's read). An admin change journals that ledger before its own
+// record (its entry is numbered after it), so durable() first takes the
+// checkpoint's cut: flush_ledger_and_holds_locked (every account flushed,
+// each one with open holds at a quiescent point of its own; the hold set
+// journaled when it changed), the counters of keys changed since they were
+// last saved (so a CANCEL's limit units, given back with its refund, stay
+// given back), then the ledger tail, then the record — renumbered
+// last_seq() + 1 after the entries the cut flushed — and one commit.
+// Until 2026-12-03 durable() journaled the swept ledger without a hold set
+// (docs/durability.md). The races, each reasoned out:
+//   - Workers settling while durable() cuts: placed by their settle
+//     ordinals exactly as in a checkpoint (the .cc's comment above
+//     flush_ledger_and_holds_locked): a settle numbered before its
+//     account's read is wholly in the flush and its hold left out, one
+//     numbered after is in neither and its hold kept.
+//   - What earlier sweeps flushed: irrelevant to the cut. A hold settled
+//     before the cut's first quiescent point (`from`) finished its refund
+//     before it, so whatever part a sweep did not flush is in the cut's
+//     read of its account, and the hold is not among the holds read; a
+//     hold read open has had no settle begin before `from`, so no sweep
+//     (all of which ran before the cut, under exclusive()) saw any of its
+//     refund.
+//   - Workers creating holds while durable() cuts: a hold published after
+//     `from` is left to the next cut, though its account's read may hold
+//     its debit — the same window a checkpoint has (docs/durability.md).
+//   - A checkpoint, snapshot, sweep, CONTRACT/LEDGER or another admin
+//     change at the same time: impossible. All of them hold exclusive()
+//     (mutex_), so the ledger and the journal change only between them; the
+//     cut, the tail and the record see one ledger, and the record's number
+//     cannot be taken by another flush before it is applied (the caller
+//     applies it under the same lock).
+//   - The record was built (its entry numbered) before the cut flushed:
+//     durable() renumbers it. Nothing else in a record depends on the
+//     ledger's length: a recharge's lot, wallet and reply come from the
+//     account's lots and counters, which a flush does not change.
+//   - A commit that fails: the set, counters, tail and record stay buffered,
+//     with a cancel after the record, and the next successful commit (of a
+//     checkpoint or an admin change: each retries what is pending first)
+//     makes them durable together; holds_set_ already names that set, as
+//     after a failed checkpoint.
+//   - Strict durability: counters durable() saves are taken from the dirty
+//     log, so the next checkpoint does not write them again; they are durable
+//     no later than it (its commit retries a failed one first and fails with
+//     it), so a commit ticket never sees its checkpoint durable without its
+//     charge.
 // Thread-safety: thread-safe. Every method takes the store mutex (the one
 // exclusive() hands out), except status(), which takes only a small one.
 // Owns the Journal; borrows the RuntimeState, engine, clock and
@@ -135,8 +196,9 @@ struct EmbeddedStoreOptions {
   std::function<uint64_t()> number_checkpoint;
   std::function<void(uint64_t)> checkpoint_durable;
   RecoverMode recover = RecoverMode::kRefuse;  // tollgated --recover=...
-  // Tests only (null otherwise): called on the checkpointing thread, under
-  // the store mutex, at named points of a checkpoint's hold cut —
+  // Tests only (null otherwise): called on the checkpointing thread (or the
+  // admin change's, whose durable() takes the same cut), under the store
+  // mutex, at named points of a checkpoint's hold cut —
   // "holds_read" (the open holds read, no account flushed yet),
   // "account_read" (an account with open holds just read, inside the
   // instant no settle may run in; may be called again for the same account)
@@ -173,7 +235,9 @@ class EmbeddedStore final : public DurabilityHook {
 
   // DurabilityHook
   std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
-  [[nodiscard]] std::expected<void, std::string> durable(const AdminRecord& record) override;
+  // Takes the checkpoint's cut of holds and money first and renumbers
+  // record.ledger_entry after it (see "Holds and money in every commit").
+  [[nodiscard]] std::expected<void, std::string> durable(AdminRecord& record) override;
   [[nodiscard]] std::expected<std::string, std::string> snapshot_now() override;
 
   // A copy of the counters, for INFO. Thread-safe.

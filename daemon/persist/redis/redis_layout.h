@@ -12,6 +12,8 @@
 //   P wallet           hash: contract -> wallet after its latest recharge
 //   P status           hash: contract -> admin status override
 //   P actions          hash: action_field(contract, target) -> the monitor action in force
+//   P baselines        hash: contract -> the monitors' learned state (baselines, warm-up, firings;
+//                      monitor/monitors.h), rewritten every few minutes and at a clean stop
 //                        (a contract image holding that one action; lifted: deleted)
 //   P payments         hash: payment id -> recharge record (idempotency)
 //   P payment-lots     hash: payment id -> "<contract>|<amount>|<lot id>"
@@ -55,6 +57,8 @@ class RedisKeys {
   std::string wallets() const { return global_ + "wallet"; }
   std::string status() const { return global_ + "status"; }
   std::string actions() const { return global_ + "actions"; }
+  // The monitors' learned state: contract -> entry (monitor/monitors.h), advisory.
+  std::string baselines() const { return global_ + "baselines"; }
   std::string payments() const { return global_ + "payments"; }
   std::string payment_lots() const { return global_ + "payment-lots"; }
   std::string ledger() const { return global_ + "ledger"; }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
@@ -93,6 +94,18 @@ std::expected<void, std::string> RedisStore::load(Nanos now) {
     return std::unexpected(counters.error());
   }
   restorer.finish();
+  // The monitors' learned state is advisory: unreadable, they warm up again.
+  loaded_baselines_.clear();
+  baselines_error_.clear();
+  if (auto read = opened->command({"HGETALL", keys_.baselines()}); !read) {
+    baselines_error_ = "HGETALL " + keys_.baselines() + ": " + read.error();
+  } else if ((*read)->type != REDIS_REPLY_ARRAY) {
+    baselines_error_ = "HGETALL " + keys_.baselines() + ": not a hash";
+  } else {
+    for (size_t i = 0; i + 1 < (*read)->elements; i += 2)
+      loaded_baselines_.emplace_back(reply_string((*read)->element[i]), reply_string((*read)->element[i + 1]));
+    for (const auto& [contract, entry] : loaded_baselines_) baseline_fields_.insert(contract);
+  }
   dirty_since_s_ = seconds(now);
   ledger_acked_ = state_.ledger().last_seq();  // everything loaded is in Redis
   const RestoreStats& s = restorer.stats();
@@ -524,7 +537,7 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
         fmt::format("{}; not written: {} counter fields, {} ledger entries", why, batch_fields_,
                     state_.ledger().last_seq() - std::min(ledger_acked_, state_.ledger().last_seq())));
   };
-  if (batches_.empty() && ledger_backlog == 0) return {};
+  if (batches_.empty() && ledger_backlog == 0) return write_final_baselines();
   // One blocking connection per node written to (one in all unless on a cluster).
   std::map<std::string, RedisSync> nodes;
   std::optional<ClusterMapSync> map;
@@ -563,7 +576,88 @@ std::expected<void, std::string> RedisStore::shutdown(Nanos now) {
       ledger_acked_ = last;
     }
   }
+  return write_final_baselines();
+}
+
+std::expected<void, std::string> RedisStore::write_final_baselines() {
+  if (!final_baselines_) return {};
+  BaselineEntries entries = std::move(*final_baselines_);
+  final_baselines_.reset();
+  auto redis = open_sync(keys_.baselines());
+  if (!redis) return std::unexpected("monitor baselines not written: " + redis.error());
+  std::vector<std::string> gone{"HDEL", keys_.baselines()};
+  std::set<std::string> now_saved;
+  for (const auto& [contract, entry] : entries) now_saved.insert(contract);
+  for (const std::string& field : baseline_fields_)
+    if (!now_saved.contains(field)) gone.push_back(field);
+  if (gone.size() > 2) {
+    if (auto r = redis->command(gone); !r) return std::unexpected("monitor baselines not written: " + r.error());
+  }
+  baseline_fields_ = std::move(now_saved);
+  if (entries.empty()) return {};
+  std::vector<std::string> argv{"HSET", keys_.baselines()};
+  for (auto& [contract, entry] : entries) {
+    argv.push_back(std::move(contract));
+    argv.push_back(std::move(entry));
+  }
+  if (auto r = redis->command(argv); !r) return std::unexpected("monitor baselines not written: " + r.error());
   return {};
+}
+
+// ---------------------------------------------------------------- monitor baselines
+
+std::expected<RedisStore::BaselineEntries, std::string> RedisStore::loaded_baselines() const {
+  if (!baselines_error_.empty()) return std::unexpected(baselines_error_);
+  return loaded_baselines_;
+}
+
+void RedisStore::save_baselines(BaselineEntries entries, std::function<void(std::expected<void, std::string>)> done) {
+  if (stopping_ || !target_->ready()) {
+    done(std::unexpected("Redis is not reachable"));
+    return;
+  }
+  constexpr size_t kBatchBytes = 1 << 20;
+  struct Pending {
+    size_t left = 0;
+    std::string error;
+    std::function<void(std::expected<void, std::string>)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
+  std::vector<std::vector<std::string>> batches;
+  // Fields this daemon loaded or wrote that the new set no longer has (a
+  // contract left without monitors) go, so they are not restored later.
+  std::set<std::string> now_saved;
+  for (const auto& [contract, entry] : entries) now_saved.insert(contract);
+  std::vector<std::string> gone{"HDEL", keys_.baselines()};
+  for (const std::string& field : baseline_fields_)
+    if (!now_saved.contains(field)) gone.push_back(field);
+  if (gone.size() > 2) batches.push_back(std::move(gone));
+  baseline_fields_ = std::move(now_saved);
+  size_t bytes = kBatchBytes;
+  for (auto& [contract, entry] : entries) {
+    if (bytes >= kBatchBytes) {
+      batches.push_back({"HSET", keys_.baselines()});
+      bytes = 0;
+    }
+    bytes += contract.size() + entry.size();
+    batches.back().push_back(std::move(contract));
+    batches.back().push_back(std::move(entry));
+  }
+  if (batches.empty()) {
+    pending->done({});
+    return;
+  }
+  pending->left = batches.size();
+  for (const auto& argv : batches) {
+    target_->send(keys_.baselines(), argv, [pending](const redisReply* reply, bool) {
+      if (pending->error.empty() && (reply == nullptr || reply->type == REDIS_REPLY_ERROR))
+        pending->error = reply == nullptr ? "the connection to Redis was lost" : std::string(reply_string(reply));
+      if (--pending->left > 0) return;
+      if (pending->error.empty()) pending->done({});
+      else pending->done(std::unexpected("HSET baselines: " + pending->error));
+    });
+  }
 }
 
 RedisStatus RedisStore::status() const {

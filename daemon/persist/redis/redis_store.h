@@ -44,10 +44,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -138,11 +141,25 @@ class RedisStore final : public DurabilityHook {
   // DurabilityHook
   std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
   std::unique_lock<std::mutex> try_exclusive() override { return std::unique_lock<std::mutex>(mutex_, std::try_to_lock); }
-  [[nodiscard]] std::expected<void, std::string> durable(const AdminRecord& record) override;
+  [[nodiscard]] std::expected<void, std::string> durable(AdminRecord& record) override;
   [[nodiscard]] std::expected<std::string, std::string> snapshot_now() override;
 
   // A copy of the counters, for INFO. Thread-safe.
   RedisStatus status() const;
+
+  // The monitors' learned state (`<prefix>baselines`, one field per contract;
+  // control/monitor_baselines.h). Advisory: reading or writing it never
+  // fails the store. What load() read: (contract, entry) pairs, or why the
+  // hash could not be read.
+  using BaselineEntries = std::vector<std::pair<std::string, std::string>>;
+  std::expected<BaselineEntries, std::string> loaded_baselines() const;
+  // HSETs `entries` (in batches of about 1 MiB) on the async connection;
+  // `done` runs once on the loop thread with Redis' answer, or at once when
+  // Redis is not ready. Loop thread.
+  void save_baselines(BaselineEntries entries, std::function<void(std::expected<void, std::string>)> done);
+  // Entries shutdown() writes with its blocking connection after the final
+  // flush (a clean stop loses no learned state). Loop thread.
+  void set_final_baselines(BaselineEntries entries) { final_baselines_ = std::move(entries); }
 
  private:
   enum class RequestKind : uint8_t { kBatch, kLedger, kAdmin };
@@ -204,6 +221,8 @@ class RedisStore final : public DurabilityHook {
   std::vector<std::string> ledger_command_locked(uint64_t after, size_t max, uint64_t* last);
   void set_available(bool up, Nanos now);
 
+  // shutdown()'s last step: final_baselines_ with a blocking connection.
+  std::expected<void, std::string> write_final_baselines();
   std::vector<std::string> admin_command(const AdminRecord& record) const;
   std::string ledger_value_payload(const LedgerEntry& e) const;
   int64_t lot_id(const std::string& contract, int64_t lot) const;
@@ -256,6 +275,12 @@ class RedisStore final : public DurabilityHook {
   std::mutex calls_mutex_;
   std::condition_variable calls_cv_;
   std::deque<std::shared_ptr<AdminCall>> calls_;
+
+  // The monitors' learned state: read by load(), written at shutdown() (loop thread).
+  BaselineEntries loaded_baselines_;
+  std::string baselines_error_;
+  std::optional<BaselineEntries> final_baselines_;
+  std::set<std::string> baseline_fields_;  // fields of the hash this daemon loaded or last wrote
 
   mutable std::mutex status_mutex_;
   RedisStatus counters_;

@@ -94,7 +94,7 @@ std::vector<std::string> RedisStore::admin_command(const AdminRecord& record) co
   return {};
 }
 
-std::expected<void, std::string> RedisStore::durable(const AdminRecord& record) {
+std::expected<void, std::string> RedisStore::durable(AdminRecord& record) {
   // Caller holds exclusive() (mutex_). The loop never waits for mutex_.
   auto refuse = [&](std::string why) -> std::expected<void, std::string> {
     std::lock_guard lock(status_mutex_);

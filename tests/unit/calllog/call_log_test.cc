@@ -12,6 +12,7 @@
 
 #include "calllog/block_codec.h"
 #include "calllog/call_log.h"
+#include "calllog/check_hook.h"
 #include "calllog/segment.h"
 #include "persist/files/little_endian.h"
 #include "support/faulty_file_system.h"
@@ -109,6 +110,84 @@ TEST(WorkerBuffer, WrapsAroundAndDropsWhenFull) {
   ring.release(ring.collect(got));
   EXPECT_EQ(got.size(), static_cast<size_t>(accepted));
   EXPECT_TRUE(ring.append(check(0)));
+}
+
+// Verifies the CHECK path's entry (raw SUBJECT and ID, optional words by
+// flag) comes out of collect() as the very CallRecord the hook used to
+// build — hashes taken by the writer, long SUBJECT/ID hashed on the way in,
+// a cost past 32 bits, absent and present hold/wait/balance, long strings —
+// across wrap-arounds of a small ring, between generic records.
+TEST(WorkerBuffer, CheckEntryIsTheRecordItStandsFor) {
+  WorkerBuffer ring(4096);
+  const std::string long_subject(WorkerBuffer::kRawMax + 1, 's');
+  const std::string long_id(300, 'i');
+  const std::string long_key(200, 'k');
+  std::vector<std::string> subjects, ids;
+  for (int i = 0; i < 40; ++i) {
+    subjects.push_back(i % 9 == 0 ? long_subject : i % 4 == 0 ? "" : "u" + std::string(static_cast<size_t>(i % 23), 'x'));
+    ids.push_back(i % 10 == 0 ? long_id : i % 3 == 0 ? "id-" + std::to_string(i) : "");
+  }
+  auto request_of = [&](int i) {
+    CheckRequest q;
+    q.key = i % 11 == 0 ? std::string_view(long_key) : std::string_view(i % 2 ? "acme" : "ip:10.0.0.1");
+    q.cost = i % 8 == 0 ? (int64_t{1} << 40) + i : i % 5 == 0 ? -3 : 1 + i % 4;
+    q.channel = i % 3 ? "web" : "";
+    q.purpose = i % 5 == 0 ? "search" : "";
+    q.subject = subjects[static_cast<size_t>(i % 40)];
+    q.id = ids[static_cast<size_t>(i % 40)];
+    q.hold_ms = i % 6 == 0 ? 5000 : -1;
+    q.wait_ms = i % 7 == 0 ? 0 : -1;
+    return q;
+  };
+  auto decision_of = [](int i) {
+    Decision d;
+    d.allowed = i % 4 != 0;
+    d.code = d.allowed ? Code::kOk : Code::kRate;
+    d.limit = d.allowed ? "" : "burst";
+    d.balance = i % 2 ? 100'000 - i : -1;
+    return d;
+  };
+  auto expected_of = [&](int i) {
+    const CheckRequest q = request_of(i);
+    const Decision d = decision_of(i);
+    CallRecord r;
+    r.time = kT0 + i;
+    r.key = q.key;
+    r.channel = q.channel;
+    r.purpose = q.purpose;
+    r.cost = q.cost;
+    r.subject_hash = q.subject.empty() ? 0 : log_hash(q.subject);
+    r.id_hash = q.id.empty() ? 0 : log_hash(q.id);
+    r.hold_ms = q.hold_ms;
+    r.wait_ms = q.wait_ms;
+    r.allowed = d.allowed;
+    r.code = d.code;
+    r.limit = d.limit;
+    r.balance = d.balance;
+    return r;
+  };
+  int next = 0;
+  for (int round = 0; round < 300; ++round) {
+    const int first = next;
+    for (int k = 0; k < 5; ++k, ++next) {
+      if (next % 13 == 12) {
+        ASSERT_TRUE(ring.append(check(next)));  // a generic record between CHECKs
+      } else {
+        ASSERT_TRUE(ring.append_check(kT0 + next, request_of(next), decision_of(next), static_cast<uint32_t>(next)));
+      }
+    }
+    std::vector<CallRecord> got;
+    ring.release(ring.collect(got));
+    ASSERT_EQ(got.size(), 5u);
+    for (int k = 0; k < 5; ++k) {
+      const int i = first + k;
+      SCOPED_TRACE(i);
+      expect_same(got[static_cast<size_t>(k)], i % 13 == 12 ? check(i) : expected_of(i));
+      EXPECT_EQ(got[static_cast<size_t>(k)].generation, static_cast<uint8_t>(i % 13 == 12 ? 0 : i));
+    }
+  }
+  EXPECT_EQ(ring.dropped(), 0u);
+  EXPECT_TRUE(ring.empty());
 }
 
 // Verifies a block decodes to exactly what was encoded, and that damaged
@@ -311,7 +390,26 @@ TEST(CallLogSegments, WorkersAndWriterHammer) {
         CallRecord r = check(i);
         r.key = w == 0 ? "worker-0" : "worker-1";
         r.cost = i;  // the order within a worker
-        log.record(w, r);
+        if (w == 0) {
+          log.record(w, r);
+          continue;
+        }
+        // Worker 1 takes the CHECK path: a raw SUBJECT the writer hashes.
+        const std::string subject = i % 7 == 0 ? "" : "user" + std::to_string(i % 11);
+        CheckRequest q;
+        q.key = r.key;
+        q.cost = r.cost;
+        q.channel = r.channel;
+        q.purpose = r.purpose;
+        q.subject = subject;
+        q.hold_ms = r.hold_ms;
+        q.wait_ms = r.wait_ms;
+        Decision d;
+        d.allowed = r.allowed;
+        d.code = r.code;
+        d.limit = r.limit;
+        d.balance = r.balance;
+        record_check(&log, w, r.time, q, d);
       }
     });
   }

@@ -22,7 +22,7 @@ constexpr Nanos kStart = testing::kTestStart;
 class RecordingHook final : public DurabilityHook {
  public:
   std::unique_lock<std::mutex> exclusive() override { return std::unique_lock<std::mutex>(mutex_); }
-  std::expected<void, std::string> durable(const AdminRecord& record) override {
+  std::expected<void, std::string> durable(AdminRecord& record) override {
     last = record;
     return {};
   }

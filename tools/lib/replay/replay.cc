@@ -27,6 +27,8 @@ double thread_cpu_seconds() {
 
 constexpr std::string_view kOtherKeys = "(key classes)";
 constexpr Nanos kHour = 3600 * kNanosPerSecond;
+// Records decoded at a time: a few hundred CallRecords (~40 KB) stay in cache.
+constexpr size_t kChunk = 256;
 
 // The 16 hex digits a logged hash stands in for (SUBJECT, ID) in replay.
 std::string_view hex(uint64_t v, char (&buffer)[16]) {
@@ -133,6 +135,7 @@ void Replayer::switch_generation(const calllog::CallRecord& mark) {
   engine_ = std::move(*fresh);
   retire_engine(reclaimer_, [this]() -> Engine& { return *engine_; }, old, mark.time);
   reclaimer_.collect();  // no reader here: the old engine goes now
+  ++epoch_;              // which keys are contracts is resolved again
 }
 
 // SUSPEND/RESUME/TERMINATE, RESET, and (following the generations) monitor
@@ -173,13 +176,21 @@ void Replayer::advance(Nanos now) {
   }
 }
 
-void Replayer::recharge(const calllog::CallRecord& r) {
+Replayer::KeyState& Replayer::key_state(std::string_view key) {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) it = keys_.emplace(std::string(key), KeyState{CounterTable::hash_key(key)}).first;
+  return it->second;
+}
+
+void Replayer::start_block(size_t strings) { block_keys_.assign(strings, nullptr); }
+
+void Replayer::recharge(const calllog::CallRecord& r, KeyState& key) {
   ++report_.recharges;
   if (!payments_.emplace(std::string(r.key), r.id_hash).second) {
     ++report_.recharges_repeated;
     return;
   }
-  live_balance_[std::string(r.key)] += r.cost;  // a recharge adds exactly its amount to the balance
+  key.live_balance += r.cost;  // a recharge adds exactly its amount to the balance
   if (monitors_) monitors_->touch(r.key);
   ContractState* state = state_.find(r.key);
   Account* account = state != nullptr ? state->account() : nullptr;
@@ -197,10 +208,10 @@ void Replayer::recharge(const calllog::CallRecord& r) {
     report_.recharge_errors.push_back(fmt::format("{}: RECHARGE {} not applied: {}", r.key, r.cost, plan.error()));
     return;
   }
-  candidate_balance_[std::string(r.key)] += r.cost;
+  key.candidate_balance += r.cost;
 }
 
-void Replayer::check(const calllog::CallRecord& r, const Decision* decided) {
+void Replayer::check(const calllog::CallRecord& r, KeyState& key, const Decision* decided) {
   char subject[16], id[16];
   CheckRequest request;
   request.key = r.key;
@@ -211,26 +222,28 @@ void Replayer::check(const calllog::CallRecord& r, const Decision* decided) {
   if (r.id_hash != 0) request.id = hex(r.id_hash, id);
   request.hold_ms = r.hold_ms;
   request.wait_ms = r.wait_ms;
-  const bool is_contract = engine_->contract(r.key) != nullptr;
-  const Decision d = decided != nullptr ? *decided : engine_->check(request, r.time, 0);
+  if (key.epoch != epoch_) {
+    key.is_contract = engine_->contract(r.key, key.hash) != nullptr;
+    key.report = &contract_report(r.key, key.is_contract);
+    key.epoch = epoch_;
+  }
+  const bool is_contract = key.is_contract;
+  const Decision d = decided != nullptr ? *decided : engine_->check_with_hash(request, key.hash, r.time, 0);
   ++report_.calls;
-  ContractReport& c = contract_report(r.key, is_contract);
+  ContractReport& c = *key.report;
   if (monitors_ && is_contract) monitors_->touch(c.monitor_slot, r.key);
   ++c.calls;
   c.allowed_live += r.allowed;
   c.allowed_candidate += d.allowed;
   int64_t live_charge = 0, candidate_charge = 0;
   if (r.balance >= 0 || d.balance >= 0) {
-    const std::string key(r.key);
     if (r.balance >= 0) {
-      int64_t& last = live_balance_[key];
-      live_charge = last - r.balance;
-      last = r.balance;
+      live_charge = key.live_balance - r.balance;
+      key.live_balance = r.balance;
     }
     if (d.balance >= 0) {
-      int64_t& last = candidate_balance_[key];
-      candidate_charge = last - d.balance;
-      last = d.balance;
+      candidate_charge = key.candidate_balance - d.balance;
+      key.candidate_balance = d.balance;
     }
     c.live_charged_minor += live_charge;
     c.candidate_charged_minor += candidate_charge;
@@ -253,13 +266,24 @@ void Replayer::check(const calllog::CallRecord& r, const Decision* decided) {
 
 void Replayer::apply(const calllog::CallRecord& r) {
   if (group_.open && group_member(r)) return;
+  apply(r, key_state(r.key));
+}
+
+void Replayer::apply(const calllog::CallRecord& r, uint32_t key_index) {
+  if (group_.open && group_member(r)) return;
+  KeyState*& key = block_keys_[key_index];
+  if (key == nullptr) key = &key_state(r.key);
+  apply(r, *key);
+}
+
+void Replayer::apply(const calllog::CallRecord& r, KeyState& key) {
   if (report_.first_time == 0) report_.first_time = r.time;
   report_.last_time = std::max(report_.last_time, r.time);
   advance(r.time);
   if (monitors_) monitors_->at(r.time, *engine_, state_);
   switch (r.kind) {
     case calllog::RecordKind::kCheck:
-      check(r);
+      check(r, key);
       break;
     case calllog::RecordKind::kSettle: {
       ++report_.settles;
@@ -269,7 +293,7 @@ void Replayer::apply(const calllog::CallRecord& r) {
       break;
     }
     case calllog::RecordKind::kRecharge:
-      recharge(r);
+      recharge(r, key);
       break;
     case calllog::RecordKind::kGeneration:
       switch_generation(r);
@@ -326,51 +350,70 @@ std::expected<ReplayReport, std::string> run(const Config* candidate, const Repl
   double cpu_setup = 0;
   std::unique_ptr<Replayer> replayer;
   std::vector<calllog::SegmentProblem> problems;
-  calllog::DecodedBlock block;
+  // Blocks are decoded a chunk at a time (calllog::BlockDecoder): the
+  // chunk's records stay in cache while they are replayed.
+  std::string raw;
+  calllog::BlockDecoder decoder;
+  std::vector<calllog::CallRecord> chunk;
+  std::vector<uint32_t> keys;
   SavedMark mark;  // following: the last generation mark before `from`
   // Following, the blocks before `from` are read too: the mark in force at
   // `from` may be in any of them.
   const Nanos read_from = candidate != nullptr ? options.from : INT64_MIN;
   size_t done = 0;
   uint64_t blocks = 0;
+  // One record of a block being replayed: builds the replayer at the first
+  // record replayed, tells it each block's keys once.
+  bool block_started = false;
+  auto replay_record = [&](const calllog::CallRecord& r, uint32_t key) -> std::expected<void, std::string> {
+    if (r.time > options.to) return {};
+    if (r.time < options.from) {
+      if (candidate == nullptr && r.kind == calllog::RecordKind::kGeneration) mark.save(r);
+      return {};
+    }
+    if (!replayer) {
+      const auto building = std::chrono::steady_clock::now();
+      const double cpu_building = thread_cpu_seconds();
+      std::expected<std::unique_ptr<Replayer>, std::string> made;
+      if (candidate != nullptr) {
+        made = Replayer::create(*candidate, r.time);
+      } else if (r.kind == calllog::RecordKind::kGeneration) {
+        made = Replayer::create_following(r);
+      } else if (mark.present) {
+        made = Replayer::create_following(mark.record);
+      } else {
+        return std::unexpected(fmt::format(
+            "the call log in {} has no config generation record before its call at {} (a log written "
+            "before tollgate recorded them?): give --config to replay it through a candidate config",
+            options.log_dir, format_instant(r.time)));
+      }
+      if (!made) return std::unexpected(made.error());
+      replayer = std::move(*made);
+      setup += std::chrono::steady_clock::now() - building;  // tables allocated once: not replay speed
+      cpu_setup += thread_cpu_seconds() - cpu_building;
+      if (candidate == nullptr && r.kind == calllog::RecordKind::kGeneration) return {};  // it built the engine
+    }
+    if (!block_started) {
+      replayer->start_block(decoder.strings().size());
+      block_started = true;
+    }
+    replayer->apply(r, key);
+    if (!replayer->error().empty()) return std::unexpected(replayer->error());
+    return {};
+  };
   for (const std::string& path : *segments) {
     auto reader = calllog::SegmentReader::open(path);
-    if (!reader) {
-      problems.push_back(reader.error());
-    } else {
-      while (reader->next(block, problems, read_from, options.to)) {
-        ++blocks;
-        for (const calllog::CallRecord& r : block.records) {
-          if (r.time > options.to) continue;
-          if (r.time < options.from) {
-            if (candidate == nullptr && r.kind == calllog::RecordKind::kGeneration) mark.save(r);
-            continue;
-          }
-          if (!replayer) {
-            const auto building = std::chrono::steady_clock::now();
-            const double cpu_building = thread_cpu_seconds();
-            std::expected<std::unique_ptr<Replayer>, std::string> made;
-            if (candidate != nullptr) {
-              made = Replayer::create(*candidate, r.time);
-            } else if (r.kind == calllog::RecordKind::kGeneration) {
-              made = Replayer::create_following(r);
-            } else if (mark.present) {
-              made = Replayer::create_following(mark.record);
-            } else {
-              return std::unexpected(fmt::format(
-                  "the call log in {} has no config generation record before its call at {} (a log written "
-                  "before tollgate recorded them?): give --config to replay it through a candidate config",
-                  options.log_dir, format_instant(r.time)));
-            }
-            if (!made) return std::unexpected(made.error());
-            replayer = std::move(*made);
-            setup += std::chrono::steady_clock::now() - building;  // tables allocated once: not replay speed
-            cpu_setup += thread_cpu_seconds() - cpu_building;
-            if (candidate == nullptr && r.kind == calllog::RecordKind::kGeneration) continue;  // it built the engine
-          }
-          replayer->apply(r);
-          if (!replayer->error().empty()) return std::unexpected(replayer->error());
+    if (!reader) problems.push_back(reader.error());
+    while (reader && reader->next_block(raw, decoder, problems, read_from, options.to)) {
+      ++blocks;
+      block_started = false;
+      while (decoder.remaining() > 0) {
+        if (auto decoded = decoder.next(kChunk, chunk, keys); !decoded) {  // next_block checked it: not reached
+          problems.push_back({path, 0, "block does not decode (" + decoded.error() + "); the rest skipped"});
+          break;
         }
+        for (size_t i = 0; i < chunk.size(); ++i)
+          if (auto done_ok = replay_record(chunk[i], keys[i]); !done_ok) return std::unexpected(done_ok.error());
       }
     }
     if (options.progress) options.progress(++done, segments->size());

@@ -117,6 +117,13 @@ class Replayer {
 
   // Applies one record in log order.
   void apply(const calllog::CallRecord& r);
+  // The same for a reader that decodes blocks (calllog::BlockDecoder): a
+  // block with `strings` interned strings starts, and then each of its
+  // records comes with its key's index among them. Each distinct key of a
+  // block is then looked up once (its hash, contract and report), not once
+  // per call: what lets replay keep up with the engine.
+  void start_block(size_t strings);
+  void apply(const calllog::CallRecord& r, uint32_t key_index);
   // After the last record: the monitors' last ticks (the second after it).
   void finish();
   // Set when following the generations and a recorded config did not
@@ -125,16 +132,35 @@ class Replayer {
   ReplayReport& report() { return report_; }
 
  private:
+  // What replay keeps per distinct key (any record's: CHECK, RECHARGE, ...).
+  struct KeyState {
+    uint64_t hash = 0;  // CounterTable::hash_key(key): the engine's lookup
+    // Resolved under engine generation `epoch` (a contract or not is the
+    // config's word, so only a generation switch changes it; 0: never).
+    uint64_t epoch = 0;
+    bool is_contract = false;
+    ContractReport* report = nullptr;  // the contract's, or the key classes' one
+    // The last balance seen, live and candidate (recharges added).
+    int64_t live_balance = 0;
+    int64_t candidate_balance = 0;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   explicit Replayer(const Config& candidate);
+  KeyState& key_state(std::string_view key);
+  void apply(const calllog::CallRecord& r, KeyState& key);
   // `decided`: the decision already made for it (a group's, by check_all).
-  void check(const calllog::CallRecord& r, const Decision* decided = nullptr);
+  void check(const calllog::CallRecord& r, KeyState& key, const Decision* decided = nullptr);
   // Groups (replay/replay_group.h, replay_group.cc): true when `r` was taken
   // as a member of the open group; cut_group replays an incomplete one.
   bool group_member(const calllog::CallRecord& r);
   void start_group(const calllog::CallRecord& r);
   void decide_group();
   void cut_group(std::string_view why);
-  void recharge(const calllog::CallRecord& r);
+  void recharge(const calllog::CallRecord& r, KeyState& key);
   void switch_generation(const calllog::CallRecord& mark);
   void admin_change(const calllog::CallRecord& r);
   void advance(Nanos now);
@@ -148,9 +174,10 @@ class Replayer {
   bool following_ = false;  // follows the log's generations (create_following)
   std::string error_;       // a generation switch that failed: the replay stops with it
   std::set<std::pair<std::string, uint64_t>> payments_;
-  // The last balance seen per contract, live and candidate (recharges added).
-  std::unordered_map<std::string, int64_t> live_balance_;
-  std::unordered_map<std::string, int64_t> candidate_balance_;
+  // Every key seen (node-based: the block cache below holds pointers).
+  std::unordered_map<std::string, KeyState, KeyHash, std::equal_to<>> keys_;
+  std::vector<KeyState*> block_keys_;  // the current block's strings → keys_ (null: not resolved yet)
+  uint64_t epoch_ = 1;                 // bumped by each generation switch
   std::unordered_map<std::string, ContractReport*> report_index_;
   std::unique_ptr<ReplayMonitors> monitors_;  // null: the candidate has none
   PendingGroup group_;  // a kGroup's members being collected

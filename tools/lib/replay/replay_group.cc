@@ -88,7 +88,7 @@ void Replayer::decide_group() {
   std::vector<Decision> decisions(n);
   (void)engine_->check_all(requests, group_.time, 0, decisions);  // the decisions say it all
   ++report_.groups;
-  for (size_t i = 0; i < n; ++i) check(group_.members[i].record, &decisions[i]);
+  for (size_t i = 0; i < n; ++i) check(group_.members[i].record, key_state(group_.members[i].record.key), &decisions[i]);
   group_.members.clear();
 }
 
@@ -101,7 +101,7 @@ void Replayer::cut_group(std::string_view why) {
       fmt::format("a group of {} CHECKs decided together is cut short after {} ({}: a damaged block?); the {} "
                   "that came are replayed one by one",
                   group_.expected, group_.members.size(), why, group_.members.size())});
-  for (const PendingGroup::Member& m : group_.members) check(m.record);
+  for (const PendingGroup::Member& m : group_.members) check(m.record, key_state(m.record.key));
   group_.members.clear();
 }
 

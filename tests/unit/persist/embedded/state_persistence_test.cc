@@ -814,5 +814,256 @@ TEST(HeldStatePersistence, SettlesRacingCheckpointsLoseNoMoney) {
   }
 }
 
+
+// --- An admin change between checkpoints ---
+//
+// The control plane's sweep (ContractAdmin::flush_debits, every
+// sweep_interval; CONTRACT and LEDGER do the same for one account) turns
+// settled refunds into ledger entries between checkpoints, and an admin
+// change's durable() journals the ledger as it is. Until 2026-12-03 it did so
+// without a hold set: a crash before the next checkpoint brought the hold
+// back open beside its refund, and a retried CANCEL (or the start-up expiry)
+// refunded it a second time.
+
+enum class Change { kSuspend, kRecharge, kAction, kReset };
+
+const char* change_name(Change c) {
+  switch (c) {
+    case Change::kSuspend: return "suspend";
+    case Change::kRecharge: return "recharge";
+    case Change::kAction: return "monitor action";
+    case Change::kReset: return "reset";
+  }
+  return "?";
+}
+
+// One admin change made durable and applied the way the daemon makes it
+// (ContractAdmin → EmbeddedStore::durable). A recharge adds 500 to "shop";
+// the others change no money.
+void admin_change(World& w, Change change, int n = 0) {
+  const Nanos now = w.clock.now();
+  switch (change) {
+    case Change::kSuspend:
+      ASSERT_TRUE(w.admin->suspend("other", "audit " + std::to_string(n), 7, now).has_value());
+      break;
+    case Change::kRecharge:
+      ASSERT_TRUE(w.admin->recharge("shop", "500", "pay-x" + std::to_string(n), 7, now).has_value());
+      break;
+    case Change::kAction: {
+      ActiveAction a;
+      a.kind = MonitorActionKind::kSuspend;
+      a.monitor = "spike-" + std::to_string(n);
+      a.reason = "test";
+      a.since = now;
+      a.until = now + 3600 * kNanosPerSecond;
+      ASSERT_TRUE(w.admin->put_action("other", a, kDaemonActor, now).has_value());
+      break;
+    }
+    case Change::kReset: ASSERT_TRUE(w.admin->reset("shop", "", 7, now).has_value()); break;
+  }
+}
+
+// Verifies the sequence of the known gap, for every way a hold is settled
+// (CANCEL, COMMIT, a cancelling expiry) and every kind of admin change:
+// hold-1 checkpointed, settled, swept into the ledger, an admin change made
+// durable, a crash before the next checkpoint. The admin change was durable
+// after the settlement, so the settlement survives with it: hold-1 does not
+// come back, a retried CANCEL or COMMIT finds nothing, the start-up expiry
+// settles nothing, the money is the settlement's exactly once and Σ ledger
+// == balance.
+TEST(HeldStatePersistence, SettlementSweptBeforeAnAdminChangeIsNotUndoneByACrash) {
+  for (Settle how : {Settle::kCancel, Settle::kCommit, Settle::kExpireCancel})
+    for (Change change : {Change::kSuspend, Change::kRecharge, Change::kAction, Change::kReset}) {
+      SCOPED_TRACE(std::string("settle ") + std::to_string(static_cast<int>(how)) + ", " + change_name(change));
+      files::testing::TempDir dir;
+      {
+        auto first = shop_with_checkpointed_hold(dir.path(), how == Settle::kExpireCancel ? 1'000 : kHoldMs);
+        World& w = *first;
+        if (how == Settle::kExpireCancel) {
+          w.clock.advance(2 * kNanosPerSecond);
+          ASSERT_EQ(w.engine->expire_holds(0, w.clock.now()), 1u);
+        } else {
+          ASSERT_TRUE(w.engine->settle("shop", "hold-1", how == Settle::kCommit, w.clock.now()));
+        }
+        w.admin->flush_debits(w.clock.now());  // the control plane's sweep
+        admin_change(w, change);
+      }  // crash: no checkpoint after the admin change
+      World w(dir.path(), nullptr, held_options(), kStart + 3 * kNanosPerSecond);
+      expect_shop_ledger_matches(w);
+      EXPECT_EQ(w.store->status().recovery_holds_restored, 0u);
+      EXPECT_EQ(w.store->status().recovery_holds_expired, 0u);
+      EXPECT_EQ(shop_open_holds(w), 0);
+      EXPECT_EQ(w.store->status().recovery_admin_applied, 2u);  // pay-1 and the change
+      // The client retries what it was told of; nothing is left to settle.
+      EXPECT_FALSE(w.engine->settle("shop", "hold-1", how == Settle::kCommit, w.clock.now()));
+      EXPECT_FALSE(w.engine->settle("shop", "hold-1", false, w.clock.now()));
+      const int64_t recharged = change == Change::kRecharge ? 500 : 0;
+      EXPECT_EQ(shop_balance(w), (how == Settle::kCommit ? 9900 : 10000) + recharged);
+      ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+      expect_shop_ledger_matches(w);
+    }
+}
+
+// Verifies the other side of the same cut: a hold created after the last
+// checkpoint, its debit swept into the ledger, then an admin change and a
+// crash: the hold comes back open with the debit the admin change made
+// durable, so its CANCEL still refunds it (before, the debit came back
+// without the hold and no CANCEL could reach it).
+TEST(HeldStatePersistence, HoldSweptBeforeAnAdminChangeComesBackWithItsDebit) {
+  files::testing::TempDir dir;
+  {
+    World w(dir.path(), nullptr, held_options());
+    ASSERT_TRUE(w.admin->recharge("shop", "10000", "pay-1", 0, w.clock.now()).has_value());
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    ASSERT_TRUE(call(w, "alice", "hold-2", kHoldMs).allowed);
+    w.admin->flush_debits(w.clock.now());
+    admin_change(w, Change::kSuspend);
+  }  // crash
+  World w(dir.path(), nullptr, held_options());
+  expect_shop_ledger_matches(w);
+  EXPECT_EQ(shop_balance(w), 9900);
+  EXPECT_EQ(shop_open_holds(w), 1);
+  EXPECT_TRUE(w.engine->settle("shop", "hold-2", false, w.clock.now()));
+  EXPECT_FALSE(w.engine->settle("shop", "hold-2", false, w.clock.now()));
+  EXPECT_EQ(shop_balance(w), 10000);
+  ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+  expect_shop_ledger_matches(w);
+}
+
+// Verifies that a hold recovery settled at start-up (it expired while the
+// daemon was down) stays settled when an admin change, not a checkpoint, is
+// the first thing made durable after the start: a second crash does not
+// settle (refund) it again.
+TEST(HeldStatePersistence, StartUpExpiryBeforeAnAdminChangeIsSettledOnce) {
+  files::testing::TempDir dir;
+  {
+    shop_with_checkpointed_hold(dir.path(), 1'000);
+  }  // crash with hold-1 open
+  {
+    World w(dir.path(), nullptr, held_options(), kStart + 2 * kNanosPerSecond);
+    EXPECT_EQ(w.store->status().recovery_holds_expired, 1u);
+    EXPECT_EQ(shop_balance(w), 10000);
+    w.admin->flush_debits(w.clock.now());
+    admin_change(w, Change::kSuspend);
+  }  // crash before any checkpoint
+  World w(dir.path(), nullptr, held_options(), kStart + 3 * kNanosPerSecond);
+  EXPECT_EQ(w.store->status().recovery_holds_restored, 0u);
+  EXPECT_EQ(w.store->status().recovery_holds_expired, 0u);
+  EXPECT_EQ(shop_balance(w), 10000);
+  expect_shop_ledger_matches(w);
+}
+
+// Verifies an admin change cuts holds and money as a checkpoint does when a
+// hold is settled while its durable() reads them: at each point of the cut
+// (the probe fires in durable() as in a checkpoint) the settlement lands on
+// one side with its money, so after a crash right after the admin change
+// retrying it applies it exactly once.
+TEST(HeldStatePersistence, SettleDuringAnAdminChangeKeepsMoneyAndHoldsTogether) {
+  for (const char* point : {"holds_read", "account_read", "flushed"})
+    for (Settle how : {Settle::kCancel, Settle::kCommit}) {
+      SCOPED_TRACE(std::string(point) + " settle " + std::to_string(static_cast<int>(how)));
+      files::testing::TempDir dir;
+      bool restored_open = false;
+      {
+        auto first = shop_with_checkpointed_hold(dir.path());
+        World& w = *first;
+        ASSERT_TRUE(call(w, "alice", "hold-2", kHoldMs).allowed);  // the set changes: read afresh
+        w.admin->flush_debits(w.clock.now());
+        int settled = 0;
+        w.probe = [&](std::string_view at) {
+          if (at != point || settled++ > 0) return;
+          EXPECT_TRUE(w.engine->settle("shop", "hold-1", how == Settle::kCommit, w.clock.now()));
+        };
+        admin_change(w, Change::kSuspend);
+        EXPECT_EQ(settled, std::string_view(point) == "account_read" ? 2 : 1);
+        restored_open = std::string_view(point) == "flushed";
+      }  // crash
+      World w(dir.path(), nullptr, held_options());
+      expect_shop_ledger_matches(w);
+      EXPECT_EQ(shop_open_holds(w), 1 + (restored_open ? 1 : 0));
+      EXPECT_EQ(w.engine->settle("shop", "hold-1", how == Settle::kCommit, w.clock.now()), restored_open);
+      ASSERT_TRUE(w.engine->settle("shop", "hold-2", false, w.clock.now()));
+      EXPECT_EQ(shop_balance(w), how == Settle::kCommit ? 9900 : 10000);
+      ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+      expect_shop_ledger_matches(w);
+    }
+}
+
+// Verifies, with real threads (run under TSan too), that settles racing
+// admin changes, sweeps and checkpoints never lose or create money: 300
+// holds are checkpointed, then a worker thread cancels them one by one
+// while a control-loop thread checkpoints in a loop and this thread (the
+// admin connection) sweeps and makes admin changes durable. The checkpoints
+// stop part-way (the worker waits for that before it goes on), the cancels
+// and admin changes go on, and the crash follows an admin change taken while
+// the worker still cancels: the cancels between the last checkpoint and the
+// last admin change are what only the admin changes made durable. After the
+// restart every hold is either open and charged or gone with its refund in
+// the ledger: cancelling the restored ones gives back exactly the whole
+// 100000, and Σ ledger == balance.
+TEST(HeldStatePersistence, SettlesRacingAdminChangesLoseNoMoney) {
+  constexpr int kHolds = 300;
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    files::testing::TempDir dir;
+    int durable_cancels = 0;  // cancels before the last admin change began
+    {
+      World w(dir.path(), nullptr, tab_options());
+      ASSERT_TRUE(w.admin->recharge("tab", "100000", "pay-1", 0, w.clock.now()).has_value());
+      for (int i = 0; i < kHolds; ++i) {
+        CheckRequest r;
+        r.key = "tab";
+        const std::string id = "h-" + std::to_string(i);
+        r.id = id;
+        r.hold_ms = kHoldMs;
+        ASSERT_TRUE(w.engine->check(r, w.clock.now(), 0).allowed);
+      }
+      ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+      const int checkpoints_until = kHolds / 4 + round * kHolds / 12;
+      const int changes_until = checkpoints_until + kHolds / 4;
+      std::atomic<int> cancelled{0};
+      std::atomic<bool> checkpoints_stopped{false};
+      std::atomic<bool> stop_checkpoints{false};
+      const Nanos now = w.clock.now();
+      std::thread worker([&] {
+        for (int i = 0; i < kHolds; ++i) {
+          if (i == checkpoints_until)
+            while (!checkpoints_stopped.load(std::memory_order_acquire)) std::this_thread::yield();
+          EXPECT_TRUE(w.engine->settle("tab", "h-" + std::to_string(i), false, now));
+          cancelled.store(i + 1, std::memory_order_release);
+        }
+      });
+      std::thread control_loop([&] {
+        while (!stop_checkpoints.load(std::memory_order_acquire)) EXPECT_TRUE(w.store->checkpoint(now).has_value());
+      });
+      int changes = 0;
+      auto sweep_and_change = [&] {
+        w.admin->flush_debits(now);
+        const Nanos at = now + changes;
+        if (changes++ % 2 == 0) EXPECT_TRUE(w.admin->suspend("other", "audit", 7, at).has_value());
+        else EXPECT_TRUE(w.admin->resume("other", 7, at).has_value());
+      };
+      while (cancelled.load(std::memory_order_acquire) < checkpoints_until) sweep_and_change();
+      stop_checkpoints.store(true, std::memory_order_release);
+      control_loop.join();
+      checkpoints_stopped.store(true, std::memory_order_release);
+      while (cancelled.load(std::memory_order_acquire) < changes_until) sweep_and_change();
+      durable_cancels = cancelled.load(std::memory_order_acquire);
+      sweep_and_change();  // the last thing made durable: an admin change
+      worker.join();
+    }  // crash: the cancels after the last admin change are lost with it
+    World w(dir.path(), nullptr, tab_options());
+    const int64_t restored = w.store->status().recovery_holds_restored;
+    EXPECT_LE(restored, kHolds - durable_cancels);  // what the last admin change made durable stays cancelled
+    auto balance = [&] { return w.state.find("tab")->account()->balance(); };
+    EXPECT_EQ(balance() + 100 * restored, 100000) << restored << " holds restored";
+    for (int i = 0; i < kHolds; ++i) (void)w.engine->settle("tab", "h-" + std::to_string(i), false, w.clock.now());
+    EXPECT_EQ(balance(), 100000);
+    ASSERT_TRUE(w.store->checkpoint(w.clock.now()).has_value());
+    auto ok = check_invariant(w.state.ledger(), "tab", balance());
+    EXPECT_TRUE(ok.has_value()) << ok.error();
+  }
+}
+
 }  // namespace
 }  // namespace tollgate::persist
