@@ -444,12 +444,14 @@ void FleetLeases::poll_actions() {
 }
 
 // The monitors' counts: this node's deltas added to each sampled
-// contract's fleet sums, the sums read back (one script per contract, its
-// own slot).
+// contract's fleet sums, the sums read back, and for a priced contract the
+// fleet's credits left read from its pool (one script per contract, its
+// own slot: both keys carry the contract's hash tag).
 void FleetLeases::report_monitor_counts() {
   for (FleetMonitorCounts::Report& report : monitor_counts_->take_reports()) {
     const std::string key = persist::fleet::monitor_key(options_.redis.prefix, report.contract);
-    std::vector<std::string> argv{"EVAL", persist::fleet::monitor_counts(), "1", key};
+    std::vector<std::string> argv{"EVAL", persist::fleet::monitor_counts(), report.priced ? "2" : "1", key};
+    if (report.priced) argv.push_back(persist::fleet::pool_key(options_.redis.prefix, report.contract));
     for (const auto& [field, delta] : report.deltas) {
       argv.push_back(field);
       argv.push_back(std::to_string(delta));
@@ -461,12 +463,40 @@ void FleetLeases::report_monitor_counts() {
     auto shared = std::make_shared<FleetMonitorCounts::Report>(std::move(report));
     redis_.send(key, argv, [this, shared](const redisReply* reply, bool) {
       std::vector<std::pair<std::string, int64_t>> totals;
-      const bool answered = reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
-      if (answered)
-        for (size_t i = 0; i + 1 < reply->elements; i += 2)
-          totals.emplace_back(std::string(reply->element[i]->str, reply->element[i]->len),
-                              to_i64(std::string_view(reply->element[i + 1]->str, reply->element[i + 1]->len)));
-      monitor_counts_->on_reply(*shared, answered, totals);
+      // {credits left, {field, total, ...}}
+      const bool answered = reply != nullptr && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+                            reply->element[0]->type == REDIS_REPLY_INTEGER &&
+                            reply->element[1]->type == REDIS_REPLY_ARRAY;
+      int64_t credits_left = -1;
+      if (answered) {
+        credits_left = reply->element[0]->integer;
+        const redisReply* hash = reply->element[1];
+        for (size_t i = 0; i + 1 < hash->elements; i += 2)
+          totals.emplace_back(std::string(hash->element[i]->str, hash->element[i]->len),
+                              to_i64(std::string_view(hash->element[i + 1]->str, hash->element[i + 1]->len)));
+      }
+      monitor_counts_->on_reply(*shared, answered, totals, credits_left);
+    });
+    if (shared->subjects_period == 0) continue;
+    // The distinct-user registers that rose here, merged into the period's union, which comes back.
+    const std::string subj = persist::fleet::subjects_key(options_.redis.prefix, shared->contract,
+                                                          shared->subjects_period / kNanosPerMilli);
+    std::vector<std::string> words{"EVAL", persist::fleet::subject_registers(), "1", subj,
+                                   std::to_string(3 * 24 * 3600)};
+    for (const auto& [index, word] : shared->subject_words) {
+      words.push_back(std::to_string(index));
+      std::string hex;
+      for (int k = 0; k < 8; ++k) hex += fmt::format("{:02x}", (word >> (8 * k)) & 0xff);
+      words.push_back(std::move(hex));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      counters_.redis_commands++;
+    }
+    redis_.send(subj, words, [this, shared](const redisReply* reply, bool) {
+      const bool answered = reply != nullptr && reply->type == REDIS_REPLY_STRING;
+      monitor_counts_->on_subjects_reply(*shared, answered,
+                                         answered ? std::string_view(reply->str, reply->len) : std::string_view());
     });
   }
 }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "engine/monitor_throttle.h"
 
 namespace tollgate {
@@ -238,7 +240,14 @@ void MonitorRunner::tick(Nanos now) {
       s.channel_calls.push_back(p.channel_calls[i].load(std::memory_order_relaxed));
     s.subjects_today = engine.distinct_subjects_estimate(p.name, now);
     if (const Account* a = p.state->account()) s.balance = a->balance();
-    if (fleet_counts_ != nullptr) fleet_counts_->fleet_sample(s);
+    // Fleet mode: the fleet's counts, and the fleet's balance in place of this node's account's.
+    if (fleet_counts_ != nullptr) {
+      fleet_counts_->fleet_sample(s, p.state->account());
+      // new_subjects: the union of every node's distinct-user registers (only where a monitor needs it).
+      const bool wants_subjects = std::ranges::any_of(
+          it->second, [](const MonitorSpec& m) { return m.kind == MonitorKind::kNewSubjects; });
+      if (wants_subjects && p.subjects != nullptr && p.subjects->hll) fleet_counts_->fleet_subjects(s, *p.subjects->hll, now);
+    }
     samples.push_back(std::move(s));
     // Off the monitor leader, only the monitors on this node's own counts are evaluated.
     specs.emplace_back(fleet_counts_ == nullptr || fleet_counts_->leader() ? it->second : node_specs_[p.name]);

@@ -79,8 +79,9 @@ class MonitorRunner {
   // the monitor here for its cool-down, as a local MONITOR CLEAR does.
   void on_fleet_actions(const std::vector<RemoteActionChange>& applied, Nanos now);
 
-  // Fleet mode: samples carry the fleet's counts, and the monitors built on
-  // them run only on the monitor leader (control/fleet_monitor_counts.h).
+  // Fleet mode: samples carry the fleet's counts, balance and distinct
+  // users, and the monitors run only on the monitor leader
+  // (control/fleet_monitor_counts.h).
   // Before start(); not owned.
   void set_fleet_counts(FleetMonitorCounts* counts) { fleet_counts_ = counts; }
 

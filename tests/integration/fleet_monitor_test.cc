@@ -5,13 +5,14 @@
 // CONTRACT; MONITOR CLEAR on B lifts it on A; a node restarted while the
 // action is in force comes back with it; an expired action lifts on every
 // node, with one ledger entry for its expiry fleet-wide; a volume monitor
-// counts the calls of every node. refill_ms and
+// counts the calls of every node; a balance monitor sees the fleet's balance. refill_ms and
 // `for:` are short so that each test takes seconds; waits poll a condition
 // with a deadline, nothing sleeps for time to pass.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "integration/daemon_harness.h"
@@ -43,6 +44,60 @@ contracts:
           - { do: event }
           - { do: block_channel, for: )" + block_for + R"( }
 )";
+}
+
+// One priced contract whose balance monitor fires below 900 (unit price 1: credits = minor units).
+std::string priced_config(const std::string& node) {
+  return R"(
+fleet:
+  node: )" + node + R"(
+  lease_ttl: 2s
+  refill_ms: 20
+pricing:
+  flat:
+    - { prepay_from: 0, unit_price: 1 }
+contracts:
+  paid:
+    pricing: flat
+    monitors:
+      - name: low
+        kind: balance
+        below: 900
+        actions:
+          - { do: event }
+)";
+}
+
+// A contract whose new_subjects monitor fires above 250 distinct end users a day.
+std::string subjects_config(const std::string& node) {
+  return R"(
+fleet:
+  node: )" + node + R"(
+  lease_ttl: 2s
+  refill_ms: 20
+contracts:
+  people:
+    monitors:
+      - name: many-users
+        kind: new_subjects
+        above: 250
+        actions:
+          - { do: event }
+)";
+}
+
+// The detail of `d`'s first monitor.fired event ("" when none).
+std::string fired_detail(redisContext* admin) {
+  Reply r = command(admin, {"EVENTS"});
+  if (!r || r->type != REDIS_REPLY_ARRAY) return "";
+  for (size_t i = 0; i < r->elements; ++i) {
+    std::map<std::string, std::string> e;
+    for (size_t f = 0; f + 1 < r->element[i]->elements; f += 2)
+      e[r->element[i]->element[f]->str] = std::string(r->element[i]->element[f + 1]->str,
+                                                      r->element[i]->element[f + 1]->len);
+    if (e["kind"] == "monitor.fired") return e["detail"];
+  }
+  return "";
 }
 
 // CHECK on `channel` of `live`: its code ("OK" when allowed).
@@ -212,6 +267,90 @@ TEST_F(FleetMonitor, AVolumeMonitorSeesTheFleetsCallsNotOneNodes) {
   EXPECT_EQ(info_value(c->connect_admin().get(), "monitors", "monitor_firings"), 0);
   EXPECT_EQ(info_value(b->connect_admin().get(), "fleet", "fleet_monitor_leader"), 0);
   EXPECT_EQ(info_value(a->connect_admin().get(), "fleet", "fleet_monitor_leader"), 1);
+}
+
+// Verifies balance monitors on the fleet's balance: 1,000 credits bought
+// (the lot reaches both nodes at start); 200 calls on gw-b only. gw-b's own
+// account falls to 800 (below 900) but gw-b is not the leader: it never
+// fires. gw-a's own account still shows 1,000, yet it fires on the fleet's
+// balance (what the global pool has left, read with the monitor counts).
+TEST_F(FleetMonitor, ABalanceMonitorSeesTheFleetsBalanceOnTheLeaderOnly) {
+  {
+    Daemon first(priced_config("gw-a"), storage_);
+    ASSERT_TRUE(first.wait_ready()) << first.log();
+    Reply rc = command(first.connect_admin().get(), {"RECHARGE", "paid", "1000", "pay-1"});
+    ASSERT_TRUE(rc && rc->type == REDIS_REPLY_ARRAY) << first.log();
+    ASSERT_EQ(first.stop(15), 0);
+  }
+  Daemon a(priced_config("gw-a"), storage_), b(priced_config("gw-b"), storage_);
+  ASSERT_TRUE(a.wait_ready()) << a.log();
+  ASSERT_TRUE(b.wait_ready()) << b.log();
+  Client admin_a = a.connect_admin(), admin_b = b.connect_admin();
+  Client cb = b.connect();
+  // A call finding gw-b's lease short is denied BALANCE with a retry hint
+  // of one refill while the pool still has credits: it is asked again.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(eventually(
+        [&] {
+          Reply r = command(cb.get(), {"CHECK", "paid"});
+          return r && r->type == REDIS_REPLY_ARRAY && r->element[0]->integer == 1;
+        },
+        3000))
+        << b.log();
+  }
+  ASSERT_TRUE(eventually([&] { return info_value(admin_a.get(), "monitors", "monitor_firings") == 1; }, 5000))
+      << a.log();
+  // The fleet's balance when it fired: 800 once gw-b reported all 200 (a tick may fall between two reports).
+  const std::string detail = fired_detail(admin_a.get());
+  const size_t at = detail.find("balance=");
+  ASSERT_NE(at, std::string::npos) << detail;
+  const long long fleet_balance = std::stoll(detail.substr(at + 8));
+  EXPECT_GE(fleet_balance, 800) << detail;
+  EXPECT_LT(fleet_balance, 900) << detail;
+  EXPECT_EQ(fields(admin_a.get(), {"CONTRACT", "paid"})["balance"], "1000") << "gw-a's own account did not move";
+  EXPECT_EQ(fields(admin_b.get(), {"CONTRACT", "paid"})["balance"], "800");
+  EXPECT_EQ(info_value(admin_b.get(), "monitors", "monitor_firings"), 0) << "only the leader evaluates";
+  EXPECT_EQ(fired_detail(admin_b.get()), "");
+}
+
+// Verifies new_subjects on the fleet's users: 100 distinct end users at
+// each of three nodes (300 in all), and the first 50 of them also at a
+// second node. No node alone sees more than 150 (< 250), so per node nothing
+// fires; the union of the nodes' HLL registers in Redis (merged by the
+// subject_registers script) holds 300 — not 350: a user seen on two nodes
+// counts once — and the leader fires on it; the others never.
+TEST_F(FleetMonitor, NewSubjectsCountTheFleetsDistinctUsersOnce) {
+  Daemon a(subjects_config("gw-a"), storage_), b(subjects_config("gw-b"), storage_),
+      c(subjects_config("gw-c"), storage_);
+  Daemon* nodes[] = {&a, &b, &c};
+  for (Daemon* d : nodes) ASSERT_TRUE(d->wait_ready()) << d->log();
+  for (int n = 0; n < 3; ++n) {
+    Client client = nodes[n]->connect();
+    Client next = nodes[(n + 1) % 3]->connect();
+    for (int u = 0; u < 100; ++u) {
+      const std::string user = "user-" + std::to_string(n * 100 + u);
+      Reply r = command(client.get(), {"CHECK", "people", "SUBJECT", user});
+      ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->element[0]->integer == 1);
+      if (u < 50) {
+        ASSERT_EQ(command(next.get(), {"CHECK", "people", "SUBJECT", user})->element[0]->integer, 1);
+      }
+    }
+  }
+  Client admin_a = a.connect_admin();
+  ASSERT_TRUE(eventually([&] { return info_value(admin_a.get(), "monitors", "monitor_firings") == 1; }, 5000))
+      << a.log();
+  const std::string detail = fired_detail(admin_a.get());
+  const size_t at = detail.find("subjects_day ");
+  ASSERT_NE(at, std::string::npos) << detail;
+  const double fleet_users = std::stod(detail.substr(at + 13));
+  EXPECT_GT(fleet_users, 250) << detail;
+  EXPECT_LT(fleet_users, 325) << detail << " (300 distinct users; 350 would count the shared ones twice)";
+  for (Daemon* d : {&b, &c}) {
+    Client admin = d->connect_admin();
+    EXPECT_EQ(info_value(admin.get(), "monitors", "monitor_firings"), 0) << "only the leader evaluates";
+    EXPECT_LT(std::stod(fields(admin.get(), {"CONTRACT", "people"})["distinct_subjects_estimate"]), 250)
+        << "no node alone crosses the threshold";
+  }
 }
 
 }  // namespace

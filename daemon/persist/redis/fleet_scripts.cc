@@ -38,6 +38,10 @@ std::string monitor_key(std::string_view prefix, std::string_view contract) {
   return std::string(prefix) + "{c:" + std::string(contract) + "}:mon";
 }
 
+std::string subjects_key(std::string_view prefix, std::string_view contract, int64_t period_start_ms) {
+  return std::string(prefix) + "{c:" + std::string(contract) + "}:subj:" + std::to_string(period_start_ms);
+}
+
 std::string nodes_key(std::string_view prefix) { return std::string(prefix) + "fleet:nodes"; }
 std::string admin_channel(std::string_view prefix) { return std::string(prefix) + "fleet:admin"; }
 
@@ -128,7 +132,39 @@ const std::string& monitor_counts() {
 for i = 1, #ARGV, 2 do
   if ARGV[i + 1] ~= '0' then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
-return redis.call('HGETALL', KEYS[1])
+local left = -1
+if KEYS[2] then
+  local known = redis.call('HGET', KEYS[2], 'cr|in')
+  if known then
+    local used = tonumber(redis.call('HGET', KEYS[2], 'cr|used') or '0')
+    local doubt = tonumber(redis.call('HGET', KEYS[2], 'cr|doubt') or '0')
+    left = tonumber(known) - used - doubt
+  end
+end
+return {left, redis.call('HGETALL', KEYS[1])}
+)lua";
+  return s;
+}
+
+const std::string& subject_registers() {
+  static const std::string s = R"lua(
+local key = KEYS[1]
+for i = 2, #ARGV, 2 do
+  local off = tonumber(ARGV[i]) * 8
+  local have = redis.call('GETRANGE', key, off, off + 7)
+  local hex = ARGV[i + 1]
+  local out = {}
+  for k = 1, 8 do
+    local b = tonumber(string.sub(hex, 2 * k - 1, 2 * k), 16) or 0
+    local h = string.byte(have, k) or 0
+    if h > b then b = h end
+    out[k] = string.char(b)
+  end
+  redis.call('SETRANGE', key, off, table.concat(out))
+end
+-- Every read pushes the expiry on: a union expires only once no node has read it for the ttl.
+redis.call('EXPIRE', key, ARGV[1])
+return redis.call('GET', key) or ''
 )lua";
   return s;
 }

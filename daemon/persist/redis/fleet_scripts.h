@@ -15,6 +15,10 @@
 //   P{c:<contract>}:mon    hash: the monitors' counts summed over the fleet,
 //                          cumulative (each node adds its deltas): calls,
 //                          scope (scope denials), ch:<channel> (calls)
+//   P{c:<contract>}:subj:<period start ms>   string: the union of every
+//                          node's distinct-user HLL registers of that period
+//                          (one byte per register; expires 3 days after
+//                          the last node read it)
 //   P fleet:nodes          sorted set: node -> last heartbeat (Redis TIME, ms)
 // Plain functions of strings; thread-safe.
 #pragma once
@@ -27,6 +31,8 @@ namespace tollgate::persist::fleet {
 std::string pool_key(std::string_view prefix, std::string_view contract);
 std::string nodes_key(std::string_view prefix);
 std::string monitor_key(std::string_view prefix, std::string_view contract);
+// The union of the nodes' distinct-user HLL registers of the period starting at `period_start_ms`.
+std::string subjects_key(std::string_view prefix, std::string_view contract, int64_t period_start_ms);
 // Pub/sub channel of admin changes (status overrides) for the whole fleet.
 std::string admin_channel(std::string_view prefix);
 
@@ -49,9 +55,18 @@ const std::string& reclaim();
 // lease_ttl; leader: the smallest live node id, which evaluates the monitors
 // on fleet-wide counts).
 const std::string& heartbeat();
-// KEYS: the contract's monitor counts. ARGV: (field, delta) pairs, added.
-// Returns the hash (field, total, ...) after the additions.
+// KEYS: the contract's monitor counts, and (priced contracts) its pool.
+// ARGV: (field, delta) pairs, added. Returns {credits left, {field, total,
+// ...}}: the hash after the additions, and the fleet's credits left
+// (cr|in − cr|used − cr|doubt; -1 without a pool key or before any sync
+// wrote cr|in) for the balance monitors.
 const std::string& monitor_counts();
+// KEYS: the contract's subjects union of one period (one byte per HLL
+// register). ARGV: ttl seconds, then (word index, 16 hex digits: the word's
+// 8 register bytes, lowest register first) pairs, merged with a byte-wise
+// max (idempotent); the ttl is set again on every call (a union expires
+// once no node has read it for that long). Returns the union's bytes.
+const std::string& subject_registers();
 // KEYS: nodes. ARGV: node. Forgets a node once its leases were reclaimed
 // everywhere (or at a clean shutdown).
 const std::string& forget();
