@@ -19,14 +19,17 @@ constexpr const char* kBody = "key_classes:\n  - match: \"ip:*\"\n    limits:\n 
                               "rate: 10, per: 1s, burst: 20 }\n";
 
 // The INFO clients field `name` as a number (-1 when absent).
-int64_t info_field(Daemon& d, const std::string& name) {
-  Client c = d.connect();
-  Reply r = command(c.get(), {"INFO", "clients"});
+int64_t info_field(redisContext* c, const std::string& name) {
+  Reply r = command(c, {"INFO", "clients"});
   if (!r || r->type != REDIS_REPLY_STRING) return -1;
   const std::string text(r->str, r->len);
   const size_t at = text.find(name + ":");
   if (at == std::string::npos) return -1;
   return std::stoll(text.substr(at + name.size() + 1));
+}
+int64_t info_field(Daemon& d, const std::string& name) {
+  Client c = d.connect();
+  return info_field(c.get(), name);
 }
 
 // True once the peer has closed `fd` (read returns 0 or an error); what it
@@ -94,6 +97,12 @@ TEST(ClientTimeouts, SlowLorisRequestIsClosed) {
 TEST(ClientTimeouts, PartialFramesCannotHoldEveryConnectionSlot) {
   Daemon d(kBody, "threads: 1\n  max_connections: 3\n  frame_timeout: 200ms");
   ASSERT_TRUE(d.wait_ready()) << d.log();
+  // wait_ready's own connection holds a slot until the server has seen it
+  // close; count the data connections on the admin socket (its own limit).
+  Client admin = d.connect_admin();
+  ASSERT_TRUE(admin && !admin->err);
+  const auto data_connections = [&] { return info_field(admin.get(), "connected_clients"); };
+  ASSERT_TRUE(eventually([&] { return data_connections() == 0; })) << data_connections();
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) {
     auto fd = connect_unix(d.socket());
@@ -101,6 +110,7 @@ TEST(ClientTimeouts, PartialFramesCannotHoldEveryConnectionSlot) {
     ASSERT_EQ(::send(*fd, "*1\r\n$4\r\nPI", 10, MSG_NOSIGNAL), 10);
     held.push_back(*fd);
   }
+  ASSERT_TRUE(eventually([&] { return data_connections() == 3; })) << data_connections();
   // All slots taken until the frame timeout frees them; then a client gets in.
   EXPECT_TRUE(eventually([&] {
     Client c = d.connect();
