@@ -19,17 +19,9 @@ constexpr const char* kBody = "key_classes:\n  - match: \"ip:*\"\n    limits:\n 
                               "rate: 10, per: 1s, burst: 20 }\n";
 
 // The INFO clients field `name` as a number (-1 when absent).
-int64_t info_field(redisContext* c, const std::string& name) {
-  Reply r = command(c, {"INFO", "clients"});
-  if (!r || r->type != REDIS_REPLY_STRING) return -1;
-  const std::string text(r->str, r->len);
-  const size_t at = text.find(name + ":");
-  if (at == std::string::npos) return -1;
-  return std::stoll(text.substr(at + name.size() + 1));
-}
 int64_t info_field(Daemon& d, const std::string& name) {
   Client c = d.connect();
-  return info_field(c.get(), name);
+  return info_number(c.get(), "clients", name);
 }
 
 // True once the peer has closed `fd` (read returns 0 or an error); what it
@@ -101,7 +93,7 @@ TEST(ClientTimeouts, PartialFramesCannotHoldEveryConnectionSlot) {
   // close; count the data connections on the admin socket (its own limit).
   Client admin = d.connect_admin();
   ASSERT_TRUE(admin && !admin->err);
-  const auto data_connections = [&] { return info_field(admin.get(), "connected_clients"); };
+  const auto data_connections = [&] { return info_number(admin.get(), "clients", "connected_clients"); };
   ASSERT_TRUE(eventually([&] { return data_connections() == 0; })) << data_connections();
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) {
