@@ -9,6 +9,7 @@
 
 #include "engine/counter_table.h"
 #include "engine/policy.h"
+#include "persist/redis/redis_connection.h"
 #include "persist/state_codec.h"
 
 namespace tollgate::persist {
