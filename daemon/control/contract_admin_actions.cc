@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "control/contract_admin.h"
-#include "engine/limits/token_bucket.h"
 #include "engine/monitor_throttle.h"
 
 namespace tollgate {
@@ -39,23 +38,6 @@ std::string describe_action(const ActiveAction& a) {
                            : fmt::format("{} {} by {}", action_name(a.kind), a.channel, a.monitor);
 }
 
-// Why `a` cannot be put in force on `p` (empty: it can): what the decision
-// path could not apply is refused here, before anything is journaled.
-std::string check_action(const Policy& p, const ActiveAction& a) {
-  if (std::string problem = action_problem(p, a); !problem.empty())
-    return fmt::format("{} cannot apply: {}", action_name(a.kind), problem);
-  if (a.kind != MonitorActionKind::kThrottle) return {};
-  if (auto bucket = TokenBucket::make(a.rate, a.per, a.burst); !bucket)
-    return fmt::format("throttle cannot apply: {}", bucket.error());
-  std::vector<ActiveAction> after;
-  for (const ActiveAction& o : p.state->actions())
-    if (!o.same_target(a)) after.push_back(o);
-  after.push_back(a);
-  if (throttle_terms(after, p.rules->channels, SIZE_MAX).size() > kMaxThrottles)
-    return fmt::format("throttle cannot apply: at most {} throttles at a time per contract", kMaxThrottles);
-  return {};
-}
-
 }  // namespace
 
 std::expected<void, AdminError> ContractAdmin::put_action(std::string_view key, const ActiveAction& action,
@@ -63,7 +45,7 @@ std::expected<void, AdminError> ContractAdmin::put_action(std::string_view key, 
   auto lock = exclusive();
   auto policy = find_contract(key);
   if (!policy) return std::unexpected(policy.error());
-  if (auto refused = check_action(**policy, action); !refused.empty())
+  if (auto refused = action_refusal(**policy, action); !refused.empty())
     return std::unexpected(AdminError{AdminError::Code::kNotApplied, std::string(key), std::move(refused)});
   const std::string what = fmt::format("{} until {} ({})", describe_action(action),
                                        format_instant(action.until, engine_().options().timezone), action.reason);
@@ -93,7 +75,7 @@ std::optional<std::vector<RemoteActionChange>> ContractAdmin::apply_remote_actio
       continue;
     }
     if (!c.lift) {
-      if (std::string why = check_action(*policy, c.action); !why.empty()) {
+      if (std::string why = action_refusal(*policy, c.action); !why.empty()) {
         if (refused != nullptr) refused->emplace_back(c, std::move(why));
         continue;
       }

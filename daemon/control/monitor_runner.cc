@@ -6,25 +6,9 @@
 #include <algorithm>
 
 #include "engine/monitor_throttle.h"
+#include "monitor/monitor_actions.h"
 
 namespace tollgate {
-namespace {
-
-bool gate_code(Code c) {
-  return c == Code::kChannel || c == Code::kPurpose || c == Code::kSuspended || c == Code::kTerminated ||
-         c == Code::kExpired || c == Code::kNotStarted;
-}
-
-bool probing_code(Code c) {
-  return c == Code::kChannel || c == Code::kPurpose || c == Code::kExpired || c == Code::kSuspended;
-}
-
-std::string number(double v) {
-  return v == static_cast<double>(static_cast<int64_t>(v)) ? std::to_string(static_cast<int64_t>(v))
-                                                           : fmt::format("{:.3f}", v);
-}
-
-}  // namespace
 
 MonitorRunner::MonitorRunner(std::function<Engine&()> engine, RuntimeState& state, ContractAdmin& admin)
     : engine_(std::move(engine)), state_(state), admin_(admin), webhook_(state.monitor_counters()) {}
@@ -229,12 +213,9 @@ void MonitorRunner::tick(Nanos now) {
     auto zone = zones_.find(p.name);
     s.zone = zone != zones_.end() ? zone->second : default_zone_;
     s.generation = &p;
-    for (int c = 0; c < kCodeCount; ++c) {
-      const Code code = static_cast<Code>(c);
-      const uint64_t n = p.state->decisions(code);
-      if (!gate_code(code) && code != Code::kAborted && code != Code::kUnknown) s.calls += n;
-      if (probing_code(code)) s.scope_denials += n;
-    }
+    const ScopeCounts counts = scope_counts(*p.state);
+    s.calls = counts.calls;
+    s.scope_denials = counts.scope_denials;
     s.channels = p.rules->channels;
     for (size_t i = 0; i < s.channels.size(); ++i)
       s.channel_calls.push_back(p.channel_calls[i].load(std::memory_order_relaxed));
@@ -270,13 +251,13 @@ void MonitorRunner::event(const MonitorOutcome& o, std::string_view kind, const 
           ? fmt::format("monitor {}{}{}: {} lifted ({})", o.monitor, o.channel.empty() ? "" : " channel ",
                         o.channel, o.measure, o.why.empty() ? "expired" : o.why)
           : fmt::format("monitor {}{}{}: {} {} threshold {}", o.monitor, o.channel.empty() ? "" : " channel ",
-                        o.channel, o.measure, number(o.value), number(o.threshold));
+                        o.channel, o.measure, measure_text(o.value), measure_text(o.threshold));
   std::string json = fmt::format(
       "{{\"time\":{},\"kind\":{},\"contract\":{},\"monitor\":{},\"channel\":{},\"measure\":{},\"value\":{},"
       "\"threshold\":{}",
       json_string(format_instant(o.time, "UTC")), json_string(std::string("monitor.") + std::string(kind)),
-      json_string(o.contract), json_string(o.monitor), json_string(o.channel), json_string(o.measure), number(o.value),
-      number(o.threshold));
+      json_string(o.contract), json_string(o.monitor), json_string(o.channel), json_string(o.measure), measure_text(o.value),
+      measure_text(o.threshold));
   if (kind == "lift") json += fmt::format(",\"why\":{}", json_string(o.why.empty() ? "expired" : o.why));
   if (kind == "action") {
     json += fmt::format(",\"action\":{}", json_string(action_do_name(o.action.action)));
@@ -311,24 +292,7 @@ void MonitorRunner::carry_out(const MonitorOutcome& o) {
     event(o, "action", nullptr);
     return;
   }
-  ActiveAction a;
-  switch (o.action.action) {
-    case ActionDo::kSuspend: a.kind = MonitorActionKind::kSuspend; break;
-    case ActionDo::kThrottle: a.kind = MonitorActionKind::kThrottle; break;
-    case ActionDo::kEnforce: a.kind = MonitorActionKind::kEnforce; break;
-    default: a.kind = MonitorActionKind::kBlockChannel; break;
-  }
-  a.monitor = o.monitor;
-  // A throttle of a per: channel monitor throttles the channel that fired; otherwise the contract.
-  a.channel = a.kind == MonitorActionKind::kBlockChannel || a.kind == MonitorActionKind::kThrottle ? o.channel
-                                                                                                    : std::string();
-  a.rate = o.action.rate;
-  a.per = o.action.per;
-  a.burst = o.action.burst;
-  a.limit = o.action.limit;
-  a.reason = fmt::format("{} {} > {}", o.measure, number(o.value), number(o.threshold));
-  a.since = o.time;
-  a.until = o.time + o.action.duration;
+  const ActiveAction a = *action_for(o);
   event(o, "action", &a);
   if (auto done = admin_.put_action(o.contract, a, kDaemonActor, o.time); !done) {
     counters.action_failures.fetch_add(1, std::memory_order_relaxed);

@@ -135,4 +135,20 @@ std::string action_problem(const Policy& p, const ActiveAction& a) {
   return {};
 }
 
+std::string action_refusal(const Policy& p, const ActiveAction& a) {
+  if (std::string problem = action_problem(p, a); !problem.empty())
+    return fmt::format("{} cannot apply: {}", action_name(a.kind), problem);
+  if (a.kind != MonitorActionKind::kThrottle) return {};
+  if (auto bucket = TokenBucket::make(a.rate, a.per, a.burst); !bucket)
+    return fmt::format("throttle cannot apply: {}", bucket.error());
+  std::vector<ActiveAction> after;
+  if (p.state != nullptr)
+    for (const ActiveAction& o : p.state->actions())
+      if (!o.same_target(a)) after.push_back(o);
+  after.push_back(a);
+  if (throttle_terms(after, p.rules->channels, SIZE_MAX).size() > kMaxThrottles)
+    return fmt::format("throttle cannot apply: at most {} throttles at a time per contract", kMaxThrottles);
+  return {};
+}
+
 }  // namespace tollgate

@@ -38,4 +38,11 @@ bool throttled_by_monitor(const Policy& p, int channel, Nanos now, bool charge, 
 // such actions after a reload.
 std::string action_problem(const Policy& p, const ActiveAction& a);
 
+// Why `a` cannot be put in force on `p` now (empty: it can): action_problem,
+// a throttle whose bucket is invalid, or one more throttle than the
+// kMaxThrottles slots. What the decision path could not apply is refused
+// before anything is journaled (ContractAdmin) or simulated (tollgate-replay).
+// Reads p's actions under ContractState's own lock.
+std::string action_refusal(const Policy& p, const ActiveAction& a);
+
 }  // namespace tollgate

@@ -10,7 +10,7 @@
 namespace tollgate::replay {
 
 // {"<monitor>": {"fired", "cleared", "first_fired", "last_fired", "first_channel",
-//  "first_measure", "first_value", "first_threshold", "actions": [{"do", "channel", "at", "until", "applied"}]}}
+//  "first_measure", "first_value", "first_threshold", "actions": [{"do", "channel", "at", "until", "applied", "refused"}]}}
 nlohmann::json monitors_json(const std::map<std::string, MonitorReport>& monitors);
 // [{"price_minor", "live_calls", "candidate_calls", "live_credits", "candidate_credits",
 //   "live_minor", "candidate_minor", "money_delta_minor"}], lowest price first.

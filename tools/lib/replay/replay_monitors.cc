@@ -7,6 +7,8 @@
 
 #include "config/units.h"
 #include "engine/monitor_action.h"
+#include "engine/monitor_throttle.h"
+#include "monitor/monitor_actions.h"
 #include "replay/replay_extras_json.h"
 
 namespace tollgate::replay {
@@ -15,21 +17,6 @@ namespace {
 constexpr Nanos kTick = kNanosPerSecond;            // the daemon's monitor interval
 constexpr Nanos kQuarterHour = 900 * kNanosPerSecond;  // every zone's hours and days start on one
 constexpr Nanos kSubjectsRefresh = 60 * kNanosPerSecond;
-
-// As control/monitor_runner.cc counts them: calls that passed the scope
-// gates, and the denials scope_probing watches.
-bool gate_code(Code c) {
-  return c == Code::kChannel || c == Code::kPurpose || c == Code::kSuspended || c == Code::kTerminated ||
-         c == Code::kExpired || c == Code::kNotStarted;
-}
-bool probing_code(Code c) {
-  return c == Code::kChannel || c == Code::kPurpose || c == Code::kExpired || c == Code::kSuspended;
-}
-
-std::string number(double v) {
-  return v == static_cast<double>(static_cast<int64_t>(v)) ? std::to_string(static_cast<int64_t>(v))
-                                                           : fmt::format("{:.3f}", v);
-}
 
 Nanos floor_to(Nanos t, Nanos step) { return t - ((t % step) + step) % step; }
 Nanos ceil_to(Nanos t, Nanos step) {
@@ -112,13 +99,7 @@ void ReplayMonitors::tick(Nanos now, bool full, Engine& engine, RuntimeState& st
     Watched& w = specs_[full ? v : touched_[v]];
     const Policy* p = engine.contract(w.key);
     if (p == nullptr || p->state == nullptr) continue;
-    uint64_t calls = 0, scope = 0;
-    for (int c = 0; c < kCodeCount; ++c) {
-      const Code code = static_cast<Code>(c);
-      const uint64_t k = p->state->decisions(code);
-      if (!gate_code(code) && code != Code::kAborted && code != Code::kUnknown) calls += k;
-      if (probing_code(code)) scope += k;
-    }
+    const auto [calls, scope] = scope_counts(*p->state);
     const size_t channels = p->rules->channels.size();
     uint64_t channel_total = 0;
     for (size_t i = 0; i < channels; ++i) channel_total += p->channel_calls[i].load(std::memory_order_relaxed);
@@ -194,25 +175,23 @@ void ReplayMonitors::carry_out(const MonitorOutcome& o, const Watched& w, Engine
   taken.channel = o.channel;
   taken.at = o.time;
   // As MonitorRunner::carry_out builds it and apply_admin_record applies it,
-  // minus the journal: replay changes nothing on disk.
-  if (o.action.action == ActionDo::kBlockChannel || o.action.action == ActionDo::kSuspend) {
-    ActiveAction a;
-    a.kind = o.action.action == ActionDo::kSuspend ? MonitorActionKind::kSuspend : MonitorActionKind::kBlockChannel;
-    a.monitor = o.monitor;
-    a.channel = a.kind == MonitorActionKind::kBlockChannel ? o.channel : std::string();
-    a.reason = fmt::format("{} {} > {}", o.measure, number(o.value), number(o.threshold));
-    a.since = o.time;
-    a.until = o.time + o.action.duration;
-    state.contract(o.contract).put_action(a);
-    engine.sync_restrictions(o.contract);
-    auto same = std::find_if(in_force_.begin(), in_force_.end(), [&](const auto& f) {
-      return f.first == o.contract && f.second.same_target(a);
-    });
-    if (same != in_force_.end()) same->second = a;
-    else in_force_.emplace_back(o.contract, a);
-    wake_at(a.until);
-    taken.until = a.until;
-    taken.applied = true;
+  // minus the journal: replay changes nothing on disk. What the daemon
+  // would refuse (ContractAdmin::put_action) is refused here too.
+  if (const std::optional<ActiveAction> a = action_for(o)) {
+    const Policy* policy = engine.contract(o.contract);
+    taken.refused = policy != nullptr ? action_refusal(*policy, *a) : "no such contract in the candidate";
+    if (taken.refused.empty()) {
+      state.contract(o.contract).put_action(*a);
+      engine.sync_restrictions(o.contract);
+      auto same = std::find_if(in_force_.begin(), in_force_.end(), [&](const auto& f) {
+        return f.first == o.contract && f.second.same_target(*a);
+      });
+      if (same != in_force_.end()) same->second = *a;
+      else in_force_.emplace_back(o.contract, *a);
+      wake_at(a->until);
+      taken.until = a->until;
+      taken.applied = true;
+    }
   }
   r.actions.push_back(std::move(taken));
 }
@@ -305,14 +284,14 @@ std::string monitors_text(const std::map<std::string, MonitorReport>& monitors) 
     out += fmt::format("  monitor {}: fired {} time{}, first {}{} ({} {} > {}), cleared {}\n", name, m.fired,
                        m.fired == 1 ? "" : "s", format_instant(m.first_fired),
                        m.first_channel.empty() ? "" : " channel " + m.first_channel, m.first_measure,
-                       number(m.first_value), number(m.first_threshold), m.cleared);
+                       measure_text(m.first_value), measure_text(m.first_threshold), m.cleared);
     constexpr size_t kShown = 10;
     for (size_t i = 0; i < m.actions.size() && i < kShown; ++i) {
       const MonitorActionTaken& a = m.actions[i];
       out += fmt::format("    {} {}{}{}{}\n", format_instant(a.at), a.action,
                          a.channel.empty() ? "" : " " + a.channel,
                          a.until != 0 ? " until " + format_instant(a.until) : "",
-                         a.applied || a.action == "event" ? "" : " (not simulated)");
+                         a.refused.empty() ? "" : " (refused: " + a.refused + ")");
     }
     if (m.actions.size() > kShown) out += fmt::format("    ... {} more actions (--json lists all)\n", m.actions.size() - kShown);
   }
@@ -357,7 +336,8 @@ nlohmann::json monitors_json(const std::map<std::string, MonitorReport>& monitor
                                {"channel", a.channel},
                                {"at", format_instant(a.at)},
                                {"until", a.until != 0 ? format_instant(a.until) : ""},
-                               {"applied", a.applied}});
+                               {"applied", a.applied},
+                               {"refused", a.refused}});
     }
     j[name] = std::move(mj);
   }

@@ -21,11 +21,15 @@
 // between at most once a simulated minute and only when the calls since the
 // last read could have moved it by more than 1/64 (about HLL's own error):
 // new_subjects may fire up to a minute later than live would.
-// Actions: block_channel and suspend are put on the candidate's ContractState
-// and its restriction word (Engine::sync_restrictions), exactly as the
-// daemon's journaled admin record applies them (engine/admin_record.cc), and
-// lifted when their `for:` has passed; nothing is journaled. Other `do:`
-// values are reported, not simulated. Monitor actions recorded live are not
+// Actions: block_channel, suspend, throttle and enforce are built as the
+// daemon builds them (monitor/monitor_actions.h), refused where the daemon
+// would refuse them (action_refusal: a throttle past the slots, an enforce of
+// a limit that is not a shadow limit), put on the candidate's ContractState
+// and its restriction word, throttle slots and enforced mask
+// (Engine::sync_restrictions), exactly as the daemon's journaled admin record
+// applies them (engine/admin_record.cc), and lifted when their `for:` has
+// passed; nothing is journaled. A throttle's bucket starts full when put in
+// force and runs on the records' clock. Monitor actions recorded live are not
 // used: the candidate's monitors decide.
 // Firing times follow the simulated clock, so even a candidate whose monitors
 // equal live's fires at the records' instants, within a tick (1 s) of live.
@@ -58,11 +62,12 @@ namespace tollgate::replay {
 
 // One action a candidate's monitor took.
 struct MonitorActionTaken {
-  std::string action;   // "block_channel", "suspend", "event", ...
+  std::string action;   // "block_channel", "suspend", "throttle", "enforce", "event"
   std::string channel;  // per: channel — the channel it measured (and blocks)
   Nanos at = 0;
   Nanos until = 0;      // 0 for event
-  bool applied = false; // put in force on the candidate's later decisions
+  bool applied = false; // put in force on the candidate's later decisions (every do: but event)
+  std::string refused;  // why the daemon would have refused it (not applied), e.g. a 5th throttle
 };
 
 // What one monitor of one contract did over the replay.

@@ -2,12 +2,14 @@
 // driven through the Replayer with hand-made call-log records on a simulated
 // clock: no daemon, no files. Expected values are computed here from the
 // scenario, not read back from the code under test.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "config/config_loader.h"
 #include "config/units.h"
+#include "engine/monitor_action.h"
 #include "replay/replay.h"
 #include "unit/config/config_test_util.h"
 
@@ -172,6 +174,170 @@ contracts:
   replayer->finish();
   EXPECT_TRUE(replayer->report().monitors.empty());
   EXPECT_EQ(replayer->report().monitor_ticks, 0u);
+  EXPECT_EQ(replayer->report().allowed_to_denied(), 0u);
+}
+
+// A candidate whose per-channel hourly volume monitor (above 100) puts
+// `action` in force for 30 minutes; acme also has a shadow token bucket of
+// one call per 55 s.
+std::string staged_candidate(std::string_view action) {
+  return fmt::format(R"(
+timezone: UTC
+contracts:
+  acme:
+    channels: [api, batch]
+    limits:
+      - {{ name: burst, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }}
+      - {{ name: soft, type: token_bucket, rate: 1, per: 55s, burst: 1, shadow: true }}
+    monitors:
+      - name: api-volume
+        kind: volume
+        per: channel
+        period: hour
+        above: 100
+        actions:
+          - {}
+)",
+                     action);
+}
+
+// One allowed api call every 10 s (half a second past) for the hour, and a
+// batch call a minute; returns the api call times. Live allowed everything.
+std::vector<Nanos> apply_hour_of_calls(Replayer& replayer, Nanos t0) {
+  std::vector<Nanos> api;
+  std::vector<calllog::CallRecord> records;
+  for (int k = 0; k < 360; ++k) {
+    api.push_back(t0 + k * 10 * kSecond + kSecond / 2);
+    records.push_back(allowed_call(api.back(), "acme", "api"));
+  }
+  for (int k = 0; k < 60; ++k) records.push_back(allowed_call(t0 + k * kMinute + kSecond / 4, "acme", "batch"));
+  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+  for (const auto& r : records) replayer.apply(r);
+  replayer.finish();
+  return api;
+}
+
+// Verifies a candidate's throttle is simulated: from the tick after the
+// 101st api call, api calls go through a fresh bucket of one per 55 s
+// (full when put in force) for 30 minutes, so of the calls in that half
+// hour only one a minute passes and the rest flip to RATE by "monitor";
+// batch is not throttled.
+TEST(ReplayMonitors, CandidateThrottleIsSimulatedOnTheChannelThatFired) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  auto replayer = replayer_for(staged_candidate("{ do: throttle, rate: 1, per: 55s, burst: 1, for: 30m }"), t0);
+  ASSERT_TRUE(replayer);
+  const std::vector<Nanos> api = apply_hour_of_calls(*replayer, t0);
+
+  // Independently: a GCRA of one call per 55 s and burst 1, full at `fired`.
+  const Nanos fired = (api[100] / kSecond + 1) * kSecond;
+  const Nanos until = fired + 30 * kMinute;
+  uint64_t denied = 0, passed = 0;
+  Nanos tat = fired;
+  for (Nanos t : api) {
+    if (t <= fired || t >= until) continue;
+    if (t >= tat) {
+      ++passed;
+      tat = t + 55 * kSecond;
+    } else {
+      ++denied;
+    }
+  }
+  ASSERT_EQ(passed + denied, 180u);  // k = 101 .. 280
+  ASSERT_EQ(passed, 30u);            // one call in six
+
+  const ContractReport& c = replayer->report().contracts.at("acme");
+  EXPECT_EQ(c.flips.allowed_to_denied, denied);
+  EXPECT_EQ(c.flips.denied_to_allowed, 0u);
+  EXPECT_EQ(c.flips.codes, (std::map<std::string, uint64_t>{{"RATE", denied}}));
+  ASSERT_TRUE(c.limits.contains("monitor"));
+  EXPECT_EQ(c.limits.at("monitor").allowed_to_denied, denied);
+  const MonitorReport& m = replayer->report().monitors.at("acme").at("api-volume");
+  ASSERT_EQ(m.actions.size(), 1u);
+  EXPECT_EQ(m.actions[0].action, "throttle");
+  EXPECT_EQ(m.actions[0].channel, "api");
+  EXPECT_EQ(m.actions[0].until, until);
+  EXPECT_TRUE(m.actions[0].applied);
+  EXPECT_EQ(m.actions[0].refused, "");
+  const std::string text = report_text(replayer->report(), 2);
+  EXPECT_NE(text.find("throttle api until"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not simulated"), std::string::npos) << text;
+}
+
+// Verifies a candidate's enforce is simulated: the shadow bucket (one call
+// per 55 s, charged only by the calls it would allow, from the first call
+// of the hour) denies with its own code and name for the 30 minutes after
+// the tick that follows the 101st api call — on api and batch alike, since
+// an enforced limit is the whole contract's — and is a shadow limit again
+// afterwards.
+TEST(ReplayMonitors, CandidateEnforceMakesTheShadowLimitDeny) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  auto replayer = replayer_for(staged_candidate("{ do: enforce, limit: soft, for: 30m }"), t0);
+  ASSERT_TRUE(replayer);
+  const std::vector<Nanos> api = apply_hour_of_calls(*replayer, t0);
+
+  // Independently: every call of acme (api and batch, in time order) goes
+  // through the shadow bucket; the ones it would deny inside the window flip.
+  std::vector<Nanos> all = api;
+  for (int k = 0; k < 60; ++k) all.push_back(t0 + k * kMinute + kSecond / 4);
+  std::sort(all.begin(), all.end());
+  const Nanos fired = (api[100] / kSecond + 1) * kSecond;
+  const Nanos until = fired + 30 * kMinute;
+  uint64_t denied = 0;
+  Nanos tat = t0;
+  for (Nanos t : all) {
+    if (t >= tat) tat = t + 55 * kSecond;  // would allow: charged
+    else if (t > fired && t < until) ++denied;
+  }
+  ASSERT_GT(denied, 150u);
+
+  const ContractReport& c = replayer->report().contracts.at("acme");
+  EXPECT_EQ(c.flips.allowed_to_denied, denied);
+  EXPECT_EQ(c.flips.denied_to_allowed, 0u);
+  EXPECT_EQ(c.flips.codes, (std::map<std::string, uint64_t>{{"RATE", denied}}));
+  ASSERT_TRUE(c.limits.contains("soft"));
+  EXPECT_EQ(c.limits.at("soft").allowed_to_denied, denied);
+  const MonitorReport& m = replayer->report().monitors.at("acme").at("api-volume");
+  ASSERT_EQ(m.actions.size(), 1u);
+  EXPECT_EQ(m.actions[0].action, "enforce");
+  EXPECT_TRUE(m.actions[0].applied);
+}
+
+// Verifies an action the daemon would refuse is not simulated and says why,
+// in the text and the JSON: 17 monitors fire at the same tick, each with its
+// own throttle (distinct rates), and a contract has 16 throttle slots, so
+// exactly one is refused.
+TEST(ReplayMonitors, ACandidateActionTheDaemonWouldRefuseIsReportedNotApplied) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  std::string yaml = "timezone: UTC\ncontracts:\n  acme:\n    channels: [api, batch]\n    monitors:\n";
+  const size_t monitors = kMaxThrottles + 1;
+  for (size_t i = 0; i < monitors; ++i)
+    yaml += fmt::format("      - {{ name: m{}, kind: volume, per: contract, period: hour, above: 100, "
+                        "actions: [{{ do: throttle, rate: {}, per: 1s, for: 30m }}] }}\n",
+                        i, 1000 + i);
+  auto replayer = replayer_for(yaml, t0);
+  ASSERT_TRUE(replayer);
+  apply_hour_of_calls(*replayer, t0);
+  size_t applied = 0;
+  std::string refused_monitor, refused;
+  for (const auto& [name, m] : replayer->report().monitors.at("acme")) {
+    ASSERT_EQ(m.actions.size(), 1u) << name;
+    if (m.actions[0].applied) {
+      ++applied;
+      EXPECT_EQ(m.actions[0].refused, "");
+    } else {
+      refused_monitor = name;
+      refused = m.actions[0].refused;
+    }
+  }
+  EXPECT_EQ(applied, kMaxThrottles);
+  EXPECT_EQ(refused, fmt::format("throttle cannot apply: at most {} throttles at a time per contract", kMaxThrottles));
+  const std::string text = report_text(replayer->report(), 2);
+  EXPECT_NE(text.find("(refused: throttle cannot apply"), std::string::npos) << text;
+  const auto json = nlohmann::json::parse(report_json(replayer->report()));
+  const auto& action = json["contracts"]["acme"]["monitors"][refused_monitor]["actions"][0];
+  EXPECT_EQ(action["applied"], false);
+  EXPECT_EQ(action["refused"], refused);
+  // The throttles applied are generous (1,000 calls a second and more): nothing flips.
   EXPECT_EQ(replayer->report().allowed_to_denied(), 0u);
 }
 
