@@ -201,14 +201,26 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
   refresh_caps(t);
   FleetLease& lease = *t.lease;
   const double refill_s = static_cast<double>(std::max<int64_t>(1, options_.fleet.refill_ms)) / 1000.0;
-  std::vector<std::string> res;  // name, kind, cap, spent, ret, want per resource
+  std::vector<std::string> res;  // name, kind, cap, spent, ret, want, local per resource
   std::vector<SentResource> resources;
   bool say = t.fresh || !t.leftovers.empty();
   bool short_demand = false;
   for (const auto& left : t.leftovers) {
-    res.insert(res.end(), {left.res, "q", "0", std::to_string(left.spent), std::to_string(left.returned), "0"});
+    res.insert(res.end(), {left.res, "q", "0", std::to_string(left.spent), std::to_string(left.returned), "0",
+                           std::to_string(left.local)});
     resources.push_back({0, 0, false});
   }
+  // The fail: local units of period `tag` the workers took since the last
+  // report. A unit given back after it was reported (a call denied later)
+  // stays reported: the pool counts one unit too many, never one too few.
+  auto local_delta = [&lease](size_t i, PoolTrack& p, uint32_t tag) {
+    const uint64_t w = lease.pool(i).local_word.load(std::memory_order_acquire);
+    const int64_t local = FleetLease::tag_in(w) == tag ? FleetLease::units_in(w) : 0;
+    const int64_t delta = std::max<int64_t>(0, local - p.local_reported);
+    p.local_reported += delta;
+    return delta;
+  };
+  int64_t local_units = 0;
   t.leftovers.clear();
   for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
     PoolTrack& p = t.pools[i];
@@ -218,7 +230,10 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
       if (p.tag_set) {  // the period ended: what is left of its lease goes back, what was spent is reported
         const int64_t left = lease.roll(i, tag);
         const int64_t spent = p.granted - p.returned - left - p.reported;
-        res.insert(res.end(), {res_name(p, p.tag), "q", "0", std::to_string(spent), std::to_string(left), "0"});
+        const int64_t local = local_delta(i, p, p.tag);
+        local_units += local;
+        res.insert(res.end(), {res_name(p, p.tag), "q", "0", std::to_string(spent), std::to_string(left), "0",
+                               std::to_string(local)});
         resources.push_back({i, p.tag, false});
         say = true;
       } else {
@@ -226,7 +241,7 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
       }
       p.tag = tag;
       p.tag_set = true;
-      p.granted = p.returned = p.reported = 0;
+      p.granted = p.returned = p.reported = p.local_reported = 0;
       p.global_free = -1;
     }
     FleetLease::Pool& pool = lease.pool(i);
@@ -258,13 +273,15 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
       want = std::min<int64_t>(want, int64_t{1} << 38);
     }
     const int64_t spent = p.granted - p.returned - ret - units - p.reported;
-    if (spent == 0 && ret == 0 && want == 0) {
+    const int64_t local = local_delta(i, p, tag);
+    if (spent == 0 && ret == 0 && want == 0 && local == 0) {
       if (!t.fresh) continue;
     }
     p.reported += spent;
     p.returned += ret;
+    local_units += local;
     res.insert(res.end(), {res_name(p, tag), p.credits ? "c" : "q", std::to_string(p.cap), std::to_string(spent),
-                           std::to_string(ret), std::to_string(want)});
+                           std::to_string(ret), std::to_string(want), std::to_string(local)});
     resources.push_back({i, tag, true});
     say = true;
     if (ret > 0) {
@@ -274,6 +291,7 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
   }
   if (!say || resources.empty()) return std::nullopt;
   if (short_demand) counters_.short_syncs++;
+  counters_.local_reconciled_units += static_cast<uint64_t>(local_units);
   Sent sent;
   sent.argv = {"EVAL",
                persist::fleet::sync(),
@@ -336,7 +354,7 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
         counters_.granted_units += static_cast<uint64_t>(grant);
       } else if (grant > 0) {
         // The period rolled while the grant was on its way: it goes back with the next sync.
-        tp->leftovers.push_back({res_name(p, sr.tag), 0, grant});
+        tp->leftovers.push_back({res_name(p, sr.tag), 0, grant, 0});
       }
       p.global_free = to_i64(f[1]);
       p.global_used = to_i64(f[2]);
@@ -622,6 +640,7 @@ void FleetLeases::info(const std::function<void(std::string_view, std::string_vi
   visit("fleet_returned_units", std::to_string(c.returned_units));
   visit("fleet_heartbeats", std::to_string(c.heartbeats));
   visit("fleet_status_changes", std::to_string(c.status_changes));
+  visit("fleet_local_reconciled_units", std::to_string(c.local_reconciled_units));
   if (monitor_counts_ != nullptr) visit("fleet_monitor_leader", monitor_counts_->leader() ? "1" : "0");
   if (actions_ != nullptr) {
     const FleetActions::Counters a = actions_->counters();

@@ -131,6 +131,11 @@ class FleetLeases {
     uint32_t tag = 0;
     bool tag_set = false;
     int64_t granted = 0, returned = 0, reported = 0;  // for `tag`
+    // fail: local units of `tag` (FleetLease::Pool::local_word) already
+    // reported to the global pool as used: what the workers admitted beyond
+    // the lease while Redis was away is reconciled by the first sync Redis
+    // answers (docs/fleet.md, "When Redis is away").
+    int64_t local_reported = 0;
     uint64_t last_taken = 0;
     uint64_t last_short = 0;
     double rate = 0;         // units/s, smoothed
@@ -162,7 +167,7 @@ class FleetLeases {
     // Rolled-over periods still to report/return: (res name, spent, returned).
     struct Leftover {
       std::string res;
-      int64_t spent = 0, returned = 0;
+      int64_t spent = 0, returned = 0, local = 0;
     };
     std::vector<Leftover> leftovers;
     uint32_t lots_seen = UINT32_MAX;
@@ -216,6 +221,7 @@ class FleetLeases {
     uint64_t syncs = 0, sync_failures = 0, grants = 0, granted_units = 0, returns = 0, returned_units = 0;
     uint64_t short_syncs = 0, redis_commands = 0, heartbeats = 0, reclaimed_nodes = 0, reclaimed_units = 0;
     uint64_t superseded = 0, status_changes = 0;
+    uint64_t local_reconciled_units = 0;  // fail: local units reported to the global pools
     std::vector<int64_t> latencies_us;  // ring of the latest sync round trips
     size_t latency_next = 0;
     bool connected = false;

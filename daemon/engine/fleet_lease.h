@@ -28,6 +28,11 @@
 //    else) vs roll: give_back adds only when the tag still matches; after a
 //    roll the unit stays counted as spent (conservative: the global pool
 //    loses it, never gains one).
+//  - local_word (fail: local, Redis away): workers take and give back with
+//    CAS; the control plane only reads it and reports what rose since its
+//    last report as used (control/fleet_leases.cc, local_delta). A give-back
+//    after that read leaves the unit reported: the pool counts it spent
+//    (under-admission, never a unit spent twice).
 // The other fields are relaxed counters and hints (demand, last known global
 // remaining): a stale read makes a refill earlier or later, never an overshoot.
 //

@@ -53,6 +53,12 @@ contracts:
     pricing: flat
     limits:
       - { name: daily, type: quota, limit: 100000000, period: day }
+  paid_local:
+    pricing: flat
+    fail: local
+    fail_local_budget: 5
+    limits:
+      - { name: daily, type: quota, limit: 100000000, period: day }
 )";
 }
 
@@ -301,6 +307,51 @@ TEST_F(Fleet, RedisKilledLeaseThenFailPolicy) {
   EXPECT_LE(budget_allowed, budget_lease + 5) << "local: the lease plus the budget";
   EXPECT_GE(budget_allowed, 5) << "local: the budget is usable";
   EXPECT_EQ(info_value(admin.get(), "fleet", "fleet_partition"), 1);
+}
+
+// Verifies fail: local spending is reconciled: with Redis paused a daemon
+// spends its lease and then at most fail_local_budget more credits and quota
+// units; once Redis answers again those units reach the global pools as
+// used, so after a clean stop every allowed call is counted there exactly
+// once (credits and quota), nothing is left on lease, and Σ ledger = balance.
+TEST_F(Fleet, FailLocalSpendingIsReconciledWhenRedisReturns) {
+  {
+    auto first = start("gw-a");
+    Client admin = first->connect_admin();
+    ASSERT_EQ(command(admin.get(), {"RECHARGE", "paid_local", std::to_string(kCredits * kUnitPrice), "pay-1"})->type,
+              REDIS_REPLY_ARRAY);
+    ASSERT_EQ(first->stop(15), 0);
+  }
+  auto a = start("gw-a");
+  Client client = a->connect(), admin = a->connect_admin();
+  // Until the node holds a lease: the first calls wait for a refill (denied, retry in refill_ms).
+  int64_t allowed = 0;
+  ASSERT_TRUE(eventually([&] {
+    allowed += check(client.get(), "paid_local").allowed;
+    return allowed >= 100;
+  })) << a->log();
+  auto lease = [&] { return std::stoll(fields(admin.get(), {"CONTRACT", "paid_local"})["fleet.limit.daily.lease"]); };
+  redis_.pause();
+  ASSERT_TRUE(eventually([&] { return info_value(admin.get(), "fleet", "fleet_partition") == 1; })) << a->log();
+  const int64_t on_lease = lease();
+  int64_t cut_off = 0;
+  for (int i = 0; i < 300; ++i) cut_off += check(client.get(), "paid_local").allowed;
+  EXPECT_GE(cut_off, 5) << "the local budget is usable";
+  EXPECT_LE(cut_off, on_lease + 5) << "the lease plus the budget";
+  allowed += cut_off;
+  redis_.resume();
+  ASSERT_TRUE(eventually([&] { return info_value(admin.get(), "fleet", "fleet_partition") == 0; })) << a->log();
+  ASSERT_EQ(a->stop(15), 0) << a->log();
+  Client r = redis_.connect();
+  EXPECT_EQ(pool_field(r.get(), "paid_local", "cr|used"), allowed) << "every credit spent is counted once";
+  EXPECT_EQ(pool_field(r.get(), "paid_local", "|used") - pool_field(r.get(), "paid_local", "cr|used"), allowed)
+      << "every quota unit spent is counted once";
+  EXPECT_EQ(pool_field(r.get(), "paid_local", "|leased"), 0);
+  auto after = start("gw-a");
+  Client admin2 = after->connect_admin();
+  auto contract = fields(admin2.get(), {"CONTRACT", "paid_local"});
+  EXPECT_EQ(std::stoll(contract["balance"]), (kCredits - allowed) * kUnitPrice);
+  EXPECT_EQ(ledger(admin2.get(), "paid_local").sum, std::stoll(contract["balance"])) << "Σ ledger = balance";
 }
 
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.

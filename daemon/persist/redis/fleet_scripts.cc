@@ -67,15 +67,16 @@ end
 local n = tonumber(ARGV[6])
 local out = {}
 for r = 0, n - 1 do
-  local b = 7 + r * 6
+  local b = 7 + r * 7
   local res, kind = ARGV[b], ARGV[b + 1]
   local cap, spent, ret, want = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local loc = tonumber(ARGV[b + 6])
   local nf = res .. '|n|' .. node
   if spent + ret ~= 0 then
     redis.call('HINCRBY', pool, nf, -(spent + ret))
     redis.call('HINCRBY', pool, res .. '|leased', -(spent + ret))
   end
-  if spent ~= 0 then redis.call('HINCRBY', pool, res .. '|used', spent) end
+  if spent + loc ~= 0 then redis.call('HINCRBY', pool, res .. '|used', spent + loc) end
   local total = cap
   local doubt = 0
   if kind == 'c' then
@@ -139,6 +140,7 @@ if KEYS[2] then
     local used = tonumber(redis.call('HGET', KEYS[2], 'cr|used') or '0')
     local doubt = tonumber(redis.call('HGET', KEYS[2], 'cr|doubt') or '0')
     left = tonumber(known) - used - doubt
+    if left < 0 then left = 0 end  -- fail: local spending reconciled past the credits: none left
   end
 end
 return {left, redis.call('HGETALL', KEYS[1])}

@@ -40,7 +40,10 @@ std::string admin_channel(std::string_view prefix);
 // the node's leases of an earlier run are reclaimed first), live nodes,
 // resource count, then per resource: name, kind (c | q), cap (credits: Σ lot
 // credits known; quota: its limit), spent since the last report, units
-// returned, units wanted. Applies reports and returns, then grants at most
+// returned, units wanted, units admitted under fail: local since the last
+// report (never leased: added to used only; used may then pass the cap, and
+// free is then negative: nothing is granted until it is positive again).
+// Applies reports and returns, then grants at most
 // min(wanted, max(1, floor(free / (2 × live))), free) where free = cap − used
 // − leased (− doubt for credits). Returns "g,free,used,leased,doubt;..." per
 // resource; a resend of an applied seq returns the stored answer unchanged;
