@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "engine/limits/quota.h"
+#include "engine/limits/token_bucket.h"
 #include "persist/redis/fleet_scripts.h"
 #include "persist/redis/redis_sync.h"
 #include "persist/state_codec.h"
@@ -103,16 +104,25 @@ void FleetLeases::attach(const Engine& engine) {
     const size_t limits = std::min(policy->enforced_count, kMaxLimitsPerPolicy);
     for (size_t l = 0; l < limits; ++l) {
       const CompiledLimit& limit = *policy->limits[l];
-      const Quota* quota = limit.limiter.get<Quota>();
-      if (limit.spec.type != LimitType::kQuota || limit.spec.shadow || quota == nullptr) continue;
+      if (limit.spec.shadow) continue;
+      const Quota* quota = limit.spec.type == LimitType::kQuota ? limit.limiter.get<Quota>() : nullptr;
+      const TokenBucket* bucket =
+          limit.spec.type == LimitType::kTokenBucket ? limit.limiter.get<TokenBucket>() : nullptr;
+      if (quota == nullptr && bucket == nullptr) continue;
       FleetLease::Pool& pool = t->lease->pool(l + 1);
       pool.active = true;
       pool.limit = limit.spec.name;
       PoolTrack& track = t->pools[l + 1];
       track.active = true;
       track.limit = limit.spec.name;
-      track.cap = quota->capacity();
-      track.calendar = quota->calendar();
+      if (quota != nullptr) {
+        track.cap = quota->capacity();
+        track.calendar = quota->calendar();
+      } else {
+        track.bucket = true;
+        track.cap = bucket->capacity();
+        track.interval = bucket->emission_interval();
+      }
     }
     t->lease->set_wake(&FleetLeases::wake, this);
     policy->state->set_fleet(t->lease.get());
@@ -150,7 +160,8 @@ void FleetLeases::on_wake(uv_async_t* async) {
 }
 
 std::string FleetLeases::res_name(const PoolTrack& p, uint32_t tag) const {
-  return p.credits ? std::string("cr") : fmt::format("q:{}:{}", p.limit, tag);
+  if (p.credits) return "cr";
+  return p.bucket ? fmt::format("tb:{}", p.limit) : fmt::format("q:{}:{}", p.limit, tag);
 }
 
 // Σ credits of every lot this node knows: the credits pool's cap (Redis keeps the max any node reported).
@@ -225,7 +236,7 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
   for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
     PoolTrack& p = t.pools[i];
     if (!p.active) continue;
-    const uint32_t tag = p.credits ? 0 : FleetLease::tag_of(p.calendar->bounds(now).start);
+    const uint32_t tag = p.credits || p.bucket ? 0 : FleetLease::tag_of(p.calendar->bounds(now).start);
     if (!p.tag_set || tag != p.tag) {
       if (p.tag_set) {  // the period ended: what is left of its lease goes back, what was spent is reported
         const int64_t left = lease.roll(i, tag);
@@ -280,8 +291,9 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
     p.reported += spent;
     p.returned += ret;
     local_units += local;
-    res.insert(res.end(), {res_name(p, tag), p.credits ? "c" : "q", std::to_string(p.cap), std::to_string(spent),
-                           std::to_string(ret), std::to_string(want), std::to_string(local)});
+    res.insert(res.end(), {res_name(p, tag), p.credits ? "c" : (p.bucket ? "t" : "q"),
+                           p.bucket ? fmt::format("{}/{}", p.cap, p.interval) : std::to_string(p.cap),
+                           std::to_string(spent), std::to_string(ret), std::to_string(want), std::to_string(local)});
     resources.push_back({i, tag, true});
     say = true;
     if (ret > 0) {
@@ -711,7 +723,8 @@ void FleetLeases::contract_info(std::string_view contract,
         leased = get(res + "|leased");
         doubt = p.credits ? get("cr|doubt") : 0;
         const int64_t cap = p.credits ? std::max(p.cap, get("cr|in")) : p.cap;
-        free = cap - doubt - used - leased;
+        // A bucket's free tokens depend on Redis' clock: the latest sync's answer.
+        free = p.bucket ? p.global_free : cap - doubt - used - leased;
       }
       visit(base + ".lease", std::to_string(t->lease->units(i, p.tag)));
       visit(base + ".global_remaining", std::to_string(free < 0 && !live ? -1 : free + leased));

@@ -126,8 +126,12 @@ class FleetLeases {
     bool active = false;
     bool credits = false;
     std::string limit;                 // quota limit name
-    int64_t cap = 0;                   // quota limit; credits: Σ lot credits known
+    int64_t cap = 0;                   // quota limit; credits: Σ lot credits known; bucket: burst
     std::optional<Calendar> calendar;  // quota period
+    // A token bucket's pool (tag 0, no period): `cap` is its burst, `interval`
+    // the time one token takes to come back (per / rate).
+    bool bucket = false;
+    Nanos interval = 0;
     uint32_t tag = 0;
     bool tag_set = false;
     int64_t granted = 0, returned = 0, reported = 0;  // for `tag`

@@ -5,6 +5,7 @@
 
 #include "engine/engine.h"
 #include "engine/limits/quota.h"
+#include "engine/limits/token_bucket.h"
 
 namespace tollgate {
 
@@ -68,8 +69,15 @@ bool Engine::take_fleet(const Policy& p, FleetLease& lease, const CheckRequest& 
     if (!(taken.mask & (uint32_t{1} << l))) continue;
     const CompiledLimit& limit = *p.limits[l];
     FleetLease::Pool& pool = lease.pool(l + 1);
-    if (!pool.active || limit.spec.type != LimitType::kQuota || limit.spec.shadow || pool.limit != limit.spec.name)
+    if (!pool.active || limit.spec.shadow || pool.limit != limit.spec.name) continue;
+    if (limit.spec.type == LimitType::kTokenBucket) {
+      // No period: tag 0; a bucket the fleet has emptied refills one token per interval.
+      const TokenBucket* bucket = limit.limiter.get<TokenBucket>();
+      if (bucket == nullptr) continue;
+      if (!try_pool(l + 1, 0, Code::kRate, limit.spec.name, now + bucket->emission_interval() * cost)) return false;
       continue;
+    }
+    if (limit.spec.type != LimitType::kQuota) continue;
     const Quota* quota = limit.limiter.get<Quota>();
     if (quota == nullptr) continue;
     const PeriodBounds period = quota->calendar().bounds(now);

@@ -1,7 +1,8 @@
 // A node's lease of one contract's global pools (fleet mode, docs/fleet.md):
 // the units the workers may hand out without asking Redis. One pool per
 // enforced quota limit of the contract (its units of the current calendar
-// period) and one for the prepaid credits. The control plane's FleetLeases
+// period), one per enforced token bucket (tokens of the fleet's one bucket,
+// tag 0) and one for the prepaid credits. The control plane's FleetLeases
 // (control/fleet_leases.h) fills pools from the global pool in Redis and
 // takes unused units back; the workers only take and give back.
 //

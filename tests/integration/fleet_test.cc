@@ -53,6 +53,9 @@ contracts:
     pricing: flat
     limits:
       - { name: daily, type: quota, limit: 100000000, period: day }
+  paced:
+    limits:
+      - { name: pace, type: token_bucket, rate: 100, per: 1s, burst: 50 }
   paid_local:
     pricing: flat
     fail: local
@@ -307,6 +310,33 @@ TEST_F(Fleet, RedisKilledLeaseThenFailPolicy) {
   EXPECT_LE(budget_allowed, budget_lease + 5) << "local: the lease plus the budget";
   EXPECT_GE(budget_allowed, 5) << "local: the budget is usable";
   EXPECT_EQ(info_value(admin.get(), "fleet", "fleet_partition"), 1);
+}
+
+// Verifies a token bucket is the fleet's, not each node's: three daemons
+// hammered by six clients for 1.5 s admit at most burst + rate × elapsed
+// (elapsed counted from before the daemons started, so every grant falls
+// inside it) — each daemon's own bucket would admit about that much alone,
+// three times over — and the tokens come back from the one bucket in Redis.
+TEST_F(Fleet, TokenBucketIsSharedAcrossThreeDaemons) {
+  constexpr int64_t kRate = 100, kBurst = 50;
+  const auto began = SteadyClock::now();
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  std::atomic<int64_t> by[3] = {0, 0, 0};
+  const int64_t allowed = load({a.get(), b.get(), c.get()}, 2, "paced", by, 1500);
+  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - began).count();
+  const auto bound = static_cast<int64_t>(kBurst + kRate * elapsed);
+  std::printf("fleet token bucket: %lld allowed in %.2f s (bound %lld; per node %lld / %lld / %lld)\n",
+              static_cast<long long>(allowed), elapsed, static_cast<long long>(bound),
+              static_cast<long long>(by[0].load()), static_cast<long long>(by[1].load()),
+              static_cast<long long>(by[2].load()));
+  EXPECT_LE(allowed, bound) << "the fleet admits at most one bucket's worth";
+  EXPECT_GE(allowed, kBurst / 2) << "the bucket is usable";
+  Client r = redis_.connect();
+  auto pool = fields(r.get(), {"HGETALL", "tollgate:{c:paced}:pool"});
+  EXPECT_TRUE(pool.contains("tb:pace|tat")) << "the bucket lives in Redis";
+  Client admin = a->connect_admin();
+  auto contract = fields(admin.get(), {"CONTRACT", "paced"});
+  EXPECT_TRUE(contract.contains("fleet.limit.pace.lease"));
 }
 
 // Verifies fail: local spending is reconciled: with Redis paused a daemon

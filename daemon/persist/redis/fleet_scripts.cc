@@ -79,6 +79,24 @@ for r = 0, n - 1 do
   if spent + loc ~= 0 then redis.call('HINCRBY', pool, res .. '|used', spent + loc) end
   local total = cap
   local doubt = 0
+  local bucket_tat, bucket_T = nil, nil
+  if kind == 't' then
+    -- A token bucket: cap is "burst/interval ns". Tokens come back one per
+    -- interval on Redis' clock; the bucket is empty-ahead-of-time `tat`
+    -- (microseconds): free = floor((now + burst x T - max(tat, now)) / T).
+    -- Returned tokens move tat back (never past a full bucket); grants move
+    -- it forward, rounded up (a grant never takes less than its tokens' time).
+    local burst, interval = string.match(ARGV[b + 2], '^(%d+)/(%d+)$')
+    local T = tonumber(interval) / 1000
+    bucket_T = T
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    bucket_tat = tonumber(redis.call('HGET', pool, res .. '|tat') or '0')
+    if ret > 0 then bucket_tat = bucket_tat - math.floor(ret * T) end
+    if bucket_tat < now then bucket_tat = now end
+    total = math.floor((now + tonumber(burst) * T - bucket_tat) / T)
+    if total < 0 then total = 0 end
+  end
   if kind == 'c' then
     local known = tonumber(redis.call('HGET', pool, 'cr|in') or '0')
     if cap > known then redis.call('HSET', pool, 'cr|in', cap) else total = known end
@@ -88,6 +106,7 @@ for r = 0, n - 1 do
   local used = tonumber(redis.call('HGET', pool, res .. '|used') or '0')
   local leased = tonumber(redis.call('HGET', pool, res .. '|leased') or '0')
   local free = total - used - leased
+  if bucket_tat then free = total end  -- used and leased tokens already moved tat
   local grant = 0
   if want > 0 and free > 0 then
     local share = math.floor(free / (2 * live))
@@ -97,6 +116,10 @@ for r = 0, n - 1 do
     redis.call('HINCRBY', pool, res .. '|leased', grant)
     free = free - grant
     leased = leased + grant
+  end
+  if bucket_tat then
+    bucket_tat = bucket_tat + math.ceil(grant * bucket_T)
+    redis.call('HSET', pool, res .. '|tat', string.format('%d', bucket_tat))
   end
   out[#out + 1] = grant .. ',' .. free .. ',' .. used .. ',' .. leased .. ',' .. doubt
 end

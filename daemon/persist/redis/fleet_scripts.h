@@ -4,10 +4,13 @@
 //
 // Keys (P = storage.redis.prefix):
 //   P{c:<contract>}:pool   hash, per resource R ("cr" = prepaid credits,
-//                          "q:<limit>:<period tag>" = a quota's period):
+//                          "q:<limit>:<period tag>" = a quota's period,
+//                          "tb:<limit>" = a token bucket):
 //     R|used     units spent fleet-wide (reported, or leases of dead nodes)
 //     R|leased   units on lease at live nodes (Σ R|n|<node>)
 //     R|n|<node> units on lease at that node
+//     tb:<limit>|tat  the bucket's theoretical arrival time, µs of Redis'
+//                clock: free tokens = floor((now + burst×T − max(tat, now)) / T)
 //     cr|in      Σ credits of every lot any node knows (raised with max())
 //     cr|doubt   credits leased to nodes that died: neither spendable nor lost
 //     run|<node>, seq|<node>, last|<node>   the node's run id, last applied
@@ -38,8 +41,8 @@ std::string admin_channel(std::string_view prefix);
 
 // KEYS: pool. ARGV: node, run, seq, fresh (1: the first sync of this run:
 // the node's leases of an earlier run are reclaimed first), live nodes,
-// resource count, then per resource: name, kind (c | q), cap (credits: Σ lot
-// credits known; quota: its limit), spent since the last report, units
+// resource count, then per resource: name, kind (c | q | t), cap (credits: Σ lot
+// credits known; quota: its limit; token bucket: "burst/interval ns"), spent since the last report, units
 // returned, units wanted, units admitted under fail: local since the last
 // report (never leased: added to used only; used may then pass the cap, and
 // free is then negative: nothing is granted until it is positive again).
