@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "engine/limits/quota.h"
+#include "engine/limits/sliding_window.h"
 #include "engine/limits/token_bucket.h"
 #include "persist/redis/fleet_scripts.h"
 #include "persist/redis/redis_sync.h"
@@ -108,7 +109,9 @@ void FleetLeases::attach(const Engine& engine) {
       const Quota* quota = limit.spec.type == LimitType::kQuota ? limit.limiter.get<Quota>() : nullptr;
       const TokenBucket* bucket =
           limit.spec.type == LimitType::kTokenBucket ? limit.limiter.get<TokenBucket>() : nullptr;
-      if (quota == nullptr && bucket == nullptr) continue;
+      const SlidingWindow* window =
+          limit.spec.type == LimitType::kSlidingWindow ? limit.limiter.get<SlidingWindow>() : nullptr;
+      if (quota == nullptr && bucket == nullptr && window == nullptr) continue;
       FleetLease::Pool& pool = t->lease->pool(l + 1);
       pool.active = true;
       pool.limit = limit.spec.name;
@@ -118,10 +121,15 @@ void FleetLeases::attach(const Engine& engine) {
       if (quota != nullptr) {
         track.cap = quota->capacity();
         track.calendar = quota->calendar();
-      } else {
+      } else if (bucket != nullptr) {
         track.bucket = true;
         track.cap = bucket->capacity();
         track.interval = bucket->emission_interval();
+      } else {
+        track.window = true;
+        track.cap = window->capacity();
+        track.slice_length = window->slice_length();
+        track.slices = window->words();
       }
     }
     t->lease->set_wake(&FleetLeases::wake, this);
@@ -161,6 +169,7 @@ void FleetLeases::on_wake(uv_async_t* async) {
 
 std::string FleetLeases::res_name(const PoolTrack& p, uint32_t tag) const {
   if (p.credits) return "cr";
+  if (p.window) return fmt::format("sw:{}:{}", p.limit, tag);
   return p.bucket ? fmt::format("tb:{}", p.limit) : fmt::format("q:{}:{}", p.limit, tag);
 }
 
@@ -236,7 +245,9 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
   for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
     PoolTrack& p = t.pools[i];
     if (!p.active) continue;
-    const uint32_t tag = p.credits || p.bucket ? 0 : FleetLease::tag_of(p.calendar->bounds(now).start);
+    const uint32_t tag = p.credits || p.bucket ? 0
+                         : p.window         ? FleetLease::slice_tag(now, p.slice_length)
+                                            : FleetLease::tag_of(p.calendar->bounds(now).start);
     if (!p.tag_set || tag != p.tag) {
       if (p.tag_set) {  // the period ended: what is left of its lease goes back, what was spent is reported
         const int64_t left = lease.roll(i, tag);
@@ -291,8 +302,10 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
     p.reported += spent;
     p.returned += ret;
     local_units += local;
-    res.insert(res.end(), {res_name(p, tag), p.credits ? "c" : (p.bucket ? "t" : "q"),
-                           p.bucket ? fmt::format("{}/{}", p.cap, p.interval) : std::to_string(p.cap),
+    res.insert(res.end(), {res_name(p, tag), p.credits ? "c" : (p.bucket ? "t" : (p.window ? "w" : "q")),
+                           p.bucket   ? fmt::format("{}/{}", p.cap, p.interval)
+                           : p.window ? fmt::format("{}/{}", p.cap, p.slices)
+                                      : std::to_string(p.cap),
                            std::to_string(spent), std::to_string(ret), std::to_string(want), std::to_string(local)});
     resources.push_back({i, tag, true});
     say = true;
@@ -724,7 +737,7 @@ void FleetLeases::contract_info(std::string_view contract,
         doubt = p.credits ? get("cr|doubt") : 0;
         const int64_t cap = p.credits ? std::max(p.cap, get("cr|in")) : p.cap;
         // A bucket's free tokens depend on Redis' clock: the latest sync's answer.
-        free = p.bucket ? p.global_free : cap - doubt - used - leased;
+        free = p.bucket || p.window ? p.global_free : cap - doubt - used - leased;
       }
       visit(base + ".lease", std::to_string(t->lease->units(i, p.tag)));
       visit(base + ".global_remaining", std::to_string(free < 0 && !live ? -1 : free + leased));

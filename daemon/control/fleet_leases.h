@@ -132,6 +132,11 @@ class FleetLeases {
     // the time one token takes to come back (per / rate).
     bool bucket = false;
     Nanos interval = 0;
+    // A sliding window's pool: its tag is the current slice (slice_length
+    // ns each, `slices` to a window), `cap` its limit.
+    bool window = false;
+    Nanos slice_length = 0;
+    int32_t slices = 0;
     uint32_t tag = 0;
     bool tag_set = false;
     int64_t granted = 0, returned = 0, reported = 0;  // for `tag`

@@ -5,6 +5,7 @@
 
 #include "engine/engine.h"
 #include "engine/limits/quota.h"
+#include "engine/limits/sliding_window.h"
 #include "engine/limits/token_bucket.h"
 
 namespace tollgate {
@@ -75,6 +76,16 @@ bool Engine::take_fleet(const Policy& p, FleetLease& lease, const CheckRequest& 
       const TokenBucket* bucket = limit.limiter.get<TokenBucket>();
       if (bucket == nullptr) continue;
       if (!try_pool(l + 1, 0, Code::kRate, limit.spec.name, now + bucket->emission_interval() * cost)) return false;
+      continue;
+    }
+    if (limit.spec.type == LimitType::kSlidingWindow) {
+      // Units of the current slice; the fleet's window frees room when its oldest slice leaves.
+      const SlidingWindow* window = limit.limiter.get<SlidingWindow>();
+      if (window == nullptr) continue;
+      const Nanos slice = window->slice_length();
+      if (!try_pool(l + 1, FleetLease::slice_tag(now, slice), Code::kWindow, limit.spec.name,
+                    (now / slice + 1) * slice))
+        return false;
       continue;
     }
     if (limit.spec.type != LimitType::kQuota) continue;

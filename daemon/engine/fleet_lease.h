@@ -2,7 +2,8 @@
 // the units the workers may hand out without asking Redis. One pool per
 // enforced quota limit of the contract (its units of the current calendar
 // period), one per enforced token bucket (tokens of the fleet's one bucket,
-// tag 0) and one for the prepaid credits. The control plane's FleetLeases
+// tag 0), one per enforced sliding window (units of the current slice) and
+// one for the prepaid credits. The control plane's FleetLeases
 // (control/fleet_leases.h) fills pools from the global pool in Redis and
 // takes unused units back; the workers only take and give back.
 //
@@ -75,6 +76,10 @@ class FleetLease {
   // The tag of a quota period starting at `period_start`.
   static uint32_t tag_of(Nanos period_start) {
     return static_cast<uint32_t>(period_start / (60 * kNanosPerSecond)) & kTagMask;
+  }
+  // The tag of a sliding window's slice at `now` (its index mod 2^24).
+  static uint32_t slice_tag(Nanos now, Nanos slice_length) {
+    return static_cast<uint32_t>(now / slice_length) & kTagMask;
   }
   static uint64_t pack(uint32_t tag, int64_t units) {
     return (uint64_t{tag} << kUnitBits) | (static_cast<uint64_t>(units) & kUnitMask);

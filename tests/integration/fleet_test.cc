@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <thread>
@@ -56,6 +57,9 @@ contracts:
   paced:
     limits:
       - { name: pace, type: token_bucket, rate: 100, per: 1s, burst: 50 }
+  windowed:
+    limits:
+      - { name: minute, type: sliding_window, limit: 60, window: 1s, sub_buckets: 10 }
   paid_local:
     pricing: flat
     fail: local
@@ -337,6 +341,35 @@ TEST_F(Fleet, TokenBucketIsSharedAcrossThreeDaemons) {
   Client admin = a->connect_admin();
   auto contract = fields(admin.get(), {"CONTRACT", "paced"});
   EXPECT_TRUE(contract.contains("fleet.limit.pace.lease"));
+}
+
+// Verifies a sliding window is the fleet's: three daemons hammered by six
+// clients for 1.5 s admit at most limit × the number of windows (n slices
+// each) needed to cover the slices the run touched, where each
+// daemon's own window alone would admit that much three times over; and the
+// pool in Redis keeps no more than two windows of slices.
+TEST_F(Fleet, SlidingWindowIsSharedAcrossThreeDaemons) {
+  constexpr int64_t kLimit = 60, kSlices = 10;
+  const auto began = SteadyClock::now();
+  auto a = start("gw-a"), b = start("gw-b"), c = start("gw-c");
+  std::atomic<int64_t> by[3] = {0, 0, 0};
+  const int64_t allowed = load({a.get(), b.get(), c.get()}, 2, "windowed", by, 1500);
+  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - began).count();
+  // The run touches at most floor(elapsed / slice) + 2 slices, which n-slice windows cover this many times.
+  const auto slices_touched = static_cast<int64_t>(std::floor(elapsed * kSlices)) + 2;
+  const int64_t bound = kLimit * ((slices_touched + kSlices - 1) / kSlices);
+  std::printf("fleet sliding window: %lld allowed in %.2f s (bound %lld; per node %lld / %lld / %lld)\n",
+              static_cast<long long>(allowed), elapsed, static_cast<long long>(bound),
+              static_cast<long long>(by[0].load()), static_cast<long long>(by[1].load()),
+              static_cast<long long>(by[2].load()));
+  EXPECT_LE(allowed, bound) << "the fleet admits at most one window's worth per window";
+  EXPECT_GE(allowed, kLimit / 2) << "the window is usable";
+  Client r = redis_.connect();
+  size_t slice_fields = 0;
+  for (const auto& [field, value] : fields(r.get(), {"HGETALL", "tollgate:{c:windowed}:pool"}))
+    slice_fields += field.starts_with("sw:");
+  EXPECT_GT(slice_fields, 0u) << "the window lives in Redis";
+  EXPECT_LE(slice_fields, static_cast<size_t>(2 * 2 * kSlices + 3)) << "old slices are forgotten";
 }
 
 // Verifies fail: local spending is reconciled: with Redis paused a daemon

@@ -73,7 +73,8 @@ for r = 0, n - 1 do
   local loc = tonumber(ARGV[b + 6])
   local nf = res .. '|n|' .. node
   if spent + ret ~= 0 then
-    redis.call('HINCRBY', pool, nf, -(spent + ret))
+    -- a node's field of a period or slice it no longer holds goes (no field per slice left behind)
+    if redis.call('HINCRBY', pool, nf, -(spent + ret)) == 0 then redis.call('HDEL', pool, nf) end
     redis.call('HINCRBY', pool, res .. '|leased', -(spent + ret))
   end
   if spent + loc ~= 0 then redis.call('HINCRBY', pool, res .. '|used', spent + loc) end
@@ -96,6 +97,33 @@ for r = 0, n - 1 do
     if bucket_tat < now then bucket_tat = now end
     total = math.floor((now + tonumber(burst) * T - bucket_tat) / T)
     if total < 0 then total = 0 end
+  end
+  if kind == 'w' then
+    -- A sliding window: res is "sw:<limit>:<slice tag>", cap "limit/sub_buckets".
+    -- What the window's other slices used or have on lease counts against
+    -- this one; the slices one more window back are forgotten (their leased
+    -- field only once nothing is on lease there).
+    local lim, nsub = string.match(ARGV[b + 2], '^(%d+)/(%d+)$')
+    lim, nsub = tonumber(lim), tonumber(nsub)
+    local base, tag = string.match(res, '^(.*):(%d+)$')
+    tag = tonumber(tag)
+    local fields = {}
+    for k = 1, nsub - 1 do
+      local sl = base .. ':' .. ((tag - k) % 16777216)
+      fields[#fields + 1] = sl .. '|used'
+      fields[#fields + 1] = sl .. '|leased'
+    end
+    local others = 0
+    if #fields > 0 then
+      local vals = redis.call('HMGET', pool, unpack(fields))
+      for i = 1, #vals do others = others + (tonumber(vals[i]) or 0) end
+    end
+    total = lim - others
+    for k = nsub, 2 * nsub - 1 do
+      local sl = base .. ':' .. ((tag - k) % 16777216)
+      redis.call('HDEL', pool, sl .. '|used')
+      if tonumber(redis.call('HGET', pool, sl .. '|leased') or '0') == 0 then redis.call('HDEL', pool, sl .. '|leased') end
+    end
   end
   if kind == 'c' then
     local known = tonumber(redis.call('HGET', pool, 'cr|in') or '0')

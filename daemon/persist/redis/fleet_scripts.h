@@ -5,7 +5,8 @@
 // Keys (P = storage.redis.prefix):
 //   P{c:<contract>}:pool   hash, per resource R ("cr" = prepaid credits,
 //                          "q:<limit>:<period tag>" = a quota's period,
-//                          "tb:<limit>" = a token bucket):
+//                          "tb:<limit>" = a token bucket,
+//                          "sw:<limit>:<slice tag>" = a sliding window's slice):
 //     R|used     units spent fleet-wide (reported, or leases of dead nodes)
 //     R|leased   units on lease at live nodes (Σ R|n|<node>)
 //     R|n|<node> units on lease at that node
@@ -41,8 +42,10 @@ std::string admin_channel(std::string_view prefix);
 
 // KEYS: pool. ARGV: node, run, seq, fresh (1: the first sync of this run:
 // the node's leases of an earlier run are reclaimed first), live nodes,
-// resource count, then per resource: name, kind (c | q | t), cap (credits: Σ lot
-// credits known; quota: its limit; token bucket: "burst/interval ns"), spent since the last report, units
+// resource count, then per resource: name, kind (c | q | t | w), cap (credits: Σ lot
+// credits known; quota: its limit; token bucket: "burst/interval ns";
+// sliding window: "limit/sub_buckets", free = limit − Σ used + leased of the
+// window's slices), spent since the last report, units
 // returned, units wanted, units admitted under fail: local since the last
 // report (never leased: added to used only; used may then pass the cap, and
 // free is then negative: nothing is granted until it is positive again).
