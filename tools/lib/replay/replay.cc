@@ -136,6 +136,7 @@ void Replayer::switch_generation(const calllog::CallRecord& mark) {
   retire_engine(reclaimer_, [this]() -> Engine& { return *engine_; }, old, mark.time);
   reclaimer_.collect();  // no reader here: the old engine goes now
   ++epoch_;              // which keys are contracts is resolved again
+  holds_open_ = true;    // the new engine took over the old one's holds
 }
 
 // SUSPEND/RESUME/TERMINATE, RESET, and (following the generations) monitor
@@ -167,8 +168,20 @@ ContractReport& Replayer::contract_report(std::string_view key, bool is_contract
 // idle keys are swept once a simulated second, as the daemon's timers do.
 // Following the generations, holds expire where the log says the live
 // timers expired them (kExpire), not at their deadlines.
+// Without open holds (most logs: no CHECK ... HOLD) the hold heap is not
+// asked at every record: `holds_open_` is false only when the heap was seen
+// empty and nothing since could have opened a hold (a CHECK with HOLD, a
+// group, an engine switch set it again).
 void Replayer::advance(Nanos now) {
-  if (!following_ && engine_->next_hold_expiry(0, now) <= now) engine_->expire_holds(0, now);
+  if (!following_ && holds_open_) {
+    const Nanos next = engine_->next_hold_expiry(0, now);  // INT64_MAX: none open
+    if (next <= now) {
+      engine_->expire_holds(0, now);
+      holds_open_ = engine_->next_hold_expiry(0) != INT64_MAX;
+    } else {
+      holds_open_ = next != INT64_MAX;
+    }
+  }
   if (now >= next_sweep_) {
     engine_->sweep(now, 4096);
     reclaimer_.collect();
@@ -222,6 +235,7 @@ void Replayer::check(const calllog::CallRecord& r, KeyState& key, const Decision
   if (r.id_hash != 0) request.id = hex(r.id_hash, id);
   request.hold_ms = r.hold_ms;
   request.wait_ms = r.wait_ms;
+  if (r.hold_ms != -1) holds_open_ = true;  // it may open one (advance())
   if (key.epoch != epoch_) {
     key.is_contract = engine_->contract(r.key, key.hash) != nullptr;
     key.report = &contract_report(r.key, key.is_contract);

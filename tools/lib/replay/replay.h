@@ -171,6 +171,9 @@ class Replayer {
   std::unique_ptr<Engine> engine_;
   ReplayReport report_;
   Nanos next_sweep_ = 0;
+  // False: the engine's hold heap was empty when last asked and no record
+  // since could have opened a hold (advance() skips asking it).
+  bool holds_open_ = true;
   bool following_ = false;  // follows the log's generations (create_following)
   std::string error_;       // a generation switch that failed: the replay stops with it
   std::set<std::pair<std::string, uint64_t>> payments_;
