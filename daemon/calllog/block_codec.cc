@@ -38,20 +38,22 @@ constexpr uint8_t kBalanceBit = 0x80;  // in a check's code byte
 
 }  // namespace
 
-// Named, not anonymous: BlockDecoder's member template captures it.
+// Named, not anonymous: BlockDecoder's member template uses it.
 namespace block_cursor {
 
 // Reads the raw block front to back. The first error is kept (what and
 // where) and moves the cursor to the end, so that every later read fails at
 // once and returns 0: a caller tests ok() once per record, not per field.
-// Everything but the one-byte varint is out of line (errors, long varints):
-// the decoding loop stays small.
+// Everything is inline and nothing takes the cursor's address (an error is
+// kept as a message's parts; error() makes the text), so that the compiler
+// keeps the position in a register through the decoding loop instead of
+// loading and storing it at every byte.
 class Cursor {
  public:
   explicit Cursor(std::string_view bytes, size_t at = 0)
       : begin_(reinterpret_cast<const uint8_t*>(bytes.data())), p_(begin_ + at), end_(begin_ + bytes.size()) {}
   size_t at() const { return static_cast<size_t>(p_ - begin_); }
-  bool ok() const { return !failed_; }
+  bool ok() const { return why_ == nullptr; }
   // Inlined for one and two bytes (indices, small time deltas): no loop.
   [[gnu::always_inline]] uint64_t varint() {
     if (end_ - p_ >= 2) [[likely]] {
@@ -66,7 +68,15 @@ class Cursor {
         return (b0 & 0x7f) | (b1 << 7);
       }
     }
-    return long_varint();
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_) [[unlikely]]
+        return fail("varint runs past the end");
+      const uint8_t b = *p_++;
+      v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return fail("varint longer than 10 bytes");
   }
   [[gnu::always_inline]] int64_t zigzag() {
     const uint64_t v = varint();
@@ -78,13 +88,14 @@ class Cursor {
     return static_cast<uint8_t>(fail("record runs past the end"));
   }
   uint64_t u64() {
-    if (end_ - p_ < 8) return fail("u64 runs past the end");
+    if (end_ - p_ < 8) [[unlikely]]
+      return fail("u64 runs past the end");
     const uint64_t v = files::get_u64(reinterpret_cast<const char*>(p_));
     p_ += 8;
     return v;
   }
   std::string_view bytes(uint64_t n) {
-    if (static_cast<uint64_t>(end_ - p_) < n) {
+    if (static_cast<uint64_t>(end_ - p_) < n) [[unlikely]] {
       fail("string runs past the end");
       return {};
     }
@@ -93,40 +104,40 @@ class Cursor {
     return s;
   }
   // `v` when it is below `count` (an index into a table of `count`), else
-  // an error ("<what> index <v> out of range") and 0.
+  // an error ("<what> <v> out of range") and 0.
   [[gnu::always_inline]] uint64_t index(uint64_t v, uint64_t count, const char* what) {
     if (v < count) [[likely]]
       return v;
-    fail_index(v, what);
-    return 0;
+    return fail(what, v, " out of range");
   }
-  [[gnu::noinline, gnu::cold]] uint64_t fail(std::string_view why) {
-    if (!failed_) error = std::string(why) + " at byte " + std::to_string(at());
-    failed_ = true;
+  // An error: "<why>[<value><after>] at byte <offset>" (the first one kept).
+  uint64_t fail(const char* why, uint64_t value = 0, const char* after = nullptr) {
+    if (why_ == nullptr) {
+      why_ = why;
+      value_ = value;
+      after_ = after;
+      error_at_ = at();
+    }
     p_ = end_;
     return 0;
   }
-  std::string error;
+  std::string error() const { return error_text(why_, value_, after_, error_at_); }
 
  private:
-  [[gnu::noinline, gnu::cold]] void fail_index(uint64_t v, const char* what) {
-    fail(std::string(what) + " index " + std::to_string(v) + " out of range");
-  }
-  [[gnu::noinline]] uint64_t long_varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ >= end_) return fail("varint runs past the end");
-      const uint8_t b = *p_++;
-      v |= uint64_t{b & 0x7fu} << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    return fail("varint longer than 10 bytes");
+  [[gnu::noinline, gnu::cold]] static std::string error_text(const char* why, uint64_t value, const char* after,
+                                                             size_t at) {
+    std::string text(why);
+    if (after != nullptr) text += std::to_string(value) + after;
+    return text + " at byte " + std::to_string(at);
   }
 
   const uint8_t* begin_;
   const uint8_t* p_;
   const uint8_t* end_;
-  bool failed_ = false;
+  const char* why_ = nullptr;  // null: no error
+  const char* after_ = nullptr;
+  uint64_t value_ = 0;
+  size_t error_at_ = 0;
 };
 
 }  // namespace block_cursor
@@ -236,7 +247,7 @@ std::expected<void, std::string> BlockDecoder::start(std::string_view raw) {
   const uint64_t n = c.varint();
   if (n > raw.size()) return std::unexpected("record count " + std::to_string(n) + " is larger than the block");
   time_ = c.zigzag();
-  if (!c.ok()) return std::unexpected(c.error);
+  if (!c.ok()) return std::unexpected(c.error());
   last_balance_.assign(strings_.size(), 0);
   count_ = n;
   body_ = c.at();
@@ -280,7 +291,7 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
   do {                                                              \
     const uint64_t v = c.varint();                                  \
     if (v != 0) {                                                   \
-      const uint64_t at = c.index(v - 1, string_count, "string");   \
+      const uint64_t at = c.index(v - 1, string_count, "string index ");   \
       if constexpr (kKeep) (into) = strings[at];                    \
     }                                                               \
   } while (false)
@@ -295,11 +306,11 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
     const bool extended = kind == 0;
     if (extended) kind = c.varint();
     if (kind < 1 || kind > kLastRecordKind || (extended && kind <= kKindMask)) [[unlikely]] {
-      c.fail("unknown record kind " + std::to_string(kind));
+      c.fail("unknown record kind ", kind, "");
       break;
     }
     time += c.zigzag();
-    const uint64_t key = c.index(c.varint(), string_count, "string");
+    const uint64_t key = c.index(c.varint(), string_count, "string index ");
     if (!c.ok()) break;  // the key indexes the tables below
     if constexpr (kKeep) {
       r.kind = static_cast<RecordKind>(kind);
@@ -315,7 +326,7 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
       const uint8_t code_byte = c.byte();
       const uint8_t code = code_byte & ~kBalanceBit;
       if (code >= kCodeCount) [[unlikely]]
-        c.fail("unknown decision code " + std::to_string(code));
+        c.fail("unknown decision code ", code, "");
       if constexpr (kKeep) r.code = static_cast<Code>(code);
       if ((code_byte & kBalanceBit) != 0) {
         const int64_t change = c.zigzag();
@@ -361,7 +372,7 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
       decoded_ = count_;  // nothing more decodes
       body_ = raw_.size();
     }
-    return std::unexpected(c.error);
+    return std::unexpected(c.error());
   }
   if constexpr (kKeep) {
     time_ = time;
