@@ -190,9 +190,30 @@ void Replayer::advance(Nanos now) {
 }
 
 Replayer::KeyState& Replayer::key_state(std::string_view key) {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) it = keys_.emplace(std::string(key), KeyState{CounterTable::hash_key(key)}).first;
-  return it->second;
+  const uint64_t hash = CounterTable::hash_key(key);
+  if ((key_states_.size() + 1) * 2 > key_index_.size()) {
+    // Grown to stay at most half full: every state placed again by its hash.
+    std::vector<KeySlot> grown(std::max<size_t>(1024, key_index_.size() * 2));
+    const size_t mask = grown.size() - 1;
+    for (KeyState& k : key_states_) {
+      size_t i = k.hash & mask;
+      while (grown[i].state != nullptr) i = (i + 1) & mask;
+      grown[i] = {k.hash, &k};
+    }
+    key_index_ = std::move(grown);
+  }
+  const size_t mask = key_index_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    KeySlot& slot = key_index_[i];
+    if (slot.state == nullptr) {
+      KeyState& fresh = key_states_.emplace_back();
+      fresh.hash = hash;
+      fresh.key = key;
+      slot = {hash, &fresh};
+      return fresh;
+    }
+    if (slot.hash == hash && slot.state->key == key) return *slot.state;
+  }
 }
 
 void Replayer::start_block(size_t strings) { block_keys_.assign(strings, nullptr); }
