@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -30,10 +32,20 @@ constexpr Nanos kHour = 3600 * kNanosPerSecond;
 // Records decoded at a time: a few hundred CallRecords (~40 KB) stay in cache.
 constexpr size_t kChunk = 256;
 
-// The 16 hex digits a logged hash stands in for (SUBJECT, ID) in replay.
+// The 16 hex digits a logged hash stands in for (SUBJECT, ID) in replay:
+// two digits a byte from a table, eight steps instead of sixteen (every call
+// of a log with SUBJECTs pays it).
 std::string_view hex(uint64_t v, char (&buffer)[16]) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i, v >>= 4) buffer[i] = kDigits[v & 15];
+  static constexpr auto kPairs = [] {
+    std::array<char, 512> pairs{};
+    constexpr char kDigits[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      pairs[static_cast<size_t>(2 * b)] = kDigits[b >> 4];
+      pairs[static_cast<size_t>(2 * b + 1)] = kDigits[b & 15];
+    }
+    return pairs;
+  }();
+  for (int i = 14; i >= 0; i -= 2, v >>= 8) std::memcpy(buffer + i, &kPairs[2 * (v & 0xff)], 2);
   return {buffer, 16};
 }
 
