@@ -70,12 +70,14 @@ std::expected<SegmentReader, SegmentProblem> SegmentReader::open(const std::stri
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::unexpected(SegmentProblem{path, 0, std::string("cannot open: ") + std::strerror(errno)});
   // Read straight into a buffer of the file's size (one allocation, one
-  // copy from the page cache), not appended a piece at a time; a file that
-  // grows meanwhile (a live writer's) is read to its end all the same.
+  // copy from the page cache), not appended a piece at a time; the 64 KB
+  // beyond it take the read that finds the end without growing the buffer,
+  // and a file that grows meanwhile (a live writer's) is read to its end
+  // all the same.
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) r.bytes_.reserve(static_cast<size_t>(st.st_size));
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) r.bytes_.reserve(static_cast<size_t>(st.st_size) + (1 << 16));
   for (;;) {
-    if (r.bytes_.capacity() - r.bytes_.size() < (1 << 16)) r.bytes_.reserve(r.bytes_.size() + (1 << 20));
+    if (r.bytes_.capacity() - r.bytes_.size() < (1 << 12)) r.bytes_.reserve(2 * r.bytes_.size() + (1 << 20));
     const size_t had = r.bytes_.size();
     const size_t room = r.bytes_.capacity() - had;
     ssize_t n = 0;

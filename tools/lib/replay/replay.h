@@ -144,7 +144,7 @@ class Replayer {
     // The last balance seen, live and candidate (recharges added).
     int64_t live_balance = 0;
     int64_t candidate_balance = 0;
-    std::string key;
+    std::string key;  // the key itself (the index compares it)
   };
   // A slot of the key index: a key's hash and its state (null: empty).
   struct KeySlot {
@@ -188,7 +188,7 @@ class Replayer {
   // flat array, not a node map's bucket, node and modulo.
   std::deque<KeyState> key_states_;
   std::vector<KeySlot> key_index_;  // a power of two, at most half full
-  std::vector<KeyState*> block_keys_;  // the current block's strings → keys_ (null: not resolved yet)
+  std::vector<KeyState*> block_keys_;  // the current block's strings → key_states_ (null: not resolved yet)
   uint64_t epoch_ = 1;                 // bumped by each generation switch
   std::unordered_map<std::string, ContractReport*> report_index_;
   std::unique_ptr<ReplayMonitors> monitors_;  // null: the candidate has none
