@@ -110,6 +110,16 @@ class Cursor {
       return v;
     return fail(what, v, " out of range");
   }
+  // An optional string of the `count` in `strings`: varint 0 is none, i + 1
+  // the i-th. Empty on an error (an index out of range is one).
+  [[gnu::always_inline]] std::string_view optional_string(const std::string_view* strings, uint64_t count) {
+    const uint64_t v = varint();
+    if (v == 0) return {};
+    if (v - 1 < count) [[likely]]
+      return strings[v - 1];
+    fail("string index ", v - 1, " out of range");
+    return {};
+  }
   // An error: "<why>[<value><after>] at byte <offset>" (the first one kept).
   uint64_t fail(const char* why, uint64_t value = 0, const char* after = nullptr) {
     if (why_ == nullptr) {
@@ -286,15 +296,6 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
   const uint64_t string_count = strings_.size();
   const uint64_t subject_count = subjects_.size();
   const uint64_t* const subjects = subjects_.data();
-  // An optional string: varint 0 is none, i + 1 the i-th string.
-#define TOLLGATE_OPTIONAL_STRING(into)                              \
-  do {                                                              \
-    const uint64_t v = c.varint();                                  \
-    if (v != 0) {                                                   \
-      const uint64_t at = c.index(v - 1, string_count, "string index ");   \
-      if constexpr (kKeep) (into) = strings[at];                    \
-    }                                                               \
-  } while (false)
   Nanos time = time_;
   size_t i = 0;
   for (; i < n; ++i) {
@@ -320,9 +321,14 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
       keys[i] = static_cast<uint32_t>(key);
     }
     if (kind == static_cast<uint64_t>(RecordKind::kCheck)) {
-      TOLLGATE_OPTIONAL_STRING(r.channel);
-      TOLLGATE_OPTIONAL_STRING(r.purpose);
-      TOLLGATE_OPTIONAL_STRING(r.limit);
+      const std::string_view channel = c.optional_string(strings, string_count);
+      const std::string_view purpose = c.optional_string(strings, string_count);
+      const std::string_view limit = c.optional_string(strings, string_count);
+      if constexpr (kKeep) {
+        r.channel = channel;
+        r.purpose = purpose;
+        r.limit = limit;
+      }
       const uint8_t code_byte = c.byte();
       const uint8_t code = code_byte & ~kBalanceBit;
       if (code >= kCodeCount) [[unlikely]]
@@ -338,8 +344,12 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
         }
       }
     } else if (extended) {
-      TOLLGATE_OPTIONAL_STRING(r.channel);
-      TOLLGATE_OPTIONAL_STRING(r.limit);
+      const std::string_view channel = c.optional_string(strings, string_count);
+      const std::string_view limit = c.optional_string(strings, string_count);
+      if constexpr (kKeep) {
+        r.channel = channel;
+        r.limit = limit;
+      }
       const std::string_view text = c.bytes(c.varint());
       if constexpr (kKeep) r.text = text;
     }
@@ -366,7 +376,6 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
     }
     if (!c.ok()) break;
   }
-#undef TOLLGATE_OPTIONAL_STRING
   if (!c.ok()) {
     if constexpr (kKeep) {
       decoded_ = count_;  // nothing more decodes
