@@ -36,65 +36,123 @@ enum Flag : uint8_t {
 };
 constexpr uint8_t kBalanceBit = 0x80;  // in a check's code byte
 
-// Reads the raw block front to back; any overrun sets `error` once.
+}  // namespace
+
+// Named, not anonymous: BlockDecoder's member template uses it.
+namespace block_cursor {
+
+// Reads the raw block front to back. The first error is kept (what and
+// where) and moves the cursor to the end, so that every later read fails at
+// once and returns 0: a caller tests ok() once per record, not per field.
+// Everything is inline and nothing takes the cursor's address (an error is
+// kept as a message's parts; error() makes the text), so that the compiler
+// keeps the position in a register through the decoding loop instead of
+// loading and storing it at every byte.
 class Cursor {
  public:
-  explicit Cursor(std::string_view bytes, size_t at = 0) : bytes_(bytes), at_(at) {}
-  size_t at() const { return at_; }
-  uint64_t varint() {
-    // Most values (indices, small deltas) are one byte: no loop for them.
-    if (at_ < bytes_.size()) [[likely]] {
-      const auto b = static_cast<uint8_t>(bytes_[at_]);
-      if (b < 0x80) {
-        ++at_;
-        return b;
+  explicit Cursor(std::string_view bytes, size_t at = 0)
+      : begin_(reinterpret_cast<const uint8_t*>(bytes.data())), p_(begin_ + at), end_(begin_ + bytes.size()) {}
+  size_t at() const { return static_cast<size_t>(p_ - begin_); }
+  bool ok() const { return why_ == nullptr; }
+  // Inlined for one and two bytes (indices, small time deltas): no loop.
+  [[gnu::always_inline]] uint64_t varint() {
+    if (end_ - p_ >= 2) [[likely]] {
+      const uint64_t b0 = p_[0];
+      if (b0 < 0x80) {
+        p_ += 1;
+        return b0;
+      }
+      const uint64_t b1 = p_[1];
+      if (b1 < 0x80) {
+        p_ += 2;
+        return (b0 & 0x7f) | (b1 << 7);
       }
     }
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (at_ >= bytes_.size()) return fail("varint runs past the end");
-      const auto b = static_cast<uint8_t>(bytes_[at_++]);
+      if (p_ >= end_) [[unlikely]]
+        return fail("varint runs past the end");
+      const uint8_t b = *p_++;
       v |= uint64_t{b & 0x7fu} << shift;
       if ((b & 0x80) == 0) return v;
     }
     return fail("varint longer than 10 bytes");
   }
-  int64_t zigzag() {
+  [[gnu::always_inline]] int64_t zigzag() {
     const uint64_t v = varint();
     return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
   }
-  uint8_t byte() {
-    if (at_ >= bytes_.size()) return static_cast<uint8_t>(fail("record runs past the end"));
-    return static_cast<uint8_t>(bytes_[at_++]);
+  [[gnu::always_inline]] uint8_t byte() {
+    if (p_ < end_) [[likely]]
+      return *p_++;
+    return static_cast<uint8_t>(fail("record runs past the end"));
   }
   uint64_t u64() {
-    if (bytes_.size() - at_ < 8) return fail("u64 runs past the end");
-    const uint64_t v = files::get_u64(bytes_.data() + at_);
-    at_ += 8;
+    if (end_ - p_ < 8) [[unlikely]]
+      return fail("u64 runs past the end");
+    const uint64_t v = files::get_u64(reinterpret_cast<const char*>(p_));
+    p_ += 8;
     return v;
   }
   std::string_view bytes(uint64_t n) {
-    if (bytes_.size() - at_ < n) {
+    if (static_cast<uint64_t>(end_ - p_) < n) [[unlikely]] {
       fail("string runs past the end");
       return {};
     }
-    std::string_view s = bytes_.substr(at_, n);
-    at_ += n;
+    std::string_view s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
     return s;
   }
-  uint64_t fail(std::string_view why) {
-    if (error.empty()) error = std::string(why) + " at byte " + std::to_string(at_);
-    at_ = bytes_.size();
+  // `v` when it is below `count` (an index into a table of `count`), else
+  // an error ("<what> <v> out of range") and 0.
+  [[gnu::always_inline]] uint64_t index(uint64_t v, uint64_t count, const char* what) {
+    if (v < count) [[likely]]
+      return v;
+    return fail(what, v, " out of range");
+  }
+  // An optional string of the `count` in `strings`: varint 0 is none, i + 1
+  // the i-th. Empty on an error (an index out of range is one).
+  [[gnu::always_inline]] std::string_view optional_string(const std::string_view* strings, uint64_t count) {
+    const uint64_t v = varint();
+    if (v == 0) return {};
+    if (v - 1 < count) [[likely]]
+      return strings[v - 1];
+    fail("string index ", v - 1, " out of range");
+    return {};
+  }
+  // An error: "<why>[<value><after>] at byte <offset>" (the first one kept).
+  uint64_t fail(const char* why, uint64_t value = 0, const char* after = nullptr) {
+    if (why_ == nullptr) {
+      why_ = why;
+      value_ = value;
+      after_ = after;
+      error_at_ = at();
+    }
+    p_ = end_;
     return 0;
   }
-  std::string error;
+  std::string error() const { return error_text(why_, value_, after_, error_at_); }
 
  private:
-  std::string_view bytes_;
-  size_t at_ = 0;
+  [[gnu::noinline, gnu::cold]] static std::string error_text(const char* why, uint64_t value, const char* after,
+                                                             size_t at) {
+    std::string text(why);
+    if (after != nullptr) text += std::to_string(value) + after;
+    return text + " at byte " + std::to_string(at);
+  }
+
+  const uint8_t* begin_;
+  const uint8_t* p_;
+  const uint8_t* end_;
+  const char* why_ = nullptr;  // null: no error
+  const char* after_ = nullptr;
+  uint64_t value_ = 0;
+  size_t error_at_ = 0;
 };
 
-}  // namespace
+}  // namespace block_cursor
+
+using block_cursor::Cursor;
 
 uint64_t log_hash(std::string_view text) {
   const uint64_t h = XXH3_64bits(text.data(), text.size());
@@ -191,15 +249,15 @@ std::expected<void, std::string> BlockDecoder::start(std::string_view raw) {
   const uint64_t string_count = c.varint();
   if (string_count > raw.size()) return std::unexpected("string count " + std::to_string(string_count) + " is larger than the block");
   strings_.reserve(string_count);
-  for (uint64_t i = 0; i < string_count && c.error.empty(); ++i) strings_.push_back(c.bytes(c.varint()));
+  for (uint64_t i = 0; i < string_count && c.ok(); ++i) strings_.push_back(c.bytes(c.varint()));
   const uint64_t subject_count = c.varint();
   if (subject_count > raw.size()) return std::unexpected("subject count is larger than the block");
   subjects_.reserve(subject_count);
-  for (uint64_t i = 0; i < subject_count && c.error.empty(); ++i) subjects_.push_back(c.u64());
+  for (uint64_t i = 0; i < subject_count && c.ok(); ++i) subjects_.push_back(c.u64());
   const uint64_t n = c.varint();
   if (n > raw.size()) return std::unexpected("record count " + std::to_string(n) + " is larger than the block");
   time_ = c.zigzag();
-  if (!c.error.empty()) return std::unexpected(c.error);
+  if (!c.ok()) return std::unexpected(c.error());
   last_balance_.assign(strings_.size(), 0);
   count_ = n;
   body_ = c.at();
@@ -208,104 +266,129 @@ std::expected<void, std::string> BlockDecoder::start(std::string_view raw) {
 
 std::expected<void, std::string> BlockDecoder::next(size_t max, std::vector<CallRecord>& out,
                                                     std::vector<uint32_t>& keys) {
-  return decode(max, &out, &keys);
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(max, count_ - decoded_));
+  // Grown, never shrunk below what was decoded before: a chunk's records
+  // are written over the last chunk's (each is reset as it is decoded), so
+  // a reader's chunk buffer is not constructed again for every chunk.
+  if (out.size() < n) out.resize(n);
+  if (keys.size() < n) keys.resize(n);
+  auto decoded = decode<true>(n, out.data(), keys.data());
+  out.resize(decoded.has_value() ? n : 0);
+  keys.resize(out.size());
+  return decoded;
 }
 
-// next(), and without `out` check_rest()'s pass, which decodes every
-// record the same way but keeps none (no vector written: a cheap pass).
-std::expected<void, std::string> BlockDecoder::decode(size_t max, std::vector<CallRecord>* out,
-                                                      std::vector<uint32_t>* keys) {
-  const bool keep = out != nullptr;
-  if (keep) {
-    out->clear();
-    keys->clear();
-  }
+std::expected<void, std::string> BlockDecoder::check_rest() {
+  // No record kept and nothing of the decoder's moved (its balances
+  // included): the check decodes from its own copy of the position.
+  return decode<false>(static_cast<size_t>(count_ - decoded_), nullptr, nullptr);
+}
+
+// One pass for both next() (kKeep: every field into `out`, keys into `keys`)
+// and check_rest() (nothing stored, nothing of the decoder moved), so that
+// what the check accepts is exactly what next() then decodes without error.
+// Every record is reset and then written field by field: a field added to
+// the format is decoded in this one place.
+template <bool kKeep>
+std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out, uint32_t* keys) {
   Cursor c(raw_, body_);
-  auto string_at = [&](uint64_t index) -> std::string_view {
-    if (index >= strings_.size()) {
-      c.fail("string index " + std::to_string(index) + " out of range");
-      return {};
-    }
-    return strings_[index];
-  };
-  auto optional_string = [&]() -> std::string_view {
-    const uint64_t v = c.varint();
-    return v == 0 ? std::string_view() : string_at(v - 1);
-  };
-  const uint64_t until = decoded_ + std::min<uint64_t>(max, count_ - decoded_);
-  if (keep) {
-    out->reserve(until - decoded_);
-    keys->reserve(until - decoded_);
-  }
+  const std::string_view* const strings = strings_.data();
+  const uint64_t string_count = strings_.size();
+  const uint64_t subject_count = subjects_.size();
+  const uint64_t* const subjects = subjects_.data();
   Nanos time = time_;
-  CallRecord scratch;
-  for (; decoded_ < until && c.error.empty(); ++decoded_) {
-    CallRecord* record = &scratch;
-    if (keep) record = &out->emplace_back();
-    else scratch = CallRecord{};
-    CallRecord& r = *record;
+  size_t i = 0;
+  for (; i < n; ++i) {
+    CallRecord scratch;
+    CallRecord& r = kKeep ? out[i] : scratch;
+    if constexpr (kKeep) r = CallRecord{};
     const uint8_t flags = c.byte();
     uint64_t kind = flags & kKindMask;
     const bool extended = kind == 0;
     if (extended) kind = c.varint();
-    if (kind < 1 || kind > kLastRecordKind || (extended && kind <= kKindMask)) {
-      c.fail("unknown record kind " + std::to_string(kind));
+    if (kind < 1 || kind > kLastRecordKind || (extended && kind <= kKindMask)) [[unlikely]] {
+      c.fail("unknown record kind ", kind, "");
       break;
     }
-    r.kind = static_cast<RecordKind>(kind);
-    r.allowed = (flags & kAllowed) != 0;
     time += c.zigzag();
-    r.time = time;
-    const uint64_t key = c.varint();
-    r.key = string_at(key);
-    if (keep) keys->push_back(static_cast<uint32_t>(key));
-    if (r.kind == RecordKind::kCheck) {
-      r.channel = optional_string();
-      r.purpose = optional_string();
-      r.limit = optional_string();
+    const uint64_t key = c.index(c.varint(), string_count, "string index ");
+    if (!c.ok()) break;  // the key indexes the tables below
+    if constexpr (kKeep) {
+      r.kind = static_cast<RecordKind>(kind);
+      r.allowed = (flags & kAllowed) != 0;
+      r.time = time;
+      r.key = strings[key];
+      keys[i] = static_cast<uint32_t>(key);
+    }
+    if (kind == static_cast<uint64_t>(RecordKind::kCheck)) {
+      const std::string_view channel = c.optional_string(strings, string_count);
+      const std::string_view purpose = c.optional_string(strings, string_count);
+      const std::string_view limit = c.optional_string(strings, string_count);
+      if constexpr (kKeep) {
+        r.channel = channel;
+        r.purpose = purpose;
+        r.limit = limit;
+      }
       const uint8_t code_byte = c.byte();
       const uint8_t code = code_byte & ~kBalanceBit;
-      if (code >= kCodeCount) c.fail("unknown decision code " + std::to_string(code));
-      r.code = static_cast<Code>(code);
-      if ((code_byte & kBalanceBit) != 0 && c.error.empty()) {
-        r.balance = last_balance_[key] + c.zigzag();
-        last_balance_[key] = r.balance;
+      if (code >= kCodeCount) [[unlikely]]
+        c.fail("unknown decision code ", code, "");
+      if constexpr (kKeep) r.code = static_cast<Code>(code);
+      if ((code_byte & kBalanceBit) != 0) {
+        const int64_t change = c.zigzag();
+        if constexpr (kKeep) {
+          if (c.ok()) {
+            r.balance = last_balance_[key] + change;
+            last_balance_[key] = r.balance;
+          }
+        }
       }
     } else if (extended) {
-      r.channel = optional_string();
-      r.limit = optional_string();
-      r.text = c.bytes(c.varint());
+      const std::string_view channel = c.optional_string(strings, string_count);
+      const std::string_view limit = c.optional_string(strings, string_count);
+      if constexpr (kKeep) {
+        r.channel = channel;
+        r.limit = limit;
+      }
+      const std::string_view text = c.bytes(c.varint());
+      if constexpr (kKeep) r.text = text;
     }
-    r.cost = (flags & kCost) ? c.zigzag() : 1;
+    const int64_t cost = (flags & kCost) ? c.zigzag() : 1;
+    if constexpr (kKeep) r.cost = cost;
     if (flags & kSubject) {
       const uint64_t s = c.varint();
-      if (s >= subjects_.size()) c.fail("subject index out of range");
-      else if (keep) r.subject_hash = subjects_[s];  // a random read in a large table: only when kept
+      if (s >= subject_count) [[unlikely]]
+        c.fail("subject index out of range");
+      else if constexpr (kKeep)
+        r.subject_hash = subjects[s];  // a random read in a large table: only when kept
     }
-    if (flags & kId) r.id_hash = c.u64();
-    if (flags & kHold) r.hold_ms = c.zigzag();
-    if (flags & kWait) r.wait_ms = c.zigzag();
+    if (flags & kId) {
+      const uint64_t id = c.u64();
+      if constexpr (kKeep) r.id_hash = id;
+    }
+    if (flags & kHold) {
+      const int64_t hold = c.zigzag();
+      if constexpr (kKeep) r.hold_ms = hold;
+    }
+    if (flags & kWait) {
+      const int64_t wait = c.zigzag();
+      if constexpr (kKeep) r.wait_ms = wait;
+    }
+    if (!c.ok()) break;
   }
-  time_ = time;
-  body_ = c.at();
-  if (!c.error.empty()) {
-    decoded_ = count_;  // nothing more decodes
-    return std::unexpected(c.error);
+  if (!c.ok()) {
+    if constexpr (kKeep) {
+      decoded_ = count_;  // nothing more decodes
+      body_ = raw_.size();
+    }
+    return std::unexpected(c.error());
+  }
+  if constexpr (kKeep) {
+    time_ = time;
+    body_ = c.at();
+    decoded_ += i;
   }
   return {};
-}
-
-std::expected<void, std::string> BlockDecoder::check_rest() {
-  const size_t body = body_;
-  const Nanos time = time_;
-  const uint64_t decoded = decoded_;
-  const std::vector<int64_t> last_balance = last_balance_;
-  const std::expected<void, std::string> result = decode(remaining(), nullptr, nullptr);
-  body_ = body;
-  time_ = time;
-  decoded_ = decoded;
-  last_balance_ = last_balance;
-  return result;
 }
 
 std::expected<void, std::string> decode_block(std::string raw, DecodedBlock& out) {

@@ -94,17 +94,24 @@ class BlockDecoder {
   uint64_t remaining() const { return count_ - decoded_; }
   const std::vector<std::string_view>& strings() const { return strings_; }
   // Decodes up to `max` next records into `out` and their keys' string
-  // indices into `keys` (both cleared first). An error leaves the decoder
-  // at the end of the block (nothing more decodes).
+  // indices into `keys` (both hold exactly those records after it; their
+  // storage is reused from the last call, so pass the same vectors each
+  // time). An error leaves the decoder at the end of the block (nothing
+  // more decodes) and `out` empty.
   std::expected<void, std::string> next(size_t max, std::vector<CallRecord>& out, std::vector<uint32_t>& keys);
   // Decodes every remaining record, keeping none: true when they all
-  // decode (what next() would then decode without error). Rewinds to where
-  // it was, so next() decodes them after it.
+  // decode (what next() would then decode without error). Moves nothing:
+  // next() decodes them after it. The same decoding as next() without
+  // storing anything (no record, no balance), so it costs a fraction of it:
+  // the pass that keeps a damaged block from being half replayed.
   std::expected<void, std::string> check_rest();
 
  private:
-  // next() into `out` and `keys`; null: decodes and keeps nothing (check_rest).
-  std::expected<void, std::string> decode(size_t max, std::vector<CallRecord>* out, std::vector<uint32_t>* keys);
+  // next() (kKeep: `n` records into `out` and their keys into `keys`) and
+  // check_rest() (nothing stored or moved): one definition, so that they
+  // accept exactly the same bytes.
+  template <bool kKeep>
+  std::expected<void, std::string> decode(size_t n, CallRecord* out, uint32_t* keys);
 
   std::string_view raw_;
   size_t body_ = 0;     // offset of the first undecoded record

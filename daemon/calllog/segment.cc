@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -68,9 +69,22 @@ std::expected<SegmentReader, SegmentProblem> SegmentReader::open(const std::stri
   r.path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::unexpected(SegmentProblem{path, 0, std::string("cannot open: ") + std::strerror(errno)});
-  char buffer[1 << 16];
+  // Read straight into a buffer of the file's size (one allocation, one
+  // copy from the page cache), not appended a piece at a time; the 64 KB
+  // beyond it take the read that finds the end without growing the buffer,
+  // and a file that grows meanwhile (a live writer's) is read to its end
+  // all the same.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) r.bytes_.reserve(static_cast<size_t>(st.st_size) + (1 << 16));
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (r.bytes_.capacity() - r.bytes_.size() < (1 << 12)) r.bytes_.reserve(2 * r.bytes_.size() + (1 << 20));
+    const size_t had = r.bytes_.size();
+    const size_t room = r.bytes_.capacity() - had;
+    ssize_t n = 0;
+    r.bytes_.resize_and_overwrite(had + room, [&](char* p, size_t) {
+      n = ::read(fd, p + had, room);
+      return had + static_cast<size_t>(n > 0 ? n : 0);
+    });
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int e = errno;
@@ -78,7 +92,6 @@ std::expected<SegmentReader, SegmentProblem> SegmentReader::open(const std::stri
       return std::unexpected(SegmentProblem{path, r.bytes_.size(), std::string("cannot read: ") + std::strerror(e)});
     }
     if (n == 0) break;
-    r.bytes_.append(buffer, static_cast<size_t>(n));
   }
   ::close(fd);
   if (!std::string_view(r.bytes_).starts_with(kSegmentHeader))

@@ -113,6 +113,55 @@ TEST(BlockDecoder, CutBlockIsFoundByCheckRest) {
   }
 }
 
+// Verifies check_rest() accepts exactly what next() decodes: every byte of
+// the records of a block, set to each of a few values (a bad kind, a string
+// or subject index out of range, an unknown code, a varint running on),
+// is either accepted by both with the same records or rejected by both with
+// the same error. check_rest() is what keeps a damaged block from being
+// half replayed (it runs before any record is handed out): a damage it
+// missed would surface in the middle of the block.
+TEST(BlockDecoder, CheckRestAcceptsExactlyWhatNextDecodes) {
+  const std::string raw = encoded(120);
+  std::vector<std::string> seen_errors;
+  size_t rejected = 0, accepted = 0;
+  for (size_t at = 0; at < raw.size(); ++at) {
+    for (uint8_t value : {uint8_t{0x00}, uint8_t{0x03}, uint8_t{0x7f}, uint8_t{0x80}, uint8_t{0xff},
+                          static_cast<uint8_t>(raw[at] ^ 0x40)}) {
+      std::string damaged = raw;
+      damaged[at] = static_cast<char>(value);
+      BlockDecoder checker, reader;
+      if (!checker.start(damaged) || !reader.start(damaged)) continue;  // the tables themselves
+      const auto checked = checker.check_rest();
+      std::vector<CallRecord> out;
+      std::vector<uint32_t> keys;
+      const auto decoded = reader.next(reader.remaining(), out, keys);
+      ASSERT_EQ(checked.has_value(), decoded.has_value()) << "byte " << at << " = " << int{value};
+      if (!checked) {
+        ++rejected;
+        EXPECT_EQ(checked.error(), decoded.error()) << at;
+        EXPECT_NE(checked.error().find(" at byte "), std::string::npos) << checked.error();
+        EXPECT_TRUE(out.empty());
+        seen_errors.push_back(checked.error());
+        continue;
+      }
+      ++accepted;
+      // Accepted: the checker decodes the same records after its check.
+      std::vector<CallRecord> again;
+      ASSERT_TRUE(checker.next(checker.remaining(), again, keys).has_value()) << at;
+      ASSERT_EQ(again.size(), out.size());
+      for (size_t i = 0; i < out.size(); ++i) expect_same(again[i], out[i], i);
+    }
+  }
+  EXPECT_GT(accepted, 0u);
+  EXPECT_GT(rejected, 0u);
+  for (const char* kind : {"unknown record kind", "string index", "unknown decision code", "subject index",
+                           "runs past the end"}) {
+    bool found = false;
+    for (const std::string& e : seen_errors) found = found || e.find(kind) != std::string::npos;
+    EXPECT_TRUE(found) << "no damage gave \"" << kind << "\"";
+  }
+}
+
 // Verifies SegmentReader::next_block hands out the blocks next() does (same
 // records), and skips a frame whose block passes its checksum but does not
 // decode, reporting it with its offset, exactly as next() does.

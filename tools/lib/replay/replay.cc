@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -30,10 +32,20 @@ constexpr Nanos kHour = 3600 * kNanosPerSecond;
 // Records decoded at a time: a few hundred CallRecords (~40 KB) stay in cache.
 constexpr size_t kChunk = 256;
 
-// The 16 hex digits a logged hash stands in for (SUBJECT, ID) in replay.
+// The 16 hex digits a logged hash stands in for (SUBJECT, ID) in replay:
+// two digits a byte from a table, eight steps instead of sixteen (every call
+// of a log with SUBJECTs pays it).
 std::string_view hex(uint64_t v, char (&buffer)[16]) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i, v >>= 4) buffer[i] = kDigits[v & 15];
+  static constexpr auto kPairs = [] {
+    std::array<char, 512> pairs{};
+    constexpr char kDigits[] = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      pairs[static_cast<size_t>(2 * b)] = kDigits[b >> 4];
+      pairs[static_cast<size_t>(2 * b + 1)] = kDigits[b & 15];
+    }
+    return pairs;
+  }();
+  for (int i = 14; i >= 0; i -= 2, v >>= 8) std::memcpy(buffer + i, &kPairs[2 * (v & 0xff)], 2);
   return {buffer, 16};
 }
 
@@ -136,6 +148,7 @@ void Replayer::switch_generation(const calllog::CallRecord& mark) {
   retire_engine(reclaimer_, [this]() -> Engine& { return *engine_; }, old, mark.time);
   reclaimer_.collect();  // no reader here: the old engine goes now
   ++epoch_;              // which keys are contracts is resolved again
+  holds_open_ = true;    // the new engine took over the old one's holds
 }
 
 // SUSPEND/RESUME/TERMINATE, RESET, and (following the generations) monitor
@@ -167,8 +180,20 @@ ContractReport& Replayer::contract_report(std::string_view key, bool is_contract
 // idle keys are swept once a simulated second, as the daemon's timers do.
 // Following the generations, holds expire where the log says the live
 // timers expired them (kExpire), not at their deadlines.
+// Without open holds (most logs: no CHECK ... HOLD) the hold heap is not
+// asked at every record: `holds_open_` is false only when the heap was seen
+// empty and nothing since could have opened a hold (a CHECK with HOLD, a
+// group, an engine switch set it again).
 void Replayer::advance(Nanos now) {
-  if (!following_ && engine_->next_hold_expiry(0, now) <= now) engine_->expire_holds(0, now);
+  if (!following_ && holds_open_) {
+    const Nanos next = engine_->next_hold_expiry(0, now);  // INT64_MAX: none open
+    if (next <= now) {
+      engine_->expire_holds(0, now);
+      holds_open_ = engine_->next_hold_expiry(0) != INT64_MAX;
+    } else {
+      holds_open_ = next != INT64_MAX;
+    }
+  }
   if (now >= next_sweep_) {
     engine_->sweep(now, 4096);
     reclaimer_.collect();
@@ -177,9 +202,30 @@ void Replayer::advance(Nanos now) {
 }
 
 Replayer::KeyState& Replayer::key_state(std::string_view key) {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) it = keys_.emplace(std::string(key), KeyState{CounterTable::hash_key(key)}).first;
-  return it->second;
+  const uint64_t hash = CounterTable::hash_key(key);
+  if ((key_states_.size() + 1) * 2 > key_index_.size()) {
+    // Grown to stay at most half full: every state placed again by its hash.
+    std::vector<KeySlot> grown(std::max<size_t>(1024, key_index_.size() * 2));
+    const size_t mask = grown.size() - 1;
+    for (KeyState& k : key_states_) {
+      size_t i = k.hash & mask;
+      while (grown[i].state != nullptr) i = (i + 1) & mask;
+      grown[i] = {k.hash, &k};
+    }
+    key_index_ = std::move(grown);
+  }
+  const size_t mask = key_index_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    KeySlot& slot = key_index_[i];
+    if (slot.state == nullptr) {
+      KeyState& fresh = key_states_.emplace_back();
+      fresh.hash = hash;
+      fresh.key = key;
+      slot = {hash, &fresh};
+      return fresh;
+    }
+    if (slot.hash == hash && slot.state->key == key) return *slot.state;
+  }
 }
 
 void Replayer::start_block(size_t strings) { block_keys_.assign(strings, nullptr); }
@@ -222,6 +268,7 @@ void Replayer::check(const calllog::CallRecord& r, KeyState& key, const Decision
   if (r.id_hash != 0) request.id = hex(r.id_hash, id);
   request.hold_ms = r.hold_ms;
   request.wait_ms = r.wait_ms;
+  if (r.hold_ms != -1) holds_open_ = true;  // it may open one (advance())
   if (key.epoch != epoch_) {
     key.is_contract = engine_->contract(r.key, key.hash) != nullptr;
     key.report = &contract_report(r.key, key.is_contract);

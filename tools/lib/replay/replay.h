@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <functional>
 #include <map>
@@ -143,10 +144,12 @@ class Replayer {
     // The last balance seen, live and candidate (recharges added).
     int64_t live_balance = 0;
     int64_t candidate_balance = 0;
+    std::string key;  // the key itself (the index compares it)
   };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // A slot of the key index: a key's hash and its state (null: empty).
+  struct KeySlot {
+    uint64_t hash = 0;
+    KeyState* state = nullptr;
   };
 
   explicit Replayer(const Config& candidate);
@@ -171,12 +174,21 @@ class Replayer {
   std::unique_ptr<Engine> engine_;
   ReplayReport report_;
   Nanos next_sweep_ = 0;
+  // False: the engine's hold heap was empty when last asked and no record
+  // since could have opened a hold (advance() skips asking it).
+  bool holds_open_ = true;
   bool following_ = false;  // follows the log's generations (create_following)
   std::string error_;       // a generation switch that failed: the replay stops with it
   std::set<std::pair<std::string, uint64_t>> payments_;
-  // Every key seen (node-based: the block cache below holds pointers).
-  std::unordered_map<std::string, KeyState, KeyHash, std::equal_to<>> keys_;
-  std::vector<KeyState*> block_keys_;  // the current block's strings → keys_ (null: not resolved yet)
+  // Every key seen: its state (a deque: the block cache below and groups
+  // hold pointers) found through an open-addressed index of (hash, state)
+  // pairs keyed by the engine's own key hash, which the state keeps for
+  // check_with_hash: one hash per key ever, and resolving a key once per
+  // block (tens of thousands a block with 100,000 keys) is one probe into a
+  // flat array, not a node map's bucket, node and modulo.
+  std::deque<KeyState> key_states_;
+  std::vector<KeySlot> key_index_;  // a power of two, at most half full
+  std::vector<KeyState*> block_keys_;  // the current block's strings → key_states_ (null: not resolved yet)
   uint64_t epoch_ = 1;                 // bumped by each generation switch
   std::unordered_map<std::string, ContractReport*> report_index_;
   std::unique_ptr<ReplayMonitors> monitors_;  // null: the candidate has none

@@ -160,5 +160,62 @@ TEST(ReplayBlocks, ChunkedReadingReportsWhatRecordByRecordReports) {
   std::filesystem::remove_all(dir);
 }
 
+// Verifies holds expire at their deadlines with a candidate, also when the
+// records between are hold-less CHECKs of other keys (Replayer::advance
+// asks the hold heap only while a hold may be open): with one slot of
+// concurrency, acme's second hold is denied while the first is open and
+// allowed once its 100 ms have passed, and a third hold opened after the
+// heap was seen empty expires as well.
+TEST(ReplayBlocks, HoldsExpireAtTheirDeadlinesAcrossHoldlessRecords) {
+  const Config candidate = parsed(R"(
+key_classes:
+  - match: "ip:*"
+    limits:
+      - { name: per-ip, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }
+contracts:
+  acme:
+    hold_timeout: cancel
+    limits:
+      - { name: inflight, type: concurrency, limit: 1 }
+)");
+  auto made = Replayer::create(candidate, kT0);
+  ASSERT_TRUE(made.has_value()) << made.error();
+  Replayer& replayer = **made;
+  uint64_t id = 1;
+  auto hold = [&](Nanos at, bool live_allowed) {
+    calllog::CallRecord r;
+    r.time = at;
+    r.key = "acme";
+    r.hold_ms = 100;
+    r.id_hash = id++;
+    r.allowed = live_allowed;
+    r.code = live_allowed ? Code::kOk : Code::kConcurrency;
+    replayer.apply(r);
+  };
+  auto other = [&](Nanos at) {
+    calllog::CallRecord r;
+    r.time = at;
+    r.key = "ip:10.0.0.9";
+    r.allowed = true;
+    r.code = Code::kOk;
+    replayer.apply(r);
+  };
+  // Live decisions as they must come out: no flips means replay agrees.
+  hold(kT0, true);
+  other(kT0 + 10 * kNanosPerMilli);
+  hold(kT0 + 50 * kNanosPerMilli, false);  // the first hold is open
+  for (int i = 1; i <= 10; ++i) other(kT0 + (50 + 10 * i) * kNanosPerMilli);
+  hold(kT0 + 160 * kNanosPerMilli, true);  // the first expired at 100 ms
+  for (int i = 1; i <= 30; ++i) other(kT0 + (160 + 10 * i) * kNanosPerMilli);
+  hold(kT0 + 470 * kNanosPerMilli, true);  // the third expired at 260 ms
+  replayer.finish();
+  const ReplayReport& report = replayer.report();
+  EXPECT_EQ(report.calls, 45u);
+  EXPECT_EQ(report.allowed_to_denied(), 0u);
+  EXPECT_EQ(report.denied_to_allowed(), 0u);
+  ASSERT_TRUE(report.contracts.contains("acme"));
+  EXPECT_EQ(report.contracts.at("acme").allowed_candidate, 3u);
+}
+
 }  // namespace
 }  // namespace tollgate::replay
