@@ -333,12 +333,15 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     // are recorded in apply order with the generation in force.
     call_log->mark_generation(engine().options().generation, clock.now(), config->file, config->text);
     call_log->generation_drained(engine().options().generation);
-    reloader.add_generation_subscriber(
-        [log = call_log.get(), &reclaimer](const Config& fresh, Engine* engine, Nanos now) {
-          const uint32_t generation = engine->options().generation;
-          log->mark_generation(generation, now, fresh.file, fresh.text);
-          reclaimer.retire([log, generation] { log->generation_drained(generation); });
-        });
+    // The mark is queued before the new engine is published (a worker may
+    // record with it at once); the drain is retired after.
+    reloader.add_before_publish([log = call_log.get()](const Config& fresh, Engine* engine, Nanos now) {
+      log->mark_generation(engine->options().generation, now, fresh.file, fresh.text);
+    });
+    reloader.add_generation_subscriber([log = call_log.get(), &reclaimer](const Config&, Engine* engine, Nanos) {
+      const uint32_t generation = engine->options().generation;
+      reclaimer.retire([log, generation] { log->generation_drained(generation); });
+    });
     contract_admin.set_on_applied([log = call_log.get(), &reloader](const AdminRecord& record) {
       calllog::record_admin_change(log, record, reloader.current().options().generation);
     });

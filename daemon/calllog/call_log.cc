@@ -204,6 +204,18 @@ size_t CallLog::flush(Nanos now) {
       if (!workers_gone) carry_open_group(fresh, carried_[i]);
     }
   }
+  if (!draining) {
+    // A mark queued while the rings were being collected: its records may
+    // be among them (it was queued before its engine was published, so
+    // before any of them was appended) and wait for it. Whether a mark is
+    // drained is read before collecting (a drain seen only now may have
+    // older records still unread in the rings); whether one exists, after.
+    std::lock_guard lock(marks_mutex_);
+    if (!marks_.empty()) {
+      draining = true;
+      draining_generation = marks_.front().generation;
+    }
+  }
   const bool aged = segment_.fd >= 0 && now - segment_opened_ >= options_.segment_age;
   if (staged_.empty() && held_.empty() && due.empty()) {
     if (collect)

@@ -28,6 +28,12 @@
 // carries the generation of the engine that decided it (CallRecord::
 // generation, from Engine::options()). The promise: in the log, every
 // record decided under generation g comes after g's mark and before g+1's.
+// mark_generation(g) must be called before generation g's engine is
+// published: a record of g that reached the writer while g had no queued
+// mark would be written at once, under g−1's mark (the daemon queues it from
+// Reloader::add_before_publish; until 2026-12-03 it queued it after the
+// publish, and a worker's first records under a new engine could land
+// before its mark — the hammer below caught it 1 run in 5 on a loaded VM).
 // The race: a reload publishes the new engine on the control thread while
 // workers are mid-batch; a worker that loaded the old engine before the
 // switch may decide and append (to its own ring) after the switch, and its
@@ -40,7 +46,11 @@
 // writing a due mark before the first record of its generation, and
 // (3) writes g's mark only once generation_drained(g) said no record of an
 // older generation can still arrive; records of g (and later) collected
-// before that are copied aside and held, in order, for a later flush. The
+// before that are copied aside and held, in order, for a later flush. A
+// flush reads which marks are drained *before* it collects the rings (a
+// drain seen later may have older records still unread) and whether any
+// mark is queued *after* (a mark queued meanwhile may already have records
+// in what it collected: they wait for it). The
 // daemon calls generation_drained(g) from a Reclaimer deleter retired after
 // the switch: it runs only once every worker batch that could hold the old
 // engine has ended, and a worker records inside its batch, so by then every

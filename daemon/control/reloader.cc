@@ -164,6 +164,7 @@ ReloadResult Reloader::reload(Nanos now) {
   result.changes = diff_configs(running_, *next);
   result.warnings = restart_only_changes(running_, *next);
   Engine* fresh = engine->release();
+  for (const GenerationSubscriber& subscriber : before_publish_) subscriber(*next, fresh, now);
   publish(fresh, *next, now);
   for (const GenerationSubscriber& subscriber : generation_subscribers_) subscriber(*next, fresh, now);
   running_ = std::move(*next);

@@ -94,11 +94,17 @@ class Reloader {
   using ConfigSubscriber = std::function<void(const Config&, Engine*)>;
   void add_config_subscriber(ConfigSubscriber subscriber) { config_subscribers_.push_back(std::move(subscriber)); }
   // The same, also handed the reload's `now` (the instant the new engine was
-  // built at): the call log marks the generation with it.
+  // built at), after the new engine is published: the call log retires the
+  // old generation's drain with it.
   using GenerationSubscriber = std::function<void(const Config&, Engine*, Nanos)>;
   void add_generation_subscriber(GenerationSubscriber subscriber) {
     generation_subscribers_.push_back(std::move(subscriber));
   }
+  // Called with the new engine *before* it is published (so before any
+  // worker can decide with it): the call log queues the generation's mark
+  // here, so that no record of the new generation can reach the writer
+  // ahead of its mark (calllog/call_log.h, "Generations").
+  void add_before_publish(GenerationSubscriber subscriber) { before_publish_.push_back(std::move(subscriber)); }
 
   // Makes the calling thread (the one that runs `loop`) the only one that
   // reloads, and serves request_reload() from other threads on `loop`, with
@@ -150,6 +156,7 @@ class Reloader {
   std::vector<Subscriber> subscribers_;
   std::vector<ConfigSubscriber> config_subscribers_;
   std::vector<GenerationSubscriber> generation_subscribers_;
+  std::vector<GenerationSubscriber> before_publish_;
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};

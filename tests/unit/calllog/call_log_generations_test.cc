@@ -197,7 +197,7 @@ TEST(CallLogGenerations, MarkInALostBlockIsWrittenAgain) {
 
 // Verifies the race the header reasons about: two workers record under
 // whatever engine generation they load inside a Reclaimer section, while
-// the control thread "reloads" 100 times (publish, mark, retire a drain
+// the control thread "reloads" 100 times (mark, publish, retire a drain
 // callback, collect) and the writer flushes on its own thread. Every record
 // must come after its own generation's mark and before the next one.
 TEST(CallLogGenerations, RecordsStayBetweenTheirMarksUnderReloads) {
@@ -239,8 +239,9 @@ TEST(CallLogGenerations, RecordsStayBetweenTheirMarksUnderReloads) {
     });
   }
   for (uint32_t g = 1; g <= kReloads; ++g) {
-    current.store(g, std::memory_order_release);
+    // As the daemon reloads: the mark is queued before the engine is published.
     log.mark_generation(g, kStart + g, "t.yaml", "g: " + std::to_string(g) + "\n");
+    current.store(g, std::memory_order_release);
     reclaimer.retire([&log, g] { log.generation_drained(g); });
     reclaimer.collect();
     std::this_thread::sleep_for(std::chrono::microseconds(200));  // let the workers and the writer run between reloads
