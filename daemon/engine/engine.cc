@@ -872,9 +872,14 @@ void Engine::finalize(Provisional& taken, Nanos now, int worker, Decision& out) 
   const bool hold = taken.hold_slot != HoldTable::kNoSlot;
   DebitResult debit;
   if (taken.reserved) {
-    if (hold) debit = account->take_reserved_recorded(taken.cost);
-    else account->take_reserved(taken.cost);
+    // The lots' prices go into the decision (the call log's exact money by
+    // lot price): only here, on the priced path.
+    PriceSplit split;
+    if (hold) debit = account->take_reserved_recorded(taken.cost, &split);
+    else account->take_reserved(taken.cost, &split);
     taken.reserved = false;
+    out.lot_prices = split.prices;
+    out.lots = split.charge;
   }
   if (taken.subject && p->subjects != nullptr && p->subjects->hll) p->subjects->hll->add(taken.subject_hash, now);
   if (hold) {
