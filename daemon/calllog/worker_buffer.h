@@ -20,6 +20,9 @@
 // writer's next flush; what reaches a block, and so the disk, is the hash
 // (call_record.h).
 //
+// A priced CHECK's lot split adds one word (one price) or three: only for
+// calls charged from lots; an unpriced entry is unchanged.
+//
 // Cost on the CHECK path (bench BM_CheckCallLog mode 0, README "Call log"):
 // a few register stores of the header and small inline copies of the
 // strings, no hash, no call; the measured cost was the first store into a
