@@ -34,7 +34,15 @@ enum Flag : uint8_t {
   kWait = 0x40,
   kCost = 0x80,
 };
-constexpr uint8_t kBalanceBit = 0x80;  // in a check's code byte
+// A check's code byte: bits 0-3 the Code, 4-6 its lot split's state
+// (kLotsUnknown: not recorded; else kLotsKnown + LotPrices), 7 a balance follows.
+constexpr uint8_t kBalanceBit = 0x80;
+constexpr uint8_t kCodeMask = 0x0f;
+constexpr uint8_t kLotShift = 4;
+constexpr uint8_t kLotsUnknown = 0;
+constexpr uint8_t kLotsKnown = 1;
+constexpr uint8_t kLotStates = kLotsKnown + static_cast<uint8_t>(LotPrices::kMany) + 1;
+static_assert(kCodeCount <= kCodeMask + 1);
 
 }  // namespace
 
@@ -154,6 +162,37 @@ class Cursor {
 
 using block_cursor::Cursor;
 
+namespace {
+
+// The lot split of a priced check, after its other fields (`cost` is
+// known). Every value is checked, so that a damaged split is reported, never
+// summed; `r` gets the values (a scratch record when nothing is kept).
+[[gnu::noinline]] void decode_lots(Cursor& c, CallRecord& r, LotPrices prices, int64_t cost) {
+  const uint64_t limit = static_cast<uint64_t>(INT64_MAX);
+  const uint64_t price = c.varint();
+  if (price == 0 || price > limit) {
+    c.fail("lot price ", price, " out of range");
+    return;
+  }
+  r.lot_price = static_cast<int64_t>(price);
+  if (prices == LotPrices::kOne) {
+    if (cost <= 0) c.fail("lot split of a call whose cost is not positive");
+    r.lot_credits = cost;
+    return;
+  }
+  const uint64_t credits = c.varint();
+  const uint64_t rest = c.varint();
+  if (!c.ok()) return;
+  if (credits == 0 || cost <= 0 || credits >= static_cast<uint64_t>(cost))
+    c.fail("lot split of ", credits, " credits, not a part of the call's cost");
+  else if (rest == 0 || rest > limit || (prices == LotPrices::kTwo && rest == price))
+    c.fail("lot split rest ", rest, " out of range");
+  r.lot_credits = static_cast<int64_t>(credits);
+  r.lot_rest = static_cast<int64_t>(rest);
+}
+
+}  // namespace
+
 uint64_t log_hash(std::string_view text) {
   const uint64_t h = XXH3_64bits(text.data(), text.size());
   return h == 0 ? 1 : h;
@@ -188,12 +227,16 @@ void BlockEncoder::add(const CallRecord& r) {
   previous_time_ = r.time;
   const uint32_t key = intern(r.key);
   put_varint(body_, key);
+  LotPrices lot_prices = LotPrices::kNone;
   if (r.kind == RecordKind::kCheck) {
     put_varint(body_, r.channel.empty() ? 0 : intern(r.channel) + 1);
     put_varint(body_, r.purpose.empty() ? 0 : intern(r.purpose) + 1);
     put_varint(body_, r.limit.empty() ? 0 : intern(r.limit) + 1);
     const bool priced = r.balance >= 0;
-    body_.push_back(static_cast<char>(static_cast<uint8_t>(r.code) | (priced ? kBalanceBit : 0)));
+    const uint8_t lots =
+        priced && r.lots_known ? static_cast<uint8_t>(kLotsKnown + static_cast<uint8_t>(r.lot_prices)) : kLotsUnknown;
+    body_.push_back(static_cast<char>(static_cast<uint8_t>(r.code) | lots << kLotShift | (priced ? kBalanceBit : 0)));
+    lot_prices = lots == kLotsUnknown ? LotPrices::kNone : r.lot_prices;
     if (priced) {
       if (last_balance_.size() <= key) last_balance_.resize(key + 1, 0);
       put_zigzag(body_, r.balance - last_balance_[key]);
@@ -210,6 +253,13 @@ void BlockEncoder::add(const CallRecord& r) {
   if (flags & kId) put_u64(body_, r.id_hash);
   if (flags & kHold) put_zigzag(body_, r.hold_ms);
   if (flags & kWait) put_zigzag(body_, r.wait_ms);
+  if (lot_prices != LotPrices::kNone) {  // the lot split: what a priced call was charged, by lot price
+    put_varint(body_, static_cast<uint64_t>(r.lot_price));
+    if (lot_prices != LotPrices::kOne) {
+      put_varint(body_, static_cast<uint64_t>(r.lot_credits));
+      put_varint(body_, static_cast<uint64_t>(r.lot_rest));
+    }
+  }
   ++count_;
   first_time_ = std::min(first_time_, r.time);
   last_time_ = std::max(last_time_, r.time);
@@ -330,10 +380,17 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
         r.limit = limit;
       }
       const uint8_t code_byte = c.byte();
-      const uint8_t code = code_byte & ~kBalanceBit;
+      const uint8_t code = code_byte & kCodeMask;
       if (code >= kCodeCount) [[unlikely]]
         c.fail("unknown decision code ", code, "");
       if constexpr (kKeep) r.code = static_cast<Code>(code);
+      const uint8_t lots = (code_byte & ~kBalanceBit) >> kLotShift;
+      if (lots != kLotsUnknown) {
+        if (lots >= kLotStates || (code_byte & kBalanceBit) == 0) [[unlikely]]
+          c.fail("bad lot split state ", lots, "");
+        r.lots_known = true;  // also in a scratch record: its words are checked below
+        r.lot_prices = static_cast<LotPrices>(lots - kLotsKnown);
+      }
       if ((code_byte & kBalanceBit) != 0) {
         const int64_t change = c.zigzag();
         if constexpr (kKeep) {
@@ -374,6 +431,7 @@ std::expected<void, std::string> BlockDecoder::decode(size_t n, CallRecord* out,
       const int64_t wait = c.zigzag();
       if constexpr (kKeep) r.wait_ms = wait;
     }
+    if (r.lot_prices != LotPrices::kNone && c.ok()) decode_lots(c, r, r.lot_prices, cost);
     if (!c.ok()) break;
   }
   if (!c.ok()) {

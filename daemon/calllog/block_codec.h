@@ -13,14 +13,25 @@
 //     zz time - previous record's time (the first: - base_time)
 //     varint key (string index)
 //     kCheck only: varint channel+1, purpose+1, limit+1 (0: none),
-//                  u8 code (bit 7: a balance follows, as zz change from
-//                  the key's previous balance in the block, from 0 first)
+//                  u8 code: bits 0-3 the Code; bit 7: a balance follows, as
+//                  zz change from the key's previous balance in the block,
+//                  from 0 first; bits 4-6 (only with a balance) the lot
+//                  split L: 0 not recorded (blocks written before it was),
+//                  1 + LotPrices (tollgate/decision.h) otherwise
 //     extended only: varint channel+1, limit+1 (0: none), varint text
 //                  length, text bytes (not interned: a config's YAML)
 //     [zz cost] [varint subject index] [u64 id hash] [zz hold_ms] [zz wait_ms]
+//     kCheck with L = 2 (kOne): varint price (its credits: the cost);
+//                L = 3, 4 (kTwo, kMany): varint price, credits, rest
+//                (kTwo: the other credits' unit price; kMany: their minor
+//                units). Checked on decoding: price, rest > 0 and
+//                0 < credits < cost (kTwo: rest != price).
 // Kinds 1-3 fit the two flag bits; later kinds are extended, so blocks
 // written before they existed decode unchanged (a reader older than a kind
-// reports the block holding it as damaged: "unknown record kind 0").
+// reports the block holding it as damaged: "unknown record kind 0"). The lot
+// split is added the same way: blocks written before it have L = 0 and
+// decode unchanged (lots_known false); a reader older than it reports a
+// block with a priced check as damaged ("unknown decision code").
 // Strings are interned per block, so every block decodes on its own: a
 // damaged block costs its own records only.
 // Thread-safety: BlockEncoder and DecodedBlock are not thread-safe (one owner).

@@ -57,6 +57,17 @@ struct CallRecord {
   Code code = Code::kUnknown;
   std::string_view limit;  // the deciding limit; empty when none
   int64_t balance = -1;    // kCheck: the live decision's balance (minor units); -1 without pricing
+  // kCheck of a priced contract (balance >= 0): what the call was charged by
+  // the unit price of the lots its credits came from (tollgate/decision.h,
+  // LotPrices and LotCharge; the three words count only when lot_prices is
+  // not kNone). lots_known false: not recorded — a log written before the
+  // split was (replay then infers it from the balance; README, "Money by
+  // lot price").
+  bool lots_known = false;
+  LotPrices lot_prices = LotPrices::kNone;
+  int64_t lot_price = 0;
+  int64_t lot_credits = 0;
+  int64_t lot_rest = 0;
   std::string_view text;   // kGeneration: the config's YAML (written by the writer, never through a worker's buffer)
   // Not stored: the config generation of the engine that decided the record
   // (EngineOptions::generation), which places it after that generation's

@@ -3,7 +3,10 @@
 //
 // Layout: each entry is a 32-byte Header, then the optional 8-byte words its
 // flags name (in this order: hold_ms, wait_ms, balance, a cost that does not
-// fit 32 bits, the subject's hash, the ID's hash), then the key, channel,
+// fit 32 bits, the subject's hash, the ID's hash), then the lot split's
+// words its code byte names (a priced call's charge by lot price: the price
+// for LotPrices::kOne, price, credits and rest for kTwo/kMany; none
+// otherwise, so an unpriced CHECK's entry is as before), then the key, channel,
 // purpose, limit, subject and ID bytes, padded to 8. A CHECK with a channel,
 // a subject and a deciding limit takes 64 bytes: one cache line. An entry
 // never wraps: when it does not fit before the end, a padding entry (kind 0)
@@ -16,6 +19,9 @@
 // the daemon's own memory beside the request they came from, until the
 // writer's next flush; what reaches a block, and so the disk, is the hash
 // (call_record.h).
+//
+// A priced CHECK's lot split adds one word (one price) or three: only for
+// calls charged from lots; an unpriced entry is unchanged.
 //
 // Cost on the CHECK path (bench BM_CheckCallLog mode 0, README "Call log"):
 // a few register stores of the header and small inline copies of the
@@ -73,9 +79,13 @@ class WorkerBuffer {
     if (r.id_hash != 0) flags |= kIdHash;
     const Lengths len{clamp(r.key.size()), clamp(r.channel.size()), clamp(r.purpose.size()),
                       clamp(r.limit.size()), 0, 0};
+    LotCharge lots;
+    lots.price = r.lot_price;
+    lots.credits = r.lot_credits;
+    lots.rest = r.lot_rest;
     return write(static_cast<uint8_t>(r.kind), r.time, r.cost, r.hold_ms, r.wait_ms, r.balance, flags,
-                 static_cast<uint8_t>(r.code), static_cast<uint8_t>(r.generation), len, r.key, r.channel,
-                 r.purpose, r.limit, {}, {}, r.subject_hash, r.id_hash);
+                 code_byte(r.code, r.lot_prices, r.lots_known), static_cast<uint8_t>(r.generation), len, r.key,
+                 r.channel, r.purpose, r.limit, {}, {}, r.subject_hash, r.id_hash, lots);
   }
 
   // The CHECK path: a decided CHECK (a `request` with the fields of
@@ -100,9 +110,10 @@ class WorkerBuffer {
     }
     const Lengths len{clamp(q.key.size()),   clamp(q.channel.size()), clamp(q.purpose.size()),
                       clamp(d.limit.size()), subject.size(),          id.size()};
+    // d.lots is read only when d.lot_prices says it was set (decision.h).
     return write(static_cast<uint8_t>(RecordKind::kCheck), time, q.cost, q.hold_ms, q.wait_ms, d.balance, flags,
-                 static_cast<uint8_t>(d.code), static_cast<uint8_t>(generation), len, q.key, q.channel, q.purpose,
-                 d.limit, subject, id, subject_hash, id_hash);
+                 code_byte(d.code, d.lot_prices, true), static_cast<uint8_t>(generation), len, q.key, q.channel,
+                 q.purpose, d.limit, subject, id, subject_hash, id_hash, d.lots);
   }
 
   // Appends to `out` a view of every record appended so far, oldest first
@@ -142,7 +153,7 @@ class WorkerBuffer {
   struct Header {
     uint32_t size = 0;  // the whole entry, padded to 8
     uint8_t kind = 0;   // RecordKind; 0: padding
-    uint8_t code = 0;
+    uint8_t code = 0;        // code_byte(): the Code, the LotPrices and whether they were recorded
     uint8_t flags = 0;       // kAllowed and which optional words follow
     uint8_t generation = 0;  // CallRecord::generation's low 8 bits (the writer widens it)
     int64_t time = 0;
@@ -160,6 +171,15 @@ class WorkerBuffer {
     kSubjectHash = 32, // a subject_hash word (absent: hash of the raw subject, or 0 when empty)
     kIdHash = 64,      // an id_hash word (absent: hash of the raw ID, or 0 when empty)
   };
+  // Header::code: bits 0-3 the Code, 4-5 the LotPrices (its words follow
+  // the flagged ones), 6 CallRecord::lots_known.
+  static_assert(kCodeCount <= 16);
+  static constexpr uint8_t kLotShift = 4;
+  static constexpr uint8_t kLotsKnown = 64;
+  static constexpr uint8_t code_byte(Code code, LotPrices prices, bool known) {
+    return static_cast<uint8_t>(static_cast<uint8_t>(code) | static_cast<uint8_t>(prices) << kLotShift |
+                                (known ? kLotsKnown : 0));
+  }
   static constexpr size_t kPrefetchAhead = 512;  // bytes: ~8 CHECKs ahead of the head
   using Lengths = size_t[6];
 
@@ -203,7 +223,7 @@ class WorkerBuffer {
   [[gnu::always_inline]] bool write(uint8_t kind, Nanos time, int64_t cost, int64_t hold_ms, int64_t wait_ms, int64_t balance,
              uint8_t flags, uint8_t code, uint8_t generation, const Lengths& len, std::string_view key,
              std::string_view channel, std::string_view purpose, std::string_view limit, std::string_view subject,
-             std::string_view id, uint64_t subject_hash, uint64_t id_hash) {
+             std::string_view id, uint64_t subject_hash, uint64_t id_hash, const LotCharge& lots) {
     const bool big_cost = cost != static_cast<int32_t>(cost);
     flags |= (hold_ms != -1 ? kHold : 0) | (wait_ms != -1 ? kWait : 0) | (balance != -1 ? kBalance : 0) |
              (big_cost ? kBigCost : 0);
@@ -211,8 +231,10 @@ class WorkerBuffer {
     const size_t words = size_t{(flags & kHold) != 0} + size_t{(flags & kWait) != 0} +
                          size_t{(flags & kBalance) != 0} + size_t{big_cost} + size_t{(flags & kSubjectHash) != 0} +
                          size_t{(flags & kIdHash) != 0};
+    const uint8_t prices = (code >> kLotShift) & 3;  // 0 (kNone): no words; kOne: 1; kTwo, kMany: 3
+    const size_t lot_words = prices == 0 ? 0 : prices == 1 ? 1 : 3;
     const size_t body = len[0] + len[1] + len[2] + len[3] + len[4] + len[5];
-    const size_t need = (sizeof(Header) + 8 * words + body + 7) & ~size_t{7};
+    const size_t need = (sizeof(Header) + 8 * (words + lot_words) + body + 7) & ~size_t{7};
     const uint64_t head = head_.load(std::memory_order_relaxed);
     size_t offset = static_cast<size_t>(head) & mask_;
     const size_t to_end = capacity_ - offset;
@@ -257,6 +279,13 @@ class WorkerBuffer {
     if (flags & kBigCost) word(cost);
     if (flags & kSubjectHash) word(static_cast<int64_t>(subject_hash));
     if (flags & kIdHash) word(static_cast<int64_t>(id_hash));
+    if (lot_words != 0) {  // a priced call's charge (lots is set only then)
+      word(lots.price);
+      if (lot_words == 3) {
+        word(lots.credits);
+        word(lots.rest);
+      }
+    }
     auto put = [&s](std::string_view text, size_t n) {
       copy_small(s, text.data(), n);
       s += n;
@@ -274,7 +303,9 @@ class WorkerBuffer {
   static CallRecord read_entry(const char* p, const Header& h) {
     CallRecord r;
     r.kind = static_cast<RecordKind>(h.kind);
-    r.code = static_cast<Code>(h.code);
+    r.code = static_cast<Code>(h.code & 15);
+    r.lot_prices = static_cast<LotPrices>((h.code >> kLotShift) & 3);
+    r.lots_known = (h.code & kLotsKnown) != 0;
     r.allowed = (h.flags & kAllowed) != 0;
     r.generation = h.generation;
     r.time = h.time;
@@ -292,6 +323,15 @@ class WorkerBuffer {
     if (h.flags & kBigCost) r.cost = word();
     if (h.flags & kSubjectHash) r.subject_hash = static_cast<uint64_t>(word());
     if (h.flags & kIdHash) r.id_hash = static_cast<uint64_t>(word());
+    if (r.lot_prices != LotPrices::kNone) {
+      r.lot_price = word();
+      if (r.lot_prices == LotPrices::kOne) {
+        r.lot_credits = r.cost;
+      } else {
+        r.lot_credits = word();
+        r.lot_rest = word();
+      }
+    }
     auto take = [&s](uint16_t n) {
       std::string_view v(s, n);
       s += n;

@@ -387,6 +387,8 @@ class Engine {
   // Phase 1 of one call: an allowed answer leaves its charge in `taken`
   // (finalize or abandon it); a denied one has taken nothing.
   // `key_hash`: CounterTable::hash_key(request.key).
+  // check_with_hash of a request without ID (see engine.cc).
+  Decision check_without_id(const CheckRequest& request, uint64_t key_hash, Nanos now, int worker);
   Decision decide(const CheckRequest& request, uint64_t key_hash, Nanos now, uint64_t id_hash, Provisional& taken);
   Decision replay(std::string_view key, const DedupTable::Stored& stored) const;
   void apply_settlement(const HoldCharge& charge, bool commit, Nanos now);

@@ -43,9 +43,35 @@ constexpr std::string_view code_name(Code c) {
   return kNames[static_cast<int>(c)];
 }
 
+// How an allowed call of a priced contract was charged, by the unit price of
+// the lots its credits came from (Decision::lots; not on the wire). A call
+// takes its credits oldest lot first, possibly from several lots; those of
+// one price count together, whichever lots they came from.
+// Stored in the call log (calllog/block_codec.h): append, never renumber.
+enum class LotPrices : uint8_t {
+  kNone = 0,  // nothing taken from lots: unpriced, denied, COST 0, a repeated ID, fail-open
+  kOne = 1,   // every credit at `price` (credits == COST)
+  kTwo = 2,   // `credits` at `price`, the other COST - credits at the unit price `rest`
+  kMany = 3,  // `credits` at `price`, the others from lots of two or more other prices: `rest`
+              // is their money (minor units), which no one price explains (replay: "mixed")
+};
+
+// Decision::lots. Its constructor leaves the words unset, even in
+// `Decision{}`: the unpriced path stores nothing for a value nobody reads.
+// Money is exact: credits × price, plus (kTwo) (COST − credits) × rest or
+// (kMany) rest.
+struct LotCharge {
+  LotCharge() {}  // NOLINT: deliberately not `= default` (that would zero them in Decision{})
+  int64_t price;    // minor units per credit of the oldest lot taken from
+  int64_t credits;  // credits taken at `price` (from every lot of that price)
+  int64_t rest;     // kTwo: the other credits' unit price; kMany: their minor units
+};
+
 struct Decision {
   bool allowed = false;
   Code code = Code::kUnknown;
+  // In the padding after `code`: initializing it costs no store of its own.
+  LotPrices lot_prices = LotPrices::kNone;
   std::string_view limit;       // deciding limit's name; empty when none applies
   int64_t remaining = 0;        // units left in that limit after this call
   int64_t retry_after_ms = 0;   // 0 allowed; -1 when waiting will not help
@@ -54,6 +80,10 @@ struct Decision {
   // Not on the wire: with WAIT, how long the reply must be held until the
   // reserved slot comes (0: send now).
   int64_t delay_ns = 0;
+  // Not on the wire: what the call was charged by lot price, for the call
+  // log. Valid only when lot_prices != kNone (then set by the engine's
+  // charge, Engine::finalize); read it only after checking lot_prices.
+  LotCharge lots;
 };
 
 }  // namespace tollgate

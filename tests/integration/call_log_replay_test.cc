@@ -278,6 +278,22 @@ TEST(CallLogReplay, FollowingGenerationsReproducesEveryDecision) {
     EXPECT_EQ(live["contracts"][key]["allowed_live"], live["contracts"][key]["allowed_candidate"]) << key;
   }
   EXPECT_GT(live["contracts"]["acme"]["live_charged_minor"].get<int64_t>(), 0) << output;
+  // Money by lot price (README): every charge here came from the first lot
+  // (price 10) and the log records each call's split, so nothing is
+  // "mixed"; the cancelled hold h2 goes back to price 10 on both sides, and
+  // the one hold the live timer cancelled (h3, 1 credit) is given back under
+  // "other" on the live side (the log says how many holds a timer expired,
+  // not which). The lines add up to the totals.
+  int64_t live_sum = 0, candidate_sum = 0, other = 0;
+  for (const auto& lot : live["contracts"]["acme"]["lots"]) {
+    EXPECT_NE(lot["price_minor"], 0) << output;
+    live_sum += lot["live_minor"].get<int64_t>();
+    candidate_sum += lot["candidate_minor"].get<int64_t>();
+    if (lot["price_minor"] == -1) other = lot["live_minor"].get<int64_t>();
+  }
+  EXPECT_EQ(other, -10) << output;
+  EXPECT_EQ(live_sum, live["contracts"]["acme"]["live_charged_minor"].get<int64_t>()) << output;
+  EXPECT_EQ(candidate_sum, live["contracts"]["acme"]["candidate_charged_minor"].get<int64_t>()) << output;
 
   // The first config as a candidate for the whole stretch: the reload is not
   // followed, so exactly the 3 globex calls allowed after it are denied.

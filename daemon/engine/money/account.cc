@@ -266,14 +266,14 @@ void Account::release(int64_t cost) {
   if (cost > 0) spendable_.fetch_add(cost, std::memory_order_acq_rel);
 }
 
-void Account::take_reserved(int64_t cost) { take(cost, nullptr); }
+void Account::take_reserved(int64_t cost, PriceSplit* split) { take(cost, nullptr, split); }
 
 // Scans from the hint, taking what each lot has until `cost` is covered; a
 // CAS on `debited` that re-checks availability makes each take safe. The
 // credits are reserved, so they are in the lots (header invariant): a pass
 // that ends short only means a refund put credits back behind the scan (it
 // lowered the hint) or a recharge added a lot; the next pass finds them.
-void Account::take(int64_t cost, DebitResult* record) {
+void Account::take(int64_t cost, DebitResult* record, PriceSplit* split) {
   int64_t need = cost;
   while (need > 0) {
     uint64_t hint = hint_.load(std::memory_order_acquire);
@@ -296,6 +296,7 @@ void Account::take(int64_t cost, DebitResult* record) {
         if (lot.debited.compare_exchange_weak(debited, next, std::memory_order_acq_rel,
                                               std::memory_order_acquire)) {
           if (record != nullptr) record->record(DebitSpan{i, take});
+          if (split != nullptr) split->add(lot.unit_price, take);
           need -= take;
           break;
         }
@@ -310,13 +311,13 @@ void Account::take(int64_t cost, DebitResult* record) {
   }
 }
 
-DebitResult Account::take_reserved_recorded(int64_t cost) {
+DebitResult Account::take_reserved_recorded(int64_t cost, PriceSplit* split) {
   DebitResult result;
   if (cost < 0) {
     result.status = DebitStatus::kInvalidCost;
     return result;
   }
-  take(cost, &result);
+  take(cost, &result, split);
   result.status = DebitStatus::kOk;
   return result;
 }

@@ -77,6 +77,7 @@
 #include <vector>
 
 #include "engine/money/price_ladder.h"
+#include "tollgate/decision.h"
 #include "tollgate/time.h"
 
 namespace tollgate {
@@ -130,6 +131,49 @@ struct DebitResult {
  private:
   // The rare case, out of line: moves the spans to `spilled` and appends.
   [[gnu::cold, gnu::noinline]] void spill(DebitSpan span);
+};
+
+// A debit's credits by the unit price of the lots they came from, as
+// Decision::lots reports them (tollgate/decision.h, LotPrices): take() adds
+// each lot it takes from, oldest first. Exact for any number of lots: lots
+// of one price count together, and past two prices the others' money is
+// summed in `charge.rest` (kMany). Plain value; one owner.
+struct PriceSplit {
+  LotPrices prices = LotPrices::kNone;
+  int64_t taken = 0;  // credits added so far
+  LotCharge charge;   // valid when prices != kNone
+
+  void add(int64_t unit_price, int64_t credits) {
+    taken += credits;
+    switch (prices) {
+      case LotPrices::kNone:
+        prices = LotPrices::kOne;
+        charge.price = unit_price;
+        charge.credits = credits;
+        charge.rest = 0;
+        return;
+      case LotPrices::kOne:
+        if (unit_price == charge.price) {
+          charge.credits += credits;
+        } else {
+          prices = LotPrices::kTwo;
+          charge.rest = unit_price;
+        }
+        return;
+      case LotPrices::kTwo:
+        if (unit_price == charge.price) {
+          charge.credits += credits;
+        } else if (unit_price != charge.rest) {  // a third price: the rest becomes money
+          prices = LotPrices::kMany;
+          charge.rest = (taken - credits - charge.credits) * charge.rest + credits * unit_price;
+        }
+        return;
+      case LotPrices::kMany:
+        if (unit_price == charge.price) charge.credits += credits;
+        else charge.rest += credits * unit_price;
+        return;
+    }
+  }
 };
 
 enum class RefundStatus : uint8_t {
@@ -198,13 +242,14 @@ class Account {
   void release(int64_t cost);
   // Takes `cost` reserved credits from the lots, oldest first, from any
   // number of lots. Cannot fail. Lock-free; no allocation; thread-safe.
-  void take_reserved(int64_t cost);
+  // With `split`, adds each lot taken from to it (by unit price).
+  void take_reserved(int64_t cost, PriceSplit* split = nullptr);
 
   // take_reserved, recording the lots taken from (so that refund() can give
   // them back): what try_debit does after its reservation, for a caller that
   // reserved earlier and decided later (a HOLD inside Engine::check_all).
   // Cannot fail. Lock-free; allocates only past kInlineDebitSpans lots.
-  [[nodiscard]] DebitResult take_reserved_recorded(int64_t cost);
+  [[nodiscard]] DebitResult take_reserved_recorded(int64_t cost, PriceSplit* split = nullptr);
 
   // reserve + take, recording the lots taken from (so that refund() can give
   // them back): all or nothing, from any number of lots. Cost 0 succeeds with
@@ -305,8 +350,8 @@ class Account {
 
   Lot& at(uint32_t index) const;
   // Takes `cost` reserved credits oldest lot first; with `record`, notes each
-  // lot taken from there. Cannot fail.
-  void take(int64_t cost, DebitResult* record);
+  // lot taken from there; with `split`, adds it there by price. Cannot fail.
+  void take(int64_t cost, DebitResult* record, PriceSplit* split = nullptr);
   // Recovery: spendable = Σ remaining (no reservations can be in flight).
   void recount_spendable();
   LotState read_lot(uint32_t index) const;

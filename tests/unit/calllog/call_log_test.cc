@@ -48,6 +48,15 @@ CallRecord check(int i) {
   r.code = r.allowed ? Code::kOk : Code::kQuota;
   r.limit = r.allowed ? "" : "daily";
   r.balance = r.key == std::string_view("acme") ? 100'000 - i * 7 : -1;
+  // A priced call's lot split, recorded in some (a log written before the
+  // split was has none), of every kind.
+  r.lots_known = r.balance >= 0 && i % 8 != 3;
+  if (r.lots_known && r.allowed) {
+    r.lot_price = 10 + i % 3;
+    r.lot_credits = r.cost == 1 ? 1 : r.cost - 1;
+    r.lot_prices = r.cost == 1 ? LotPrices::kOne : i % 5 == 0 ? LotPrices::kMany : LotPrices::kTwo;
+    if (r.lot_prices != LotPrices::kOne) r.lot_rest = r.lot_prices == LotPrices::kTwo ? r.lot_price - 1 : 1234 + i;
+  }
   return r;
 }
 
@@ -66,6 +75,16 @@ void expect_same(const CallRecord& a, const CallRecord& b) {
   EXPECT_EQ(a.code, b.code);
   EXPECT_EQ(a.limit, b.limit);
   EXPECT_EQ(a.balance, b.balance);
+  // lots_known means something for a priced CHECK only.
+  EXPECT_EQ(a.balance >= 0 && a.lots_known, b.balance >= 0 && b.lots_known);
+  EXPECT_EQ(a.lot_prices, b.lot_prices);
+  if (a.lot_prices != LotPrices::kNone) {
+    EXPECT_EQ(a.lot_price, b.lot_price);
+    EXPECT_EQ(a.lot_credits, b.lot_credits);
+    if (a.lot_prices != LotPrices::kOne) {
+      EXPECT_EQ(a.lot_rest, b.lot_rest);
+    }
+  }
 }
 
 // Every record of every segment in `dir`, and the problems met.
@@ -145,6 +164,12 @@ TEST(WorkerBuffer, CheckEntryIsTheRecordItStandsFor) {
     d.code = d.allowed ? Code::kOk : Code::kRate;
     d.limit = d.allowed ? "" : "burst";
     d.balance = i % 2 ? 100'000 - i : -1;
+    if (d.allowed && d.balance >= 0 && i % 8 != 0) {  // charged from lots of one, two or more prices
+      d.lot_prices = static_cast<LotPrices>(1 + i % 3);
+      d.lots.price = 7 + i % 5;
+      d.lots.credits = d.lot_prices == LotPrices::kOne ? 1 + i % 4 : 1;
+      d.lots.rest = d.lot_prices == LotPrices::kTwo ? 3 : 999'999'999'999 + i;
+    }
     return d;
   };
   auto expected_of = [&](int i) {
@@ -164,6 +189,13 @@ TEST(WorkerBuffer, CheckEntryIsTheRecordItStandsFor) {
     r.code = d.code;
     r.limit = d.limit;
     r.balance = d.balance;
+    r.lots_known = true;
+    r.lot_prices = d.lot_prices;
+    if (d.lot_prices != LotPrices::kNone) {
+      r.lot_price = d.lots.price;
+      r.lot_credits = d.lot_prices == LotPrices::kOne ? q.cost : d.lots.credits;
+      r.lot_rest = d.lots.rest;
+    }
     return r;
   };
   int next = 0;
@@ -221,6 +253,133 @@ TEST(BlockCodec, RoundTripsAndRejectsDamage) {
     DecodedBlock partial;
     EXPECT_FALSE(decode_block(raw.substr(0, cut), partial).has_value()) << cut;
   }
+}
+
+// Verifies a damaged lot split is reported as an error naming it, never
+// decoded into money: a price or rest of 0, credits that are not a strict
+// part of the cost, kTwo's rest equal to its price, a split on a call of
+// cost 0, a lot state past the last, and a state on an unpriced check.
+TEST(BlockCodec, RejectsDamagedLotSplits) {
+  auto priced = [](LotPrices prices, int64_t cost, int64_t price, int64_t credits, int64_t rest) {
+    CallRecord r;
+    r.time = kT0;
+    r.key = "acme";
+    r.cost = cost;
+    r.allowed = true;
+    r.code = Code::kOk;
+    r.balance = 500;
+    r.lots_known = true;
+    r.lot_prices = prices;
+    r.lot_price = price;
+    r.lot_credits = credits;
+    r.lot_rest = rest;
+    return r;
+  };
+  auto decode_one = [](const CallRecord& r) {
+    BlockEncoder encoder;
+    encoder.add(r);
+    std::string raw;
+    encoder.finish(raw);
+    DecodedBlock out;
+    return decode_block(raw, out);
+  };
+  ASSERT_TRUE(decode_one(priced(LotPrices::kTwo, 3, 10, 1, 9)).has_value());
+  ASSERT_TRUE(decode_one(priced(LotPrices::kMany, 3, 10, 2, 17)).has_value());
+  const struct {
+    CallRecord r;
+    std::string_view error;
+  } bad[] = {
+      {priced(LotPrices::kOne, 3, 0, 3, 0), "lot price 0 out of range"},
+      {priced(LotPrices::kOne, 0, 10, 0, 0), "lot split of a call whose cost is not positive"},
+      {priced(LotPrices::kTwo, 3, 10, 3, 9), "lot split of 3 credits, not a part of the call's cost"},
+      {priced(LotPrices::kTwo, 3, 10, 0, 9), "lot split of 0 credits"},
+      {priced(LotPrices::kMany, 3, 10, 1, 0), "lot split rest 0 out of range"},
+      {priced(LotPrices::kTwo, 3, 10, 1, 10), "lot split rest 10 out of range"},
+  };
+  for (const auto& b : bad) {
+    const auto decoded = decode_one(b.r);
+    ASSERT_FALSE(decoded.has_value()) << b.error;
+    EXPECT_NE(decoded.error().find(b.error), std::string::npos) << decoded.error();
+  }
+  // The code byte's lot state bits: past the last state, or on a check
+  // without a balance.
+  BlockEncoder encoder;
+  encoder.add(priced(LotPrices::kNone, 3, 0, 0, 0));
+  std::string raw;
+  encoder.finish(raw);
+  const size_t code_at = raw.rfind('\x90');  // kOk | (1 + kNone) << 4 | balance bit
+  ASSERT_NE(code_at, std::string::npos);
+  for (const char code : {'\xd0', '\x10'}) {  // state 5; state 1 without the balance bit
+    std::string damaged = raw;
+    damaged[code_at] = code;
+    DecodedBlock out;
+    const auto decoded = decode_block(damaged, out);
+    ASSERT_FALSE(decoded.has_value());
+    EXPECT_NE(decoded.error().find("bad lot split state"), std::string::npos) << decoded.error();
+  }
+}
+
+// A raw block written by the encoder before the lot split existed (commit
+// 2217bd5): acme, priced, three allowed calls of cost 3 (balances 970, 940,
+// 912) and one denied (BALANCE, 912); then an unpriced key's call.
+constexpr std::string_view kBlockBeforeLotSplit(
+    "\x03\x04\x61\x63\x6d\x65\x07\x62\x61\x6c\x61\x6e\x63\x65\x0b\x69\x70\x3a\x31\x30\x2e\x30"
+    "\x2e\x30\x2e\x31\x00\x05\x80\x80\xd0\xe2\xc6\xbf\xce\x97\x2f\x85\x00\x00\x00\x00\x00\x80"
+    "\x94\x0f\x06\x85\x80\x89\x7a\x00\x00\x00\x00\x80\x3b\x06\x85\x80\x89\x7a\x00\x00\x00\x00"
+    "\x80\x37\x06\x81\x80\x89\x7a\x00\x00\x00\x02\x86\x00\x06\x05\x80\xb6\xdc\x05\x02\x00\x00"
+    "\x00\x00",
+    90);
+
+// Verifies a block written before the lot split decodes as it did (no lot
+// split: lots_known false, so replay infers it), and that the same records
+// written now, with their splits, decode with them.
+TEST(BlockCodec, ReadsBlocksFromBeforeTheLotSplit) {
+  DecodedBlock old;
+  ASSERT_TRUE(decode_block(std::string(kBlockBeforeLotSplit), old).has_value());
+  ASSERT_EQ(old.records.size(), 5u);
+  const int64_t balances[] = {970, 940, 912, 912};
+  for (size_t i = 0; i < 4; ++i) {
+    const CallRecord& r = old.records[i];
+    EXPECT_EQ(r.key, "acme");
+    EXPECT_EQ(r.cost, 3);
+    EXPECT_EQ(r.balance, balances[i]);
+    EXPECT_EQ(r.allowed, i < 3);
+    EXPECT_EQ(r.code, i < 3 ? Code::kOk : Code::kBalance);
+    EXPECT_FALSE(r.lots_known);
+    EXPECT_EQ(r.lot_prices, LotPrices::kNone);
+  }
+  EXPECT_EQ(old.records[4].key, "ip:10.0.0.1");
+  EXPECT_EQ(old.records[4].balance, -1);
+
+  BlockEncoder encoder;
+  for (CallRecord r : old.records) {
+    if (r.balance >= 0) r.lots_known = true;
+    if (r.allowed && r.balance >= 0) {
+      r.lot_prices = LotPrices::kOne;
+      r.lot_price = 10;
+      r.lot_credits = 3;
+    }
+    if (r.balance == 912 && r.allowed) {  // the crossing call: 1 credit at 10, 2 at 9
+      r.lot_prices = LotPrices::kTwo;
+      r.lot_credits = 1;
+      r.lot_rest = 9;
+    }
+    encoder.add(r);
+  }
+  std::string raw;
+  encoder.finish(raw);
+  DecodedBlock now;
+  ASSERT_TRUE(decode_block(raw, now).has_value());
+  ASSERT_EQ(now.records.size(), 5u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(now.records[i].lots_known);
+    EXPECT_EQ(now.records[i].lot_prices, i < 2 ? LotPrices::kOne : i == 2 ? LotPrices::kTwo : LotPrices::kNone);
+  }
+  EXPECT_EQ(now.records[2].lot_price, 10);
+  EXPECT_EQ(now.records[2].lot_credits, 1);
+  EXPECT_EQ(now.records[2].lot_rest, 9);
+  EXPECT_EQ(now.records[1].lot_credits, 3);
+  EXPECT_FALSE(now.records[4].lots_known);
 }
 
 // Verifies the log writes readable segments, rotates by size, and deletes

@@ -294,7 +294,7 @@ void Replayer::check(const calllog::CallRecord& r, KeyState& key, const Decision
     }
     c.live_charged_minor += live_charge;
     c.candidate_charged_minor += candidate_charge;
-    c.lots.charge(state_, r.key, r.cost, live_charge, candidate_charge);
+    c.lots.charge(state_, r, live_charge, candidate_charge);
   }
   if (r.allowed == d.allowed) return;
   const bool to_denied = r.allowed;
@@ -335,8 +335,20 @@ void Replayer::apply(const calllog::CallRecord& r, KeyState& key) {
     case calllog::RecordKind::kSettle: {
       ++report_.settles;
       char id[16];
+      // By lot price, a CANCEL's refund counts at the SETTLE on both sides
+      // (replay_monitors.h, "Lots"), not in the next call's balance fall.
+      const Account* account = key.report != nullptr ? key.report->lots.account(state_, r.key) : nullptr;
+      const int64_t before = account != nullptr ? account->balance() : 0;
       (void)engine_->settle(r.key, hex(r.id_hash, id), r.allowed, r.time);
       if (monitors_) monitors_->touch(r.key);
+      if (key.report != nullptr) {
+        const int64_t refund = account != nullptr ? account->balance() - before : 0;
+        key.candidate_balance += refund;
+        key.report->candidate_charged_minor -= refund;
+        const int64_t live_refund = key.report->lots.settle(r.id_hash, r.allowed, refund);
+        key.live_balance += live_refund;
+        key.report->live_charged_minor -= live_refund;
+      }
       break;
     }
     case calllog::RecordKind::kRecharge:

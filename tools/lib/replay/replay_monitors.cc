@@ -208,29 +208,85 @@ void ReplayMonitors::lift_expired(Nanos now, Engine& engine, RuntimeState& state
   }
 }
 
-void LotBreakdown::charge(RuntimeState& state, std::string_view key, int64_t cost, int64_t live_charge,
+void LotBreakdown::charge(RuntimeState& state, const calllog::CallRecord& live, int64_t live_charge,
                           int64_t candidate_charge) {
-  if (live_charge != 0) {
-    // The live lots are not in the log: a fall that COST divides is one lot's price.
-    const bool one_price = cost > 0 && live_charge > 0 && live_charge % cost == 0;
-    LotCounts& l = by_price_[one_price ? live_charge / cost : 0];
-    ++l.live_calls;
-    l.live_credits += one_price ? cost : 0;
-    l.live_minor += live_charge;
+  if (!live.lots_known) {
+    live_inferred(live.cost, live_charge);
+  } else {
+    int64_t split = 0;
+    if (live.lot_prices != LotPrices::kNone) {
+      const LiveHold h{live.lot_prices, live.cost, live.lot_price, live.lot_credits, live.lot_rest,
+                       live.time + (live.hold_ms + std::max<int64_t>(live.wait_ms, 0)) * kNanosPerMilli};
+      split = live_split(h, 1);
+      if (live.hold_ms > 0 && live.id_hash != 0) {
+        if (live_holds_.size() >= purge_at_) {
+          std::erase_if(live_holds_, [&](const auto& kv) { return kv.second.deadline < live.time - 60 * kNanosPerSecond; });
+          purge_at_ = std::max<size_t>(1024, 2 * live_holds_.size());
+        }
+        live_holds_[live.id_hash] = h;
+      }
+    }
+    // The balance fell by this call's charge (the CANCELs since the last
+    // call are out of live_charge already); anything else moved it some other way.
+    const int64_t other = live_charge - split;
+    if (other != 0) by_price_[kOther].live_minor += other;
   }
   if (candidate_charge == 0) return;
+  if (account(state, live.key) != nullptr) {
+    candidate(*account_, candidate_charge, true);
+  } else {
+    LotCounts& l = by_price_[kMixed];
+    ++l.candidate_calls;
+    l.candidate_minor += candidate_charge;
+  }
+}
+
+const Account* LotBreakdown::account(RuntimeState& state, std::string_view key) {
   if (!looked_up_) {
     looked_up_ = true;
     ContractState* s = state.find(key);
     account_ = s != nullptr ? s->account() : nullptr;
   }
-  if (account_ != nullptr) {
-    candidate(*account_, candidate_charge);
-  } else {
-    LotCounts& l = by_price_[0];
-    ++l.candidate_calls;
-    l.candidate_minor += candidate_charge;
+  return account_;
+}
+
+// A log without the lot split: a fall that COST divides is one lot's price.
+void LotBreakdown::live_inferred(int64_t cost, int64_t live_charge) {
+  if (live_charge == 0) return;
+  const bool one_price = cost > 0 && live_charge > 0 && live_charge % cost == 0;
+  LotCounts& l = by_price_[one_price ? live_charge / cost : kMixed];
+  ++l.live_calls;
+  l.live_credits += one_price ? cost : 0;
+  l.live_minor += live_charge;
+}
+
+int64_t LotBreakdown::live_split(const LiveHold& h, int sign) {
+  auto add = [&](int64_t price, int64_t credits, int64_t minor) {
+    LotCounts& l = by_price_[price];
+    if (sign > 0) ++l.live_calls;
+    l.live_credits += sign * credits;
+    l.live_minor += sign * minor;
+    return minor;
+  };
+  int64_t money = add(h.price, h.credits, h.credits * h.price);
+  if (h.prices == LotPrices::kTwo) money += add(h.rest, h.cost - h.credits, (h.cost - h.credits) * h.rest);
+  else if (h.prices == LotPrices::kMany) money += add(kMixed, 0, h.rest);
+  return sign * money;
+}
+
+int64_t LotBreakdown::settle(uint64_t id_hash, bool commit, int64_t candidate_refund) {
+  if (candidate_refund != 0) {
+    if (account_ != nullptr) {
+      candidate(*account_, -candidate_refund, false);
+    } else {
+      by_price_[kMixed].candidate_minor -= candidate_refund;
+    }
   }
+  const auto it = live_holds_.find(id_hash);
+  if (it == live_holds_.end()) return 0;
+  const int64_t refund = commit ? 0 : -live_split(it->second, -1);
+  live_holds_.erase(it);
+  return refund;
 }
 
 // Which lots the candidate's charge came from: the lots' debited − refunded
@@ -239,7 +295,7 @@ void LotBreakdown::charge(RuntimeState& state, std::string_view key, int64_t cos
 // still holding credits; when that does not explain the whole charge (a
 // refund went to an older lot), every lot is scanned. What no lot explains
 // goes under price 0.
-void LotBreakdown::candidate(const Account& account, int64_t charge) {
+void LotBreakdown::candidate(const Account& account, int64_t charge, bool call) {
   const uint32_t lots = account.lot_count();
   if (net_.size() < lots) net_.resize(lots, 0);
   int64_t explained = 0;
@@ -252,7 +308,7 @@ void LotBreakdown::candidate(const Account& account, int64_t charge) {
     if (moved != 0) {
       net_[i] = net;
       LotCounts& l = by_price_[lot->unit_price];
-      if (moved > 0 && counted_price != lot->unit_price) {
+      if (call && moved > 0 && counted_price != lot->unit_price) {
         ++l.candidate_calls;
         counted_price = lot->unit_price;
       }
@@ -272,7 +328,7 @@ void LotBreakdown::candidate(const Account& account, int64_t charge) {
   low_ = i;
   if (explained != charge) {  // e.g. credits that left by another way than a call
     LotCounts& l = by_price_[0];
-    ++l.candidate_calls;
+    l.candidate_calls += call;
     l.candidate_minor += charge - explained;
   }
 }
@@ -312,7 +368,10 @@ std::string lots_text(const std::map<int64_t, LotCounts>& lots, int decimals) {
   std::string out;
   for (const auto& [price, l] : lots) {
     out += fmt::format("  lot price {}: live {} calls {} minor, candidate {} calls {} minor, delta {}\n",
-                       price == 0 ? std::string("mixed") : std::to_string(price), l.live_calls, l.live_minor,
+                       price == LotBreakdown::kMixed   ? std::string("mixed")
+                       : price == LotBreakdown::kOther ? std::string("other")
+                                                       : std::to_string(price),
+                       l.live_calls, l.live_minor,
                        l.candidate_calls, l.candidate_minor, money(l.candidate_minor - l.live_minor));
   }
   return out;

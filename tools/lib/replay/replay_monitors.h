@@ -36,11 +36,28 @@
 //
 // Lots: for each call of a priced contract, the candidate's charge comes
 // from its Account's lots (the change of each lot's debited − refunded since
-// the last call, times that lot's unit price: exact); the live charge is the
-// fall of the recorded balance, put under the price fall / COST when that
-// divides exactly (a call charged within one lot) and under price 0
-// ("mixed": it crossed into a lot of another price, or a cancelled hold's
-// refund was netted in) otherwise. Totals stay exact in minor units either way.
+// the last call, times that lot's unit price: exact). The live charge is the
+// fall of the recorded balance; how it is split depends on the log:
+//  - Logs that record the lot split (CallRecord::lots_known): each call's
+//    charge as the engine took it (tollgate/decision.h, LotPrices): its
+//    credits under the price of the lots they came from, a call from two
+//    prices under both; past two prices, the first price's credits under it
+//    and the others' money under price 0 ("mixed"). A HOLD's charge is
+//    recorded the same way, and a SETTLE CANCEL of it (matched by its ID)
+//    gives each price back its credits and money (a negative line share);
+//    the candidate's refund of that SETTLE is given back the same way, at
+//    the SETTLE (the candidate's lots as they moved), so that a refund is
+//    never netted into the next call on either side.
+//    What the balance fell by beyond the calls' charges and those refunds
+//    goes under price -1 ("other"): holds the live timer cancelled on expiry,
+//    lots that expired, a CANCEL after its lot expired (the credits were
+//    forfeited: the balance did not rise), a balance another worker's call
+//    moved between the charge and its read.
+//  - Older logs (lots_known false): the fall is put under the price
+//    fall / COST when that divides exactly (a call charged within one lot)
+//    and under price 0 ("mixed": it crossed into a lot of another price, or
+//    a cancelled hold's refund was netted in) otherwise.
+// Totals stay exact in minor units either way.
 //
 // Thread-safety: one owner (the Replayer); not thread-safe.
 #pragma once
@@ -53,6 +70,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "calllog/call_record.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "engine/runtime_state.h"
@@ -176,23 +194,50 @@ struct LotCounts {
 };
 
 // One priced contract's charges by lot price (the unit price; 0: not
-// attributable to one price, see the file comment).
+// attributable to one price, -1: no call's charge; see the file comment).
 class LotBreakdown {
  public:
-  // One call: `cost` credits; the live and candidate balance falls computed
-  // by the Replayer (0 when that side is unpriced). Looks the candidate's
-  // account up once, in `state`.
-  void charge(RuntimeState& state, std::string_view key, int64_t cost, int64_t live_charge,
-              int64_t candidate_charge);
+  static constexpr int64_t kMixed = 0;
+  static constexpr int64_t kOther = -1;
+
+  // One CHECK `live` (its cost and, when recorded, its lot split): the live
+  // and candidate balance falls computed by the Replayer (0 when that side
+  // is unpriced). Looks the candidate's account up once, in `state`.
+  void charge(RuntimeState& state, const calllog::CallRecord& live, int64_t live_charge, int64_t candidate_charge);
+  // A SETTLE of hold `id_hash` of this contract; no call counts. Live: a
+  // CANCEL of a hold whose split was recorded gives its credits back to
+  // their prices; returns that money (0: none known), by which the live
+  // balance rose. Candidate: `candidate_refund` is what the candidate's
+  // settle raised its balance by, given back to the prices of the lots it
+  // went to. The Replayer takes both out of the next call's balance fall.
+  int64_t settle(uint64_t id_hash, bool commit, int64_t candidate_refund);
+  // The candidate's account of contract `key` (looked up once; null: unpriced).
+  const Account* account(RuntimeState& state, std::string_view key);
   const std::map<int64_t, LotCounts>& by_price() const { return by_price_; }
 
  private:
-  void candidate(const Account& account, int64_t charge);
+  // A live HOLD's recorded charge, until its SETTLE (or, once its deadline is
+  // a minute past, forgotten: the live timer settled it).
+  struct LiveHold {
+    LotPrices prices = LotPrices::kNone;
+    int64_t cost = 0;
+    int64_t price = 0;
+    int64_t credits = 0;
+    int64_t rest = 0;
+    Nanos deadline = 0;
+  };
+  // `sign` × the split of `h` into the live counts; returns its money.
+  int64_t live_split(const LiveHold& h, int sign);
+  void live_inferred(int64_t cost, int64_t live_charge);
+  // `call`: a call's charge (counted as a call under each price it took from).
+  void candidate(const Account& account, int64_t charge, bool call);
   std::map<int64_t, LotCounts> by_price_;
   const Account* account_ = nullptr;
   bool looked_up_ = false;
   std::vector<int64_t> net_;  // per lot: debited − refunded at the last call
   uint32_t low_ = 0;          // every lot below was empty at the last call
+  std::unordered_map<uint64_t, LiveHold> live_holds_;  // by ID hash
+  size_t purge_at_ = 1024;  // live_holds_ size at which expired ones are dropped
 };
 
 // The text of a contract's monitors and lots (report_text; the JSON is in

@@ -119,6 +119,62 @@ TEST(MoneyAccount, DebitSpansTwoLots) {
   EXPECT_EQ(account.lot(1)->debited, 4);
 }
 
+// Verifies the split by lot price a debit reports (PriceSplit, what a
+// decision's lots carry): one price; two, where lots of the first price
+// recurring after the second count with the first; three, where the first
+// price's credits stay exact and the rest is their money. The money always
+// equals the balance's fall. Recorded takes (a HOLD) split the same.
+TEST(MoneyAccount, TakeReportsTheSplitByLotPrice) {
+  const PriceLadder ladder = *PriceLadder::create({{5'000, 5}, {1'000, 8}, {0, 10}});
+  auto take = [](Account& account, int64_t cost, bool recorded) {
+    PriceSplit split;
+    const int64_t before = account.balance();
+    EXPECT_TRUE(account.reserve(cost, kNow));
+    if (recorded) {
+      EXPECT_TRUE(account.take_reserved_recorded(cost, &split).ok());
+    } else {
+      account.take_reserved(cost, &split);
+    }
+    EXPECT_EQ(split.taken, cost);
+    int64_t money = split.charge.credits * split.charge.price;
+    if (split.prices == LotPrices::kTwo) money += (cost - split.charge.credits) * split.charge.rest;
+    if (split.prices == LotPrices::kMany) money += split.charge.rest;
+    EXPECT_EQ(money, before - account.balance());
+    return split;
+  };
+  for (const bool recorded : {false, true}) {
+    SCOPED_TRACE(recorded);
+    Account account(ladder);
+    ASSERT_TRUE(apply_recharge(account, 100, kNow).has_value());    // lot 0: 10 credits at 10
+    ASSERT_TRUE(apply_recharge(account, 1'000, kNow).has_value());  // lot 1: 125 at 8
+    ASSERT_TRUE(apply_recharge(account, 50, kNow).has_value());     // lot 2: 5 at 10
+    ASSERT_TRUE(apply_recharge(account, 5'000, kNow).has_value());  // lot 3: 1,000 at 5
+    PriceSplit one = take(account, 3, recorded);
+    EXPECT_EQ(one.prices, LotPrices::kOne);
+    EXPECT_EQ(one.charge.price, 10);
+    EXPECT_EQ(one.charge.credits, 3);
+    PriceSplit two = take(account, 9, recorded);  // 7 at 10, 2 at 8
+    EXPECT_EQ(two.prices, LotPrices::kTwo);
+    EXPECT_EQ(two.charge.price, 10);
+    EXPECT_EQ(two.charge.credits, 7);
+    EXPECT_EQ(two.charge.rest, 8);
+    PriceSplit many = take(account, 123 + 5 + 10, recorded);  // 123 at 8, 5 at 10, 10 at 5
+    EXPECT_EQ(many.prices, LotPrices::kMany);
+    EXPECT_EQ(many.charge.price, 8);
+    EXPECT_EQ(many.charge.credits, 123);
+    EXPECT_EQ(many.charge.rest, 5 * 10 + 10 * 5);
+  }
+  Account account(ladder);
+  ASSERT_TRUE(apply_recharge(account, 100, kNow).has_value());    // 10 at 10
+  ASSERT_TRUE(apply_recharge(account, 1'000, kNow).has_value());  // 125 at 8
+  ASSERT_TRUE(apply_recharge(account, 50, kNow).has_value());     // 5 at 10
+  PriceSplit back = take(account, 140, false);                    // 10 at 10, 125 at 8, 5 at 10
+  EXPECT_EQ(back.prices, LotPrices::kTwo);
+  EXPECT_EQ(back.charge.price, 10);
+  EXPECT_EQ(back.charge.credits, 15);
+  EXPECT_EQ(back.charge.rest, 8);
+}
+
 // Verifies a debit that cannot be covered takes nothing; cost 0 and negative costs.
 TEST(MoneyAccount, DebitAllOrNothing) {
   Account account(PriceLadder::flat(10));

@@ -7,9 +7,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "calllog/block_codec.h"
+#include "calllog/worker_buffer.h"
 #include "config/config_loader.h"
 #include "config/units.h"
+#include "control/engine_options.h"
+#include "engine/admin_record.h"
 #include "engine/monitor_action.h"
+#include "engine/reclaimer.h"
 #include "replay/replay.h"
 #include "unit/config/config_test_util.h"
 
@@ -384,11 +389,12 @@ struct LotModel {
   }
 };
 
-// Verifies the per-lot breakdown with a two-step ladder: the candidate's
-// charges are split exactly by the price of the lot each credit came from
-// (a call crossing from one lot into the next counts under both prices);
-// live's by fall / COST, with the crossing call under "mixed" (price 0)
-// because its fall is not a multiple of its cost. Totals are exact.
+// Verifies the per-lot breakdown with a two-step ladder on a log written
+// before the lot split was recorded (records without lots_known): the
+// candidate's charges are split exactly by the price of the lot each credit
+// came from (a call crossing from one lot into the next counts under both
+// prices); live's by fall / COST, with the crossing call under "mixed"
+// (price 0) because its fall is not a multiple of its cost. Totals are exact.
 TEST(ReplayLots, TwoStepLadderSplitsMoneyByLotPrice) {
   const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
   auto replayer = replayer_for(R"(
@@ -503,6 +509,214 @@ contracts:
                       "(+0.10)\n"),
             std::string::npos)
       << text;
+}
+
+constexpr std::string_view kTwoStepLadder = R"(
+pricing:
+  tiered:
+    - { prepay_from: 0, unit_price: 10 }
+    - { prepay_from: 1000, unit_price: 8 }
+contracts:
+  acme:
+    pricing: tiered
+    limits:
+      - { name: burst, type: token_bucket, rate: 1000, per: 1s, burst: 1000 }
+)";
+
+// The live daemon's side of a scenario: an Engine on a config, whose
+// decided CHECKs go into the log the way the daemon's do (the call-log hook's
+// WorkerBuffer::append_check, then the block codec), beside the RECHARGE and
+// SETTLE records the daemon writes. records() is the decoded block.
+class LiveRun {
+ public:
+  LiveRun(std::string_view yaml, Nanos start) {
+    auto config = parse_config(yaml, "live.yaml");
+    EXPECT_TRUE(config.has_value());
+    auto engine = Engine::create(engine_options_from(*config, 1), reclaimer_, start, state_);
+    EXPECT_TRUE(engine.has_value());
+    if (engine) engine_ = std::move(*engine);
+  }
+  void recharge(Nanos now, std::string_view key, int64_t amount, uint64_t payment) {
+    Account* account = state_.find(key)->account();
+    auto plan = account->plan_recharge(amount, now);
+    ASSERT_TRUE(plan.has_value());
+    ASSERT_TRUE(account->add_lot(recharge_lot(*plan, now), plan->wallet).has_value());
+    calllog::CallRecord r;
+    r.kind = calllog::RecordKind::kRecharge;
+    r.time = now;
+    r.key = key;
+    r.cost = amount;
+    r.id_hash = payment;
+    r.allowed = true;
+    encoder_.add(r);
+  }
+  Decision check(Nanos now, std::string_view key, int64_t cost, std::string_view id = {}, int64_t hold_ms = -1) {
+    CheckRequest q;
+    q.key = key;
+    q.cost = cost;
+    q.id = id;
+    q.hold_ms = hold_ms;
+    const Decision d = engine_->check(q, now, 0);
+    EXPECT_TRUE(ring_.append_check(now, q, d, 0));
+    std::vector<calllog::CallRecord> got;
+    const uint64_t position = ring_.collect(got);
+    for (const calllog::CallRecord& r : got) encoder_.add(r);
+    ring_.release(position);
+    return d;
+  }
+  void settle(Nanos now, std::string_view key, std::string_view id, bool commit) {
+    ASSERT_TRUE(engine_->settle(key, id, commit, now));
+    calllog::CallRecord r;
+    r.kind = calllog::RecordKind::kSettle;
+    r.time = now;
+    r.key = key;
+    r.id_hash = calllog::log_hash(id);
+    r.allowed = commit;
+    encoder_.add(r);
+  }
+  const std::vector<calllog::CallRecord>& records() {
+    std::string raw;
+    encoder_.finish(raw);
+    EXPECT_TRUE(calllog::decode_block(std::move(raw), block_).has_value());
+    return block_.records;
+  }
+
+ private:
+  Reclaimer reclaimer_;
+  RuntimeState state_;
+  std::unique_ptr<Engine> engine_;
+  calllog::WorkerBuffer ring_{1 << 16};
+  calllog::BlockEncoder encoder_;
+  calllog::DecodedBlock block_;
+};
+
+// Verifies that with the lot split recorded, live's money by lot price is
+// exact: a live engine crossing from a lot at 10 into one at 8 (one call
+// takes from both), a HOLD cancelled (its credits back to their price) and
+// one committed, replayed with the same config: every price's line has the
+// same calls, credits and money on both sides, there is no "mixed" or
+// "other" line, and the lines add up to the totals.
+TEST(ReplayLots, RecordedSplitMakesLiveExactAcrossPrices) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  LiveRun live(kTwoStepLadder, t0);
+  Nanos t = t0;
+  live.recharge(t += kSecond, "acme", 500, 1);  // 50 credits at 10
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(live.check(t += kSecond, "acme", 1).allowed);
+  live.recharge(t += kSecond, "acme", 1000, 2);  // 125 at 8
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(live.check(t += kSecond, "acme", 3).allowed);
+  const Decision crossing = live.check(t += kSecond, "acme", 3);  // the last credit at 10, two at 8
+  ASSERT_EQ(crossing.lot_prices, LotPrices::kTwo);
+  EXPECT_EQ(crossing.lots.price, 10);
+  EXPECT_EQ(crossing.lots.credits, 1);
+  EXPECT_EQ(crossing.lots.rest, 8);
+  ASSERT_TRUE(live.check(t += kSecond, "acme", 4, "h1", 60'000).allowed);
+  live.check(t += kSecond, "acme", 2);
+  live.settle(t += kSecond, "acme", "h1", false);  // 4 credits back at 8
+  ASSERT_TRUE(live.check(t += kSecond, "acme", 2, "h2", 60'000).allowed);
+  live.settle(t += kSecond, "acme", "h2", true);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(live.check(t += kSecond, "acme", 3).allowed);
+
+  const std::vector<calllog::CallRecord>& records = live.records();
+  size_t two_prices = 0;
+  for (const calllog::CallRecord& r : records) {
+    if (r.kind != calllog::RecordKind::kCheck) continue;
+    EXPECT_TRUE(r.lots_known);
+    two_prices += r.lot_prices == LotPrices::kTwo;
+  }
+  EXPECT_EQ(two_prices, 1u);
+
+  auto replayer = replayer_for(kTwoStepLadder, t0);
+  ASSERT_TRUE(replayer);
+  for (const calllog::CallRecord& r : records) replayer->apply(r);
+  replayer->finish();
+  const ContractReport& c = replayer->report().contracts.at("acme");
+  EXPECT_EQ(c.flips.allowed_to_denied + c.flips.denied_to_allowed, 0u);
+  const auto& got = c.lots.by_price();
+  EXPECT_FALSE(got.contains(LotBreakdown::kMixed));
+  EXPECT_FALSE(got.contains(LotBreakdown::kOther));
+  ASSERT_TRUE(got.contains(10));
+  ASSERT_TRUE(got.contains(8));
+  // At 10: 40 calls of 1, 3 of 3, the crossing call's 1 credit.
+  // At 8: the crossing call's 2, the hold's 4 less its refund, 2, the
+  // committed hold's 2, then 10 calls of 3.
+  const struct {
+    int64_t price;
+    uint64_t calls;
+    int64_t credits;
+  } want[] = {{10, 40 + 3 + 1, 40 + 9 + 1}, {8, 1 + 1 + 1 + 1 + 10, 2 + 4 - 4 + 2 + 2 + 30}};
+  int64_t live_sum = 0, candidate_sum = 0;
+  for (const auto& w : want) {
+    SCOPED_TRACE(w.price);
+    const LotCounts& l = got.at(w.price);
+    EXPECT_EQ(l.live_calls, w.calls);
+    EXPECT_EQ(l.candidate_calls, w.calls);
+    EXPECT_EQ(l.live_credits, w.credits);
+    EXPECT_EQ(l.candidate_credits, w.credits);
+    EXPECT_EQ(l.live_minor, w.credits * w.price);
+    EXPECT_EQ(l.candidate_minor, w.credits * w.price);
+    live_sum += l.live_minor;
+    candidate_sum += l.candidate_minor;
+  }
+  EXPECT_EQ(live_sum, c.live_charged_minor);
+  EXPECT_EQ(candidate_sum, c.candidate_charged_minor);
+  EXPECT_EQ(c.live_charged_minor, 500 + 36 * 8);
+  EXPECT_EQ(c.candidate_charged_minor, c.live_charged_minor);
+}
+
+// Verifies each recorded split is attributed as recorded, with no
+// inference: a call from two prices under both, one from three or more
+// under its first price and "mixed" for the rest's money, and a balance
+// fall beyond a call's charge (what no call explains, e.g. an expired lot)
+// under "other"; the lines still add up to the live total.
+TEST(ReplayLots, RecordedSplitsOfTwoAndMorePricesAreExact) {
+  const Nanos t0 = *parse_instant("2026-06-01T10:00:00Z");
+  auto replayer = replayer_for(kTwoStepLadder, t0);
+  ASSERT_TRUE(replayer);
+  calllog::CallRecord recharge;
+  recharge.kind = calllog::RecordKind::kRecharge;
+  recharge.time = t0 + kSecond;
+  recharge.key = "acme";
+  recharge.cost = 10'000;
+  recharge.id_hash = 7;
+  recharge.allowed = true;
+  replayer->apply(recharge);
+  int64_t balance = 10'000;
+  auto call = [&](Nanos at, int64_t cost, LotPrices prices, int64_t price, int64_t credits, int64_t rest,
+                  int64_t fall) {
+    calllog::CallRecord r = allowed_call(at, "acme", "", cost, balance -= fall);
+    r.lots_known = true;
+    r.lot_prices = prices;
+    r.lot_price = price;
+    r.lot_credits = credits;
+    r.lot_rest = rest;
+    replayer->apply(r);
+  };
+  call(t0 + 2 * kSecond, 5, LotPrices::kTwo, 9, 2, 7, 2 * 9 + 3 * 7);
+  call(t0 + 3 * kSecond, 6, LotPrices::kMany, 7, 1, 40, 7 + 40);
+  call(t0 + 4 * kSecond, 2, LotPrices::kOne, 9, 2, 0, 2 * 9 + 5);  // 5 more: not this call's
+  replayer->finish();
+  const ContractReport& c = replayer->report().contracts.at("acme");
+  const auto& got = c.lots.by_price();
+  ASSERT_TRUE(got.contains(9) && got.contains(7) && got.contains(LotBreakdown::kMixed) &&
+              got.contains(LotBreakdown::kOther));
+  EXPECT_EQ(got.at(9).live_calls, 2u);
+  EXPECT_EQ(got.at(9).live_credits, 4);
+  EXPECT_EQ(got.at(9).live_minor, 36);
+  EXPECT_EQ(got.at(7).live_calls, 2u);
+  EXPECT_EQ(got.at(7).live_credits, 4);
+  EXPECT_EQ(got.at(7).live_minor, 28);
+  EXPECT_EQ(got.at(LotBreakdown::kMixed).live_calls, 1u);
+  EXPECT_EQ(got.at(LotBreakdown::kMixed).live_credits, 0);
+  EXPECT_EQ(got.at(LotBreakdown::kMixed).live_minor, 40);
+  EXPECT_EQ(got.at(LotBreakdown::kOther).live_calls, 0u);
+  EXPECT_EQ(got.at(LotBreakdown::kOther).live_minor, 5);
+  int64_t live_sum = 0;
+  for (const auto& [price, l] : got) live_sum += l.live_minor;
+  EXPECT_EQ(live_sum, c.live_charged_minor);
+  EXPECT_EQ(c.live_charged_minor, 39 + 47 + 23);
+  const std::string text = report_text(replayer->report(), 2);
+  EXPECT_NE(text.find("  lot price other: live 0 calls 5 minor"), std::string::npos) << text;
+  EXPECT_NE(text.find("  lot price mixed: live 1 calls 40 minor"), std::string::npos) << text;
 }
 
 }  // namespace
