@@ -342,8 +342,10 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
     counters_.redis_commands++;
   }
   Tracked* tp = &t;
+  t.sending = shared;
   send_script(t.pool_key, shared->argv, [this, tp, shared](const redisReply* reply, bool) {
     tp->in_flight = false;
+    tp->sending.reset();
     const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING;
     if (!ok) {
       std::lock_guard lock(mutex_);
@@ -356,6 +358,14 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
       tp->unanswered = std::move(*shared);  // sent again as it is (same seq: applied at most once)
       return;
     }
+    apply_sync_reply(*tp, *shared, reply);
+  });
+}
+
+void FleetLeases::apply_sync_reply(Tracked& t, const Sent& sent, const redisReply* reply) {
+  Tracked* tp = &t;
+  const Sent* shared = &sent;
+  {
     on_sync_reply(*tp, reply);
     std::lock_guard lock(mutex_);
     counters_.syncs++;
@@ -389,7 +399,7 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
       pool.global_tag.store(sr.tag, std::memory_order_release);
       pool.global_free.store(p.global_free, std::memory_order_release);
     }
-  });
+  }
 }
 
 void FleetLeases::on_sync_reply(Tracked& t, const redisReply*) { t.fresh = false; }
@@ -625,12 +635,24 @@ std::expected<void, std::string> FleetLeases::stop() {
   std::string failed;
   const Nanos now = clock_.now();
   for (auto& t : tracked_) {
-    std::vector<Sent> to_send;
-    if (t->unanswered) to_send.push_back(std::move(*t->unanswered));
+    // A sync still in flight when the loop stopped (its answer never read)
+    // or unanswered goes again first, as it is: Redis applies a seq once and
+    // answers a resend with the stored answer, so a grant it made is taken
+    // into the lease here and returned by the final sync below, instead of
+    // staying leased to this node in Redis.
+    std::vector<Sent> earlier;
+    if (t->sending) earlier.push_back(*t->sending);
+    if (t->unanswered) earlier.push_back(std::move(*t->unanswered));
+    t->sending.reset();
+    t->in_flight = false;
     t->unanswered.reset();
-    if (auto last = build_sync(*t, now, false, true)) to_send.push_back(std::move(*last));
-    for (const Sent& s : to_send) {
+    for (const Sent& s : earlier) {
       auto r = sync->command(s.argv);
+      if (!r) failed += (failed.empty() ? "" : "; ") + t->contract + ": " + r.error();
+      else if (*r && (*r)->type == REDIS_REPLY_STRING) apply_sync_reply(*t, s, r->get());
+    }
+    if (auto last = build_sync(*t, now, false, true)) {
+      auto r = sync->command(last->argv);
       if (!r) failed += (failed.empty() ? "" : "; ") + t->contract + ": " + r.error();
     }
   }

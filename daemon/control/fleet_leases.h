@@ -172,6 +172,7 @@ class FleetLeases {
     uint64_t seq = 0;
     bool fresh = true;  // no sync of this run has been answered yet
     bool in_flight = false;
+    std::shared_ptr<Sent> sending;   // the sync in flight: stop() sends it again (its grant may have been applied)
     std::optional<Sent> unanswered;  // sent, not answered: sent again as it is
     // Rolled-over periods still to report/return: (res name, spent, returned).
     struct Leftover {
@@ -194,6 +195,9 @@ class FleetLeases {
   std::optional<Sent> build_sync(Tracked& t, Nanos now, bool woken, bool final);
   void send_sync(Tracked& t, Sent sent);
   void on_sync_reply(Tracked& t, const redisReply* reply);
+  // Takes a sync's answer in: the grants into the lease, the global figures
+  // for INFO and the denials. Loop thread, or stop() once the loop is gone.
+  void apply_sync_reply(Tracked& t, const Sent& sent, const redisReply* reply);
   void reclaim_dead(const std::vector<std::string>& dead);
   std::string res_name(const PoolTrack& p, uint32_t tag) const;
   void refresh_caps(Tracked& t);
