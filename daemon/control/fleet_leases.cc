@@ -363,42 +363,38 @@ void FleetLeases::send_sync(Tracked& t, Sent sent) {
 }
 
 void FleetLeases::apply_sync_reply(Tracked& t, const Sent& sent, const redisReply* reply) {
-  Tracked* tp = &t;
-  const Sent* shared = &sent;
-  {
-    on_sync_reply(*tp, reply);
-    std::lock_guard lock(mutex_);
-    counters_.syncs++;
-    auto& ring = counters_.latencies_us;
-    const int64_t us = (clock_.now() - shared->sent_at) / 1000;
-    if (ring.size() < kLatencyRing) ring.push_back(us);
-    else ring[counters_.latency_next++ % kLatencyRing] = us;
-    // Grants go where the sync asked for them.
-    const auto parts = split(std::string_view(reply->str, reply->len), ';');
-    for (size_t r = 0; r < shared->resources.size() && r < parts.size(); ++r) {
-      const SentResource& sr = shared->resources[r];
-      if (!sr.current) continue;
-      const auto f = split(parts[r], ',');
-      if (f.size() < 5) continue;
-      PoolTrack& p = tp->pools[sr.pool];
-      const int64_t grant = to_i64(f[0]);
-      if (grant > 0 && p.tag == sr.tag) {
-        tp->lease->add(sr.pool, sr.tag, grant);
-        p.granted += grant;
-        counters_.grants++;
-        counters_.granted_units += static_cast<uint64_t>(grant);
-      } else if (grant > 0) {
-        // The period rolled while the grant was on its way: it goes back with the next sync.
-        tp->leftovers.push_back({res_name(p, sr.tag), 0, grant, 0});
-      }
-      p.global_free = to_i64(f[1]);
-      p.global_used = to_i64(f[2]);
-      p.global_leased = to_i64(f[3]);
-      p.doubt = to_i64(f[4]);
-      FleetLease::Pool& pool = tp->lease->pool(sr.pool);
-      pool.global_tag.store(sr.tag, std::memory_order_release);
-      pool.global_free.store(p.global_free, std::memory_order_release);
+  on_sync_reply(t, reply);
+  std::lock_guard lock(mutex_);
+  counters_.syncs++;
+  auto& ring = counters_.latencies_us;
+  const int64_t us = (clock_.now() - sent.sent_at) / 1000;
+  if (ring.size() < kLatencyRing) ring.push_back(us);
+  else ring[counters_.latency_next++ % kLatencyRing] = us;
+  // Grants go where the sync asked for them.
+  const auto parts = split(std::string_view(reply->str, reply->len), ';');
+  for (size_t r = 0; r < sent.resources.size() && r < parts.size(); ++r) {
+    const SentResource& sr = sent.resources[r];
+    if (!sr.current) continue;
+    const auto f = split(parts[r], ',');
+    if (f.size() < 5) continue;
+    PoolTrack& p = t.pools[sr.pool];
+    const int64_t grant = to_i64(f[0]);
+    if (grant > 0 && p.tag == sr.tag) {
+      t.lease->add(sr.pool, sr.tag, grant);
+      p.granted += grant;
+      counters_.grants++;
+      counters_.granted_units += static_cast<uint64_t>(grant);
+    } else if (grant > 0) {
+      // The period rolled while the grant was on its way: it goes back with the next sync.
+      t.leftovers.push_back({res_name(p, sr.tag), 0, grant, 0});
     }
+    p.global_free = to_i64(f[1]);
+    p.global_used = to_i64(f[2]);
+    p.global_leased = to_i64(f[3]);
+    p.doubt = to_i64(f[4]);
+    FleetLease::Pool& pool = t.lease->pool(sr.pool);
+    pool.global_tag.store(sr.tag, std::memory_order_release);
+    pool.global_free.store(p.global_free, std::memory_order_release);
   }
 }
 
