@@ -261,7 +261,9 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     fleet->set_actions(fleet_actions.get());
     fleet->set_monitor_counts(&fleet_counts);
     monitors.set_fleet_counts(&fleet_counts);
-    reloader.add_config_subscriber([&fleet](const Config&, Engine* fresh) { fleet->attach(*fresh); });
+    // Before the new engine decides: its new contracts have their lease and
+    // a lowered limit's units on lease here are already on their way back.
+    reloader.add_before_publish([&fleet](const Config&, Engine* fresh, Nanos) { fleet->attach(*fresh); });
     FleetLeases* f = fleet.get();
     info.fleet = [f](const std::function<void(std::string_view, std::string_view)>& visit) { f->info(visit); };
     info.fleet_contract = [f](std::string_view contract,

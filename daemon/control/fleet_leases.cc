@@ -88,55 +88,190 @@ FleetLeases::FleetLeases(FleetOptions options, RuntimeState& state)
 
 FleetLeases::~FleetLeases() = default;
 
+// The pools a contract's policy needs (attach's layout): credits at index
+// 0 when it is priced, then its enforced quota, token-bucket and
+// sliding-window limits at their limit index + 1.
+std::array<FleetLeases::PoolTrack, FleetLease::kMaxPools> FleetLeases::pools_of(const Policy& policy) {
+  std::array<PoolTrack, FleetLease::kMaxPools> pools{};
+  if (policy.rules->pricing) {
+    pools[FleetLease::kCredits].active = true;
+    pools[FleetLease::kCredits].credits = true;
+  }
+  const size_t limits = std::min(policy.enforced_count, kMaxLimitsPerPolicy);
+  for (size_t l = 0; l < limits; ++l) {
+    const CompiledLimit& limit = *policy.limits[l];
+    if (limit.spec.shadow) continue;
+    const Quota* quota = limit.spec.type == LimitType::kQuota ? limit.limiter.get<Quota>() : nullptr;
+    const TokenBucket* bucket =
+        limit.spec.type == LimitType::kTokenBucket ? limit.limiter.get<TokenBucket>() : nullptr;
+    const SlidingWindow* window =
+        limit.spec.type == LimitType::kSlidingWindow ? limit.limiter.get<SlidingWindow>() : nullptr;
+    if (quota == nullptr && bucket == nullptr && window == nullptr) continue;
+    PoolTrack& track = pools[l + 1];
+    track.active = true;
+    track.limit = limit.spec.name;
+    if (quota != nullptr) {
+      track.cap = quota->capacity();
+      track.calendar = quota->calendar();
+    } else if (bucket != nullptr) {
+      track.bucket = true;
+      track.cap = bucket->capacity();
+      track.interval = bucket->emission_interval();
+    } else {
+      track.window = true;
+      track.cap = window->capacity();
+      track.slice_length = window->slice_length();
+      track.slices = window->words();
+    }
+  }
+  return pools;
+}
+
+// The same pool in Redis: same resource (credits, or a limit of the same
+// name and kind; a window of the same slicing, since its slice tags number
+// the resource's fields).
+bool FleetLeases::same_pool(const PoolTrack& a, const PoolTrack& b) {
+  return a.active && b.active && a.credits == b.credits && a.limit == b.limit && a.bucket == b.bucket &&
+         a.window == b.window && (!a.window || (a.slice_length == b.slice_length && a.slices == b.slices));
+}
+
 void FleetLeases::attach(const Engine& engine) {
   for (const auto& policy : engine.contracts()) {
-    if (policy->state->fleet() != nullptr) continue;  // leased already (a reload keeps its pools)
+    if (policy->state->fleet() != nullptr) {
+      // Leased already: a reload may have changed its limits. The new
+      // layout is applied by the loop once no sync of the contract is on
+      // its way (relayout), since a sync's answer names pools by index.
+      for (auto& t : tracked_) {
+        if (t->state != policy->state) continue;
+        std::lock_guard lock(mutex_);
+        t->pending_layout = pools_of(*policy);
+        lower_caps(*t, *t->pending_layout);
+      }
+      continue;
+    }
     auto t = std::make_unique<Tracked>();
     t->contract = policy->name;
     t->pool_key = persist::fleet::pool_key(options_.redis.prefix, policy->name);
     t->state = policy->state;
     t->lease = std::make_unique<FleetLease>();
     t->lease->short_retry_ms = std::max<int64_t>(1, options_.fleet.refill_ms);
-    if (policy->rules->pricing) {
-      t->lease->pool(FleetLease::kCredits).active = true;
-      t->pools[FleetLease::kCredits].active = true;
-      t->pools[FleetLease::kCredits].credits = true;
-    }
-    const size_t limits = std::min(policy->enforced_count, kMaxLimitsPerPolicy);
-    for (size_t l = 0; l < limits; ++l) {
-      const CompiledLimit& limit = *policy->limits[l];
-      if (limit.spec.shadow) continue;
-      const Quota* quota = limit.spec.type == LimitType::kQuota ? limit.limiter.get<Quota>() : nullptr;
-      const TokenBucket* bucket =
-          limit.spec.type == LimitType::kTokenBucket ? limit.limiter.get<TokenBucket>() : nullptr;
-      const SlidingWindow* window =
-          limit.spec.type == LimitType::kSlidingWindow ? limit.limiter.get<SlidingWindow>() : nullptr;
-      if (quota == nullptr && bucket == nullptr && window == nullptr) continue;
-      FleetLease::Pool& pool = t->lease->pool(l + 1);
-      pool.active = true;
-      pool.limit = limit.spec.name;
-      PoolTrack& track = t->pools[l + 1];
-      track.active = true;
-      track.limit = limit.spec.name;
-      if (quota != nullptr) {
-        track.cap = quota->capacity();
-        track.calendar = quota->calendar();
-      } else if (bucket != nullptr) {
-        track.bucket = true;
-        track.cap = bucket->capacity();
-        track.interval = bucket->emission_interval();
-      } else {
-        track.window = true;
-        track.cap = window->capacity();
-        track.slice_length = window->slice_length();
-        track.slices = window->words();
-      }
+    t->pools = pools_of(*policy);
+    for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
+      if (!t->pools[i].active) continue;
+      t->lease->pool(i).active = true;
+      t->lease->pool(i).limit = t->pools[i].limit;
     }
     t->lease->set_wake(&FleetLeases::wake, this);
     policy->state->set_fleet(t->lease.get());
     std::lock_guard lock(mutex_);
     tracked_.push_back(std::move(t));
   }
+}
+
+// A reload lowered a pool's limit (or a bucket's burst): every unit this node
+// holds of it goes back with the next sync, and the next sync asks under the
+// new cap. Done at once (before the new engine is published, mutex_ held),
+// not at the relayout: at tens of thousands of calls a second a refill's
+// delay is enough to spend a whole lease granted under the old cap. A grant
+// already on its way was computed under the old cap: the pool's epoch moves
+// on, and apply_sync_reply sends such a grant back instead of leasing it.
+void FleetLeases::lower_caps(Tracked& t, const std::array<PoolTrack, FleetLease::kMaxPools>& wanted) {
+  for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
+    PoolTrack& p = t.pools[i];
+    if (!p.active || p.credits) continue;
+    for (const PoolTrack& w : wanted) {
+      if (!same_pool(p, w) || w.cap >= p.cap) continue;
+      if (p.tag_set) p.to_return += t.lease->drain(i, p.tag, FleetLease::kUnitMask);
+      p.cap = w.cap;
+      p.epoch++;
+      break;
+    }
+  }
+}
+
+// A reload changed a leased contract's limits (loop thread, no sync of the
+// contract in flight or unanswered). Same pools at the same indices: only
+// their caps and periods change, and the next sync sends them (the script
+// takes a quota's cap, a bucket's burst and rate, from each sync). Else a
+// new lease with the new layout replaces the old one: a pool that stays
+// (same_pool) moves to its new index with its accounting and the units on
+// lease; a pool that went gives its units back and reports what was spent
+// with the next sync (a leftover, as a period that ended); a new pool
+// starts empty and is filled by that sync. Races with the workers: the old
+// lease's words are drained before the new lease is published, so a unit is
+// either taken from the old word before the drain (counted spent) or moved;
+// a give-back into the old word after the drain is lost to the pool
+// (counted spent: under-admission, never a unit twice). A worker deciding
+// with a policy whose limits the published lease does not cover is denied
+// short (engine/fleet_gate.cc) until this has run: never local-only.
+void FleetLeases::relayout(Tracked& t) {
+  std::array<PoolTrack, FleetLease::kMaxPools> wanted = std::move(*t.pending_layout);
+  t.pending_layout.reset();
+  std::lock_guard lock(mutex_);
+  bool same = true;
+  for (size_t i = 0; i < FleetLease::kMaxPools; ++i)
+    if (t.pools[i].active != wanted[i].active || (wanted[i].active && !same_pool(t.pools[i], wanted[i])))
+      same = false;
+  auto take_terms = [](PoolTrack& into, const PoolTrack& from, FleetLease& lease, size_t i) {
+    if (into.credits) return;  // credits: Σ lots (refresh_caps)
+    if (from.cap < into.cap && into.tag_set) {  // lower_caps did it unless a second reload lowered it again
+      into.to_return += lease.drain(i, into.tag, FleetLease::kUnitMask);
+      into.epoch++;
+    }
+    into.cap = from.cap;
+    into.calendar = from.calendar;
+    into.interval = from.interval;
+  };
+  if (same) {
+    for (size_t i = 0; i < FleetLease::kMaxPools; ++i)
+      if (t.pools[i].active) take_terms(t.pools[i], wanted[i], *t.lease, i);
+    return;
+  }
+  FleetLease& old = *t.lease;
+  auto fresh = std::make_unique<FleetLease>();
+  fresh->short_retry_ms = old.short_retry_ms;
+  std::array<PoolTrack, FleetLease::kMaxPools> next{};
+  std::array<bool, FleetLease::kMaxPools> kept{};
+  for (size_t j = 0; j < FleetLease::kMaxPools; ++j) {
+    if (!wanted[j].active) continue;
+    fresh->pool(j).active = true;
+    fresh->pool(j).limit = wanted[j].limit;
+    size_t i = 0;
+    while (i < FleetLease::kMaxPools && (kept[i] || !same_pool(t.pools[i], wanted[j]))) ++i;
+    if (i == FleetLease::kMaxPools) {
+      next[j] = std::move(wanted[j]);
+      continue;
+    }
+    kept[i] = true;
+    take_terms(t.pools[i], wanted[j], old, i);
+    next[j] = t.pools[i];
+    next[j].last_taken = 0;  // the new pool's counters start at 0
+    next[j].last_short = 0;
+    if (next[j].tag_set) {
+      fresh->roll(j, next[j].tag);
+      const int64_t units = old.drain(i, next[j].tag, FleetLease::kUnitMask);
+      if (units > 0) fresh->add(j, next[j].tag, units);
+    }
+    fresh->pool(j).local_word.store(old.pool(i).local_word.load(std::memory_order_acquire),
+                                    std::memory_order_release);
+  }
+  for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
+    PoolTrack& p = t.pools[i];
+    if (!p.active || kept[i] || !p.tag_set) continue;
+    const int64_t left = old.drain(i, p.tag, FleetLease::kUnitMask) + p.to_return;
+    const uint64_t w = old.pool(i).local_word.load(std::memory_order_acquire);
+    const int64_t local = FleetLease::tag_in(w) == p.tag ? FleetLease::units_in(w) : 0;
+    t.leftovers.push_back({res_name(p, p.tag), p.granted - p.returned - left - p.reported, left,
+                           std::max<int64_t>(0, local - p.local_reported)});
+  }
+  t.pools = std::move(next);
+  t.lots_seen = UINT32_MAX;  // a credits pool that is new learns its cap now
+  fresh->set_wake(&FleetLeases::wake, this);
+  t.state->set_fleet(fresh.get());
+  retired_.push_back(std::move(t.lease));  // workers may still hold it: freed with this object
+  t.lease = std::move(fresh);
+  counters_.relayouts++;
+  spdlog::info("fleet: contract '{}' re-leased with its reloaded limits", t.contract);
 }
 
 void FleetLeases::start(uv_loop_t* loop) {
@@ -212,6 +347,7 @@ void FleetLeases::tick(Nanos now, bool woken) {
       send_sync(*t, std::move(again));
       continue;
     }
+    if (t->pending_layout) relayout(*t);
     if (auto sent = build_sync(*t, now, woken, false)) send_sync(*t, std::move(*sent));
   }
 }
@@ -250,7 +386,8 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
                                             : FleetLease::tag_of(p.calendar->bounds(now).start);
     if (!p.tag_set || tag != p.tag) {
       if (p.tag_set) {  // the period ended: what is left of its lease goes back, what was spent is reported
-        const int64_t left = lease.roll(i, tag);
+        const int64_t left = lease.roll(i, tag) + p.to_return;
+        p.to_return = 0;
         const int64_t spent = p.granted - p.returned - left - p.reported;
         const int64_t local = local_delta(i, p, p.tag);
         local_units += local;
@@ -294,6 +431,8 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
       if (shorted) short_demand = true;
       want = std::min<int64_t>(want, int64_t{1} << 38);
     }
+    ret += p.to_return;  // taken out by a relayout: returned now
+    p.to_return = 0;
     const int64_t spent = p.granted - p.returned - ret - units - p.reported;
     const int64_t local = local_delta(i, p, tag);
     if (spent == 0 && ret == 0 && want == 0 && local == 0) {
@@ -307,7 +446,7 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
                            : p.window ? fmt::format("{}/{}", p.cap, p.slices)
                                       : std::to_string(p.cap),
                            std::to_string(spent), std::to_string(ret), std::to_string(want), std::to_string(local)});
-    resources.push_back({i, tag, true});
+    resources.push_back({i, tag, true, p.epoch});
     say = true;
     if (ret > 0) {
       counters_.returns++;
@@ -379,7 +518,11 @@ void FleetLeases::apply_sync_reply(Tracked& t, const Sent& sent, const redisRepl
     if (f.size() < 5) continue;
     PoolTrack& p = t.pools[sr.pool];
     const int64_t grant = to_i64(f[0]);
-    if (grant > 0 && p.tag == sr.tag) {
+    if (grant > 0 && p.tag == sr.tag && p.epoch != sr.epoch) {
+      // Granted under a cap a reload has lowered since (lower_caps): back with the next sync.
+      p.granted += grant;
+      p.to_return += grant;
+    } else if (grant > 0 && p.tag == sr.tag) {
       t.lease->add(sr.pool, sr.tag, grant);
       p.granted += grant;
       counters_.grants++;
@@ -683,6 +826,7 @@ void FleetLeases::info(const std::function<void(std::string_view, std::string_vi
   visit("fleet_returned_units", std::to_string(c.returned_units));
   visit("fleet_heartbeats", std::to_string(c.heartbeats));
   visit("fleet_status_changes", std::to_string(c.status_changes));
+  visit("fleet_relayouts", std::to_string(c.relayouts));
   visit("fleet_local_reconciled_units", std::to_string(c.local_reconciled_units));
   if (monitor_counts_ != nullptr) visit("fleet_monitor_leader", monitor_counts_->leader() ? "1" : "0");
   if (actions_ != nullptr) {

@@ -87,9 +87,12 @@ class FleetLeases {
   FleetLeases& operator=(const FleetLeases&) = delete;
 
   // Creates a lease for every contract of `engine` not leased yet and
-  // publishes it on its ContractState (pools: its enforced quota limits, its
-  // credits). Before workers run, and on the loop thread after a reload
-  // (new contracts; a contract's pools are fixed at its first attach).
+  // publishes it on its ContractState (pools: its enforced quota, token-bucket
+  // and sliding-window limits, its credits). Before workers run, and on the
+  // loop thread for each reload's engine before it is published: new
+  // contracts get a lease, a lowered limit's units on lease here go back at
+  // once (lower_caps), and a leased contract's changed limits are re-leased
+  // by the next tick (relayout).
   void attach(const Engine& engine);
   // Connects, starts the refill timer and the wake-up. Loop thread.
   void start(uv_loop_t* loop);
@@ -140,6 +143,11 @@ class FleetLeases {
     uint32_t tag = 0;
     bool tag_set = false;
     int64_t granted = 0, returned = 0, reported = 0;  // for `tag`
+    // Units of `tag` taken out of the lease word by a relayout (a lowered
+    // limit) that the next sync returns: no longer on lease here, not yet
+    // in `returned`.
+    int64_t to_return = 0;
+    uint32_t epoch = 0;  // moves on when a reload lowers `cap` (lower_caps)
     // fail: local units of `tag` (FleetLease::Pool::local_word) already
     // reported to the global pool as used: what the workers admitted beyond
     // the lease while Redis was away is reconciled by the first sync Redis
@@ -157,6 +165,7 @@ class FleetLeases {
     size_t pool = 0;
     uint32_t tag = 0;
     bool current = true;  // the pool's current period (else a rolled-over one: report/return only)
+    uint32_t epoch = 0;   // the pool's epoch when sent
   };
   struct Sent {
     std::vector<std::string> argv;
@@ -181,7 +190,14 @@ class FleetLeases {
     };
     std::vector<Leftover> leftovers;
     uint32_t lots_seen = UINT32_MAX;
+    // A reload's layout of this contract's pools, applied by relayout() on
+    // the loop once no sync is on its way (loop thread only).
+    std::optional<std::array<PoolTrack, FleetLease::kMaxPools>> pending_layout;
   };
+  static std::array<PoolTrack, FleetLease::kMaxPools> pools_of(const Policy& policy);
+  static bool same_pool(const PoolTrack& a, const PoolTrack& b);
+  void relayout(Tracked& t);
+  void lower_caps(Tracked& t, const std::array<PoolTrack, FleetLease::kMaxPools>& wanted);
 
   void tick(Nanos now, bool woken);
   void heartbeat();
@@ -212,6 +228,9 @@ class FleetLeases {
   std::string run_;
   persist::RedisKeys keys_;  // the store's key names (status, actions)
   std::vector<std::unique_ptr<Tracked>> tracked_;
+  // Leases a relayout replaced: workers may still hold one (ContractState::fleet
+  // read before the swap), so they live as long as this object.
+  std::vector<std::unique_ptr<FleetLease>> retired_;
   FleetRedis redis_;
   uv_loop_t* loop_ = nullptr;
   uv_timer_t timer_{};
@@ -234,6 +253,7 @@ class FleetLeases {
     uint64_t syncs = 0, sync_failures = 0, grants = 0, granted_units = 0, returns = 0, returned_units = 0;
     uint64_t short_syncs = 0, redis_commands = 0, heartbeats = 0, reclaimed_nodes = 0, reclaimed_units = 0;
     uint64_t superseded = 0, status_changes = 0;
+    uint64_t relayouts = 0;  // leases rebuilt for a reload's new limits
     uint64_t local_reconciled_units = 0;  // fail: local units reported to the global pools
     std::vector<int64_t> latencies_us;  // ring of the latest sync round trips
     size_t latency_next = 0;

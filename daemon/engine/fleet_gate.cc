@@ -70,7 +70,25 @@ bool Engine::take_fleet(const Policy& p, FleetLease& lease, const CheckRequest& 
     if (!(taken.mask & (uint32_t{1} << l))) continue;
     const CompiledLimit& limit = *p.limits[l];
     FleetLease::Pool& pool = lease.pool(l + 1);
-    if (!pool.active || limit.spec.shadow || pool.limit != limit.spec.name) continue;
+    if (limit.spec.shadow) continue;
+    const LimitType type = limit.spec.type;
+    if (type != LimitType::kQuota && type != LimitType::kTokenBucket && type != LimitType::kSlidingWindow) continue;
+    if (!pool.active || pool.limit != limit.spec.name) {
+      // The published lease does not cover this limit yet: a reload changed
+      // the contract's limits and the control plane has not re-leased it
+      // (FleetLeases::relayout, about one refill). Denied short, as a lease
+      // that ran dry, rather than decided by this node alone (which could
+      // admit the whole limit once per node); with Redis away, fail: open
+      // and closed decide as for any pool.
+      if (!redis_up && p.rules->fail != FailPolicy::kLocal) {
+        decide_unavailable(p, out, true);
+        return false;
+      }
+      lease.note_short(l + 1);
+      deny(out, type == LimitType::kQuota ? Code::kQuota : type == LimitType::kTokenBucket ? Code::kRate : Code::kWindow,
+           limit.spec.name, lease.short_retry_ms);
+      return false;
+    }
     if (limit.spec.type == LimitType::kTokenBucket) {
       // No period: tag 0; a bucket the fleet has emptied refills one token per interval.
       const TokenBucket* bucket = limit.limiter.get<TokenBucket>();

@@ -12,7 +12,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -415,6 +418,108 @@ TEST_F(Fleet, FailLocalSpendingIsReconciledWhenRedisReturns) {
   auto contract = fields(admin2.get(), {"CONTRACT", "paid_local"});
   EXPECT_EQ(std::stoll(contract["balance"]), (kCredits - allowed) * kUnitPrice);
   EXPECT_EQ(ledger(admin2.get(), "paid_local").sum, std::stoll(contract["balance"])) << "Σ ledger = balance";
+}
+
+// A resource's field summed over its periods in the pool hash, e.g.
+// ("q:extra:", "|leased"): every node's and period's units of that limit.
+int64_t resource_field(redisContext* redis, const std::string& contract, const std::string& res,
+                       const std::string& field) {
+  int64_t sum = 0;
+  for (const auto& [k, v] : fields(redis, {"HGETALL", "tollgate:{c:" + contract + "}:pool"}))
+    if (k.starts_with(res) && k.ends_with(field)) sum += std::stoll(v);
+  return sum;
+}
+
+// The pool hash, one field per line (for failure messages).
+std::string pool_dump(redisContext* redis, const std::string& contract) {
+  std::string out;
+  for (const auto& [k, v] : fields(redis, {"HGETALL", "tollgate:{c:" + contract + "}:pool"}))
+    out += k + " = " + v + "\n";
+  return out;
+}
+
+// Rewrites `d`'s config file with acme's limits replaced, and reloads it.
+void reload_acme_limits(const Daemon& d, const std::string& limits) {
+  std::ifstream in(d.config_path());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = text.find("  acme:\n    limits:\n");
+  ASSERT_NE(at, std::string::npos);
+  const size_t from = at + std::string("  acme:\n    limits:\n").size();
+  const size_t to = text.find("  shut:\n", from);
+  ASSERT_NE(to, std::string::npos);
+  text.replace(from, to - from, limits);
+  const std::string tmp = d.config_path() + ".tmp";
+  std::ofstream(tmp) << text;
+  std::filesystem::rename(tmp, d.config_path());
+  Client admin = d.connect_admin();
+  Reply r = command(admin.get(), {"RELOAD"});
+  ASSERT_TRUE(r && r->type != REDIS_REPLY_ERROR) << (r ? std::string(r->str, r->len) : "no reply") << d.log();
+}
+
+// Verifies that a reload's new limits hold fleet-wide (FleetLeases::relayout):
+// acme's daily quota raised from 3000 to 5000 and a second daily quota
+// `extra` of 1200 added, on both daemons: together they admit 1200, the new
+// limit, not 1200 per daemon and not the old 3000. A second reload removes
+// `extra` and sets daily to 1500: 299 more pass (1 + 1200 were used), the
+// removed pool's lease goes back, and Redis counts every unit used once. A
+// last reload only raises daily to 1600 (same pools): exactly 100 more.
+// Before the fix the pools were fixed at start: `extra` was decided per
+// node (up to 2400 together).
+TEST_F(Fleet, ReloadedLimitsAreLeasedFleetWide) {
+  auto a = start("gw-a"), b = start("gw-b");
+  {
+    Client warm = a->connect();  // acme is leased and synced under its first limits
+    ASSERT_TRUE(eventually([&] { return check(warm.get(), "acme").allowed; }));  // one call allowed
+  }
+  for (Daemon* d : {a.get(), b.get()})
+    reload_acme_limits(*d,
+                       "      - { name: daily, type: quota, limit: 5000, period: day }\n"
+                       "      - { name: extra, type: quota, limit: 1200, period: day }\n");
+  std::atomic<int64_t> by[2] = {0, 0};
+  const int64_t first = load({a.get(), b.get()}, 2, "acme", by);
+  EXPECT_EQ(first, 1200) << "per daemon: " << by[0] << " " << by[1] << "\n" << a->log();
+  for (auto& d : by) EXPECT_GT(d.load(), 0) << "every daemon took part";
+  Client admin = a->connect_admin();
+  EXPECT_EQ(info_value(admin.get(), "fleet", "fleet_relayouts"), 1);
+  Client r = redis_.connect();
+  ASSERT_TRUE(eventually([&] { return resource_field(r.get(), "acme", "q:extra:", "|used") == 1200; }))
+      << "extra used " << resource_field(r.get(), "acme", "q:extra:", "|used");
+  auto contract = fields(admin.get(), {"CONTRACT", "acme"});
+  EXPECT_EQ(contract["fleet.limit.extra.global_remaining"], "0");
+
+  for (Daemon* d : {a.get(), b.get()})
+    reload_acme_limits(*d, "      - { name: daily, type: quota, limit: 1500, period: day }\n");
+  // A node whose view of the pool said "spent" while the other held units
+  // on lease sends its clients away for the day (retry-after to the period's
+  // end); those units come back as an idle return within a second. Load
+  // again until the pool is used up: what must hold is that the fleet never
+  // admits more than the new limit, and that no unit is lost.
+  int64_t second = 0;
+  eventually([&] {
+    second += load({a.get(), b.get()}, 2, "acme", nullptr, 3000);
+    return 1 + first + second >= 1500;
+  }, 10000);
+  EXPECT_EQ(1 + first + second, 1500) << pool_dump(r.get(), "acme");
+  ASSERT_TRUE(eventually([&] { return resource_field(r.get(), "acme", "q:extra:", "|leased") == 0; }))
+      << "the removed limit's lease goes back: " << resource_field(r.get(), "acme", "q:extra:", "|leased");
+  EXPECT_EQ(resource_field(r.get(), "acme", "q:extra:", "|used"), 1200);
+  ASSERT_TRUE(eventually([&] { return resource_field(r.get(), "acme", "q:daily:", "|used") == 1500; }))
+      << "daily used " << resource_field(r.get(), "acme", "q:daily:", "|used") << " leased "
+      << resource_field(r.get(), "acme", "q:daily:", "|leased");
+  // Only the cap changes (same pools): raised to 1600, exactly 100 more.
+  for (Daemon* d : {a.get(), b.get()})
+    reload_acme_limits(*d, "      - { name: daily, type: quota, limit: 1600, period: day }\n");
+  int64_t third = 0;
+  eventually([&] {
+    third += load({a.get(), b.get()}, 2, "acme", nullptr, 3000);
+    return third >= 100;
+  }, 10000);
+  EXPECT_EQ(third, 100) << pool_dump(r.get(), "acme");
+  EXPECT_EQ(info_value(admin.get(), "fleet", "fleet_relayouts"), 2) << "the last reload kept the pools";
+  EXPECT_EQ(a->stop(15), 0);
+  EXPECT_EQ(b->stop(15), 0);
+  EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|leased"), 0) << "a clean stop returns every unit";
+  EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|used"), 1600) << pool_dump(r.get(), "acme");
 }
 
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.
