@@ -522,6 +522,43 @@ TEST_F(Fleet, ReloadedLimitsAreLeasedFleetWide) {
   EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|used"), 1600) << pool_dump(r.get(), "acme");
 }
 
+// Hammers the relayout against deciding workers: while six clients spend a
+// daily quota of 20000 on two daemons, both daemons reload again and again,
+// alternating the limits' order (daily at index 0, then at index 1 behind a
+// non-binding `extra`), so each reload moves daily's units to another pool
+// of a new lease under load. The fleet still admits exactly 20000 and Redis
+// counts each unit once (nothing spent twice, nothing lost in a swap).
+TEST_F(Fleet, ReloadsUnderLoadMoveLeasesWithoutLosingOrDoublingUnits) {
+  auto a = start("gw-a"), b = start("gw-b");
+  const std::string daily = "      - { name: daily, type: quota, limit: 20000, period: day }\n";
+  const std::string extra = "      - { name: extra, type: quota, limit: 100000000, period: day }\n";
+  for (Daemon* d : {a.get(), b.get()}) reload_acme_limits(*d, daily);
+  std::atomic<bool> loading{true};
+  int reloads = 0;
+  std::thread reloader([&] {
+    while (loading.load()) {
+      for (Daemon* d : {a.get(), b.get()}) reload_acme_limits(*d, reloads % 2 == 0 ? extra + daily : daily + extra);
+      ++reloads;
+    }
+  });
+  int64_t allowed = load({a.get(), b.get()}, 3, "acme");
+  loading = false;
+  reloader.join();
+  eventually([&] {
+    allowed += load({a.get(), b.get()}, 2, "acme", nullptr, 3000);
+    return allowed >= 20000;
+  }, 10000);
+  Client r = redis_.connect();
+  EXPECT_GE(reloads, 5) << "reloads during the load";
+  EXPECT_EQ(allowed, 20000) << pool_dump(r.get(), "acme");
+  Client admin = a->connect_admin();
+  EXPECT_GE(info_value(admin.get(), "fleet", "fleet_relayouts"), 5);
+  EXPECT_EQ(a->stop(15), 0);
+  EXPECT_EQ(b->stop(15), 0);
+  EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|used"), 20000) << pool_dump(r.get(), "acme");
+  EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|leased"), 0) << pool_dump(r.get(), "acme");
+}
+
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.
 TEST(FleetConfig, NeedsRedisAndRefusesFleetKeyClasses) {
   Daemon memory(fleet_config("gw-x"));
