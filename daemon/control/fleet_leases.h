@@ -21,6 +21,16 @@
 // figures). Monitor actions in force on any daemon reach this one the same
 // way as status changes: the actions hash is read each tick (poll_actions,
 // one read in flight at a time) and reconciled by FleetActions.
+// Reloads (attach before the publish, relayout on the next tick): a lowered
+// cap's units leave the lease word by CAS drain before the new engine can
+// decide (a unit is taken by a worker or drained, never both); a grant that
+// was in flight under the old cap is sent back (PoolTrack::epoch); a new
+// layout is a new FleetLease published with one atomic store, the units of
+// each kept pool drained from the old word and added to the new one, so a
+// worker that still holds the old lease finds nothing (denied short) and a
+// give-back into it is counted spent. A relayout waits for the contract's
+// sync in flight, whose answer names pools by their old indices. Hammered
+// by Fleet.ReloadsUnderLoadMoveLeasesWithoutLosingOrDoublingUnits.
 // Ownership: owns the leases (they outlive every engine), its
 // Redis connection and its libuv handles (closed by stop()). Borrows the
 // RuntimeState and the clock.
