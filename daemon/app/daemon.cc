@@ -261,9 +261,14 @@ int run_daemon(const std::string& config_path, const DaemonOptions& options) {
     fleet->set_actions(fleet_actions.get());
     fleet->set_monitor_counts(&fleet_counts);
     monitors.set_fleet_counts(&fleet_counts);
-    // Before the new engine decides: its new contracts have their lease and
-    // a lowered limit's units on lease here are already on their way back.
-    reloader.add_before_publish([&fleet](const Config&, Engine* fresh, Nanos) { fleet->attach(*fresh); });
+    // Before the new engine decides (a reload's, or a scheduled change's
+    // rebuild): its new contracts have their lease and a lowered limit's
+    // units on lease here are already on their way back. A scheduled change
+    // is made the base terms at the fleet's next refill tick after its
+    // instant rather than at the next sweep (about a second later), so a
+    // new limit is leased fleet-wide within about refill_ms.
+    reloader.add_engine_prepare([&fleet](Engine* fresh) { fleet->attach(*fresh); });
+    fleet->set_change_due([&reloader](Nanos now) { reloader.apply_due_changes(now); });
     FleetLeases* f = fleet.get();
     info.fleet = [f](const std::function<void(std::string_view, std::string_view)>& visit) { f->info(visit); };
     info.fleet_contract = [f](std::string_view contract,

@@ -420,7 +420,6 @@ void read_config(ErrorSink& errors, const YAML::Node& node, Config& config, std:
   read_pricing_contracts_and_key_classes(errors, root, config);
   read_envoy(errors, root, config.envoy);
   read_fleet(errors, root, config);
-  check_contract_changes(errors, config);
   read_call_log(errors, root, config.call_log, base_dir);
   read_monitor_list(errors, root, "monitor_defaults", /*has_channels=*/true, config.monitor_defaults);
   check_monitor_limits(errors, config);

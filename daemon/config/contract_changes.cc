@@ -173,15 +173,6 @@ void read_contract_changes(ErrorSink& errors, const MapReader& contract, std::st
   }
 }
 
-void check_contract_changes(ErrorSink& errors, const Config& config) {
-  if (!config.fleet.enabled) return;
-  for (const auto& [key, contract] : config.contracts)
-    if (!contract.changes.empty())
-      errors.add(contract.changes.front().line,
-                 "contracts." + key + ".changes: scheduled changes are not supported in fleet mode yet "
-                 "(the fleet's leases follow the terms of a reload; docs/fleet.md)");
-}
-
 void apply_change(ContractConfig& terms, const ContractChange& change) {
   if (change.status) terms.status = *change.status;
   if (change.starts) terms.starts = change.starts;

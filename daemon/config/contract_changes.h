@@ -52,10 +52,6 @@ inline constexpr Nanos kScheduleHistory = 60 * kNanosPerSecond;
 void read_contract_changes(ErrorSink& errors, const MapReader& contract, std::string_view zone,
                            const std::set<std::string, std::less<>>& ladders, ContractConfig& out);
 
-// Whole-file checks once every section is read (fleet mode: changes are not
-// supported there yet, since leases follow the limits of the running engine).
-void check_contract_changes(ErrorSink& errors, const Config& config);
-
 // An `at:` value: RFC 3339 with an offset (an absolute instant), or a local
 // date-time without one, in `zone` (see the header for gaps and overlaps).
 std::expected<Nanos, std::string> parse_change_instant(std::string_view text, std::string_view zone,

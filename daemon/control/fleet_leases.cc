@@ -136,7 +136,12 @@ bool FleetLeases::same_pool(const PoolTrack& a, const PoolTrack& b) {
 }
 
 void FleetLeases::attach(const Engine& engine) {
-  for (const auto& policy : engine.contracts()) {
+  next_change_ = engine.next_change_at();
+  const Nanos now = clock_.now();
+  for (const auto& base : engine.contracts()) {
+    // The terms in force now (a scheduled change's chain may start earlier:
+    // engine/contract_schedule.h); their limits are the pools.
+    const Policy* policy = &base->terms_at(now);
     if (policy->state->fleet() != nullptr) {
       // Leased already: a reload may have changed its limits. The new
       // layout is applied by the loop once no sync of the contract is on
@@ -150,8 +155,8 @@ void FleetLeases::attach(const Engine& engine) {
       continue;
     }
     auto t = std::make_unique<Tracked>();
-    t->contract = policy->name;
-    t->pool_key = persist::fleet::pool_key(options_.redis.prefix, policy->name);
+    t->contract = base->name;
+    t->pool_key = persist::fleet::pool_key(options_.redis.prefix, base->name);
     t->state = policy->state;
     t->lease = std::make_unique<FleetLease>();
     t->lease->short_retry_ms = std::max<int64_t>(1, options_.fleet.refill_ms);
@@ -326,6 +331,7 @@ void FleetLeases::tick(Nanos now, bool woken) {
   if (woken) {
     for (auto& t : tracked_) t->lease->wake_done();
   }
+  if (change_due_ && now >= next_change_) change_due_(now);  // attaches the rebuilt engine (or retries next tick)
   redis_.check_timeouts(now);
   if (!redis_.ready()) return;
   const Nanos heartbeat_every = std::max<Nanos>(options_.fleet.refill_ms * kNanosPerMilli, options_.fleet.lease_ttl / 5);

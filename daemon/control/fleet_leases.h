@@ -133,6 +133,11 @@ class FleetLeases {
   // it whether this node is the monitor leader (control/fleet_monitor_counts.h).
   // Before start(); not owned.
   void set_monitor_counts(FleetMonitorCounts* counts) { monitor_counts_ = counts; }
+  // Scheduled contract changes (`changes:`): once the attached engine's next
+  // instant has passed, each tick calls `due` (the Reloader's
+  // apply_due_changes, on this loop), whose rebuild attaches the new terms.
+  // Before start().
+  void set_change_due(std::function<void(Nanos)> due) { change_due_ = std::move(due); }
 
  private:
   struct PoolTrack {
@@ -253,6 +258,8 @@ class FleetLeases {
   bool actions_in_flight_ = false;
   FleetActions* actions_ = nullptr;
   FleetMonitorCounts* monitor_counts_ = nullptr;
+  std::function<void(Nanos)> change_due_;
+  Nanos next_change_ = INT64_MAX;  // the attached engine's next scheduled instant
   Nanos last_counts_ = 0;
   int64_t live_nodes_ = 1;
   std::unordered_map<const char*, std::string> shas_;  // script text (its data()) -> SHA1 Redis knows

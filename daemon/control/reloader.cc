@@ -164,6 +164,7 @@ ReloadResult Reloader::reload(Nanos now) {
   result.changes = diff_configs(running_, *next);
   result.warnings = restart_only_changes(running_, *next);
   Engine* fresh = engine->release();
+  for (const Subscriber& subscriber : engine_prepare_) subscriber(fresh);
   for (const GenerationSubscriber& subscriber : before_publish_) subscriber(*next, fresh, now);
   publish(fresh, *next, now);
   for (const GenerationSubscriber& subscriber : generation_subscribers_) subscriber(*next, fresh, now);
@@ -219,7 +220,9 @@ bool Reloader::apply_due_changes(Nanos now) {
       if (terms->effective_from >= due)  // earlier ones were in force when `old` was built
         events.push_back({0, terms->effective_from / kNanosPerMilli, "change", policy->name, -1,
                         fmt::format("at {}: {}", format_instant(terms->effective_from), terms->change_note)});
-  publish(engine->release(), running_, now);
+  Engine* fresh = engine->release();
+  for (const Subscriber& subscriber : engine_prepare_) subscriber(fresh);
+  publish(fresh, running_, now);
   for (auto& e : events) {
     spdlog::info("contract {}: scheduled change in effect ({})", e.contract, e.detail);
     state_.add_event(std::move(e));

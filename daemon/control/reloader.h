@@ -105,6 +105,11 @@ class Reloader {
   // here, so that no record of the new generation can reach the writer
   // ahead of its mark (calllog/call_log.h, "Generations").
   void add_before_publish(GenerationSubscriber subscriber) { before_publish_.push_back(std::move(subscriber)); }
+  // Called with every new engine before it is published: a reload's, and a
+  // scheduled change's rebuild (apply_due_changes) too, which keeps the
+  // config generation and so calls no before_publish subscriber. The fleet
+  // leases its new terms here (control/fleet_leases.h).
+  void add_engine_prepare(Subscriber subscriber) { engine_prepare_.push_back(std::move(subscriber)); }
 
   // Makes the calling thread (the one that runs `loop`) the only one that
   // reloads, and serves request_reload() from other threads on `loop`, with
@@ -157,6 +162,7 @@ class Reloader {
   std::vector<ConfigSubscriber> config_subscribers_;
   std::vector<GenerationSubscriber> generation_subscribers_;
   std::vector<GenerationSubscriber> before_publish_;
+  std::vector<Subscriber> engine_prepare_;
   std::atomic<Engine*> current_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> rejected_{0};

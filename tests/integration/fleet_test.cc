@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -557,6 +558,60 @@ TEST_F(Fleet, ReloadsUnderLoadMoveLeasesWithoutLosingOrDoublingUnits) {
   EXPECT_EQ(b->stop(15), 0);
   EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|used"), 20000) << pool_dump(r.get(), "acme");
   EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|leased"), 0) << pool_dump(r.get(), "acme");
+}
+
+// Verifies scheduled changes in fleet mode: `renewing` has a daily quota of
+// 100 until an instant a few seconds ahead, then (changes:) a daily quota
+// of 10000 and a second quota `extra` of 150. Two daemons admit exactly 100
+// before the instant and exactly 150 after it, fleet-wide: the fleet's
+// tick makes the change the base terms at its first refill after the
+// instant and leases the new limit (before, fleet mode refused changes:).
+TEST_F(Fleet, ScheduledChangeIsLeasedFleetWideFromItsInstant) {
+  using std::chrono::system_clock;
+  const auto at = std::chrono::ceil<std::chrono::seconds>(system_clock::now()) + std::chrono::seconds(3);
+  const std::time_t at_t = system_clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&at_t, &tm);
+  char at_text[32];
+  std::strftime(at_text, sizeof at_text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  auto config = [&](const std::string& node) {
+    return "fleet:\n  node: " + node + "\n  lease_ttl: 1s\n  refill_ms: 20\n"
+           "contracts:\n"
+           "  renewing:\n"
+           "    limits:\n"
+           "      - { name: daily, type: quota, limit: 100, period: day }\n"
+           "    changes:\n"
+           "      - at: " + std::string(at_text) + "\n"
+           "        limits:\n"
+           "          - { name: daily, type: quota, limit: 10000, period: day }\n"
+           "          - { name: extra, type: quota, limit: 150, period: day }\n";
+  };
+  Daemon a(config("gw-a"), storage_), b(config("gw-b"), storage_);
+  ASSERT_TRUE(a.wait_ready()) << a.log();
+  ASSERT_TRUE(b.wait_ready()) << b.log();
+  const int64_t before = load({&a, &b}, 2, "renewing");
+  ASSERT_LT(system_clock::now(), at) << "the load before the instant ran past it";
+  EXPECT_EQ(before, 100);
+  Client first = a.connect();
+  ASSERT_TRUE(eventually([&] { return check(first.get(), "renewing").allowed; }, 10000))
+      << "nothing allowed after the instant\n" << a.log();
+  EXPECT_GE(system_clock::now(), at);
+  int64_t after = 1;
+  eventually([&] {
+    after += load({&a, &b}, 2, "renewing", nullptr, 3000);
+    return after >= 150;
+  }, 10000);
+  Client r = redis_.connect();
+  EXPECT_EQ(after, 150) << pool_dump(r.get(), "renewing");
+  for (Daemon* d : {&a, &b}) {
+    Client admin = d->connect_admin();
+    EXPECT_GE(info_value(admin.get(), "fleet", "fleet_relayouts"), 1) << d->log();
+    EXPECT_EQ(fields(admin.get(), {"CONTRACT", "renewing"})["changes"], "0") << "the change is the base terms now";
+  }
+  EXPECT_EQ(a.stop(15), 0);
+  EXPECT_EQ(b.stop(15), 0);
+  EXPECT_EQ(resource_field(r.get(), "renewing", "q:extra:", "|used"), 150) << pool_dump(r.get(), "renewing");
+  EXPECT_EQ(resource_field(r.get(), "renewing", "q:daily:", "|used"), 250) << pool_dump(r.get(), "renewing");
 }
 
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.

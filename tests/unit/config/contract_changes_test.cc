@@ -182,16 +182,18 @@ TEST(ContractChanges, RefusesWhatOnlyAReloadCanChange) {
       << testing::joined(errors);
 }
 
-// Verifies fleet mode refuses scheduled changes with a clear reason.
-TEST(ContractChanges, FleetModeRefusesChanges) {
-  const auto errors = parse_errors(
+// Verifies fleet mode accepts scheduled changes (the fleet leases the
+// terms in force: docs/fleet.md, "Reloads").
+TEST(ContractChanges, FleetModeAcceptsChanges) {
+  const Config config = parse_ok(
       "storage:\n  mode: redis\n  redis: { socket: /tmp/r.sock }\n"
       "fleet:\n  node: a\n"
       "contracts:\n"
       "  acme:\n"
       "    changes:\n"
       "      - { at: 2027-01-01T00:00:00Z, status: suspended }\n");
-  EXPECT_THAT(errors, ElementsAre(ErrorAt(9, "scheduled changes are not supported in fleet mode"))) << testing::joined(errors);
+  EXPECT_TRUE(config.fleet.enabled);
+  ASSERT_EQ(config.contracts.at("acme").changes.size(), 1u);
 }
 
 }  // namespace
