@@ -160,6 +160,7 @@ void FleetLeases::attach(const Engine& engine) {
     t->state = policy->state;
     t->lease = std::make_unique<FleetLease>();
     t->lease->short_retry_ms = std::max<int64_t>(1, options_.fleet.refill_ms);
+    t->lease->idle_retry_ms = idle_return() / kNanosPerMilli;
     t->pools = pools_of(*policy);
     for (size_t i = 0; i < FleetLease::kMaxPools; ++i) {
       if (!t->pools[i].active) continue;
@@ -235,6 +236,7 @@ void FleetLeases::relayout(Tracked& t) {
   FleetLease& old = *t.lease;
   auto fresh = std::make_unique<FleetLease>();
   fresh->short_retry_ms = old.short_retry_ms;
+  fresh->idle_retry_ms = old.idle_retry_ms;
   std::array<PoolTrack, FleetLease::kMaxPools> next{};
   std::array<bool, FleetLease::kMaxPools> kept{};
   for (size_t j = 0; j < FleetLease::kMaxPools; ++j) {
@@ -305,6 +307,10 @@ void FleetLeases::on_wake(uv_async_t* async) {
   auto* self = static_cast<FleetLeases*>(async->data);
   if (self->halted_) return;
   self->tick(self->clock_.now(), true);
+}
+
+Nanos FleetLeases::idle_return() const {
+  return std::max<Nanos>(kIdleReturn, options_.fleet.refill_ms * 20 * kNanosPerMilli);
 }
 
 std::string FleetLeases::res_name(const PoolTrack& p, uint32_t tag) const {
@@ -424,7 +430,7 @@ std::optional<FleetLeases::Sent> FleetLeases::build_sync(Tracked& t, Nanos now, 
     int64_t units = lease.units(i, tag);
     int64_t ret = 0;
     int64_t want = 0;
-    if (final || (units > 0 && !shorted && now - p.last_used > std::max<Nanos>(kIdleReturn, options_.fleet.refill_ms * 20 * kNanosPerMilli))) {
+    if (final || (units > 0 && !shorted && now - p.last_used > idle_return())) {
       ret = lease.drain(i, tag, units);  // idle (or stopping): the units go back to the pool
       units -= ret;
     } else {
@@ -542,6 +548,10 @@ void FleetLeases::apply_sync_reply(Tracked& t, const Sent& sent, const redisRepl
     p.global_leased = to_i64(f[3]);
     p.doubt = to_i64(f[4]);
     FleetLease::Pool& pool = t.lease->pool(sr.pool);
+    // What Redis counts on lease here after this sync (granted, less what
+    // was returned and reported spent): the rest of `leased` is elsewhere.
+    const int64_t here = p.granted - p.returned - p.reported;
+    pool.global_elsewhere.store(std::max<int64_t>(0, p.global_leased - here), std::memory_order_release);
     pool.global_tag.store(sr.tag, std::memory_order_release);
     pool.global_free.store(p.global_free, std::memory_order_release);
   }

@@ -212,6 +212,8 @@ class FleetLeases {
   static std::array<PoolTrack, FleetLease::kMaxPools> pools_of(const Policy& policy);
   static bool same_pool(const PoolTrack& a, const PoolTrack& b);
   void relayout(Tracked& t);
+  // A lease with no takes for this long goes back to the pool.
+  Nanos idle_return() const;
   void lower_caps(Tracked& t, const std::array<PoolTrack, FleetLease::kMaxPools>& wanted);
 
   void tick(Nanos now, bool woken);

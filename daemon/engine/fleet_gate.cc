@@ -54,10 +54,14 @@ bool Engine::take_fleet(const Policy& p, FleetLease& lease, const CheckRequest& 
     }
     lease.note_short(i);
     const FleetLease::Pool& pool = lease.pool(i);
-    const bool exhausted = pool.global_tag.load(std::memory_order_acquire) == tag &&
-                           pool.global_free.load(std::memory_order_acquire) < cost;
-    if (exhausted) deny(out, code, limit, period_end > now ? ceil_millis(period_end - now) : -1);
-    else deny(out, code, limit, lease.short_retry_ms);
+    const bool current = pool.global_tag.load(std::memory_order_acquire) == tag;
+    const bool exhausted = current && pool.global_free.load(std::memory_order_acquire) < cost;
+    if (exhausted && pool.global_elsewhere.load(std::memory_order_acquire) < cost)
+      deny(out, code, limit, period_end > now ? ceil_millis(period_end - now) : -1);  // spent fleet-wide
+    else if (exhausted)
+      deny(out, code, limit, lease.idle_retry_ms);  // the last units sit on other nodes' leases
+    else
+      deny(out, code, limit, lease.short_retry_ms);
     return false;
   };
   if (lease.pool(FleetLease::kCredits).active && taken.reserved &&

@@ -68,6 +68,10 @@ class FleetLease {
     std::atomic<uint64_t> short_takes{0};  // takes refused for want of units (demand; wakes a refill)
     // Global units not on lease at the last sync (per the tag below); -1 unknown.
     std::atomic<int64_t> global_free{-1};
+    // Units on lease at other nodes at the last sync (same tag): with the
+    // global pool spent they may still come back (an idle return), so a
+    // denial then says retry after idle_retry_ms, not at the period's end.
+    std::atomic<int64_t> global_elsewhere{0};
     std::atomic<uint32_t> global_tag{0};
     bool active = false;  // set before the lease is published, never changed after
     std::string limit;    // the quota limit's name (empty for credits)
@@ -117,6 +121,10 @@ class FleetLease {
   // retry_after_ms of a denial for want of lease while the global pool still
   // has units (about one refill). Set before publication.
   int64_t short_retry_ms = 50;
+  // retry_after_ms of a denial while the global pool is spent but other
+  // nodes hold units on lease (about the time an idle lease takes to come
+  // back). Set before publication.
+  int64_t idle_retry_ms = 1000;
 
   // The control plane's wake-up (uv_async_send on its loop), called by a
   // worker after a refused take. Set before publication.

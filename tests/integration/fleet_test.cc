@@ -614,6 +614,31 @@ TEST_F(Fleet, ScheduledChangeIsLeasedFleetWideFromItsInstant) {
   EXPECT_EQ(resource_field(r.get(), "renewing", "q:daily:", "|used"), 250) << pool_dump(r.get(), "renewing");
 }
 
+// Verifies the denial given while the last units sit on another node's
+// lease: gw-a's client spends 2000 of acme's 3000 and stops, keeping what
+// is left of its lease; gw-b's clients then spend the rest. When gw-b finds
+// the pool spent while gw-a still holds units, it says retry after about a
+// second (gw-a's idle lease comes back by then), not at the day's end, so
+// its clients stay and the fleet admits all 3000. Before, they were sent
+// away for the day and gw-a's units stayed unspent.
+TEST_F(Fleet, UnitsLeftOnAnIdleNodeAreNotReportedSpentForTheDay) {
+  auto a = start("gw-a"), b = start("gw-b");
+  int64_t on_a = 0;
+  {
+    Client c = a->connect();
+    ASSERT_TRUE(eventually([&] {
+      while (on_a < 2000) {
+        if (!check(c.get(), "acme").allowed) return false;
+        ++on_a;
+      }
+      return true;
+    }));
+  }
+  const int64_t on_b = load({b.get()}, 2, "acme");
+  Client r = redis_.connect();
+  EXPECT_EQ(on_a + on_b, kQuota) << "on a " << on_a << ", on b " << on_b << "\n" << pool_dump(r.get(), "acme");
+}
+
 // Verifies the config rules: fleet: needs storage.mode redis; key classes stay per node.
 TEST(FleetConfig, NeedsRedisAndRefusesFleetKeyClasses) {
   Daemon memory(fleet_config("gw-x"));
