@@ -524,14 +524,15 @@ TEST_F(Fleet, ReloadedLimitsAreLeasedFleetWide) {
 }
 
 // Hammers the relayout against deciding workers: while six clients spend a
-// daily quota of 20000 on two daemons, both daemons reload again and again,
+// daily quota of 100000 on two daemons (a few seconds: how many reloads fit
+// depends on the machine, at least one), both daemons reload again and again,
 // alternating the limits' order (daily at index 0, then at index 1 behind a
 // non-binding `extra`), so each reload moves daily's units to another pool
-// of a new lease under load. The fleet still admits exactly 20000 and Redis
+// of a new lease under load. The fleet still admits exactly 100000 and Redis
 // counts each unit once (nothing spent twice, nothing lost in a swap).
 TEST_F(Fleet, ReloadsUnderLoadMoveLeasesWithoutLosingOrDoublingUnits) {
   auto a = start("gw-a"), b = start("gw-b");
-  const std::string daily = "      - { name: daily, type: quota, limit: 20000, period: day }\n";
+  const std::string daily = "      - { name: daily, type: quota, limit: 100000, period: day }\n";
   const std::string extra = "      - { name: extra, type: quota, limit: 100000000, period: day }\n";
   for (Daemon* d : {a.get(), b.get()}) reload_acme_limits(*d, daily);
   std::atomic<bool> loading{true};
@@ -547,16 +548,16 @@ TEST_F(Fleet, ReloadsUnderLoadMoveLeasesWithoutLosingOrDoublingUnits) {
   reloader.join();
   eventually([&] {
     allowed += load({a.get(), b.get()}, 2, "acme", nullptr, 3000);
-    return allowed >= 20000;
+    return allowed >= 100000;
   }, 10000);
   Client r = redis_.connect();
-  EXPECT_GE(reloads, 5) << "reloads during the load";
-  EXPECT_EQ(allowed, 20000) << pool_dump(r.get(), "acme");
+  EXPECT_GE(reloads, 1) << "reloads during the load";
+  EXPECT_EQ(allowed, 100000) << pool_dump(r.get(), "acme");
   Client admin = a->connect_admin();
-  EXPECT_GE(info_value(admin.get(), "fleet", "fleet_relayouts"), 5);
+  EXPECT_GE(info_value(admin.get(), "fleet", "fleet_relayouts"), 1);
   EXPECT_EQ(a->stop(15), 0);
   EXPECT_EQ(b->stop(15), 0);
-  EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|used"), 20000) << pool_dump(r.get(), "acme");
+  EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|used"), 100000) << pool_dump(r.get(), "acme");
   EXPECT_EQ(resource_field(r.get(), "acme", "q:daily:", "|leased"), 0) << pool_dump(r.get(), "acme");
 }
 
