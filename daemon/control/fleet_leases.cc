@@ -218,19 +218,16 @@ void FleetLeases::relayout(Tracked& t) {
   for (size_t i = 0; i < FleetLease::kMaxPools; ++i)
     if (t.pools[i].active != wanted[i].active || (wanted[i].active && !same_pool(t.pools[i], wanted[i])))
       same = false;
-  auto take_terms = [](PoolTrack& into, const PoolTrack& from, FleetLease& lease, size_t i) {
+  // A lowered cap was drained by lower_caps at attach (same matching).
+  auto take_terms = [](PoolTrack& into, const PoolTrack& from) {
     if (into.credits) return;  // credits: Σ lots (refresh_caps)
-    if (from.cap < into.cap && into.tag_set) {  // lower_caps did it unless a second reload lowered it again
-      into.to_return += lease.drain(i, into.tag, FleetLease::kUnitMask);
-      into.epoch++;
-    }
     into.cap = from.cap;
     into.calendar = from.calendar;
     into.interval = from.interval;
   };
   if (same) {
     for (size_t i = 0; i < FleetLease::kMaxPools; ++i)
-      if (t.pools[i].active) take_terms(t.pools[i], wanted[i], *t.lease, i);
+      if (t.pools[i].active) take_terms(t.pools[i], wanted[i]);
     return;
   }
   FleetLease& old = *t.lease;
@@ -250,7 +247,7 @@ void FleetLeases::relayout(Tracked& t) {
       continue;
     }
     kept[i] = true;
-    take_terms(t.pools[i], wanted[j], old, i);
+    take_terms(t.pools[i], wanted[j]);
     next[j] = t.pools[i];
     next[j].last_taken = 0;  // the new pool's counters start at 0
     next[j].last_short = 0;
